@@ -1,0 +1,110 @@
+"""The deployment spec: what a user writes in ``deploy.yaml`` (and what the API stores).
+
+The ``compute`` part has exactly the shape of Temporal's ``temporal.api.compute.v1.ComputeConfig``:
+scaling groups keyed by ID, each with ``task_queue_types``, ``provider {type, details,
+nexus_endpoint}`` and ``scaler {type, details}``. Provider and scaler ``details`` are kept here as
+plain JSON objects, exactly as they travel inside a Temporal ``Payload``; their typed checks live in
+:mod:`workerplane.config.validation`.
+
+These models check structure only (types of the envelope fields). Semantic rules (Temporal's
+messages, typed details) are applied by :func:`workerplane.config.validation.validate_spec`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+TASK_QUEUE_TYPES = ("WORKFLOW", "ACTIVITY", "NEXUS")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProviderSpec(_Strict):
+    """``temporal.api.compute.v1.ComputeProvider``."""
+
+    type: str = ""
+    details: dict[str, Any] = Field(default_factory=dict)
+    nexus_endpoint: str = ""
+
+
+class ScalerSpec(_Strict):
+    """``temporal.api.compute.v1.ComputeScaler``."""
+
+    type: str = ""
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class ScalingGroup(_Strict):
+    """``temporal.api.compute.v1.ComputeConfigScalingGroup``.
+
+    ``task_queue_types`` holds Temporal's enum names without prefix (``WORKFLOW``, ``ACTIVITY``,
+    ``NEXUS``). An empty list means "every type no other group claims".
+    """
+
+    task_queue_types: list[str] = Field(default_factory=list)
+    region_ids: list[str] = Field(default_factory=list)
+    provider: ProviderSpec = Field(default_factory=ProviderSpec)
+    scaler: ScalerSpec = Field(default_factory=ScalerSpec)
+
+
+class ComputeConfig(_Strict):
+    """``temporal.api.compute.v1.ComputeConfig``."""
+
+    scaling_groups: dict[str, ScalingGroup] = Field(default_factory=dict)
+
+
+class TLSSettings(_Strict):
+    """Client TLS, as in ``temporalio.envconfig`` (paths or inline PEM data)."""
+
+    client_cert_path: str | None = None
+    client_key_path: str | None = None
+    server_ca_cert_path: str | None = None
+    client_cert_data: SecretStr | None = None
+    client_key_data: SecretStr | None = None
+    server_ca_cert_data: SecretStr | None = None
+    server_name: str | None = None
+    disable_host_verification: bool = False
+
+
+class TemporalConnection(_Strict):
+    """How to reach Temporal. Unset fields fall back to Temporal's own conventions.
+
+    Resolution order, lowest to highest: the ``temporal.toml`` profile (``profile``,
+    ``config_file``), then the ``TEMPORAL_*`` environment variables, then the values set here.
+    """
+
+    address: str | None = None
+    namespace: str | None = None
+    api_key: SecretStr | None = None
+    tls: bool | TLSSettings | None = None
+    profile: str | None = None
+    config_file: str | None = None
+
+
+class WorkerDeploymentRef(_Strict):
+    """A Temporal worker deployment version: the workers are versioned when this is set."""
+
+    name: str
+    build_id: str
+
+
+class DeploymentSpec(_Strict):
+    """A worker deployment managed by workerplane.
+
+    Attributes:
+        name: workerplane's name for this deployment (unique per controller).
+        temporal: the Temporal connection workers and the controller use.
+        task_queues: the task queue(s) the workers poll.
+        deployment: the worker deployment version, for versioned workers.
+        compute: the compute config in Temporal's ``compute.v1`` shape.
+    """
+
+    name: str
+    temporal: TemporalConnection = Field(default_factory=TemporalConnection)
+    task_queues: list[str]
+    deployment: WorkerDeploymentRef | None = None
+    compute: ComputeConfig

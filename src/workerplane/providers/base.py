@@ -1,0 +1,115 @@
+"""The provider contract: where workers run and how they are started, sized and retired.
+
+A provider instance manages the workers of ONE scaling group. The controller calls it from a single
+asyncio task, so implementations need no locking of their own.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from workerplane.scaling.types import Strategy, WorkerCensus
+
+
+@dataclass(frozen=True)
+class WorkerEnvironment:
+    """What a worker needs to find its work. Providers pass it to workers as environment variables.
+
+    The names follow Temporal's conventions (``TEMPORAL_ADDRESS``, ``TEMPORAL_NAMESPACE``,
+    ``TEMPORAL_API_KEY``, ``TEMPORAL_TLS_*``) and temporal-worker-controller's
+    (``TEMPORAL_DEPLOYMENT_NAME``, ``TEMPORAL_WORKER_BUILD_ID``), so a worker written for either
+    runs unchanged.
+    """
+
+    address: str
+    namespace: str
+    task_queues: tuple[str, ...]
+    task_queue_types: tuple[str, ...] = ()
+    deployment_name: str | None = None
+    build_id: str | None = None
+    #: Secret values (API key, inline TLS data). Providers must pass these by reference where the
+    #: platform allows (a Kubernetes Secret, an encrypted Lambda payload), and never log them.
+    secret_env: dict[str, str] = field(default_factory=dict, repr=False)
+    #: Non-secret extras: TLS file paths, workerplane runtime knobs.
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    def as_env(self) -> dict[str, str]:
+        """All variables, secrets included, for a process environment."""
+        env = {
+            "TEMPORAL_ADDRESS": self.address,
+            "TEMPORAL_NAMESPACE": self.namespace,
+            "TEMPORAL_TASK_QUEUE": self.task_queues[0],
+            "WORKERPLANE_TASK_QUEUES": ",".join(self.task_queues),
+        }
+        if self.task_queue_types:
+            env["WORKERPLANE_TASK_QUEUE_TYPES"] = ",".join(self.task_queue_types)
+        if self.deployment_name:
+            env["TEMPORAL_DEPLOYMENT_NAME"] = self.deployment_name
+        if self.build_id:
+            env["TEMPORAL_WORKER_BUILD_ID"] = self.build_id
+        env.update(self.extra_env)
+        env.update(self.secret_env)
+        return env
+
+
+@dataclass(frozen=True)
+class ProviderCheck:
+    """The result of a provider's own validation (e.g. "the command exists")."""
+
+    ok: bool
+    message: str = ""
+    #: A machine-readable class: "not_found", "access_denied", "throttled", "internal", "invalid".
+    kind: str = ""
+
+
+class ProviderError(Exception):
+    """A provider call failed.
+
+    Attributes:
+        kind: "not_found", "access_denied", "throttled", "internal" or "invalid".
+        retryable: whether trying again later may succeed.
+    """
+
+    def __init__(self, message: str, *, kind: str = "internal", retryable: bool = True) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.retryable = retryable
+
+
+class Provider(abc.ABC):
+    """Starts, sizes and retires the workers of one scaling group."""
+
+    #: The ``provider.type`` string in the compute config.
+    type: ClassVar[str]
+
+    #: INVOKE providers implement :meth:`invoke`; WORKER_SET providers implement :meth:`set_size`.
+    strategy: Strategy
+
+    async def start(self) -> None:  # noqa: B027 - optional hook
+        """Begin managing: adopt or stop workers left from an earlier controller run."""
+
+    @abc.abstractmethod
+    async def validate(self) -> ProviderCheck:
+        """Check the provider can work (the command exists, the function exists, ...)."""
+
+    async def invoke(self, count: int) -> int:
+        """INVOKE strategy: start ``count`` more workers. Returns how many were started."""
+        raise NotImplementedError(f"{self.type} does not support the invoke strategy")
+
+    async def set_size(self, size: int) -> None:
+        """WORKER_SET strategy: hold ``size`` workers."""
+        raise NotImplementedError(f"{self.type} does not support the worker-set strategy")
+
+    @abc.abstractmethod
+    async def census(self) -> WorkerCensus:
+        """Observe the workers that actually exist now (never just the last requested size)."""
+
+    async def drain(self, timeout_s: float) -> None:
+        """Retire every worker gracefully: let in-flight work finish, within ``timeout_s``."""
+        if self.strategy is Strategy.WORKER_SET:
+            await self.set_size(0)
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Stop managing without touching the workers (a later controller run adopts them)."""

@@ -1,0 +1,109 @@
+"""Inputs and outputs of a scaling decision.
+
+Everything here is a plain, immutable value so that scalers stay pure functions of
+``(config, state, metrics, now)`` and can be driven by the controller and the simulator alike.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class Strategy(str, enum.Enum):
+    """How a provider adds capacity.
+
+    ``INVOKE`` providers (Lambda, subprocess) start one more worker per call and workers leave by
+    themselves. ``WORKER_SET`` providers (Kubernetes, ECS, Cloud Run) hold a set of workers at a size.
+    """
+
+    INVOKE = "invoke"
+    WORKER_SET = "worker-set"
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    """Task-queue statistics as Temporal reports them (summed over the queues a group serves).
+
+    Attributes:
+        backlog_count: ``approximate_backlog_count``: tasks waiting for a poller.
+        backlog_age_s: ``approximate_backlog_age`` in seconds: how long the oldest task has waited.
+        add_rate: ``tasks_add_rate``, tasks/s, a decaying average kept by the server.
+        dispatch_rate: ``tasks_dispatch_rate``, tasks/s, a decaying average kept by the server.
+        pollers: pollers the server has seen recently (they linger for ``PollerHistoryTTL``).
+    """
+
+    backlog_count: int = 0
+    backlog_age_s: float = 0.0
+    add_rate: float = 0.0
+    dispatch_rate: float = 0.0
+    pollers: int = 0
+
+    def __add__(self, other: QueueStats) -> QueueStats:
+        return QueueStats(
+            backlog_count=self.backlog_count + other.backlog_count,
+            backlog_age_s=max(self.backlog_age_s, other.backlog_age_s),
+            add_rate=self.add_rate + other.add_rate,
+            dispatch_rate=self.dispatch_rate + other.dispatch_rate,
+            pollers=max(self.pollers, other.pollers),
+        )
+
+
+@dataclass(frozen=True)
+class WorkerCensus:
+    """What a provider knows about the workers it runs for one scaling group.
+
+    Attributes:
+        running: workers that exist (started and not yet exited), as the provider observes them.
+        ready: workers confirmed to be polling, or ``None`` if the provider cannot tell.
+        in_flight: tasks currently executing across the workers, or ``None`` if unknown.
+        desired: the size the provider was last asked to hold (worker-set providers), if any.
+    """
+
+    running: int = 0
+    ready: int | None = None
+    in_flight: int | None = None
+    desired: int | None = None
+
+
+@dataclass(frozen=True)
+class GroupMetrics:
+    """One observation of a scaling group, taken by the controller at ``observed_at``.
+
+    Attributes:
+        stats: the group's task-queue stats, summed over its queues and task types.
+        workers: the provider's census of the group's workers.
+        observed_at: monotonic seconds at which the observation was taken.
+        by_type: per task-queue type stats (``"WORKFLOW"``, ``"ACTIVITY"``, ``"NEXUS"``).
+    """
+
+    stats: QueueStats
+    workers: WorkerCensus
+    observed_at: float
+    by_type: dict[str, QueueStats] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StartWorkers:
+    """Invoke strategy: start ``count`` more workers (``count`` >= 1)."""
+
+    count: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class SetSize:
+    """Worker-set strategy: hold exactly ``size`` workers."""
+
+    size: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Change nothing this cycle."""
+
+    reason: str
+
+
+Decision = StartWorkers | SetSize | Hold

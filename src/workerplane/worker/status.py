@@ -1,0 +1,67 @@
+"""The status file a worker keeps up to date, and how others read it.
+
+A worker started by workerplane finds the path in ``WORKERPLANE_STATUS_FILE``. It rewrites the file
+atomically whenever its state changes and at least every :data:`HEARTBEAT_S` seconds. Providers read
+it to learn whether a worker is polling (readiness) and how much work it holds (to retire idle
+workers first); the Kubernetes readiness probe reads it too. No HTTP server is needed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+STATUS_FILE_ENV = "WORKERPLANE_STATUS_FILE"
+HEARTBEAT_S = 1.0
+
+
+@dataclass(frozen=True)
+class WorkerStatus:
+    """A worker's self-report.
+
+    Attributes:
+        pid: the worker's process ID.
+        state: "starting", "polling", "draining" or "stopped".
+        in_flight: tasks executing now.
+        completed: tasks finished since start.
+        started_at: wall-clock start time (epoch seconds).
+        last_task_at: wall-clock time the last task started or finished, if any.
+        updated_at: wall-clock time of this report.
+        exit_reason: why the worker stopped ("idle", "max_lifetime", "signal", ...), once stopped.
+    """
+
+    pid: int
+    state: str
+    in_flight: int = 0
+    completed: int = 0
+    started_at: float = 0.0
+    last_task_at: float | None = None
+    updated_at: float = 0.0
+    exit_reason: str | None = None
+
+    @property
+    def polling(self) -> bool:
+        return self.state == "polling"
+
+    def is_fresh(self, now: float | None = None, max_age_s: float = 5 * HEARTBEAT_S) -> bool:
+        """Whether the report is recent enough to trust."""
+        return ((now if now is not None else time.time()) - self.updated_at) <= max_age_s
+
+
+def write_status(path: Path, status: WorkerStatus) -> None:
+    """Replace the status file atomically (readers never see a torn write)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(asdict(status)))
+    os.replace(tmp, path)
+
+
+def read_status(path: Path) -> WorkerStatus | None:
+    """Read a status file, or ``None`` if it is missing or unreadable."""
+    try:
+        data = json.loads(path.read_text())
+        return WorkerStatus(**data)
+    except (OSError, ValueError, TypeError):
+        return None
