@@ -1,0 +1,357 @@
+"""Run a user's Temporal worker as a good citizen of an autoscaled fleet.
+
+``run_worker`` builds the client and one ``temporalio`` Worker per task queue from the environment
+that workerplane's providers set (``TEMPORAL_ADDRESS``, ``TEMPORAL_NAMESPACE``,
+``TEMPORAL_TASK_QUEUE``, ``TEMPORAL_DEPLOYMENT_NAME``, ``TEMPORAL_WORKER_BUILD_ID``,
+``TEMPORAL_API_KEY``, ``TEMPORAL_TLS_*``), and then:
+
+* exits by itself once it has been idle (nothing in flight, nothing received) for ``idle_exit_s``,
+  or at ``max_lifetime_s``;
+* on SIGTERM/SIGINT stops polling and lets in-flight activities finish within
+  ``graceful_shutdown_s``;
+* keeps a status file (``WORKERPLANE_STATUS_FILE``) saying whether it polls and how much work it
+  holds, so providers can retire idle workers first and readiness probes need no HTTP server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
+from temporalio.worker import (
+    ActivityInboundInterceptor,
+    ExecuteActivityInput,
+    Interceptor,
+    Worker,
+    WorkerDeploymentConfig,
+)
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
+
+from workerplane.worker.status import HEARTBEAT_S, STATUS_FILE_ENV, WorkerStatus, write_status
+
+logger = logging.getLogger("workerplane.worker")
+
+IDLE_EXIT_ENV = "WORKERPLANE_IDLE_EXIT_S"
+MAX_LIFETIME_ENV = "WORKERPLANE_MAX_LIFETIME_S"
+GRACEFUL_SHUTDOWN_ENV = "WORKERPLANE_GRACEFUL_SHUTDOWN_S"
+SLOTS_ENV = "WORKERPLANE_SLOTS"
+CONTROLLER_PID_ENV = "WORKERPLANE_CONTROLLER_PID"
+ORPHAN_EXIT_ENV = "WORKERPLANE_ORPHAN_EXIT_S"
+
+
+def _env_float(name: str) -> float | None:
+    value = os.environ.get(name)
+    return float(value) if value not in (None, "") else None
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    """How the worker runs and when it leaves.
+
+    Attributes:
+        idle_exit_s: exit after this long with nothing in flight and nothing received
+            (``None``: never exit for idleness).
+        max_lifetime_s: exit after this long whatever happens (in-flight work still finishes).
+        graceful_shutdown_s: on shutdown, how long in-flight activities may take to finish.
+        max_concurrent_activities: activity slots.
+        max_concurrent_workflow_tasks: workflow task slots.
+        disable_eager_activities: turn off eager activity dispatch, so every activity shows up
+            in the activity queue's stats (and can be scaled on).
+        should_stop: polled every heartbeat; returning a reason stops the worker.
+        orphan_exit_s: when the controller that started this worker is gone, exit once idle for
+            this long, so a worker is never left running without a controller.
+        task_queues: override the task queues from the environment.
+        deployment_name, build_id: override the versioning from the environment.
+        default_versioning_behavior: for versioned workers, the behaviour of workflows that
+            don't declare one.
+    """
+
+    idle_exit_s: float | None = None
+    max_lifetime_s: float | None = None
+    graceful_shutdown_s: float = 30.0
+    max_concurrent_activities: int | None = None
+    max_concurrent_workflow_tasks: int | None = None
+    disable_eager_activities: bool = False
+    should_stop: Callable[[], str | None] | None = None
+    orphan_exit_s: float | None = 5.0
+    task_queues: tuple[str, ...] | None = None
+    deployment_name: str | None = None
+    build_id: str | None = None
+    default_versioning_behavior: VersioningBehavior = VersioningBehavior.PINNED
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> WorkerOptions:
+        """Options from ``WORKERPLANE_*`` variables, then the explicit ``overrides``."""
+        slots = os.environ.get(SLOTS_ENV)
+        options = cls(
+            idle_exit_s=_env_float(IDLE_EXIT_ENV),
+            max_lifetime_s=_env_float(MAX_LIFETIME_ENV),
+            graceful_shutdown_s=_env_float(GRACEFUL_SHUTDOWN_ENV) or 30.0,
+            max_concurrent_activities=int(slots) if slots else None,
+            orphan_exit_s=_env_float(ORPHAN_EXIT_ENV) or 5.0,
+        )
+        return replace(options, **overrides)
+
+
+@dataclass(frozen=True)
+class WorkerResult:
+    """Why and when the worker stopped, and what it did."""
+
+    exit_reason: str
+    completed: int
+    runtime_s: float
+
+
+class _Activity:
+    """Counts work so the worker knows when it is idle. Lives outside any workflow sandbox."""
+
+    def __init__(self) -> None:
+        self.in_flight = 0
+        self.completed = 0
+        self.last_task_at = time.monotonic()
+        self.last_task_wall: float | None = None
+        self.changed = asyncio.Event()
+
+    def started(self) -> None:
+        self.in_flight += 1
+        self._touch()
+
+    def finished(self) -> None:
+        self.in_flight -= 1
+        self.completed += 1
+        self._touch()
+
+    def touched(self) -> None:
+        self._touch()
+
+    def _touch(self) -> None:
+        self.last_task_at = time.monotonic()
+        self.last_task_wall = time.time()
+        self.changed.set()
+
+
+class _CountingInterceptor(Interceptor):
+    def __init__(self, activity: _Activity) -> None:
+        self._activity = activity
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        return _CountingActivityInbound(next, self._activity)
+
+
+class _CountingActivityInbound(ActivityInboundInterceptor):
+    def __init__(self, next: ActivityInboundInterceptor, activity: _Activity) -> None:
+        super().__init__(next)
+        self._activity = activity
+
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        self._activity.started()
+        try:
+            return await super().execute_activity(input)
+        finally:
+            self._activity.finished()
+
+
+class _CountingWorkflowRunner(SandboxedWorkflowRunner):
+    """The default sandboxed runner, noting every workflow activation (a workflow task)."""
+
+    def __init__(self, activity: _Activity) -> None:
+        super().__init__()
+        self._activity = activity
+
+    def create_instance(self, det: Any) -> Any:
+        return _CountingInstance(super().create_instance(det), self._activity)
+
+
+class _CountingInstance:
+    def __init__(self, inner: Any, activity: _Activity) -> None:
+        self._inner = inner
+        self._activity = activity
+
+    def activate(self, act: Any) -> Any:
+        # Runs on the workflow task thread pool; only touch plain attributes here.
+        self._activity.last_task_at = time.monotonic()
+        self._activity.last_task_wall = time.time()
+        self._activity.completed += 1
+        return self._inner.activate(act)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def _controller_alive() -> bool:
+    pid = os.environ.get(CONTROLLER_PID_ENV)
+    if not pid:
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError):
+        return True
+    return True
+
+
+async def run_worker(
+    *,
+    workflows: Sequence[type] = (),
+    activities: Sequence[Callable[..., Any]] = (),
+    options: WorkerOptions | None = None,
+    client: Client | None = None,
+) -> WorkerResult:
+    """Run until idle, max lifetime, a stop request or a signal; then shut down gracefully."""
+    from workerplane.temporal.connection import connect, resolve_connection
+
+    options = options or WorkerOptions.from_env()
+    started = time.monotonic()
+    activity = _Activity()
+    status_path = Path(os.environ[STATUS_FILE_ENV]) if os.environ.get(STATUS_FILE_ENV) else None
+    state = "starting"
+
+    def report(exit_reason: str | None = None) -> None:
+        if status_path is None:
+            return
+        with contextlib.suppress(OSError):
+            write_status(
+                status_path,
+                WorkerStatus(
+                    pid=os.getpid(),
+                    state=state,
+                    in_flight=activity.in_flight,
+                    completed=activity.completed,
+                    started_at=time.time() - (time.monotonic() - started),
+                    last_task_at=activity.last_task_wall,
+                    updated_at=time.time(),
+                    exit_reason=exit_reason,
+                ),
+            )
+
+    report()
+    if client is None:
+        client = await connect(resolve_connection())
+    queues = options.task_queues or tuple(
+        q for q in os.environ.get("WORKERPLANE_TASK_QUEUES", "").split(",") if q
+    )
+    if not queues:
+        queues = (os.environ["TEMPORAL_TASK_QUEUE"],)
+    deployment_name = options.deployment_name or os.environ.get("TEMPORAL_DEPLOYMENT_NAME")
+    build_id = options.build_id or os.environ.get("TEMPORAL_WORKER_BUILD_ID")
+    deployment_config = None
+    if deployment_name and build_id:
+        deployment_config = WorkerDeploymentConfig(
+            version=WorkerDeploymentVersion(deployment_name=deployment_name, build_id=build_id),
+            use_worker_versioning=True,
+            default_versioning_behavior=options.default_versioning_behavior,
+        )
+    workers = [
+        Worker(
+            client,
+            task_queue=queue,
+            workflows=list(workflows),
+            activities=list(activities),
+            interceptors=[_CountingInterceptor(activity)],
+            workflow_runner=_CountingWorkflowRunner(activity),
+            max_concurrent_activities=options.max_concurrent_activities,
+            max_concurrent_workflow_tasks=options.max_concurrent_workflow_tasks,
+            graceful_shutdown_timeout=timedelta(seconds=options.graceful_shutdown_s),
+            disable_eager_activity_execution=options.disable_eager_activities,
+            deployment_config=deployment_config,
+        )
+        for queue in queues
+    ]
+
+    stop_reason: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    def request_stop(reason: str) -> None:
+        if not stop_reason.done():
+            stop_reason.set_result(reason)
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, request_stop, "signal")
+
+    run_tasks = [asyncio.create_task(worker.run()) for worker in workers]
+    state = "polling"
+    activity.last_task_at = time.monotonic()
+    report()
+    logger.info("worker polling %s (pid %s)", ",".join(queues), os.getpid())
+
+    async def watch() -> None:
+        orphaned_since: float | None = None
+        while not stop_reason.done():
+            now = time.monotonic()
+            idle_for = now - activity.last_task_at if activity.in_flight == 0 else 0.0
+            if options.max_lifetime_s is not None and now - started >= options.max_lifetime_s:
+                request_stop("max_lifetime")
+            elif options.idle_exit_s is not None and idle_for >= options.idle_exit_s:
+                request_stop("idle")
+            elif options.should_stop is not None and (reason := options.should_stop()):
+                request_stop(reason)
+            elif options.orphan_exit_s is not None:
+                if _controller_alive():
+                    orphaned_since = None
+                elif orphaned_since is None:
+                    orphaned_since = now
+                elif now - orphaned_since >= options.orphan_exit_s and idle_for > 0:
+                    request_stop("orphaned")
+            for task in run_tasks:
+                if task.done():
+                    request_stop("worker_failed" if task.exception() else "worker_stopped")
+            report()
+            activity.changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(activity.changed.wait(), timeout=min(HEARTBEAT_S, 0.1))
+
+    watcher = asyncio.create_task(watch())
+    reason = await stop_reason
+    watcher.cancel()
+    state = "draining"
+    report()
+    logger.info("worker stopping: %s (in flight %d)", reason, activity.in_flight)
+    await asyncio.gather(*(worker.shutdown() for worker in workers), return_exceptions=True)
+    for task in run_tasks:
+        if task.done() and not task.cancelled() and task.exception():
+            logger.error("worker failed: %s", task.exception())
+    state = "stopped"
+    report(exit_reason=reason)
+    result = WorkerResult(reason, activity.completed, time.monotonic() - started)
+    logger.info("worker exited: %s after %.1fs, %d tasks", reason, result.runtime_s, result.completed)
+    return result
+
+
+def run(
+    *,
+    workflows: Sequence[type] = (),
+    activities: Sequence[Callable[..., Any]] = (),
+    options: WorkerOptions | None = None,
+) -> None:
+    """Entry point for a worker process: run, then exit the process.
+
+    Exits with ``os._exit`` once the worker has shut down, because temporalio can crash at
+    interpreter exit (SDK issue #300) after all work is done.
+    """
+    logging.basicConfig(
+        level=os.environ.get("WORKERPLANE_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s [worker %(process)d] %(message)s",
+    )
+    code = 0
+    try:
+        result = asyncio.run(run_worker(workflows=workflows, activities=activities, options=options))
+        code = 1 if result.exit_reason == "worker_failed" else 0
+    except Exception:
+        logger.exception("worker crashed")
+        code = 1
+    finally:
+        logging.shutdown()
+    os._exit(code)
