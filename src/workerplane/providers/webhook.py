@@ -1,0 +1,318 @@
+"""The ``webhook`` provider: ask any launcher (Modal, Nomad, Slurm, a home-made script) for workers.
+
+Each request is an HTTP ``POST`` with a JSON body::
+
+    {"version": 1, "delivery_id": "...", "attempt": 1, "action": "start" | "set_size" | "validate",
+     "count": 3, "deployment": "orders", "group": "activities",
+     "deployment_name": "orders" | null, "build_id": "v2" | null,
+     "task_queue": "orders", "task_queues": ["orders"], "task_types": ["ACTIVITY"],
+     "temporal": {"address": "...", "namespace": "..."}, "sent_at": 1700000000}
+
+``action`` is ``start`` (invoke strategy: start ``count`` more workers) or ``set_size`` (worker-set
+strategy: hold ``count`` workers); ``validate`` is sent by :meth:`WebhookProvider.validate` and must
+start nothing. Secrets (API keys) are never sent: the launcher supplies them to its workers itself.
+
+**Signature.** The header ``Workerplane-Signature: t=<unix seconds>,v1=<hex>`` carries
+``HMAC-SHA256(secret, "<t>." + raw body)``. A receiver recomputes it over the raw bytes, compares in
+constant time, rejects timestamps older than its tolerance (5 minutes is usual), and remembers the
+signatures it accepted within that window so that a captured request replayed later is refused.
+:func:`verify_signature` does all of it. ``delivery_id`` stays the same across retries of one
+request (``attempt`` and ``t`` change, hence the signature), so a receiver can also make retries
+idempotent.
+
+**Retries.** 2xx is success. Other 4xx are final (bad signature, bad request: a retry cannot heal
+them), except 429 which is throttling. 5xx, 429, timeouts and refused connections are retried with
+exponential backoff and jitter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+import httpx
+
+from workerplane.providers._retry import Backoff, InflightLedger, retry_async
+from workerplane.providers.base import (
+    Provider,
+    ProviderCheck,
+    ProviderError,
+    WorkerEnvironment,
+)
+from workerplane.providers.registry import ProviderContext
+from workerplane.scaling.types import Strategy, WorkerCensus
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "Workerplane-Signature"
+DELIVERY_HEADER = "Workerplane-Delivery"
+
+
+def _secret_value(value: Any) -> str:
+    """Accept a plain string or a pydantic ``SecretStr`` without ever printing it."""
+    getter = getattr(value, "get_secret_value", None)
+    return str(getter() if callable(getter) else value)
+
+
+def sign(secret: str, body: bytes, timestamp: int) -> str:
+    """The signature header value for ``body`` sent at ``timestamp`` (unix seconds)."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={mac}"
+
+
+class SignatureError(ValueError):
+    """A webhook request failed verification; the message says why (never the secret)."""
+
+
+def verify_signature(
+    secret: str,
+    header: str | None,
+    body: bytes,
+    *,
+    tolerance_s: float = 300.0,
+    now: float | None = None,
+    seen: MutableMapping[str, float] | None = None,
+) -> None:
+    """Check a ``Workerplane-Signature`` header, for receivers. Raises :class:`SignatureError`.
+
+    ``seen`` (signature -> timestamp), if given, records accepted signatures so that a replay of an
+    accepted request inside the tolerance window is refused; entries older than the window are
+    dropped since the timestamp check refuses those anyway.
+    """
+    if not header:
+        raise SignatureError("missing signature header")
+    parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
+    try:
+        timestamp = int(parts["t"])
+        given = parts["v1"]
+    except (KeyError, ValueError):
+        raise SignatureError("malformed signature header") from None
+    current = time.time() if now is None else now
+    if abs(current - timestamp) > tolerance_s:
+        raise SignatureError("timestamp outside the tolerance window")
+    expected = sign(secret, body, timestamp).split("v1=", 1)[1]
+    if not hmac.compare_digest(expected, given):
+        raise SignatureError("signature mismatch")
+    if seen is not None:
+        for key, stamp in list(seen.items()):
+            if current - stamp > tolerance_s:
+                del seen[key]
+        if given in seen:
+            raise SignatureError("replayed request")
+        seen[given] = timestamp
+
+
+@dataclass(frozen=True)
+class WebhookDetails:
+    """Provider details of the ``webhook`` type.
+
+    Attributes:
+        url: the receiver, ``http://`` or ``https://``.
+        secret: the shared HMAC key.
+        strategy: ``invoke`` (start K more) or ``worker-set`` (hold N).
+        timeout_s: per-request timeout.
+        max_attempts: tries per request, the first included.
+        worker_ttl_s: invoke strategy: how long a started worker is counted as running.
+        validate_ping: whether :meth:`WebhookProvider.validate` sends a ``validate`` request.
+    """
+
+    url: str
+    secret: str
+    strategy: Strategy = Strategy.INVOKE
+    timeout_s: float = 10.0
+    max_attempts: int = 6
+    worker_ttl_s: float = 600.0
+    validate_ping: bool = True
+
+    def __repr__(self) -> str:  # the secret must never reach a log line
+        return f"WebhookDetails(url={self.url!r}, strategy={self.strategy.value!r})"
+
+    @classmethod
+    def from_details(cls, details: dict[str, Any]) -> WebhookDetails:
+        if not details.get("url"):
+            raise ProviderError("details.url: required", kind="invalid", retryable=False)
+        if not details.get("secret"):
+            raise ProviderError("details.secret: required", kind="invalid", retryable=False)
+        raw_strategy = details.get("strategy", Strategy.INVOKE.value)
+        try:
+            strategy = Strategy(getattr(raw_strategy, "value", raw_strategy))
+        except ValueError:
+            raise ProviderError(
+                "details.strategy: must be 'invoke' or 'worker-set'",
+                kind="invalid",
+                retryable=False,
+            ) from None
+        return cls(
+            url=str(details["url"]),
+            secret=_secret_value(details["secret"]),
+            strategy=strategy,
+            timeout_s=float(details.get("timeout_s", 10.0)),
+            max_attempts=int(details.get("max_attempts", 6)),
+            worker_ttl_s=float(details.get("worker_ttl_s", 600.0)),
+            validate_ping=bool(details.get("validate_ping", True)),
+        )
+
+
+class WebhookProvider(Provider):
+    """Starts or sizes workers by POSTing signed JSON to a launcher."""
+
+    type = "webhook"
+
+    def __init__(
+        self,
+        details: WebhookDetails,
+        *,
+        deployment: str,
+        group_id: str,
+        worker_env: WorkerEnvironment,
+        backoff: Backoff | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.details = details
+        self.strategy = details.strategy
+        self._deployment = deployment
+        self._group_id = group_id
+        self._env = worker_env
+        self._backoff = backoff or Backoff(attempts=details.max_attempts)
+        self._clock = clock
+        self._ledger = InflightLedger(ttl_s=details.worker_ttl_s)
+        self._desired: int | None = None
+        self._reported_running: int | None = None
+        self._client = httpx.AsyncClient(timeout=details.timeout_s)
+
+    @classmethod
+    def from_context(cls, ctx: ProviderContext) -> WebhookProvider:
+        return cls(
+            WebhookDetails.from_details(ctx.details),
+            deployment=ctx.deployment,
+            group_id=ctx.group_id,
+            worker_env=ctx.worker_env,
+        )
+
+    def _body(self, action: str, count: int, delivery_id: str, attempt: int) -> dict[str, Any]:
+        env = self._env
+        return {
+            "version": 1,
+            "delivery_id": delivery_id,
+            "attempt": attempt,
+            "action": action,
+            "count": count,
+            "deployment": self._deployment,
+            "group": self._group_id,
+            "deployment_name": env.deployment_name,
+            "build_id": env.build_id,
+            "task_queue": env.task_queues[0] if env.task_queues else None,
+            "task_queues": list(env.task_queues),
+            "task_types": list(env.task_queue_types),
+            "temporal": {"address": env.address, "namespace": env.namespace},
+            "sent_at": int(self._clock()),
+        }
+
+    async def _post_once(self, action: str, count: int, delivery_id: str, attempt: int) -> Any:
+        body = json.dumps(self._body(action, count, delivery_id, attempt)).encode()
+        headers = {
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: sign(self.details.secret, body, int(self._clock())),
+            DELIVERY_HEADER: delivery_id,
+        }
+        try:
+            response = await self._client.post(self.details.url, content=body, headers=headers)
+        except httpx.TimeoutException:
+            raise ProviderError("webhook timed out", kind="internal", retryable=True) from None
+        except httpx.TransportError as exc:
+            raise ProviderError(
+                f"webhook unreachable: {type(exc).__name__}", kind="internal", retryable=True
+            ) from None
+        status = response.status_code
+        if 200 <= status < 300:
+            try:
+                return response.json() if response.content else None
+            except ValueError:
+                return None
+        reason = f"webhook answered HTTP {status}: {response.text[:200]}"
+        if status == 429:
+            raise ProviderError(reason, kind="throttled", retryable=True)
+        if status >= 500:
+            raise ProviderError(reason, kind="internal", retryable=True)
+        if status in (401, 403):
+            raise ProviderError(reason, kind="access_denied", retryable=False)
+        if status in (404, 410):
+            raise ProviderError(reason, kind="not_found", retryable=False)
+        raise ProviderError(reason, kind="invalid", retryable=False)
+
+    async def _post(self, action: str, count: int) -> Any:
+        delivery_id = str(uuid.uuid4())
+        attempt = 0
+
+        async def once() -> Any:
+            nonlocal attempt
+            attempt += 1
+            return await self._post_once(action, count, delivery_id, attempt)
+
+        return await retry_async(
+            once, backoff=self._backoff, what=f"webhook {action}({count}) to {self._safe_url()}"
+        )
+
+    def _safe_url(self) -> str:
+        """The URL without credentials or query (which may carry tokens), for log lines."""
+        parsed = urlparse(self.details.url)
+        return f"{parsed.scheme}://{parsed.hostname}:{parsed.port or ''}{parsed.path}"
+
+    async def validate(self) -> ProviderCheck:
+        parsed = urlparse(self.details.url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            return ProviderCheck(False, "details.url: must be an http(s) URL", kind="invalid")
+        if not self.details.validate_ping:
+            return ProviderCheck(True, "url looks valid (ping disabled)")
+        try:
+            await self._post("validate", 0)
+        except ProviderError as exc:
+            return ProviderCheck(False, str(exc), kind=exc.kind)
+        return ProviderCheck(True, "receiver accepted a signed validate request")
+
+    async def invoke(self, count: int) -> int:
+        if self.strategy is not Strategy.INVOKE:
+            return await super().invoke(count)
+        if count <= 0:
+            return 0
+        # One request for K workers: the receiver starts them; the delivery ID makes retries safe.
+        reply = await self._post("start", count)
+        started = count
+        if isinstance(reply, dict) and isinstance(reply.get("started"), int):
+            started = max(0, min(count, int(reply["started"])))
+        self._ledger.add(started)
+        log.info("webhook start: requested %d, receiver started %d", count, started)
+        return started
+
+    async def set_size(self, size: int) -> None:
+        if self.strategy is not Strategy.WORKER_SET:
+            await super().set_size(size)
+            return
+        reply = await self._post("set_size", size)
+        self._desired = size
+        if isinstance(reply, dict) and isinstance(reply.get("running"), int):
+            self._reported_running = int(reply["running"])
+        log.info("webhook set_size: %d", size)
+
+    async def census(self) -> WorkerCensus:
+        """What we know without a list API.
+
+        Invoke strategy: workers started within ``worker_ttl_s`` (our own count, an upper bound).
+        Worker-set strategy: the ``running`` count the receiver last reported, else the desired
+        size.
+        """
+        if self.strategy is Strategy.INVOKE:
+            return WorkerCensus(running=self._ledger.count())
+        running = self._reported_running if self._reported_running is not None else self._desired
+        return WorkerCensus(running=running or 0, desired=self._desired)
+
+    async def close(self) -> None:
+        await self._client.aclose()

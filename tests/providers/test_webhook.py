@@ -1,0 +1,285 @@
+"""The ``webhook`` provider against a real HTTP receiver on loopback.
+
+The receiver below is a real ``http.server`` in a thread. It checks the HMAC-SHA256 signature with
+its own code (not the provider's helper), refuses stale timestamps and replayed signatures, and can
+be told to fail the next requests with a status or to stall past the client's timeout.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+import pytest
+
+from workerplane.providers._retry import Backoff
+from workerplane.providers.base import ProviderError, WorkerEnvironment
+from workerplane.providers.registry import ProviderContext, build_provider
+from workerplane.providers.webhook import (
+    SIGNATURE_HEADER,
+    SignatureError,
+    WebhookDetails,
+    WebhookProvider,
+    sign,
+    verify_signature,
+)
+from workerplane.scaling.types import Strategy
+
+SECRET = "s3cret-for-tests"
+TOLERANCE_S = 300
+
+
+@dataclass
+class Receiver:
+    """State shared with the request handler."""
+
+    secret: str = SECRET
+    accepted: list[dict[str, Any]] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+    raw_requests: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+    seen_signatures: set[str] = field(default_factory=set)
+    fail_next: list[int] = field(default_factory=list)
+    stall_next_s: list[float] = field(default_factory=list)
+    reply: dict[str, Any] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    url: str = ""
+
+    def check(self, header: str | None, body: bytes) -> str | None:
+        """Independent verification: returns a rejection reason or None."""
+        if not header:
+            return "missing"
+        fields = dict(item.split("=", 1) for item in header.split(","))
+        ts, given = int(fields["t"]), fields["v1"]
+        if abs(time.time() - ts) > TOLERANCE_S:
+            return "stale"
+        want = hmac.new(self.secret.encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(want, given):
+            return "bad-signature"
+        if given in self.seen_signatures:
+            return "replay"
+        return None
+
+
+def _handler_for(state: Receiver) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def _send(self, status: int, payload: dict[str, Any]) -> None:
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            with state.lock:
+                state.raw_requests.append((dict(self.headers.items()), body))
+                stall = state.stall_next_s.pop(0) if state.stall_next_s else 0.0
+                fail = state.fail_next.pop(0) if state.fail_next else 0
+            if stall:
+                time.sleep(stall)
+            if fail:
+                self._send(fail, {"error": "injected"})
+                return
+            with state.lock:
+                reason = state.check(self.headers.get(SIGNATURE_HEADER), body)
+                if reason is not None:
+                    state.rejected.append(reason)
+                    self._send(409 if reason == "replay" else 401, {"error": reason})
+                    return
+                state.seen_signatures.add(self.headers[SIGNATURE_HEADER].split("v1=", 1)[1])
+                state.accepted.append(json.loads(body))
+            self._send(200, state.reply)
+
+    return Handler
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    state = Receiver()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(state))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/workers"
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+ENV = WorkerEnvironment(
+    address="127.0.0.1:7233",
+    namespace="default",
+    task_queues=("orders",),
+    task_queue_types=("ACTIVITY",),
+    deployment_name="orders",
+    build_id="v2",
+    secret_env={"TEMPORAL_API_KEY": "never-send-me"},
+)
+
+FAST = Backoff(attempts=4, base_s=0.01, max_s=0.05)
+
+
+def _provider(receiver: Receiver, **details: Any) -> WebhookProvider:
+    merged = {"url": receiver.url, "secret": SECRET, "timeout_s": 2.0, **details}
+    return WebhookProvider(
+        WebhookDetails.from_details(merged),
+        deployment="shop",
+        group_id="acts",
+        worker_env=ENV,
+        backoff=FAST,
+    )
+
+
+async def test_invoke_posts_signed_body_and_counts_workers(receiver: Receiver) -> None:
+    provider = _provider(receiver)
+    assert await provider.invoke(3) == 3
+    assert len(receiver.accepted) == 1
+    body = receiver.accepted[0]
+    assert body["action"] == "start"
+    assert body["count"] == 3
+    assert body["deployment"] == "shop"
+    assert body["group"] == "acts"
+    assert body["build_id"] == "v2"
+    assert body["deployment_name"] == "orders"
+    assert body["task_queue"] == "orders"
+    assert body["task_types"] == ["ACTIVITY"]
+    raw = receiver.raw_requests[0][1]
+    assert b"never-send-me" not in raw
+    assert (await provider.census()).running == 3
+    await provider.close()
+
+
+async def test_wrong_secret_is_access_denied_and_not_retried(receiver: Receiver) -> None:
+    provider = _provider(receiver, secret="wrong")
+    with pytest.raises(ProviderError) as info:
+        await provider.invoke(1)
+    assert info.value.kind == "access_denied"
+    assert not info.value.retryable
+    assert receiver.rejected == ["bad-signature"]
+    assert len(receiver.raw_requests) == 1
+    assert (await provider.census()).running == 0
+    await provider.close()
+
+
+async def test_replayed_request_is_rejected(receiver: Receiver) -> None:
+    provider = _provider(receiver)
+    await provider.invoke(1)
+    headers, body = receiver.raw_requests[0]
+    # An attacker re-sends the captured request byte for byte.
+    replay = httpx.post(
+        receiver.url,
+        content=body,
+        headers={SIGNATURE_HEADER: headers[SIGNATURE_HEADER], "Content-Type": "application/json"},
+    )
+    assert replay.status_code == 409
+    # A stale but correctly signed request is refused too.
+    old = int(time.time()) - 3600
+    stale_headers = {SIGNATURE_HEADER: sign(SECRET, body, old)}
+    stale = httpx.post(receiver.url, content=body, headers=stale_headers)
+    assert stale.status_code == 401
+    # A tampered body with the captured signature is refused.
+    tampered = body.replace(b'"count": 1', b'"count": 99')
+    forged = httpx.post(
+        receiver.url, content=tampered, headers={SIGNATURE_HEADER: headers[SIGNATURE_HEADER]}
+    )
+    assert forged.status_code == 401
+    assert receiver.rejected == ["replay", "stale", "bad-signature"]
+    assert len(receiver.accepted) == 1
+    await provider.close()
+
+
+async def test_5xx_and_timeouts_are_retried_with_the_same_delivery(receiver: Receiver) -> None:
+    provider = _provider(receiver, timeout_s=0.5)
+    receiver.fail_next = [503, 0]
+    receiver.stall_next_s = [0.0, 1.5]  # the second try times out on the client side
+    assert await provider.invoke(2) == 2
+    # 503, then a timeout (the receiver did process it late or not), then success.
+    assert len(receiver.raw_requests) >= 3
+    deliveries = {h.get("Workerplane-Delivery") for h, _ in receiver.raw_requests}
+    assert len(deliveries) == 1
+    attempts = [json.loads(b)["attempt"] for _, b in receiver.raw_requests]
+    assert attempts[:3] == [1, 2, 3]
+    await provider.close()
+
+
+async def test_4xx_is_final_and_5xx_gives_up_after_budget(receiver: Receiver) -> None:
+    provider = _provider(receiver)
+    receiver.fail_next = [400]
+    with pytest.raises(ProviderError) as info:
+        await provider.invoke(1)
+    assert info.value.kind == "invalid"
+    assert len(receiver.raw_requests) == 1
+
+    receiver.fail_next = [500] * 10
+    with pytest.raises(ProviderError) as info:
+        await provider.invoke(1)
+    assert info.value.kind == "internal"
+    assert len(receiver.raw_requests) == 1 + FAST.attempts
+    await provider.close()
+
+
+async def test_worker_set_strategy_reports_receiver_census(receiver: Receiver) -> None:
+    provider = _provider(receiver, strategy="worker-set")
+    assert provider.strategy is Strategy.WORKER_SET
+    receiver.reply = {"running": 2}
+    await provider.set_size(4)
+    census = await provider.census()
+    assert (census.running, census.desired) == (2, 4)
+    assert receiver.accepted[-1]["action"] == "set_size"
+    await provider.close()
+
+
+async def test_validate_and_registry(receiver: Receiver, tmp_path: Any) -> None:
+    ctx = ProviderContext(
+        deployment="shop",
+        group_id="acts",
+        details={"url": receiver.url, "secret": SECRET},
+        worker_env=ENV,
+        state_dir=tmp_path,
+    )
+    provider = build_provider("webhook", ctx)
+    check = await provider.validate()
+    assert check.ok, check.message
+    assert receiver.accepted[-1]["action"] == "validate"
+    assert receiver.accepted[-1]["count"] == 0
+    await provider.close()
+
+    bad = _provider(receiver, secret="nope")
+    check = await bad.validate()
+    assert not check.ok and check.kind == "access_denied"
+    assert "nope" not in check.message and "nope" not in repr(bad.details)
+    await bad.close()
+
+
+def test_details_errors_name_the_field() -> None:
+    with pytest.raises(ProviderError, match=r"details\.url"):
+        WebhookDetails.from_details({"secret": "x"})
+    with pytest.raises(ProviderError, match=r"details\.strategy"):
+        WebhookDetails.from_details({"url": "http://x", "secret": "x", "strategy": "nope"})
+
+
+def test_verify_signature_helper() -> None:
+    body = b'{"a": 1}'
+    now = time.time()
+    header = sign(SECRET, body, int(now))
+    seen: dict[str, float] = {}
+    verify_signature(SECRET, header, body, now=now, seen=seen)
+    with pytest.raises(SignatureError, match="replayed"):
+        verify_signature(SECRET, header, body, now=now, seen=seen)
+    with pytest.raises(SignatureError, match="mismatch"):
+        verify_signature("other", header, body, now=now)
+    with pytest.raises(SignatureError, match="tolerance"):
+        verify_signature(SECRET, header, body, now=now + 1000)
+    with pytest.raises(SignatureError, match="missing"):
+        verify_signature(SECRET, None, body)
