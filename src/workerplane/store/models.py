@@ -1,0 +1,140 @@
+"""SQLAlchemy 2 models of the control-plane store.
+
+Times are epoch seconds (floats) so SQLite and PostgreSQL behave the same. JSON documents are kept
+in ``Text`` columns as canonical JSON: secrets inside them are already encrypted
+(:mod:`workerplane.security.crypto`), and both databases store them identically.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ApiToken(Base):
+    """A bearer token, stored as its SHA-256 hash only."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(128))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class WorkerDeployment(Base):
+    """A Temporal worker deployment (the series of versions of one set of workers)."""
+
+    __tablename__ = "worker_deployments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    namespace: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    conflict_token: Mapped[str] = mapped_column(String(64))
+    current_build_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    ramping_build_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    ramp_percentage: Mapped[float | None] = mapped_column(Float, nullable=True)
+    #: "api" for deployments made through /v1/worker-deployments, "endpoint" for endpoints.
+    owner: Mapped[str] = mapped_column(String(16), default="api")
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+    versions: Mapped[list[DeploymentVersion]] = relationship(
+        back_populates="deployment", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class DeploymentVersion(Base):
+    """A worker deployment version and its compute config (inside ``spec_json``).
+
+    Lifecycle: ``generation`` increases on every change of the spec or of ``draining``; the
+    controller's snapshot records the generation it picked up in ``picked_generation``; the status
+    sink moves ``status`` to READY / UPDATE_FAILED from what the controller published.
+    """
+
+    __tablename__ = "deployment_versions"
+    __table_args__ = (UniqueConstraint("deployment_id", "build_id", name="uq_version_build"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    deployment_id: Mapped[int] = mapped_column(
+        ForeignKey("worker_deployments.id", ondelete="CASCADE"), index=True
+    )
+    build_id: Mapped[str] = mapped_column(String(255))
+    key: Mapped[str] = mapped_column(String(512), unique=True)
+    spec_json: Mapped[str] = mapped_column(Text)
+    generation: Mapped[int] = mapped_column(Integer, default=1)
+    picked_generation: Mapped[int] = mapped_column(Integer, default=0)
+    picked_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    conflict_token: Mapped[str] = mapped_column(String(64))
+    request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    last_update_request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    draining: Mapped[bool] = mapped_column(Boolean, default=False)
+    deleting: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: When the controller's snapshot stopped listing this (deleting) version.
+    delete_seen_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    status: Mapped[str] = mapped_column(String(32))
+    status_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_validation_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    last_validation_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+    deployment: Mapped[WorkerDeployment] = relationship(back_populates="versions")
+
+
+class Endpoint(Base):
+    """A Launch-style ``temporal`` endpoint: a convenience view over one deployment version."""
+
+    __tablename__ = "endpoints"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    endpoint_type: Mapped[str] = mapped_column(String(32))
+    request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    last_update_request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    version_id: Mapped[int] = mapped_column(
+        ForeignKey("deployment_versions.id", ondelete="CASCADE"), unique=True
+    )
+    #: The endpoint's own fields (secret env values encrypted).
+    fields_json: Mapped[str] = mapped_column(Text)
+    conflict_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+    version: Mapped[DeploymentVersion] = relationship()
+
+
+class GroupStatusRow(Base):
+    """The last compute status the controller published for one scaling group."""
+
+    __tablename__ = "group_statuses"
+
+    version_key: Mapped[str] = mapped_column(String(512), primary_key=True)
+    group_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    payload_json: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+class Lease(Base):
+    """A named lease: only its holder may run the controller until ``expires_at``."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[float] = mapped_column(Float)
+    acquired_at: Mapped[float] = mapped_column(Float)
