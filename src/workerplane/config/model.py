@@ -108,3 +108,21 @@ class DeploymentSpec(_Strict):
     task_queues: list[str]
     deployment: WorkerDeploymentRef | None = None
     compute: ComputeConfig
+
+
+def effective_task_queue_types(config: ComputeConfig, group_id: str) -> tuple[str, ...]:
+    """The task queue types a group serves.
+
+    A group with an empty ``task_queue_types`` serves every type that no other group claims
+    (Temporal's rule).
+    """
+    group = config.scaling_groups[group_id]
+    if group.task_queue_types:
+        return tuple(t for t in TASK_QUEUE_TYPES if t in group.task_queue_types)
+    claimed = {
+        t
+        for other_id, other in config.scaling_groups.items()
+        if other_id != group_id
+        for t in other.task_queue_types
+    }
+    return tuple(t for t in TASK_QUEUE_TYPES if t not in claimed)

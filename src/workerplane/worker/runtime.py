@@ -46,7 +46,7 @@ IDLE_EXIT_ENV = "WORKERPLANE_IDLE_EXIT_S"
 MAX_LIFETIME_ENV = "WORKERPLANE_MAX_LIFETIME_S"
 GRACEFUL_SHUTDOWN_ENV = "WORKERPLANE_GRACEFUL_SHUTDOWN_S"
 SLOTS_ENV = "WORKERPLANE_SLOTS"
-CONTROLLER_PID_ENV = "WORKERPLANE_CONTROLLER_PID"
+CONTROLLER_LEASE_ENV = "WORKERPLANE_CONTROLLER_LEASE"
 ORPHAN_EXIT_ENV = "WORKERPLANE_ORPHAN_EXIT_S"
 
 
@@ -69,8 +69,9 @@ class WorkerOptions:
         disable_eager_activities: turn off eager activity dispatch, so every activity shows up
             in the activity queue's stats (and can be scaled on).
         should_stop: polled every heartbeat; returning a reason stops the worker.
-        orphan_exit_s: when the controller that started this worker is gone, exit once idle for
-            this long, so a worker is never left running without a controller.
+        orphan_exit_s: when the controller's lease (``WORKERPLANE_CONTROLLER_LEASE``) has not been
+            renewed for this long, exit once idle for this long too, so a worker is never left
+            running without a controller (but finishes the backlog it is working through).
         task_queues: override the task queues from the environment.
         deployment_name, build_id: override the versioning from the environment.
         default_versioning_behavior: for versioned workers, the behaviour of workflows that
@@ -189,17 +190,19 @@ class _CountingInstance:
         return getattr(self._inner, name)
 
 
-def _controller_alive() -> bool:
-    pid = os.environ.get(CONTROLLER_PID_ENV)
-    if not pid:
+def _controller_alive(max_age_s: float) -> bool:
+    """Whether the controller that manages this worker still renews its lease file.
+
+    A file lease rather than a parent PID, so that a restarted controller that adopts this worker
+    (and renews the same lease) keeps it alive.
+    """
+    lease = os.environ.get(CONTROLLER_LEASE_ENV)
+    if not lease:
         return True
     try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
+        return time.time() - os.stat(lease).st_mtime <= max_age_s
+    except OSError:
         return False
-    except (PermissionError, ValueError):
-        return True
-    return True
 
 
 async def run_worker(
@@ -288,7 +291,6 @@ async def run_worker(
     logger.info("worker polling %s (pid %s)", ",".join(queues), os.getpid())
 
     async def watch() -> None:
-        orphaned_since: float | None = None
         while not stop_reason.done():
             now = time.monotonic()
             idle_for = now - activity.last_task_at if activity.in_flight == 0 else 0.0
@@ -299,11 +301,9 @@ async def run_worker(
             elif options.should_stop is not None and (reason := options.should_stop()):
                 request_stop(reason)
             elif options.orphan_exit_s is not None:
-                if _controller_alive():
-                    orphaned_since = None
-                elif orphaned_since is None:
-                    orphaned_since = now
-                elif now - orphaned_since >= options.orphan_exit_s and idle_for > 0:
+                if idle_for >= options.orphan_exit_s and not _controller_alive(
+                    options.orphan_exit_s
+                ):
                     request_stop("orphaned")
             for task in run_tasks:
                 if task.done():

@@ -1,0 +1,192 @@
+"""The ``workerplane`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from workerplane.cli.render import status_table
+
+app = typer.Typer(
+    name="workerplane",
+    help="A control plane for Temporal workers: start, scale and retire workers from the backlog.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+DEFAULT_STATE_DIR = Path(".workerplane")
+
+FileOption = typer.Option(..., "--file", "-f", help="The deployment spec (YAML).")
+StateDirOption = typer.Option(
+    DEFAULT_STATE_DIR, "--state-dir", help="Where the controller keeps worker records and status."
+)
+
+
+def _configure_logging(verbose: bool, log_file: Path | None = None) -> None:
+    handlers: list[logging.Handler] = []
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(log_file))
+    else:
+        handlers.append(logging.StreamHandler(sys.stderr))
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handlers=handlers,
+        force=True,
+    )
+    for noisy in ("temporalio", "httpx", "urllib3", "kubernetes", "botocore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _fail(message: str) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code=2)
+
+
+@app.command()
+def validate(
+    file: Path = FileOption,
+    server: bool = typer.Option(
+        False, "--server", help="Also ask a Temporal server (with its controller on) to validate."
+    ),
+    address: str | None = typer.Option(None, "--address", help="Temporal address (host:port)."),
+) -> None:
+    """Check a deployment spec; print every problem with its file, group, field and rule."""
+    from workerplane.config.loader import SpecError, load_spec
+
+    try:
+        spec = load_spec(file)
+    except SpecError as err:
+        for line in str(err).splitlines():
+            err_console.print(line, highlight=False, soft_wrap=True, markup=False)
+        raise typer.Exit(code=1) from None
+    if server:
+        from workerplane.cli.interop import validate_on_server
+
+        validate_on_server(spec, address=address)
+    groups = ", ".join(spec.compute.scaling_groups)
+    console.print(f"{file}: valid ([bold]{spec.name}[/], groups: {groups})")
+
+
+@app.command()
+def run(
+    file: Path = FileOption,
+    address: str | None = typer.Option(None, "--address", help="Temporal address (host:port)."),
+    namespace: str | None = typer.Option(None, "--namespace", help="Temporal namespace."),
+    drain: bool = typer.Option(
+        False, "--drain", help="On Ctrl-C, retire the workers gracefully instead of leaving them."
+    ),
+    state_dir: Path = StateDirOption,
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """Run the controller for one deployment spec until Ctrl-C."""
+    from workerplane.config.loader import SpecError
+    from workerplane.controller.controller import Controller, ControllerSettings
+    from workerplane.controller.local import FileSpecSource, JsonStatusSink
+
+    _configure_logging(verbose)
+    try:
+        source = FileSpecSource(file)
+    except SpecError as err:
+        for line in str(err).splitlines():
+            err_console.print(line, highlight=False, soft_wrap=True, markup=False)
+        raise typer.Exit(code=1) from None
+    except OSError as err:
+        raise _fail(f"{file}: {err.strerror}") from None
+    settings = ControllerSettings(
+        state_dir=state_dir.resolve(), address=address, namespace=namespace
+    )
+    controller = Controller(source, JsonStatusSink(state_dir / "status.json"), settings)
+    asyncio.run(_run_until_signal(controller, drain=drain))
+    os._exit(0)  # temporalio can crash at interpreter exit (SDK #300)
+
+
+async def _run_until_signal(controller: object, *, drain: bool) -> None:
+    from workerplane.controller.controller import Controller
+
+    assert isinstance(controller, Controller)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await controller.run(stop)
+    logging.getLogger("workerplane.controller").info(
+        "stopping%s", ": draining workers" if drain else "; workers keep running and are adopted on restart"  # fmt: skip
+    )
+    await controller.shutdown(drain=drain)
+
+
+@app.command()
+def status(
+    state_dir: Path = StateDirOption,
+    output: str = typer.Option("table", "--output", "-o", help="table or json"),
+) -> None:
+    """Show each scaling group: workers, pollers, backlog, and the last decision and why."""
+    import dataclasses
+    import json
+
+    from workerplane.controller.local import read_status_file
+
+    pid, groups = read_status_file(state_dir / "status.json")
+    if output == "json":
+        console.print_json(json.dumps([dataclasses.asdict(g) for g in groups]))
+        return
+    if not groups:
+        raise _fail(f"no controller status in {state_dir}/status.json; is `workerplane run` running?")  # fmt: skip
+    alive = pid is not None and _pid_alive(pid)
+    console.print(status_table(groups, title=f"controller pid {pid} ({'running' if alive else 'stopped'})"))  # fmt: skip
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@app.command()
+def up(
+    workflows: int = typer.Option(40, "--workflows", "-n", help="How many example workflows to start."),  # fmt: skip
+    activity_seconds: float = typer.Option(2.0, "--activity-seconds", help="Length of each example activity."),  # fmt: skip
+    keep: bool = typer.Option(False, "--keep", help="Keep running after the demo (Ctrl-C to stop)."),  # fmt: skip
+    state_dir: Path = typer.Option(Path(".workerplane/up"), "--state-dir"),
+    file: Path | None = typer.Option(None, "--file", "-f", help="Deployment spec (default: the example)."),  # fmt: skip
+) -> None:
+    """The embedded default: a local Temporal dev server, the controller, local worker processes.
+
+    Starts a burst of example workflows and shows workers scaling from zero, the work completing,
+    and the workers scaling back to zero.
+    """
+    from workerplane.embedded.up import run_up
+
+    code = run_up(
+        workflows=workflows,
+        activity_seconds=activity_seconds,
+        keep=keep,
+        state_dir=state_dir.resolve(),
+        spec_file=file,
+        console=console,
+    )
+    os._exit(code)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

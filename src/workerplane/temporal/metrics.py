@@ -1,0 +1,167 @@
+"""Read task-queue statistics from Temporal: the controller's only view of demand.
+
+* Unversioned workers: ``DescribeTaskQueue(report_stats=True)``, one call per task queue type.
+* Versioned workers: ``DescribeWorkerDeploymentVersion(report_task_queue_stats=True)``, one call
+  per version for every queue's stats; live pollers still come from ``DescribeTaskQueue``.
+
+The server caches stats for ``matching.TaskQueueInfoByBuildIdTTL`` and reports rates as decaying
+averages, so these are approximations; scalers are written with that in mind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import grpc
+from temporalio.api.deployment.v1 import WorkerDeploymentVersion
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue, TaskQueueStats
+from temporalio.api.workflowservice.v1 import (
+    DescribeTaskQueueRequest,
+    DescribeTaskQueueResponse,
+    DescribeWorkerDeploymentVersionRequest,
+)
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from workerplane.config.model import TASK_QUEUE_TYPES
+from workerplane.scaling.types import QueueStats
+
+_TYPE_TO_PROTO = {
+    "WORKFLOW": TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+    "ACTIVITY": TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+    "NEXUS": TaskQueueType.TASK_QUEUE_TYPE_NEXUS,
+}
+_PROTO_TO_TYPE = {value: key for key, value in _TYPE_TO_PROTO.items()}
+
+
+class MetricsUnavailable(Exception):
+    """The stats could not be read (server down, permission denied, ...)."""
+
+
+@dataclass(frozen=True)
+class QueueTarget:
+    """What to observe: queues, their types, and optionally a worker deployment version."""
+
+    namespace: str
+    task_queues: tuple[str, ...]
+    task_queue_types: tuple[str, ...] = TASK_QUEUE_TYPES
+    deployment_name: str | None = None
+    build_id: str | None = None
+
+
+def _from_proto(stats: TaskQueueStats, pollers: int) -> QueueStats:
+    return QueueStats(
+        backlog_count=int(stats.approximate_backlog_count),
+        backlog_age_s=stats.approximate_backlog_age.ToTimedelta().total_seconds(),
+        add_rate=float(stats.tasks_add_rate),
+        dispatch_rate=float(stats.tasks_dispatch_rate),
+        pollers=pollers,
+    )
+
+
+def _count_pollers(response: DescribeTaskQueueResponse, build_id: str | None) -> int:
+    if build_id is None:
+        return len(response.pollers)
+    count = 0
+    for poller in response.pollers:
+        options = poller.deployment_options
+        if options.build_id == build_id or poller.worker_version_capabilities.build_id == build_id:
+            count += 1
+    return count
+
+
+class TemporalMetricsSource:
+    """Reads :class:`QueueStats` per task queue type for a :class:`QueueTarget`."""
+
+    def __init__(self, client: Client, *, rpc_timeout_s: float = 5.0) -> None:
+        self._client = client
+        self._timeout = rpc_timeout_s
+
+    async def read(self, target: QueueTarget) -> dict[str, QueueStats]:
+        """Stats per task queue type, summed over the target's queues.
+
+        Raises:
+            MetricsUnavailable: if any needed call fails; callers must then hold the current size.
+        """
+        try:
+            if target.deployment_name and target.build_id:
+                return await self._read_version(target)
+            return await self._read_unversioned(target)
+        except (RPCError, grpc.RpcError, OSError, asyncio.TimeoutError, RuntimeError) as err:
+            raise MetricsUnavailable(str(err) or type(err).__name__) from err
+
+    async def _describe(self, target: QueueTarget, queue: str, queue_type: str) -> DescribeTaskQueueResponse:
+        return await self._client.workflow_service.describe_task_queue(
+            DescribeTaskQueueRequest(
+                namespace=target.namespace,
+                task_queue=TaskQueue(name=queue),
+                task_queue_type=_TYPE_TO_PROTO[queue_type],
+                report_stats=True,
+            ),
+            timeout=_timedelta(self._timeout),
+        )
+
+    async def _pairs(
+        self, target: QueueTarget
+    ) -> list[tuple[str, str, DescribeTaskQueueResponse]]:
+        pairs = [(q, t) for q in target.task_queues for t in target.task_queue_types]
+        responses = await asyncio.gather(*(self._describe(target, q, t) for q, t in pairs))
+        return [(q, t, r) for (q, t), r in zip(pairs, responses, strict=True)]
+
+    async def _read_unversioned(self, target: QueueTarget) -> dict[str, QueueStats]:
+        by_type: dict[str, QueueStats] = {t: QueueStats() for t in target.task_queue_types}
+        for _queue, queue_type, response in await self._pairs(target):
+            by_type[queue_type] = by_type[queue_type] + _from_proto(
+                response.stats, _count_pollers(response, None)
+            )
+        return by_type
+
+    async def _read_version(self, target: QueueTarget) -> dict[str, QueueStats]:
+        assert target.deployment_name and target.build_id
+        try:
+            described = await self._client.workflow_service.describe_worker_deployment_version(
+                DescribeWorkerDeploymentVersionRequest(
+                    namespace=target.namespace,
+                    deployment_version=WorkerDeploymentVersion(
+                        deployment_name=target.deployment_name, build_id=target.build_id
+                    ),
+                    report_task_queue_stats=True,
+                ),
+                timeout=_timedelta(self._timeout),
+            )
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                raise
+            # The version exists only once a worker of it has polled. Until then its work waits
+            # in the unversioned queue, so that is the backlog to scale from zero on.
+            return await self._read_unversioned(target)
+        pollers = {
+            (q, t): _count_pollers(r, target.build_id) for q, t, r in await self._pairs(target)
+        }
+        by_type: dict[str, QueueStats] = {t: QueueStats() for t in target.task_queue_types}
+        wanted = set(target.task_queues)
+        for version_queue in described.version_task_queues:
+            queue_type = _PROTO_TO_TYPE.get(version_queue.type)
+            if version_queue.name not in wanted or queue_type not in by_type:
+                continue
+            by_type[queue_type] = by_type[queue_type] + _from_proto(
+                version_queue.stats, pollers.get((version_queue.name, queue_type), 0)
+            )
+        return by_type
+
+
+def total(stats: Iterable[QueueStats]) -> QueueStats:
+    """Sum stats over task queue types."""
+    result = QueueStats()
+    for item in stats:
+        result = result + item
+    return result
+
+
+def _timedelta(seconds: float):  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    return timedelta(seconds=seconds)
