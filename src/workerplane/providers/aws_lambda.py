@@ -1,0 +1,491 @@
+"""The ``aws-lambda`` provider: invoke a Lambda function whose handler runs a Temporal worker.
+
+Details keys (Temporal's, so configs are portable): ``arn``, ``role``, ``role_external_id``; plus
+workerplane's optional ``region``, ``endpoint_url``, ``max_concurrency``, ``worker_ttl_s``,
+``max_attempts``, ``include_secrets`` and static credentials (``aws_access_key_id``,
+``aws_secret_access_key``, ``aws_session_token``; normally left out so that boto3's default chain
+applies: environment, shared config/SSO, container or instance role).
+
+What it does better than Temporal's controller:
+
+* **Sized invokes.** ``invoke(K)`` sends K asynchronous invocations (``InvocationType=Event``) at
+  once, in parallel threads, instead of one per trigger. ``max_concurrency`` caps the workers we
+  believe are running (ours, counted with a TTL), so a huge backlog cannot exhaust the account's
+  concurrency.
+* **Retries that finish the job.** Throttling (HTTP 429, ``TooManyRequestsException``) and 5xx /
+  connection failures are retried with capped exponential backoff and full jitter, not twice.
+* **Classified failures.** Every error becomes a :class:`ProviderError` whose ``kind`` is
+  ``access_denied``, ``not_found``, ``throttled``, ``internal`` or ``invalid``; access denied and
+  not found are final (``retryable=False``) so the controller reports them as validation errors in
+  the compute status instead of retrying forever.
+
+Lambda gives no list of running invocations, so :meth:`LambdaProvider.census` reports the provider's
+OWN count of successful invocations, each forgotten after ``worker_ttl_s`` (default: the function's
+timeout). It is an upper bound: a worker that exited early because it was idle is still counted
+until then. The controller should read Temporal's pollers alongside it.
+
+boto3 calls block, so they run in a small thread pool owned by the provider.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import boto3
+import botocore.exceptions
+from botocore.config import Config
+
+from workerplane.providers._retry import Backoff, InflightLedger, retry_async
+from workerplane.providers.base import (
+    Provider,
+    ProviderCheck,
+    ProviderError,
+    WorkerEnvironment,
+)
+from workerplane.providers.registry import ProviderContext
+from workerplane.scaling.types import Strategy, WorkerCensus
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: The event key the handler adapter looks for (:mod:`workerplane.worker.aws_lambda`).
+EVENT_KEY = "workerplane"
+
+_ACCESS_DENIED = {
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnauthorizedOperation",
+    "UnrecognizedClientException",
+    "InvalidClientTokenId",
+    "SignatureDoesNotMatch",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "KMSAccessDeniedException",
+    "AuthFailure",
+}
+_NOT_FOUND = {
+    "ResourceNotFoundException",
+    "ServiceNotFoundException",
+    "ClusterNotFoundException",
+    "NoSuchEntity",
+    "NotFoundException",
+}
+_THROTTLED = {
+    "TooManyRequestsException",
+    "ThrottlingException",
+    "Throttling",
+    "RequestLimitExceeded",
+    "SlowDown",
+    "EC2ThrottledException",
+    "ProvisionedThroughputExceededException",
+}
+
+
+def _secret_value(value: Any) -> str | None:
+    if value is None:
+        return None
+    getter = getattr(value, "get_secret_value", None)
+    return str(getter() if callable(getter) else value)
+
+
+def classify_aws_error(exc: BaseException, what: str) -> ProviderError:
+    """Map a botocore failure to a :class:`ProviderError` (message safe to log: no credentials)."""
+    if isinstance(exc, botocore.exceptions.ClientError):
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", ""))
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+        message = f"{what}: {code or 'HTTP ' + str(status)}: {error.get('Message', '')}".strip()
+        if code in _THROTTLED or status == 429:
+            return ProviderError(message, kind="throttled", retryable=True)
+        if code in _ACCESS_DENIED or status == 403:
+            return ProviderError(message, kind="access_denied", retryable=False)
+        if code in _NOT_FOUND or status == 404:
+            return ProviderError(message, kind="not_found", retryable=False)
+        if status >= 500 or code in {"ServiceException", "InternalFailure", "ServiceUnavailable"}:
+            return ProviderError(message, kind="internal", retryable=True)
+        return ProviderError(message, kind="invalid", retryable=False)
+    if isinstance(exc, botocore.exceptions.NoCredentialsError | botocore.exceptions.NoRegionError):
+        return ProviderError(f"{what}: {exc}", kind="access_denied", retryable=False)
+    if isinstance(
+        exc,
+        botocore.exceptions.EndpointConnectionError
+        | botocore.exceptions.ConnectionError
+        | botocore.exceptions.HTTPClientError,
+    ):
+        return ProviderError(f"{what}: {type(exc).__name__}", kind="internal", retryable=True)
+    if isinstance(exc, botocore.exceptions.BotoCoreError):
+        return ProviderError(f"{what}: {exc}", kind="internal", retryable=True)
+    return ProviderError(f"{what}: {type(exc).__name__}: {exc}", kind="internal", retryable=True)
+
+
+@dataclass(frozen=True)
+class AwsAccess:
+    """How to reach AWS: region, endpoint, credentials and the role to assume.
+
+    Credentials default to boto3's chain. ``role`` is assumed with ``role_external_id`` (the
+    confused-deputy guard of cross-account roles) and refreshed before it expires.
+    """
+
+    region: str | None = None
+    endpoint_url: str | None = None
+    role: str | None = None
+    role_external_id: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: str | None = None
+    session_token: str | None = None
+    session_name: str = "workerplane"
+
+    def __repr__(self) -> str:  # never show the keys
+        return (
+            f"AwsAccess(region={self.region!r}, endpoint_url={self.endpoint_url!r}, "
+            f"role={self.role!r}, external_id={'set' if self.role_external_id else 'unset'})"
+        )
+
+    @classmethod
+    def from_details(cls, details: dict[str, Any], session_name: str) -> AwsAccess:
+        return cls(
+            region=details.get("region") or None,
+            endpoint_url=details.get("endpoint_url") or None,
+            role=details.get("role") or None,
+            role_external_id=_secret_value(details.get("role_external_id")) or None,
+            access_key_id=_secret_value(details.get("aws_access_key_id")),
+            secret_access_key=_secret_value(details.get("aws_secret_access_key")),
+            session_token=_secret_value(details.get("aws_session_token")),
+            # RoleSessionName: [\w+=,.@-]{2,64}
+            session_name="".join(c if c.isalnum() or c in "+=,.@-_" else "-" for c in session_name)[
+                :64
+            ]
+            or "workerplane",
+        )
+
+
+class AwsClients:
+    """boto3 clients for one provider, built lazily, with the assumed role kept fresh.
+
+    botocore's own retries are switched off: :func:`retry_async` owns retrying, so that the attempt
+    budget and the classification are ours. boto3 clients are thread-safe once built; building them
+    (and assuming the role) happens under a lock, since parallel invokes ask for a client at once.
+    """
+
+    _REFRESH_MARGIN_S = 300.0
+
+    def __init__(self, access: AwsAccess, *, timeout_s: float = 10.0) -> None:
+        self.access = access
+        self._config = Config(
+            retries={"total_max_attempts": 1, "mode": "standard"},
+            connect_timeout=timeout_s,
+            read_timeout=timeout_s,
+            max_pool_connections=32,
+        )
+        self._clients: dict[str, Any] = {}
+        self._role_expires_at: float | None = None
+        self._lock = threading.Lock()
+
+    def _base_session(self) -> boto3.Session:
+        a = self.access
+        return boto3.Session(
+            aws_access_key_id=a.access_key_id,
+            aws_secret_access_key=a.secret_access_key,
+            aws_session_token=a.session_token,
+            region_name=a.region,
+        )
+
+    def assume_role(self) -> dict[str, Any]:
+        """Call STS AssumeRole with the external ID; returns the temporary credentials."""
+        a = self.access
+        assert a.role is not None
+        sts = self._base_session().client("sts", endpoint_url=a.endpoint_url, config=self._config)
+        kwargs: dict[str, Any] = {"RoleArn": a.role, "RoleSessionName": a.session_name}
+        if a.role_external_id:
+            kwargs["ExternalId"] = a.role_external_id
+        try:
+            creds: dict[str, Any] = sts.assume_role(**kwargs)["Credentials"]
+        except Exception as exc:
+            raise classify_aws_error(exc, f"sts:AssumeRole {a.role}") from None
+        return creds
+
+    def client(self, service: str) -> Any:
+        """A client for ``service``; a role is re-assumed shortly before its credentials lapse."""
+        with self._lock:
+            return self._client_locked(service)
+
+    def _client_locked(self, service: str) -> Any:
+        if (
+            self.access.role
+            and self._role_expires_at is not None
+            and time.time() > self._role_expires_at - self._REFRESH_MARGIN_S
+        ):
+            self._clients.clear()
+        if service not in self._clients:
+            if self.access.role:
+                creds = self.assume_role()
+                session = boto3.Session(
+                    aws_access_key_id=creds["AccessKeyId"],
+                    aws_secret_access_key=creds["SecretAccessKey"],
+                    aws_session_token=creds["SessionToken"],
+                    region_name=self.access.region,
+                )
+                expiration = creds.get("Expiration")
+                self._role_expires_at = (
+                    expiration.timestamp()
+                    if hasattr(expiration, "timestamp")
+                    else time.time() + 900
+                )
+            else:
+                session = self._base_session()
+            self._clients[service] = session.client(
+                service, endpoint_url=self.access.endpoint_url, config=self._config
+            )
+        return self._clients[service]
+
+
+class InvokeError(ProviderError):
+    """Some invocations of a batch failed; ``started`` of them went through and are counted."""
+
+    def __init__(self, message: str, *, kind: str, retryable: bool, started: int) -> None:
+        super().__init__(message, kind=kind, retryable=retryable)
+        self.started = started
+
+
+@dataclass(frozen=True)
+class LambdaDetails:
+    """Typed ``aws-lambda`` details (see the module docstring for the keys)."""
+
+    arn: str
+    access: AwsAccess
+    max_concurrency: int | None = None
+    worker_ttl_s: float | None = None
+    max_attempts: int = 6
+    include_secrets: bool = False
+
+    @classmethod
+    def from_details(cls, details: dict[str, Any], session_name: str) -> LambdaDetails:
+        arn = details.get("arn")
+        if not arn or not isinstance(arn, str):
+            raise ProviderError("details.arn: required", kind="invalid", retryable=False)
+        limit = details.get("max_concurrency")
+        if limit is not None and int(limit) < 1:
+            raise ProviderError(
+                "details.max_concurrency: must be >= 1", kind="invalid", retryable=False
+            )
+        ttl = details.get("worker_ttl_s")
+        return cls(
+            arn=arn,
+            access=AwsAccess.from_details(details, session_name),
+            max_concurrency=int(limit) if limit is not None else None,
+            worker_ttl_s=float(ttl) if ttl is not None else None,
+            max_attempts=int(details.get("max_attempts", 6)),
+            include_secrets=bool(details.get("include_secrets", False)),
+        )
+
+
+def build_event(
+    env: WorkerEnvironment,
+    *,
+    deployment: str,
+    group_id: str,
+    invocation_id: str,
+    include_secrets: bool = False,
+) -> dict[str, Any]:
+    """The invoke payload: what the handler needs to find its work.
+
+    Secrets are left out unless ``include_secrets`` (Lambda encrypts payloads in transit and at
+    rest, but they then appear in the function's event, so the default is to give the function its
+    API key through its own configuration, e.g. an encrypted environment variable).
+    """
+    variables = {k: v for k, v in env.as_env().items() if k not in env.secret_env}
+    if include_secrets:
+        variables.update(env.secret_env)
+    return {
+        EVENT_KEY: {
+            "version": 1,
+            "invocation_id": invocation_id,
+            "deployment": deployment,
+            "group": group_id,
+            "env": variables,
+        }
+    }
+
+
+class LambdaProvider(Provider):
+    """Invokes a Lambda function asynchronously, K workers at a time."""
+
+    type = "aws-lambda"
+    strategy = Strategy.INVOKE
+
+    DEFAULT_TTL_S = 900.0
+    MAX_PARALLEL_CALLS = 16
+
+    def __init__(
+        self,
+        details: LambdaDetails,
+        *,
+        deployment: str,
+        group_id: str,
+        worker_env: WorkerEnvironment,
+        backoff: Backoff | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.details = details
+        self._deployment = deployment
+        self._group_id = group_id
+        self._env = worker_env
+        self._backoff = backoff or Backoff(attempts=details.max_attempts)
+        self._aws = AwsClients(details.access)
+        self._ledger = InflightLedger(
+            ttl_s=details.worker_ttl_s or self.DEFAULT_TTL_S,
+            clock=clock,
+        )
+        self._pool = ThreadPoolExecutor(
+            max_workers=self.MAX_PARALLEL_CALLS, thread_name_prefix="wp-lambda"
+        )
+        #: Invocation IDs of every successful invoke, for audit (and the tests).
+        self.invocation_ids: list[str] = []
+
+    @classmethod
+    def from_context(cls, ctx: ProviderContext) -> LambdaProvider:
+        return cls(
+            LambdaDetails.from_details(ctx.details, f"workerplane-{ctx.deployment}"),
+            deployment=ctx.deployment,
+            group_id=ctx.group_id,
+            worker_env=ctx.worker_env,
+        )
+
+    async def _call(self, fn: Callable[[], T], what: str) -> T:
+        """Run a blocking boto3 call in the pool, classifying its failure."""
+
+        def guarded() -> T:
+            try:
+                return fn()
+            except ProviderError:
+                raise
+            except Exception as exc:
+                raise classify_aws_error(exc, what) from None
+
+        return await asyncio.get_running_loop().run_in_executor(self._pool, guarded)
+
+    async def validate(self) -> ProviderCheck:
+        """GetFunction (exists, not failed) and, with a role, AssumeRole with the external ID."""
+        try:
+            if self.details.access.role:
+                await self._call(
+                    self._aws.assume_role, f"sts:AssumeRole {self.details.access.role}"
+                )
+            fn = await retry_async(
+                lambda: self._call(
+                    lambda: self._aws.client("lambda").get_function(FunctionName=self.details.arn),
+                    f"lambda:GetFunction {self.details.arn}",
+                ),
+                backoff=self._backoff,
+                what="lambda:GetFunction",
+            )
+        except ProviderError as exc:
+            return ProviderCheck(False, str(exc), kind=exc.kind)
+        config = fn.get("Configuration", {})
+        state = config.get("State", "Active")
+        if state == "Failed":
+            reason = config.get("StateReason", "")
+            return ProviderCheck(False, f"function state is Failed: {reason}", kind="invalid")
+        timeout = config.get("Timeout")
+        if self.details.worker_ttl_s is None and isinstance(timeout, int | float) and timeout > 0:
+            # A worker cannot outlive the function timeout: count it at most that long.
+            self._ledger.ttl_s = float(timeout)
+        role_note = " and role assumable with the external ID" if self.details.access.role else ""
+        return ProviderCheck(True, f"function {config.get('FunctionName', '?')} found{role_note}")
+
+    def _event(self, invocation_id: str) -> bytes:
+        event = build_event(
+            self._env,
+            deployment=self._deployment,
+            group_id=self._group_id,
+            invocation_id=invocation_id,
+            include_secrets=self.details.include_secrets,
+        )
+        return json.dumps(event).encode()
+
+    async def _invoke_one(self) -> str:
+        invocation_id = str(uuid.uuid4())
+        payload = self._event(invocation_id)
+
+        def call() -> None:
+            reply = self._aws.client("lambda").invoke(
+                FunctionName=self.details.arn, InvocationType="Event", Payload=payload
+            )
+            status = int(reply.get("StatusCode", 202))
+            if status >= 300 or reply.get("FunctionError"):
+                raise ProviderError(
+                    f"lambda:Invoke answered {status} {reply.get('FunctionError', '')}".strip(),
+                    kind="internal",
+                    retryable=status >= 500,
+                )
+
+        # The same payload (same invocation ID) on every try: a retry after a throttle or refused
+        # connection cannot double an invocation, since the first try was never accepted.
+        await retry_async(
+            lambda: self._call(call, f"lambda:Invoke {self.details.arn}"),
+            backoff=self._backoff,
+            what="lambda:Invoke",
+        )
+        return invocation_id
+
+    def capacity(self) -> int | None:
+        """How many more workers ``max_concurrency`` allows now (``None``: unlimited)."""
+        if self.details.max_concurrency is None:
+            return None
+        return max(0, self.details.max_concurrency - self._ledger.count())
+
+    async def invoke(self, count: int) -> int:
+        """Invoke ``count`` workers at once, capped by ``max_concurrency``; return how many began.
+
+        Raises :class:`InvokeError` if any invocation failed after its retries; its ``started``
+        says how many did go through (they are counted in :meth:`census` either way).
+        """
+        room = self.capacity()
+        wanted = count if room is None else min(count, room)
+        if wanted <= 0:
+            if count > 0:
+                log.info("lambda invoke: %d requested, concurrency limit reached", count)
+            return 0
+        results = await asyncio.gather(
+            *(self._invoke_one() for _ in range(wanted)), return_exceptions=True
+        )
+        ok = [r for r in results if isinstance(r, str)]
+        errors = [r for r in results if isinstance(r, BaseException)]
+        self._ledger.add(len(ok))
+        self.invocation_ids.extend(ok)
+        log.info(
+            "lambda invoke %s: requested %d, allowed %d, started %d, failed %d",
+            self.details.arn,
+            count,
+            wanted,
+            len(ok),
+            len(errors),
+        )
+        if errors:
+            first = errors[0]
+            kind = first.kind if isinstance(first, ProviderError) else "internal"
+            retryable = first.retryable if isinstance(first, ProviderError) else True
+            raise InvokeError(
+                f"{len(errors)} of {wanted} invocations failed: {first}",
+                kind=kind,
+                retryable=retryable,
+                started=len(ok),
+            )
+        return len(ok)
+
+    async def census(self) -> WorkerCensus:
+        """Invocations started within the TTL: our own count (Lambda cannot list invocations)."""
+        return WorkerCensus(running=self._ledger.count())
+
+    async def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
