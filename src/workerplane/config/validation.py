@@ -1,0 +1,546 @@
+"""Semantic validation of a deployment spec and its compute config.
+
+Two layers of rules:
+
+1. **Temporal's shared rules**, with Temporal's exact messages (``entry <group>: <reason>``), ported
+   from ``WorkerControllerInstanceSpec.Validate`` in temporalio/temporal-auto-scaled-workers
+   (``wci/workflow/iface/spec.go``, region-aware version) and the scaler/provider compatibility
+   check of its ``ValidateSpec`` activity. Temporal stops at the first error; workerplane reports
+   every issue, in a stable order (groups in the order they were written).
+2. **Typed details**: ``provider.details`` against the provider type's model
+   (:mod:`workerplane.config.provider_details`) and ``scaler.details`` against the scaler type's
+   model (:mod:`workerplane.scaling.registry`): unknown keys, wrong types and out-of-range values,
+   each naming the field.
+
+Everything here is pure: no I/O, no clock. Issues never quote the offending value, so a secret
+typed in the wrong place is not echoed back.
+"""
+
+from __future__ import annotations
+
+import re
+import types
+import typing
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from workerplane.config.model import TASK_QUEUE_TYPES, ComputeConfig, DeploymentSpec, ScalingGroup
+from workerplane.config.proto import payload_envelope_encoding
+from workerplane.config.provider_details import PROVIDER_TYPES, provider_strategy
+from workerplane.scaling.types import Strategy
+
+#: The scaler used when ``scaler.type`` is empty.
+DEFAULT_SCALER_TYPE = "backlog"
+
+#: Types a catch-all group can serve (Temporal's ``scalableTaskQueueTypes``).
+_SCALABLE_TYPES = ("ACTIVITY", "NEXUS", "WORKFLOW")
+
+#: Go's ``TaskQueueType.String()`` names, used verbatim in Temporal's messages.
+_GO_NAMES = {"WORKFLOW": "Workflow", "ACTIVITY": "Activity", "NEXUS": "Nexus"}
+
+_REGION_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+_SIMPLE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+@dataclass(frozen=True)
+class ValidationIssue:
+    """One broken rule.
+
+    Attributes:
+        path: the field, as a dotted path from the spec root
+            (``compute.scaling_groups.wf.scaler.details.max_count``).
+        rule: what is wrong, in plain English (Temporal's exact text for the shared rules).
+        group: the scaling group ID the issue belongs to, if any.
+        code: a stable identifier of the rule, for programs and tests.
+        line: the line in the source file, when the spec came from a file and it is known.
+    """
+
+    path: str
+    rule: str
+    group: str | None = None
+    code: str = "invalid"
+    line: int | None = None
+
+    @property
+    def message(self) -> str:
+        """Temporal's form: ``entry <group>: <rule>``, or just the rule outside any group."""
+        return f"entry {self.group}: {self.rule}" if self.group is not None else self.rule
+
+    def __str__(self) -> str:
+        where = f" (entry {self.group})" if self.group is not None else ""
+        return f"{self.path}: {self.rule}{where}"
+
+
+def group_path(group_id: str) -> str:
+    """The path of a scaling group, quoting IDs that are not plain words."""
+    if _SIMPLE_KEY.match(group_id):
+        return f"compute.scaling_groups.{group_id}"
+    return f"compute.scaling_groups[{group_id!r}]"
+
+
+def join_path(base: str, parts: Iterable[str | int]) -> str:
+    """Append ``parts`` to ``base``: names with ``.``, list indices and odd keys in brackets."""
+    out = base
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif _SIMPLE_KEY.match(part):
+            out = f"{out}.{part}" if out else part
+        else:
+            out += f"[{part!r}]"
+    return out
+
+
+def normalize_task_queue_type(name: str) -> str | None:
+    """``WORKFLOW``, ``ACTIVITY`` or ``NEXUS`` for any spelling Temporal accepts, else ``None``.
+
+    Accepted: the bare name in any case (``workflow``), Temporal's proto name
+    (``TASK_QUEUE_TYPE_WORKFLOW``) and Go's shorthand (``Workflow``).
+    """
+    upper = name.strip().upper()
+    if upper.startswith("TASK_QUEUE_TYPE_"):
+        upper = upper[len("TASK_QUEUE_TYPE_") :]
+    return upper if upper in TASK_QUEUE_TYPES else None
+
+
+# --------------------------------------------------------------------------------------------
+# pydantic errors -> issues
+# --------------------------------------------------------------------------------------------
+
+
+def _unwrap(annotation: Any) -> list[Any]:
+    """The member types of an Optional/Union annotation (or the annotation itself)."""
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        return [a for a in typing.get_args(annotation) if a is not type(None)]
+    if typing.get_origin(annotation) is typing.Annotated:
+        return _unwrap(typing.get_args(annotation)[0])
+    return [annotation]
+
+
+def _walk(model: type[BaseModel] | None, loc: Sequence[str | int]) -> tuple[list[str | int], Any]:
+    """Clean a pydantic ``loc`` (drop union-member tags) and find the type at its end."""
+    parts: list[str | int] = []
+    current: Any = model
+    for item in loc:
+        candidates = _unwrap(current) if current is not None else []
+        models = [c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)]
+        if isinstance(item, str) and models:
+            for m in models:
+                if item in m.model_fields:
+                    parts.append(item)
+                    current = m.model_fields[item].annotation
+                    break
+            else:
+                if any(item == m.__name__ for m in models):
+                    current = next(m for m in models if m.__name__ == item)
+                    continue
+                # A tag such as "bool" for a union member, or an unknown (extra) key.
+                if item in {getattr(c, "__name__", None) for c in candidates}:
+                    continue
+                parts.append(item)
+                current = None
+            continue
+        parts.append(item)
+        container = next(
+            (c for c in candidates if typing.get_origin(c) in (dict, list, Mapping, Sequence)),
+            None,
+        )
+        if container is not None:
+            args = typing.get_args(container)
+            current = args[-1] if args else None
+        else:
+            current = None
+    return parts, current
+
+
+def _allowed_keys(model: type[BaseModel] | None, parent: Sequence[str | int]) -> list[str]:
+    if model is None:
+        return []
+    _, parent_type = _walk(model, parent) if parent else ([], model)
+    for c in _unwrap(parent_type):
+        if isinstance(c, type) and issubclass(c, BaseModel):
+            return list(c.model_fields)
+    return []
+
+
+_TYPE_RULES = {
+    "string_type": "must be a string",
+    "int_type": "must be an integer",
+    "int_parsing": "must be an integer",
+    "int_from_float": "must be a whole number",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "list_type": "must be a list",
+    "dict_type": "must be a mapping",
+    "model_type": "must be a mapping",
+    "model_attributes_type": "must be a mapping",
+    "missing": "is required",
+    "finite_number": "must be a finite number",
+    "none_required": "must be null",
+}
+
+
+def _rule(err: Mapping[str, Any], allowed: Sequence[str]) -> str:
+    kind = err["type"]
+    ctx = err.get("ctx") or {}
+    if kind == "extra_forbidden":
+        return "unknown key" + (f" (allowed: {', '.join(allowed)})" if allowed else "")
+    if kind in _TYPE_RULES:
+        return _TYPE_RULES[kind]
+    if kind == "greater_than_equal":
+        return f"must be >= {ctx['ge']}"
+    if kind == "greater_than":
+        return f"must be > {ctx['gt']}"
+    if kind == "less_than_equal":
+        return f"must be <= {ctx['le']}"
+    if kind == "less_than":
+        return f"must be < {ctx['lt']}"
+    if kind == "literal_error":
+        return f"must be {ctx['expected']}"
+    if kind == "enum":
+        return f"must be {ctx['expected']}"
+    if kind == "string_too_short":
+        return (
+            "must not be empty"
+            if ctx.get("min_length") == 1
+            else (f"must be at least {ctx['min_length']} characters")
+        )
+    if kind == "too_short":
+        return f"must have at least {ctx['min_length']} item(s)"
+    if kind == "value_error":
+        return str(ctx.get("error", err["msg"]))
+    if kind == "assertion_error":
+        return str(ctx.get("error", err["msg"]))
+    msg = str(err["msg"])
+    return msg[:1].lower() + msg[1:] if msg[:1].isupper() and not msg[:2].isupper() else msg
+
+
+def issues_from_pydantic(
+    exc: ValidationError,
+    base: str,
+    *,
+    group: str | None = None,
+    model: type[BaseModel] | None = None,
+    code: str = "invalid",
+) -> list[ValidationIssue]:
+    """Turn pydantic's errors into issues with field paths under ``base`` and plain rules.
+
+    Union members that all fail at the same path are merged into one issue (``must be true or
+    false, or must be a mapping``). Input values are never quoted.
+    """
+    merged: dict[str, list[str]] = {}
+    for err in exc.errors(include_url=False, include_input=False):
+        loc = list(err["loc"])
+        parts, _ = _walk(model, loc)
+        allowed = _allowed_keys(model, loc[:-1]) if err["type"] == "extra_forbidden" else []
+        path = join_path(base, parts)
+        rule = _rule(err, allowed)
+        rules = merged.setdefault(path, [])
+        if rule not in rules:
+            rules.append(rule)
+    issues = []
+    for path, rules in merged.items():
+        issue_group = group if group is not None else _group_of(path)
+        issues.append(ValidationIssue(path, ", or ".join(rules), issue_group, code))
+    return issues
+
+
+def _group_of(path: str) -> str | None:
+    prefix = "compute.scaling_groups."
+    if path.startswith(prefix):
+        return re.split(r"[.\[]", path[len(prefix) :], maxsplit=1)[0]
+    match = re.match(r"compute\.scaling_groups\[(['\"])(.*?)\1\]", path)
+    return match.group(2) if match else None
+
+
+# --------------------------------------------------------------------------------------------
+# Temporal's shared rules
+# --------------------------------------------------------------------------------------------
+
+
+def _scaler_types() -> Mapping[str, Any]:
+    """The scaler registry, imported late so that config stays importable on its own."""
+    from workerplane.scaling.registry import SCALER_TYPES
+
+    return SCALER_TYPES
+
+
+def _lookup_group(
+    groups: Mapping[str, ScalingGroup], types_of: Mapping[str, list[str]], tq_type: str, region: str
+) -> str:
+    """Temporal's ``ScalingGroupKeyForTaskQueueType``: which group serves ``tq_type`` in ``region``.
+
+    Precedence: (lists the region, lists the type) > (lists the region, catch-all) >
+    (no regions, lists the type) > (no regions, catch-all).
+    """
+    for has_regions, has_types in ((True, True), (True, False), (False, True), (False, False)):
+        for key, group in groups.items():
+            g_types = types_of[key]
+            if bool(group.region_ids) != has_regions or bool(g_types) != has_types:
+                continue
+            region_ok = not group.region_ids or region in group.region_ids
+            type_ok = tq_type in g_types or (not g_types and tq_type in _SCALABLE_TYPES)
+            if region_ok and type_ok:
+                return key
+    return ""
+
+
+def _shared_rules(cfg: ComputeConfig) -> list[ValidationIssue]:
+    issues: list[ValidationIssue] = []
+    groups = cfg.scaling_groups
+    if not groups:
+        return [
+            ValidationIssue(
+                "compute.scaling_groups", "spec must have at least one entry", None, "no-groups"
+            )
+        ]
+    scaler_types = _scaler_types()
+    seen: set[tuple[str, str]] = set()
+    seen_catch_all: set[str] = set()
+    types_of: dict[str, list[str]] = {}
+    for key, group in groups.items():
+        base = group_path(key)
+        if not key:
+            issues.append(
+                ValidationIssue(
+                    "compute.scaling_groups",
+                    "scaling groups without an ID are not supported",
+                    None,
+                    "group-id",
+                )
+            )
+            continue
+        for i, region in enumerate(group.region_ids):
+            if not _REGION_ID.match(region):
+                issues.append(
+                    ValidationIssue(
+                        f"{base}.region_ids[{i}]",
+                        f'region id "{region}" must contain only lowercase letters, digits and '
+                        "single hyphens, e.g. aws-us-east-1",
+                        key,
+                        "region-id",
+                    )
+                )
+            elif region in group.region_ids[:i]:
+                issues.append(
+                    ValidationIssue(
+                        f"{base}.region_ids[{i}]",
+                        f'region id "{region}" is listed more than once',
+                        key,
+                        "region-duplicate",
+                    )
+                )
+        regions = list(group.region_ids) or [""]
+        if not group.task_queue_types:
+            for region in regions:
+                if region in seen_catch_all:
+                    rule = (
+                        "only one scaling group can have no task types defined"
+                        if region == ""
+                        else f"only one scaling group in region {region} can have no task types "
+                        "defined"
+                    )
+                    issues.append(
+                        ValidationIssue(f"{base}.task_queue_types", rule, key, "catch-all")
+                    )
+                seen_catch_all.add(region)
+        normalized: list[str] = []
+        for i, raw in enumerate(group.task_queue_types):
+            tq_type = normalize_task_queue_type(raw)
+            if tq_type is None:
+                issues.append(
+                    ValidationIssue(
+                        f"{base}.task_queue_types[{i}]",
+                        "task type undefined not allowed in compute spec",
+                        key,
+                        "task-type-undefined",
+                    )
+                )
+                continue
+            for region in regions:
+                if (region, tq_type) in seen:
+                    where = "" if region == "" else f" for region {region}"
+                    issues.append(
+                        ValidationIssue(
+                            f"{base}.task_queue_types[{i}]",
+                            f"task type {_GO_NAMES[tq_type]} appears in more than one entry{where}",
+                            key,
+                            "task-type-duplicate",
+                        )
+                    )
+                    break
+            for region in regions:
+                seen.add((region, tq_type))
+            normalized.append(tq_type)
+        types_of[key] = normalized
+        if group.provider.type not in PROVIDER_TYPES:
+            issues.append(
+                ValidationIssue(
+                    f"{base}.provider.type",
+                    f"invalid compute provider type '{group.provider.type}'",
+                    key,
+                    "provider-type",
+                )
+            )
+        if group.scaler.type and group.scaler.type not in scaler_types:
+            issues.append(
+                ValidationIssue(
+                    f"{base}.scaler.type",
+                    f"invalid scaling algorithm type '{group.scaler.type}'",
+                    key,
+                    "scaler-type",
+                )
+            )
+    if issues:
+        return issues
+    # A catch-all must serve some task type where it applies (checked after uniqueness, as the
+    # lookup relies on it).
+    for key, group in groups.items():
+        if types_of[key]:
+            continue
+        regions = list(group.region_ids) or [""]
+        if not any(
+            _lookup_group(groups, types_of, t, region) == key
+            for region in regions
+            for t in _SCALABLE_TYPES
+        ):
+            issues.append(
+                ValidationIssue(
+                    f"{group_path(key)}.task_queue_types",
+                    "catch-all serves no task types; other groups list workflow, activity and "
+                    "nexus wherever it applies",
+                    key,
+                    "catch-all-empty",
+                )
+            )
+    return issues
+
+
+# --------------------------------------------------------------------------------------------
+# typed details
+# --------------------------------------------------------------------------------------------
+
+
+def _encoded(details: Mapping[str, Any], path: str, key: str) -> ValidationIssue | None:
+    encoding = payload_envelope_encoding(details)
+    if encoding is None:
+        return None
+    return ValidationIssue(
+        path,
+        f"details are encoded as '{encoding}'; workerplane can only use json/plain details",
+        key,
+        "details-encoding",
+    )
+
+
+def _details_rules(key: str, group: ScalingGroup) -> list[ValidationIssue]:
+    issues: list[ValidationIssue] = []
+    base = group_path(key)
+    provider = PROVIDER_TYPES.get(group.provider.type)
+    strategy: Strategy | None = None
+    if provider is not None:
+        path = f"{base}.provider.details"
+        encoded = _encoded(group.provider.details, path, key)
+        if encoded is not None:
+            issues.append(encoded)
+        else:
+            try:
+                details = provider.details_model.model_validate(group.provider.details)
+            except ValidationError as exc:
+                issues.extend(
+                    issues_from_pydantic(
+                        exc, path, group=key, model=provider.details_model, code="provider-details"
+                    )
+                )
+            else:
+                strategy = provider_strategy(group.provider.type, details)
+    scaler_types = _scaler_types()
+    scaler_name = group.scaler.type or DEFAULT_SCALER_TYPE
+    scaler = scaler_types.get(scaler_name)
+    if scaler is not None:
+        path = f"{base}.scaler.details"
+        encoded = _encoded(group.scaler.details, path, key)
+        if encoded is not None:
+            issues.append(encoded)
+        else:
+            try:
+                scaler.details_model.model_validate(group.scaler.details)
+            except ValidationError as exc:
+                issues.extend(
+                    issues_from_pydantic(
+                        exc, path, group=key, model=scaler.details_model, code="scaler-details"
+                    )
+                )
+        if strategy is not None and strategy not in scaler.strategies:
+            both = provider is not None and len(provider.strategies) > 1
+            suffix = f" with strategy '{strategy.value}'" if both else ""
+            issues.append(
+                ValidationIssue(
+                    f"{base}.scaler.type",
+                    f"Scaling Algorithm '{scaler_name}' is not compatible with compute provider "
+                    f"'{group.provider.type}'{suffix}",
+                    key,
+                    "strategy-incompatible",
+                )
+            )
+    return issues
+
+
+def validate_compute_config(cfg: ComputeConfig) -> list[ValidationIssue]:
+    """Every issue of a compute config: Temporal's shared rules, then typed details.
+
+    An empty list means the config is valid. Details of a group whose provider or scaler type is
+    unknown are not checked (the type issue is reported instead).
+    """
+    issues = _shared_rules(cfg)
+    for key, group in cfg.scaling_groups.items():
+        if key:
+            issues.extend(_details_rules(key, group))
+    return issues
+
+
+def _text_rules(path: str, value: str, what: str) -> list[ValidationIssue]:
+    if not value.strip():
+        return [ValidationIssue(path, f"{what} must not be empty", None, "spec")]
+    if value != value.strip():
+        return [
+            ValidationIssue(
+                path, f"{what} must not have leading or trailing whitespace", None, "spec"
+            )
+        ]
+    return []
+
+
+def validate_spec(spec: DeploymentSpec) -> list[ValidationIssue]:
+    """Every issue of a deployment spec: its own fields, then its compute config."""
+    issues = _text_rules("name", spec.name, "name")
+    if not spec.task_queues:
+        issues.append(
+            ValidationIssue("task_queues", "at least one task queue is required", None, "spec")
+        )
+    for i, queue in enumerate(spec.task_queues):
+        issues.extend(_text_rules(f"task_queues[{i}]", queue, "task queue name"))
+        if queue and queue in spec.task_queues[:i]:
+            issues.append(
+                ValidationIssue(
+                    f"task_queues[{i}]",
+                    f"task queue '{queue}' is listed more than once",
+                    None,
+                    "spec",
+                )
+            )
+    if spec.deployment is not None:
+        issues.extend(_text_rules("deployment.name", spec.deployment.name, "deployment name"))
+        issues.extend(_text_rules("deployment.build_id", spec.deployment.build_id, "build ID"))
+    issues.extend(validate_compute_config(spec.compute))
+    return issues
+
+
+def with_line(issue: ValidationIssue, line: int | None) -> ValidationIssue:
+    """A copy of ``issue`` located at ``line``."""
+    return replace(issue, line=line)
