@@ -116,7 +116,8 @@ def validate_details(scaler_type: str, details: Mapping[str, Any] | None) -> Bas
     if spec is None:
         raise ScalerConfigError(name, [("", f"invalid scaling algorithm type '{name}'")])
     try:
-        return spec.details_model.model_validate(dict(details or {}))
+        data: Any = dict(details) if isinstance(details, Mapping) else details
+        return spec.details_model.model_validate({} if data is None else data)
     except pydantic.ValidationError as exc:
         raise ScalerConfigError(name, problems_of(exc)) from None
 
