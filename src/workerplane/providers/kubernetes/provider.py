@@ -1,0 +1,425 @@
+"""The ``k8s`` provider: hold a Deployment at the size the scaler asks for.
+
+* **User-owned** Deployment (Temporal's keys): read and patch its ``scale`` subresource; census from
+  the Deployment's status (``replicas``, ``readyReplicas``) and its pods.
+* **Managed** (``managed:`` block): render the Deployment and its companions
+  (:mod:`.render`), apply them idempotently, roll back a failed apply, delete everything on
+  :meth:`KubernetesProvider.delete`.
+
+Scale-down prefers idle pods. Each pod's sidecar publishes its worker's in-flight task count as the
+pod annotation ``workerplane.dev/in-flight``; right before shrinking, the provider copies it into
+``controller.kubernetes.io/pod-deletion-cost``, which the ReplicaSet controller uses to pick the
+pods to delete (lowest cost first). Copying only at shrink time keeps pod updates rare, as the
+Kubernetes docs ask for that annotation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from typing import Any
+
+from workerplane.providers.base import Provider, ProviderCheck, ProviderError, WorkerEnvironment
+from workerplane.providers.kubernetes.api import KubeApi, KubeApiError, ObjectRef
+from workerplane.providers.kubernetes.render import (
+    ANN_DELETION_COST,
+    ANN_IN_FLIGHT,
+    ANN_LAST_APPLIED,
+    ANN_OWNER,
+    ANN_SPEC_HASH,
+    ManagedObjects,
+    Rendered,
+    merge_patch,
+    owner_value,
+    render_managed,
+    spec_hash,
+)
+from workerplane.providers.kubernetes.spec import ClusterPolicy, K8sDetails
+from workerplane.scaling.types import Strategy, WorkerCensus
+
+log = logging.getLogger(__name__)
+
+
+def _annotations(obj: dict[str, Any]) -> dict[str, str]:
+    return dict((obj.get("metadata") or {}).get("annotations") or {})
+
+
+def _deep_merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    out = dict(a)
+    for key, value in b.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def in_flight_of(pod: dict[str, Any]) -> int | None:
+    """The in-flight count a pod published, or ``None`` if it published none (or garbage)."""
+    raw = _annotations(pod).get(ANN_IN_FLIGHT)
+    try:
+        value = int(raw) if raw is not None else None
+    except ValueError:
+        return None
+    return value if value is None or value >= 0 else None
+
+
+def _applied_view(obj: Rendered) -> dict[str, Any]:
+    """What we record as last-applied: the body minus the size (the controller owns replicas)."""
+    body = json.loads(json.dumps(obj.body))
+    if obj.kind == "Deployment":
+        body["spec"].pop("replicas", None)
+    return body
+
+
+class KubernetesProvider(Provider):
+    """Scales (and, in managed mode, owns) one Kubernetes Deployment per scaling group."""
+
+    type = "k8s"
+    strategy = Strategy.WORKER_SET
+
+    def __init__(
+        self,
+        details: K8sDetails,
+        *,
+        worker_env: WorkerEnvironment,
+        deployment: str,
+        group_id: str,
+        policy: ClusterPolicy | None = None,
+        api: KubeApi | None = None,
+    ) -> None:
+        self.details = details
+        self.worker_env = worker_env
+        self.owner = owner_value(deployment, group_id)
+        self.deployment = deployment
+        self.group_id = group_id
+        self.policy = policy or ClusterPolicy.load()
+        self._api = api
+        self._selector: dict[str, str] | None = None
+        self._desired: int | None = None
+        #: The most recent apiserver error, for status pages ("429 TooManyRequests after 6 tries").
+        self.last_error: str | None = None
+
+    # -- construction -------------------------------------------------------------------------
+
+    @classmethod
+    def from_context(cls, context: Any) -> KubernetesProvider:
+        details = K8sDetails.model_validate(context.details)
+        return cls(
+            details,
+            worker_env=context.worker_env,
+            deployment=context.deployment,
+            group_id=context.group_id,
+        )
+
+    @property
+    def api(self) -> KubeApi:
+        if self._api is None:
+            kubeconfig = self.details.kubeconfig
+            self._api = KubeApi.connect(
+                kubeconfig.get_secret_value() if kubeconfig else None, self.details.context
+            )
+        return self._api
+
+    @property
+    def ref(self) -> ObjectRef:
+        return ObjectRef("Deployment", self.details.namespace, self.details.deployment)
+
+    def render(self) -> ManagedObjects:
+        """The managed objects for the current details (managed mode only)."""
+        return render_managed(
+            self.details,
+            self.worker_env,
+            self.policy,
+            owner=self.owner,
+            deployment=self.deployment,
+            group_id=self.group_id,
+        )
+
+    def policy_problems(self) -> list[str]:
+        if self.details.managed is None:
+            return []
+        return self.details.managed.check_policy(self.policy, self.details.namespace)
+
+    # -- Provider API ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Managed: apply the rendered objects. User-owned: make sure the Deployment exists."""
+        if self.details.managed is not None:
+            await self.apply()
+            return
+        check = await self.validate()
+        if not check.ok:
+            raise ProviderError(check.message, kind=check.kind or "invalid", retryable=False)
+
+    async def validate(self) -> ProviderCheck:
+        problems = self.policy_problems()
+        if problems:
+            return ProviderCheck(False, "; ".join(problems), "invalid")
+        try:
+            live = await self.api.get(self.ref)
+        except KubeApiError as exc:
+            return ProviderCheck(False, str(exc), exc.kind)
+        if self.details.managed is None:
+            if live is None:
+                return ProviderCheck(
+                    False,
+                    f"deployment: Deployment {self.details.namespace}/{self.details.deployment} "
+                    "not found (create it, or add a managed block to let workerplane own it)",
+                    "not_found",
+                )
+            return ProviderCheck(True)
+        if live is not None and _annotations(live).get(ANN_OWNER) != self.owner:
+            return ProviderCheck(False, self._foreign(self.ref, live), "invalid")
+        return ProviderCheck(True)
+
+    async def set_size(self, size: int) -> None:
+        if size < 0:
+            raise ProviderError(f"size must be >= 0, got {size}", kind="invalid", retryable=False)
+        if size > self.policy.max_replicas:
+            raise ProviderError(
+                f"size {size} is above the cluster limit of {self.policy.max_replicas} replicas",
+                kind="invalid",
+                retryable=False,
+            )
+        try:
+            scale = await self.api.get(self.ref, sub="scale")
+            if scale is None:
+                raise ProviderError(
+                    f"Deployment {self.ref.namespace}/{self.ref.name} not found",
+                    kind="not_found",
+                    retryable=False,
+                )
+            current = int((scale.get("spec") or {}).get("replicas") or 0)
+            if size < current:
+                await self.mark_deletion_costs()
+            if size != current:
+                await self.api.patch(self.ref, {"spec": {"replicas": size}}, sub="scale")
+                log.info("k8s %s: replicas %d -> %d", self.ref, current, size)
+        except ProviderError as exc:
+            self.last_error = str(exc)
+            raise
+        self._desired = size
+        self.last_error = None
+
+    async def census(self) -> WorkerCensus:
+        try:
+            live = await self.api.get(self.ref)
+            if live is None:
+                raise ProviderError(
+                    f"Deployment {self.ref.namespace}/{self.ref.name} not found",
+                    kind="not_found",
+                    retryable=False,
+                )
+            pods = await self._pods(live)
+        except ProviderError as exc:
+            self.last_error = str(exc)
+            raise
+        spec = live.get("spec") or {}
+        status = live.get("status") or {}
+        reports = [in_flight_of(p) for p in pods]
+        known = [r for r in reports if r is not None]
+        in_flight: int | None = sum(known) if known or not pods else None
+        return WorkerCensus(
+            running=int(status.get("replicas") or 0),
+            ready=int(status.get("readyReplicas") or 0),
+            in_flight=in_flight,
+            desired=int(spec.get("replicas") or 0),
+        )
+
+    async def drain(self, timeout_s: float) -> None:
+        """Scale to zero and wait (up to ``timeout_s``) until no pod is left."""
+        await self.set_size(0)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            census = await self.census()
+            if census.running == 0:
+                return
+            await asyncio.sleep(1.0)
+
+    async def close(self) -> None:
+        if self._api is not None:
+            self._api.close()
+            self._api = None
+
+    # -- scale-down ordering --------------------------------------------------------------------
+
+    async def _pods(self, deployment: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        if self._selector is None:
+            live = deployment or await self.api.get(self.ref)
+            selector = (((live or {}).get("spec") or {}).get("selector") or {}).get("matchLabels")
+            if not selector:
+                return []
+            self._selector = dict(selector)
+        return await self.api.list("Pod", self.details.namespace, self._selector)
+
+    async def mark_deletion_costs(self) -> int:
+        """Copy each pod's published in-flight count into its pod-deletion-cost.
+
+        Returns how many pods were updated. Pods that published nothing keep their cost, and a pod
+        that vanished meanwhile is skipped (it is no candidate any more).
+        """
+        updated = 0
+        for pod in await self._pods():
+            meta = pod.get("metadata") or {}
+            if meta.get("deletionTimestamp"):
+                continue
+            in_flight = in_flight_of(pod)
+            if in_flight is None:
+                continue
+            cost = str(in_flight)
+            if _annotations(pod).get(ANN_DELETION_COST) == cost:
+                continue
+            ref = ObjectRef("Pod", self.details.namespace, meta.get("name", ""))
+            try:
+                await self.api.patch(ref, {"metadata": {"annotations": {ANN_DELETION_COST: cost}}})
+            except KubeApiError as exc:
+                if exc.status != 404:
+                    raise
+                continue
+            updated += 1
+        return updated
+
+    # -- managed mode ---------------------------------------------------------------------------
+
+    def _foreign(self, ref: ObjectRef, live: dict[str, Any]) -> str:
+        owner = _annotations(live).get(ANN_OWNER)
+        who = f"workerplane group {owner!r}" if owner else "something other than workerplane"
+        return (
+            f"deployment: {ref} already exists and is managed by {who}; "
+            "refusing to take it over (remove the managed block to scale it as user-owned)"
+        )
+
+    async def apply(self) -> ManagedObjects:
+        """Create or update every managed object; on failure undo what this call did.
+
+        Validation (GPU type, resource ceilings, namespace) happens first, before any request.
+        An unchanged spec sends no write at all; a changed spec patches the pod template (which
+        rolls the pods) but never the replica count, which stays the controller's.
+        """
+        problems = self.policy_problems()
+        if problems:
+            raise ProviderError("; ".join(problems), kind="invalid", retryable=False)
+        objects = self.render()
+        created: list[tuple[ObjectRef, bool]] = []
+        patched: list[tuple[ObjectRef, dict[str, Any], bool]] = []
+        try:
+            for obj in objects.objects:
+                ref = ObjectRef(obj.kind, objects.namespace, obj.name)
+                live = await self.api.get(ref)
+                if live is None:
+                    try:
+                        await self.api.create(ref, self._with_record(obj), secret=obj.secret)
+                        created.append((ref, obj.secret))
+                        log.info("k8s: created %s", ref)
+                        continue
+                    except KubeApiError as exc:
+                        if exc.kind != "exists":
+                            raise
+                        live = await self.api.get(ref)
+                        if live is None:
+                            raise
+                undo = await self._update(ref, obj, live)
+                if undo is not None:
+                    patched.append((ref, undo, obj.secret))
+        except Exception as exc:
+            await self._rollback(created, patched)
+            if isinstance(exc, ProviderError):
+                self.last_error = str(exc)
+            raise
+        self._selector = dict(objects.selector)
+        self.last_error = None
+        return objects
+
+    def _with_record(self, obj: Rendered) -> dict[str, Any]:
+        """The body plus the record of what we applied (a hash only, for Secrets)."""
+        record = (
+            {ANN_SPEC_HASH: spec_hash(obj.body)}
+            if obj.secret
+            else {ANN_LAST_APPLIED: json.dumps(_applied_view(obj), sort_keys=True)}
+        )
+        return _deep_merge(obj.body, {"metadata": {"annotations": record}})
+
+    async def _update(
+        self, ref: ObjectRef, obj: Rendered, live: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """Bring ``live`` to ``obj``. Returns the patch that undoes it, or None if nothing changed."""
+        annotations = _annotations(live)
+        if annotations.get(ANN_OWNER) != self.owner:
+            raise ProviderError(self._foreign(ref, live), kind="invalid", retryable=False)
+        if obj.secret:
+            digest = spec_hash(obj.body)
+            if annotations.get(ANN_SPEC_HASH) == digest:
+                return None
+            stale = (set(live.get("data") or {}) | set(live.get("stringData") or {})) - set(
+                obj.body.get("stringData") or {}
+            )
+            body = _deep_merge(
+                self._with_record(obj), {"data": {k: None for k in stale}} if stale else {}
+            )
+            await self.api.patch(ref, body, secret=True)
+            log.info("k8s: updated %s", ref)
+            # Secret values are not kept anywhere to restore; a failed apply leaves the new ones.
+            return {}
+        desired = _applied_view(obj)
+        raw_last = annotations.get(ANN_LAST_APPLIED)
+        try:
+            last = json.loads(raw_last) if raw_last else {}
+        except ValueError:
+            last = {}
+        if last == desired:
+            return None
+        patch = _deep_merge(
+            merge_patch(last, desired),
+            {"metadata": {"annotations": {ANN_LAST_APPLIED: json.dumps(desired, sort_keys=True)}}},
+        )
+        await self.api.patch(ref, patch)
+        log.info("k8s: updated %s", ref)
+        undo = _deep_merge(
+            merge_patch(desired, last) if last else {},
+            {"metadata": {"annotations": {ANN_LAST_APPLIED: raw_last}}},
+        )
+        return undo
+
+    async def _rollback(
+        self,
+        created: list[tuple[ObjectRef, bool]],
+        patched: list[tuple[ObjectRef, dict[str, Any], bool]],
+    ) -> None:
+        for ref, undo, secret in reversed(patched):
+            if not undo:
+                continue
+            try:
+                await self.api.patch(ref, undo, secret=secret)
+                log.warning("k8s: rolled back %s", ref)
+            except ProviderError as exc:
+                log.error("k8s: could not roll back %s: %s", ref, exc)
+        for ref, _secret in reversed(created):
+            try:
+                await self.api.delete(ref)
+                log.warning("k8s: removed %s after a failed apply", ref)
+            except ProviderError as exc:
+                log.error("k8s: could not remove %s after a failed apply: %s", ref, exc)
+
+    async def delete(self) -> list[ObjectRef]:
+        """Remove every object this group owns (managed mode). Returns what was deleted.
+
+        Objects are found by name from the rendered set and deleted only if they carry our owner
+        annotation; deletion goes in reverse apply order (PDB and Deployment first). A user-owned
+        Deployment is never deleted.
+        """
+        if self.details.managed is None:
+            return []
+        objects = self.render()
+        deleted: list[ObjectRef] = []
+        for obj in reversed(objects.objects):
+            ref = ObjectRef(obj.kind, objects.namespace, obj.name)
+            live = await self.api.get(ref)
+            if live is None or _annotations(live).get(ANN_OWNER) != self.owner:
+                continue
+            if await self.api.delete(ref):
+                deleted.append(ref)
+                log.info("k8s: deleted %s", ref)
+        return deleted

@@ -1,0 +1,339 @@
+"""Typed details of the ``k8s`` provider, its managed-mode block, and the cluster policy.
+
+Two modes share the provider type ``k8s``:
+
+* **user-owned** (Temporal's keys only: ``namespace``, ``deployment``, ``kubeconfig``,
+  ``context``): workerplane only reads and patches the Deployment's ``scale`` subresource;
+* **managed** (``managed: {...}`` present): workerplane renders the Deployment (and its
+  PodDisruptionBudget, worker ServiceAccount/Role/RoleBinding and credentials Secret), applies it,
+  and deletes it again when the deployment goes away.
+
+The :class:`ClusterPolicy` is what the cluster operator allows: the GPU types and how to schedule
+them (resource name, node selector, tolerations), and per-pod resource ceilings. It comes from a
+YAML file named by ``WORKERPLANE_K8S_POLICY`` (the Helm/kustomize install mounts a ConfigMap
+there), so one team cannot widen it through its own deployment spec.
+
+This module is pure (no I/O apart from :meth:`ClusterPolicy.load`, which reads one file).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+POLICY_ENV = "WORKERPLANE_K8S_POLICY"
+
+#: Names Kubernetes accepts for Deployments, Secrets, ... (RFC 1123 subdomain, kept to 63 chars
+#: because the name is also used as a label value).
+_DNS_1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
+
+#: Variables workerplane sets itself; a user ``env`` entry may not shadow them.
+RESERVED_ENV_PREFIXES = ("TEMPORAL_", "WORKERPLANE_")
+
+
+def dns_name(value: str, what: str = "name") -> str:
+    if len(value) > 63 or not _DNS_1123.match(value):
+        raise ValueError(
+            f"{what} {value!r} is not a valid Kubernetes name "
+            "(lower-case letters, digits and '-', at most 63 characters)"
+        )
+    return value
+
+
+def parse_quantity(value: str | float | int) -> float:
+    """A Kubernetes quantity ("500m", "1.5", "16Gi") as a plain number (cores or bytes)."""
+    from decimal import Decimal, InvalidOperation
+
+    suffixes = {
+        "": 1,
+        "m": Decimal("0.001"),
+        "k": 10**3,
+        "M": 10**6,
+        "G": 10**9,
+        "T": 10**12,
+        "P": 10**15,
+        "Ki": 2**10,
+        "Mi": 2**20,
+        "Gi": 2**30,
+        "Ti": 2**40,
+        "Pi": 2**50,
+    }
+    text = str(value).strip()
+    match = re.fullmatch(r"([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)([A-Za-z]*)", text)
+    if not match or match.group(2) not in suffixes:
+        raise ValueError(f"{value!r} is not a Kubernetes quantity (e.g. 500m, 2, 512Mi, 16Gi)")
+    try:
+        number = Decimal(match.group(1)) * Decimal(suffixes[match.group(2)])
+    except InvalidOperation as exc:  # pragma: no cover - the regex already rules this out
+        raise ValueError(f"{value!r} is not a Kubernetes quantity") from exc
+    return float(number)
+
+
+def format_cpus(cpus: float | str) -> str:
+    """CPU as a canonical quantity: whole cores as "2", fractions in millicores ("1500m")."""
+    cores = parse_quantity(cpus)
+    millis = round(cores * 1000)
+    return str(millis // 1000) if millis % 1000 == 0 else f"{millis}m"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GpuClass(_Model):
+    """How pods asking for one ``gpu_type`` are scheduled."""
+
+    resource: str = "nvidia.com/gpu"
+    """The extended resource the device plugin exposes."""
+    node_selector: dict[str, str] = Field(default_factory=dict)
+    """Labels the GPU nodes carry, e.g. ``{"k8s.amazonaws.com/accelerator": "nvidia-tesla-t4"}``."""
+    tolerations: list[dict[str, Any]] = Field(
+        default_factory=lambda: [
+            {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+        ]
+    )
+    """Tolerations for the taints GPU node pools usually carry."""
+    max_gpus: int = Field(default=8, ge=1)
+    """Most GPUs of this type one pod may ask for (GPUs per node)."""
+
+
+def _accelerator(name: str, max_gpus: int = 8) -> GpuClass:
+    return GpuClass(node_selector={"k8s.amazonaws.com/accelerator": name}, max_gpus=max_gpus)
+
+
+#: Launch's (model-engine's) GPU type names and node labels, so endpoint specs port unchanged.
+DEFAULT_GPU_TYPES: dict[str, GpuClass] = {
+    "nvidia-tesla-t4": _accelerator("nvidia-tesla-t4", 4),
+    "nvidia-ampere-a10": _accelerator("nvidia-ampere-a10", 4),
+    "nvidia-ampere-a100": _accelerator("nvidia-ampere-a100"),
+    "nvidia-ampere-a100e": _accelerator("nvidia-ampere-a100e"),
+    "nvidia-hopper-h100": _accelerator("nvidia-hopper-h100"),
+    "nvidia-l4": _accelerator("nvidia-l4"),
+}
+
+
+class ClusterPolicy(_Model):
+    """What the cluster operator allows managed deployments to ask for (per pod)."""
+
+    gpu_types: dict[str, GpuClass] = Field(default_factory=lambda: dict(DEFAULT_GPU_TYPES))
+    max_cpus: float = Field(default=64.0, gt=0)
+    max_memory: str = "512Gi"
+    max_storage: str = "1Ti"
+    max_replicas: int = Field(default=1000, ge=0)
+    allowed_namespaces: list[str] | None = None
+    """Namespaces workerplane may manage workers in; ``None``: any (RBAC still applies)."""
+
+    @field_validator("max_memory", "max_storage")
+    @classmethod
+    def _quantity(cls, value: str) -> str:
+        parse_quantity(value)
+        return value
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str] | None = None) -> ClusterPolicy:
+        """The policy from ``path``, else from ``$WORKERPLANE_K8S_POLICY``, else the defaults.
+
+        A file's ``gpu_types`` REPLACE the defaults (the operator lists what the cluster has).
+        """
+        source = path if path is not None else os.environ.get(POLICY_ENV)
+        if not source:
+            return cls()
+        data = yaml.safe_load(Path(source).read_text()) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{source}: the Kubernetes policy must be a YAML mapping")
+        return cls.model_validate(data)
+
+
+class CredentialsRef(_Model):
+    """Temporal credentials kept in an existing Secret in the workers' namespace.
+
+    The API key reaches the worker as ``TEMPORAL_API_KEY`` through ``secretKeyRef``; TLS files are
+    mounted read-only from the Secret and their paths passed as ``TEMPORAL_TLS_*_PATH``. Nothing is
+    inlined in the Deployment.
+    """
+
+    secret: str
+    api_key_key: str | None = None
+    tls_cert_key: str | None = None
+    tls_key_key: str | None = None
+    ca_cert_key: str | None = None
+    server_name: str | None = None
+
+    @field_validator("secret")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return dns_name(value, "secret")
+
+    @model_validator(mode="after")
+    def _pairs(self) -> CredentialsRef:
+        if (self.tls_cert_key is None) != (self.tls_key_key is None):
+            raise ValueError("tls_cert_key and tls_key_key must be set together")
+        return self
+
+    @property
+    def has_tls(self) -> bool:
+        return self.tls_cert_key is not None or self.ca_cert_key is not None
+
+
+class ManagedDeploymentSpec(_Model):
+    """Managed mode: the worker Deployment workerplane renders, applies, scales and deletes.
+
+    The keys follow Launch's endpoint resources (``cpus``, ``memory``, ``gpus``, ``gpu_type``,
+    ``storage``, ``labels``) so an endpoint spec maps one to one.
+    """
+
+    image: str = Field(min_length=1)
+    command: list[str] = Field(default_factory=list)
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = None
+    image_pull_secrets: list[str] = Field(default_factory=list)
+    cpus: float | str = 1
+    memory: str = "1Gi"
+    gpus: int = Field(default=0, ge=0)
+    gpu_type: str | None = None
+    storage: str | None = None
+    """Ephemeral storage per pod (requests and limits)."""
+    shm_size: str | None = None
+    """Size of the ``/dev/shm`` emptyDir (GPU pods only); defaults to ``memory``."""
+    longest_activity_s: float = Field(default=60.0, gt=0, le=7 * 86_400)
+    """The longest activity the workers run; the pod's grace period covers it."""
+    drain_margin_s: float = Field(default=15.0, ge=0, le=3600)
+    """Extra seconds on top of ``longest_activity_s`` for the worker to stop polling and exit."""
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    node_selector: dict[str, str] = Field(default_factory=dict)
+    tolerations: list[dict[str, Any]] = Field(default_factory=list)
+    priority_class_name: str | None = None
+    service_account: str | None = None
+    """Run the pods as this (existing) ServiceAccount. When unset and ``publish_in_flight`` is on,
+    workerplane creates ``<deployment>-worker`` with a Role allowing exactly ``get``/``patch`` on
+    pods in the namespace (so each pod can publish its in-flight count on itself)."""
+    publish_in_flight: bool = True
+    """Run the small ``in-flight`` sidecar that copies the worker's status file to the pod's
+    ``workerplane.dev/in-flight`` annotation, so scale-down removes idle pods first."""
+    python: str = "python"
+    """The Python interpreter in the image (used by the probe, preStop hook and sidecar)."""
+    credentials: CredentialsRef | None = None
+    initial_replicas: int = Field(default=0, ge=0)
+    """Replicas when the Deployment is first created (later the controller sets the size)."""
+    max_unavailable: int | str = 1
+    """The PodDisruptionBudget's ``maxUnavailable`` (node drains evict at most this many)."""
+    readiness_period_s: int = Field(default=5, ge=1, le=300)
+    idle_exit_s: float | None = Field(default=None, gt=0)
+    """Passed to the worker runtime; normally unset on Kubernetes (the Deployment holds the size,
+    so a worker that exits by itself would just be restarted)."""
+
+    @field_validator("memory", "storage", "shm_size")
+    @classmethod
+    def _quantity(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_quantity(value)
+        return value
+
+    @field_validator("cpus")
+    @classmethod
+    def _cpus(cls, value: float | str) -> float | str:
+        if parse_quantity(value) <= 0:
+            raise ValueError("must be > 0")
+        return value
+
+    @field_validator("env")
+    @classmethod
+    def _env(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if not _ENV_NAME.match(name):
+                raise ValueError(f"{name!r} is not a valid environment variable name")
+            if name.startswith(RESERVED_ENV_PREFIXES):
+                raise ValueError(
+                    f"{name!r} is set by workerplane; TEMPORAL_* and WORKERPLANE_* come from the "
+                    "deployment's temporal settings"
+                )
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if key.startswith("workerplane.dev/"):
+                raise ValueError(f"label {key!r}: the workerplane.dev/ prefix is reserved")
+        return value
+
+    @model_validator(mode="after")
+    def _gpu(self) -> ManagedDeploymentSpec:
+        if self.gpus > 0 and not self.gpu_type:
+            raise ValueError("gpu_type is required when gpus > 0")
+        if self.gpus == 0 and self.gpu_type:
+            raise ValueError("gpu_type is set but gpus is 0")
+        return self
+
+    @property
+    def grace_period_s(self) -> int:
+        """``terminationGracePeriodSeconds``: the longest activity plus the drain margin."""
+        return math.ceil(self.longest_activity_s + self.drain_margin_s)
+
+    def check_policy(self, policy: ClusterPolicy, namespace: str) -> list[str]:
+        """Every way this spec breaks the cluster policy, as ``field: reason`` lines."""
+        problems: list[str] = []
+        if policy.allowed_namespaces is not None and namespace not in policy.allowed_namespaces:
+            problems.append(
+                f"namespace: {namespace!r} is not one of the allowed namespaces "
+                f"{policy.allowed_namespaces}"
+            )
+        if parse_quantity(self.cpus) > policy.max_cpus:
+            problems.append(f"cpus: {self.cpus} is above the cluster limit of {policy.max_cpus}")
+        if parse_quantity(self.memory) > parse_quantity(policy.max_memory):
+            problems.append(
+                f"memory: {self.memory} is above the cluster limit of {policy.max_memory}"
+            )
+        if self.storage and parse_quantity(self.storage) > parse_quantity(policy.max_storage):
+            problems.append(
+                f"storage: {self.storage} is above the cluster limit of {policy.max_storage}"
+            )
+        if self.gpu_type:
+            gpu = policy.gpu_types.get(self.gpu_type)
+            if gpu is None:
+                known = ", ".join(sorted(policy.gpu_types)) or "none"
+                problems.append(f"gpu_type: unknown GPU type {self.gpu_type!r} (known: {known})")
+            elif self.gpus > gpu.max_gpus:
+                problems.append(
+                    f"gpus: {self.gpus} is above the limit of {gpu.max_gpus} for {self.gpu_type}"
+                )
+        if self.initial_replicas > policy.max_replicas:
+            problems.append(
+                f"initial_replicas: {self.initial_replicas} is above the cluster limit of "
+                f"{policy.max_replicas}"
+            )
+        return problems
+
+
+class K8sDetails(_Model):
+    """``provider.details`` for ``type: k8s``.
+
+    ``namespace``, ``deployment``, ``kubeconfig`` and ``context`` are Temporal's keys.
+    ``kubeconfig`` is the kubeconfig CONTENT as in Temporal; as a convenience a path to a file is
+    accepted too. Unset: the in-cluster service account.
+    """
+
+    namespace: str = "default"
+    deployment: str
+    kubeconfig: SecretStr | None = None
+    context: str | None = None
+    managed: ManagedDeploymentSpec | None = None
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace(cls, value: str) -> str:
+        return dns_name(value, "namespace")
+
+    @field_validator("deployment")
+    @classmethod
+    def _deployment(cls, value: str) -> str:
+        return dns_name(value, "deployment")
