@@ -236,12 +236,12 @@ class RateBasedScaler:
             s = replace(s, ewma_arrival_rate=0.0, ewma_dispatch_rate=0.0)
 
         # 3. Per-worker capacity, sampled only while the backlog is material.
-        capacity_note = "capacity not sampled (backlog below material threshold)"
+        capacity_note = "not sampled: backlog below material threshold"
         if backlog >= d.material_backlog_threshold:
             if count <= 0:
-                capacity_note = "capacity not sampled (planned count 0)"
+                capacity_note = "not sampled: planned count 0"
             elif dispatch <= 0:
-                capacity_note = "capacity not sampled (dispatch rate 0)"
+                capacity_note = "not sampled: dispatch rate 0"
             else:
                 observed = dispatch / count
                 if math.isfinite(observed) and observed > 0:
@@ -250,7 +250,7 @@ class RateBasedScaler:
                         ewma_per_consumer_capacity=alpha * observed
                         + (1 - alpha) * self.capacity(s),
                     )
-                    capacity_note = f"capacity sample {observed:.3g}/s/worker"
+                    capacity_note = f"sampled {observed:.3g}/s/worker"
 
         now_ms = to_ms(now)
         # Waiting tasks stand in for Temporal's no-sync-match signal (see module docstring).
@@ -262,7 +262,7 @@ class RateBasedScaler:
         inputs = (
             f"backlog={backlog} arrival={arrival:g}/s dispatch={dispatch:g}/s "
             f"ewma_arrival={s.ewma_arrival_rate or 0.0:.3g}/s "
-            f"capacity={self.capacity(s):.3g}/s/worker ({capacity_note}) -> "
+            f"capacity={self.capacity(s):.3g}/s/worker, {capacity_note} -> "
             f"required {z.required_rate:.3g}/s, load {z.offered_load:.3g}, "
             f"desired {z.desired} (utilization {z.utilization_desired}, "
             f"halfin-whitt {z.halfin_whitt_desired}, clamped to [{d.min_count}, {d.max_count}])"
