@@ -5,7 +5,8 @@ the three REST endpoints the provider uses, with the API's JSON shapes: worker-p
 PATCH (returning a long-running operation that completes after a few polls) and operations GET. The
 provider talks to it through the official ``google-cloud-run`` client
 (``run_v2.WorkerPoolsClient``, REST transport, ``client_options.api_endpoint`` pointing here,
-anonymous credentials), so the request building, the field mask, the operation polling and the error mapping are the client's real code.
+anonymous credentials), so the request building, the field mask, the operation polling and the
+error mapping are the client's real code.
 """
 
 from __future__ import annotations
