@@ -36,6 +36,7 @@ def m(
     dispatch: float = 0.0,
     pollers: int = 0,
     running: int = 0,
+    ready: int | None = None,
     in_flight: int | None = None,
     desired: int | None = None,
     by_type: dict[str, QueueStats] | None = None,
@@ -50,7 +51,7 @@ def m(
         stats = q(backlog, age, add, dispatch, pollers)
     return GroupMetrics(
         stats=stats,
-        workers=WorkerCensus(running=running, in_flight=in_flight, desired=desired),
+        workers=WorkerCensus(running=running, ready=ready, in_flight=in_flight, desired=desired),
         observed_at=at,
         by_type=dict(by_type or {}),
     )

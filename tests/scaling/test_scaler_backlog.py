@@ -138,6 +138,12 @@ DECISIONS: list[Row] = [
      m(0, running=3, dispatch=4.0, desired=3), 60.0, ("hold", None)),
     ("unknown in-flight, tasks still added: busy", WSET, {}, long(3),
      m(0, running=3, add=0.5, desired=3), 60.0, ("hold", None)),
+    # Starting workers (running, not yet ready) are not load: 2 polling + 3 starting, backlog 25
+    # -> 2*10 + 25 = 45 -> 5 workers, all already there.
+    ("invoke: starting workers absorb backlog", INVOKE, {}, S0, m(25, running=5, ready=2), 0.0,
+     ("hold", None)),
+    ("invoke: readiness unknown -> all busy", INVOKE, {}, S0, m(25, running=5), 0.0,
+     ("start", 3)),
     ("known idle after a full idle window", WSET, {}, long(3),
      m(0, running=3, in_flight=0, desired=3), 60.0, ("size", 0)),
     ("unknown in-flight, rates ~0: idle", WSET, {}, long(3),

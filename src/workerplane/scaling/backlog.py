@@ -4,9 +4,9 @@ Decision rule, per observation:
 
 * ``in_flight`` is the provider's count of executing tasks. When the provider cannot tell
   (``None``) and the queue shows any activity (backlog, or an add/dispatch rate above
-  :data:`IDLE_RATE_EPSILON`), every running worker is assumed fully busy
-  (``running * target_per_worker``), so a queue whose work is still running is never taken for
-  idle. With no activity at all the estimate is 0.
+  :data:`IDLE_RATE_EPSILON`), every ready worker (every running one if readiness is unknown) is
+  assumed fully busy (``ready * target_per_worker``), so a queue whose work is still running is
+  never taken for idle. With no activity at all the estimate is 0.
 * ``desired = clamp(ceil((backlog + in_flight) / target_per_worker), min_count, max_count)``.
 * Backlog-age SLO (optional): when tasks wait and the oldest has waited longer than
   ``backlog_age_slo_ms``, ``desired`` is raised to ``max(desired + 1, ceil(1.5 * desired))``
@@ -146,9 +146,13 @@ class BacklogScaler:
                 or stats.dispatch_rate > IDLE_RATE_EPSILON
                 or stats.add_rate > IDLE_RATE_EPSILON
             )
-            in_flight = math.ceil(census.running * d.target_per_worker) if active else 0
+            # Workers still starting (running but not yet ready) are capacity on its way, not
+            # load: counting them as busy would start yet another worker every cycle until the
+            # first poller shows up.
+            busy = census.running if census.ready is None else min(census.ready, census.running)
+            in_flight = math.ceil(busy * d.target_per_worker) if active else 0
             in_flight_txt = (
-                f"in_flight~{in_flight} (unknown; {census.running} running workers assumed "
+                f"in_flight~{in_flight} (unknown; {busy} polling workers assumed "
                 f"{'busy' if active else 'idle'}, dispatch={stats.dispatch_rate:g}/s "
                 f"add={stats.add_rate:g}/s)"
             )
