@@ -279,6 +279,9 @@ class LambdaDetails:
                 "details.max_concurrency: must be >= 1", kind="invalid", retryable=False
             )
         ttl = details.get("worker_ttl_s")
+        if not details.get("region") and arn.startswith("arn:") and arn.count(":") >= 4:
+            # arn:aws:lambda:<region>:<account>:function:<name>: the function's own region.
+            details = {**details, "region": arn.split(":")[3]}
         return cls(
             arn=arn,
             access=AwsAccess.from_details(details, session_name),
