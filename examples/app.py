@@ -18,7 +18,7 @@ async def process_item(seconds: float) -> str:
     while (remaining := deadline - asyncio.get_running_loop().time()) > 0:
         activity.heartbeat()
         await asyncio.sleep(min(remaining, 1.0))
-    return f"done after {seconds}s"
+    return f"done after {seconds}s (attempt {activity.info().attempt})"
 
 
 @workflow.defn

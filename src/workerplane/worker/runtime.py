@@ -256,12 +256,19 @@ async def run_worker(
             use_worker_versioning=True,
             default_versioning_behavior=options.default_versioning_behavior,
         )
+    # A scaling group may serve only some task types; its workers then poll only those, so
+    # workflow and activity workers scale on their own queues.
+    types = {t for t in os.environ.get("WORKERPLANE_TASK_QUEUE_TYPES", "").split(",") if t}
+    serve_workflows = not types or "WORKFLOW" in types
+    serve_activities = not types or "ACTIVITY" in types
+    if not (serve_workflows and workflows) and not (serve_activities and activities):
+        raise ValueError(f"nothing to run for task queue types {sorted(types)}")
     workers = [
         Worker(
             client,
             task_queue=queue,
-            workflows=list(workflows),
-            activities=list(activities),
+            workflows=list(workflows) if serve_workflows else [],
+            activities=list(activities) if serve_activities else [],
             interceptors=[_CountingInterceptor(activity)],
             workflow_runner=_CountingWorkflowRunner(activity),
             max_concurrent_activities=options.max_concurrent_activities,

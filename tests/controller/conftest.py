@@ -1,0 +1,129 @@
+"""Helpers to run the real controller in-process against the real dev server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from workerplane.controller.controller import Controller, ControllerSettings
+from workerplane.controller.interfaces import GroupStatus
+from workerplane.controller.local import FileSpecSource, JsonStatusSink
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def subprocess_group(
+    *,
+    types: list[str] | None = None,
+    strategy: str = "worker-set",
+    slots: int = 4,
+    scaler: dict[str, Any] | None = None,
+    idle_exit_s: float = 2.0,
+    grace_period_s: float = 60.0,
+) -> dict[str, Any]:
+    """A scaling group running the example worker as local processes with the backlog scaler."""
+    details = {
+        "min_count": 0,
+        "max_count": 6,
+        "target_per_worker": slots,
+        "scale_down_cooldown_ms": 1500,
+        "metrics_poll_interval_ms": 200,
+    }
+    details.update(scaler or {})
+    return {
+        "task_queue_types": types or [],
+        "provider": {
+            "type": "subprocess",
+            "details": {
+                "command": "python",
+                "args": ["-m", "examples.worker"],
+                "cwd": str(REPO_ROOT),
+                "strategy": strategy,
+                "slots": slots,
+                "idle_exit_s": idle_exit_s,
+                "grace_period_s": grace_period_s,
+            },
+        },
+        "scaler": {"type": "backlog", "details": details},
+    }
+
+
+def write_spec(
+    path: Path,
+    *,
+    name: str,
+    task_queue: str,
+    groups: dict[str, dict[str, Any]],
+    deployment: dict[str, str] | None = None,
+) -> Path:
+    spec: dict[str, Any] = {
+        "name": name,
+        "task_queue": task_queue,
+        "compute": {"scaling_groups": groups},
+    }
+    if deployment:
+        spec["deployment"] = deployment
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+@dataclass
+class RunningController:
+    controller: Controller
+    state_dir: Path
+    history: list[list[GroupStatus]]
+
+    def workers(self, group: str | None = None) -> int:
+        statuses = self.controller.statuses()
+        return sum(s.workers_running for s in statuses if group is None or s.group_id == group)
+
+    def peak(self, group: str) -> int:
+        return max(
+            (s.workers_running for snap in self.history for s in snap if s.group_id == group),
+            default=0,
+        )
+
+    async def wait_for(self, condition: Callable[[], bool], timeout_s: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not condition():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"condition not met within {timeout_s}s: {self.controller.statuses()}")  # fmt: skip
+            await asyncio.sleep(0.1)
+
+
+@pytest.fixture
+async def run_controller(
+    temporal_address: str, tmp_path: Path
+) -> AsyncIterator[Callable[[Path], Any]]:
+    """Start the controller on a spec file; stops (and drains) it after the test."""
+    running: list[tuple[RunningController, asyncio.Event, asyncio.Task[None]]] = []
+
+    async def start(spec_path: Path, state_dir: Path | None = None) -> RunningController:
+        state = state_dir or tmp_path / "state"
+        history: list[list[GroupStatus]] = []
+        controller = Controller(
+            FileSpecSource(spec_path),
+            JsonStatusSink(state / "status.json"),
+            ControllerSettings(state_dir=state, address=temporal_address, refresh_s=0.2),
+            on_cycle=history.append,
+        )
+        stop = asyncio.Event()
+        task = asyncio.create_task(controller.run(stop))
+        handle = RunningController(controller, state, history)
+        running.append((handle, stop, task))
+        return handle
+
+    yield start
+    for handle, stop, task in running:
+        stop.set()
+        with contextlib.suppress(Exception):
+            await task
+        await handle.controller.shutdown(drain=True)
