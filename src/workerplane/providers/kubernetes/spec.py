@@ -288,7 +288,10 @@ class ManagedDeploymentSpec(_Model):
                 f"{policy.allowed_namespaces}"
             )
         if parse_quantity(self.cpus) > policy.max_cpus:
-            problems.append(f"cpus: {self.cpus} is above the cluster limit of {policy.max_cpus}")
+            problems.append(
+                f"cpus: {parse_quantity(self.cpus):g} is above the cluster limit of "
+                f"{policy.max_cpus:g}"
+            )
         if parse_quantity(self.memory) > parse_quantity(policy.max_memory):
             problems.append(
                 f"memory: {self.memory} is above the cluster limit of {policy.max_memory}"
