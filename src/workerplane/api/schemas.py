@@ -1,0 +1,402 @@
+"""Request and response bodies of the REST API.
+
+Every request model rejects unknown fields, NaN/Infinity, NUL characters and unpaired surrogates
+(which neither database can store), and bounds every number, so no input can reach the database
+in a form it would refuse with an internal error.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from workerplane.config.model import ComputeConfig, ScalingGroup
+from workerplane.security.crypto import PREFIX
+
+#: Deployment names: Temporal allows more, but these are also file and label names here.
+DeploymentName = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+]
+BuildId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$")]
+#: Endpoint names are DNS labels (they become Kubernetes object names).
+EndpointName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")]
+#: An endpoint's ID (``end_...``) or name.
+EndpointRef = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,63}$")]
+RequestId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+ConflictToken = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Namespace = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,254}$")]
+LabelKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]([A-Za-z0-9._/-]{0,252})?$")]
+LabelValue = Annotated[str, StringConstraints(max_length=255)]
+ShortText = Annotated[str, StringConstraints(max_length=4096)]
+
+
+def _check_strings(value: Any, path: str = "") -> None:
+    """Reject what no database column can hold, and our own ciphertext marker."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError(f"{path or 'value'}: must not contain NUL characters")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(f"{path or 'value'}: must be valid UTF-8 text") from None
+        if value.startswith(PREFIX):
+            raise ValueError(f"{path or 'value'}: values starting with '{PREFIX}' are reserved")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_strings(key, path)
+            _check_strings(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_strings(item, f"{path}[{i}]")
+    elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**53:
+        raise ValueError(f"{path or 'value'}: integer out of range")
+
+
+class RequestModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, str_max_length=65536)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _safe_strings(cls, data: Any) -> Any:
+        _check_strings(data)
+        return data
+
+
+# -- errors ---------------------------------------------------------------------------------
+
+
+class FieldIssue(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: list[FieldIssue] = Field(default_factory=list)
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+# -- worker deployments ---------------------------------------------------------------------
+
+
+class DeploymentCreate(RequestModel):
+    """``POST /v1/worker-deployments``."""
+
+    name: DeploymentName
+    namespace: Namespace | None = None
+    request_id: RequestId | None = None
+
+
+class DeploymentOut(BaseModel):
+    name: str
+    namespace: str | None
+    owner: str
+    current_version: str | None
+    ramping_version: str | None
+    ramping_percentage: float | None
+    build_ids: list[str]
+    conflict_token: str
+    created_at: float
+    updated_at: float
+
+
+class DeploymentList(BaseModel):
+    items: list[DeploymentOut]
+    total: int
+    next_offset: int | None
+
+
+class SetCurrentVersion(RequestModel):
+    """``SetWorkerDeploymentCurrentVersion``."""
+
+    build_id: BuildId | None = None
+    conflict_token: ConflictToken | None = None
+
+
+class SetRampingVersion(RequestModel):
+    """``SetWorkerDeploymentRampingVersion``: ``build_id`` null removes the ramp."""
+
+    build_id: BuildId | None = None
+    percentage: float = Field(default=0.0, ge=0.0, le=100.0)
+    conflict_token: ConflictToken | None = None
+
+
+# -- versions -------------------------------------------------------------------------------
+
+
+class VersionCreate(RequestModel):
+    """``CreateWorkerDeploymentVersion`` plus what workerplane needs to run the workers."""
+
+    build_id: BuildId
+    task_queues: list[Annotated[str, StringConstraints(min_length=1, max_length=255)]] = Field(
+        min_length=1, max_length=100
+    )
+    compute_config: ComputeConfig
+    temporal_namespace: Namespace | None = None
+    request_id: RequestId | None = None
+
+
+class FieldMaskIn(RequestModel):
+    paths: list[Annotated[str, StringConstraints(max_length=255)]] = Field(max_length=32)
+
+
+class GroupUpdateIn(RequestModel):
+    """``ComputeConfigScalingGroupUpdate``."""
+
+    scaling_group: ScalingGroup = Field(default_factory=ScalingGroup)
+    update_mask: (
+        FieldMaskIn | list[Annotated[str, StringConstraints(max_length=255)]]
+    ) = Field(default_factory=list)
+
+    def paths(self) -> tuple[str, ...]:
+        mask = self.update_mask
+        return tuple(mask.paths if isinstance(mask, FieldMaskIn) else mask)
+
+
+class ComputeConfigUpdate(RequestModel):
+    """``UpdateWorkerDeploymentVersionComputeConfig`` (and ``Validate...`` without the token)."""
+
+    scaling_groups: dict[
+        Annotated[str, StringConstraints(max_length=255)], GroupUpdateIn
+    ] = Field(default_factory=dict, max_length=64)
+    remove_scaling_groups: list[Annotated[str, StringConstraints(max_length=255)]] = Field(
+        default_factory=list, max_length=64
+    )
+    conflict_token: ConflictToken | None = None
+    request_id: RequestId | None = None
+
+
+class ConfigValidate(RequestModel):
+    """``POST /v1/validate``: a whole config, checked without storing anything."""
+
+    task_queues: list[Annotated[str, StringConstraints(min_length=1, max_length=255)]] = Field(
+        default_factory=lambda: ["validate"], min_length=1, max_length=100
+    )
+    compute_config: ComputeConfig
+    temporal_namespace: Namespace | None = None
+    provider_checks: bool = True
+
+
+class VersionAction(RequestModel):
+    conflict_token: ConflictToken | None = None
+
+
+class ProviderCheckOut(BaseModel):
+    group_id: str
+    provider_type: str
+    ok: bool
+    message: str
+    kind: str = ""
+
+
+class ValidationOut(BaseModel):
+    valid: bool
+    issues: list[FieldIssue]
+    provider_checks: list[ProviderCheckOut]
+
+
+class GroupStatusOut(BaseModel):
+    provider_type: str
+    scaler_type: str
+    strategy: str
+    current_size: int
+    desired_size: int | None
+    workers_ready: int | None
+    pollers: int
+    backlog: int
+    backlog_age_s: float
+    add_rate: float
+    dispatch_rate: float
+    in_flight: int | None
+    last_decision: str
+    last_reason: str
+    last_error: str | None
+    metrics_ok: bool
+    updated_at: float
+
+
+class ProviderValidationOut(BaseModel):
+    last_validated_at: float | None
+    error: str | None
+
+
+class ComputeStatusOut(BaseModel):
+    provider_validation: ProviderValidationOut
+    scaling_groups: dict[str, GroupStatusOut]
+
+
+class VersionOut(BaseModel):
+    deployment_name: str
+    build_id: str
+    namespace: str | None
+    task_queues: list[str]
+    compute_config: dict[str, Any]
+    status: str
+    status_reason: str | None
+    draining: bool
+    deleting: bool
+    is_current: bool
+    ramping_percentage: float | None
+    generation: int
+    conflict_token: str
+    available_workers: int
+    unavailable_workers: int
+    compute_status: ComputeStatusOut
+    created_at: float
+    updated_at: float
+
+
+class VersionList(BaseModel):
+    items: list[VersionOut]
+
+
+# -- endpoints ------------------------------------------------------------------------------
+
+EndpointStatus = Literal[
+    "UPDATE_PENDING", "UPDATE_IN_PROGRESS", "READY", "UPDATE_FAILED", "DELETE_IN_PROGRESS"
+]
+
+
+class _EndpointFields(RequestModel):
+    temporal_namespace: Namespace | None = None
+    command: list[Annotated[str, StringConstraints(min_length=1, max_length=4096)]] | None = Field(
+        default=None, min_length=1, max_length=256
+    )
+    image: Annotated[str, StringConstraints(min_length=1, max_length=1024)] | None = None
+    env: dict[EnvName, ShortText] = Field(default_factory=dict, max_length=256)
+    secret_env: dict[EnvName, ShortText] = Field(default_factory=dict, max_length=256)
+    cpus: float | None = Field(default=None, gt=0, le=1024)
+    gpus: int = Field(default=0, ge=0, le=64)
+    gpu_type: Annotated[str, StringConstraints(max_length=128)] | None = None
+    memory: Annotated[str, StringConstraints(pattern=r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$")] | None = None  # noqa: E501
+    storage: Annotated[str, StringConstraints(pattern=r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$")] | None = None  # noqa: E501
+    k8s_namespace: Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")] | None = None  # noqa: E501
+    labels: dict[LabelKey, LabelValue] = Field(default_factory=dict, max_length=64)
+
+
+class EndpointCreate(_EndpointFields):
+    """``POST /v1/endpoints`` (Launch's ``temporal`` endpoint type)."""
+
+    name: EndpointName
+    endpoint_type: Literal["temporal"]
+    temporal_task_queue: Annotated[str, StringConstraints(max_length=255)]
+    min_workers: int = Field(default=0, ge=0, le=1000)
+    max_workers: int = Field(default=1, ge=1, le=1000)
+    per_worker: int = Field(default=10, ge=1, le=100_000)
+    request_id: RequestId | None = None
+
+    @field_validator("temporal_task_queue")
+    @classmethod
+    def _queue_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("temporal_task_queue must not be empty")
+        if value != value.strip():
+            raise ValueError("temporal_task_queue must not have leading or trailing whitespace")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> EndpointCreate:
+        if (self.command is None) == (self.image is None):
+            raise ValueError("exactly one of command or image is required")
+        if self.min_workers > self.max_workers:
+            raise ValueError(
+                f"min_workers ({self.min_workers}) must not exceed max_workers ({self.max_workers})"
+            )
+        return self
+
+
+class EndpointUpdate(RequestModel):
+    """``PUT /v1/endpoints/{id}``: only the fields given change."""
+
+    temporal_task_queue: Annotated[str, StringConstraints(max_length=255)] | None = None
+    temporal_namespace: Namespace | None = None
+    command: list[Annotated[str, StringConstraints(min_length=1, max_length=4096)]] | None = Field(
+        default=None, min_length=1, max_length=256
+    )
+    image: Annotated[str, StringConstraints(min_length=1, max_length=1024)] | None = None
+    env: dict[EnvName, ShortText] | None = Field(default=None, max_length=256)
+    secret_env: dict[EnvName, ShortText] | None = Field(default=None, max_length=256)
+    cpus: float | None = Field(default=None, gt=0, le=1024)
+    gpus: int | None = Field(default=None, ge=0, le=64)
+    gpu_type: Annotated[str, StringConstraints(max_length=128)] | None = None
+    memory: Annotated[str, StringConstraints(pattern=r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$")] | None = None  # noqa: E501
+    storage: Annotated[str, StringConstraints(pattern=r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$")] | None = None  # noqa: E501
+    min_workers: int | None = Field(default=None, ge=0, le=1000)
+    max_workers: int | None = Field(default=None, ge=1, le=1000)
+    per_worker: int | None = Field(default=None, ge=1, le=100_000)
+    labels: dict[LabelKey, LabelValue] | None = Field(default=None, max_length=64)
+    conflict_token: ConflictToken | None = None
+    request_id: RequestId | None = None
+
+    @field_validator("temporal_task_queue")
+    @classmethod
+    def _queue_rule(cls, queue: str | None) -> str | None:
+        # The defect Launch's review found: an update could blank the task queue. Validators run
+        # only for fields the client sent, so an explicit null or "" is refused here.
+        if queue is None or not queue.strip():
+            raise ValueError("temporal_task_queue must not be empty")
+        if queue != queue.strip():
+            raise ValueError("temporal_task_queue must not have leading or trailing whitespace")
+        return queue
+
+    @model_validator(mode="after")
+    def _one_source(self) -> EndpointUpdate:
+        if self.command is not None and self.image is not None:
+            raise ValueError("exactly one of command or image is allowed")
+        return self
+
+
+class EndpointOut(BaseModel):
+    id: str
+    name: str
+    endpoint_type: str
+    status: EndpointStatus
+    status_reason: str | None
+    temporal_task_queue: str
+    temporal_namespace: str | None
+    command: list[str] | None
+    image: str | None
+    env: dict[str, str]
+    secret_env: dict[str, str]
+    cpus: float | None
+    gpus: int
+    gpu_type: str | None
+    memory: str | None
+    storage: str | None
+    k8s_namespace: str | None
+    min_workers: int
+    max_workers: int
+    per_worker: int
+    labels: dict[str, str]
+    available_workers: int
+    unavailable_workers: int
+    deployment_name: str
+    build_id: str
+    conflict_token: str
+    created_at: float
+    updated_at: float
+
+
+class EndpointList(BaseModel):
+    items: list[EndpointOut]
+    total: int
+    next_offset: int | None
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    database: str
+    controller: str

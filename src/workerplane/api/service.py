@@ -1,0 +1,167 @@
+"""The logic behind the routes: rendering endpoints into specs, validation, provider checks.
+
+An endpoint is rendered into an ordinary :class:`DeploymentSpec` (one scaling group, a
+``subprocess`` or ``k8s`` provider and the ``backlog`` scaler) and stored as a deployment version;
+from there on the controller treats it like any other version. Validation is
+:func:`workerplane.config.validation.validate_spec`, the same rules and messages as
+``workerplane validate``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from workerplane.config.model import (
+    ComputeConfig,
+    DeploymentSpec,
+    ProviderSpec,
+    ScalerSpec,
+    ScalingGroup,
+    TemporalConnection,
+    WorkerDeploymentRef,
+)
+from workerplane.config.validation import ValidationIssue, validate_spec
+from workerplane.providers.base import WorkerEnvironment
+from workerplane.security.redact import REDACTED
+from workerplane.store.repository import Invalid
+
+ENDPOINT_GROUP = "workers"
+
+#: Endpoint fields kept in the store as given (secret_env values are kept only inside the sealed
+#: spec; the fields keep their names).
+ENDPOINT_FIELDS = (
+    "temporal_task_queue", "temporal_namespace", "command", "image", "env", "cpus", "gpus",
+    "gpu_type", "memory", "storage", "k8s_namespace", "min_workers", "max_workers", "per_worker",
+    "labels",
+)  # fmt: skip
+
+
+def issues_to_invalid(issues: list[ValidationIssue]) -> Invalid:
+    return Invalid([(issue.path, issue.message) for issue in issues])
+
+
+def check_spec(spec: DeploymentSpec) -> None:
+    """Raise :class:`Invalid` with every issue of ``spec`` (validation's own messages)."""
+    issues = validate_spec(spec)
+    if issues:
+        raise issues_to_invalid(issues)
+
+
+def version_spec(
+    deployment: str,
+    build_id: str,
+    task_queues: list[str],
+    compute: ComputeConfig,
+    namespace: str | None,
+) -> DeploymentSpec:
+    return DeploymentSpec(
+        name=f"{deployment}.{build_id}",
+        temporal=TemporalConnection(namespace=namespace),
+        task_queues=task_queues,
+        deployment=WorkerDeploymentRef(name=deployment, build_id=build_id),
+        compute=compute,
+    )
+
+
+def render_endpoint(
+    name: str, fields: dict[str, Any], secret_env: dict[str, str]
+) -> DeploymentSpec:
+    """The deployment spec of an endpoint.
+
+    ``secret_env`` values equal to ``REDACTED`` keep the stored secret (the store substitutes it).
+    """
+    env = {**(fields.get("env") or {}), **secret_env}
+    scaler = ScalerSpec(
+        type="backlog",
+        details={
+            "min_count": fields["min_workers"],
+            "max_count": fields["max_workers"],
+            "target_per_worker": fields["per_worker"],
+        },
+    )
+    if fields.get("image"):
+        managed: dict[str, Any] = {"image": fields["image"], "env": env}
+        for key in ("cpus", "memory", "gpu_type", "storage"):
+            if fields.get(key) is not None:
+                managed[key] = fields[key]
+        if fields.get("gpus"):
+            managed["gpus"] = fields["gpus"]
+        if fields.get("labels"):
+            managed["labels"] = fields["labels"]
+        if fields.get("command"):
+            managed["command"] = fields["command"]
+        provider = ProviderSpec(
+            type="k8s",
+            details={
+                "namespace": fields.get("k8s_namespace") or "default",
+                "deployment": name,
+                "managed": managed,
+            },
+        )
+    else:
+        command = list(fields.get("command") or [])
+        provider = ProviderSpec(
+            type="subprocess",
+            details={
+                "command": command[0] if command else "",
+                "args": command[1:],
+                "env": env,
+                # An endpoint holds a fixed-size set sized by the scaler, so min_workers are
+                # really there; workers must not exit on idle (the set would refill them).
+                "strategy": "worker-set",
+                "idle_exit_s": None,
+            },
+        )
+    return DeploymentSpec(
+        name=name,
+        temporal=TemporalConnection(namespace=fields.get("temporal_namespace")),
+        task_queues=[fields["temporal_task_queue"]],
+        deployment=None,
+        compute=ComputeConfig(
+            scaling_groups={
+                ENDPOINT_GROUP: ScalingGroup(task_queue_types=[], provider=provider, scaler=scaler)
+            }
+        ),
+    )
+
+
+def redacted_secret_env(keys: list[str]) -> dict[str, str]:
+    return dict.fromkeys(keys, REDACTED)
+
+
+async def provider_checks(
+    spec: DeploymentSpec, *, address: str, namespace: str, timeout_s: float = 15.0
+) -> list[dict[str, Any]]:
+    """Run each group's provider ``validate()`` (e.g. "the command exists")."""
+    from workerplane.providers.registry import ProviderContext, build_provider
+
+    results: list[dict[str, Any]] = []
+    state_dir = Path(tempfile.gettempdir()) / "workerplane-validate"
+    for group_id, group in spec.compute.scaling_groups.items():
+        entry: dict[str, Any] = {"group_id": group_id, "provider_type": group.provider.type}
+        try:
+            provider = build_provider(
+                group.provider.type,
+                ProviderContext(
+                    deployment=spec.name,
+                    group_id=group_id,
+                    details=dict(group.provider.details),
+                    worker_env=WorkerEnvironment(
+                        address=address,
+                        namespace=spec.temporal.namespace or namespace,
+                        task_queues=tuple(spec.task_queues),
+                    ),
+                    state_dir=state_dir,
+                ),
+            )
+            check = await asyncio.wait_for(provider.validate(), timeout_s)
+            entry.update(ok=check.ok, message=check.message, kind=check.kind)
+        except TimeoutError:
+            entry.update(ok=False, message="provider check timed out", kind="throttled")
+        except Exception as err:  # a provider that cannot even be built fails its check
+            entry.update(ok=False, message=str(err) or type(err).__name__, kind="invalid")
+        results.append(entry)
+    return results
