@@ -216,6 +216,9 @@ class LambdaDetails(_AwsAccess):
     include_secrets: bool = False
     """Put the Temporal API key / TLS data in the invocation event (off: the function has its
     own)."""
+    check_function: bool = True
+    """Call ``GetFunction`` when validating; turn off for emulators that serve only the Invoke
+    API (serverless-offline)."""
 
 
 class EcsDetails(_AwsAccess):

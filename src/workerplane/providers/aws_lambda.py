@@ -2,9 +2,9 @@
 
 Details keys (Temporal's, so configs are portable): ``arn``, ``role``, ``role_external_id``; plus
 workerplane's optional ``region``, ``endpoint_url``, ``max_concurrency``, ``worker_ttl_s``,
-``max_attempts``, ``include_secrets`` and static credentials (``aws_access_key_id``,
-``aws_secret_access_key``, ``aws_session_token``; normally left out so that boto3's default chain
-applies: environment, shared config/SSO, container or instance role).
+``max_attempts``, ``include_secrets``, ``check_function`` and static credentials
+(``aws_access_key_id``, ``aws_secret_access_key``, ``aws_session_token``; normally left out so that
+boto3's default chain applies: environment, shared config/SSO, container or instance role).
 
 What it does better than Temporal's controller:
 
@@ -267,6 +267,7 @@ class LambdaDetails:
     worker_ttl_s: float | None = None
     max_attempts: int = 6
     include_secrets: bool = False
+    check_function: bool = True
 
     @classmethod
     def from_details(cls, details: dict[str, Any], session_name: str) -> LambdaDetails:
@@ -289,6 +290,7 @@ class LambdaDetails:
             worker_ttl_s=float(ttl) if ttl is not None else None,
             max_attempts=int(details.get("max_attempts", 6)),
             include_secrets=bool(details.get("include_secrets", False)),
+            check_function=bool(details.get("check_function", True)),
         )
 
 
@@ -384,6 +386,8 @@ class LambdaProvider(Provider):
                 await self._call(
                     self._aws.assume_role, f"sts:AssumeRole {self.details.access.role}"
                 )
+            if not self.details.check_function:
+                return ProviderCheck(True, "function not checked (check_function: false)")
             fn = await retry_async(
                 lambda: self._call(
                     lambda: self._aws.client("lambda").get_function(FunctionName=self.details.arn),
