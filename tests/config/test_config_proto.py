@@ -92,7 +92,13 @@ def test_json_is_proto3_json() -> None:
     assert wf["taskQueueTypes"] == ["TASK_QUEUE_TYPE_WORKFLOW"]
     assert wf["provider"]["details"]["metadata"]["encoding"] == "anNvbi9wbGFpbg=="  # json/plain
     # snake_case names are accepted on input as well (json_format does)
-    snake = json.dumps({"scaling_groups": {"g": {"task_queue_types": ["TASK_QUEUE_TYPE_NEXUS"], "provider": {"type": "k8s"}}}})
+    snake = json.dumps(
+        {
+            "scaling_groups": {
+                "g": {"task_queue_types": ["TASK_QUEUE_TYPE_NEXUS"], "provider": {"type": "k8s"}}
+            }
+        }
+    )
     cfg = compute_config_from_json(snake)
     assert cfg.scaling_groups["g"].task_queue_types == ["NEXUS"]
 
@@ -150,7 +156,9 @@ def test_non_json_payloads_are_kept_verbatim() -> None:
     assert details_to_payload(details_from_payload(listy)) == listy
     # ... and survives the whole config round trip, including JSON.
     cfg = ComputeConfig(
-        scaling_groups={"g": ScalingGroup(provider=ProviderSpec(type="subprocess", details=details))}
+        scaling_groups={
+            "g": ScalingGroup(provider=ProviderSpec(type="subprocess", details=details))
+        }
     )
     assert compute_config_from_json(compute_config_to_json(cfg)) == cfg
     assert compute_config_to_proto(cfg).scaling_groups["g"].provider.details == encrypted
@@ -228,7 +236,9 @@ _envelope = st.builds(
 _any_details = st.one_of(_details, _envelope)
 _groups = st.builds(
     ScalingGroup,
-    task_queue_types=st.lists(st.sampled_from(["WORKFLOW", "ACTIVITY", "NEXUS", "UNSPECIFIED"]), max_size=3),
+    task_queue_types=st.lists(
+        st.sampled_from(["WORKFLOW", "ACTIVITY", "NEXUS", "UNSPECIFIED"]), max_size=3
+    ),
     region_ids=st.lists(st.from_regex(r"[a-z0-9]+(-[a-z0-9]+)*", fullmatch=True), max_size=2),
     provider=st.builds(ProviderSpec, type=_names, details=_any_details, nexus_endpoint=_names),
     scaler=st.builds(ScalerSpec, type=_names, details=_any_details),

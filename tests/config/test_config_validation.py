@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (the rule tables read best one case per line)
 """Every validation rule, table-driven: Temporal's shared rules (exact messages), typed provider and
 scaler details, strategy compatibility and the spec-level checks."""
 
@@ -20,7 +21,9 @@ ECS = {"type": "aws-ecs", "details": {"cluster": "c", "service": "s"}}
 LAMBDA = {"type": "aws-lambda", "details": {"arn": "my-fn"}}
 
 
-def group(types: list[str] | None = None, provider: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
+def group(
+    types: list[str] | None = None, provider: dict[str, Any] | None = None, **extra: Any
+) -> dict[str, Any]:
     g: dict[str, Any] = {"provider": provider or SUB}
     if types is not None:
         g["task_queue_types"] = types
@@ -202,7 +205,12 @@ SHARED: list[tuple[str, dict[str, Any], str, str]] = [
     ),
     (
         "catch-all that serves nothing",
-        {"wf": group(["WORKFLOW"]), "act": group(["ACTIVITY"]), "nx": group(["NEXUS"]), "rest": group()},
+        {
+            "wf": group(["WORKFLOW"]),
+            "act": group(["ACTIVITY"]),
+            "nx": group(["NEXUS"]),
+            "rest": group(),
+        },
         "entry rest: catch-all serves no task types; other groups list workflow, activity and "
         "nexus wherever it applies",
         "compute.scaling_groups.rest.task_queue_types",
@@ -224,7 +232,10 @@ SHARED: list[tuple[str, dict[str, Any], str, str]] = [
         "no-sync with subprocess in worker-set mode",
         {
             "a": group(
-                provider={"type": "subprocess", "details": {"command": "w", "strategy": "worker-set"}},
+                provider={
+                    "type": "subprocess",
+                    "details": {"command": "w", "strategy": "worker-set"},
+                },
                 scaler={"type": "no-sync"},
             )
         },
@@ -327,7 +338,16 @@ def test_provider_details_rules(ptype: str, details: dict[str, Any], field: str,
 
 
 def test_unknown_key_lists_the_allowed_keys() -> None:
-    [issue] = issues_of({"g": group(provider={"type": "aws-ecs", "details": {"cluster": "c", "service": "s", "clustr": "x"}})})
+    [issue] = issues_of(
+        {
+            "g": group(
+                provider={
+                    "type": "aws-ecs",
+                    "details": {"cluster": "c", "service": "s", "clustr": "x"},
+                }
+            )
+        }
+    )
     assert issue.path == "compute.scaling_groups.g.provider.details.clustr"
     assert "allowed: " in issue.rule and "cluster" in issue.rule
 
@@ -335,7 +355,14 @@ def test_unknown_key_lists_the_allowed_keys() -> None:
 def test_issues_never_quote_secret_values() -> None:
     secret = "hunter2-very-secret"
     issues = issues_of(
-        {"g": group(provider={"type": "webhook", "details": {"url": "https://h/x", "secret": 42, "x": secret}})}
+        {
+            "g": group(
+                provider={
+                    "type": "webhook",
+                    "details": {"url": "https://h/x", "secret": 42, "x": secret},
+                }
+            )
+        }
     )
     assert issues
     assert all(secret not in str(i) and "42" not in str(i) for i in issues)
@@ -364,7 +391,9 @@ SCALER_DETAILS: list[tuple[str, str, dict[str, Any], str]] = [
 
 
 @pytest.mark.parametrize(
-    ("stype", "details", "field"), [c[1:] for c in SCALER_DETAILS], ids=[c[0] for c in SCALER_DETAILS]
+    ("stype", "details", "field"),
+    [c[1:] for c in SCALER_DETAILS],
+    ids=[c[0] for c in SCALER_DETAILS],
 )
 def test_scaler_details_rules(stype: str, details: dict[str, Any], field: str) -> None:
     provider = LAMBDA if stype == "no-sync" else ECS
@@ -441,6 +470,11 @@ def test_normalize_task_queue_type(raw: str, expected: str | None) -> None:
 
 
 def test_issue_formatting() -> None:
-    issue = ValidationIssue("compute.scaling_groups.wf.scaler.type", "invalid scaling algorithm type 'x'", "wf")
+    issue = ValidationIssue(
+        "compute.scaling_groups.wf.scaler.type", "invalid scaling algorithm type 'x'", "wf"
+    )
     assert issue.message == "entry wf: invalid scaling algorithm type 'x'"
-    assert str(issue) == "compute.scaling_groups.wf.scaler.type: invalid scaling algorithm type 'x' (entry wf)"
+    assert (
+        str(issue)
+        == "compute.scaling_groups.wf.scaler.type: invalid scaling algorithm type 'x' (entry wf)"
+    )

@@ -220,6 +220,22 @@ def _rule(err: Mapping[str, Any], allowed: Sequence[str]) -> str:
     return msg[:1].lower() + msg[1:] if msg[:1].isupper() and not msg[:2].isupper() else msg
 
 
+def _implied_field(err: Mapping[str, Any], model: type[BaseModel] | None) -> list[str | int]:
+    """The field a model-level error is about, when it says so.
+
+    Model validators report at the model's root; the scaler models name the key in ``ctx``
+    (unknown keys) or start their message with it (``ewma_alpha (2) must be ...``).
+    """
+    ctx = err.get("ctx") or {}
+    key = ctx.get("key")
+    if isinstance(key, str) and key:
+        return [key]
+    first = re.split(r"[\s(]", str(ctx.get("error") or err["msg"]), maxsplit=1)[0]
+    if model is not None and first in model.model_fields:
+        return [first]
+    return []
+
+
 def issues_from_pydantic(
     exc: ValidationError,
     base: str,
@@ -236,6 +252,8 @@ def issues_from_pydantic(
     merged: dict[str, list[str]] = {}
     for err in exc.errors(include_url=False, include_input=False):
         loc = list(err["loc"])
+        if not loc:
+            loc = _implied_field(err, model)
         parts, _ = _walk(model, loc)
         allowed = _allowed_keys(model, loc[:-1]) if err["type"] == "extra_forbidden" else []
         path = join_path(base, parts)
