@@ -1,0 +1,1 @@
+"""Exports of a deployment spec to other autoscalers (KEDA)."""
