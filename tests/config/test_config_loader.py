@@ -241,3 +241,12 @@ def test_format_issue_without_file_or_group() -> None:
     assert format_issue(ValidationIssue("", "YAML syntax error: x", line=3), "f.yaml") == (
         "f.yaml: YAML syntax error: x (line 3)"
     )
+
+
+def test_docs_example_is_valid() -> None:
+    """The full example in docs/config.md loads (keeps the docs honest)."""
+    text = (REPO / "docs" / "config.md").read_text(encoding="utf-8")
+    block = text.split("```yaml\n", 1)[1].split("```", 1)[0]
+    spec = load_spec_text(block, "docs/config.md")
+    assert set(spec.compute.scaling_groups) == {"workflows", "activities"}
+    assert spec.compute.scaling_groups["workflows"].scaler.details["target_per_worker"] == 50
