@@ -17,6 +17,7 @@ kmock limits that matter here (documented so nobody mistakes them for our behavi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import subprocess
 import sys
@@ -250,10 +251,8 @@ async def run_cluster(cluster: FakeCluster, name: str, stop: asyncio.Event) -> N
     """Reconcile ``name`` until ``stop`` is set (for the end-to-end test)."""
     while not stop.is_set():
         await cluster.reconcile(name)
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=0.3)
-        except TimeoutError:
-            pass
 
 
 def validate_k8s(obj: dict[str, Any]) -> None:

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from k8s_support import (
-    Fault,
     FakeCluster,
+    Fault,
     FaultyEmulator,
     deployment_manifest,
     kubeconfig_for,
@@ -476,7 +476,7 @@ async def test_bad_resources_fail_before_anything_is_applied(
     provider = k8s.provider({"deployment": "llm", "managed": GPU_SPEC | change})
     check = await provider.validate()
     assert not check.ok and check.kind == "invalid" and message in check.message
-    with pytest.raises(ProviderError, match="cluster limit|unknown GPU|limit of") as info:
+    with pytest.raises(ProviderError, match=r"cluster limit|unknown GPU|limit of") as info:
         await provider.start()
     assert info.value.kind == "invalid" and not info.value.retryable
     assert k8s.writes() == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -19,19 +20,23 @@ def _export() -> None:
 
 @app.command()
 def keda(
-    file: Path = typer.Option(..., "-f", "--file", help="The deployment spec (deploy.yaml)."),
-    group: str | None = typer.Option(None, "--group", help="Only this scaling group."),
-    credentials_secret: str | None = typer.Option(
-        None, "--credentials-secret", help="Secret with Temporal credentials for KEDA."
-    ),
-    api_key_key: str = typer.Option("api-key", help="Key of the API key in that Secret."),
-    cert_key: str | None = typer.Option(None, help="Key of the client certificate (mTLS)."),
-    key_key: str | None = typer.Option(None, help="Key of the client key (mTLS)."),
-    ca_key: str | None = typer.Option(None, help="Key of the server CA certificate."),
-    target_queue_size: int | None = typer.Option(
-        None, min=1, help="Override targetQueueSize (tasks per replica)."
-    ),
-    output: Path | None = typer.Option(None, "-o", "--output", help="Write here, not stdout."),
+    file: Annotated[Path, typer.Option("-f", "--file", help="The deployment spec (deploy.yaml).")],
+    group: Annotated[str | None, typer.Option(help="Only this scaling group.")] = None,
+    credentials_secret: Annotated[
+        str | None, typer.Option(help="Secret with Temporal credentials for KEDA.")
+    ] = None,
+    api_key_key: Annotated[
+        str, typer.Option(help="Key of the API key in that Secret.")
+    ] = "api-key",
+    cert_key: Annotated[str | None, typer.Option(help="Key of the client certificate.")] = None,
+    key_key: Annotated[str | None, typer.Option(help="Key of the client key.")] = None,
+    ca_key: Annotated[str | None, typer.Option(help="Key of the server CA certificate.")] = None,
+    target_queue_size: Annotated[
+        int | None, typer.Option(min=1, help="Override targetQueueSize (tasks per replica).")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write here, not stdout.")
+    ] = None,
 ) -> None:
     """Emit KEDA ScaledObjects (trigger type 'temporal') for the spec's k8s groups.
 

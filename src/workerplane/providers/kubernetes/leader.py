@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -130,10 +131,8 @@ async def run_as_leader(
                 break
         except KubeApiError as exc:
             log.warning("lease: %s", exc)
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=renew_every_s)
-        except TimeoutError:
-            pass
     if stop.is_set():
         return 0
     log.info("lease %s: acquired by %s, starting %s", elector.ref, elector.identity, command[0])
@@ -144,7 +143,9 @@ async def run_as_leader(
         while proc.returncode is None:
             waiter = asyncio.ensure_future(proc.wait())
             stopper = asyncio.ensure_future(stop.wait())
-            await asyncio.wait({waiter, stopper}, timeout=renew_every_s, return_when="FIRST_COMPLETED")
+            await asyncio.wait(
+                {waiter, stopper}, timeout=renew_every_s, return_when="FIRST_COMPLETED"
+            )
             stopper.cancel()
             if proc.returncode is not None:
                 break

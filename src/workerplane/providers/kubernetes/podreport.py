@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -77,10 +78,8 @@ class PodReporter:
                 await self.publish_once()
             except KubeApiError as exc:
                 log.warning("could not publish in-flight count: %s", exc)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self.min_interval_s)
-            except TimeoutError:
-                pass
 
 
 def main(argv: list[str] | None = None) -> int:

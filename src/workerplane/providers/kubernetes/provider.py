@@ -345,7 +345,7 @@ class KubernetesProvider(Provider):
     async def _update(
         self, ref: ObjectRef, obj: Rendered, live: dict[str, Any]
     ) -> dict[str, Any] | None:
-        """Bring ``live`` to ``obj``. Returns the patch that undoes it, or None if nothing changed."""
+        """Bring ``live`` to ``obj``; returns the undo patch, or None if nothing changed."""
         annotations = _annotations(live)
         if annotations.get(ANN_OWNER) != self.owner:
             raise ProviderError(self._foreign(ref, live), kind="invalid", retryable=False)
