@@ -151,11 +151,12 @@ def worker_env(
         if creds.has_tls:
             items = []
             plain["TEMPORAL_TLS"] = "true"
-            for key, file, var in (
+            tls_files: tuple[tuple[str | None, str, str], ...] = (
                 (creds.tls_cert_key, "tls.crt", "TEMPORAL_TLS_CLIENT_CERT_PATH"),
                 (creds.tls_key_key, "tls.key", "TEMPORAL_TLS_CLIENT_KEY_PATH"),
                 (creds.ca_cert_key, "ca.crt", "TEMPORAL_TLS_SERVER_CA_CERT_PATH"),
-            ):
+            )
+            for key, file, var in tls_files:
                 if key:
                     items.append({"key": key, "path": file})
                     plain[var] = f"{TLS_DIR}/{file}"

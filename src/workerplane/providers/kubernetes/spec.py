@@ -51,7 +51,7 @@ def parse_quantity(value: str | float | int) -> float:
     """A Kubernetes quantity ("500m", "1.5", "16Gi") as a plain number (cores or bytes)."""
     from decimal import Decimal, InvalidOperation
 
-    suffixes = {
+    suffixes: dict[str, Decimal | int] = {
         "": 1,
         "m": Decimal("0.001"),
         "k": 10**3,
