@@ -156,9 +156,9 @@ def worker_env(
                 (creds.tls_key_key, "tls.key", "TEMPORAL_TLS_CLIENT_KEY_PATH"),
                 (creds.ca_cert_key, "ca.crt", "TEMPORAL_TLS_SERVER_CA_CERT_PATH"),
             )
-            for key, file, var in tls_files:
-                if key:
-                    items.append({"key": key, "path": file})
+            for secret_key, file, var in tls_files:
+                if secret_key:
+                    items.append({"key": secret_key, "path": file})
                     plain[var] = f"{TLS_DIR}/{file}"
             if creds.server_name:
                 plain["TEMPORAL_TLS_SERVER_NAME"] = creds.server_name
