@@ -1,0 +1,487 @@
+"""A deterministic discrete-event simulator of one Temporal task queue and its workers.
+
+What is modelled, and how:
+
+* **Tasks** arrive at the trace's times and wait in a FIFO backlog until a worker slot takes them.
+  A task's schedule-to-start latency is the time from arrival to the moment a slot takes it.
+* **Workers** are launched by the policy. Each one takes a random startup delay (``startup``) to
+  start polling, then serves ``slots`` tasks at once. Free slots are matched to tasks in the order
+  they became free (Temporal's matcher hands a task to the poller that has waited longest), so load
+  spreads over all workers, as in production.
+* **Invoke workers** (Lambda, subprocess) leave by themselves: after ``idle_exit_s`` without work
+  (nothing in flight, nothing received) and/or when they reach ``max_lifetime_s`` (they then stop
+  polling, finish what they run, and exit).
+* **Worker-set workers** (Kubernetes, ECS, Cloud Run) are retired when the policy lowers the size.
+  The provider retires workers still starting first, then the least busy. A retiring worker stops
+  polling, finishes its in-flight tasks (it is never cancelled) and exits.
+* **Temporal's stats semantics**: the server computes ``DescribeTaskQueue`` stats at most once per
+  ``stats_ttl_s`` (``matching.TaskQueueInfoByBuildIdTTL``, 5 s by default) and serves the cached
+  copy in between. ``tasks_add_rate`` and ``tasks_dispatch_rate`` are decaying averages (an
+  exponential decay with time constant ``rate_tau_s``), not instantaneous rates. ``pollers`` counts
+  polling workers plus those that stopped polling less than ``poller_history_ttl_s`` ago
+  (``matching.PollerHistoryTTL``, 5 min).
+* **The controller** observes the group every ``scaler.poll_interval_s`` seconds (from t = 0),
+  calls the REAL scaler's ``decide(state, metrics, now)`` and applies the decision through the
+  simulated provider. The census it passes (running, ready, in flight, desired) is exact and fresh,
+  as a provider reading worker status files sees it.
+* **Cost** is worker-seconds: from launch (startup time is billed) to exit.
+
+Everything random is drawn from one seeded ``numpy.random.Generator`` and ties between events at
+the same instant are broken by insertion order, so a run is exactly reproducible.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from workerplane.scaling.types import (
+    Decision,
+    GroupMetrics,
+    Hold,
+    QueueStats,
+    SetSize,
+    StartWorkers,
+    Strategy,
+    WorkerCensus,
+)
+from workerplane.sim.distributions import Distribution
+from workerplane.sim.traces import Trace
+
+FloatArray = npt.NDArray[np.float64]
+
+
+class SimScaler(Protocol):
+    """The subset of :class:`workerplane.scaling.base.Scaler` the simulator drives."""
+
+    strategy: Strategy
+
+    @property
+    def poll_interval_s(self) -> float: ...
+
+    def initial_state(self, now: float) -> Any: ...
+
+    def decide(self, state: Any, metrics: GroupMetrics | None, now: float) -> tuple[Any, Decision]: ...
+
+
+@dataclass(frozen=True)
+class WorkerModel:
+    """How simulated workers behave.
+
+    Attributes:
+        startup: delay from launch to the first poll.
+        slots: tasks a worker runs at once (its max concurrent task executions).
+        idle_exit_s: invoke workers exit after this long idle; ``None`` = never.
+        max_lifetime_s: invoke workers stop polling at this age and exit once drained;
+            ``None`` = no limit.
+    """
+
+    startup: Distribution = field(default_factory=lambda: Distribution.lognormal(2.0, 0.4))
+    slots: int = 4
+    idle_exit_s: float | None = 10.0
+    max_lifetime_s: float | None = None
+
+
+@dataclass(frozen=True)
+class ServerModel:
+    """Temporal server behaviour that shapes what the controller sees.
+
+    Attributes:
+        stats_ttl_s: ``matching.TaskQueueInfoByBuildIdTTL`` (stats cache lifetime).
+        rate_tau_s: time constant of the decaying add/dispatch rate averages.
+        poller_history_ttl_s: ``matching.PollerHistoryTTL`` (how long pollers stay listed).
+        queue_type: the task-queue type the simulated queue is (key of ``GroupMetrics.by_type``).
+    """
+
+    stats_ttl_s: float = 5.0
+    rate_tau_s: float = 30.0
+    poller_history_ttl_s: float = 300.0
+    queue_type: str = "ACTIVITY"
+
+
+@dataclass(frozen=True)
+class SimOptions:
+    """Run options.
+
+    Attributes:
+        seed: seeds startup delays and any other randomness of the run.
+        sample_every_s: period of the time series.
+        max_drain_s: after the trace ends, keep simulating at most this long for tasks to finish.
+        max_workers: a safety cap on alive workers (a runaway policy is stopped, not the machine).
+        signal_task_adds: also call the scaler's ``task_added`` hook (if it has one) for every
+            arriving task, as Temporal's matching service does for its server-side controller.
+    """
+
+    seed: int = 0
+    sample_every_s: float = 5.0
+    max_drain_s: float = 3600.0
+    max_workers: int = 2000
+    signal_task_adds: bool = False
+
+
+@dataclass
+class _Worker:
+    wid: int
+    launched_at: float
+    state: int  # _STARTING, _READY, _RETIRING, _EXITED
+    in_flight: int = 0
+    idle_since: float = 0.0
+    stopped_polling_at: float | None = None
+    exited_at: float | None = None
+
+
+_STARTING, _READY, _RETIRING, _EXITED = range(4)
+_ARRIVE, _WORKER_READY, _TASK_DONE, _TICK, _IDLE_CHECK, _LIFETIME, _SAMPLE = range(7)
+
+
+@dataclass
+class SimResult:
+    """What one simulation produced.
+
+    Attributes:
+        trace: the trace name.
+        policy: the policy name.
+        waits: per-task schedule-to-start latency in seconds (NaN for a task that never started).
+        completed: how many times each task completed (conservation: all ones).
+        worker_seconds: total billed worker time (launch to exit).
+        launches: workers launched.
+        scale_actions: decisions that changed something (a start, or a new size).
+        decisions: every decision with its time (``Hold`` included).
+        end_time: when the simulation stopped.
+        series_t, series_backlog, series_workers, series_ready, series_busy: time series sampled
+            every ``sample_every_s`` (true backlog, alive workers, polling workers, busy slots).
+        arrivals: the trace's arrival times (for latency-over-time plots).
+    """
+
+    trace: str
+    policy: str
+    waits: FloatArray
+    completed: npt.NDArray[np.int64]
+    worker_seconds: float
+    launches: int
+    scale_actions: int
+    decisions: list[tuple[float, Decision]]
+    end_time: float
+    series_t: FloatArray
+    series_backlog: FloatArray
+    series_workers: FloatArray
+    series_ready: FloatArray
+    series_busy: FloatArray
+    arrivals: FloatArray
+
+    def percentile(self, q: float) -> float:
+        """The ``q``-th percentile of schedule-to-start (a never-started task counts as infinite)."""
+        if len(self.waits) == 0:
+            return 0.0
+        w = np.where(np.isnan(self.waits), np.inf, self.waits)
+        return float(np.percentile(w, q, method="higher"))
+
+    @property
+    def unfinished(self) -> int:
+        return int(np.sum(self.completed == 0))
+
+
+class _DecayingRate:
+    """An exponentially decaying event rate (events/s), like the server's rate averages."""
+
+    def __init__(self, tau: float) -> None:
+        self.tau = tau
+        self.value = 0.0
+        self.at = 0.0
+
+    def hit(self, now: float) -> None:
+        self.value = self.value * math.exp(-(now - self.at) / self.tau) + 1.0 / self.tau
+        self.at = now
+
+    def read(self, now: float) -> float:
+        return self.value * math.exp(-(now - self.at) / self.tau)
+
+
+class Simulation:
+    """One run of one policy on one trace. Use :func:`simulate` unless you need the internals."""
+
+    def __init__(
+        self,
+        trace: Trace,
+        scaler: SimScaler,
+        workers: WorkerModel,
+        server: ServerModel | None = None,
+        options: SimOptions | None = None,
+        policy_name: str = "",
+    ) -> None:
+        self.trace = trace
+        self.scaler = scaler
+        self.wm = workers
+        self.sm = server or ServerModel()
+        self.opt = options or SimOptions()
+        self.policy_name = policy_name
+        self.rng = np.random.default_rng(self.opt.seed)
+
+        n = trace.n_tasks
+        self.waits = np.full(n, np.nan)
+        self.completed = np.zeros(n, dtype=np.int64)
+        self.backlog: deque[int] = deque()
+        self.free_slots: deque[int] = deque()  # worker ids, one entry per free slot, FIFO
+        self.workers: list[_Worker] = []
+        self.alive: set[int] = set()
+        self.events: list[tuple[float, int, int, int, float]] = []
+        self.seq = 0
+        self.now = 0.0
+        self.add_rate = _DecayingRate(self.sm.rate_tau_s)
+        self.dispatch_rate = _DecayingRate(self.sm.rate_tau_s)
+        self.cached_stats: QueueStats | None = None
+        self.cached_at = -math.inf
+        self.desired: int | None = None
+        self.decisions: list[tuple[float, Decision]] = []
+        self.launches = 0
+        self.scale_actions = 0
+        self.done_count = 0
+        self.state: Any = None
+        self.series: list[tuple[float, int, int, int, int]] = []
+        self.task_added: Callable[..., tuple[Any, Decision]] | None = None
+        if self.opt.signal_task_adds:
+            self.task_added = getattr(scaler, "task_added", None)
+
+    # ------------------------------------------------------------------ event plumbing
+    def _push(self, t: float, kind: int, a: int = 0, b: float = 0.0) -> None:
+        self.seq += 1
+        heapq.heappush(self.events, (t, self.seq, kind, a, b))
+
+    # ------------------------------------------------------------------ worker lifecycle
+    def _launch(self) -> None:
+        if len(self.alive) >= self.opt.max_workers:
+            return
+        w = _Worker(wid=len(self.workers), launched_at=self.now, state=_STARTING)
+        self.workers.append(w)
+        self.alive.add(w.wid)
+        self.launches += 1
+        delay = float(self.wm.startup.sample(self.rng, 1)[0])
+        self._push(self.now + delay, _WORKER_READY, w.wid)
+        if self.wm.max_lifetime_s is not None:
+            self._push(self.now + self.wm.max_lifetime_s, _LIFETIME, w.wid)
+
+    def _exit(self, w: _Worker) -> None:
+        w.state = _EXITED
+        w.exited_at = self.now
+        if w.stopped_polling_at is None:
+            w.stopped_polling_at = self.now
+        self.alive.discard(w.wid)
+
+    def _stop_polling(self, w: _Worker) -> None:
+        """Retire ``w`` gracefully: no new tasks; exit once in-flight work is done."""
+        if w.state == _STARTING:
+            self._exit(w)
+            return
+        if w.state != _READY:
+            return
+        w.state = _RETIRING
+        w.stopped_polling_at = self.now
+        if w.in_flight == 0:
+            self._exit(w)
+
+    def _became_idle(self, w: _Worker) -> None:
+        w.idle_since = self.now
+        if self.wm.idle_exit_s is not None:
+            self._push(self.now + self.wm.idle_exit_s, _IDLE_CHECK, w.wid, self.now)
+
+    # ------------------------------------------------------------------ task flow
+    def _take_free_slot(self) -> _Worker | None:
+        while self.free_slots:
+            w = self.workers[self.free_slots.popleft()]
+            if w.state == _READY:
+                return w
+        return None
+
+    def _start_task(self, task: int, w: _Worker) -> None:
+        self.waits[task] = self.now - self.trace.arrivals[task]
+        w.in_flight += 1
+        self.dispatch_rate.hit(self.now)
+        self._push(self.now + float(self.trace.durations[task]), _TASK_DONE, w.wid, float(task))
+
+    def _dispatch_backlog(self) -> None:
+        while self.backlog:
+            w = self._take_free_slot()
+            if w is None:
+                return
+            self._start_task(self.backlog.popleft(), w)
+
+    # ------------------------------------------------------------------ observation
+    def _stats(self) -> QueueStats:
+        if self.cached_stats is not None and self.now - self.cached_at < self.sm.stats_ttl_s:
+            return self.cached_stats
+        pollers = 0
+        for w in self.workers:
+            if w.state == _READY or (
+                w.stopped_polling_at is not None
+                and self.now - w.stopped_polling_at < self.sm.poller_history_ttl_s
+            ):
+                pollers += 1
+        age = self.now - float(self.trace.arrivals[self.backlog[0]]) if self.backlog else 0.0
+        self.cached_stats = QueueStats(
+            backlog_count=len(self.backlog),
+            backlog_age_s=age,
+            add_rate=self.add_rate.read(self.now),
+            dispatch_rate=self.dispatch_rate.read(self.now),
+            pollers=pollers,
+        )
+        self.cached_at = self.now
+        return self.cached_stats
+
+    def census(self) -> WorkerCensus:
+        running = ready = in_flight = 0
+        for wid in self.alive:
+            w = self.workers[wid]
+            in_flight += w.in_flight
+            if w.state in (_STARTING, _READY):
+                running += 1
+            if w.state == _READY:
+                ready += 1
+        return WorkerCensus(running=running, ready=ready, in_flight=in_flight, desired=self.desired)
+
+    def metrics(self) -> GroupMetrics:
+        stats = self._stats()
+        return GroupMetrics(
+            stats=stats,
+            workers=self.census(),
+            observed_at=self.now,
+            by_type={self.sm.queue_type: stats},
+        )
+
+    # ------------------------------------------------------------------ decisions
+    def _apply(self, decision: Decision) -> None:
+        self.decisions.append((self.now, decision))
+        if isinstance(decision, StartWorkers):
+            if decision.count > 0:
+                self.scale_actions += 1
+            for _ in range(decision.count):
+                self._launch()
+        elif isinstance(decision, SetSize):
+            target = max(0, decision.size)
+            if target != self.desired:
+                self.scale_actions += 1
+            self.desired = target
+            active = [self.workers[i] for i in sorted(self.alive)]
+            active = [w for w in active if w.state in (_STARTING, _READY)]
+            if target > len(active):
+                for _ in range(target - len(active)):
+                    self._launch()
+            elif target < len(active):
+                # Retire workers still starting first (newest first), then the least busy.
+                order = sorted(
+                    active,
+                    key=lambda w: (w.state != _STARTING, w.in_flight, -w.launched_at, -w.wid),
+                )
+                for w in order[: len(active) - target]:
+                    self._stop_polling(w)
+        elif not isinstance(decision, Hold):  # pragma: no cover - Decision is a closed union
+            raise TypeError(f"unknown decision {decision!r}")
+
+    # ------------------------------------------------------------------ main loop
+    def run(self) -> SimResult:
+        tr = self.trace
+        for i in range(tr.n_tasks):
+            self._push(float(tr.arrivals[i]), _ARRIVE, i)
+        self._push(0.0, _TICK)
+        self._push(0.0, _SAMPLE)
+        self.state = self.scaler.initial_state(0.0)
+        hard_stop = tr.horizon_s + self.opt.max_drain_s
+        n = tr.n_tasks
+        while self.events:
+            t, _, kind, a, b = heapq.heappop(self.events)
+            if t > hard_stop:
+                break
+            # Stop once the trace is over and every task is done: nothing left to measure.
+            if t >= tr.horizon_s and self.done_count == n and kind in (_TICK, _SAMPLE):
+                self.now = max(self.now, tr.horizon_s)
+                break
+            self.now = t
+            if kind == _ARRIVE:
+                self.add_rate.hit(t)
+                w = self._take_free_slot() if not self.backlog else None
+                if w is not None:
+                    self._start_task(a, w)
+                else:
+                    self.backlog.append(a)
+                if self.task_added is not None:
+                    self.state, dec = self.task_added(self.state, t, sync_match=w is not None)
+                    if not isinstance(dec, Hold):
+                        self._apply(dec)
+            elif kind == _WORKER_READY:
+                w = self.workers[a]
+                if w.state != _STARTING:
+                    continue
+                w.state = _READY
+                self.free_slots.extend([w.wid] * self.wm.slots)
+                self._dispatch_backlog()
+                if w.in_flight == 0:
+                    self._became_idle(w)
+            elif kind == _TASK_DONE:
+                w = self.workers[a]
+                self.completed[int(b)] += 1
+                self.done_count += 1
+                w.in_flight -= 1
+                if w.state == _READY:
+                    self.free_slots.append(w.wid)
+                    self._dispatch_backlog()
+                    if w.in_flight == 0:
+                        self._became_idle(w)
+                elif w.state == _RETIRING and w.in_flight == 0:
+                    self._exit(w)
+            elif kind == _TICK:
+                self.state, dec = self.scaler.decide(self.state, self.metrics(), t)
+                self._apply(dec)
+                self._push(t + self.scaler.poll_interval_s, _TICK)
+            elif kind == _IDLE_CHECK:
+                w = self.workers[a]
+                if w.state == _READY and w.in_flight == 0 and w.idle_since == b:
+                    self._stop_polling(w)
+            elif kind == _LIFETIME:
+                self._stop_polling(self.workers[a])
+            elif kind == _SAMPLE:
+                busy = sum(self.workers[i].in_flight for i in self.alive)
+                ready = sum(1 for i in self.alive if self.workers[i].state == _READY)
+                self.series.append((t, len(self.backlog), len(self.alive), ready, busy))
+                self._push(t + self.opt.sample_every_s, _SAMPLE)
+        end = self.now
+        worker_seconds = sum(
+            (w.exited_at if w.exited_at is not None else end) - w.launched_at for w in self.workers
+        )
+        s = np.array(self.series, dtype=np.float64).reshape(-1, 5)
+        return SimResult(
+            trace=tr.name,
+            policy=self.policy_name,
+            waits=self.waits,
+            completed=self.completed,
+            worker_seconds=float(worker_seconds),
+            launches=self.launches,
+            scale_actions=self.scale_actions,
+            decisions=self.decisions,
+            end_time=end,
+            series_t=s[:, 0],
+            series_backlog=s[:, 1],
+            series_workers=s[:, 2],
+            series_ready=s[:, 3],
+            series_busy=s[:, 4],
+            arrivals=tr.arrivals,
+        )
+
+
+def simulate(
+    trace: Trace,
+    scaler: SimScaler,
+    workers: WorkerModel | None = None,
+    server: ServerModel | None = None,
+    options: SimOptions | None = None,
+    policy_name: str = "",
+) -> SimResult:
+    """Run ``scaler`` against ``trace`` and return the measurements (deterministic per seed)."""
+    return Simulation(
+        trace, scaler, workers or WorkerModel(), server, options, policy_name
+    ).run()
