@@ -1,0 +1,297 @@
+"""Lambda end to end: the real controller, the real Temporal dev server, a real Lambda runtime.
+
+The Lambda runtime is serverless-offline (an emulator of the Lambda service, run through npm
+``osls``): it serves the Invoke API on loopback and runs the REAL example handler
+(``examples/lambda/handler.py`` -> ``workerplane.worker.aws_lambda``) in Python processes, one per
+concurrent invocation. The controller (``workerplane.controller``) reads real task-queue stats, its
+``backlog`` scaler sizes the invokes to the backlog, and the ``aws-lambda`` provider invokes the
+function asynchronously through boto3. Asynchronous invocations discard return values, so the
+example handler appends what it returned to a JSON-lines file the test reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from temporalio.client import Client
+
+from examples.app import ProcessItem
+from tests.worker.lambda_offline import FaultProxy, LambdaOffline, lambda_offline
+from workerplane.controller.controller import Controller, ControllerSettings
+from workerplane.controller.interfaces import GroupStatus
+from workerplane.controller.local import FileSpecSource, JsonStatusSink
+from workerplane.providers.aws_lambda import LambdaProvider
+
+pytestmark = pytest.mark.integration
+
+LAMBDA_TIMEOUT_S = 60
+IDLE_EXIT_S = 3.0
+
+
+@pytest.fixture(scope="module")
+def offline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambdaOffline]:
+    with lambda_offline(
+        tmp_path_factory.mktemp("lambda"), timeout_s=LAMBDA_TIMEOUT_S, idle_exit_s=IDLE_EXIT_S
+    ) as handle:
+        yield handle
+
+
+class _Decisions(logging.Handler):
+    """Collects the controller's decision log lines ("<key>/<group> start K: ...")."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.started: list[int] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if match := re.match(r"^\S+ start (\d+):", record.getMessage()):
+            self.started.append(int(match.group(1)))
+
+
+@pytest.fixture
+def decisions() -> Iterator[_Decisions]:
+    handler = _Decisions()
+    log = logging.getLogger("workerplane.decisions")
+    old_level = log.level
+    log.setLevel(logging.INFO)
+    log.addHandler(handler)
+    yield handler
+    log.removeHandler(handler)
+    log.setLevel(old_level)
+
+
+def _spec(
+    path: Path,
+    name: str,
+    endpoint: str,
+    *,
+    max_count: int,
+    max_concurrency: int,
+    worker_ttl_s: float = LAMBDA_TIMEOUT_S,
+) -> Path:
+    spec: dict[str, Any] = {
+        "name": name,
+        "task_queue": name,
+        "compute": {
+            "scaling_groups": {
+                "lambda": {
+                    "provider": {
+                        "type": "aws-lambda",
+                        "details": {
+                            "arn": "workerplane-worker-dev-worker",
+                            "region": "us-east-1",
+                            "endpoint_url": endpoint,
+                            # serverless-offline accepts any credentials; never real ones here.
+                            "aws_access_key_id": "offline",
+                            "aws_secret_access_key": "offline",
+                            # serverless-offline serves Invoke only, not GetFunction.
+                            "check_function": False,
+                            "max_concurrency": max_concurrency,
+                            "worker_ttl_s": worker_ttl_s,
+                        },
+                    },
+                    "scaler": {
+                        "type": "backlog",
+                        "details": {
+                            "min_count": 0,
+                            "max_count": max_count,
+                            "target_per_worker": 4,
+                            "metrics_poll_interval_ms": 500,
+                        },
+                    },
+                }
+            }
+        },
+    }
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+@contextlib.asynccontextmanager
+async def _controller(
+    spec: Path, state: Path, address: str
+) -> AsyncIterator[tuple[Controller, list[list[GroupStatus]]]]:
+    history: list[list[GroupStatus]] = []
+    controller = Controller(
+        FileSpecSource(spec),
+        JsonStatusSink(state / "status.json"),
+        ControllerSettings(state_dir=state, address=address, refresh_s=0.2),
+        on_cycle=history.append,
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(controller.run(stop))
+    try:
+        yield controller, history
+    finally:
+        stop.set()
+        with contextlib.suppress(Exception):
+            await task
+        await controller.shutdown(drain=False)
+
+
+def _provider(controller: Controller) -> LambdaProvider:
+    groups = list(controller._groups.values())
+    assert len(groups) == 1
+    provider = groups[0].provider
+    assert isinstance(provider, LambdaProvider)
+    return provider
+
+
+async def _wait(condition: Any, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+        await asyncio.sleep(0.2)
+
+
+async def _burst(client: Client, queue: str, count: int, seconds: float) -> list[Any]:
+    return [
+        await client.start_workflow(
+            ProcessItem.run, seconds, id=f"{queue}-{uuid.uuid4().hex[:8]}", task_queue=queue
+        )
+        for _ in range(count)
+    ]
+
+
+def _peak_overlap(results: list[dict[str, Any]]) -> int:
+    """The largest number of handler runs that were executing at the same moment."""
+    events = sorted(
+        [(r["started_at"], 1) for r in results] + [(r["ended_at"], -1) for r in results]
+    )
+    live = peak = 0
+    for _, delta in events:
+        live += delta
+        peak = max(peak, live)
+    return peak
+
+
+async def test_burst_of_40_from_zero_with_sized_invokes_and_idle_exit(
+    offline: LambdaOffline,
+    temporal_address: str,
+    tmp_path: Path,
+    unique_name: str,
+    decisions: _Decisions,
+) -> None:
+    """40 workflows at zero workers: several concurrent invokes sized to the backlog, real workers
+    in the handlers complete all 40, and every handler returns early because it went idle."""
+    offline.reset()
+    spec = _spec(
+        tmp_path / "deploy.yaml", unique_name, offline.endpoint, max_count=5, max_concurrency=8
+    )
+    async with _controller(spec, tmp_path / "state", temporal_address) as (controller, history):
+        await asyncio.sleep(1.5)
+        assert decisions.started == [], "an idle queue must not invoke anything"
+
+        client = await Client.connect(temporal_address)
+        handles = await _burst(client, unique_name, 40, 0.5)
+        results = await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), 240)
+        assert len(results) == 40 and all(r.startswith("done") for r in results)
+
+        provider = _provider(controller)
+        invoked = list(provider.invocation_ids)
+        # Every invocation's handler returns on its own once idle.
+        await _wait(lambda: len(offline.results()) >= len(invoked), 120, "handlers to return")
+
+    runs = offline.results()
+    assert decisions.started, "the controller never invoked"
+    assert max(decisions.started) >= 2, (
+        f"invokes were not sized to the backlog: {decisions.started}"
+    )
+    assert len(invoked) <= sum(decisions.started), "more invokes than the scaler asked for"
+    assert len(invoked) <= 8, "max_concurrency caps the invocations"
+    assert sorted(r["invocation_id"] for r in runs) == sorted(invoked), "lost or duplicated invokes"
+    assert _peak_overlap(runs) >= 2, "the invocations did not run concurrently"
+    assert {r["exit_reason"] for r in runs} == {"idle"}, runs
+    assert all(r["runtime_s"] < LAMBDA_TIMEOUT_S - 10 for r in runs), (
+        "a handler ran to its deadline"
+    )
+    assert sum(r["completed"] for r in runs) >= 40, "the handlers did not process the burst"
+    assert any(s.workers_running >= 2 for snap in history for s in snap)
+
+
+async def test_throttling_and_outage_lose_and_duplicate_nothing(
+    offline: LambdaOffline,
+    temporal_address: str,
+    tmp_path: Path,
+    unique_name: str,
+    decisions: _Decisions,
+) -> None:
+    """The Invoke API throttles half of the calls, then is down for 10 s, then comes back.
+
+    Throttled and refused calls are retried with backoff; the compute status shows the error while
+    the API is down and clears once it is back; every workflow completes; every invocation the
+    provider counted reached the runtime exactly once, and never more than the scaler asked for.
+    """
+    offline.reset()
+    proxy = FaultProxy(upstream=offline.endpoint, throttle_every=2)
+    proxy.start()
+    # Lambda cannot list running invocations: the provider counts its own for worker_ttl_s. Keep
+    # that short here so that phase 2's work is not taken for phase 1's (already idle) workers.
+    spec = _spec(
+        tmp_path / "deploy.yaml",
+        unique_name,
+        proxy.endpoint,
+        max_count=4,
+        max_concurrency=8,
+        worker_ttl_s=12,
+    )
+    client = await Client.connect(temporal_address)
+    errors_seen: list[str] = []
+    try:
+        async with _controller(spec, tmp_path / "state", temporal_address) as (controller, _):
+            # Phase 1: half of the invokes are throttled.
+            first = await _burst(client, unique_name, 12, 0.3)
+            await asyncio.wait_for(asyncio.gather(*(h.result() for h in first)), 180)
+            assert proxy.throttled >= 1, "the proxy throttled nothing"
+            provider = _provider(controller)
+            await _wait(
+                lambda: len(offline.results()) >= len(provider.invocation_ids), 120, "phase 1 idle"
+            )
+            await _wait(
+                lambda: all(s.workers_running == 0 for s in controller.statuses()),
+                60,
+                "phase 1 invocations to age out of the census",
+            )
+
+            # Phase 2: the API is down for 10 s while new work arrives.
+            proxy.go_down()
+            down_at = time.monotonic()
+            second = await _burst(client, unique_name, 12, 0.3)
+            while time.monotonic() - down_at < 10:
+                for status in controller.statuses():
+                    if status.last_error:
+                        errors_seen.append(status.last_error)
+                await asyncio.sleep(0.2)
+            proxy.come_back()
+            await asyncio.wait_for(asyncio.gather(*(h.result() for h in second)), 180)
+            await _wait(
+                lambda: all(s.last_error is None for s in controller.statuses()),
+                60,
+                "the error to clear",
+            )
+            invoked = list(provider.invocation_ids)
+            await _wait(lambda: len(offline.results()) >= len(invoked), 120, "handlers to return")
+    finally:
+        proxy.stop()
+
+    runs = offline.results()
+    assert errors_seen, "the compute status never showed the outage"
+    assert any("provider" in e for e in errors_seen), errors_seen
+    # Nothing lost: each invocation the provider counted reached the runtime and ran once.
+    assert sorted(proxy.forwarded) == sorted(invoked)
+    assert sorted(r["invocation_id"] for r in runs) == sorted(invoked)
+    assert len(set(invoked)) == len(invoked)
+    # Nothing duplicated beyond what the scaler asked for.
+    assert len(invoked) <= sum(decisions.started)
+    assert {r["exit_reason"] for r in runs} == {"idle"}
