@@ -386,6 +386,9 @@ class Store:
             values: dict[str, Any] = {"conflict_token": _token(), "updated_at": time.time()}
             new_current = row.current_build_id if isinstance(current, _Keep) else current
             new_ramping = row.ramping_build_id if isinstance(ramping, _Keep) else ramping
+            if not isinstance(current, _Keep) and current is not None and current == new_ramping:
+                # Temporal: promoting the ramping version to current ends the ramp.
+                new_ramping = None
             for build in {new_current, new_ramping} - {None}:
                 version = s.scalar(
                     select(DeploymentVersion).where(

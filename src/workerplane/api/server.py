@@ -1,0 +1,195 @@
+"""``workerplane serve``: the API and the controller in one process and one event loop.
+
+uvicorn serves the app; next to it a task waits for the controller lease, runs the controller on
+the store-backed spec source and status sink while it holds the lease, and stops it if the lease
+is lost. Migrations run before anything else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from workerplane.api.app import ApiSettings, create_app
+from workerplane.security.crypto import load_secret_box
+from workerplane.security.redact import install_log_scrubber, register_secret
+from workerplane.store.db import Database, default_sqlite_url
+from workerplane.store.repository import Conflict, Store
+from workerplane.store.source import ControllerLease, StoreSpecSource, StoreStatusSink
+
+logger = logging.getLogger("workerplane.serve")
+
+
+@dataclass
+class ServeConfig:
+    """Everything ``workerplane serve`` needs.
+
+    Attributes:
+        database_url: SQLAlchemy URL; SQLite under ``state_dir`` when ``None``.
+        controller: run the embedded controller (only while holding the lease).
+        tokens: bearer tokens to accept (stored hashed at start).
+        temporal_routing: mirror set-current / set-ramping to the Temporal server.
+    """
+
+    state_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 8233
+    database_url: str | None = None
+    temporal_address: str = "127.0.0.1:7233"
+    namespace: str = "default"
+    controller: bool = True
+    tokens: tuple[str, ...] = ()
+    temporal_routing: bool = True
+    refresh_s: float = 1.0
+    lease_ttl_s: float = 15.0
+    drain_on_exit: bool = False
+
+
+def build_store(config: ServeConfig) -> Store:
+    install_log_scrubber()
+    url = config.database_url or default_sqlite_url(config.state_dir)
+    db = Database(url)
+    db.migrate()
+    box = load_secret_box(state_dir=config.state_dir)
+    store = Store(db, box)
+    for token in config.tokens:
+        register_secret(token)
+        store.add_token(token, "serve")
+    return store
+
+
+def temporal_routing_hook(address: str) -> Any:
+    """A hook that mirrors routing to Temporal (SetWorkerDeploymentCurrent/RampingVersion)."""
+    clients: dict[str, Any] = {}
+
+    async def hook(op: str, args: dict[str, Any]) -> None:
+        from temporalio.api.workflowservice.v1 import (
+            SetWorkerDeploymentCurrentVersionRequest,
+            SetWorkerDeploymentRampingVersionRequest,
+        )
+        from temporalio.client import Client
+        from temporalio.service import RPCError
+
+        namespace = args["namespace"]
+        client = clients.get(namespace)
+        if client is None:
+            client = await Client.connect(address, namespace=namespace)
+            clients[namespace] = client
+        service = client.workflow_service
+        try:
+            if op == "set_current":
+                await service.set_worker_deployment_current_version(
+                    SetWorkerDeploymentCurrentVersionRequest(
+                        namespace=namespace, deployment_name=args["deployment"],
+                        build_id=args["build_id"] or "", identity="workerplane",
+                        allow_no_pollers=True,
+                        ignore_missing_task_queues=True,
+                    )
+                )  # fmt: skip
+            elif op == "set_ramping":
+                await service.set_worker_deployment_ramping_version(
+                    SetWorkerDeploymentRampingVersionRequest(
+                        namespace=namespace, deployment_name=args["deployment"],
+                        build_id=args["build_id"] or "", percentage=float(args["percentage"]),
+                        identity="workerplane", ignore_missing_task_queues=True, allow_no_pollers=True,
+                    )
+                )  # fmt: skip
+        except RPCError as err:
+            raise Conflict(f"Temporal refused {op.replace('_', '-')}: {err.message}") from None
+
+    return hook
+
+
+async def serve(config: ServeConfig, *, stop: asyncio.Event | None = None) -> None:
+    """Run until ``stop`` is set (or SIGINT/SIGTERM when ``stop`` is ``None``)."""
+    store = await asyncio.to_thread(build_store, config)
+    settings = ApiSettings(
+        temporal_address=config.temporal_address,
+        default_namespace=config.namespace,
+        temporal_routing=config.temporal_routing,
+        controller="embedded" if config.controller else "external",
+    )
+    app = create_app(store, settings, temporal_hook=temporal_routing_hook(config.temporal_address))
+    uv_config = uvicorn.Config(
+        app, host=config.host, port=config.port, log_level="warning", access_log=False,
+        lifespan="off",
+    )  # fmt: skip
+    server = uvicorn.Server(uv_config)
+    if stop is None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    else:
+        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+
+    api_task = asyncio.create_task(server.serve())
+    controller_task = (
+        asyncio.create_task(_controller_loop(store, config, stop)) if config.controller else None
+    )
+    logger.info("workerplane API on http://%s:%d", config.host, config.port)
+    stop_task = asyncio.create_task(stop.wait())
+    await asyncio.wait({api_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+    stop.set()
+    if controller_task is not None:
+        with contextlib.suppress(asyncio.CancelledError):
+            await controller_task
+    server.should_exit = True
+    with contextlib.suppress(asyncio.CancelledError):
+        await api_task
+    store.db.dispose()
+
+
+async def _controller_loop(store: Store, config: ServeConfig, stop: asyncio.Event) -> None:
+    """Hold the lease and run the controller; on losing the lease, stop and wait again."""
+    from workerplane.controller.controller import Controller, ControllerSettings
+
+    lease = ControllerLease(store, ttl_s=config.lease_ttl_s)
+    while not stop.is_set():
+        if not await lease.wait_acquire(stop):
+            return
+        logger.info("holding the controller lease (%s): controller running", lease.holder)
+        lease.lost.clear()
+        controller = Controller(
+            StoreSpecSource(store, config.namespace),
+            StoreStatusSink(store),
+            ControllerSettings(
+                state_dir=config.state_dir.resolve(),
+                address=config.temporal_address,
+                refresh_s=config.refresh_s,
+            ),
+        )
+        run_stop = asyncio.Event()
+        keeper = asyncio.create_task(lease.keep(run_stop))
+
+        async def relay() -> None:
+            waiters = {
+                asyncio.create_task(stop.wait()),
+                asyncio.create_task(lease.lost.wait()),
+            }
+            _, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            for task in pending:
+                task.cancel()
+            run_stop.set()
+
+        relay_task = asyncio.create_task(relay())
+        try:
+            await controller.run(run_stop)
+        finally:
+            await controller.shutdown(drain=config.drain_on_exit and stop.is_set())
+            run_stop.set()
+            relay_task.cancel()
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
+        if stop.is_set():
+            await lease.release()
+            return

@@ -1,0 +1,1 @@
+from fixtures_postgres import pg_url, postgres_server  # noqa: F401 - fixtures

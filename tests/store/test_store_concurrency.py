@@ -1,0 +1,109 @@
+"""Two processes' worth of store instances on ONE PostgreSQL: no change is applied twice."""
+
+from __future__ import annotations
+
+import threading
+
+from workerplane.config.model import DeploymentSpec
+from workerplane.security.crypto import SecretBox
+from workerplane.store.db import Database
+from workerplane.store.repository import Conflict, Store
+
+BOX = SecretBox(b"\x02" * 32)
+
+
+def _spec(max_count: int) -> DeploymentSpec:
+    return DeploymentSpec.model_validate(
+        {
+            "name": "d.v1",
+            "task_queues": ["q"],
+            "compute": {"scaling_groups": {"g": {
+                "provider": {"type": "subprocess", "details": {"command": "python"}},
+                "scaler": {"type": "backlog", "details": {"max_count": max_count}},
+            }}},
+        }
+    )  # fmt: skip
+
+
+def _stores(url: str, n: int) -> list[Store]:
+    first = Database(url)
+    first.migrate()
+    return [Store(first, BOX)] + [Store(Database(url), BOX) for _ in range(n - 1)]
+
+
+def test_concurrent_updates_with_one_token_apply_once(pg_url: str) -> None:
+    stores = _stores(pg_url, 4)
+    stores[0].create_deployment("d", None, None)
+    view, _ = stores[0].create_version("d", "v1", _spec(3), None)
+    token = view.conflict_token
+    results: list[str] = []
+    barrier = threading.Barrier(8)
+
+    def attempt(i: int) -> None:
+        store = stores[i % len(stores)]
+        barrier.wait()
+        try:
+            store.update_version_spec(
+                "d", "v1", lambda cur, _s: _spec(10 + i), conflict_token=token, request_id=None
+            )
+            results.append("ok")
+        except Conflict:
+            results.append("conflict")
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == ["conflict"] * 7 + ["ok"]
+    assert stores[1].get_version("d", "v1").generation == 2
+
+
+def test_concurrent_idempotent_creates_make_one_row(pg_url: str) -> None:
+    stores = _stores(pg_url, 4)
+    outcomes: list[str] = []
+    barrier = threading.Barrier(8)
+
+    def attempt(i: int) -> None:
+        barrier.wait()
+        try:
+            _, created = stores[i % 4].create_deployment("same", None, "req-1" if i < 6 else f"other-{i}")  # noqa: E501
+            outcomes.append("created" if created else "noop")
+        except Conflict:
+            outcomes.append("conflict")
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert outcomes.count("created") == 1
+    assert outcomes.count("created") + outcomes.count("noop") + outcomes.count("conflict") == 8
+    deployments, total = stores[0].list_deployments(10, 0)
+    assert total == 1
+
+
+def test_controller_lease_is_exclusive(pg_url: str) -> None:
+    a, b = _stores(pg_url, 2)
+    assert a.acquire_lease("controller", "A", ttl_s=30)
+    assert not b.acquire_lease("controller", "B", ttl_s=30)
+    assert a.acquire_lease("controller", "A", ttl_s=30)  # renewal
+    a.release_lease("controller", "A")
+    assert b.acquire_lease("controller", "B", ttl_s=0.01)
+    import time
+
+    time.sleep(0.05)
+    assert a.acquire_lease("controller", "A", ttl_s=30)  # expired: taken over
+
+
+def test_snapshot_marks_generation_once(pg_url: str) -> None:
+    a, b = _stores(pg_url, 2)
+    a.create_deployment("d", None, None)
+    a.create_version("d", "v1", _spec(3), None)
+    [first] = a.snapshot("default")
+    assert first.generation == 1
+    assert b.get_version("d", "v1").status == "UPDATE_IN_PROGRESS"
+    b.update_version_spec("d", "v1", lambda c, s: _spec(4), conflict_token=None, request_id="r")
+    b.update_version_spec("d", "v1", lambda c, s: _spec(5), conflict_token=None, request_id="r")
+    [second] = a.snapshot("default")
+    assert second.generation == 2  # the repeated request_id was a no-op
