@@ -68,9 +68,19 @@ class LambdaOffline:
 
 @contextlib.contextmanager
 def lambda_offline(
-    workdir: Path, *, timeout_s: float = 60, idle_exit_s: float = 3, slots: int = 4
+    workdir: Path,
+    *,
+    timeout_s: float = 60,
+    idle_exit_s: float = 3,
+    slots: int = 4,
+    safety_margin_s: float = 8,
 ) -> Iterator[LambdaOffline]:
-    """Start serverless-offline for the example service; yields once the Invoke API answers."""
+    """Start serverless-offline for the example service; yields once the Invoke API answers.
+
+    ``safety_margin_s`` is larger than on real Lambda: serverless-offline starts its timeout clock
+    before it spawns the handler's Python process (imports take seconds on a busy machine), and an
+    asynchronous invocation that reaches the timeout crashes the whole emulator.
+    """
     if not OSLS.exists():
         raise RuntimeError(
             f"{OSLS} is missing: run scripts/setup --all (scripts/setup.d/40-lambda-offline.sh)"
@@ -92,6 +102,7 @@ def lambda_offline(
         "WORKERPLANE_LAMBDA_TIMEOUT_S": str(int(timeout_s)),
         "WORKERPLANE_IDLE_EXIT_S": str(idle_exit_s),
         "WORKERPLANE_SLOTS": str(slots),
+        "WORKERPLANE_SAFETY_MARGIN_S": str(safety_margin_s),
         "WORKERPLANE_LAMBDA_RESULTS": str(results),
         "PYTHONPATH": str(REPO),
     }
