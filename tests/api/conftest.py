@@ -3,67 +3,17 @@ real PostgreSQL."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
-import uvicorn
+from api_support import RunningApi, ServerThread, make_store
 from fixtures_postgres import pg_url, postgres_server  # noqa: F401 - fixtures
 
 from workerplane.api.app import ApiSettings, create_app
-from workerplane.security.crypto import SecretBox
 from workerplane.security.redact import install_log_scrubber
 from workerplane.security.tokens import generate_token
-from workerplane.store.db import Database
-from workerplane.store.repository import Store
 from workerplane.temporal.devserver import free_port
-
-
-@dataclass
-class RunningApi:
-    url: str
-    token: str
-    store: Store
-
-    def client(self, token: str | None = None) -> httpx.Client:
-        return httpx.Client(
-            base_url=self.url,
-            headers={"Authorization": f"Bearer {token or self.token}"},
-            timeout=30,
-        )
-
-
-class ServerThread:
-    """uvicorn in a background thread (its own event loop), stopped at teardown."""
-
-    def __init__(self, app: object, port: int) -> None:
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")  # type: ignore[arg-type]  # noqa: E501
-        self.server = uvicorn.Server(config)
-        self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> ServerThread:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if time.monotonic() > deadline:
-                raise TimeoutError("uvicorn did not start")
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-
-
-def make_store(url: str) -> Store:
-    db = Database(url)
-    db.migrate()
-    return Store(db, SecretBox(b"\x01" * 32))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

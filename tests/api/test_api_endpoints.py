@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import RunningApi
+from api_support import RunningApi
 
 ENDPOINT: dict[str, Any] = {
     "endpoint_type": "temporal",
@@ -90,7 +90,9 @@ def test_stale_conflict_token_is_409(api: RunningApi) -> None:
 def test_task_queue_required_on_create_and_update(api: RunningApi) -> None:
     with api.client() as c:
         for queue in ["", "   "]:
-            r = c.post("/v1/endpoints", json={**ENDPOINT, "name": "e2", "temporal_task_queue": queue})  # noqa: E501
+            r = c.post(
+                "/v1/endpoints", json={**ENDPOINT, "name": "e2", "temporal_task_queue": queue}
+            )
             assert r.status_code == 400
             fields = [d["field"] for d in r.json()["error"]["details"]]
             assert "temporal_task_queue" in fields
@@ -145,7 +147,9 @@ def test_secrets_are_encrypted_redacted_and_never_logged(
     from sqlalchemy import text
 
     with api.store.db.engine.connect() as conn:
-        dump = " ".join(row[0] for row in conn.execute(text("SELECT spec_json FROM deployment_versions")))  # noqa: E501
+        dump = " ".join(
+            row[0] for row in conn.execute(text("SELECT spec_json FROM deployment_versions"))
+        )
     assert secret not in dump
     assert "wpenc:v1:" in dump
     assert secret not in caplog.text
@@ -160,9 +164,16 @@ def test_versions_update_with_masks_and_validate(api: RunningApi) -> None:
         token = r.json()["conflict_token"]
         update = {
             "scaling_groups": {
-                "wf": {"scaling_group": {"scaler": {"type": "backlog", "details": {"max_count": 9}}},  # noqa: E501
-                       "update_mask": {"paths": ["scaler.details"]}},
-                "new": {"scaling_group": {"task_queue_types": ["NEXUS"], "provider": {"type": "subprocess", "details": {"command": "python"}}}},  # noqa: E501
+                "wf": {
+                    "scaling_group": {"scaler": {"type": "backlog", "details": {"max_count": 9}}},
+                    "update_mask": {"paths": ["scaler.details"]},
+                },
+                "new": {
+                    "scaling_group": {
+                        "task_queue_types": ["NEXUS"],
+                        "provider": {"type": "subprocess", "details": {"command": "python"}},
+                    }
+                },
             },
             "remove_scaling_groups": ["act"],
             "conflict_token": token,
@@ -180,16 +191,37 @@ def test_versions_update_with_masks_and_validate(api: RunningApi) -> None:
             json={"scaling_groups": {"wf": {"scaling_group": {}, "update_mask": ["bogus"]}}},
         )
         assert bad.status_code == 400
-        assert 'unsupported field mask path: "bogus"' in bad.json()["error"]["details"][0]["message"]  # noqa: E501
+        assert (
+            'unsupported field mask path: "bogus"' in bad.json()["error"]["details"][0]["message"]
+        )
         dup = c.patch(
             "/v1/worker-deployments/orders/versions/v1/compute-config",
-            json={"scaling_groups": {"new": {"scaling_group": {"task_queue_types": ["WORKFLOW"]}, "update_mask": ["task_queue_types"]}}},  # noqa: E501
+            json={
+                "scaling_groups": {
+                    "new": {
+                        "scaling_group": {"task_queue_types": ["WORKFLOW"]},
+                        "update_mask": ["task_queue_types"],
+                    }
+                }
+            },
         )
         assert dup.status_code == 400
         assert "appears in more than one entry" in dup.text
         check = c.post(
             "/v1/worker-deployments/orders/versions/v1/compute-config/validate",
-            json={"scaling_groups": {"wf": {"scaling_group": {"provider": {"type": "subprocess", "details": {"command": "no-such-command-xyz"}}}, "update_mask": ["provider"]}}},  # noqa: E501
+            json={
+                "scaling_groups": {
+                    "wf": {
+                        "scaling_group": {
+                            "provider": {
+                                "type": "subprocess",
+                                "details": {"command": "no-such-command-xyz"},
+                            }
+                        },
+                        "update_mask": ["provider"],
+                    }
+                }
+            },
         )
         assert check.status_code == 200
         assert check.json()["valid"] is False
@@ -197,8 +229,11 @@ def test_versions_update_with_masks_and_validate(api: RunningApi) -> None:
         assert wf_check["ok"] is False and "no-such-command-xyz" in wf_check["message"]
         described = c.get("/v1/worker-deployments/orders/versions/v1").json()
         # Validation applied nothing, but recorded its verdict.
-        assert described["compute_config"]["scaling_groups"]["wf"]["provider"]["details"]["command"] == "python"  # noqa: E501
-        assert "no-such-command-xyz" in described["compute_status"]["provider_validation"]["error"]  # noqa: E501
+        assert (
+            described["compute_config"]["scaling_groups"]["wf"]["provider"]["details"]["command"]
+            == "python"
+        )
+        assert "no-such-command-xyz" in described["compute_status"]["provider_validation"]["error"]
 
 
 def test_routing_and_draining(api: RunningApi) -> None:
@@ -206,15 +241,23 @@ def test_routing_and_draining(api: RunningApi) -> None:
         c.post("/v1/worker-deployments", json={"name": "pay"})
         c.post("/v1/worker-deployments/pay/versions", json={**VERSION, "build_id": "v1"})
         c.post("/v1/worker-deployments/pay/versions", json={**VERSION, "build_id": "v2"})
-        assert c.post("/v1/worker-deployments/pay/set-current", json={"build_id": "v1"}).status_code == 200  # noqa: E501
-        r = c.post("/v1/worker-deployments/pay/set-ramping", json={"build_id": "v2", "percentage": 25})  # noqa: E501
+        assert (
+            c.post("/v1/worker-deployments/pay/set-current", json={"build_id": "v1"}).status_code
+            == 200
+        )
+        r = c.post(
+            "/v1/worker-deployments/pay/set-ramping", json={"build_id": "v2", "percentage": 25}
+        )
         assert r.json()["ramping_version"] == "v2" and r.json()["ramping_percentage"] == 25
         assert c.delete("/v1/worker-deployments/pay/versions/v1").status_code == 409
         r = c.post("/v1/worker-deployments/pay/set-current", json={"build_id": "v2"})
         assert r.json()["current_version"] == "v2"
         v1 = c.get("/v1/worker-deployments/pay/versions/v1").json()
         assert v1["draining"] is True and v1["is_current"] is False
-        assert c.post("/v1/worker-deployments/pay/set-current", json={"build_id": "nope"}).status_code == 404  # noqa: E501
+        assert (
+            c.post("/v1/worker-deployments/pay/set-current", json={"build_id": "nope"}).status_code
+            == 404
+        )
         assert c.delete("/v1/worker-deployments/pay/versions/v1").status_code == 204
         assert c.get("/v1/worker-deployments/pay/versions/v1").status_code == 404
 
@@ -223,7 +266,9 @@ def test_clean_errors(api: RunningApi) -> None:
     with api.client() as c:
         assert c.get("/v1/endpoints/nope").status_code == 404
         assert c.get("/v1/worker-deployments/nope/versions/v1").status_code == 404
-        r = c.post("/v1/endpoints", content=b"{not json", headers={"content-type": "application/json"})  # noqa: E501
+        r = c.post(
+            "/v1/endpoints", content=b"{not json", headers={"content-type": "application/json"}
+        )
         assert r.status_code == 400
         r = c.post("/v1/endpoints", json={**ENDPOINT, "name": "x\u0000y"})
         assert r.status_code == 400

@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import ServerThread, make_store
+from api_support import ServerThread, make_store
 
 from workerplane.api.app import ApiSettings, create_app
 from workerplane.security.tokens import generate_token

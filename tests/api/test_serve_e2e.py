@@ -23,7 +23,10 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 async def _wait(
-    client: httpx.AsyncClient, path: str, ok: Callable[[httpx.Response], bool], timeout_s: float = 60
+    client: httpx.AsyncClient,
+    path: str,
+    ok: Callable[[httpx.Response], bool],
+    timeout_s: float = 60,
 ) -> httpx.Response:
     deadline = time.monotonic() + timeout_s
     while True:
@@ -83,7 +86,9 @@ async def test_endpoint_lifecycle_drives_real_workers(
 
             # min up: the running set grows.
             token_now = r.json()["conflict_token"]
-            up = await c.put(f"/v1/endpoints/{name}", json={"min_workers": 3, "conflict_token": token_now})  # noqa: E501
+            up = await c.put(
+                f"/v1/endpoints/{name}", json={"min_workers": 3, "conflict_token": token_now}
+            )
             assert up.status_code == 200, up.text
             await _wait(c, f"/v1/endpoints/{name}", ready_with(3), 90)
 

@@ -3,17 +3,16 @@ token from WORKERPLANE_TOKEN or a config profile."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-import importlib.util  # noqa: E402
-import sys  # noqa: E402
-
 _spec = importlib.util.spec_from_file_location(
-    "api_test_support", Path(__file__).resolve().parents[1] / "api" / "conftest.py"
+    "api_test_support", Path(__file__).resolve().parents[1] / "api" / "api_support.py"
 )
 assert _spec is not None and _spec.loader is not None
 _support = importlib.util.module_from_spec(_spec)
@@ -50,7 +49,9 @@ def test_endpoints_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         data = json.loads(made.stdout)
         assert data["status"] == "UPDATE_PENDING" and "zzz-secret" not in made.stdout
         table = runner.invoke(app, ["endpoints", "list"])
-        assert table.exit_code == 0 and "cli-ep" in table.output and "UPDATE_PENDING" in table.output  # noqa: E501
+        assert (
+            table.exit_code == 0 and "cli-ep" in table.output and "UPDATE_PENDING" in table.output
+        )
         bad = runner.invoke(app, ["endpoints", "update", "cli-ep", "--task-queue", ""])
         assert bad.exit_code == 1 and "temporal_task_queue" in bad.output
         # A profile works instead of the environment variable.

@@ -67,7 +67,9 @@ def test_concurrent_idempotent_creates_make_one_row(pg_url: str) -> None:
     def attempt(i: int) -> None:
         barrier.wait()
         try:
-            _, created = stores[i % 4].create_deployment("same", None, "req-1" if i < 6 else f"other-{i}")  # noqa: E501
+            _, created = stores[i % 4].create_deployment(
+                "same", None, "req-1" if i < 6 else f"other-{i}"
+            )
             outcomes.append("created" if created else "noop")
         except Conflict:
             outcomes.append("conflict")

@@ -74,7 +74,9 @@ class ApiSettings:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _error(status_code: int, code: str, message: str, details: list[dict[str, str]] | None = None) -> JSONResponse:  # noqa: E501
+def _error(
+    status_code: int, code: str, message: str, details: list[dict[str, str]] | None = None
+) -> JSONResponse:
     body = {"error": {"code": code, "message": message, "details": details or []}}
     return JSONResponse(status_code=status_code, content=body)
 
@@ -273,13 +275,17 @@ def create_app(
     @app.get("/healthz", response_model=S.Health, tags=["health"])
     def health() -> S.Health:
         """Liveness and readiness; needs no token."""
-        return S.Health(status="ok", database=store.db.engine.dialect.name, controller=settings.controller)  # noqa: E501
+        return S.Health(
+            status="ok", database=store.db.engine.dialect.name, controller=settings.controller
+        )
 
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_token)], responses=_ERRORS)
 
     # -- worker deployments ------------------------------------------------------------------
 
-    @v1.post("/worker-deployments", response_model=S.DeploymentOut, status_code=201, tags=["deployments"])  # noqa: E501
+    @v1.post(
+        "/worker-deployments", response_model=S.DeploymentOut, status_code=201, tags=["deployments"]
+    )
     def create_deployment(body: S.DeploymentCreate, response: Response) -> S.DeploymentOut:
         view, created = store.create_deployment(body.name, body.namespace, body.request_id)
         if not created:
@@ -292,7 +298,9 @@ def create_app(
     ) -> S.DeploymentList:
         views, total = store.list_deployments(limit, offset)
         nxt = offset + limit if offset + limit < total else None
-        return S.DeploymentList(items=[deployment_out(v) for v in views], total=total, next_offset=nxt)  # noqa: E501
+        return S.DeploymentList(
+            items=[deployment_out(v) for v in views], total=total, next_offset=nxt
+        )
 
     @v1.get("/worker-deployments/{name}", response_model=S.DeploymentOut, tags=["deployments"])
     def describe_deployment(name: S.DeploymentName) -> S.DeploymentOut:
@@ -307,25 +315,50 @@ def create_app(
         if temporal_hook is not None and settings.temporal_routing:
             await temporal_hook(op, args)
 
-    @v1.post("/worker-deployments/{name}/set-current", response_model=S.DeploymentOut, tags=["deployments"])  # noqa: E501
+    @v1.post(
+        "/worker-deployments/{name}/set-current",
+        response_model=S.DeploymentOut,
+        tags=["deployments"],
+    )
     async def set_current(name: S.DeploymentName, body: S.SetCurrentVersion) -> S.DeploymentOut:
         """``SetWorkerDeploymentCurrentVersion``; the previous current version starts draining."""
         dep = await run_in_threadpool(store.get_deployment, name)
         if body.build_id is not None and body.build_id not in dep.build_ids:
             raise NotFound(f"version '{body.build_id}' of worker deployment '{name}' not found")
-        await _routing("set_current", {"deployment": name, "build_id": body.build_id, "namespace": dep.namespace or settings.default_namespace})  # noqa: E501
+        await _routing(
+            "set_current",
+            {
+                "deployment": name,
+                "build_id": body.build_id,
+                "namespace": dep.namespace or settings.default_namespace,
+            },
+        )
         view = await run_in_threadpool(
-            lambda: store.set_routing(name, current=body.build_id, conflict_token=body.conflict_token)  # noqa: E501
+            lambda: store.set_routing(
+                name, current=body.build_id, conflict_token=body.conflict_token
+            )
         )
         return deployment_out(view)
 
-    @v1.post("/worker-deployments/{name}/set-ramping", response_model=S.DeploymentOut, tags=["deployments"])  # noqa: E501
+    @v1.post(
+        "/worker-deployments/{name}/set-ramping",
+        response_model=S.DeploymentOut,
+        tags=["deployments"],
+    )
     async def set_ramping(name: S.DeploymentName, body: S.SetRampingVersion) -> S.DeploymentOut:
         """``SetWorkerDeploymentRampingVersion``: ramp ``percentage`` of new workflows."""
         dep = await run_in_threadpool(store.get_deployment, name)
         if body.build_id is not None and body.build_id not in dep.build_ids:
             raise NotFound(f"version '{body.build_id}' of worker deployment '{name}' not found")
-        await _routing("set_ramping", {"deployment": name, "build_id": body.build_id, "percentage": body.percentage, "namespace": dep.namespace or settings.default_namespace})  # noqa: E501
+        await _routing(
+            "set_ramping",
+            {
+                "deployment": name,
+                "build_id": body.build_id,
+                "percentage": body.percentage,
+                "namespace": dep.namespace or settings.default_namespace,
+            },
+        )
         view = await run_in_threadpool(
             lambda: store.set_routing(
                 name, ramping=body.build_id, percentage=body.percentage,
@@ -336,22 +369,39 @@ def create_app(
 
     # -- versions ----------------------------------------------------------------------------
 
-    @v1.post("/worker-deployments/{name}/versions", response_model=S.VersionOut, status_code=201, tags=["versions"])  # noqa: E501
-    def create_version(name: S.DeploymentName, body: S.VersionCreate, response: Response) -> S.VersionOut:  # noqa: E501
+    @v1.post(
+        "/worker-deployments/{name}/versions",
+        response_model=S.VersionOut,
+        status_code=201,
+        tags=["versions"],
+    )
+    def create_version(
+        name: S.DeploymentName, body: S.VersionCreate, response: Response
+    ) -> S.VersionOut:
         """``CreateWorkerDeploymentVersion`` with a compute config."""
         dep = store.get_deployment(name)
-        spec = version_spec(name, body.build_id, list(body.task_queues), body.compute_config, body.temporal_namespace or dep.namespace)  # noqa: E501
+        spec = version_spec(
+            name,
+            body.build_id,
+            list(body.task_queues),
+            body.compute_config,
+            body.temporal_namespace or dep.namespace,
+        )
         check_spec(spec)
         view, created = store.create_version(name, body.build_id, spec, body.request_id)
         if not created:
             response.status_code = 200
         return version_out(view)
 
-    @v1.get("/worker-deployments/{name}/versions", response_model=S.VersionList, tags=["versions"])  # noqa: E501
+    @v1.get("/worker-deployments/{name}/versions", response_model=S.VersionList, tags=["versions"])
     def list_versions(name: S.DeploymentName) -> S.VersionList:
         return S.VersionList(items=[version_out(v) for v in store.list_versions(name)])
 
-    @v1.get("/worker-deployments/{name}/versions/{build_id}", response_model=S.VersionOut, tags=["versions"])  # noqa: E501
+    @v1.get(
+        "/worker-deployments/{name}/versions/{build_id}",
+        response_model=S.VersionOut,
+        tags=["versions"],
+    )
     def describe_version(name: S.DeploymentName, build_id: S.BuildId) -> S.VersionOut:
         """``DescribeWorkerDeploymentVersion`` with the compute status."""
         return version_out(store.get_version(name, build_id))
@@ -368,8 +418,14 @@ def create_app(
         except UpdateError as exc:
             raise issues_to_invalid(exc.issues) from None
 
-    @v1.patch("/worker-deployments/{name}/versions/{build_id}/compute-config", response_model=S.VersionOut, tags=["versions"])  # noqa: E501
-    def update_compute_config(name: S.DeploymentName, build_id: S.BuildId, body: S.ComputeConfigUpdate) -> S.VersionOut:  # noqa: E501
+    @v1.patch(
+        "/worker-deployments/{name}/versions/{build_id}/compute-config",
+        response_model=S.VersionOut,
+        tags=["versions"],
+    )
+    def update_compute_config(
+        name: S.DeploymentName, build_id: S.BuildId, body: S.ComputeConfigUpdate
+    ) -> S.VersionOut:
         """``UpdateWorkerDeploymentVersionComputeConfig``: per-group masks and removals."""
 
         def mutate(current: DeploymentSpec, _sealed: dict[str, Any]) -> DeploymentSpec:
@@ -383,8 +439,14 @@ def create_app(
         )
         return version_out(view)
 
-    @v1.post("/worker-deployments/{name}/versions/{build_id}/compute-config/validate", response_model=S.ValidationOut, tags=["versions"])  # noqa: E501
-    async def validate_update(name: S.DeploymentName, build_id: S.BuildId, body: S.ComputeConfigUpdate) -> S.ValidationOut:  # noqa: E501
+    @v1.post(
+        "/worker-deployments/{name}/versions/{build_id}/compute-config/validate",
+        response_model=S.ValidationOut,
+        tags=["versions"],
+    )
+    async def validate_update(
+        name: S.DeploymentName, build_id: S.BuildId, body: S.ComputeConfigUpdate
+    ) -> S.ValidationOut:
         """``ValidateWorkerDeploymentVersionComputeConfig``: check an update, apply nothing."""
         current = await run_in_threadpool(store.open_spec, name, build_id)
         try:
@@ -404,7 +466,9 @@ def create_app(
         issues = [S.FieldIssue(field=i.path, message=i.message) for i in validate_spec(spec)]
         checks: list[S.ProviderCheckOut] = []
         if not issues and run_checks:
-            for c in await provider_checks(spec, address=settings.temporal_address, namespace=settings.default_namespace):  # noqa: E501
+            for c in await provider_checks(
+                spec, address=settings.temporal_address, namespace=settings.default_namespace
+            ):
                 c["message"] = scrub(str(c.get("message", "")))
                 checks.append(S.ProviderCheckOut(**c))
         ok = not issues and all(c.ok for c in checks)
@@ -413,16 +477,38 @@ def create_app(
     @v1.post("/validate", response_model=S.ValidationOut, tags=["versions"])
     async def validate_config(body: S.ConfigValidate) -> S.ValidationOut:
         """Validate a whole compute config (Temporal's rules, typed details, provider checks)."""
-        spec = version_spec("validate", "validate", list(body.task_queues), body.compute_config, body.temporal_namespace)  # noqa: E501
+        spec = version_spec(
+            "validate",
+            "validate",
+            list(body.task_queues),
+            body.compute_config,
+            body.temporal_namespace,
+        )
         return await _validate(spec, body.provider_checks)
 
-    @v1.post("/worker-deployments/{name}/versions/{build_id}/drain", response_model=S.VersionOut, tags=["versions"])  # noqa: E501
-    def drain_version(name: S.DeploymentName, build_id: S.BuildId, body: S.VersionAction) -> S.VersionOut:  # noqa: E501
+    @v1.post(
+        "/worker-deployments/{name}/versions/{build_id}/drain",
+        response_model=S.VersionOut,
+        tags=["versions"],
+    )
+    def drain_version(
+        name: S.DeploymentName, build_id: S.BuildId, body: S.VersionAction
+    ) -> S.VersionOut:
         """Mark a version draining: it scales to zero once its pinned work is done."""
         return version_out(store.set_version_draining(name, build_id, True, body.conflict_token))
 
-    @v1.delete("/worker-deployments/{name}/versions/{build_id}", response_model=S.VersionOut, status_code=202, tags=["versions"])  # noqa: E501
-    def delete_version(name: S.DeploymentName, build_id: S.BuildId, response: Response, conflict_token: S.ConflictToken | None = None) -> Any:  # noqa: E501
+    @v1.delete(
+        "/worker-deployments/{name}/versions/{build_id}",
+        response_model=S.VersionOut,
+        status_code=202,
+        tags=["versions"],
+    )
+    def delete_version(
+        name: S.DeploymentName,
+        build_id: S.BuildId,
+        response: Response,
+        conflict_token: S.ConflictToken | None = None,
+    ) -> Any:
         """Drain the version's workers, then delete it (DELETE_IN_PROGRESS until done)."""
         view = store.delete_version(name, build_id, conflict_token)
         if settings.controller == "none":
@@ -461,7 +547,7 @@ def create_app(
         selector = tuple(label.split("=", 1)) if label else None
         views, total = store.list_endpoints(limit, offset, selector)  # type: ignore[arg-type]
         nxt = offset + limit if offset + limit < total else None
-        return S.EndpointList(items=[endpoint_out(v) for v in views], total=total, next_offset=nxt)  # noqa: E501
+        return S.EndpointList(items=[endpoint_out(v) for v in views], total=total, next_offset=nxt)
 
     @v1.get("/endpoints/{ref}", response_model=S.EndpointOut, tags=["endpoints"])
     def get_endpoint(ref: S.EndpointRef) -> S.EndpointOut:
@@ -470,7 +556,9 @@ def create_app(
     @v1.put("/endpoints/{ref}", response_model=S.EndpointOut, tags=["endpoints"])
     def update_endpoint(ref: S.EndpointRef, body: S.EndpointUpdate) -> S.EndpointOut:
         """Change an endpoint; min/max/per_worker take effect on the running workers."""
-        changes = body.model_dump(exclude_unset=True, exclude={"conflict_token", "request_id", "secret_env"})  # noqa: E501
+        changes = body.model_dump(
+            exclude_unset=True, exclude={"conflict_token", "request_id", "secret_env"}
+        )
 
         def mutate(fields: dict[str, Any]) -> tuple[dict[str, Any], DeploymentSpec, list[str]]:
             name = store_name[0]
@@ -480,7 +568,14 @@ def create_app(
             if body.image is not None:
                 new["command"] = None
             if new["min_workers"] > new["max_workers"]:
-                raise Invalid([("min_workers", f"min_workers ({new['min_workers']}) must not exceed max_workers ({new['max_workers']})")])  # noqa: E501
+                raise Invalid(
+                    [
+                        (
+                            "min_workers",
+                            f"min_workers ({new['min_workers']}) must not exceed max_workers ({new['max_workers']})",
+                        )
+                    ]
+                )
             if body.secret_env is not None:
                 secret_env = {k: v for k, v in body.secret_env.items()}
             else:
@@ -497,7 +592,9 @@ def create_app(
         )
         return endpoint_out(view)
 
-    @v1.delete("/endpoints/{ref}", response_model=S.EndpointOut, status_code=202, tags=["endpoints"])  # noqa: E501
+    @v1.delete(
+        "/endpoints/{ref}", response_model=S.EndpointOut, status_code=202, tags=["endpoints"]
+    )
     def delete_endpoint(ref: S.EndpointRef, conflict_token: S.ConflictToken | None = None) -> Any:
         """Drain the endpoint's workers, then delete it (DELETE_IN_PROGRESS until done)."""
         view = store.delete_endpoint(ref, conflict_token)

@@ -22,9 +22,7 @@ from workerplane.config.model import ComputeConfig, ScalingGroup
 from workerplane.security.crypto import PREFIX
 
 #: Deployment names: Temporal allows more, but these are also file and label names here.
-DeploymentName = Annotated[
-    str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
-]
+DeploymentName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")]
 BuildId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$")]
 #: Endpoint names are DNS labels (they become Kubernetes object names).
 EndpointName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")]
@@ -157,9 +155,9 @@ class GroupUpdateIn(RequestModel):
     """``ComputeConfigScalingGroupUpdate``."""
 
     scaling_group: ScalingGroup = Field(default_factory=ScalingGroup)
-    update_mask: (
-        FieldMaskIn | list[Annotated[str, StringConstraints(max_length=255)]]
-    ) = Field(default_factory=list)
+    update_mask: FieldMaskIn | list[Annotated[str, StringConstraints(max_length=255)]] = Field(
+        default_factory=list
+    )
 
     def paths(self) -> tuple[str, ...]:
         mask = self.update_mask
@@ -169,9 +167,9 @@ class GroupUpdateIn(RequestModel):
 class ComputeConfigUpdate(RequestModel):
     """``UpdateWorkerDeploymentVersionComputeConfig`` (and ``Validate...`` without the token)."""
 
-    scaling_groups: dict[
-        Annotated[str, StringConstraints(max_length=255)], GroupUpdateIn
-    ] = Field(default_factory=dict, max_length=64)
+    scaling_groups: dict[Annotated[str, StringConstraints(max_length=255)], GroupUpdateIn] = Field(
+        default_factory=dict, max_length=64
+    )
     remove_scaling_groups: list[Annotated[str, StringConstraints(max_length=255)]] = Field(
         default_factory=list, max_length=64
     )
@@ -281,9 +279,17 @@ class _EndpointFields(RequestModel):
     cpus: float | None = Field(default=None, gt=0, le=1024)
     gpus: int = Field(default=0, ge=0, le=64)
     gpu_type: Annotated[str, StringConstraints(max_length=128)] | None = None
-    memory: Annotated[str, StringConstraints(pattern=r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$")] | None = None  # noqa: E501
-    storage: Annotated[str, StringConstraints(pattern=r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$")] | None = None  # noqa: E501
-    k8s_namespace: Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")] | None = None  # noqa: E501
+    memory: (
+        Annotated[str, StringConstraints(pattern=r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$")]
+        | None
+    ) = None
+    storage: (
+        Annotated[str, StringConstraints(pattern=r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$")]
+        | None
+    ) = None
+    k8s_namespace: (
+        Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")] | None
+    ) = None
     labels: dict[LabelKey, LabelValue] = Field(default_factory=dict, max_length=64)
 
 
@@ -332,8 +338,14 @@ class EndpointUpdate(RequestModel):
     cpus: float | None = Field(default=None, gt=0, le=1024)
     gpus: int | None = Field(default=None, ge=0, le=64)
     gpu_type: Annotated[str, StringConstraints(max_length=128)] | None = None
-    memory: Annotated[str, StringConstraints(pattern=r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$")] | None = None  # noqa: E501
-    storage: Annotated[str, StringConstraints(pattern=r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$")] | None = None  # noqa: E501
+    memory: (
+        Annotated[str, StringConstraints(pattern=r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$")]
+        | None
+    ) = None
+    storage: (
+        Annotated[str, StringConstraints(pattern=r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$")]
+        | None
+    ) = None
     min_workers: int | None = Field(default=None, ge=0, le=1000)
     max_workers: int | None = Field(default=None, ge=1, le=1000)
     per_worker: int | None = Field(default=None, ge=1, le=100_000)

@@ -27,11 +27,17 @@ from workerplane.client.http import ApiError, WorkerplaneClient
 console = Console()
 err_console = Console(stderr=True)
 
-endpoints_app = typer.Typer(help="Launch-style temporal endpoints (via the API).", no_args_is_help=True)  # noqa: E501
-versions_app = typer.Typer(help="Worker deployment versions and compute configs (via the API).", no_args_is_help=True)  # noqa: E501
+endpoints_app = typer.Typer(
+    help="Launch-style temporal endpoints (via the API).", no_args_is_help=True
+)
+versions_app = typer.Typer(
+    help="Worker deployment versions and compute configs (via the API).", no_args_is_help=True
+)
 
 UrlOpt = typer.Option(None, "--url", help="API base URL (default: WORKERPLANE_URL or profile).")
-TokenOpt = typer.Option(None, "--token", help="Bearer token (default: WORKERPLANE_TOKEN or profile).")  # noqa: E501
+TokenOpt = typer.Option(
+    None, "--token", help="Bearer token (default: WORKERPLANE_TOKEN or profile)."
+)
 ProfileOpt = typer.Option(None, "--profile", help="Profile in ~/.config/workerplane/config.toml.")
 OutputOpt = typer.Option("table", "--output", "-o", help="table or json")
 
@@ -57,12 +63,21 @@ def _call(fn: Any, *args: Any) -> Any:
         raise typer.Exit(2) from None
 
 
+def _report(err: ApiError) -> None:
+    err_console.print(f"error ({err.status} {err.code}): {err.message}", markup=False)
+    for detail in err.details:
+        err_console.print(f"  {detail.get('field')}: {detail.get('message')}", markup=False)
+    raise typer.Exit(1)
+
+
 def _emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def _endpoint_table(items: list[dict[str, Any]]) -> Table:
-    table = Table("NAME", "STATUS", "TASK QUEUE", "MIN", "MAX", "PER", "AVAILABLE", "UNAVAILABLE", "REASON")  # noqa: E501
+    table = Table(
+        "NAME", "STATUS", "TASK QUEUE", "MIN", "MAX", "PER", "AVAILABLE", "UNAVAILABLE", "REASON"
+    )
     for e in items:
         table.add_row(
             e["name"], e["status"], e["temporal_task_queue"], str(e["min_workers"]),
@@ -90,21 +105,23 @@ def _parse_kv(items: list[str], what: str) -> dict[str, str]:
 def endpoints_create(
     name: str = typer.Argument(..., help="Endpoint name (a DNS label)."),
     task_queue: str = typer.Option(..., "--task-queue", help="temporal_task_queue"),
-    command: str | None = typer.Option(None, "--command", help="Worker command line (subprocess)."),  # noqa: E501
+    command: str | None = typer.Option(None, "--command", help="Worker command line (subprocess)."),
     image: str | None = typer.Option(None, "--image", help="Worker image (Kubernetes)."),
     namespace: str | None = typer.Option(None, "--namespace", help="Temporal namespace."),
     min_workers: int = typer.Option(0, "--min-workers"),
     max_workers: int = typer.Option(1, "--max-workers"),
     per_worker: int = typer.Option(10, "--per-worker"),
     env: list[str] = typer.Option([], "--env", help="KEY=VALUE (repeatable)."),
-    secret_env: list[str] = typer.Option([], "--secret-env", help="KEY=VALUE, stored encrypted."),  # noqa: E501
+    secret_env: list[str] = typer.Option([], "--secret-env", help="KEY=VALUE, stored encrypted."),
     label: list[str] = typer.Option([], "--label", help="KEY=VALUE (repeatable)."),
     cpus: float | None = typer.Option(None, "--cpus"),
     memory: str | None = typer.Option(None, "--memory"),
     gpus: int = typer.Option(0, "--gpus"),
     gpu_type: str | None = typer.Option(None, "--gpu-type"),
     request_id: str | None = typer.Option(None, "--request-id", help="Idempotency key."),
-    url: str | None = UrlOpt, token: str | None = TokenOpt, profile: str | None = ProfileOpt,
+    url: str | None = UrlOpt,
+    token: str | None = TokenOpt,
+    profile: str | None = ProfileOpt,
     output: str = OutputOpt,
 ) -> None:
     """Create a temporal endpoint."""
@@ -203,7 +220,9 @@ def endpoints_delete(
 
 
 def _version_table(items: list[dict[str, Any]]) -> Table:
-    table = Table("DEPLOYMENT", "BUILD", "STATUS", "CURRENT", "DRAINING", "GROUPS", "AVAILABLE", "REASON")  # noqa: E501
+    table = Table(
+        "DEPLOYMENT", "BUILD", "STATUS", "CURRENT", "DRAINING", "GROUPS", "AVAILABLE", "REASON"
+    )
     for v in items:
         groups = ", ".join(
             f"{gid}={g['current_size']}/{g['desired_size'] if g['desired_size'] is not None else '-'}"  # noqa: E501
@@ -251,8 +270,10 @@ def versions_create(
             client.create_deployment(deployment, spec.temporal.namespace)
         except ApiError as err:
             if err.status != 409:
-                _call(lambda: (_ for _ in ()).throw(err))
-        result = _call(client.create_version, deployment, {k: v for k, v in body.items() if v is not None})  # noqa: E501
+                _report(err)
+        result = _call(
+            client.create_version, deployment, {k: v for k, v in body.items() if v is not None}
+        )
     _emit_json(result) if output == "json" else console.print(_version_table([result]))
 
 
@@ -286,7 +307,9 @@ def versions_set_current(
     """Make a version current (the previous one starts draining)."""
     with _client(url, token, profile) as client:
         result = _call(client.set_current, deployment, build_id)
-    _emit_json(result) if output == "json" else console.print(f"{deployment}: current = {result['current_version']}", markup=False)  # noqa: E501
+    _emit_json(result) if output == "json" else console.print(
+        f"{deployment}: current = {result['current_version']}", markup=False
+    )
 
 
 @versions_app.command("set-ramping")
@@ -298,7 +321,10 @@ def versions_set_ramping(
     """Ramp a version to a percentage of new workflows."""
     with _client(url, token, profile) as client:
         result = _call(client.set_ramping, deployment, build_id, percentage)
-    _emit_json(result) if output == "json" else console.print(f"{deployment}: ramping {result['ramping_version']} at {result['ramping_percentage']}%", markup=False)  # noqa: E501
+    _emit_json(result) if output == "json" else console.print(
+        f"{deployment}: ramping {result['ramping_version']} at {result['ramping_percentage']}%",
+        markup=False,
+    )
 
 
 @versions_app.command("drain")
@@ -320,7 +346,9 @@ def versions_delete(
     """Delete a version (drains its workers first)."""
     with _client(url, token, profile) as client:
         result = _call(client.delete_version, deployment, build_id)
-    _emit_json(result) if output == "json" else console.print(f"{deployment}/{build_id}: {result['status'] if result else 'deleted'}", markup=False)  # noqa: E501
+    _emit_json(result) if output == "json" else console.print(
+        f"{deployment}/{build_id}: {result['status'] if result else 'deleted'}", markup=False
+    )
 
 
 # -- serve and push ---------------------------------------------------------------------------
@@ -329,12 +357,22 @@ def versions_delete(
 def serve(
     host: str = typer.Option("127.0.0.1", "--host"),
     port: int = typer.Option(8233, "--port"),
-    db: str | None = typer.Option(None, "--db", help="Database URL (default: SQLite in the state dir; postgresql://... for PostgreSQL)."),  # noqa: E501
-    address: str = typer.Option(os.environ.get("TEMPORAL_ADDRESS", "127.0.0.1:7233"), "--address", help="Temporal frontend."),  # noqa: E501
-    namespace: str = typer.Option(os.environ.get("TEMPORAL_NAMESPACE", "default"), "--namespace"),  # noqa: E501
+    db: str | None = typer.Option(
+        None,
+        "--db",
+        help="Database URL (default: SQLite in the state dir; postgresql://... for PostgreSQL).",
+    ),
+    address: str = typer.Option(
+        os.environ.get("TEMPORAL_ADDRESS", "127.0.0.1:7233"), "--address", help="Temporal frontend."
+    ),
+    namespace: str = typer.Option(os.environ.get("TEMPORAL_NAMESPACE", "default"), "--namespace"),
     state_dir: Path = typer.Option(Path(".workerplane"), "--state-dir"),
-    no_controller: bool = typer.Option(False, "--no-controller", help="API only (another process runs the controller)."),  # noqa: E501
-    token: list[str] = typer.Option([], "--token", help="Accept this bearer token (also WORKERPLANE_TOKEN)."),  # noqa: E501
+    no_controller: bool = typer.Option(
+        False, "--no-controller", help="API only (another process runs the controller)."
+    ),
+    token: list[str] = typer.Option(
+        [], "--token", help="Accept this bearer token (also WORKERPLANE_TOKEN)."
+    ),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Run the REST API and (while holding the lease) the controller, in one process."""
@@ -376,7 +414,9 @@ def serve(
 
 def push(
     file: Path = typer.Option(..., "--file", "-f", help="Deployment spec (YAML)."),
-    to_temporal: bool = typer.Option(False, "--to-temporal", help="Write the compute config to a Temporal server."),  # noqa: E501
+    to_temporal: bool = typer.Option(
+        False, "--to-temporal", help="Write the compute config to a Temporal server."
+    ),
     address: str | None = typer.Option(None, "--address", help="Temporal frontend."),
 ) -> None:
     """Push a version's compute config to Temporal (CreateWorkerDeploymentVersion or

@@ -15,14 +15,18 @@ console = Console()
 
 
 def _target(spec: DeploymentSpec, address: str | None) -> tuple[str, str, str, str]:
-    addr = address or spec.temporal.address or os.environ.get("TEMPORAL_ADDRESS") or "127.0.0.1:7233"
+    addr = (
+        address or spec.temporal.address or os.environ.get("TEMPORAL_ADDRESS") or "127.0.0.1:7233"
+    )
     namespace = spec.temporal.namespace or os.environ.get("TEMPORAL_NAMESPACE") or "default"
     deployment = spec.deployment.name if spec.deployment else spec.name
     build_id = spec.deployment.build_id if spec.deployment else "default"
     return addr, namespace, deployment, build_id
 
 
-def validate_on_server(spec: DeploymentSpec, *, address: str | None, timeout_s: float = 30.0) -> None:  # noqa: E501
+def validate_on_server(
+    spec: DeploymentSpec, *, address: str | None, timeout_s: float = 30.0
+) -> None:
     """Ask Temporal to validate the spec's compute config; exit 1 with its message on refusal."""
     from temporalio.client import Client
 
@@ -44,7 +48,7 @@ def validate_on_server(spec: DeploymentSpec, *, address: str | None, timeout_s: 
     console.print(f"server {addr}: config accepted", markup=False)
 
 
-def push_to_temporal(spec: DeploymentSpec, *, address: str | None, timeout_s: float = 30.0) -> str:  # noqa: E501
+def push_to_temporal(spec: DeploymentSpec, *, address: str | None, timeout_s: float = 30.0) -> str:
     """Create or update the version's compute config on Temporal; returns "created"/"updated"."""
     from temporalio.client import Client
 

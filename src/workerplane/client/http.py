@@ -75,7 +75,9 @@ class WorkerplaneClient:
         self._http = httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=timeout_s)
 
     @classmethod
-    def from_env(cls, url: str | None = None, token: str | None = None, profile: str | None = None) -> WorkerplaneClient:  # noqa: E501
+    def from_env(
+        cls, url: str | None = None, token: str | None = None, profile: str | None = None
+    ) -> WorkerplaneClient:
         cfg = resolve_client_config(url, token, profile)
         return cls(cfg.url, cfg.token)
 
@@ -133,9 +135,13 @@ class WorkerplaneClient:
 
     # -- worker deployments and versions -------------------------------------------------------
 
-    def create_deployment(self, name: str, namespace: str | None = None, request_id: str | None = None) -> Any:  # noqa: E501
+    def create_deployment(
+        self, name: str, namespace: str | None = None, request_id: str | None = None
+    ) -> Any:
         body = {"name": name, "namespace": namespace, "request_id": request_id}
-        return self._call("POST", "/v1/worker-deployments", json={k: v for k, v in body.items() if v is not None})  # noqa: E501
+        return self._call(
+            "POST", "/v1/worker-deployments", json={k: v for k, v in body.items() if v is not None}
+        )
 
     def get_deployment(self, name: str) -> Any:
         return self._call("GET", f"/v1/worker-deployments/{name}")
@@ -156,25 +162,53 @@ class WorkerplaneClient:
         return self._call("GET", f"/v1/worker-deployments/{deployment}/versions")
 
     def update_compute_config(self, deployment: str, build_id: str, body: dict[str, Any]) -> Any:
-        return self._call("PATCH", f"/v1/worker-deployments/{deployment}/versions/{build_id}/compute-config", json=body)  # noqa: E501
+        return self._call(
+            "PATCH",
+            f"/v1/worker-deployments/{deployment}/versions/{build_id}/compute-config",
+            json=body,
+        )
 
     def validate_compute_config(self, deployment: str, build_id: str, body: dict[str, Any]) -> Any:
-        return self._call("POST", f"/v1/worker-deployments/{deployment}/versions/{build_id}/compute-config/validate", json=body)  # noqa: E501
+        return self._call(
+            "POST",
+            f"/v1/worker-deployments/{deployment}/versions/{build_id}/compute-config/validate",
+            json=body,
+        )
 
     def validate(self, body: dict[str, Any]) -> Any:
         return self._call("POST", "/v1/validate", json=body)
 
-    def drain_version(self, deployment: str, build_id: str, conflict_token: str | None = None) -> Any:  # noqa: E501
+    def drain_version(
+        self, deployment: str, build_id: str, conflict_token: str | None = None
+    ) -> Any:
         body = {"conflict_token": conflict_token} if conflict_token else {}
-        return self._call("POST", f"/v1/worker-deployments/{deployment}/versions/{build_id}/drain", json=body)  # noqa: E501
+        return self._call(
+            "POST", f"/v1/worker-deployments/{deployment}/versions/{build_id}/drain", json=body
+        )
 
     def delete_version(self, deployment: str, build_id: str) -> Any:
         return self._call("DELETE", f"/v1/worker-deployments/{deployment}/versions/{build_id}")
 
-    def set_current(self, deployment: str, build_id: str | None, conflict_token: str | None = None) -> Any:  # noqa: E501
+    def set_current(
+        self, deployment: str, build_id: str | None, conflict_token: str | None = None
+    ) -> Any:
         body = {"build_id": build_id, "conflict_token": conflict_token}
-        return self._call("POST", f"/v1/worker-deployments/{deployment}/set-current", json={k: v for k, v in body.items() if v is not None})  # noqa: E501
+        return self._call(
+            "POST",
+            f"/v1/worker-deployments/{deployment}/set-current",
+            json={k: v for k, v in body.items() if v is not None},
+        )
 
-    def set_ramping(self, deployment: str, build_id: str | None, percentage: float, conflict_token: str | None = None) -> Any:  # noqa: E501
+    def set_ramping(
+        self,
+        deployment: str,
+        build_id: str | None,
+        percentage: float,
+        conflict_token: str | None = None,
+    ) -> Any:
         body = {"build_id": build_id, "percentage": percentage, "conflict_token": conflict_token}
-        return self._call("POST", f"/v1/worker-deployments/{deployment}/set-ramping", json={k: v for k, v in body.items() if v is not None})  # noqa: E501
+        return self._call(
+            "POST",
+            f"/v1/worker-deployments/{deployment}/set-ramping",
+            json={k: v for k, v in body.items() if v is not None},
+        )

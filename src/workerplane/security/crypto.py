@@ -42,7 +42,9 @@ def _decode_key(text: str, origin: str) -> bytes:
     except (binascii.Error, ValueError):
         raise EncryptionKeyError(f"{origin}: the key must be 32 bytes, base64-encoded") from None
     if len(key) != 32:
-        raise EncryptionKeyError(f"{origin}: the key must be 32 bytes, base64-encoded (got {len(key)})")
+        raise EncryptionKeyError(
+            f"{origin}: the key must be 32 bytes, base64-encoded (got {len(key)})"
+        )
     return key
 
 

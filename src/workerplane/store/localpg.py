@@ -76,7 +76,11 @@ def _run_as_owner(args: list[str], *, check: bool = True) -> subprocess.Complete
     if _as_postgres():
         args = ["runuser", "-u", "postgres", "--", *args]
     return subprocess.run(
-        args, check=check, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        args,
+        check=check,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
     )
 
 

@@ -356,12 +356,12 @@ class Store:
         with self.db.write_session() as s:
             row = self._deployment(s, name)
             count = s.scalar(
-                select(DeploymentVersion.id).where(DeploymentVersion.deployment_id == row.id).limit(1)
+                select(DeploymentVersion.id)
+                .where(DeploymentVersion.deployment_id == row.id)
+                .limit(1)
             )
             if count is not None:
-                raise Conflict(
-                    f"worker deployment '{name}' still has versions; delete them first"
-                )
+                raise Conflict(f"worker deployment '{name}' still has versions; delete them first")
             s.delete(row)
 
     def set_routing(
@@ -624,9 +624,7 @@ class Store:
                 )
             )
 
-    def record_validation(
-        self, deployment: str, build_id: str, error: str | None
-    ) -> None:
+    def record_validation(self, deployment: str, build_id: str, error: str | None) -> None:
         with self.db.write_session() as s:
             s.execute(
                 update(DeploymentVersion)
@@ -814,9 +812,7 @@ class Store:
         with self.db.write_session() as s:
             rows = list(
                 s.scalars(
-                    select(DeploymentVersion).options(
-                        selectinload(DeploymentVersion.deployment)
-                    )
+                    select(DeploymentVersion).options(selectinload(DeploymentVersion.deployment))
                 )
             )
             for row in rows:
@@ -867,9 +863,7 @@ class Store:
                 )
             )
             known = {v.key for v in versions}
-            existing = {
-                (r.version_key, r.group_id): r for r in s.scalars(select(GroupStatusRow))
-            }
+            existing = {(r.version_key, r.group_id): r for r in s.scalars(select(GroupStatusRow))}
             for st in statuses:
                 if st.version_key not in known:
                     continue  # a version deleted meanwhile: do not resurrect its status

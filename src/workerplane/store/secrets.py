@@ -95,7 +95,9 @@ def seal_spec(
         if isinstance(managed, dict):
             prev_managed = prev_details.get("managed")
             details["managed"] = _seal_env(
-                box, dict(managed), prev_managed if isinstance(prev_managed, dict) else {},
+                box,
+                dict(managed),
+                prev_managed if isinstance(prev_managed, dict) else {},
                 secret_env,
             )
         provider["details"] = details
@@ -159,9 +161,7 @@ def restore_redacted(plain: Any, sealed_previous: Any, box: SecretBox) -> Any:
     """Where a client sent ``REDACTED`` back at a path that holds a stored secret, put the stored
     plaintext in (so validation sees the real value). Other values are left alone."""
     if isinstance(plain, dict) and isinstance(sealed_previous, dict):
-        return {
-            k: restore_redacted(v, sealed_previous.get(k), box) for k, v in plain.items()
-        }
+        return {k: restore_redacted(v, sealed_previous.get(k), box) for k, v in plain.items()}
     if isinstance(plain, list) and isinstance(sealed_previous, list):
         return [
             restore_redacted(v, sealed_previous[i] if i < len(sealed_previous) else None, box)
