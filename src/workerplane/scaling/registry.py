@@ -18,6 +18,7 @@ from workerplane.scaling.backlog import BacklogDetails, BacklogScaler
 from workerplane.scaling.base import Scaler
 from workerplane.scaling.no_sync import NoSyncDetails, NoSyncScaler
 from workerplane.scaling.rate_based import RateBasedDetails, RateBasedScaler
+from workerplane.scaling.slo import SloDetails, SloScaler
 from workerplane.scaling.types import Strategy
 
 
@@ -64,6 +65,11 @@ def _rate_based(details: BaseModel, strategy: Strategy) -> Scaler[Any]:
     return RateBasedScaler(details, strategy)
 
 
+def _slo(details: BaseModel, strategy: Strategy) -> Scaler[Any]:
+    assert isinstance(details, SloDetails)
+    return SloScaler(details, strategy)
+
+
 SCALER_TYPES: dict[str, ScalerType] = {
     "backlog": ScalerType(
         name="backlog",
@@ -82,6 +88,12 @@ SCALER_TYPES: dict[str, ScalerType] = {
         details_model=RateBasedDetails,
         strategies=frozenset({Strategy.WORKER_SET}),
         factory=_rate_based,
+    ),
+    "slo": ScalerType(
+        name="slo",
+        details_model=SloDetails,
+        strategies=frozenset({Strategy.INVOKE, Strategy.WORKER_SET}),
+        factory=_slo,
     ),
 }
 

@@ -133,6 +133,7 @@ class _Worker:
     state: int  # _STARTING, _READY, _RETIRING, _EXITED
     in_flight: int = 0
     idle_since: float = 0.0
+    ready_at: float | None = None
     stopped_polling_at: float | None = None
     exited_at: float | None = None
 
@@ -151,6 +152,8 @@ class SimResult:
         waits: per-task schedule-to-start latency in seconds (NaN for a task that never started).
         completed: how many times each task completed (conservation: all ones).
         worker_seconds: total billed worker time (launch to exit).
+        startup_seconds: the part of it spent starting (launch to first poll).
+        retiring_seconds: the part spent finishing tasks after polling stopped.
         launches: workers launched.
         scale_actions: decisions that changed something (a start, or a new size).
         decisions: every decision with its time (``Hold`` included).
@@ -165,6 +168,8 @@ class SimResult:
     waits: FloatArray
     completed: npt.NDArray[np.int64]
     worker_seconds: float
+    startup_seconds: float
+    retiring_seconds: float
     launches: int
     scale_actions: int
     decisions: list[tuple[float, Decision]]
@@ -418,6 +423,7 @@ class Simulation:
                 if w.state != _STARTING:
                     continue
                 w.state = _READY
+                w.ready_at = t
                 self.free_slots.extend([w.wid] * self.wm.slots)
                 self._dispatch_backlog()
                 if w.in_flight == 0:
@@ -453,6 +459,15 @@ class Simulation:
         worker_seconds = sum(
             (w.exited_at if w.exited_at is not None else end) - w.launched_at for w in self.workers
         )
+        startup = retiring = 0.0
+        for w in self.workers:
+            gone = w.exited_at if w.exited_at is not None else end
+            if w.ready_at is None:
+                startup += gone - w.launched_at
+                continue
+            startup += w.ready_at - w.launched_at
+            if w.stopped_polling_at is not None:
+                retiring += gone - w.stopped_polling_at
         s = np.array(self.series, dtype=np.float64).reshape(-1, 5)
         return SimResult(
             trace=tr.name,
@@ -460,6 +475,8 @@ class Simulation:
             waits=self.waits,
             completed=self.completed,
             worker_seconds=float(worker_seconds),
+            startup_seconds=startup,
+            retiring_seconds=retiring,
             launches=self.launches,
             scale_actions=self.scale_actions,
             decisions=self.decisions,

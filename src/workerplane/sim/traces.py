@@ -93,7 +93,7 @@ def _thinned(
 
 def steady(
     seed: int = 1,
-    rate: float = 3.0,
+    rate: float = 12.0,
     horizon_s: float = 3600.0,
     duration: Distribution | None = None,
 ) -> Trace:
@@ -112,7 +112,7 @@ def steady(
 
 def bursts(
     seed: int = 2,
-    on_rate: float = 8.0,
+    on_rate: float = 30.0,
     on_s: float = 60.0,
     off_s: float = 240.0,
     horizon_s: float = 3600.0,
@@ -138,8 +138,8 @@ def bursts(
 
 def diurnal(
     seed: int = 3,
-    base_rate: float = 0.1,
-    peak_rate: float = 6.0,
+    base_rate: float = 0.5,
+    peak_rate: float = 20.0,
     horizon_s: float = 3600.0,
     duration: Distribution | None = None,
 ) -> Trace:
@@ -162,10 +162,10 @@ def diurnal(
 
 def spikes(
     seed: int = 4,
-    background_rate: float = 0.5,
+    background_rate: float = 3.0,
     n_spikes: int = 4,
-    spike_size: int = 150,
-    spike_spread_s: float = 5.0,
+    spike_size: int = 300,
+    spike_spread_s: float = 10.0,
     horizon_s: float = 3600.0,
     duration: Distribution | None = None,
 ) -> Trace:
@@ -190,7 +190,7 @@ def spikes(
 
 def longtail(
     seed: int = 5,
-    rate: float = 1.5,
+    rate: float = 5.0,
     horizon_s: float = 3600.0,
     duration: Distribution | None = None,
 ) -> Trace:

@@ -1,0 +1,315 @@
+"""workerplane's SLO-driven scaler ``slo``: meet a p95 schedule-to-start target at the lowest cost.
+
+The user sets the SLO (``schedule_to_start_slo_ms``) and ``min_count``/``max_count``; everything
+else is learned from what the controller observes:
+
+* **slots per worker** (``k``): the most tasks per ready worker ever seen in flight (a worker is
+  full when tasks wait), unless ``target_per_worker`` is set;
+* **mean task duration** (``d``): Little's law on the running set, ``in_flight / dispatch_rate``,
+  smoothed; until it is known every waiting task is given its own slot.
+
+Each observation sizes the group in slots, then rounds up to workers:
+
+    slots = load + drain
+    load  = in_flight, smoothed upward instantly and downward slowly (the work running now; with
+            no backlog, Little's law makes it the arrival rate times ``d``, and unlike Temporal's
+            decaying ``tasks_add_rate`` it is exact and fresh, so a burst's end is seen at once)
+    drain = backlog * d / h   with h = max(d, target_wait - backlog_age)
+
+i.e. the waiting tasks are spread over the time they may still wait (``target_wait`` is a fraction
+of the SLO, leaving room for the stats cache and worker startup). When the oldest task is already
+past ``target_wait`` (or ``d`` is unknown) every waiting task gets a slot at once. Running "hot"
+(no idle headroom when nothing waits) is deliberate: a p95 SLO of seconds lets tasks wait a little,
+and the backlog term adds capacity as soon as they do.
+
+Scale-up is immediate. Scale-down takes the highest size asked for during the last
+``scale_down_delay_ms`` (ski rental: an idle worker is kept about as long as a new one takes to
+start, so short lulls do not pay for a relaunch). A worker-set provider retires the idlest workers
+and lets them finish their tasks, so scaling down never cancels work, and ``in_flight`` keeps the
+group from scaling to zero while anything is still running.
+
+Invoke strategy: ``StartWorkers(desired - running)`` when positive; idle workers exit by themselves.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Annotated
+
+from pydantic import model_validator
+
+from workerplane.scaling._fields import ScalerDetails, rule_error, temporal_float, temporal_int
+from workerplane.scaling.no_sync import to_ms
+from workerplane.scaling.types import (
+    Decision,
+    GroupMetrics,
+    Hold,
+    QueueStats,
+    SetSize,
+    StartWorkers,
+    Strategy,
+)
+
+#: Rates at or below this (tasks/s) are "no activity".
+IDLE_RATE_EPSILON = 0.01
+
+#: Time constant (s) of the in-flight average that sizes the group while nothing waits.
+LOAD_TAU_S = 5.0
+
+#: Time constant (s) of the in-flight average paired with Temporal's decaying rates.
+RATE_TAU_S = 30.0
+
+#: add and dispatch rates within this fraction of each other mark a steady stretch.
+STEADY_TOLERANCE = 0.1
+
+#: Slots are not learned for this long after a scale-down (retiring workers' tasks still count).
+RETIRE_GUARD_MS = 30_000
+
+#: Waiting tasks that must be drained are planned to start within this fraction of the SLO.
+DRAIN_FRACTION = 0.8
+
+#: Fraction of a worker's slots the group may be short before another worker is added.
+ROUNDING_SLACK = 0.25
+
+
+class SloDetails(ScalerDetails):
+    """``scaler.details`` for ``type: slo``. Only the SLO and min/max need setting."""
+
+    algorithm_name = "slo"
+
+    schedule_to_start_slo_ms: Annotated[int, temporal_int(1)] = 5_000
+    """The p95 schedule-to-start latency to meet."""
+
+    min_count: Annotated[int, temporal_int(0, int32=True)] = 0
+    """Never fewer workers than this (a warm pool, if the user wants one)."""
+
+    max_count: Annotated[int, temporal_int(1, int32=True)] = 10
+    """Never more workers than this."""
+
+    target_per_worker: Annotated[float | None, temporal_float(0, exclusive=True)] = None
+    """Slots per worker. Learned from the census (in flight per ready worker) when unset."""
+
+    target_wait_fraction: Annotated[float, temporal_float(0, exclusive=True)] = 0.4
+    """Plan to start waiting tasks within this fraction of the SLO (the rest absorbs the stats
+    cache and worker startup)."""
+
+    scale_down_delay_ms: Annotated[int, temporal_int(0)] = 5_000
+    """Scale down to the highest size asked for during this window (about one worker startup)."""
+
+    metrics_poll_interval_ms: Annotated[int, temporal_int(100)] = 1_000
+    """How often the controller observes the group."""
+
+    @model_validator(mode="after")
+    def _cross_field_rules(self) -> SloDetails:
+        if self.min_count > self.max_count:
+            raise rule_error(
+                f"min_count ({self.min_count}) must not exceed max_count ({self.max_count})"
+            )
+        if self.target_wait_fraction > 1:
+            raise rule_error("target_wait_fraction must be at most 1")
+        return self
+
+
+@dataclass(frozen=True)
+class SloState:
+    """What ``slo`` learns and remembers.
+
+    Attributes:
+        size: the size last asked for (``None`` before the first decision).
+        slots: learned slots per worker (``None`` until a loaded worker has been seen).
+        duration_s: learned mean task duration (``None`` until a steady stretch was seen).
+        load: in-flight tasks, averaged over ``LOAD_TAU_S``.
+        slow_load: in-flight tasks, averaged over ``RATE_TAU_S`` (pairs with Temporal's rates).
+        last_stats: the task-queue stats of the previous observation (to spot cached copies).
+        last_ms: time of the previous observation.
+        last_scale_down_ms: time of the last scale-down.
+        window: ``(t_ms, desired)`` samples of the last ``scale_down_delay_ms`` as a monotonic
+            queue (the first entry is the window maximum).
+    """
+
+    size: int | None = None
+    slots: float | None = None
+    duration_s: float | None = None
+    load: float | None = None
+    slow_load: float | None = None
+    last_stats: QueueStats | None = None
+    last_ms: int | None = None
+    last_scale_down_ms: int | None = None
+    window: tuple[tuple[int, int], ...] = ()
+
+
+def _ewma(previous: float | None, sample: float, dt_s: float, tau_s: float) -> float:
+    """A time-based exponentially weighted average (irregular sampling safe)."""
+    if previous is None:
+        return sample
+    weight = 1.0 - math.exp(-max(dt_s, 0.0) / tau_s)
+    return previous + weight * (sample - previous)
+
+
+class SloScaler:
+    """Sizes a group so that waiting tasks start within a fraction of the SLO, running hot."""
+
+    strategy: Strategy
+
+    def __init__(self, details: SloDetails, strategy: Strategy) -> None:
+        self.details = details
+        self.strategy = strategy
+
+    @property
+    def poll_interval_s(self) -> float:
+        return self.details.metrics_poll_interval_ms / 1000.0
+
+    def initial_state(self, now: float) -> SloState:
+        return SloState()
+
+    def _learn(
+        self, state: SloState, metrics: GroupMetrics, in_flight: float, now_ms: int
+    ) -> SloState:
+        """Update the learned slots per worker, mean duration and load averages."""
+        stats, census = metrics.stats, metrics.workers
+        dt_s = 0.0 if state.last_ms is None else (now_ms - state.last_ms) / 1000.0
+        load = _ewma(state.load, in_flight, dt_s, LOAD_TAU_S)
+        slow = _ewma(state.slow_load, in_flight, dt_s, RATE_TAU_S)
+        slots = state.slots
+        if self.details.target_per_worker is not None:
+            slots = self.details.target_per_worker
+        elif (
+            census.in_flight is not None
+            and census.ready
+            and (
+                state.last_scale_down_ms is None
+                or now_ms - state.last_scale_down_ms >= RETIRE_GUARD_MS
+            )
+        ):
+            # Whole tasks per polling worker (a lower bound of its slots), except shortly after a
+            # scale-down, while retiring workers' tasks still count; floor() absorbs stragglers.
+            seen = float(census.in_flight // census.ready)
+            if seen >= 1 and (slots is None or seen > slots):
+                slots = seen
+        duration = state.duration_s
+        rate = stats.dispatch_rate
+        steady = (
+            stats.backlog_count == 0
+            and rate > IDLE_RATE_EPSILON
+            and abs(stats.add_rate - rate) <= STEADY_TOLERANCE * rate
+            and slow > 0
+        )
+        if steady and stats != state.last_stats:
+            # Little's law holds on a steady stretch: running = rate x duration. The running
+            # count is averaged over the same horizon as Temporal's rate.
+            sample = slow / rate
+            duration = sample if duration is None else 0.8 * duration + 0.2 * sample
+        return replace(
+            state, slots=slots, duration_s=duration, load=load, slow_load=slow, last_ms=now_ms
+        )
+
+    def desired(
+        self, state: SloState, metrics: GroupMetrics, now_ms: int
+    ) -> tuple[SloState, int, str]:
+        """The size for one observation, the updated state and a description of the inputs."""
+        d = self.details
+        stats, census = metrics.stats, metrics.workers
+        k_known = state.slots or d.target_per_worker
+        backlog = max(0, stats.backlog_count)
+        if census.in_flight is not None:
+            in_flight = float(max(0, census.in_flight))
+        else:
+            # Unknown: assume ready workers are full while the queue shows activity.
+            active = backlog > 0 or stats.dispatch_rate > IDLE_RATE_EPSILON
+            busy = census.ready if census.ready is not None else census.running
+            in_flight = busy * (k_known or 1.0) if active else 0.0
+        fresh = stats != state.last_stats
+        state = self._learn(state, metrics, in_flight, now_ms)
+        state = replace(state, last_stats=stats)
+        k = state.slots or 1.0
+        dur = state.duration_s
+        assert state.load is not None
+        slo_s = d.schedule_to_start_slo_ms / 1000.0
+        target = d.target_wait_fraction * slo_s
+        capacity = (census.ready if census.ready is not None else census.running) * k
+        age = stats.backlog_age_s
+        if backlog == 0:
+            # Nothing waits: every arrival starts at once, so what runs IS the load.
+            load = state.load
+            drain = 0.0
+            how = "no backlog"
+        else:
+            # Tasks wait: what runs is capped by capacity; the arrival rate may say more.
+            offered = stats.add_rate * dur if dur is not None else 0.0
+            load = max(state.load, in_flight, offered)
+            if not fresh:
+                # The server's cached copy of stats already acted on: these waiting tasks
+                # have been dispatched to the workers started for them since.
+                drain = 0.0
+                how = f"backlog {backlog} (cached stats, already handled)"
+            elif dur is None:
+                drain = float(backlog)
+                how = f"backlog {backlog}, task duration not learned yet: a slot each"
+            else:
+                # FIFO: the newest waiting task starts once the running capacity has worked
+                # through the tasks ahead of it.
+                wait = max(age, backlog * dur / capacity) if capacity > 0 else math.inf
+                if wait < target:
+                    drain = 0.0
+                    how = f"backlog {backlog} age {age:.1f}s, expected wait {wait:.1f}s: absorbed"
+                else:
+                    horizon = max(dur, DRAIN_FRACTION * slo_s - age)
+                    drain = backlog * dur / horizon
+                    how = (
+                        f"backlog {backlog} age {age:.1f}s, expected wait {wait:.1f}s: drain "
+                        f"over {horizon:.1f}s (d={dur:.2f}s)"
+                    )
+        if in_flight == 0 and backlog == 0 and stats.add_rate <= IDLE_RATE_EPSILON:
+            load = 0.0
+        slots_needed = load + drain
+        # Round up only past ROUNDING_SLACK of a worker: a sliver of missing capacity is absorbed
+        # by the queue (and the backlog term reacts if it is not).
+        raw = max(0, math.ceil(slots_needed / k - ROUNDING_SLACK))
+        if raw == 0 and (in_flight > 0 or backlog > 0):
+            raw = 1  # never scale to zero while anything runs or waits
+        desired = min(max(raw, d.min_count), d.max_count)
+        txt = (
+            f"in_flight={in_flight:g} load={load:.1f} {how} -> {slots_needed:.1f} slots / "
+            f"{k:g} per worker = {raw}"
+        )
+        if desired != raw:
+            txt += f", clamped to {desired}"
+        return state, desired, txt
+
+    def decide(
+        self, state: SloState, metrics: GroupMetrics | None, now: float
+    ) -> tuple[SloState, Decision]:
+        d = self.details
+        if metrics is None:
+            return state, Hold(reason="metrics unavailable: holding the current size")
+        now_ms = to_ms(now)
+        state, desired, inputs = self.desired(state, metrics, now_ms)
+        kept = [
+            (t, v)
+            for t, v in state.window
+            if t > now_ms - d.scale_down_delay_ms and v > desired
+        ]
+        kept.append((now_ms, desired))
+        state = replace(state, window=tuple(kept))
+        running = metrics.workers.running
+        if self.strategy is Strategy.INVOKE:
+            state = replace(state, size=desired)
+            missing = desired - running
+            if missing <= 0:
+                return state, Hold(reason=f"{inputs}; {running} running: enough")
+            return state, StartWorkers(
+                count=missing, reason=f"{inputs}; {running} running -> start {missing}"
+            )
+        current = metrics.workers.desired
+        if current is None:
+            current = state.size if state.size is not None else running
+        target = desired if desired >= current else min(current, kept[0][1])
+        if current > d.max_count:
+            target = min(target, d.max_count)
+        state = replace(state, size=target)
+        if target == current:
+            return state, Hold(reason=f"{inputs}; size {current}: holding")
+        if target < current:
+            state = replace(state, last_scale_down_ms=now_ms)
+        return state, SetSize(size=target, reason=f"{inputs}; size {current} -> {target}")
