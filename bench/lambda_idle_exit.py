@@ -1,7 +1,7 @@
 """Benchmark: Lambda workers that exit when idle vs workers that run to their deadline.
 
 Runs on the local Lambda runtime (serverless-offline, real Python handlers) and the embedded
-Temporal dev server. A burst of N short tasks (``ProcessItem`` with a 0.2 s activity) lands on an
+Temporal dev server. A burst of N short tasks (``ProcessItem`` with a 1 s activity) lands on an
 idle queue with zero workers, three ways:
 
 1. ``workerplane``: the real controller, ``backlog`` scaler (invokes sized to the backlog), handlers
@@ -11,12 +11,15 @@ idle queue with zero workers, three ways:
 3. ``Temporal's policy (replayed)``: Temporal's ``no-sync`` algorithm driving the same
    ``aws-lambda`` provider: ONE invoke per trigger, the metrics poll every 10 s (Temporal's minimum)
    and the "task found no poller" trigger (``ProcessTaskAdd``, 100 ms cooloff) fired for every
-   workflow started while no worker polled; run-to-deadline handlers.
+   workflow started while no worker polled; run-to-deadline handlers; no concurrency cap (Temporal
+   has none).
+4. ``Temporal replay, poll trigger only``: the same without the task-add signal (a backlog that
+   built up while nothing signalled it, e.g. after workers died): one invoke per 10 s poll.
 
 Printed per row: drain time (first StartWorkflow -> last workflow completed), invocations, and
 billed worker-seconds (the sum of the handlers' run times, which is what Lambda bills).
 
-    .venv/bin/python bench/lambda_idle_exit.py [--tasks 100] [--timeout 60]
+    .venv/bin/python bench/lambda_idle_exit.py [--tasks 100] [--timeout 60] [--activity-s 1.0]
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ from workerplane.scaling.types import GroupMetrics, StartWorkers, WorkerCensus  
 from workerplane.temporal.devserver import start_dev_server  # noqa: E402
 from workerplane.temporal.metrics import QueueTarget, TemporalMetricsSource, total  # noqa: E402
 
-ACTIVITY_S = 0.2
+ACTIVITY_S = 1.0  # --activity-s
 SLOTS = 4
 MAX_WORKERS = 8
 GRACEFUL_S = 5.0  # examples/lambda/serverless.yml
@@ -62,8 +65,8 @@ def _polling_lifetime(timeout_s: float) -> float:
     return timeout_s - GRACEFUL_S - SAFETY_MARGIN_S
 
 
-def _lambda_details(endpoint: str, ttl_s: float) -> dict[str, Any]:
-    return {
+def _lambda_details(endpoint: str, ttl_s: float, *, cap: bool = True) -> dict[str, Any]:
+    details = {
         "arn": "workerplane-worker-dev-worker",
         "region": "us-east-1",
         "endpoint_url": endpoint,
@@ -73,6 +76,9 @@ def _lambda_details(endpoint: str, ttl_s: float) -> dict[str, Any]:
         "max_concurrency": MAX_WORKERS,
         "worker_ttl_s": ttl_s,
     }
+    if not cap:
+        del details["max_concurrency"]  # Temporal's controller has no concurrency cap
+    return details
 
 
 async def _burst(client: Client, queue: str, count: int) -> list[Any]:
@@ -147,7 +153,7 @@ async def run_controller(
 
 
 async def run_temporal_policy(
-    offline: LambdaOffline, address: str, tasks: int, timeout_s: float
+    offline: LambdaOffline, address: str, tasks: int, timeout_s: float, *, task_add: bool = True
 ) -> dict[str, Any]:
     """Temporal's no-sync policy replayed with the same provider (see the module docstring)."""
     offline.reset()
@@ -155,7 +161,7 @@ async def run_temporal_policy(
     env = WorkerEnvironment(address=address, namespace="default", task_queues=(queue,))
     provider = LambdaProvider(
         LambdaDetails.from_details(
-            _lambda_details(offline.endpoint, _polling_lifetime(timeout_s)), "bench"
+            _lambda_details(offline.endpoint, _polling_lifetime(timeout_s), cap=False), "bench"
         ),
         deployment=queue,
         group_id="lambda",
@@ -182,8 +188,9 @@ async def run_temporal_policy(
             )
         )
         # ProcessTaskAdd: the task found no waiting poller while no worker polls the queue.
-        state, decision = scaler.task_added(state, time.monotonic(), sync_match=pollers > 0)
-        apply(decision)
+        if task_add:
+            state, decision = scaler.task_added(state, time.monotonic(), sync_match=pollers > 0)
+            apply(decision)
 
     async def poll_loop() -> None:
         nonlocal state, pollers
@@ -214,6 +221,21 @@ async def run_temporal_policy(
     return _row(drain, invoked, runs)
 
 
+async def _warm_up(address: str) -> None:
+    """Run a few workflows once, unmeasured, so the first row does not pay the server's warm-up."""
+    from examples.app import process_item
+    from workerplane.worker import WorkerOptions, run_worker
+
+    queue = f"warmup-{uuid.uuid4().hex[:6]}"
+    client = await Client.connect(address)
+    handles = await _burst(client, queue, 5)
+    options = WorkerOptions(idle_exit_s=1.0, task_queues=(queue,), orphan_exit_s=None)
+    await run_worker(
+        workflows=[ProcessItem], activities=[process_item], options=options, client=client
+    )
+    await asyncio.gather(*(h.result() for h in handles))
+
+
 def _row(drain: float, invoked: int, runs: list[dict[str, Any]]) -> dict[str, Any]:
     reasons: dict[str, int] = {}
     for r in runs:
@@ -231,6 +253,7 @@ async def main_async(args: argparse.Namespace, workdir: Path) -> list[tuple[str,
     server = start_dev_server(db_file=workdir / "temporal.db", log_file=workdir / "temporal.log")
     rows: list[tuple[str, dict[str, Any]]] = []
     try:
+        await _warm_up(server.address)
         with lambda_offline(
             workdir / "idle",
             timeout_s=args.timeout,
@@ -259,10 +282,33 @@ async def main_async(args: argparse.Namespace, workdir: Path) -> list[tuple[str,
                     ),
                 )
             )
+        # A fresh runtime for the replay too, so every row starts with cold sandboxes.
+        with lambda_offline(
+            workdir / "replay",
+            timeout_s=args.timeout,
+            idle_exit_s=10_000,
+            slots=SLOTS,
+            safety_margin_s=SAFETY_MARGIN_S,
+        ) as replay:
             rows.append(
                 (
                     "Temporal no-sync replay, run to deadline",
-                    await run_temporal_policy(deadline, server.address, args.tasks, args.timeout),
+                    await run_temporal_policy(replay, server.address, args.tasks, args.timeout),
+                )
+            )
+        with lambda_offline(
+            workdir / "replay-poll",
+            timeout_s=args.timeout,
+            idle_exit_s=10_000,
+            slots=SLOTS,
+            safety_margin_s=SAFETY_MARGIN_S,
+        ) as replay_poll:
+            rows.append(
+                (
+                    "Temporal replay, poll trigger only",
+                    await run_temporal_policy(
+                        replay_poll, server.address, args.tasks, args.timeout, task_add=False
+                    ),
                 )
             )
     finally:
@@ -275,9 +321,12 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=100)
     parser.add_argument("--timeout", type=float, default=60.0, help="Lambda timeout, seconds")
     parser.add_argument("--idle-exit", type=float, default=3.0, help="idle exit, seconds")
+    parser.add_argument("--activity-s", type=float, default=ACTIVITY_S, help="task length, s")
     args = parser.parse_args()
+    global ACTIVITY_S
+    ACTIVITY_S = args.activity_s
     workdir = Path(tempfile.mkdtemp(prefix="wp-lambda-bench-"))
-    for sub in ("idle", "deadline"):
+    for sub in ("idle", "deadline", "replay", "replay-poll"):
         (workdir / sub).mkdir()
     rows = asyncio.run(main_async(args, workdir))
     print(
