@@ -317,13 +317,13 @@ async def main_async(args: argparse.Namespace, workdir: Path) -> list[tuple[str,
 
 
 def main() -> None:
+    global ACTIVITY_S
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", type=int, default=100)
     parser.add_argument("--timeout", type=float, default=60.0, help="Lambda timeout, seconds")
     parser.add_argument("--idle-exit", type=float, default=3.0, help="idle exit, seconds")
     parser.add_argument("--activity-s", type=float, default=ACTIVITY_S, help="task length, s")
     args = parser.parse_args()
-    global ACTIVITY_S
     ACTIVITY_S = args.activity_s
     workdir = Path(tempfile.mkdtemp(prefix="wp-lambda-bench-"))
     for sub in ("idle", "deadline", "replay", "replay-poll"):
