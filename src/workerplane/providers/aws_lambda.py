@@ -235,10 +235,10 @@ class AwsClients:
                     aws_session_token=creds["SessionToken"],
                     region_name=self.access.region,
                 )
-                expiration = creds.get("Expiration")
+                expiration: Any = creds.get("Expiration")
                 self._role_expires_at = (
-                    expiration.timestamp()
-                    if hasattr(expiration, "timestamp")
+                    float(expiration.timestamp())
+                    if expiration is not None and hasattr(expiration, "timestamp")
                     else time.time() + 900
                 )
             else:

@@ -111,12 +111,12 @@ def _credentials(details: CloudRunDetails) -> Any:
     if details.anonymous:
         from google.auth.credentials import AnonymousCredentials
 
-        return AnonymousCredentials()
+        return AnonymousCredentials()  # type: ignore[no-untyped-call]
     scopes = ["https://www.googleapis.com/auth/cloud-platform"]
     if details.credentials_file:
         from google.oauth2 import service_account
 
-        source: Any = service_account.Credentials.from_service_account_file(
+        source: Any = service_account.Credentials.from_service_account_file(  # type: ignore[no-untyped-call]
             details.credentials_file, scopes=scopes
         )
     else:
@@ -126,7 +126,7 @@ def _credentials(details: CloudRunDetails) -> Any:
     if details.service_account:
         from google.auth import impersonated_credentials
 
-        return impersonated_credentials.Credentials(
+        return impersonated_credentials.Credentials(  # type: ignore[no-untyped-call]
             source_credentials=source,
             target_principal=details.service_account,
             target_scopes=scopes,
