@@ -63,8 +63,31 @@ RATE_TAU_S = 30.0
 #: add and dispatch rates within this fraction of each other mark a steady stretch.
 STEADY_TOLERANCE = 0.1
 
-#: Slots are not learned for this long after a scale-down (retiring workers' tasks still count).
-RETIRE_GUARD_MS = 30_000
+#: Slots are not learned for this many mean task durations (at least ``RETIRE_GUARD_MIN_MS``)
+#: after a scale-down: retiring workers' tasks still count as in flight.
+RETIRE_GUARD_DURATIONS = 3.0
+RETIRE_GUARD_MIN_MS = 5_000.0
+
+#: The average load is capped by the highest in-flight count of this window, so that the group
+#: shrinks soon after the work falls away (a burst's end) instead of following the average down.
+PEAK_WINDOW_MS = 2_000
+
+#: A backlog is never planned to drain faster than this many task durations.
+MIN_DRAIN_DURATIONS = 1.5
+
+#: A smaller size is chosen only if this fraction of a worker would still be spare.
+DOWN_HYSTERESIS = 0.25
+
+#: Scale-down window before any worker startup has been timed.
+DEFAULT_STARTUP_MS = 5_000.0
+
+#: Bounds of the learned scale-down window.
+MIN_DELAY_MS = 1_000.0
+MAX_DELAY_MS = 60_000.0
+
+#: ...plus this many standard deviations of Poisson noise (sqrt of the average), so that noise
+#: alone does not shrink the group.
+PEAK_NOISE = 0.0
 
 #: Waiting tasks that must be drained are planned to start within this fraction of the SLO.
 DRAIN_FRACTION = 0.8
@@ -94,8 +117,10 @@ class SloDetails(ScalerDetails):
     """Plan to start waiting tasks within this fraction of the SLO (the rest absorbs the stats
     cache and worker startup)."""
 
-    scale_down_delay_ms: Annotated[int, temporal_int(0)] = 5_000
-    """Scale down to the highest size asked for during this window (about one worker startup)."""
+    scale_down_delay_ms: Annotated[int | None, temporal_int(0)] = None
+    """Scale down to the highest size asked for during this window. Unset: the learned worker
+    startup time (ski rental: an idle worker is kept as long as a replacement takes to start),
+    ``DEFAULT_STARTUP_MS`` until a startup has been observed."""
 
     metrics_poll_interval_ms: Annotated[int, temporal_int(100)] = 1_000
     """How often the controller observes the group."""
@@ -126,6 +151,10 @@ class SloState:
         last_scale_down_ms: time of the last scale-down.
         window: ``(t_ms, desired)`` samples of the last ``scale_down_delay_ms`` as a monotonic
             queue (the first entry is the window maximum).
+        recent: ``(t_ms, in_flight)`` of the last ``PEAK_WINDOW_MS``, monotonic like ``window``.
+        startup_ms: learned worker startup time (scale-up until every asked worker polls).
+        scale_up_ms: when the scale-up being timed was asked for (``None``: none pending).
+        scale_up_mark: the ready count that marks half of that scale-up's workers polling.
     """
 
     size: int | None = None
@@ -137,6 +166,10 @@ class SloState:
     last_ms: int | None = None
     last_scale_down_ms: int | None = None
     window: tuple[tuple[int, int], ...] = ()
+    recent: tuple[tuple[int, float], ...] = ()
+    startup_ms: float | None = None
+    scale_up_ms: int | None = None
+    scale_up_mark: int = 0
 
 
 def _ewma(previous: float | None, sample: float, dt_s: float, tau_s: float) -> float:
@@ -172,15 +205,15 @@ class SloScaler:
         load = _ewma(state.load, in_flight, dt_s, LOAD_TAU_S)
         slow = _ewma(state.slow_load, in_flight, dt_s, RATE_TAU_S)
         slots = state.slots
+        guard_ms = max(
+            RETIRE_GUARD_MIN_MS, RETIRE_GUARD_DURATIONS * 1000.0 * (state.duration_s or 0.0)
+        )
         if self.details.target_per_worker is not None:
             slots = self.details.target_per_worker
         elif (
             census.in_flight is not None
             and census.ready
-            and (
-                state.last_scale_down_ms is None
-                or now_ms - state.last_scale_down_ms >= RETIRE_GUARD_MS
-            )
+            and (state.last_scale_down_ms is None or now_ms - state.last_scale_down_ms >= guard_ms)
         ):
             # Whole tasks per polling worker (a lower bound of its slots), except shortly after a
             # scale-down, while retiring workers' tasks still count; floor() absorbs stragglers.
@@ -205,9 +238,12 @@ class SloScaler:
         )
 
     def desired(
-        self, state: SloState, metrics: GroupMetrics, now_ms: int
+        self, state: SloState, metrics: GroupMetrics, now_ms: int, current: int
     ) -> tuple[SloState, int, str]:
-        """The size for one observation, the updated state and a description of the inputs."""
+        """The size for one observation, the updated state and a description of the inputs.
+
+        ``current`` is the group's size now; sizes are rounded with hysteresis around it.
+        """
         d = self.details
         stats, census = metrics.stats, metrics.workers
         k_known = state.slots or d.target_per_worker
@@ -220,6 +256,16 @@ class SloScaler:
             busy = census.ready if census.ready is not None else census.running
             in_flight = busy * (k_known or 1.0) if active else 0.0
         fresh = stats != state.last_stats
+        capacity = (census.ready if census.ready is not None else census.running) * (k_known or 1.0)
+        if not fresh and backlog > 0 and census.in_flight is not None and in_flight < capacity:
+            # A cached copy shows waiting tasks, but slots are free now: the server would have
+            # handed them out, so nothing waits any more.
+            backlog = 0
+        recent = (
+            *((t, v) for t, v in state.recent if t > now_ms - PEAK_WINDOW_MS and v > in_flight),
+            (now_ms, in_flight),
+        )
+        state = replace(state, recent=recent)
         state = self._learn(state, metrics, in_flight, now_ms)
         state = replace(state, last_stats=stats)
         k = state.slots or 1.0
@@ -231,7 +277,8 @@ class SloScaler:
         age = stats.backlog_age_s
         if backlog == 0:
             # Nothing waits: every arrival starts at once, so what runs IS the load.
-            load = state.load
+            # The average smooths noise; the recent peak cuts its lag when work falls away.
+            load = min(state.load, recent[0][1] + PEAK_NOISE * math.sqrt(state.load))
             drain = 0.0
             how = "no backlog"
         else:
@@ -254,7 +301,7 @@ class SloScaler:
                     drain = 0.0
                     how = f"backlog {backlog} age {age:.1f}s, expected wait {wait:.1f}s: absorbed"
                 else:
-                    horizon = max(dur, DRAIN_FRACTION * slo_s - age)
+                    horizon = max(MIN_DRAIN_DURATIONS * dur, DRAIN_FRACTION * slo_s - age)
                     drain = backlog * dur / horizon
                     how = (
                         f"backlog {backlog} age {age:.1f}s, expected wait {wait:.1f}s: drain "
@@ -263,9 +310,13 @@ class SloScaler:
         if in_flight == 0 and backlog == 0 and stats.add_rate <= IDLE_RATE_EPSILON:
             load = 0.0
         slots_needed = load + drain
-        # Round up only past ROUNDING_SLACK of a worker: a sliver of missing capacity is absorbed
-        # by the queue (and the backlog term reacts if it is not).
-        raw = max(0, math.ceil(slots_needed / k - ROUNDING_SLACK))
+        # Round with hysteresis: grow only when short by more than ROUNDING_SLACK of a worker (a
+        # sliver of missing capacity is absorbed by the queue, and the backlog term reacts if it
+        # is not); shrink only when DOWN_HYSTERESIS of a worker would still be spare.
+        workers = slots_needed / k
+        up = max(0, math.ceil(workers - ROUNDING_SLACK))
+        down = math.ceil(workers + DOWN_HYSTERESIS - 1e-9) if workers > 0 else 0
+        raw = up if up > current else (down if down < current else current)
         if raw == 0 and (in_flight > 0 or backlog > 0):
             raw = 1  # never scale to zero while anything runs or waits
         desired = min(max(raw, d.min_count), d.max_count)
@@ -277,6 +328,24 @@ class SloScaler:
             txt += f", clamped to {desired}"
         return state, desired, txt
 
+    def scale_down_delay_ms(self, state: SloState) -> float:
+        """The scale-down window: configured, else the learned startup time (clamped)."""
+        if self.details.scale_down_delay_ms is not None:
+            return float(self.details.scale_down_delay_ms)
+        learned = state.startup_ms if state.startup_ms is not None else DEFAULT_STARTUP_MS
+        return min(max(learned, MIN_DELAY_MS), MAX_DELAY_MS)
+
+    def _time_startup(self, state: SloState, metrics: GroupMetrics, now_ms: int) -> SloState:
+        """Learn how long workers take to start: from a scale-up until half its workers poll."""
+        census = metrics.workers
+        if state.scale_up_ms is None or census.ready is None:
+            return state
+        if census.ready >= min(state.scale_up_mark, census.running):
+            sample = float(now_ms - state.scale_up_ms)
+            learned = sample if state.startup_ms is None else 0.7 * state.startup_ms + 0.3 * sample
+            return replace(state, startup_ms=learned, scale_up_ms=None)
+        return state
+
     def decide(
         self, state: SloState, metrics: GroupMetrics | None, now: float
     ) -> tuple[SloState, Decision]:
@@ -284,12 +353,17 @@ class SloScaler:
         if metrics is None:
             return state, Hold(reason="metrics unavailable: holding the current size")
         now_ms = to_ms(now)
-        state, desired, inputs = self.desired(state, metrics, now_ms)
-        kept = [
-            (t, v)
-            for t, v in state.window
-            if t > now_ms - d.scale_down_delay_ms and v > desired
-        ]
+        census_size = metrics.workers.desired
+        if self.strategy is Strategy.INVOKE:
+            now_size = metrics.workers.running
+        elif census_size is not None:
+            now_size = census_size
+        else:
+            now_size = state.size if state.size is not None else metrics.workers.running
+        state, desired, inputs = self.desired(state, metrics, now_ms, now_size)
+        state = self._time_startup(state, metrics, now_ms)
+        delay = self.scale_down_delay_ms(state)
+        kept = [(t, v) for t, v in state.window if t > now_ms - delay and v > desired]
         kept.append((now_ms, desired))
         state = replace(state, window=tuple(kept))
         running = metrics.workers.running
@@ -312,4 +386,8 @@ class SloScaler:
             return state, Hold(reason=f"{inputs}; size {current}: holding")
         if target < current:
             state = replace(state, last_scale_down_ms=now_ms)
+        elif state.scale_up_ms is None and metrics.workers.ready is not None:
+            ready = metrics.workers.ready
+            mark = ready + math.ceil((target - ready) / 2)
+            state = replace(state, scale_up_ms=now_ms, scale_up_mark=mark)
         return state, SetSize(size=target, reason=f"{inputs}; size {current} -> {target}")

@@ -128,9 +128,7 @@ class KedaHpaScaler:
                 and c.min_replica_count == 0
                 and (last_active is None or now - last_active >= c.cooldown_period_s - 1e-9)
             ):
-                reasons.append(
-                    f"KEDA: inactive for cooldownPeriod {c.cooldown_period_s:g}s -> 0"
-                )
+                reasons.append(f"KEDA: inactive for cooldownPeriod {c.cooldown_period_s:g}s -> 0")
                 replicas = 0
                 state = replace(state, recommendations=())
         recs = state.recommendations
@@ -171,12 +169,13 @@ class KedaHpaScaler:
         return new_state, Hold(reason=f"backlog {backlog}, replicas {replicas}")
 
 
-@dataclass(frozen=True)
 class FixedReplicasScaler:
     """Launch's endpoint without an autoscaler: ``min_workers == max_workers == replicas``."""
 
-    replicas: int
-    strategy: Strategy = Strategy.WORKER_SET
+    strategy = Strategy.WORKER_SET
+
+    def __init__(self, replicas: int) -> None:
+        self.replicas = replicas
 
     @property
     def poll_interval_s(self) -> float:
@@ -185,5 +184,7 @@ class FixedReplicasScaler:
     def initial_state(self, now: float) -> None:
         return None
 
-    def decide(self, state: None, metrics: GroupMetrics | None, now: float) -> tuple[None, Decision]:
+    def decide(
+        self, state: None, metrics: GroupMetrics | None, now: float
+    ) -> tuple[None, Decision]:
         return None, SetSize(size=self.replicas, reason=f"fixed at {self.replicas} replicas")

@@ -68,7 +68,9 @@ class SimScaler(Protocol):
 
     def initial_state(self, now: float) -> Any: ...
 
-    def decide(self, state: Any, metrics: GroupMetrics | None, now: float) -> tuple[Any, Decision]: ...
+    def decide(
+        self, state: Any, metrics: GroupMetrics | None, now: float
+    ) -> tuple[Any, Decision]: ...
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,7 @@ class WorkerModel:
 
     startup: Distribution = field(default_factory=lambda: Distribution.lognormal(2.0, 0.4))
     slots: int = 4
-    idle_exit_s: float | None = 10.0
+    idle_exit_s: float | None = None
     max_lifetime_s: float | None = None
 
 
@@ -182,7 +184,7 @@ class SimResult:
     arrivals: FloatArray
 
     def percentile(self, q: float) -> float:
-        """The ``q``-th percentile of schedule-to-start (a never-started task counts as infinite)."""
+        """The ``q``-th percentile of schedule-to-start (never started counts as infinite)."""
         if len(self.waits) == 0:
             return 0.0
         w = np.where(np.isnan(self.waits), np.inf, self.waits)
@@ -499,6 +501,4 @@ def simulate(
     policy_name: str = "",
 ) -> SimResult:
     """Run ``scaler`` against ``trace`` and return the measurements (deterministic per seed)."""
-    return Simulation(
-        trace, scaler, workers or WorkerModel(), server, options, policy_name
-    ).run()
+    return Simulation(trace, scaler, workers or WorkerModel(), server, options, policy_name).run()

@@ -4,7 +4,7 @@ The oracle knows every arrival and every duration in advance. On a time grid of 
 picks an integer number of ready workers ``r_t`` per bin so as to solve the program
 
     minimise   dt * sum_t r_t  +  L * sum_t l_t
-    subject to c_t <= slots * dt * r_t                 (a ready worker serves ``slots`` slot-seconds/s)
+    subject to c_t <= slots * dt * r_t                 (a ready worker: ``slots`` slot-s per s)
                q_t = q_{t-1} + D_t - c_t,  q_t >= 0     (fluid backlog of slot-seconds)
                q_t <= D_{t-K+1} + ... + D_t             (work demanded in bin u is served by u + K)
                l_t >= r_t - r_{t-1},  l_t >= 0          (launches, each billed L seconds of startup)
@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 import numpy.typing as npt
@@ -63,7 +64,9 @@ class OracleResult:
     demand: FloatArray
 
 
-def demand_per_bin(arrivals: FloatArray, durations: FloatArray, dt: float, n_bins: int) -> FloatArray:
+def demand_per_bin(
+    arrivals: FloatArray, durations: FloatArray, dt: float, n_bins: int
+) -> FloatArray:
     """Slot-seconds of work running in each bin if every task started at its arrival."""
     # F(x) = sum_i clip(x - a_i, 0, d_i) = sum over breakpoints s_k with sign g_k of g_k (x - s_k)^+
     points = np.concatenate([arrivals, arrivals + durations])
@@ -75,7 +78,7 @@ def demand_per_bin(arrivals: FloatArray, durations: FloatArray, dt: float, n_bin
     edges = np.arange(n_bins + 1, dtype=np.float64) * dt
     idx = np.searchsorted(points, edges, side="right")
     f = edges * csign[idx] - cpoint[idx]
-    return np.maximum(np.diff(f), 0.0)
+    return np.asarray(np.maximum(np.diff(f), 0.0), dtype=np.float64)
 
 
 def _solve_segment(
@@ -94,7 +97,7 @@ def _solve_segment(
     n = len(demand)
     cap = slots * dt
     window = np.convolve(demand, np.ones(k_bins), mode="full")[:n]
-    r_max = int(math.ceil((float(window.max()) + 1e-9) / cap)) + 1
+    r_max = math.ceil((float(window.max()) + 1e-9) / cap) + 1
     choices = np.arange(r_max + 1)
     # Current states.
     s_r = np.zeros(1, dtype=np.int64)
@@ -116,7 +119,7 @@ def _solve_segment(
         keep = np.zeros(len(r_new), dtype=bool)
         starts = np.flatnonzero(np.concatenate([[True], r_new[1:] != r_new[:-1]]))
         bounds = np.append(starts, len(r_new))
-        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        for a, b in pairwise(bounds):
             qs = q[a:b]
             prev_min = np.minimum.accumulate(np.concatenate([[np.inf], qs[:-1]]))
             keep[a:b] = qs < prev_min - q_step
@@ -159,7 +162,7 @@ def oracle(
     if len(busy):
         starts = [int(busy[0])]
         ends: list[int] = []
-        for prev, cur in zip(busy[:-1], busy[1:], strict=True):
+        for prev, cur in pairwise(busy):
             if cur - prev > min_gap:
                 ends.append(int(prev))
                 starts.append(int(cur))
@@ -173,7 +176,7 @@ def oracle(
     return OracleResult(
         worker_seconds=total,
         launches=launches,
-        t=np.arange(n_bins) * dt,
+        t=np.arange(n_bins, dtype=np.float64) * dt,
         workers=workers,
         demand=demand,
     )

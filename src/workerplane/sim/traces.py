@@ -83,7 +83,10 @@ def _poisson_times(rng: np.random.Generator, rate: float, start: float, end: flo
 
 
 def _thinned(
-    rng: np.random.Generator, rate_fn: Callable[[FloatArray], FloatArray], peak: float, horizon: float
+    rng: np.random.Generator,
+    rate_fn: Callable[[FloatArray], FloatArray],
+    peak: float,
+    horizon: float,
 ) -> FloatArray:
     """Non-homogeneous Poisson arrivals by thinning a rate-``peak`` stream."""
     candidates = _poisson_times(rng, peak, 0.0, horizon)
@@ -278,9 +281,7 @@ def load_azure_functions_csv(
             try:
                 counts = np.array([float(c) for c in row[4:]], dtype=np.float64)
             except ValueError:
-                raise TraceFormatError(
-                    f"{path}:{lineno}: minute counts must be numbers"
-                ) from None
+                raise TraceFormatError(f"{path}:{lineno}: minute counts must be numbers") from None
             if np.any(counts < 0):
                 raise TraceFormatError(f"{path}:{lineno}: minute counts must be >= 0")
             totals += counts
@@ -357,6 +358,7 @@ def resolve_traces(specs: Iterable[str]) -> list[Trace]:
             )
         else:
             raise ValueError(
-                f"unknown trace {spec!r}: use one of {', '.join(BUILTIN)} or azure:PATH[:START:MIN:SCALE]"
+                f"unknown trace {spec!r}: use one of {', '.join(BUILTIN)} "
+                "or azure:PATH[:START:MIN:SCALE]"
             )
     return traces
