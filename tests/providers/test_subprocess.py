@@ -1,0 +1,212 @@
+"""The subprocess provider with real child processes (small Python scripts playing workers)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from workerplane.providers.base import WorkerEnvironment
+from workerplane.providers.registry import ProviderContext, build_provider
+from workerplane.providers.subprocess import SubprocessProvider
+from workerplane.scaling.types import Strategy
+
+# A stand-in worker: reports its status like the real runtime, holds IN_FLIGHT tasks, and on
+# SIGTERM either exits after FINISH_S seconds (finishing its work) or ignores it (IGNORE_TERM).
+FAKE_WORKER = """
+import os, signal, sys, time
+from pathlib import Path
+from workerplane.worker.status import WorkerStatus, write_status
+in_flight = int(os.environ.get("IN_FLIGHT", "0"))
+status = Path(os.environ["WORKERPLANE_STATUS_FILE"])
+state = {"name": "polling"}
+def report():
+    write_status(status, WorkerStatus(pid=os.getpid(), state=state["name"], in_flight=in_flight,
+                                      started_at=time.time(), updated_at=time.time()))
+def on_term(*_):
+    if os.environ.get("IGNORE_TERM"):
+        return
+    state["name"] = "draining"; report()
+    time.sleep(float(os.environ.get("FINISH_S", "0")))
+    sys.exit(0)
+signal.signal(signal.SIGTERM, on_term)
+while True:
+    report()
+    time.sleep(0.2)
+"""
+
+
+def _provider(tmp_path: Path, *, strategy: str = "worker-set", **details: object) -> SubprocessProvider:
+    script = tmp_path / "fake_worker.py"
+    script.write_text(FAKE_WORKER)
+    context = ProviderContext(
+        deployment="dep",
+        group_id="g",
+        details={"command": sys.executable, "args": [str(script)], "strategy": strategy, **details},
+        worker_env=WorkerEnvironment(address="127.0.0.1:1", namespace="default", task_queues=("q",)),
+        state_dir=tmp_path / "state",
+    )
+    provider = build_provider("subprocess", context)
+    assert isinstance(provider, SubprocessProvider)
+    return provider
+
+
+async def _eventually(check, timeout_s: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout_s
+    while not await check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
+async def test_worker_set_holds_size_and_reports_readiness(tmp_path: Path) -> None:
+    provider = _provider(tmp_path)
+    await provider.start()
+    await provider.set_size(3)
+
+    async def ready() -> bool:
+        census = await provider.census()
+        return census.running == 3 and census.ready == 3
+
+    await _eventually(ready)
+    census = await provider.census()
+    assert census.in_flight == 0 and census.desired == 3
+    await provider.drain(timeout_s=10)
+    assert (await provider.census()).running == 0
+
+
+async def test_invoke_starts_workers_with_temporal_env(tmp_path: Path) -> None:
+    provider = _provider(tmp_path, strategy="invoke")
+    assert provider.strategy is Strategy.INVOKE
+    await provider.start()
+    assert await provider.invoke(2) == 2
+    pids = [pid for _, pid, _ in provider.workers()]
+    environ = Path(f"/proc/{pids[0]}/environ").read_bytes().split(b"\0")
+    assert b"TEMPORAL_ADDRESS=127.0.0.1:1" in environ
+    assert b"TEMPORAL_TASK_QUEUE=q" in environ
+    assert b"WORKERPLANE_IDLE_EXIT_S=10.0" in environ
+    await provider.drain(timeout_s=10)
+
+
+async def test_scale_down_retires_idle_workers_first(tmp_path: Path) -> None:
+    provider = _provider(tmp_path)
+    await provider.start()
+    os.environ["IN_FLIGHT"] = "3"
+    try:
+        await provider.set_size(1)
+    finally:
+        del os.environ["IN_FLIGHT"]
+    busy_pid = provider.workers()[0][1]
+    await provider.set_size(3)
+
+    async def all_ready() -> bool:
+        return (await provider.census()).ready == 3
+
+    await _eventually(all_ready)
+    await provider.set_size(1)
+
+    async def shrunk() -> bool:
+        return len(provider.workers()) == 1
+
+    await _eventually(shrunk)
+    assert provider.workers()[0][1] == busy_pid, "the busy worker must be kept"
+    await provider.drain(timeout_s=10)
+
+
+async def test_sigkill_after_grace_period(tmp_path: Path) -> None:
+    provider = _provider(tmp_path, grace_period_s=0.5, env={"IGNORE_TERM": "1"})
+    await provider.start()
+    await provider.set_size(1)
+    pid = provider.workers()[0][1]
+    await provider.set_size(0)
+    assert _alive(pid), "SIGTERM was ignored, so the worker is still there within the grace"
+
+    async def gone() -> bool:
+        await provider.census()
+        return not _alive(pid)
+
+    await _eventually(gone, timeout_s=15)
+
+
+async def test_graceful_scale_down_waits_for_work(tmp_path: Path) -> None:
+    provider = _provider(tmp_path, env={"FINISH_S": "1.5"})
+    await provider.start()
+    await provider.set_size(1)
+    pid = provider.workers()[0][1]
+
+    async def polling() -> bool:
+        return (await provider.census()).ready == 1
+
+    await _eventually(polling)
+    await provider.set_size(0)
+    assert (await provider.census()).running == 0, "a retiring worker no longer counts"
+    await asyncio.sleep(0.5)
+    assert _alive(pid), "it is finishing its in-flight work"
+    await _eventually(lambda: _async(not _alive(pid)), timeout_s=15)
+
+
+async def _async(value: bool) -> bool:
+    return value
+
+
+async def test_restarted_provider_adopts_its_workers(tmp_path: Path) -> None:
+    first = _provider(tmp_path)
+    await first.start()
+    await first.set_size(2)
+    pids = {pid for _, pid, _ in first.workers()}
+    await first.close()  # the controller goes away; its workers keep running
+
+    second = _provider(tmp_path)
+    await second.start()
+    assert {pid for _, pid, _ in second.workers()} == pids
+    assert (await second.census()).running == 2
+    await second.set_size(0)
+
+    async def all_gone() -> bool:
+        await second.census()
+        return not any(_alive(pid) for pid in pids)
+
+    await _eventually(all_gone)
+    await second.close()
+
+
+async def test_stale_records_are_not_adopted(tmp_path: Path) -> None:
+    first = _provider(tmp_path)
+    await first.start()
+    await first.set_size(1)
+    await first.drain(timeout_s=10)
+    record_dir = tmp_path / "state" / "dep" / "g"
+    (record_dir / "w-deadbeef0000.json").write_text(
+        '{"worker_id": "w-deadbeef0000", "pid": 1, "ticks": 1, "started_at": 0}'
+    )
+    second = _provider(tmp_path)
+    await second.start()
+    assert second.workers() == []
+    assert not (record_dir / "w-deadbeef0000.json").exists()
+    await second.close()
+
+
+async def test_validate_reports_missing_command(tmp_path: Path) -> None:
+    provider = _provider(tmp_path)
+    assert (await provider.validate()).ok
+    missing = build_provider(
+        "subprocess",
+        ProviderContext("dep", "g", {"command": "no-such-command-xyz"},
+                        WorkerEnvironment("a", "n", ("q",)), tmp_path),  # fmt: skip
+    )
+    check = await missing.validate()
+    assert not check.ok and "no-such-command-xyz" in check.message and check.kind == "not_found"
+
+
+pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
