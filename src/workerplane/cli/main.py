@@ -184,6 +184,19 @@ def up(
     os._exit(code)
 
 
+def _mount_subcommands() -> None:
+    from workerplane.cli.api_commands import register
+    from workerplane.export.cli import app as export_app
+    from workerplane.sim.cli import app as bench_app
+
+    register(app)  # serve, push, endpoints, versions
+    app.add_typer(export_app, name="export", help="Export a deployment to other autoscalers (KEDA).")
+    app.add_typer(bench_app, name="bench", help="Benchmarks: the scaling policy lab.")
+
+
+_mount_subcommands()
+
+
 def main() -> None:
     app()
 

@@ -21,7 +21,7 @@ from temporalio.client import Client
 from workerplane.config.model import DeploymentSpec, ScalingGroup, effective_task_queue_types
 from workerplane.config.provider_details import provider_strategy
 from workerplane.controller.interfaces import GroupStatus, ManagedVersion, SpecSource, StatusSink
-from workerplane.providers.base import Provider, WorkerEnvironment
+from workerplane.providers.base import Provider, ProviderError, WorkerEnvironment
 from workerplane.providers.registry import ProviderContext, build_provider
 from workerplane.scaling.base import Scaler
 from workerplane.scaling.registry import DEFAULT_SCALER, build_scaler
@@ -312,6 +312,12 @@ class Controller:
             elif group.held_size is not None and census.running != group.held_size:
                 # Reconcile actual capacity with what we hold: workers crash, get evicted, etc.
                 await group.provider.set_size(group.held_size)
+        except ProviderError as err:
+            logger.warning("%s/%s provider call failed (%s): %s", group.version.key, group.group_id, err.kind, err)  # fmt: skip
+            if not err.retryable:
+                # Access denied, not found, invalid: a config problem, not a passing fault.
+                group.validation_error = f"{err.kind}: {err}"
+            return f"provider: {err}"
         except Exception as err:
             logger.warning("%s/%s provider call failed: %s", group.version.key, group.group_id, err)
             return f"provider: {err}"

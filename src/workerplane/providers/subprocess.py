@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workerplane.config.provider_details import SubprocessDetails
 from workerplane.providers.base import Provider, ProviderCheck
 from workerplane.providers.registry import ProviderContext
 from workerplane.scaling.types import Strategy, WorkerCensus
@@ -67,22 +68,18 @@ class SubprocessSettings:
 
     @classmethod
     def from_details(cls, details: dict[str, Any]) -> SubprocessSettings:
+        """Parse with the same typed model that validation uses (e.g. Temporal's comma args)."""
+        parsed = SubprocessDetails.model_validate(details)
         return cls(
-            command=str(details["command"]),
-            args=tuple(str(a) for a in details.get("args") or ()),
-            env={str(k): str(v) for k, v in (details.get("env") or {}).items()},
-            cwd=details.get("cwd"),
-            strategy=Strategy(details.get("strategy") or Strategy.INVOKE.value),
-            grace_period_s=float(details.get("grace_period_s") or 30.0),
-            idle_exit_s=(
-                float(details["idle_exit_s"]) if details.get("idle_exit_s") is not None else 10.0
-            ),
-            max_lifetime_s=(
-                float(details["max_lifetime_s"])
-                if details.get("max_lifetime_s") is not None
-                else None
-            ),
-            slots=int(details["slots"]) if details.get("slots") is not None else None,
+            command=parsed.command,
+            args=tuple(parsed.args),
+            env=dict(parsed.env),
+            cwd=parsed.cwd,
+            strategy=Strategy(parsed.strategy),
+            grace_period_s=parsed.grace_period_s,
+            idle_exit_s=parsed.idle_exit_s,
+            max_lifetime_s=parsed.max_lifetime_s,
+            slots=parsed.slots,
         )
 
 
