@@ -424,9 +424,15 @@ def push(
     if not to_temporal:
         err_console.print("error: say where to push: --to-temporal", markup=False)
         raise typer.Exit(2)
-    from workerplane.cli.interop import push_to_temporal
+    from workerplane.cli.interop import load_spec_for_server, push_to_temporal
+    from workerplane.config.loader import SpecError
 
-    spec = _load_spec(file)
+    try:
+        # Temporal's own test providers (test-invoke) are accepted here: the server checks them.
+        spec = load_spec_for_server(file)
+    except SpecError as err:
+        err_console.print(str(err), markup=False)
+        raise typer.Exit(1) from None
     push_to_temporal(spec, address=address)
 
 

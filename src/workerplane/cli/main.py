@@ -63,10 +63,12 @@ def validate(
     address: str | None = typer.Option(None, "--address", help="Temporal address (host:port)."),
 ) -> None:
     """Check a deployment spec; print every problem with its file, group, field and rule."""
+    from workerplane.cli.interop import load_spec_for_server
     from workerplane.config.loader import SpecError, load_spec
 
     try:
-        spec = load_spec(file)
+        # --server: Temporal's own test providers (test-invoke) are left to the server to check.
+        spec = load_spec_for_server(file) if server else load_spec(file)
     except SpecError as err:
         for line in str(err).splitlines():
             err_console.print(line, highlight=False, soft_wrap=True, markup=False)
