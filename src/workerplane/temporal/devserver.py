@@ -6,7 +6,6 @@ Used by ``workerplane up`` (the embedded default) and by the test fixtures.
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import signal
 import socket
@@ -72,6 +71,7 @@ def start_dev_server(
     port: int | None = None,
     ui_port: int | None = None,
     db_file: Path | None = None,
+    in_memory: bool = False,
     fast_stats: bool = True,
     extra_config: dict[str, str] | None = None,
     namespaces: tuple[str, ...] = (),
@@ -84,6 +84,7 @@ def start_dev_server(
         port: frontend gRPC port; a free one when ``None``.
         ui_port: UI port; a free one when ``None``.
         db_file: SQLite file, so a restarted server keeps its state; a temp file when ``None``.
+        in_memory: keep state in memory only (faster; lost when the server stops).
         fast_stats: apply :data:`FAST_STATS_CONFIG`.
         extra_config: more ``--dynamic-config-value`` entries (values are JSON/YAML literals).
         namespaces: extra namespaces to create at start.
@@ -99,8 +100,10 @@ def start_dev_server(
         temporal_cli(), "server", "start-dev", "--headless",
         "--ip", "127.0.0.1",
         "--port", str(port), "--ui-port", str(ui_port),
-        "--db-filename", str(db_file), "--log-level", "warn",
+        "--log-level", "warn",
     ]  # fmt: skip
+    if not in_memory:
+        args += ["--db-filename", str(db_file)]
     for key, value in config.items():
         args += ["--dynamic-config-value", f"{key}={value}"]
     for namespace in namespaces:
@@ -124,16 +127,21 @@ def start_dev_server(
 
 
 def _wait_for_namespace(address: str, deadline: float) -> None:
-    """The frontend accepts connections slightly before the default namespace answers."""
+    """The frontend accepts connections before it is healthy and before the namespace answers.
+
+    Runs in its own thread (with its own event loop) so it works whether or not the caller is
+    inside a running event loop.
+    """
     import asyncio
+    import threading
 
     from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
     from temporalio.client import Client
 
     async def ready() -> None:
-        client = await Client.connect(address)
         while True:
             try:
+                client = await Client.connect(address)
                 await client.workflow_service.describe_namespace(
                     DescribeNamespaceRequest(namespace="default")
                 )
@@ -143,18 +151,16 @@ def _wait_for_namespace(address: str, deadline: float) -> None:
                     raise
                 await asyncio.sleep(0.05)
 
-    asyncio.run(ready()) if not _loop_running() else None
+    errors: list[BaseException] = []
 
+    def target() -> None:
+        try:
+            asyncio.run(ready())
+        except BaseException as err:
+            errors.append(err)
 
-def _loop_running() -> bool:
-    import asyncio
-
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
-
-
-if os.environ.get("WORKERPLANE_DEVSERVER_DEBUG"):
-    print(FAST_STATS_CONFIG)
+    thread = threading.Thread(target=target, name="temporal-devserver-ready")
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]

