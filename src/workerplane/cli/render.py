@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+from rich.console import Group
 from rich.table import Table
+from rich.text import Text
 
 from workerplane.controller.interfaces import GroupStatus
 
 
-def status_table(groups: list[GroupStatus], *, title: str = "") -> Table:
-    """One row per scaling group."""
+def status_table(groups: list[GroupStatus], *, title: str = "") -> Group:
+    """One row per scaling group, then each group's last decision and why (which can be long)."""
     table = Table(title=title or None, expand=False)
-    for column in ("version", "group", "provider", "workers", "ready", "in flight", "pollers",
-                   "backlog", "age", "desired", "last decision", "why"):  # fmt: skip
-        table.add_column(column, overflow="fold")
+    table.add_column("version / group", overflow="fold")
+    table.add_column("provider", overflow="fold")
+    for column in ("workers", "ready", "busy", "pollers", "backlog", "age", "desired"):
+        table.add_column(column, justify="right", no_wrap=True)
+    table.add_column("decision", no_wrap=True)
+    reasons: list[Text] = []
     for g in groups:
         table.add_row(
-            g.version_key,
-            g.group_id,
+            f"{g.version_key} / {g.group_id}",
             f"{g.provider_type} ({g.strategy})",
             str(g.workers_running),
             "-" if g.workers_ready is None else str(g.workers_ready),
@@ -26,7 +30,11 @@ def status_table(groups: list[GroupStatus], *, title: str = "") -> Table:
             f"{g.backlog_age_s:.1f}s",
             "-" if g.desired is None else str(g.desired),
             g.last_decision,
-            (g.last_reason + (f" [red]({g.last_error})[/]" if g.last_error else ""))
-            + (f" [red]provider: {g.provider_validation_error}[/]" if g.provider_validation_error else ""),  # fmt: skip
         )
-    return table
+        line = Text.assemble((f"{g.group_id}: ", "bold"), g.last_reason)
+        if g.last_error:
+            line.append(f"  error: {g.last_error}", style="red")
+        if g.provider_validation_error:
+            line.append(f"  provider: {g.provider_validation_error}", style="red")
+        reasons.append(line)
+    return Group(table, *reasons)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -18,11 +19,12 @@ from rich.live import Live
 from rich.panel import Panel
 from rich.text import Text
 
+from workerplane.api.server import ServeConfig, serve
 from workerplane.cli.render import status_table
 from workerplane.controller.controller import Controller, ControllerSettings
 from workerplane.controller.interfaces import GroupStatus
 from workerplane.controller.local import FileSpecSource, JsonStatusSink
-from workerplane.temporal.devserver import start_dev_server
+from workerplane.temporal.devserver import free_port, start_dev_server
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE_SPEC = REPO_ROOT / "examples" / "deploy.yaml"
@@ -123,6 +125,20 @@ async def _demo(
     )
     stop = asyncio.Event()
     controller_task = asyncio.create_task(controller.run(stop))
+    # The REST API (and its store-backed controller) runs too, so endpoints created while the
+    # demo runs (`--keep`) get workers on the same dev server.
+    api_port = free_port()
+    token = secrets.token_urlsafe(24)
+    api_task = asyncio.create_task(
+        serve(
+            ServeConfig(
+                state_dir=state_dir / "api", port=api_port, temporal_address=address,
+                tokens=(token,),
+            ),  # fmt: skip
+            stop=stop,
+        )
+    )
+    progress.note(f"REST API on http://127.0.0.1:{api_port}/docs (WORKERPLANE_TOKEN={token})")
     client = await Client.connect(address, namespace=spec.temporal.namespace or "default")
     code = 1
     with Live(_render(progress, workflows, address), console=console, refresh_per_second=4) as live:
@@ -173,6 +189,7 @@ async def _demo(
             waiter.cancel()
     stop.set()
     await controller_task
+    await api_task
     await controller.shutdown(drain=True)
     console.print(
         f"[bold]{'OK' if code == 0 else 'FAILED'}[/]: {progress.completed}/{workflows} workflows, "
