@@ -12,8 +12,8 @@ from workerplane.controller.interfaces import GroupStatus
 def status_table(groups: list[GroupStatus], *, title: str = "") -> Group:
     """One row per scaling group, then each group's last decision and why (which can be long)."""
     table = Table(title=title or None, expand=False)
-    table.add_column("version / group", overflow="fold")
-    table.add_column("provider", overflow="fold")
+    table.add_column("version / group", overflow="fold", min_width=12)
+    table.add_column("provider", overflow="fold", min_width=10)
     for column in ("workers", "ready", "busy", "pollers", "backlog", "age", "desired"):
         table.add_column(column, justify="right", no_wrap=True)
     table.add_column("decision", no_wrap=True)
@@ -21,7 +21,7 @@ def status_table(groups: list[GroupStatus], *, title: str = "") -> Group:
     for g in groups:
         table.add_row(
             f"{g.version_key} / {g.group_id}",
-            f"{g.provider_type} ({g.strategy})",
+            g.provider_type,
             str(g.workers_running),
             "-" if g.workers_ready is None else str(g.workers_ready),
             "-" if g.in_flight is None else str(g.in_flight),
@@ -31,7 +31,7 @@ def status_table(groups: list[GroupStatus], *, title: str = "") -> Group:
             "-" if g.desired is None else str(g.desired),
             g.last_decision,
         )
-        line = Text.assemble((f"{g.group_id}: ", "bold"), g.last_reason)
+        line = Text.assemble((f"{g.group_id} ({g.strategy}): ", "bold"), g.last_reason)
         if g.last_error:
             line.append(f"  error: {g.last_error}", style="red")
         if g.provider_validation_error:
