@@ -27,11 +27,18 @@ What is real and what is emulated:
     ``terminationGracePeriodSeconds`` (SIGKILL after that, recorded as a failure) and finally
     removes the finalizer.
 
-The test: one pod at ``min_count``; a burst of workflows with activities of a few seconds builds a
-backlog; the controller grows the Deployment; all work completes; the Deployment returns to
-``min_count``; and not a single activity was cancelled, timed out or retried (every result says
-"attempt 1" and the workflow histories hold no cancel/timeout/failure events). Every worker that
-was scaled away exited by itself (drained), none was SIGKILLed, none crashed.
+The tests:
+
+1. One pod at ``min_count``; a burst of workflows with activities of a few seconds builds a
+   backlog; the controller grows the Deployment; all work completes; the Deployment returns to
+   ``min_count``.
+2. Every pod busy (all slots full), then ``max_count`` lowered in the spec file while the
+   controller runs: the pod scaled away was priced at its in-flight work, keeps running through
+   the preStop drain and finishes its activities; the change rescales and never rolls the pods.
+
+In both, not a single activity was cancelled, timed out or retried (every result says
+"attempt 1" and the workflow histories hold no cancel/timeout/failure event), and every pod that
+went away (scale-down or the final drain) exited by itself: none was SIGKILLed, none crashed.
 
 Behaviour is asserted, never timing: every wait polls for an effect with a generous deadline.
 """
