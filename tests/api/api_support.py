@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import httpx
 import uvicorn
 
+from workerplane.api.server import uvicorn_config
 from workerplane.security.crypto import SecretBox
 from workerplane.store.db import Database
 from workerplane.store.repository import Store
@@ -32,10 +33,8 @@ class ServerThread:
     """uvicorn in a background thread (its own event loop), stopped at teardown."""
 
     def __init__(self, app: object, port: int) -> None:
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"
-        )  # type: ignore[arg-type]
-        self.server = uvicorn.Server(config)
+        # The same uvicorn settings as `workerplane serve`.
+        self.server = uvicorn.Server(uvicorn_config(app, "127.0.0.1", port))
         self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

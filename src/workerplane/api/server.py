@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from anyio import to_thread
 
 from workerplane.api.app import ApiSettings, create_app
 from workerplane.security.crypto import load_secret_box
@@ -36,6 +37,8 @@ class ServeConfig:
         controller: run the embedded controller (only while holding the lease).
         tokens: bearer tokens to accept (stored hashed at start).
         temporal_routing: mirror set-current / set-ramping to the Temporal server.
+        api_threads: threads for blocking store calls. Few threads beat many: each request is
+            mostly Python work under the GIL, and with 40 threads the bench's p99 doubled.
     """
 
     state_dir: Path
@@ -50,6 +53,25 @@ class ServeConfig:
     refresh_s: float = 1.0
     lease_ttl_s: float = 15.0
     drain_on_exit: bool = False
+    api_threads: int = 16
+
+
+#: Idle keep-alive connections are kept this long. It must exceed the keep-alive of common
+#: clients (httpx 5 s, aiohttp 15 s, load balancers 60 s): with uvicorn's default of 5 s, a client
+#: that reuses a pooled connection just as the server closes it gets "Server disconnected
+#: without sending a response" (the failure the API benchmark used to hit).
+KEEP_ALIVE_S = 75
+
+#: Requests waiting for a free slot in the server's accept queue before the kernel refuses.
+BACKLOG = 2048
+
+
+def uvicorn_config(app: Any, host: str, port: int) -> uvicorn.Config:
+    """The uvicorn settings of ``workerplane serve`` (also used by the tests' server)."""
+    return uvicorn.Config(
+        app, host=host, port=port, log_level="warning", access_log=False, lifespan="off",
+        timeout_keep_alive=KEEP_ALIVE_S, backlog=BACKLOG,
+    )  # fmt: skip
 
 
 def build_store(config: ServeConfig) -> Store:
@@ -117,11 +139,10 @@ async def serve(config: ServeConfig, *, stop: asyncio.Event | None = None) -> No
         controller="embedded" if config.controller else "external",
     )
     app = create_app(store, settings, temporal_hook=temporal_routing_hook(config.temporal_address))
-    uv_config = uvicorn.Config(
-        app, host=config.host, port=config.port, log_level="warning", access_log=False,
-        lifespan="off",
-    )  # fmt: skip
-    server = uvicorn.Server(uv_config)
+    # Blocking store calls run in this thread pool (sync routes, run_in_threadpool); it matches
+    # the database pool (pool_size + max_overflow) so a thread never waits for a connection.
+    to_thread.current_default_thread_limiter().total_tokens = config.api_threads
+    server = uvicorn.Server(uvicorn_config(app, config.host, config.port))
     if stop is None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
