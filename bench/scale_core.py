@@ -35,7 +35,7 @@ from workerplane.controller.local import FileSpecSource, JsonStatusSink  # noqa:
 from workerplane.temporal.devserver import start_dev_server  # noqa: E402
 
 
-def _spec(path: Path, queue: str, *, max_count: int, slots: int, strategy: str) -> Path:
+def _spec(path: Path, queue: str, *, max_count: int, slots: int, strategy: str, preload: bool = True) -> Path:  # fmt: skip
     path.write_text(
         yaml.safe_dump(
             {
@@ -53,6 +53,7 @@ def _spec(path: Path, queue: str, *, max_count: int, slots: int, strategy: str) 
                                     "strategy": strategy,
                                     "slots": slots,
                                     "idle_exit_s": 1.0,
+                                    "preload": preload,
                                 },
                             },
                             "scaler": {

@@ -210,3 +210,38 @@ async def test_validate_reports_missing_command(tmp_path: Path) -> None:
 
 
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
+
+
+async def test_preload_forks_workers_from_a_server_and_adopts_them(tmp_path: Path) -> None:
+    """``preload``: workers are forked from a server that imported the module once."""
+    module = tmp_path / "fake_worker_mod.py"
+    module.write_text("import os\nif __name__ == '__main__':\n" + "\n".join(
+        "    " + line for line in FAKE_WORKER.strip().splitlines()
+    ))  # fmt: skip
+    context = ProviderContext(
+        deployment="dep",
+        group_id="pre",
+        details={"command": sys.executable, "args": ["-m", "fake_worker_mod"],
+                 "cwd": str(tmp_path), "strategy": "worker-set", "preload": True},  # fmt: skip
+        worker_env=WorkerEnvironment(address="127.0.0.1:1", namespace="default", task_queues=("q",)),
+        state_dir=tmp_path / "state",
+    )
+    provider = build_provider("subprocess", context)
+    await provider.start()
+    await provider.set_size(2)
+
+    async def ready() -> bool:
+        return (await provider.census()).ready == 2
+
+    await _eventually(ready)
+    assert isinstance(provider, SubprocessProvider)
+    pids = {pid for _, pid, _ in provider.workers()}
+    await provider.close()  # the fork server exits; its workers live on
+
+    again = build_provider("subprocess", context)
+    await again.start()
+    assert isinstance(again, SubprocessProvider)
+    assert {pid for _, pid, _ in again.workers()} == pids
+    await again.drain(timeout_s=10)
+    assert not any(_alive(pid) for pid in pids)
+    await again.close()

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from workerplane.config.provider_details import SubprocessDetails
-from workerplane.providers.base import Provider, ProviderCheck
+from workerplane.providers.base import Provider, ProviderCheck, ProviderError
 from workerplane.providers.registry import ProviderContext
 from workerplane.scaling.types import Strategy, WorkerCensus
 from workerplane.worker.runtime import (
@@ -47,6 +47,8 @@ from workerplane.worker.status import STATUS_FILE_ENV, WorkerStatus, read_status
 logger = logging.getLogger("workerplane.providers.subprocess")
 
 WORKER_ID_ENV = "WORKERPLANE_WORKER_ID"
+#: Set in a fork server's own environment (which its forked workers show in /proc/PID/environ).
+FORKSERVER_DIR_ENV = "WORKERPLANE_FORKSERVER_DIR"
 LEASE_RENEW_S = 1.0
 #: How long a new worker may take to write its first status report.
 STARTUP_REPORT_S = 30.0
@@ -65,6 +67,14 @@ class SubprocessSettings:
     idle_exit_s: float | None = 10.0
     max_lifetime_s: float | None = None
     slots: int | None = None
+    preload: bool = False
+
+    @property
+    def preload_module(self) -> str | None:
+        """The module a fork server imports once (``preload``, with ``args: [-m, module]``)."""
+        if self.preload and len(self.args) == 2 and self.args[0] == "-m":
+            return self.args[1]
+        return None
 
     @classmethod
     def from_details(cls, details: dict[str, Any]) -> SubprocessSettings:
@@ -80,6 +90,7 @@ class SubprocessSettings:
             idle_exit_s=parsed.idle_exit_s,
             max_lifetime_s=parsed.max_lifetime_s,
             slots=parsed.slots,
+            preload=parsed.preload,
         )
 
 
@@ -133,6 +144,7 @@ class SubprocessProvider(Provider):
         self._workers: dict[str, _Worker] = {}
         self._desired: int | None = None
         self._lease_task: asyncio.Task[None] | None = None
+        self._forkserver: subprocess.Popen[bytes] | None = None
 
     @classmethod
     def from_context(cls, context: ProviderContext) -> SubprocessProvider:
@@ -145,8 +157,18 @@ class SubprocessProvider(Provider):
         self._renew_lease()
         self._lease_task = asyncio.create_task(self._renew_lease_forever())
         self._adopt()
+        if self._settings.preload_module is not None:
+            await asyncio.to_thread(self._start_forkserver)
 
     async def close(self) -> None:
+        if self._forkserver is not None:
+            # The server exits when its stdin closes; the workers it forked live on.
+            with contextlib.suppress(OSError):
+                assert self._forkserver.stdin is not None
+                self._forkserver.stdin.close()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._forkserver.wait(timeout=5)
+            self._forkserver = None
         if self._lease_task is not None:
             self._lease_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -174,7 +196,10 @@ class SubprocessProvider(Provider):
             except (OSError, ValueError, KeyError):
                 record_path.unlink(missing_ok=True)
                 continue
-            if _start_ticks(pid) == ticks and _environ_has(pid, f"{WORKER_ID_ENV}={worker_id}"):
+            marker = f"{WORKER_ID_ENV}={worker_id}"
+            if _start_ticks(pid) == ticks and (
+                _environ_has(pid, marker) or _environ_has(pid, f"{FORKSERVER_DIR_ENV}={self._dir}")
+            ):
                 self._workers[worker_id] = _Worker(
                     worker_id, pid, ticks, None, float(record.get("started_at", time.time()))
                 )
@@ -270,11 +295,14 @@ class SubprocessProvider(Provider):
     def _status(self, worker_id: str) -> WorkerStatus | None:
         return read_status(self._dir / f"{worker_id}.status")
 
-    def _spawn(self) -> _Worker:
-        worker_id = f"w-{uuid.uuid4().hex[:12]}"
+    def _base_env(self) -> dict[str, str]:
         env = dict(os.environ)
         env.update(self._context.worker_env.as_env())
         env.update(self._settings.env)
+        return env
+
+    def _env_for(self, worker_id: str) -> dict[str, str]:
+        env = self._base_env()
         env[WORKER_ID_ENV] = worker_id
         env[STATUS_FILE_ENV] = str(self._dir / f"{worker_id}.status")
         env[CONTROLLER_LEASE_ENV] = str(self._lease)
@@ -288,31 +316,81 @@ class SubprocessProvider(Provider):
             env[MAX_LIFETIME_ENV] = str(self._settings.max_lifetime_s)
         if self._settings.slots is not None:
             env[SLOTS_ENV] = str(self._settings.slots)
+        return env
+
+    def _command(self) -> str:
         command = self._settings.command
-        if command in ("python", "python3"):
-            command = sys.executable  # the controller's interpreter, with its packages
-        log = open(self._dir / f"{worker_id}.log", "ab")  # noqa: SIM115 - handed to the child
+        # The controller's own interpreter, with its packages, for the common case.
+        return sys.executable if command in ("python", "python3") else command
+
+    def _start_forkserver(self) -> None:
+        """Start the fork server and wait until it has imported the worker module."""
+        module = self._settings.preload_module
+        assert module is not None
+        env = self._base_env()
+        env[FORKSERVER_DIR_ENV] = str(self._dir)
+        log = open(self._dir / "forkserver.log", "ab")  # noqa: SIM115 - handed to the child
         try:
-            process = subprocess.Popen(
-                [command, *self._settings.args],
-                env=env,
-                cwd=self._settings.cwd,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                # Own session: a Ctrl-C in the controller's terminal must not kill workers mid-task.
-                start_new_session=True,
-            )
+            server = subprocess.Popen(
+                [self._command(), "-m", "workerplane.worker.forkserver", module],
+                env=env, cwd=self._settings.cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=log, start_new_session=True,
+            )  # fmt: skip
         finally:
             log.close()
-        ticks = _start_ticks(process.pid) or 0
-        worker = _Worker(worker_id, process.pid, ticks, process, time.time())
-        record = {"worker_id": worker_id, "pid": process.pid, "ticks": ticks, "started_at": worker.started_at}  # fmt: skip
+        assert server.stdout is not None
+        if not json.loads(server.stdout.readline() or b"{}").get("ready"):
+            server.kill()
+            server.wait()
+            raise ProviderError(
+                f"fork server for '{module}' failed to start; see {self._dir / 'forkserver.log'}",
+                kind="invalid", retryable=False,
+            )  # fmt: skip
+        self._forkserver = server
+        logger.info("fork server for %s ready (pid %d)", module, server.pid)
+
+    def _fork(self, env: dict[str, str], log_path: Path) -> int:
+        server = self._forkserver
+        if server is None or server.poll() is not None:
+            self._start_forkserver()
+            server = self._forkserver
+        assert server is not None and server.stdin is not None and server.stdout is not None
+        request = {"env": env, "cwd": self._settings.cwd, "log": str(log_path)}
+        server.stdin.write(json.dumps(request).encode() + b"\n")
+        server.stdin.flush()
+        return int(json.loads(server.stdout.readline())["pid"])
+
+    def _spawn(self) -> _Worker:
+        worker_id = f"w-{uuid.uuid4().hex[:12]}"
+        env = self._env_for(worker_id)
+        log_path = self._dir / f"{worker_id}.log"
+        process: subprocess.Popen[bytes] | None = None
+        if self._settings.preload_module is not None:
+            pid = self._fork(env, log_path)
+        else:
+            log = open(log_path, "ab")  # noqa: SIM115 - handed to the child
+            try:
+                process = subprocess.Popen(
+                    [self._command(), *self._settings.args],
+                    env=env,
+                    cwd=self._settings.cwd,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    # Own session: a Ctrl-C in the controller's terminal must not kill workers.
+                    start_new_session=True,
+                )
+            finally:
+                log.close()
+            pid = process.pid
+        ticks = _start_ticks(pid) or 0
+        worker = _Worker(worker_id, pid, ticks, process, time.time())
+        record = {"worker_id": worker_id, "pid": pid, "ticks": ticks, "started_at": worker.started_at}  # fmt: skip
         tmp = self._dir / f".{worker_id}.json.tmp"
         tmp.write_text(json.dumps(record))
         os.replace(tmp, self._dir / f"{worker_id}.json")
         self._workers[worker_id] = worker
-        logger.info("started worker %s (pid %d)", worker_id, process.pid)
+        logger.info("started worker %s (pid %d)", worker_id, pid)
         return worker
 
     def _pick_victims(self, active: list[_Worker], count: int) -> list[_Worker]:
