@@ -141,8 +141,9 @@ class KedaHpaScaler:
             else:
                 rec = math.ceil(backlog / c.target_queue_size)
             rec = min(max(rec, floor), c.max_replica_count)
-            recs = tuple(
-                (t, r) for t, r in (*recs, (now, rec)) if now - t < c.scale_down_stabilization_s
+            recs = (
+                *((t, r) for t, r in recs if now - t < c.scale_down_stabilization_s),
+                (now, rec),
             )
             if rec > replicas:
                 limit = max(

@@ -107,10 +107,15 @@ def _solve_segment(
     rs: list[npt.NDArray[np.int64]] = []
     for t in range(n):
         # Every state times every choice of r for this bin.
-        r_new = np.repeat(choices[None, :], len(s_r), axis=0).ravel()
-        par = np.repeat(np.arange(len(s_r)), len(choices))
+        # More workers than both the previous count and what clears all waiting work are never
+        # better: launching the extra ones later costs the same and saves their idle time.
+        need = np.ceil((s_q + demand[t]) / cap - 1e-12).astype(np.int64)
+        upper = np.maximum(s_r, need)
+        top = min(int(upper.max()), r_max)
+        r_new = np.repeat(choices[None, : top + 1], len(s_r), axis=0).ravel()
+        par = np.repeat(np.arange(len(s_r)), top + 1)
         q = np.maximum(0.0, s_q[par] + demand[t] - cap * r_new)
-        ok = q <= window[t] + 1e-9
+        ok = (q <= window[t] + 1e-9) & (r_new <= upper[par])
         cost = s_c[par] + dt * r_new + startup_s * np.maximum(0, r_new - s_r[par])
         r_new, par, q, cost = r_new[ok], par[ok], q[ok], cost[ok]
         # Pareto front per r: sort by (r, cost, q) and keep states whose q beats all cheaper ones.

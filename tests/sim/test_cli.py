@@ -1,0 +1,49 @@
+"""``workerplane bench policies`` end to end on a short trace (tables, summary, JSON, PNG)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from workerplane.sim.cli import app, parse_duration
+
+
+def test_policies_command_writes_the_report(tmp_path: Path, azure_sample: Path) -> None:
+    out = tmp_path / "results"
+    result = CliRunner().invoke(
+        app,
+        ["policies", "--traces", f"azure:{azure_sample}:600:5", "--slo", "5s", "--out", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    assert "workerplane-slo" in result.output and "keda-hpa" in result.output
+    summary = (out / "summary.md").read_text()
+    assert "| **workerplane-slo** |" in summary and "Anchors that miss the SLO" in summary
+    data = json.loads((out / "results.json").read_text())
+    (trace,) = data
+    names = {r["policy"] for r in trace["rows"]}
+    assert {
+        "workerplane-slo",
+        "temporal-no-sync",
+        "temporal-rate-based",
+        "keda-hpa",
+        "fixed",
+    } <= names
+    png = next(out.glob("*.png"))
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bad_input_gives_a_clear_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["policies", "--traces", "nope", "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "--traces: unknown trace 'nope'" in result.output
+    result = CliRunner().invoke(app, ["policies", "--slo", "fast", "--out", str(tmp_path)])
+    assert result.exit_code != 0 and "is not a duration" in result.output
+
+
+def test_parse_duration() -> None:
+    assert parse_duration("5s") == 5.0
+    assert parse_duration("500ms") == 0.5
+    assert parse_duration("1m") == 60.0
+    assert parse_duration("2.5") == 2.5

@@ -1,0 +1,103 @@
+"""The oracle: exact on small cases (checked against scipy's MILP solver) and a lower bound."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.sparse import lil_matrix
+
+from workerplane.sim.distributions import Distribution
+from workerplane.sim.engine import WorkerModel
+from workerplane.sim.oracle import _solve_segment, demand_per_bin, oracle
+from workerplane.sim.policies import builtin_policies
+from workerplane.sim.traces import bursts
+
+from .conftest import make_trace
+
+
+def milp_reference(demand: np.ndarray, slots: int, dt: float, startup: float, k: int) -> float:
+    """The oracle's program written out for scipy.optimize.milp (HiGHS)."""
+    n = len(demand)
+    nv = 4 * n
+    ri, li, ci, qi = 0, n, 2 * n, 3 * n
+    a = lil_matrix((3 * n, nv))
+    lo: list[float] = []
+    hi: list[float] = []
+    for t in range(n):
+        r = 3 * t
+        a[r, ci + t], a[r, ri + t] = 1, -slots * dt
+        lo.append(-np.inf)
+        hi.append(0)
+        a[r + 1, qi + t], a[r + 1, ci + t] = 1, 1
+        if t:
+            a[r + 1, qi + t - 1] = -1
+        lo.append(demand[t])
+        hi.append(demand[t])
+        a[r + 2, li + t], a[r + 2, ri + t] = 1, -1
+        if t:
+            a[r + 2, ri + t - 1] = 1
+        lo.append(0)
+        hi.append(np.inf)
+    window = np.convolve(demand, np.ones(k), mode="full")[:n]
+    cost = np.zeros(nv)
+    cost[:n] = dt
+    cost[li : li + n] = startup
+    ub = np.full(nv, np.inf)
+    ub[qi : qi + n] = window
+    ub[qi + n - 1] = 0
+    integrality = np.zeros(nv)
+    integrality[:n] = 1
+    res = milp(
+        cost,
+        constraints=LinearConstraint(a.tocsr(), lo, hi),
+        integrality=integrality,
+        bounds=Bounds(np.zeros(nv), ub),
+    )
+    assert res.status == 0
+    return float(res.fun)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_dynamic_program_matches_the_milp(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 25))
+    arrivals = np.sort(rng.uniform(0, 30, n))
+    durations = rng.uniform(0.2, 6, n)
+    demand = demand_per_bin(arrivals, durations, 1.0, 45)
+    _, ws, _ = _solve_segment(demand, 2, 1.0, 2.0, 5, 1e-3)
+    assert ws == pytest.approx(milp_reference(demand, 2, 1.0, 2.0, 5), abs=1e-6)
+
+
+def test_demand_integrates_to_the_total_work() -> None:
+    arrivals = np.array([0.3, 0.5, 7.25])
+    durations = np.array([1.0, 2.5, 0.1])
+    d = demand_per_bin(arrivals, durations, 1.0, 12)
+    assert d.sum() == pytest.approx(3.6)
+    assert d[0] == pytest.approx(0.7 + 0.5)
+
+
+def test_single_task_costs_one_worker_for_its_duration_plus_startup() -> None:
+    trace = make_trace([10.0], [3.0], horizon=30.0)
+    o = oracle(trace, slots=4, startup_s=2.0, slo_s=5.0)
+    # 3 slot-seconds fit in one 1-second bin of a 4-slot worker (fluid relaxation): 1 s + startup.
+    assert o.worker_seconds == pytest.approx(1.0 + 2.0)
+    assert o.launches == 1
+
+
+def test_oracle_is_a_lower_bound_of_total_work_and_of_the_policies() -> None:
+    trace = bursts(horizon_s=600.0)
+    wm = WorkerModel(startup=Distribution.lognormal(2.0, 0.4), slots=4)
+    o = oracle(trace, slots=4, startup_s=2.0, slo_s=5.0)
+    assert o.worker_seconds >= trace.total_work_s / 4 - 1e-6
+    for policy in builtin_policies(5.0):
+        r = policy.run(trace, wm)
+        assert r.worker_seconds >= o.worker_seconds, policy.name
+
+
+def test_a_longer_slo_never_costs_more() -> None:
+    rng = np.random.default_rng(3)
+    arrivals = np.sort(rng.uniform(0, 120, 150))
+    trace = make_trace(list(arrivals), list(rng.uniform(0.5, 4, 150)), horizon=130.0)
+    costs = [oracle(trace, slots=4, startup_s=2.0, slo_s=s).worker_seconds for s in (1, 5, 10)]
+    assert costs[0] >= costs[1] >= costs[2]

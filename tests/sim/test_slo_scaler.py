@@ -1,0 +1,142 @@
+"""The ``slo`` scaler: decisions on hand-made observations, config validation, and its SLO in the sim."""
+
+from __future__ import annotations
+
+import pytest
+
+from workerplane.scaling.registry import ScalerConfigError, build_scaler
+from workerplane.scaling.slo import SloDetails, SloScaler
+from workerplane.scaling.types import (
+    GroupMetrics,
+    Hold,
+    QueueStats,
+    SetSize,
+    StartWorkers,
+    Strategy,
+    WorkerCensus,
+)
+from workerplane.sim.engine import WorkerModel
+from workerplane.sim.policies import slo_policy
+from workerplane.sim.traces import bursts, spikes
+
+
+def m(
+    t: float,
+    backlog: int = 0,
+    age: float = 0.0,
+    add: float = 0.0,
+    dispatch: float = 0.0,
+    running: int = 0,
+    ready: int = 0,
+    in_flight: int = 0,
+    desired: int | None = None,
+) -> GroupMetrics:
+    return GroupMetrics(
+        stats=QueueStats(
+            backlog_count=backlog, backlog_age_s=age, add_rate=add, dispatch_rate=dispatch
+        ),
+        workers=WorkerCensus(running=running, ready=ready, in_flight=in_flight, desired=desired),
+        observed_at=t,
+    )
+
+
+def scaler(strategy: Strategy = Strategy.WORKER_SET, **details: object) -> SloScaler:
+    s = build_scaler("slo", {"max_count": 50, **details}, strategy)
+    assert isinstance(s, SloScaler)
+    return s
+
+
+def test_only_the_slo_and_bounds_need_setting() -> None:
+    d = SloDetails.model_validate(
+        {"schedule_to_start_slo_ms": 5000, "min_count": 0, "max_count": 9}
+    )
+    assert d.target_per_worker is None and d.scale_down_delay_ms is None
+    assert SloDetails.model_validate({}).schedule_to_start_slo_ms == 5000
+
+
+@pytest.mark.parametrize(
+    ("details", "message"),
+    [
+        ({"bogus": 1}, 'unknown config key "bogus" for slo scaling algorithm'),
+        ({"min_count": 5, "max_count": 2}, "min_count (5) must not exceed max_count (2)"),
+        ({"schedule_to_start_slo_ms": 0}, "schedule_to_start_slo_ms must be at least 1"),
+        ({"target_wait_fraction": 2}, "target_wait_fraction must be at most 1"),
+    ],
+)
+def test_bad_details_are_rejected_with_a_clear_message(
+    details: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ScalerConfigError) as err:
+        build_scaler("slo", details, Strategy.WORKER_SET)
+    assert message in str(err.value)
+
+
+def test_first_backlog_on_an_idle_group_scales_up_at_once() -> None:
+    s = scaler()
+    st = s.initial_state(0.0)
+    st, dec = s.decide(st, m(0.0), 0.0)
+    assert isinstance(dec, Hold)
+    st, dec = s.decide(st, m(1.0, backlog=12, age=1.0, add=3.0), 1.0)
+    # Slots and durations unknown yet: every waiting task gets a slot (1 per worker).
+    assert isinstance(dec, SetSize) and dec.size == 12
+
+
+def test_cached_stats_are_not_counted_twice() -> None:
+    s = scaler(target_per_worker=4)
+    st = s.initial_state(0.0)
+    st, dec = s.decide(st, m(0.0, backlog=40, age=3.0, add=5.0), 0.0)
+    assert isinstance(dec, SetSize) and dec.size == 10
+    # One second later the server returns the SAME cached stats; the 10 workers now run 40 tasks.
+    st, dec = s.decide(
+        st,
+        m(1.0, backlog=40, age=3.0, add=5.0, running=10, ready=10, in_flight=40, desired=10),
+        1.0,
+    )
+    assert not isinstance(dec, SetSize) or dec.size <= 10
+
+
+def test_never_scales_to_zero_while_work_runs_and_never_on_missing_metrics() -> None:
+    s = scaler(target_per_worker=4, scale_down_delay_ms=0)
+    st = s.initial_state(0.0)
+    st, _ = s.decide(st, m(0.0, backlog=8, age=1.0), 0.0)
+    for t in range(1, 30):
+        st, dec = s.decide(st, m(float(t), running=2, ready=2, in_flight=1, desired=2), float(t))
+        assert not (isinstance(dec, SetSize) and dec.size == 0)
+    st, dec = s.decide(st, None, 31.0)
+    assert isinstance(dec, Hold)
+    st, dec = s.decide(st, m(40.0, running=1, ready=1, in_flight=0, desired=1), 40.0)
+    assert isinstance(dec, SetSize) and dec.size == 0
+
+
+def test_min_and_max_count_bound_the_size() -> None:
+    s = build_scaler(
+        "slo", {"min_count": 2, "max_count": 5, "target_per_worker": 1}, Strategy.WORKER_SET
+    )
+    st = s.initial_state(0.0)
+    st, dec = s.decide(st, m(0.0), 0.0)
+    assert isinstance(dec, SetSize) and dec.size == 2
+    st, dec = s.decide(st, m(1.0, backlog=100, age=4.0, desired=2, running=2), 1.0)
+    assert isinstance(dec, SetSize) and dec.size == 5
+
+
+def test_invoke_strategy_starts_the_missing_workers() -> None:
+    s = scaler(Strategy.INVOKE, target_per_worker=2)
+    st = s.initial_state(0.0)
+    st, dec = s.decide(st, m(0.0, backlog=9, age=2.0, running=1, ready=1, in_flight=2), 0.0)
+    assert isinstance(dec, StartWorkers) and dec.count == 5  # (2 running + 9 waiting) / 2 = 6
+
+
+def test_learns_slots_per_worker_from_the_census() -> None:
+    s = scaler()
+    st = s.initial_state(0.0)
+    st, _ = s.decide(
+        st, m(0.0, backlog=5, age=1.0, running=3, ready=3, in_flight=12, desired=3), 0.0
+    )
+    assert st.slots == 4
+
+
+@pytest.mark.parametrize("trace", [bursts(horizon_s=900.0), spikes(horizon_s=900.0, n_spikes=1)])
+def test_meets_the_slo_in_the_simulator(trace) -> None:  # type: ignore[no-untyped-def]
+    r = slo_policy(5.0).run(trace, WorkerModel())
+    assert r.unfinished == 0
+    assert r.percentile(95) <= 5.0
