@@ -7,6 +7,7 @@ workerplane.scaling, driven by the simulator.
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 
 from workerplane.scaling.registry import build_scaler
 from workerplane.scaling.types import (
@@ -86,9 +87,9 @@ def test_hpa_tolerance_keeps_the_size_within_ten_percent() -> None:
     for t in (15.0, 30.0, 45.0):
         state, _ = scaler.decide(state, obs(50, t), t)
     assert state.replicas == 10
-    state, dec = scaler.decide(state, obs(54, 60.0), 60.0)  # ratio 1.08: within tolerance
+    state, _ = scaler.decide(state, obs(54, 60.0), 60.0)  # ratio 1.08: within tolerance
     assert state.replicas == 10
-    state, dec = scaler.decide(state, obs(56, 75.0), 75.0)  # ratio 1.12: ceil(56/5) = 12
+    state, _ = scaler.decide(state, obs(56, 75.0), 75.0)  # ratio 1.12: ceil(56/5) = 12
     assert state.replicas == 12
 
 
@@ -127,11 +128,11 @@ def test_no_sync_starts_at_most_one_worker_per_trigger() -> None:
         if not signals:
             # Poll-driven only: one start per 10 s poll while the backlog lasts.
             times = [t for t, _ in starts]
-            assert all(b - a >= 10.0 - 1e-9 for a, b in zip(times, times[1:], strict=False))
+            assert all(b - a >= 10.0 - 1e-9 for a, b in pairwise(times))
         else:
             # Task-add signals: one per no-sync-match add, but never two within the 100 ms cooloff.
             times = sorted(t for t, _ in starts)
-            assert all(b - a >= 0.1 - 1e-9 for a, b in zip(times, times[1:], strict=False))
+            assert all(b - a >= 0.1 - 1e-9 for a, b in pairwise(times))
         assert r.unfinished == 0
 
 

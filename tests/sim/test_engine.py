@@ -117,7 +117,8 @@ def test_invoke_workers_exit_when_idle_and_at_max_lifetime() -> None:
         StartOnce(),
         WorkerModel(startup=Distribution.const(0.5), slots=1, max_lifetime_s=2.0),
     )
-    # Lifetime 2 s: the busy worker stops polling at 2, finishes its task at 4; the other exits at 2.
+    # Lifetime 2 s: the busy worker stops polling at 2 and finishes its task at 4; the other
+    # exits at 2.
     assert r.worker_seconds == pytest.approx(4.0 + 2.0)
 
 

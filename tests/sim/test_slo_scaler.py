@@ -1,4 +1,4 @@
-"""The ``slo`` scaler: decisions on hand-made observations, config validation, and its SLO in the sim."""
+"""The ``slo`` scaler: decisions on hand-made observations, validation, its SLO in the sim."""
 
 from __future__ import annotations
 
