@@ -80,7 +80,8 @@ class _GroupRuntime:
     last_error: str | None = None
     validation_error: str | None = None
     task: asyncio.Task[None] | None = None
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Set when the group left the spec: it serves what is left, then goes to zero.
+    retiring: bool = False
 
 
 def _describe(decision: Decision) -> str:
@@ -224,9 +225,23 @@ class Controller:
         return runtime
 
     def _retire_in_background(self, group: _GroupRuntime) -> None:
-        task = asyncio.create_task(self._stop_group(group, drain=True))
+        task = asyncio.create_task(self._retire_when_idle(group))
         self._retiring.add(task)
         task.add_done_callback(self._retiring.discard)
+
+    async def _retire_when_idle(self, group: _GroupRuntime) -> None:
+        """Let a removed group finish its open work (e.g. the last workflow task after an
+        activity), then retire its workers; give up waiting after ``drain_timeout_s``."""
+        group.retiring = True
+        deadline = time.monotonic() + self._settings.drain_timeout_s
+        while time.monotonic() < deadline:
+            status = group.status
+            if status is not None and status.metrics_ok and status.backlog == 0 and not status.in_flight:  # fmt: skip
+                break
+            if group.task is None or group.task.done():
+                break
+            await asyncio.sleep(group.scaler.poll_interval_s)
+        await self._stop_group(group, drain=True)
 
     async def _cancel_loop(self, group: _GroupRuntime) -> None:
         if group.task is not None:
@@ -292,7 +307,11 @@ class Controller:
                 stats=total(by_type.values()), workers=census, observed_at=now, by_type=by_type
             )
         group.scaler_state, decision = group.scaler.decide(group.scaler_state, metrics, now)
-        if group.version.draining and metrics is not None:
+        if group.retiring and metrics is not None:
+            # A removed group never grows; it holds until its open work is done.
+            held = Hold("group removed from the spec: finishing its open work")
+            decision = _drain_decision(held, metrics, group.strategy)
+        elif group.version.draining and metrics is not None:
             decision = _drain_decision(decision, metrics, group.strategy)
         applied_error = await self._apply(group, decision, census)
         if by_type is not None and applied_error is None:
