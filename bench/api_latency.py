@@ -153,7 +153,7 @@ def pct(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] * 1000
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] * 1000
 
 
 def start_serve(db_url: str, state_dir: Path, token: str) -> tuple[subprocess.Popen[bytes], int]:
@@ -251,7 +251,8 @@ def main() -> None:
         for lab in labels:
             ph = table[lab][op]
             rps = len(ph.latencies) / ph.wall_s if ph.wall_s else 0.0
-            cells.append(f" {pct(ph.latencies, 50):11.1f} {pct(ph.latencies, 99):11.1f} {rps:11.0f}")
+            p50, p99 = pct(ph.latencies, 50), pct(ph.latencies, 99)
+            cells.append(f" {p50:11.1f} {p99:11.1f} {rps:11.0f}")
         count = len(table[labels[0]][op].latencies) if labels else 0
         print(f"{op:7}" + "".join(cells) + f"  {count:5d}")
     for lab in labels:

@@ -56,5 +56,3 @@ def make_store(url: str) -> Store:
     db = Database(url)
     db.migrate()
     return Store(db, SecretBox(b"\x01" * 32))
-
-

@@ -42,8 +42,9 @@ VERSION: dict[str, Any] = {
 def test_health_needs_no_token_and_everything_else_does(api: RunningApi) -> None:
     with httpx.Client(base_url=api.url) as anon:
         assert anon.get("/healthz").json()["status"] == "ok"
-        for method, path in [("GET", "/v1/endpoints"), ("POST", "/v1/endpoints"),
-                             ("GET", "/v1/worker-deployments"), ("POST", "/v1/validate")]:  # fmt: skip
+        routes = [("GET", "/v1/endpoints"), ("POST", "/v1/endpoints"),
+                  ("GET", "/v1/worker-deployments"), ("POST", "/v1/validate")]  # fmt: skip
+        for method, path in routes:
             response = anon.request(method, path, json={})
             assert response.status_code == 401, (method, path)
             assert response.headers["www-authenticate"] == "Bearer"

@@ -81,7 +81,7 @@ def test_concurrent_idempotent_creates_make_one_row(pg_url: str) -> None:
         t.join()
     assert outcomes.count("created") == 1
     assert outcomes.count("created") + outcomes.count("noop") + outcomes.count("conflict") == 8
-    deployments, total = stores[0].list_deployments(10, 0)
+    _, total = stores[0].list_deployments(10, 0)
     assert total == 1
 
 

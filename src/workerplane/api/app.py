@@ -273,7 +273,9 @@ def create_app(
     bearer = HTTPBearer(auto_error=False)
 
     async def require_token(
-        credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
+        # A plain default, not Annotated[...]: with postponed annotations FastAPI cannot see
+        # the local `bearer` and would read `credentials` as a query parameter.
+        credentials: HTTPAuthorizationCredentials | None = Depends(bearer),  # noqa: B008
     ) -> None:
         if credentials is None or not credentials.credentials:
             raise StarletteHTTPException(
@@ -582,14 +584,9 @@ def create_app(
             if body.image is not None:
                 new["command"] = None
             if new["min_workers"] > new["max_workers"]:
-                raise Invalid(
-                    [
-                        (
-                            "min_workers",
-                            f"min_workers ({new['min_workers']}) must not exceed max_workers ({new['max_workers']})",
-                        )
-                    ]
-                )
+                low, high = new["min_workers"], new["max_workers"]
+                message = f"min_workers ({low}) must not exceed max_workers ({high})"
+                raise Invalid([("min_workers", message)])
             if body.secret_env is not None:
                 secret_env = {k: v for k, v in body.secret_env.items()}
             else:

@@ -120,7 +120,8 @@ def temporal_routing_hook(address: str) -> Any:
                     SetWorkerDeploymentRampingVersionRequest(
                         namespace=namespace, deployment_name=args["deployment"],
                         build_id=args["build_id"] or "", percentage=float(args["percentage"]),
-                        identity="workerplane", ignore_missing_task_queues=True, allow_no_pollers=True,
+                        identity="workerplane", ignore_missing_task_queues=True,
+                        allow_no_pollers=True,
                     )
                 )  # fmt: skip
         except RPCError as err:
@@ -191,7 +192,7 @@ async def _controller_loop(store: Store, config: ServeConfig, stop: asyncio.Even
         run_stop = asyncio.Event()
         keeper = asyncio.create_task(lease.keep(run_stop))
 
-        async def relay() -> None:
+        async def relay(run_stop: asyncio.Event) -> None:
             waiters = {
                 asyncio.create_task(stop.wait()),
                 asyncio.create_task(lease.lost.wait()),
@@ -201,7 +202,7 @@ async def _controller_loop(store: Store, config: ServeConfig, stop: asyncio.Even
                 task.cancel()
             run_stop.set()
 
-        relay_task = asyncio.create_task(relay())
+        relay_task = asyncio.create_task(relay(run_stop))
         try:
             await controller.run(run_stop)
         finally:

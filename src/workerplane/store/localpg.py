@@ -85,7 +85,11 @@ def _run_as_owner(args: list[str], *, check: bool = True) -> subprocess.Complete
 
 
 def start_local_postgres(timeout_s: float = 60.0) -> LocalPostgres:
-    """initdb + pg_ctl start on a free loopback port. Raises FileNotFoundError when not installed."""
+    """initdb + pg_ctl start on a free loopback port.
+
+    Raises:
+        FileNotFoundError: PostgreSQL is not installed.
+    """
     bindir = find_pg_bindir()
     if bindir is None:
         raise FileNotFoundError(

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy import Row, Select, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 
@@ -164,6 +164,43 @@ def _min_workers(spec: dict[str, Any]) -> int:
     return total
 
 
+class _Attrs:
+    """Attribute access over a dict: lets the view builders read Core rows like ORM rows."""
+
+    __slots__ = ("_d",)
+
+    def __init__(self, d: dict[str, Any]) -> None:
+        self._d = d
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._d[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+_EP = Endpoint.__table__
+_DV = DeploymentVersion.__table__
+_WD = WorkerDeployment.__table__
+_VERSION_COLUMNS = (
+    "build_id", "key", "spec_json", "generation", "conflict_token", "draining", "deleting",
+    "status", "status_reason", "last_validation_at", "last_validation_error", "created_at",
+    "updated_at", "request_id",
+)  # fmt: skip
+_DEP_COLUMNS = ("name", "namespace", "current_build_id", "ramping_build_id", "ramp_percentage")
+_VERSION_LABELS = tuple(f"v_{c}" for c in _VERSION_COLUMNS)
+_DEP_LABELS = tuple(f"d_{c}" for c in _DEP_COLUMNS)
+#: An endpoint with its version and deployment, as plain rows in one statement.
+_ENDPOINT_ROWS = select(
+    _EP.c.id, _EP.c.name, _EP.c.endpoint_type, _EP.c.fields_json, _EP.c.conflict_token,
+    _EP.c.created_at, _EP.c.updated_at, _EP.c.request_id,
+    *(_DV.c[c].label(f"v_{c}") for c in _VERSION_COLUMNS),
+    *(_WD.c[c].label(f"d_{c}") for c in _DEP_COLUMNS),
+).select_from(
+    _EP.join(_DV, _EP.c.version_id == _DV.c.id).join(_WD, _DV.c.deployment_id == _WD.c.id)
+)  # fmt: skip
+
+
 class Store:
     """The repository. Thread-safe: every method opens its own session."""
 
@@ -260,7 +297,10 @@ class Store:
         return result
 
     def _view(self, row: DeploymentVersion, groups: list[dict[str, Any]]) -> VersionView:
-        dep = row.deployment
+        return self._version_view(row.deployment, row, groups)
+
+    def _version_view(self, dep: Any, row: Any, groups: list[dict[str, Any]]) -> VersionView:
+        """``dep``/``row``: ORM rows or anything with their attributes (the Core read path)."""
         doc = json.loads(row.spec_json)
         # Walking the document only matters when it holds ciphertext; most specs hold none, and
         # the walk was a fifth of a list request's CPU.
@@ -721,10 +761,31 @@ class Store:
             request_id=row.request_id,
         )
 
+    def _endpoint_view_of(self, r: Row[Any], groups: list[dict[str, Any]]) -> EndpointView:
+        """An endpoint view from one row of :data:`_ENDPOINT_ROWS` (no ORM objects)."""
+        m = r._mapping
+        dep = _Attrs({k[2:]: m[k] for k in _DEP_LABELS})
+        version = _Attrs({k[2:]: m[k] for k in _VERSION_LABELS})
+        return EndpointView(
+            id=m["id"],
+            name=m["name"],
+            endpoint_type=m["endpoint_type"],
+            fields=json.loads(m["fields_json"]),
+            conflict_token=m["conflict_token"],
+            version=self._version_view(dep, version, groups),
+            created_at=m["created_at"],
+            updated_at=m["updated_at"],
+            request_id=m["request_id"],
+        )
+
     def get_endpoint(self, ref: str) -> EndpointView:
+        # Reads are the hot path: plain rows from one JOIN, no ORM objects (a third of the CPU).
         with self.db.read_session() as s:
-            row = self._endpoint(s, ref)
-            return self._endpoint_view(row, self._statuses(s, [row.version.key])[row.version.key])
+            row = s.execute(_ENDPOINT_ROWS.where((_EP.c.id == ref) | (_EP.c.name == ref))).first()
+            if row is None:
+                raise NotFound(f"endpoint '{ref}' not found")
+            key = row._mapping["v_key"]
+            return self._endpoint_view_of(row, self._statuses(s, [key])[key])
 
     def list_endpoints(
         self, limit: int, offset: int, label: tuple[str, str] | None = None
@@ -732,10 +793,10 @@ class Store:
         """One page in name order, and the total. The page is cut in SQL (LIMIT/OFFSET), so a
         list costs the same with 10 or 100,000 endpoints stored."""
         with self.db.read_session() as s:
-            query = self._endpoint_query().order_by(Endpoint.name)
+            query = _ENDPOINT_ROWS.order_by(_EP.c.name)
             if label is None:
                 total = int(s.scalar(select(func.count()).select_from(Endpoint)) or 0)
-                page = list(s.scalars(query.limit(limit).offset(offset)))
+                page = list(s.execute(query.limit(limit).offset(offset)))
             else:
                 # Labels live inside fields_json: match them on (id, fields_json) only, then load
                 # just the page's rows.
@@ -748,9 +809,12 @@ class Store:
                 ]
                 total = len(ids)
                 wanted = ids[offset : offset + limit]
-                page = list(s.scalars(query.where(Endpoint.id.in_(wanted)))) if wanted else []
-            statuses = self._statuses(s, [r.version.key for r in page])
-            return [self._endpoint_view(r, statuses[r.version.key]) for r in page], total
+                page = list(s.execute(query.where(_EP.c.id.in_(wanted)))) if wanted else []
+            keys = [r._mapping["v_key"] for r in page]
+            statuses = self._statuses(s, keys)
+            return [
+                self._endpoint_view_of(r, statuses[k]) for r, k in zip(page, keys, strict=True)
+            ], total
 
     def update_endpoint(
         self,
