@@ -10,8 +10,8 @@ their targets / the ideal. Not a test: nothing here asserts.
 from __future__ import annotations
 
 import argparse
-import logging
 import asyncio
+import logging
 import os
 import statistics
 import sys
@@ -35,7 +35,16 @@ from workerplane.controller.local import FileSpecSource, JsonStatusSink  # noqa:
 from workerplane.temporal.devserver import start_dev_server  # noqa: E402
 
 
-def _spec(path: Path, queue: str, *, max_count: int, slots: int, strategy: str, preload: bool = True, min_count: int = 0) -> Path:  # fmt: skip
+def _spec(
+    path: Path,
+    queue: str,
+    *,
+    max_count: int,
+    slots: int,
+    strategy: str,
+    preload: bool = True,
+    min_count: int = 0,
+) -> Path:
     path.write_text(
         yaml.safe_dump(
             {
@@ -85,7 +94,9 @@ def _worker_pids(marker: str) -> set[int]:
                     stat = (entry / "stat").read_text()
                     fields = stat[stat.rindex(")") + 2 :].split()
                     if fields[0] != "Z":
-                        server = b"workerplane.worker.forkserver" in (entry / "cmdline").read_bytes()
+                        server = (
+                            b"workerplane.worker.forkserver" in (entry / "cmdline").read_bytes()
+                        )
                         matches[int(entry.name)] = (int(fields[1]), server)
             except OSError:
                 pass
@@ -93,7 +104,9 @@ def _worker_pids(marker: str) -> set[int]:
     return {pid for pid, (ppid, server) in matches.items() if not server or ppid in matches}
 
 
-async def _controller(address: str, spec: Path, state: Path) -> tuple[Controller, asyncio.Event, asyncio.Task[None]]:  # fmt: skip
+async def _controller(
+    address: str, spec: Path, state: Path
+) -> tuple[Controller, asyncio.Event, asyncio.Task[None]]:
     controller = Controller(
         FileSpecSource(spec),
         JsonStatusSink(state / "status.json"),
@@ -157,7 +170,10 @@ async def burst_run(client: Client, address: str, base: Path, count: int) -> dic
     sampler = asyncio.create_task(sample())
     t0 = time.monotonic()
     handles = await asyncio.gather(
-        *(client.start_workflow(ProcessItem.run, 1.0, id=f"{queue}-{i}", task_queue=queue) for i in range(count))  # fmt: skip
+        *(
+            client.start_workflow(ProcessItem.run, 1.0, id=f"{queue}-{i}", task_queue=queue)
+            for i in range(count)
+        )
     )
     await asyncio.gather(*(h.result() for h in handles))
     makespan = time.monotonic() - t0
@@ -169,20 +185,30 @@ async def burst_run(client: Client, address: str, base: Path, count: int) -> dic
     stop.set()
     await task
     await controller.shutdown(drain=True)
-    return {"makespan": makespan, "worker_seconds": worker_seconds, "peak": peak, "zero": back_to_zero}  # fmt: skip
+    return {
+        "makespan": makespan,
+        "worker_seconds": worker_seconds,
+        "peak": peak,
+        "zero": back_to_zero,
+    }
 
 
 async def warm_baseline(client: Client, address: str, base: Path, count: int) -> dict[str, float]:
     """Fixed replicas (Launch's approach): 10 workers already polling before the burst arrives."""
     queue = f"warm-{uuid.uuid4().hex[:8]}"
     state = base / queue
-    spec = _spec(base / f"{queue}.yaml", queue, max_count=10, min_count=10, slots=4, strategy="worker-set")  # fmt: skip
+    spec = _spec(
+        base / f"{queue}.yaml", queue, max_count=10, min_count=10, slots=4, strategy="worker-set"
+    )
     controller, stop, task = await _controller(address, spec, state)
     while sum(s.workers_ready or 0 for s in controller.statuses()) < 10:
         await asyncio.sleep(0.1)
     t0 = time.monotonic()
     handles = await asyncio.gather(
-        *(client.start_workflow(ProcessItem.run, 1.0, id=f"{queue}-{i}", task_queue=queue) for i in range(count))  # fmt: skip
+        *(
+            client.start_workflow(ProcessItem.run, 1.0, id=f"{queue}-{i}", task_queue=queue)
+            for i in range(count)
+        )
     )
     await asyncio.gather(*(h.result() for h in handles))
     makespan = time.monotonic() - t0
@@ -195,8 +221,11 @@ async def warm_baseline(client: Client, address: str, base: Path, count: int) ->
 async def main(runs: int, burst: int) -> None:
     console = Console()
     base = Path(tempfile.mkdtemp(prefix="wp-bench-"))
-    logging.basicConfig(level=logging.INFO, filename=base / "controller.log",
-                        format="%(asctime)s %(name)s %(message)s")  # fmt: skip
+    logging.basicConfig(
+        level=logging.INFO,
+        filename=base / "controller.log",
+        format="%(asctime)s %(name)s %(message)s",
+    )
     console.print(f"controller log: {base / 'controller.log'}")
     server = start_dev_server(in_memory=True, log_file=base / "server.log")
     try:
@@ -204,7 +233,10 @@ async def main(runs: int, burst: int) -> None:
         reactions = []
         for i in range(runs):
             reactions.append(await reaction_run(client, server.address, base))
-            console.print(f"reaction run {i + 1}/{runs}: process {reactions[-1][0]:.2f}s, poller {reactions[-1][1]:.2f}s, task started {reactions[-1][2]:.2f}s")  # fmt: skip
+            console.print(
+                f"reaction run {i + 1}/{runs}: process {reactions[-1][0]:.2f}s, "
+                f"poller {reactions[-1][1]:.2f}s, task started {reactions[-1][2]:.2f}s"
+            )
         p50 = [statistics.median(r[i] for r in reactions) for i in range(3)]
         startup = p50[1] - p50[0]  # one worker's own start: spawn -> polling
 
@@ -213,25 +245,64 @@ async def main(runs: int, burst: int) -> None:
         ideal_makespan = burst / (10 * 4) * 1.0 + p50[1]
         ideal_ws = 10 * ideal_makespan
 
-        table = Table(title=f"workerplane core benchmark ({os.cpu_count()} cores, embedded dev server, subprocess workers)")  # fmt: skip
+        table = Table(
+            title=f"workerplane core benchmark ({os.cpu_count()} cores, "
+            "embedded dev server, subprocess workers)"
+        )
         for col in ("figure", "measured", "target / ideal", "ratio"):
             table.add_column(col)
         table.add_row("StartWorkflow -> first worker process (p50)", f"{p50[0]:.2f}s", "", "")
         table.add_row("StartWorkflow -> first poller (p50)", f"{p50[1]:.2f}s", "", "")
-        table.add_row("StartWorkflow -> first task started (p50)", f"{p50[2]:.2f}s", "<= 1.50s", f"{p50[2] / 1.5:.2f}")  # fmt: skip
-        table.add_row(f"burst {burst}x1s, 4 slots, max 10: makespan", f"{result['makespan']:.1f}s", f"{ideal_makespan:.1f}s ideal", f"{result['makespan'] / ideal_makespan:.2f} (target <= 1.3)")  # fmt: skip
-        table.add_row("burst: worker-seconds", f"{result['worker_seconds']:.1f}", f"{ideal_ws:.1f} ideal", f"{result['worker_seconds'] / ideal_ws:.2f} (target <= 1.3)")  # fmt: skip
-        table.add_row("baseline: 10 warm fixed workers, makespan", f"{warm['makespan']:.1f}s", "", f"ours/baseline {result['makespan'] / warm['makespan']:.2f}")  # fmt: skip
-        table.add_row("baseline: worker-seconds during the burst only", f"{warm['worker_seconds']:.1f}", "", f"ours/baseline {result['worker_seconds'] / warm['worker_seconds']:.2f}")  # fmt: skip
-        table.add_row("burst: peak workers / back to zero", f"{result['peak']} / {result['zero']:.1f}s", "10", "")  # fmt: skip
+        table.add_row(
+            "StartWorkflow -> first task started (p50)",
+            f"{p50[2]:.2f}s",
+            "<= 1.50s",
+            f"{p50[2] / 1.5:.2f}",
+        )
+        table.add_row(
+            f"burst {burst}x1s, 4 slots, max 10: makespan",
+            f"{result['makespan']:.1f}s",
+            f"{ideal_makespan:.1f}s ideal",
+            f"{result['makespan'] / ideal_makespan:.2f} (target <= 1.3)",
+        )
+        table.add_row(
+            "burst: worker-seconds",
+            f"{result['worker_seconds']:.1f}",
+            f"{ideal_ws:.1f} ideal",
+            f"{result['worker_seconds'] / ideal_ws:.2f} (target <= 1.3)",
+        )
+        table.add_row(
+            "baseline: 10 warm fixed workers, makespan",
+            f"{warm['makespan']:.1f}s",
+            "",
+            f"ours/baseline {result['makespan'] / warm['makespan']:.2f}",
+        )
+        table.add_row(
+            "baseline: worker-seconds during the burst only",
+            f"{warm['worker_seconds']:.1f}",
+            "",
+            f"ours/baseline {result['worker_seconds'] / warm['worker_seconds']:.2f}",
+        )
+        table.add_row(
+            "burst: peak workers / back to zero",
+            f"{result['peak']} / {result['zero']:.1f}s",
+            "10",
+            "",
+        )
         console.print(table)
-        console.print(f"ideal = {burst}/40 s of work + one worker's startup ({p50[1]:.2f}s: StartWorkflow -> polling); worker process startup alone {startup:.2f}s")  # fmt: skip
+        console.print(
+            f"ideal = {burst}/40 s of work + one worker's startup "
+            f"({p50[1]:.2f}s: StartWorkflow -> polling); "
+            f"worker process startup alone {startup:.2f}s"
+        )
     finally:
         server.stop()
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--burst", type=int, default=200)
     args = parser.parse_args()

@@ -12,8 +12,11 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 def _validate(path: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "workerplane.cli.main", "validate", "-f", str(path)],
-        capture_output=True, text=True, cwd=REPO_ROOT, timeout=60,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        timeout=60,
+    )
 
 
 def test_example_spec_is_valid() -> None:
@@ -54,11 +57,7 @@ def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
 def test_temporal_rule_message_is_shared(tmp_path: Path) -> None:
     bad = tmp_path / "deploy.yaml"
     bad.write_text(
-        "name: x\n"
-        "task_queue: q\n"
-        "compute:\n"
-        "  scaling_groups:\n"
-        "    a: {provider: {type: nope}}\n"
+        "name: x\ntask_queue: q\ncompute:\n  scaling_groups:\n    a: {provider: {type: nope}}\n"
     )
     result = _validate(bad)
     assert result.returncode == 1

@@ -95,7 +95,9 @@ class RunningController:
         deadline = time.monotonic() + timeout_s
         while not condition():
             if time.monotonic() > deadline:
-                raise AssertionError(f"condition not met within {timeout_s}s: {self.controller.statuses()}")  # fmt: skip
+                raise AssertionError(
+                    f"condition not met within {timeout_s}s: {self.controller.statuses()}"
+                )
             await asyncio.sleep(0.1)
 
 

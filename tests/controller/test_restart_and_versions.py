@@ -40,10 +40,23 @@ def _processes_mentioning(marker: str) -> list[int]:
 
 def _start_cli(spec: Path, address: str, state_dir: Path, *extra: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "workerplane.cli.main", "run", "-f", str(spec),
-         "--address", address, "--state-dir", str(state_dir), *extra],
-        cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=open(state_dir.parent / "controller.log", "ab"),
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "workerplane.cli.main",
+            "run",
+            "-f",
+            str(spec),
+            "--address",
+            address,
+            "--state-dir",
+            str(state_dir),
+            *extra,
+        ],
+        cwd=REPO_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=open(state_dir.parent / "controller.log", "ab"),
+    )
 
 
 async def test_sigkill_controller_mid_burst_leaves_no_orphans(
@@ -61,11 +74,15 @@ async def test_sigkill_controller_mid_burst_leaves_no_orphans(
     client = await Client.connect(temporal_address)
     first = _start_cli(spec, temporal_address, state_dir)
     handles = [
-        await client.start_workflow(ProcessItem.run, 2.0, id=f"{unique_name}-{i}", task_queue=unique_name)  # fmt: skip
+        await client.start_workflow(
+            ProcessItem.run, 2.0, id=f"{unique_name}-{i}", task_queue=unique_name
+        )
         for i in range(20)
     ]
     deadline = time.monotonic() + 60
-    while len(_processes_mentioning(str(state_dir))) < 3:  # the controller is not marked; workers are
+    while (
+        len(_processes_mentioning(str(state_dir))) < 3
+    ):  # the controller is not marked; workers are
         assert time.monotonic() < deadline, "workers never started"
         await asyncio.sleep(0.1)
     workers_before = set(_processes_mentioning(str(state_dir)))
@@ -81,7 +98,9 @@ async def test_sigkill_controller_mid_burst_leaves_no_orphans(
         assert all(r.startswith("done after 2.0s") for r in results)
         # The restarted controller adopted (rather than duplicated) the surviving workers.
         log = (tmp_path / "controller.log").read_text()
-        assert "adopted worker" in log or not (workers_before & set(_processes_mentioning(str(state_dir))))  # fmt: skip
+        assert "adopted worker" in log or not (
+            workers_before & set(_processes_mentioning(str(state_dir)))
+        )
         deadline = time.monotonic() + 60
         while _processes_mentioning(str(state_dir)):
             assert time.monotonic() < deadline, "workers left running after the work was done"
@@ -103,8 +122,13 @@ async def test_versioned_deployment_scales_from_zero(
     deployment = {"name": f"{unique_name}-dep", "build_id": "v1"}
     spec_path = tmp_path / "deploy.yaml"
     group = subprocess_group(slots=2, scaler={"min_count": 1})
-    write_spec(spec_path, name=unique_name, task_queue=unique_name, groups={"workers": group},
-               deployment=deployment)  # fmt: skip
+    write_spec(
+        spec_path,
+        name=unique_name,
+        task_queue=unique_name,
+        groups={"workers": group},
+        deployment=deployment,
+    )
     running = await run_controller(spec_path)
     client = await Client.connect(temporal_address)
 
@@ -112,9 +136,11 @@ async def test_versioned_deployment_scales_from_zero(
         try:
             await client.workflow_service.set_worker_deployment_current_version(
                 SetWorkerDeploymentCurrentVersionRequest(
-                    namespace="default", deployment_name=deployment["name"], build_id="v1",
+                    namespace="default",
+                    deployment_name=deployment["name"],
+                    build_id="v1",
                     identity="workerplane-test",
-                )  # fmt: skip
+                )
             )
             return True
         except Exception:
@@ -133,7 +159,9 @@ async def test_versioned_deployment_scales_from_zero(
 
     mark = len(running.history)
     handles = [
-        await client.start_workflow(ProcessItem.run, 1.0, id=f"{unique_name}-{uuid.uuid4().hex[:6]}", task_queue=unique_name)  # fmt: skip
+        await client.start_workflow(
+            ProcessItem.run, 1.0, id=f"{unique_name}-{uuid.uuid4().hex[:6]}", task_queue=unique_name
+        )
         for _ in range(10)
     ]
     results = await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), 120)
@@ -141,5 +169,8 @@ async def test_versioned_deployment_scales_from_zero(
     peak_after = max(s.workers_running for snap in running.history[mark:] for s in snap)
     assert peak_after >= 2
     described = await handles[0].describe()
-    assert described.raw_description.workflow_execution_info.versioning_info.deployment_version.build_id == "v1"  # fmt: skip
+    assert (
+        described.raw_description.workflow_execution_info.versioning_info.deployment_version.build_id
+        == "v1"
+    )
     await running.wait_for(lambda: running.workers() == 0, timeout_s=60)

@@ -32,7 +32,7 @@ async def _start_burst(client: Client, queue: str, count: int, seconds: float) -
 async def test_burst_scales_from_zero_and_back(
     strategy: str, temporal_address: str, tmp_path: Path, unique_name: str, run_controller
 ) -> None:
-    """30 workflows on an idle queue at zero workers: workers start, all complete, size returns to 0."""
+    """30 workflows on an idle queue at zero workers: workers start, all complete, back to 0."""
     spec = write_spec(
         tmp_path / "deploy.yaml",
         name=unique_name,

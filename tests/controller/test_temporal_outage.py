@@ -23,8 +23,12 @@ async def test_metrics_outage_never_scales_to_zero(tmp_path: Path, unique_name: 
     port = free_port()
     db = tmp_path / "temporal.db"
     server = start_dev_server(port=port, db_file=db, log_file=tmp_path / "server.log")
-    spec = write_spec(tmp_path / "deploy.yaml", name=unique_name, task_queue=unique_name,
-                      groups={"workers": subprocess_group(slots=2)})  # fmt: skip
+    spec = write_spec(
+        tmp_path / "deploy.yaml",
+        name=unique_name,
+        task_queue=unique_name,
+        groups={"workers": subprocess_group(slots=2)},
+    )
     history: list = []
     controller = Controller(
         FileSpecSource(spec),
@@ -38,7 +42,9 @@ async def test_metrics_outage_never_scales_to_zero(tmp_path: Path, unique_name: 
         client = await Client.connect(server.address)
         ids = [f"{unique_name}-{uuid.uuid4().hex[:6]}" for _ in range(8)]
         for workflow_id in ids:
-            await client.start_workflow(ProcessItem.run, 4.0, id=workflow_id, task_queue=unique_name)  # fmt: skip
+            await client.start_workflow(
+                ProcessItem.run, 4.0, id=workflow_id, task_queue=unique_name
+            )
         deadline = time.monotonic() + 60
         while sum(s.workers_running for s in controller.statuses()) < 2:
             assert time.monotonic() < deadline

@@ -40,14 +40,18 @@ while True:
 """
 
 
-def _provider(tmp_path: Path, *, strategy: str = "worker-set", **details: object) -> SubprocessProvider:
+def _provider(
+    tmp_path: Path, *, strategy: str = "worker-set", **details: object
+) -> SubprocessProvider:
     script = tmp_path / "fake_worker.py"
     script.write_text(FAKE_WORKER)
     context = ProviderContext(
         deployment="dep",
         group_id="g",
         details={"command": sys.executable, "args": [str(script)], "strategy": strategy, **details},
-        worker_env=WorkerEnvironment(address="127.0.0.1:1", namespace="default", task_queues=("q",)),
+        worker_env=WorkerEnvironment(
+            address="127.0.0.1:1", namespace="default", task_queues=("q",)
+        ),
         state_dir=tmp_path / "state",
     )
     provider = build_provider("subprocess", context)
@@ -202,8 +206,13 @@ async def test_validate_reports_missing_command(tmp_path: Path) -> None:
     assert (await provider.validate()).ok
     missing = build_provider(
         "subprocess",
-        ProviderContext("dep", "g", {"command": "no-such-command-xyz"},
-                        WorkerEnvironment("a", "n", ("q",)), tmp_path),  # fmt: skip
+        ProviderContext(
+            "dep",
+            "g",
+            {"command": "no-such-command-xyz"},
+            WorkerEnvironment("a", "n", ("q",)),
+            tmp_path,
+        ),
     )
     check = await missing.validate()
     assert not check.ok and "no-such-command-xyz" in check.message and check.kind == "not_found"
@@ -215,15 +224,23 @@ pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
 async def test_preload_forks_workers_from_a_server_and_adopts_them(tmp_path: Path) -> None:
     """``preload``: workers are forked from a server that imported the module once."""
     module = tmp_path / "fake_worker_mod.py"
-    module.write_text("import os\nif __name__ == '__main__':\n" + "\n".join(
-        "    " + line for line in FAKE_WORKER.strip().splitlines()
-    ))  # fmt: skip
+    module.write_text(
+        "import os\nif __name__ == '__main__':\n"
+        + "\n".join("    " + line for line in FAKE_WORKER.strip().splitlines())
+    )
     context = ProviderContext(
         deployment="dep",
         group_id="pre",
-        details={"command": sys.executable, "args": ["-m", "fake_worker_mod"],
-                 "cwd": str(tmp_path), "strategy": "worker-set", "preload": True},  # fmt: skip
-        worker_env=WorkerEnvironment(address="127.0.0.1:1", namespace="default", task_queues=("q",)),
+        details={
+            "command": sys.executable,
+            "args": ["-m", "fake_worker_mod"],
+            "cwd": str(tmp_path),
+            "strategy": "worker-set",
+            "preload": True,
+        },
+        worker_env=WorkerEnvironment(
+            address="127.0.0.1:1", namespace="default", task_queues=("q",)
+        ),
         state_dir=tmp_path / "state",
     )
     provider = build_provider("subprocess", context)

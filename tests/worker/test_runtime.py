@@ -21,10 +21,20 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _start_worker(address: str, queue: str, status: Path, **env: str) -> subprocess.Popen[bytes]:
-    full_env = dict(os.environ, TEMPORAL_ADDRESS=address, TEMPORAL_TASK_QUEUE=queue,
-                    WORKERPLANE_STATUS_FILE=str(status), **env)  # fmt: skip
-    return subprocess.Popen([sys.executable, "-m", "examples.worker"], env=full_env, cwd=REPO_ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    full_env = dict(
+        os.environ,
+        TEMPORAL_ADDRESS=address,
+        TEMPORAL_TASK_QUEUE=queue,
+        WORKERPLANE_STATUS_FILE=str(status),
+        **env,
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "examples.worker"],
+        env=full_env,
+        cwd=REPO_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 async def _wait_exit(process: subprocess.Popen[bytes], timeout_s: float = 60) -> int:
@@ -35,7 +45,9 @@ async def _wait_exit(process: subprocess.Popen[bytes], timeout_s: float = 60) ->
     return process.returncode
 
 
-async def test_exits_when_idle_after_work(temporal_address: str, tmp_path: Path, unique_name: str) -> None:
+async def test_exits_when_idle_after_work(
+    temporal_address: str, tmp_path: Path, unique_name: str
+) -> None:
     status = tmp_path / "status.json"
     worker = _start_worker(temporal_address, unique_name, status, WORKERPLANE_IDLE_EXIT_S="1.5")
     client = await Client.connect(temporal_address)
@@ -48,11 +60,15 @@ async def test_exits_when_idle_after_work(temporal_address: str, tmp_path: Path,
     assert final is not None and final.exit_reason == "idle" and final.completed >= 1
 
 
-async def test_sigterm_finishes_in_flight_activity(temporal_address: str, tmp_path: Path, unique_name: str) -> None:  # fmt: skip
+async def test_sigterm_finishes_in_flight_activity(
+    temporal_address: str, tmp_path: Path, unique_name: str
+) -> None:
     status = tmp_path / "status.json"
     worker = _start_worker(temporal_address, unique_name, status)
     client = await Client.connect(temporal_address)
-    handle = await client.start_workflow(ProcessItem.run, 3.0, id=unique_name, task_queue=unique_name)  # fmt: skip
+    handle = await client.start_workflow(
+        ProcessItem.run, 3.0, id=unique_name, task_queue=unique_name
+    )
     deadline = time.monotonic() + 60
     while (s := read_status(status)) is None or s.in_flight == 0:
         assert time.monotonic() < deadline, "the activity never started"
@@ -62,8 +78,9 @@ async def test_sigterm_finishes_in_flight_activity(temporal_address: str, tmp_pa
     final = read_status(status)
     assert final is not None and final.exit_reason == "signal" and final.in_flight == 0
     # The activity finished inside the stopping worker; a new worker runs the final workflow task.
-    successor = _start_worker(temporal_address, unique_name, tmp_path / "next.json",
-                              WORKERPLANE_IDLE_EXIT_S="1")  # fmt: skip
+    successor = _start_worker(
+        temporal_address, unique_name, tmp_path / "next.json", WORKERPLANE_IDLE_EXIT_S="1"
+    )
     assert await asyncio.wait_for(handle.result(), 60) == "done after 3.0s (attempt 1)"
     await _wait_exit(successor)
 
@@ -76,13 +93,20 @@ async def test_max_lifetime(temporal_address: str, tmp_path: Path, unique_name: 
     assert final is not None and final.exit_reason == "max_lifetime"
 
 
-async def test_orphaned_worker_leaves_when_lease_is_stale(temporal_address: str, tmp_path: Path, unique_name: str) -> None:  # fmt: skip
+async def test_orphaned_worker_leaves_when_lease_is_stale(
+    temporal_address: str, tmp_path: Path, unique_name: str
+) -> None:
     """A worker whose controller stopped renewing the lease exits once idle: no orphans."""
     lease = tmp_path / "controller.lease"
     lease.touch()
     os.utime(lease, (time.time() - 3600, time.time() - 3600))
-    worker = _start_worker(temporal_address, unique_name, tmp_path / "s.json",
-                           WORKERPLANE_CONTROLLER_LEASE=str(lease), WORKERPLANE_ORPHAN_EXIT_S="1")  # fmt: skip
+    worker = _start_worker(
+        temporal_address,
+        unique_name,
+        tmp_path / "s.json",
+        WORKERPLANE_CONTROLLER_LEASE=str(lease),
+        WORKERPLANE_ORPHAN_EXIT_S="1",
+    )
     assert await _wait_exit(worker) == 0
     final = read_status(tmp_path / "s.json")
     assert final is not None and final.exit_reason == "orphaned"

@@ -124,7 +124,8 @@ async def _run_until_signal(controller: object, *, drain: bool) -> None:
         loop.add_signal_handler(sig, stop.set)
     await controller.run(stop)
     logging.getLogger("workerplane.controller").info(
-        "stopping%s", ": draining workers" if drain else "; workers keep running and are adopted on restart"  # fmt: skip
+        "stopping%s",
+        ": draining workers" if drain else "; workers keep running and are adopted on restart",
     )
     await controller.shutdown(drain=drain)
 
@@ -145,9 +146,13 @@ def status(
         console.print_json(json.dumps([dataclasses.asdict(g) for g in groups]))
         return
     if not groups:
-        raise _fail(f"no controller status in {state_dir}/status.json; is `workerplane run` running?")  # fmt: skip
+        raise _fail(
+            f"no controller status in {state_dir}/status.json; is `workerplane run` running?"
+        )
     alive = pid is not None and _pid_alive(pid)
-    console.print(status_table(groups, title=f"controller pid {pid} ({'running' if alive else 'stopped'})"))  # fmt: skip
+    console.print(
+        status_table(groups, title=f"controller pid {pid} ({'running' if alive else 'stopped'})")
+    )
 
 
 def _pid_alive(pid: int) -> bool:
@@ -162,11 +167,19 @@ def _pid_alive(pid: int) -> bool:
 
 @app.command()
 def up(
-    workflows: int = typer.Option(40, "--workflows", "-n", help="How many example workflows to start."),  # fmt: skip
-    activity_seconds: float = typer.Option(2.0, "--activity-seconds", help="Length of each example activity."),  # fmt: skip
-    keep: bool = typer.Option(False, "--keep", help="Keep running after the demo (Ctrl-C to stop)."),  # fmt: skip
+    workflows: int = typer.Option(
+        40, "--workflows", "-n", help="How many example workflows to start."
+    ),
+    activity_seconds: float = typer.Option(
+        2.0, "--activity-seconds", help="Length of each example activity."
+    ),
+    keep: bool = typer.Option(
+        False, "--keep", help="Keep running after the demo (Ctrl-C to stop)."
+    ),
     state_dir: Path = typer.Option(Path(".workerplane/up"), "--state-dir"),
-    file: Path | None = typer.Option(None, "--file", "-f", help="Deployment spec (default: the example)."),  # fmt: skip
+    file: Path | None = typer.Option(
+        None, "--file", "-f", help="Deployment spec (default: the example)."
+    ),
 ) -> None:
     """The embedded default: a local Temporal dev server, the controller, local worker processes.
 
@@ -192,7 +205,9 @@ def _mount_subcommands() -> None:
     from workerplane.sim.cli import app as bench_app
 
     register(app)  # serve, push, endpoints, versions
-    app.add_typer(export_app, name="export", help="Export a deployment to other autoscalers (KEDA).")
+    app.add_typer(
+        export_app, name="export", help="Export a deployment to other autoscalers (KEDA)."
+    )
     app.add_typer(bench_app, name="bench", help="Benchmarks: the scaling policy lab.")
 
 

@@ -12,7 +12,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,12 @@ from workerplane.scaling.types import (
     WorkerCensus,
 )
 from workerplane.temporal.connection import ResolvedConnection, connect, resolve_connection
-from workerplane.temporal.metrics import MetricsUnavailable, QueueTarget, TemporalMetricsSource, total
+from workerplane.temporal.metrics import (
+    MetricsUnavailable,
+    QueueTarget,
+    TemporalMetricsSource,
+    total,
+)
 
 logger = logging.getLogger("workerplane.controller")
 decision_log = logging.getLogger("workerplane.decisions")
@@ -128,7 +133,9 @@ class Controller:
             try:
                 await self._sync(await self._source.snapshot())
             except Exception:
-                logger.exception("could not refresh the managed deployments; keeping the current ones")  # fmt: skip
+                logger.exception(
+                    "could not refresh the managed deployments; keeping the current ones"
+                )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self._settings.refresh_s)
 
@@ -236,7 +243,12 @@ class Controller:
         deadline = time.monotonic() + self._settings.drain_timeout_s
         while time.monotonic() < deadline:
             status = group.status
-            if status is not None and status.metrics_ok and status.backlog == 0 and not status.in_flight:  # fmt: skip
+            if (
+                status is not None
+                and status.metrics_ok
+                and status.backlog == 0
+                and not status.in_flight
+            ):
                 break
             if group.task is None or group.task.done():
                 break
@@ -321,7 +333,9 @@ class Controller:
         self._log_decision(group, metrics, census, decision)
         group.status = self._status(group, metrics, census, decision)
 
-    async def _apply(self, group: _GroupRuntime, decision: Decision, census: WorkerCensus) -> str | None:  # fmt: skip
+    async def _apply(
+        self, group: _GroupRuntime, decision: Decision, census: WorkerCensus
+    ) -> str | None:
         try:
             if isinstance(decision, StartWorkers):
                 await group.provider.invoke(decision.count)
@@ -332,7 +346,13 @@ class Controller:
                 # Reconcile actual capacity with what we hold: workers crash, get evicted, etc.
                 await group.provider.set_size(group.held_size)
         except ProviderError as err:
-            logger.warning("%s/%s provider call failed (%s): %s", group.version.key, group.group_id, err.kind, err)  # fmt: skip
+            logger.warning(
+                "%s/%s provider call failed (%s): %s",
+                group.version.key,
+                group.group_id,
+                err.kind,
+                err,
+            )
             if not err.retryable:
                 # Access denied, not found, invalid: a config problem, not a passing fault.
                 group.validation_error = f"{err.kind}: {err}"

@@ -1,8 +1,8 @@
 """How the controller learns what to manage and where it reports what it did.
 
-The controller does not care whether specs come from a YAML file (``workerplane run -f``) or from the
-API's database (``workerplane serve``): both implement :class:`SpecSource`. Likewise, status goes to
-a :class:`StatusSink` (a JSON file for ``workerplane status``, the store for the API).
+The controller does not care whether specs come from a YAML file (``workerplane run -f``) or from
+the API's database (``workerplane serve``): both implement :class:`SpecSource`. Likewise, status
+goes to a :class:`StatusSink` (a JSON file for ``workerplane status``, the store for the API).
 """
 
 from __future__ import annotations

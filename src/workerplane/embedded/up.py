@@ -7,6 +7,7 @@ with the example deployment (local worker processes, from zero), and a burst of 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import time
@@ -82,8 +83,15 @@ def run_up(
     server = start_dev_server(in_memory=True, log_file=state_dir / "temporal.log")
     try:
         return asyncio.run(
-            _demo(server.address, spec_file or EXAMPLE_SPEC, state_dir, workflows,
-                  activity_seconds, keep, console)  # fmt: skip
+            _demo(
+                server.address,
+                spec_file or EXAMPLE_SPEC,
+                state_dir,
+                workflows,
+                activity_seconds,
+                keep,
+                console,
+            )
         )
     finally:
         server.stop()
@@ -132,9 +140,11 @@ async def _demo(
     api_task = asyncio.create_task(
         serve(
             ServeConfig(
-                state_dir=state_dir / "api", port=api_port, temporal_address=address,
+                state_dir=state_dir / "api",
+                port=api_port,
+                temporal_address=address,
                 tokens=(token,),
-            ),  # fmt: skip
+            ),
             stop=stop,
         )
     )
@@ -157,9 +167,11 @@ async def _demo(
         progress.note(f"starting {workflows} workflows ({activity_seconds}s activity each)")
         handles = [
             await client.start_workflow(
-                ProcessItem.run, activity_seconds,
-                id=f"demo-{uuid.uuid4().hex[:8]}-{i}", task_queue=spec.task_queues[0],
-            )  # fmt: skip
+                ProcessItem.run,
+                activity_seconds,
+                id=f"demo-{uuid.uuid4().hex[:8]}-{i}",
+                task_queue=spec.task_queues[0],
+            )
             for i in range(workflows)
         ]
         progress.started = len(handles)
@@ -180,10 +192,8 @@ async def _demo(
                 code = 0
         if keep:
             progress.note("--keep: still running; Ctrl-C to stop")
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await refresh_until(lambda: False, 10**9)
-            except asyncio.CancelledError:
-                pass
         live.update(_render(progress, workflows, address))
         for waiter in waiters:
             waiter.cancel()

@@ -192,7 +192,11 @@ class SubprocessProvider(Provider):
         for record_path in sorted(self._dir.glob("w-*.json")):
             try:
                 record = json.loads(record_path.read_text())
-                worker_id, pid, ticks = record["worker_id"], int(record["pid"]), int(record["ticks"])
+                worker_id, pid, ticks = (
+                    record["worker_id"],
+                    int(record["pid"]),
+                    int(record["ticks"]),
+                )
             except (OSError, ValueError, KeyError):
                 record_path.unlink(missing_ok=True)
                 continue
@@ -216,7 +220,9 @@ class SubprocessProvider(Provider):
             return ProviderCheck(False, f"working directory '{cwd}' does not exist", "not_found")
         resolved = shutil.which(command, path=self._path()) if os.sep not in command else command
         if resolved is None or not os.access(resolved, os.X_OK):
-            return ProviderCheck(False, f"command '{command}' was not found or is not executable", "not_found")  # fmt: skip
+            return ProviderCheck(
+                False, f"command '{command}' was not found or is not executable", "not_found"
+            )
         return ProviderCheck(True, f"command '{command}' found at {resolved}")
 
     def _path(self) -> str:
@@ -272,7 +278,7 @@ class SubprocessProvider(Provider):
         )
 
     async def drain(self, timeout_s: float) -> None:
-        """SIGTERM every worker, wait for them (in-flight work finishes), SIGKILL at the deadline."""
+        """SIGTERM every worker, wait (in-flight work finishes), SIGKILL at the deadline."""
         self._desired = 0
         for worker in list(self._workers.values()):
             if worker.retiring_since is None:
@@ -333,9 +339,13 @@ class SubprocessProvider(Provider):
         try:
             server = subprocess.Popen(
                 [self._command(), "-m", "workerplane.worker.forkserver", module],
-                env=env, cwd=self._settings.cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=log, start_new_session=True,
-            )  # fmt: skip
+                env=env,
+                cwd=self._settings.cwd,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                start_new_session=True,
+            )
         finally:
             log.close()
         assert server.stdout is not None
@@ -344,8 +354,9 @@ class SubprocessProvider(Provider):
             server.wait()
             raise ProviderError(
                 f"fork server for '{module}' failed to start; see {self._dir / 'forkserver.log'}",
-                kind="invalid", retryable=False,
-            )  # fmt: skip
+                kind="invalid",
+                retryable=False,
+            )
         self._forkserver = server
         logger.info("fork server for %s ready (pid %d)", module, server.pid)
 
@@ -385,7 +396,12 @@ class SubprocessProvider(Provider):
             pid = process.pid
         ticks = _start_ticks(pid) or 0
         worker = _Worker(worker_id, pid, ticks, process, time.time())
-        record = {"worker_id": worker_id, "pid": pid, "ticks": ticks, "started_at": worker.started_at}  # fmt: skip
+        record = {
+            "worker_id": worker_id,
+            "pid": pid,
+            "ticks": ticks,
+            "started_at": worker.started_at,
+        }
         tmp = self._dir / f".{worker_id}.json.tmp"
         tmp.write_text(json.dumps(record))
         os.replace(tmp, self._dir / f"{worker_id}.json")
@@ -414,7 +430,9 @@ class SubprocessProvider(Provider):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(worker.pid, signal.SIGKILL)
             worker.killed = True
-            logger.warning("killed worker %s (pid %d) after the grace period", worker.worker_id, worker.pid)  # fmt: skip
+            logger.warning(
+                "killed worker %s (pid %d) after the grace period", worker.worker_id, worker.pid
+            )
 
     def _enforce_grace(self) -> None:
         now = time.monotonic()

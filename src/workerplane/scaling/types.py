@@ -10,11 +10,12 @@ import enum
 from dataclasses import dataclass, field
 
 
-class Strategy(str, enum.Enum):
+class Strategy(enum.StrEnum):
     """How a provider adds capacity.
 
-    ``INVOKE`` providers (Lambda, subprocess) start one more worker per call and workers leave by
-    themselves. ``WORKER_SET`` providers (Kubernetes, ECS, Cloud Run) hold a set of workers at a size.
+    ``INVOKE`` providers (Lambda, subprocess) start one more worker per call and workers leave
+    by themselves. ``WORKER_SET`` providers (Kubernetes, ECS, Cloud Run) hold a set of workers
+    at a size.
     """
 
     INVOKE = "invoke"

@@ -97,11 +97,19 @@ def start_dev_server(
     config = dict(FAST_STATS_CONFIG) if fast_stats else {}
     config.update(extra_config or {})
     args = [
-        temporal_cli(), "server", "start-dev", "--headless",
-        "--ip", "127.0.0.1",
-        "--port", str(port), "--ui-port", str(ui_port),
-        "--log-level", "warn",
-    ]  # fmt: skip
+        temporal_cli(),
+        "server",
+        "start-dev",
+        "--headless",
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--ui-port",
+        str(ui_port),
+        "--log-level",
+        "warn",
+    ]
     if not in_memory:
         args += ["--db-filename", str(db_file)]
     for key, value in config.items():
@@ -110,9 +118,12 @@ def start_dev_server(
         args += ["--namespace", namespace]
     out = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115
     process = subprocess.Popen(
-        args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        args,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
         start_new_session=True,
-    )  # fmt: skip
+    )
     server = DevServer(process, port, ui_port, db_file, config)
     deadline = time.monotonic() + ready_timeout_s
     while time.monotonic() < deadline:

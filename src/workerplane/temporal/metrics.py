@@ -90,10 +90,12 @@ class TemporalMetricsSource:
             if target.deployment_name and target.build_id:
                 return await self._read_version(target)
             return await self._read_unversioned(target)
-        except (RPCError, grpc.RpcError, OSError, asyncio.TimeoutError, RuntimeError) as err:
+        except (TimeoutError, RPCError, grpc.RpcError, OSError, RuntimeError) as err:
             raise MetricsUnavailable(str(err) or type(err).__name__) from err
 
-    async def _describe(self, target: QueueTarget, queue: str, queue_type: str) -> DescribeTaskQueueResponse:
+    async def _describe(
+        self, target: QueueTarget, queue: str, queue_type: str
+    ) -> DescribeTaskQueueResponse:
         return await self._client.workflow_service.describe_task_queue(
             DescribeTaskQueueRequest(
                 namespace=target.namespace,
@@ -104,9 +106,7 @@ class TemporalMetricsSource:
             timeout=_timedelta(self._timeout),
         )
 
-    async def _pairs(
-        self, target: QueueTarget
-    ) -> list[tuple[str, str, DescribeTaskQueueResponse]]:
+    async def _pairs(self, target: QueueTarget) -> list[tuple[str, str, DescribeTaskQueueResponse]]:
         pairs = [(q, t) for q in target.task_queues for t in target.task_queue_types]
         responses = await asyncio.gather(*(self._describe(target, q, t) for q, t in pairs))
         return [(q, t, r) for (q, t), r in zip(pairs, responses, strict=True)]

@@ -307,11 +307,12 @@ async def run_worker(
                 request_stop("idle")
             elif options.should_stop is not None and (reason := options.should_stop()):
                 request_stop(reason)
-            elif options.orphan_exit_s is not None:
-                if idle_for >= options.orphan_exit_s and not _controller_alive(
-                    options.orphan_exit_s
-                ):
-                    request_stop("orphaned")
+            elif (
+                options.orphan_exit_s is not None
+                and idle_for >= options.orphan_exit_s
+                and not _controller_alive(options.orphan_exit_s)
+            ):
+                request_stop("orphaned")
             for task in run_tasks:
                 if task.done():
                     request_stop("worker_failed" if task.exception() else "worker_stopped")
@@ -333,7 +334,9 @@ async def run_worker(
     state = "stopped"
     report(exit_reason=reason)
     result = WorkerResult(reason, activity.completed, time.monotonic() - started)
-    logger.info("worker exited: %s after %.1fs, %d tasks", reason, result.runtime_s, result.completed)
+    logger.info(
+        "worker exited: %s after %.1fs, %d tasks", reason, result.runtime_s, result.completed
+    )
     return result
 
 
@@ -354,7 +357,9 @@ def run(
     )
     code = 0
     try:
-        result = asyncio.run(run_worker(workflows=workflows, activities=activities, options=options))
+        result = asyncio.run(
+            run_worker(workflows=workflows, activities=activities, options=options)
+        )
         code = 1 if result.exit_reason == "worker_failed" else 0
     except Exception:
         logger.exception("worker crashed")
