@@ -262,6 +262,7 @@ def plot_trace(rep: TraceReport, path: Path) -> None:
     axes[1].set_ylabel("workers alive")
     axes[2].set_ylabel("p95 wait per minute (s)")
     axes[2].set_yscale("symlog", linthresh=1.0)
+    axes[2].set_ylim(bottom=0)
     axes[2].set_xlabel("time (s)")
     axes[0].set_title(f"{rep.trace}: {rep.description}", fontsize=10)
     axes[1].legend(fontsize=7, ncol=2, loc="upper right")
