@@ -95,5 +95,66 @@ def policies(
     )
 
 
+@app.command()
+def calibrate(
+    slo: Annotated[
+        str, typer.Option("--slo", help="p95 schedule-to-start SLO of the `slo` scaler.")
+    ] = "5s",
+    on_rate: Annotated[float, typer.Option("--on-rate", help="Tasks/s during a burst.")] = 8.0,
+    on_s: Annotated[float, typer.Option("--on", help="Seconds each burst lasts.")] = 15.0,
+    off_s: Annotated[float, typer.Option("--off", help="Idle seconds after each burst.")] = 25.0,
+    bursts: Annotated[int, typer.Option("--bursts", help="Number of bursts.")] = 3,
+    task_s: Annotated[float, typer.Option("--task", help="Seconds each task runs.")] = 1.0,
+    slots: Annotated[int, typer.Option("--slots", help="Task slots per worker.")] = 4,
+    max_count: Annotated[int, typer.Option("--max-count", help="The scaler's max_count.")] = 10,
+    drain: Annotated[
+        float, typer.Option("--drain", help="Seconds measured after the trace ends.")
+    ] = 30.0,
+    seed: Annotated[int, typer.Option("--seed", help="Trace seed.")] = 7,
+    address: Annotated[
+        str | None,
+        typer.Option("--address", help="Temporal server; default: start an in-memory dev server."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Also write the result as Markdown here.")
+    ] = None,
+) -> None:
+    """Replay one short on/off trace against a real Temporal server with the real controller and
+    subprocess workers, then in the simulator, and print measured vs simulated p50/p95
+    schedule-to-start and worker-seconds with the relative error."""
+    import asyncio
+
+    from workerplane.sim.calibrate import CalibrationConfig, calibration_trace
+    from workerplane.sim.calibrate import calibrate as run_calibration
+
+    console = Console()
+    slo_s = parse_duration(slo)
+    for name, value in (("--on-rate", on_rate), ("--on", on_s), ("--task", task_s)):
+        if value <= 0:
+            raise typer.BadParameter(f"{name} must be greater than zero")
+    if bursts < 1 or slots < 1 or max_count < 1 or off_s < 0 or drain < 0:
+        raise typer.BadParameter(
+            "--bursts, --slots and --max-count must be at least 1; --off and --drain at least 0"
+        )
+    trace = calibration_trace(seed, on_rate, on_s, off_s, bursts, task_s=task_s)
+    config = CalibrationConfig(slo_s=slo_s, max_count=max_count, slots=slots, drain_s=drain)
+    console.print(
+        f"calibration trace: {trace.description}, {trace.n_tasks} tasks, "
+        f"{trace.horizon_s:g}s + {drain:g}s drain (real run first, then the simulator)"
+    )
+    report, _ = asyncio.run(run_calibration(trace, config, address=address))
+    text = report.markdown()
+    console.print(text, markup=False, highlight=False)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(
+            "# Simulator calibration\n\n"
+            f"`workerplane bench calibrate --slo {slo} --on-rate {on_rate:g} --on {on_s:g} "
+            f"--off {off_s:g} --bursts {bursts} --task {task_s:g} --slots {slots} "
+            f"--max-count {max_count} --drain {drain:g} --seed {seed}`\n\n{text}\n"
+        )
+        console.print(f"wrote {out}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     app(sys.argv[1:])
