@@ -21,8 +21,10 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _start_worker(address: str, queue: str, status: Path, **env: str) -> subprocess.Popen[bytes]:
+    # Only this test's settings: nothing inherited from other tests' TEMPORAL_*/WORKERPLANE_*.
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "WORKERPLANE_"))}
     full_env = dict(
-        os.environ,
+        base,
         TEMPORAL_ADDRESS=address,
         TEMPORAL_TASK_QUEUE=queue,
         WORKERPLANE_STATUS_FILE=str(status),

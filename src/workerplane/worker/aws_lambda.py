@@ -110,6 +110,16 @@ def handler_for(
     base = options or WorkerOptions()
 
     def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        # A warm Lambda sandbox serves many invocations: one event's variables must not leak
+        # into the next (nor into the host process when run in-process, e.g. in tests).
+        saved = dict(os.environ)
+        try:
+            return _handle(event, context)
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+    def _handle(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         started = time.monotonic()
         block = event.get(EVENT_KEY, {}) if isinstance(event, Mapping) else {}
         invocation_id = str(block.get("invocation_id", "")) if isinstance(block, Mapping) else ""
