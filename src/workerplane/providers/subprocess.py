@@ -302,7 +302,9 @@ class SubprocessProvider(Provider):
         return read_status(self._dir / f"{worker_id}.status")
 
     def _base_env(self) -> dict[str, str]:
-        env = dict(os.environ)
+        # The controller's environment (PATH, PYTHONPATH, ...), minus any workerplane runtime
+        # knobs of its own: a worker gets exactly the ones this provider sets.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("WORKERPLANE_")}
         env.update(self._context.worker_env.as_env())
         env.update(self._settings.env)
         return env
