@@ -1,0 +1,52 @@
+"""``workerplane status`` reads what the controller published and shows it per group."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from workerplane.controller.interfaces import GroupStatus
+from workerplane.controller.local import JsonStatusSink
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _status(group: str) -> GroupStatus:
+    return GroupStatus(
+        version_key="orders", group_id=group, provider_type="subprocess", scaler_type="backlog",
+        strategy="worker-set", workers_running=3, workers_ready=2, in_flight=5, pollers=2,
+        backlog=17, backlog_age_s=1.5, add_rate=4.0, dispatch_rate=3.0, desired=3,
+        last_decision="set size 3", last_reason="backlog=17 in_flight=5 -> desired 3",
+        last_error=None, provider_validation_error=None, metrics_ok=True, updated_at=time.time(),
+    )  # fmt: skip
+
+
+def _run(state_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "workerplane.cli.main", "status", "--state-dir", str(state_dir),
+         *args],
+        capture_output=True, text=True, cwd=REPO_ROOT, timeout=60,
+        env=dict(os.environ, COLUMNS="200"),
+    )  # fmt: skip
+
+
+def test_status_shows_each_group(tmp_path: Path) -> None:
+    asyncio.run(JsonStatusSink(tmp_path / "status.json").publish([_status("wf"), _status("act")]))
+    result = _run(tmp_path)
+    assert result.returncode == 0, result.stderr
+    for expected in ("orders / wf", "orders / act", "set size 3", "desired 3", "17"):
+        assert expected in result.stdout
+    as_json = json.loads(_run(tmp_path, "--output", "json").stdout)
+    assert {g["group_id"] for g in as_json} == {"wf", "act"}
+    assert as_json[0]["backlog"] == 17 and as_json[0]["workers_running"] == 3
+
+
+def test_status_without_a_controller_says_so(tmp_path: Path) -> None:
+    result = _run(tmp_path)
+    assert result.returncode == 2
+    assert "no controller status" in result.stderr and "Traceback" not in result.stderr
