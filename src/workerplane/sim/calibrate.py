@@ -76,6 +76,9 @@ class CalibrationConfig:
         sample_s: period of the worker-process sampling.
         sim_seeds: the simulator is run with seeds ``0 .. sim_seeds-1`` and the figures averaged.
         overhead: add the measured median workflow-task execution time to simulated waits.
+        rate_events_per_task: adds/dispatches the server counts per task in the simulated stats
+            (``ServerModel.rate_events_per_task``): a ``ProcessItem`` workflow is two workflow
+            tasks and one activity task on the same queue, and the controller sums the types.
     """
 
     slo_s: float = 5.0
@@ -86,6 +89,7 @@ class CalibrationConfig:
     sample_s: float = 0.1
     sim_seeds: int = 5
     overhead: bool = True
+    rate_events_per_task: float = 3.0
 
     def scaler_details(self) -> dict[str, Any]:
         return {
@@ -142,6 +146,9 @@ class RealRun:
         workers_at_end: worker processes alive at the end of the window.
         submit_lag_p95_s: p95 of (workflow start time - planned arrival): how faithfully the
             load was replayed.
+        timeline: the controller's view each cycle: ``(t, running, ready, in_flight, backlog,
+            add_rate, dispatch_rate, desired, reason)``; also written to ``timeline.json`` in
+            the work directory.
     """
 
     arrivals: FloatArray
@@ -157,6 +164,7 @@ class RealRun:
     peak_workers: int
     workers_at_end: int
     submit_lag_p95_s: float
+    timeline: list[tuple[Any, ...]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -353,10 +361,30 @@ async def run_real(
     state.mkdir(parents=True, exist_ok=True)
     spec = _spec(workdir / f"{queue}.yaml", queue, config, repo_root)
     client = await Client.connect(address, namespace=namespace)
+    timeline: list[tuple[Any, ...]] = []
+    t0 = math.inf
+
+    def on_cycle(statuses: list[Any]) -> None:
+        for st in statuses:
+            timeline.append(
+                (
+                    round(time.time() - t0, 3),
+                    st.workers_running,
+                    st.workers_ready,
+                    st.in_flight,
+                    st.backlog,
+                    round(st.add_rate, 3),
+                    round(st.dispatch_rate, 3),
+                    st.desired,
+                    st.last_reason,
+                )
+            )
+
     controller = Controller(
         FileSpecSource(spec),
         JsonStatusSink(state / "status.json"),
         ControllerSettings(state_dir=state, address=address, namespace=namespace),
+        on_cycle=on_cycle,
     )
     stop = asyncio.Event()
     ctl_task = asyncio.create_task(controller.run(stop))
@@ -428,6 +456,9 @@ async def run_real(
         await controller.shutdown(drain=True)
 
     times = [await _history_times(client, wid) for wid in ids]
+    timeline = [row for row in timeline if math.isfinite(row[0])]
+    (workdir / "timeline.json").write_text(json.dumps(timeline, indent=0))
+    (workdir / "history_times.json").write_text(json.dumps({"t0": t0, "tasks": times}))
 
     def col(a: str, b: str) -> FloatArray:
         return np.array(
@@ -453,6 +484,7 @@ async def run_real(
         peak_workers=peak,
         workers_at_end=alive_at_end,
         submit_lag_p95_s=float(np.nanpercentile(lag, 95)) if len(lag) else 0.0,
+        timeline=timeline,
     )
 
 
@@ -490,8 +522,12 @@ def run_sim(
         trace,
         scaler,
         WorkerModel(startup=startup, slots=config.slots),
-        ServerModel(stats_ttl_s=DEV_STATS_TTL_S, poller_history_ttl_s=DEV_POLLER_HISTORY_TTL_S),
-        SimOptions(seed=seed, max_drain_s=600.0),
+        ServerModel(
+            stats_ttl_s=DEV_STATS_TTL_S,
+            poller_history_ttl_s=DEV_POLLER_HISTORY_TTL_S,
+            rate_events_per_task=config.rate_events_per_task,
+        ),
+        SimOptions(seed=seed, max_drain_s=600.0, sample_every_s=0.5),
         policy_name="workerplane-slo",
     )
 

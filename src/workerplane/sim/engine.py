@@ -100,12 +100,17 @@ class ServerModel:
         rate_tau_s: time constant of the decaying add/dispatch rate averages.
         poller_history_ttl_s: ``matching.PollerHistoryTTL`` (how long pollers stay listed).
         queue_type: the task-queue type the simulated queue is (key of ``GroupMetrics.by_type``).
+        rate_events_per_task: task adds (and dispatches) the server counts per simulated task.
+            1 for a queue of activities; a workflow that runs one activity counts about 3 on a
+            queue serving both types (two workflow tasks and the activity task), and the
+            controller sums the types (used by calibration).
     """
 
     stats_ttl_s: float = 5.0
     rate_tau_s: float = 30.0
     poller_history_ttl_s: float = 300.0
     queue_type: str = "ACTIVITY"
+    rate_events_per_task: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -203,8 +208,8 @@ class _DecayingRate:
         self.value = 0.0
         self.at = 0.0
 
-    def hit(self, now: float) -> None:
-        self.value = self.value * math.exp(-(now - self.at) / self.tau) + 1.0 / self.tau
+    def hit(self, now: float, weight: float = 1.0) -> None:
+        self.value = self.value * math.exp(-(now - self.at) / self.tau) + weight / self.tau
         self.at = now
 
     def read(self, now: float) -> float:
@@ -309,7 +314,7 @@ class Simulation:
     def _start_task(self, task: int, w: _Worker) -> None:
         self.waits[task] = self.now - self.trace.arrivals[task]
         w.in_flight += 1
-        self.dispatch_rate.hit(self.now)
+        self.dispatch_rate.hit(self.now, self.sm.rate_events_per_task)
         self._push(self.now + float(self.trace.durations[task]), _TASK_DONE, w.wid, float(task))
 
     def _dispatch_backlog(self) -> None:
@@ -410,7 +415,7 @@ class Simulation:
                 break
             self.now = t
             if kind == _ARRIVE:
-                self.add_rate.hit(t)
+                self.add_rate.hit(t, self.sm.rate_events_per_task)
                 w = self._take_free_slot() if not self.backlog else None
                 if w is not None:
                     self._start_task(a, w)

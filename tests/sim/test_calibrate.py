@@ -1,0 +1,73 @@
+"""Calibration on a tiny trace: a real dev server, the real controller, real worker subprocesses.
+
+Checks the report's structure and conservation (every task completed exactly once, for real and
+in the simulator), not the size of the simulator's error: that depends on the machine's load.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from workerplane.sim.calibrate import (
+    CalibrationConfig,
+    calibrate,
+    calibration_trace,
+    fit_startup,
+)
+
+
+def test_calibration_trace_shape() -> None:
+    trace = calibration_trace(seed=1, on_rate=4.0, on_s=5.0, off_s=5.0, n_bursts=2, lead_s=1.0)
+    assert trace.horizon_s == 21.0
+    assert np.all(trace.durations == 1.0)
+    in_burst = ((trace.arrivals >= 1) & (trace.arrivals < 6)) | (
+        (trace.arrivals >= 11) & (trace.arrivals < 16)
+    )
+    assert in_burst.all()
+    assert trace.n_tasks > 0
+
+
+def test_fit_startup_matches_mean() -> None:
+    dist = fit_startup(np.array([0.5, 1.0, 1.5, math.nan]))
+    assert dist.kind == "lognormal"
+    assert abs(dist.mean - 1.0) < 1e-9
+    assert fit_startup(np.array([])).mean == 2.0
+
+
+async def test_calibration_against_dev_server(temporal_address: str, tmp_path: Path) -> None:
+    trace = calibration_trace(seed=3, on_rate=4.0, on_s=5.0, off_s=3.0, n_bursts=1, lead_s=1.0)
+    config = CalibrationConfig(max_count=4, drain_s=8.0, sim_seeds=2)
+    report, real = await calibrate(trace, config, address=temporal_address, workdir=tmp_path)
+
+    # Conservation: every workflow's activity completed exactly once, and so did every
+    # simulated task.
+    assert len(real.completed) == trace.n_tasks
+    assert real.completed.tolist() == [1] * trace.n_tasks
+    assert report.real_completed_once and report.sim_completed_once
+
+    # Every task has a measured latency, made of its parts.
+    assert np.all(np.isfinite(real.latency)) and np.all(real.latency >= 0)
+    parts = real.wft_wait + real.wft_exec + real.activity_wait
+    assert np.allclose(parts, real.latency, atol=1e-3)
+    assert np.all(real.run_s >= 0.9)  # the activity sleeps 1 s
+
+    # Workers ran, were timed and billed.
+    assert len(real.startups) >= 1 and np.all(real.startups >= 0)
+    assert real.worker_seconds > 0 and real.peak_workers >= 1
+
+    # The report compares the same figures both ways.
+    assert report.n_tasks == trace.n_tasks
+    assert report.real.p95_s >= report.real.p50_s >= 0
+    assert report.sim.p95_s >= report.sim.p50_s >= 0
+    assert report.sim.worker_seconds > 0
+    assert set(report.error) == {"p50", "p95", "p50_raw", "p95_raw", "worker_seconds"}
+    assert math.isclose(
+        report.error["worker_seconds"],
+        (report.sim.worker_seconds - report.real.worker_seconds) / report.real.worker_seconds,
+    )
+    text = report.markdown()
+    assert "p95 latency" in text and "worker-seconds" in text
+    assert report.to_json()["within_target"] in (True, False)
