@@ -220,6 +220,7 @@ def main() -> None:
     parser.add_argument("--list-limit", type=int, default=50)
     parser.add_argument("--only", choices=("sqlite", "postgresql"), default=None)
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]
     tmp = Path(tempfile.mkdtemp(prefix="wp-bench-"))
     table: dict[str, dict[str, Phase]] = {}
     pg = start_local_postgres() if args.only != "sqlite" else None
@@ -237,6 +238,11 @@ def main() -> None:
         if pg is not None:
             pg.stop()
     mode = f"open loop at {args.rate:g} req/s" if args.rate else "closed loop"
+    # Other work on the machine shows up in the tails: say how busy it was.
+    print(
+        f"machine: {os.cpu_count()} CPUs, load average {load_before:.1f} before, "
+        f"{os.getloadavg()[0]:.1f} after"
+    )
     print(
         f"{args.clients} concurrent clients ({mode}), {args.stored} endpoints stored, "
         f"list page {args.list_limit}; latency in ms"
