@@ -35,7 +35,6 @@ class ServerThread:
     def __init__(self, app: object, port: int) -> None:
         # The same uvicorn settings as `workerplane serve`.
         self.server = uvicorn.Server(uvicorn_config(app, "127.0.0.1", port))
-        self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> ServerThread:

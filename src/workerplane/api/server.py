@@ -153,12 +153,13 @@ async def serve(config: ServeConfig, *, stop: asyncio.Event | None = None) -> No
     server = uvicorn.Server(uvicorn_config(app, config.host, config.port))
     if stop is None:
         stop = asyncio.Event()
+        # While serving, uvicorn (>= 0.29) captures SIGINT/SIGTERM itself (main thread only):
+        # the API task ends and the wait below sets `stop`. Afterwards it re-raises the signal
+        # under the handler found before; these loop handlers absorb it (no KeyboardInterrupt
+        # in the middle of the controller's shutdown).
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    else:
-        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
 
     api_task = asyncio.create_task(server.serve())
     controller_task = (

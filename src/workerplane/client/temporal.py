@@ -38,7 +38,7 @@ from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.compute.v1 import ComputeConfig as ComputeConfigProto
 from temporalio.api.compute.v1 import ComputeConfigScalingGroupUpdate
 from temporalio.api.deployment.v1 import WorkerDeploymentVersion
-from temporalio.api.enums.v1 import HistoryEventFilterType
+from temporalio.api.enums.v1 import EventType, HistoryEventFilterType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.api.workflowservice.v1 import (
     CreateWorkerDeploymentRequest,
@@ -189,11 +189,7 @@ def _verdict_from_close(event: HistoryEvent) -> ServerAnswer:
     if event.HasField("workflow_execution_failed_event_attributes"):
         failure = event.workflow_execution_failed_event_attributes.failure
         return ServerAnswer(False, "validate", failure.message or "rejected", source="workflow")
-    kind = (
-        HistoryEvent.DESCRIPTOR.fields_by_name["event_type"]
-        .enum_type.values_by_number[event.event_type]
-        .name
-    )
+    kind = EventType.Name(event.event_type)
     return ServerAnswer(
         False, "validate", f"the server's validation ended without a verdict ({kind})",
         source="workflow",

@@ -734,7 +734,7 @@ class Store:
             raise Conflict(f"endpoint '{name}' already exists") from None
 
     @staticmethod
-    def _endpoint_query() -> Select[tuple[Endpoint]]:
+    def _endpoint_query() -> Select[Any]:
         # One statement with JOINs (not one SELECT per relationship): reads are the hot path.
         return select(Endpoint).options(
             joinedload(Endpoint.version, innerjoin=True).joinedload(
@@ -743,7 +743,9 @@ class Store:
         )
 
     def _endpoint(self, s: Session, ref: str) -> Endpoint:
-        row = s.scalar(self._endpoint_query().where((Endpoint.id == ref) | (Endpoint.name == ref)))
+        row: Endpoint | None = s.scalar(
+            self._endpoint_query().where((Endpoint.id == ref) | (Endpoint.name == ref))
+        )
         if row is None:
             raise NotFound(f"endpoint '{ref}' not found")
         return row
