@@ -76,6 +76,8 @@ class CalibrationConfig:
         sample_s: period of the worker-process sampling.
         sim_seeds: the simulator is run with seeds ``0 .. sim_seeds-1`` and the figures averaged.
         overhead: add the measured median workflow-task execution time to simulated waits.
+        slots_known: give the scaler ``target_per_worker = slots`` instead of letting it learn
+            the slots per worker (removes the learning transient, see docs/policy-lab.md).
         rate_events_per_task: adds/dispatches the server counts per task in the simulated stats
             (``ServerModel.rate_events_per_task``): a ``ProcessItem`` workflow is two workflow
             tasks and one activity task on the same queue, and the controller sums the types.
@@ -90,14 +92,18 @@ class CalibrationConfig:
     sim_seeds: int = 5
     overhead: bool = True
     rate_events_per_task: float = 3.0
+    slots_known: bool = False
 
     def scaler_details(self) -> dict[str, Any]:
-        return {
+        details: dict[str, Any] = {
             "schedule_to_start_slo_ms": round(self.slo_s * 1000),
             "min_count": 0,
             "max_count": self.max_count,
             "metrics_poll_interval_ms": self.poll_interval_ms,
         }
+        if self.slots_known:
+            details["target_per_worker"] = self.slots
+        return details
 
 
 def calibration_trace(
@@ -458,7 +464,18 @@ async def run_real(
     times = [await _history_times(client, wid) for wid in ids]
     timeline = [row for row in timeline if math.isfinite(row[0])]
     (workdir / "timeline.json").write_text(json.dumps(timeline, indent=0))
-    (workdir / "history_times.json").write_text(json.dumps({"t0": t0, "tasks": times}))
+    (workdir / "real_run.json").write_text(
+        json.dumps(
+            {
+                "t0": t0,
+                "tasks": times,
+                "workers": {
+                    str(pid): [seen - t0, last_seen[pid] - t0, polling_at.get(pid, math.nan) - t0]
+                    for pid, seen in first_seen.items()
+                },
+            }
+        )
+    )
 
     def col(a: str, b: str) -> FloatArray:
         return np.array(

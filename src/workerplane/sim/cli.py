@@ -111,6 +111,13 @@ def calibrate(
         float, typer.Option("--drain", help="Seconds measured after the trace ends.")
     ] = 30.0,
     seed: Annotated[int, typer.Option("--seed", help="Trace seed.")] = 7,
+    slots_known: Annotated[
+        bool,
+        typer.Option(
+            "--slots-known/--slots-learned",
+            help="Tell the scaler the slots per worker (target_per_worker) or let it learn them.",
+        ),
+    ] = False,
     address: Annotated[
         str | None,
         typer.Option("--address", help="Temporal server; default: start an in-memory dev server."),
@@ -137,7 +144,9 @@ def calibrate(
             "--bursts, --slots and --max-count must be at least 1; --off and --drain at least 0"
         )
     trace = calibration_trace(seed, on_rate, on_s, off_s, bursts, task_s=task_s)
-    config = CalibrationConfig(slo_s=slo_s, max_count=max_count, slots=slots, drain_s=drain)
+    config = CalibrationConfig(
+        slo_s=slo_s, max_count=max_count, slots=slots, drain_s=drain, slots_known=slots_known
+    )
     console.print(
         f"calibration trace: {trace.description}, {trace.n_tasks} tasks, "
         f"{trace.horizon_s:g}s + {drain:g}s drain (real run first, then the simulator)"
@@ -151,7 +160,8 @@ def calibrate(
             "# Simulator calibration\n\n"
             f"`workerplane bench calibrate --slo {slo} --on-rate {on_rate:g} --on {on_s:g} "
             f"--off {off_s:g} --bursts {bursts} --task {task_s:g} --slots {slots} "
-            f"--max-count {max_count} --drain {drain:g} --seed {seed}`\n\n{text}\n"
+            f"--max-count {max_count} --drain {drain:g} --seed {seed}"
+            f"{' --slots-known' if slots_known else ''}`\n\n{text}\n"
         )
         console.print(f"wrote {out}")
 
