@@ -215,7 +215,19 @@ _mount_subcommands()
 
 
 def main() -> None:
-    app()
+    """Run the CLI, then leave with ``os._exit``.
+
+    temporalio can crash at interpreter exit (SDK issue #300) after all work is done, which would
+    turn a clean result into a segfault exit code; so flush and exit without interpreter teardown.
+    """
+    code: int = 0
+    try:
+        app()
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":
