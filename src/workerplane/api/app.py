@@ -4,7 +4,7 @@ Routes (all under ``/v1`` need ``Authorization: Bearer <token>``; ``/healthz`` d
 
 * ``/v1/worker-deployments`` (+ ``/{name}``, ``/{name}/set-current``, ``/{name}/set-ramping``)
 * ``/v1/worker-deployments/{name}/versions`` (+ ``/{build_id}``, ``/compute-config``,
-  ``/compute-config/validate``, ``/drain``, ``/push-to-temporal``)
+  ``/compute-config/validate``, ``/drain``)
 * ``/v1/validate``
 * ``/v1/endpoints`` (+ ``/{id or name}``)
 """
