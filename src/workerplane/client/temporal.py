@@ -249,6 +249,14 @@ async def _wait_close(client: Client, namespace: str, execution: WorkflowExecuti
         token = page.next_page_token
 
 
+def _is_timeout(err: RPCError) -> bool:
+    """The call ran out of time: the server's own deadline ("context deadline exceeded"), or the
+    client's, which temporalio reports as CANCELLED "Timeout expired"."""
+    if err.status == RPCStatusCode.DEADLINE_EXCEEDED or "deadline exceeded" in err.message:
+        return True
+    return err.status == RPCStatusCode.CANCELLED and "timeout expired" in err.message.lower()
+
+
 async def validate_on_temporal(
     client: Client,
     namespace: str,
@@ -285,7 +293,7 @@ async def validate_on_temporal(
             )
             return ServerAnswer(True, "validated")
         except RPCError as err:
-            if err.status == RPCStatusCode.DEADLINE_EXCEEDED or "deadline exceeded" in err.message:
+            if _is_timeout(err):
                 raise TimeoutError from None
             return ServerAnswer(False, "validate", err.message)
 
