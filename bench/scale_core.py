@@ -32,6 +32,7 @@ sys.path.insert(0, str(REPO_ROOT))
 from examples.app import ProcessItem  # noqa: E402
 from workerplane.controller.controller import Controller, ControllerSettings  # noqa: E402
 from workerplane.controller.local import FileSpecSource, JsonStatusSink  # noqa: E402
+from workerplane.providers.subprocess import live_worker_pids  # noqa: E402
 from workerplane.temporal.devserver import start_dev_server  # noqa: E402
 
 
@@ -84,26 +85,6 @@ def _spec(
     return path
 
 
-def _worker_pids(marker: str) -> set[int]:
-    """Live worker processes of a state dir (not counting a preload fork server itself)."""
-    matches: dict[int, tuple[int, bool]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if marker.encode() in (entry / "environ").read_bytes():
-                    stat = (entry / "stat").read_text()
-                    fields = stat[stat.rindex(")") + 2 :].split()
-                    if fields[0] != "Z":
-                        server = (
-                            b"workerplane.worker.forkserver" in (entry / "cmdline").read_bytes()
-                        )
-                        matches[int(entry.name)] = (int(fields[1]), server)
-            except OSError:
-                pass
-    # A fork server's workers share its command line; the server is the one whose parent isn't one.
-    return {pid for pid, (ppid, server) in matches.items() if not server or ppid in matches}
-
-
 async def _controller(
     address: str, spec: Path, state: Path
 ) -> tuple[Controller, asyncio.Event, asyncio.Task[None]]:
@@ -128,7 +109,7 @@ async def reaction_run(client: Client, address: str, base: Path) -> tuple[float,
     first_process = first_poller = None
     while first_poller is None:
         now = time.time()
-        if first_process is None and _worker_pids(str(state)):
+        if first_process is None and live_worker_pids(str(state)):
             first_process = now - t0
         statuses = controller.statuses()
         if statuses and statuses[0].workers_ready:
@@ -162,7 +143,7 @@ async def burst_run(client: Client, address: str, base: Path, count: int) -> dic
         while sampling:
             await asyncio.sleep(0.02)
             now = time.monotonic()
-            alive = len(_worker_pids(str(state)))
+            alive = len(live_worker_pids(str(state)))
             worker_seconds += alive * (now - last)
             peak = max(peak, alive)
             last = now
@@ -177,7 +158,7 @@ async def burst_run(client: Client, address: str, base: Path, count: int) -> dic
     )
     await asyncio.gather(*(h.result() for h in handles))
     makespan = time.monotonic() - t0
-    while _worker_pids(str(state)):
+    while live_worker_pids(str(state)):
         await asyncio.sleep(0.05)
     back_to_zero = time.monotonic() - t0
     sampling = False

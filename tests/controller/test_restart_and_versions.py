@@ -18,24 +18,14 @@ from temporalio.client import Client
 
 from examples.app import ProcessItem
 from tests.controller.conftest import REPO_ROOT, subprocess_group, write_spec
+from workerplane.providers.subprocess import live_worker_pids
 
 pytestmark = pytest.mark.integration
 
 
 def _processes_mentioning(marker: str) -> list[int]:
-    """PIDs of live processes whose environment mentions ``marker`` (our state directory)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if marker.encode() in (entry / "environ").read_bytes():
-                stat = (entry / "stat").read_text()
-                if stat[stat.rindex(")") + 2] != "Z":
-                    found.append(int(entry.name))
-        except OSError:
-            continue
-    return found
+    """PIDs of live worker processes of the state directory ``marker``."""
+    return sorted(live_worker_pids(marker))
 
 
 def _start_cli(spec: Path, address: str, state_dir: Path, *extra: str) -> subprocess.Popen[bytes]:

@@ -107,6 +107,32 @@ def _start_ticks(pid: int) -> int | None:
     return int(fields[19])
 
 
+def live_worker_pids(state_dir: Path | str) -> set[int]:
+    """PIDs of live worker processes started under ``state_dir`` (by any controller run).
+
+    Found from the kernel, not from our records: a process belongs to ``state_dir`` when its
+    environment names it (every worker's status file and lease live there). A ``preload`` fork
+    server is not a worker; it is the one among them whose parent is not one of them.
+    """
+    marker = str(state_dir).encode()
+    matches: dict[int, tuple[int, bool]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if marker not in (entry / "environ").read_bytes():
+                continue
+            stat = (entry / "stat").read_text()
+            fields = stat[stat.rindex(")") + 2 :].split()
+            if fields[0] == "Z":
+                continue
+            server = b"workerplane.worker.forkserver" in (entry / "cmdline").read_bytes()
+            matches[int(entry.name)] = (int(fields[1]), server)
+        except OSError:
+            continue
+    return {pid for pid, (ppid, server) in matches.items() if not server or ppid in matches}
+
+
 def _environ_has(pid: int, marker: str) -> bool:
     try:
         return marker.encode() in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")

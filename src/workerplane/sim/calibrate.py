@@ -255,27 +255,6 @@ class CalibrationReport:
 
 
 # ---------------------------------------------------------------------------- the real run
-def _worker_pids(marker: str) -> set[int]:
-    """Live worker processes whose environment names ``marker`` (a preload fork server itself is
-    not a worker: it is the one among them whose parent is not one of them)."""
-    matches: dict[int, tuple[int, bool]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if marker.encode() not in (entry / "environ").read_bytes():
-                continue
-            stat = (entry / "stat").read_text()
-            fields = stat[stat.rindex(")") + 2 :].split()
-            if fields[0] == "Z":
-                continue
-            server = b"workerplane.worker.forkserver" in (entry / "cmdline").read_bytes()
-            matches[int(entry.name)] = (int(fields[1]), server)
-        except OSError:
-            continue
-    return {pid for pid, (ppid, server) in matches.items() if not server or ppid in matches}
-
-
 def _polling_pids(state: Path) -> set[int]:
     """Pids whose worker status file says ``polling`` right now."""
     from workerplane.worker.status import read_status
@@ -359,6 +338,7 @@ async def run_real(
 
     from workerplane.controller.controller import Controller, ControllerSettings
     from workerplane.controller.local import FileSpecSource, JsonStatusSink
+    from workerplane.providers.subprocess import live_worker_pids
 
     if not (repo_root / "examples" / "worker.py").is_file():
         raise FileNotFoundError(f"repo_root {repo_root}: examples/worker.py not found")
@@ -412,7 +392,7 @@ async def run_real(
         while True:
             await asyncio.sleep(config.sample_s)
             now = time.time()
-            pids = await asyncio.to_thread(_worker_pids, marker)
+            pids = await asyncio.to_thread(live_worker_pids, marker)
             polling = await asyncio.to_thread(_polling_pids, state)
             for pid in pids:
                 first_seen.setdefault(pid, now)
