@@ -262,3 +262,20 @@ async def test_preload_forks_workers_from_a_server_and_adopts_them(tmp_path: Pat
     await again.drain(timeout_s=10)
     assert not any(_alive(pid) for pid in pids)
     await again.close()
+
+
+async def test_worker_without_a_record_is_found_and_adopted(tmp_path: Path) -> None:
+    """A controller killed between starting a worker and recording it leaves no orphan."""
+    first = _provider(tmp_path)
+    await first.start()
+    await first.set_size(1)
+    worker_id, pid, _ = first.workers()[0]
+    await first.close()
+    (tmp_path / "state" / "dep" / "g" / f"{worker_id}.json").unlink()  # the record never landed
+
+    second = _provider(tmp_path)
+    await second.start()
+    assert [(w, p) for w, p, _ in second.workers()] == [(worker_id, pid)]
+    await second.drain(timeout_s=10)
+    assert not _alive(pid)
+    await second.close()

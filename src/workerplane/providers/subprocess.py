@@ -133,6 +133,18 @@ def live_worker_pids(state_dir: Path | str) -> set[int]:
     return {pid for pid, (ppid, server) in matches.items() if not server or ppid in matches}
 
 
+def _environ_value(pid: int, name: str) -> str | None:
+    try:
+        entries = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return None
+    prefix = f"{name}=".encode()
+    for entry in entries:
+        if entry.startswith(prefix):
+            return entry[len(prefix) :].decode(errors="replace")
+    return None
+
+
 def _environ_has(pid: int, marker: str) -> bool:
     try:
         return marker.encode() in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
@@ -236,6 +248,18 @@ class SubprocessProvider(Provider):
                 logger.info("adopted worker %s (pid %d)", worker_id, pid)
             else:
                 self._forget(worker_id)
+        # A controller killed between starting a worker and writing its record leaves a worker
+        # with no record: find those from the kernel, so none is ever orphaned.
+        known = {w.pid for w in self._workers.values()}
+        for pid in live_worker_pids(f"{self._dir}/") - known:
+            ticks = _start_ticks(pid)
+            if ticks is None:
+                continue
+            worker_id = _environ_value(pid, WORKER_ID_ENV) or f"w-pid{pid}"
+            worker = _Worker(worker_id, pid, ticks, None, time.time())
+            self._workers[worker_id] = worker
+            self._write_record(worker)
+            logger.info("adopted worker %s (pid %d) that had no record", worker_id, pid)
 
     # -- checks ------------------------------------------------------------------------------
 
@@ -424,18 +448,21 @@ class SubprocessProvider(Provider):
             pid = process.pid
         ticks = _start_ticks(pid) or 0
         worker = _Worker(worker_id, pid, ticks, process, time.time())
-        record = {
-            "worker_id": worker_id,
-            "pid": pid,
-            "ticks": ticks,
-            "started_at": worker.started_at,
-        }
-        tmp = self._dir / f".{worker_id}.json.tmp"
-        tmp.write_text(json.dumps(record))
-        os.replace(tmp, self._dir / f"{worker_id}.json")
+        self._write_record(worker)
         self._workers[worker_id] = worker
         logger.info("started worker %s (pid %d)", worker_id, pid)
         return worker
+
+    def _write_record(self, worker: _Worker) -> None:
+        record = {
+            "worker_id": worker.worker_id,
+            "pid": worker.pid,
+            "ticks": worker.start_ticks,
+            "started_at": worker.started_at,
+        }
+        tmp = self._dir / f".{worker.worker_id}.json.tmp"
+        tmp.write_text(json.dumps(record))
+        os.replace(tmp, self._dir / f"{worker.worker_id}.json")
 
     def _pick_victims(self, active: list[_Worker], count: int) -> list[_Worker]:
         """Retire the idlest workers first, then the newest (they hold the least warm cache)."""
