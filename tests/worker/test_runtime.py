@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,20 @@ pytestmark = pytest.mark.integration
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
+_started: list[subprocess.Popen[bytes]] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_workers() -> Iterator[None]:
+    """A failing test must not leave its worker running (these workers have no lease)."""
+    yield
+    while _started:
+        process = _started.pop()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
 def _start_worker(address: str, queue: str, status: Path, **env: str) -> subprocess.Popen[bytes]:
     # Only this test's settings: nothing inherited from other tests' TEMPORAL_*/WORKERPLANE_*.
     base = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "WORKERPLANE_"))}
@@ -30,13 +45,15 @@ def _start_worker(address: str, queue: str, status: Path, **env: str) -> subproc
         WORKERPLANE_STATUS_FILE=str(status),
         **env,
     )
-    return subprocess.Popen(
+    process = subprocess.Popen(
         [sys.executable, "-m", "examples.worker"],
         env=full_env,
         cwd=REPO_ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    _started.append(process)
+    return process
 
 
 async def _wait_exit(process: subprocess.Popen[bytes], timeout_s: float = 60) -> int:
