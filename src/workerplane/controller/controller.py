@@ -72,7 +72,7 @@ class _GroupRuntime:
     version: ManagedVersion
     group_id: str
     group: ScalingGroup
-    task_queue_types: tuple[str, ...]
+    connection: ResolvedConnection
     provider: Provider
     scaler: Scaler[Any]
     scaler_state: Any
@@ -199,7 +199,7 @@ class Controller:
             await self._cancel_loop(current)
             current.version, current.group, current.scaler = version, group, scaler
             current.scaler_state = scaler.initial_state(now)
-            current.task_queue_types, current.target = task_queue_types, target
+            current.connection, current.target = connection, target
             logger.info("%s/%s scaler updated live", version.key, group_id)
             return current
         provider = build_provider(
@@ -218,7 +218,7 @@ class Controller:
             version=version,
             group_id=group_id,
             group=group,
-            task_queue_types=task_queue_types,
+            connection=connection,
             provider=provider,
             scaler=scaler,
             scaler_state=scaler.initial_state(now),
@@ -297,12 +297,10 @@ class Controller:
             await asyncio.sleep(max(0.0, group.scaler.poll_interval_s - elapsed))
 
     async def _read_metrics(self, group: _GroupRuntime) -> dict[str, QueueStats] | None:
-        spec = group.version.spec
-        connection = resolve_connection(
-            spec.temporal, address=self._settings.address, namespace=self._settings.namespace
-        )
         try:
-            client = await self._client(connection)
+            # The connection was resolved when the group was built (a change rebuilds it), so
+            # the hot path never re-reads temporal.toml or the environment.
+            client = await self._client(group.connection)
             return await TemporalMetricsSource(client).read(group.target)
         except (MetricsUnavailable, OSError, RuntimeError) as err:
             group.last_error = f"metrics unavailable: {err}"

@@ -15,6 +15,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -43,6 +44,26 @@ class Backoff:
         """The wait after ``failures`` consecutive failures (1 for the first)."""
         cap = min(self.max_s, self.base_s * (2 ** max(0, failures - 1)))
         return (rng or random).uniform(0.0, cap)
+
+
+async def run_blocking(
+    pool: Executor,
+    fn: Callable[[], T],
+    classify: Callable[[BaseException, str], ProviderError],
+    what: str,
+) -> T:
+    """Run a blocking SDK call (boto3, google-cloud) in ``pool``; any failure that is not already
+    a :class:`ProviderError` is turned into one by the SDK's ``classify`` function."""
+
+    def guarded() -> T:
+        try:
+            return fn()
+        except ProviderError:
+            raise
+        except Exception as exc:
+            raise classify(exc, what) from None
+
+    return await asyncio.get_running_loop().run_in_executor(pool, guarded)
 
 
 async def retry_async(

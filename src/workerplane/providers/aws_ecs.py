@@ -28,7 +28,6 @@ things make this safe for long activities:
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
@@ -41,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from workerplane.providers._retry import Backoff, retry_async
+from workerplane.providers._retry import Backoff, retry_async, run_blocking
 from workerplane.providers.aws_lambda import AwsAccess, AwsClients, classify_aws_error
 from workerplane.providers.base import Provider, ProviderCheck, ProviderError
 from workerplane.providers.registry import ProviderContext
@@ -93,18 +92,11 @@ class EcsProvider(Provider):
         return cls(EcsDetails.from_details(ctx.details, f"workerplane-{ctx.deployment}"))
 
     async def _call(self, fn: Callable[[], T], what: str) -> T:
-        def guarded() -> T:
-            try:
-                return fn()
-            except ProviderError:
-                raise
-            except Exception as exc:
-                raise classify_aws_error(exc, what) from None
-
-        async def once() -> T:
-            return await asyncio.get_running_loop().run_in_executor(self._pool, guarded)
-
-        return await retry_async(once, backoff=self._backoff, what=what)
+        return await retry_async(
+            lambda: run_blocking(self._pool, fn, classify_aws_error, what),
+            backoff=self._backoff,
+            what=what,
+        )
 
     async def _describe(self) -> dict[str, Any]:
         d = self.details

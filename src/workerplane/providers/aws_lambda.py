@@ -44,7 +44,7 @@ import boto3
 import botocore.exceptions
 from botocore.config import Config
 
-from workerplane.providers._retry import Backoff, InflightLedger, retry_async
+from workerplane.providers._retry import Backoff, InflightLedger, retry_async, run_blocking
 from workerplane.providers.base import (
     Provider,
     ProviderCheck,
@@ -368,16 +368,7 @@ class LambdaProvider(Provider):
 
     async def _call(self, fn: Callable[[], T], what: str) -> T:
         """Run a blocking boto3 call in the pool, classifying its failure."""
-
-        def guarded() -> T:
-            try:
-                return fn()
-            except ProviderError:
-                raise
-            except Exception as exc:
-                raise classify_aws_error(exc, what) from None
-
-        return await asyncio.get_running_loop().run_in_executor(self._pool, guarded)
+        return await run_blocking(self._pool, fn, classify_aws_error, what)
 
     async def validate(self) -> ProviderCheck:
         """GetFunction (exists, not failed) and, with a role, AssumeRole with the external ID."""

@@ -23,7 +23,6 @@ The client calls block, so they run in a worker thread.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -32,7 +31,7 @@ from typing import Any, TypeVar
 
 from google.api_core import exceptions as gexc
 
-from workerplane.providers._retry import Backoff, retry_async
+from workerplane.providers._retry import Backoff, retry_async, run_blocking
 from workerplane.providers.base import Provider, ProviderCheck, ProviderError
 from workerplane.providers.registry import ProviderContext
 from workerplane.scaling.types import Strategy, WorkerCensus
@@ -166,18 +165,11 @@ class CloudRunProvider(Provider):
         return self._client
 
     async def _call(self, fn: Callable[[], T], what: str) -> T:
-        def guarded() -> T:
-            try:
-                return fn()
-            except ProviderError:
-                raise
-            except Exception as exc:
-                raise classify_google_error(exc, what) from None
-
-        async def once() -> T:
-            return await asyncio.get_running_loop().run_in_executor(self._pool, guarded)
-
-        return await retry_async(once, backoff=self._backoff, what=what)
+        return await retry_async(
+            lambda: run_blocking(self._pool, fn, classify_google_error, what),
+            backoff=self._backoff,
+            what=what,
+        )
 
     async def _get(self) -> Any:
         return await self._call(

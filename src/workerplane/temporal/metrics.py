@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 
 import grpc
 from temporalio.api.deployment.v1 import WorkerDeploymentVersion
@@ -103,7 +104,7 @@ class TemporalMetricsSource:
                 task_queue_type=_TYPE_TO_PROTO[queue_type],
                 report_stats=True,
             ),
-            timeout=_timedelta(self._timeout),
+            timeout=timedelta(seconds=self._timeout),
         )
 
     async def _pairs(self, target: QueueTarget) -> list[tuple[str, str, DescribeTaskQueueResponse]]:
@@ -130,7 +131,7 @@ class TemporalMetricsSource:
                     ),
                     report_task_queue_stats=True,
                 ),
-                timeout=_timedelta(self._timeout),
+                timeout=timedelta(seconds=self._timeout),
             )
         except RPCError as err:
             if err.status != RPCStatusCode.NOT_FOUND:
@@ -159,9 +160,3 @@ def total(stats: Iterable[QueueStats]) -> QueueStats:
     for item in stats:
         result = result + item
     return result
-
-
-def _timedelta(seconds: float):  # type: ignore[no-untyped-def]
-    from datetime import timedelta
-
-    return timedelta(seconds=seconds)
