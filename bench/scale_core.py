@@ -20,7 +20,6 @@ import time
 import uuid
 from pathlib import Path
 
-import yaml
 from rich.console import Console
 from rich.table import Table
 from temporalio.api.enums.v1 import EventType
@@ -32,6 +31,7 @@ sys.path.insert(0, str(REPO_ROOT))
 from examples.app import ProcessItem  # noqa: E402
 from workerplane.controller.controller import Controller, ControllerSettings  # noqa: E402
 from workerplane.controller.local import FileSpecSource, JsonStatusSink  # noqa: E402
+from workerplane.embedded.example import example_worker_group, write_deployment  # noqa: E402
 from workerplane.providers.subprocess import live_worker_pids  # noqa: E402
 from workerplane.temporal.devserver import start_dev_server  # noqa: E402
 
@@ -46,43 +46,21 @@ def _spec(
     preload: bool = True,
     min_count: int = 0,
 ) -> Path:
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "name": queue,
-                "task_queue": queue,
-                "compute": {
-                    "scaling_groups": {
-                        "workers": {
-                            "provider": {
-                                "type": "subprocess",
-                                "details": {
-                                    "command": "python",
-                                    "args": ["-m", "examples.worker"],
-                                    "cwd": str(REPO_ROOT),
-                                    "strategy": strategy,
-                                    "slots": slots,
-                                    "idle_exit_s": 1.0,
-                                    "preload": preload,
-                                },
-                            },
-                            "scaler": {
-                                "type": "backlog",
-                                "details": {
-                                    "min_count": min_count,
-                                    "max_count": max_count,
-                                    "target_per_worker": slots,
-                                    "scale_down_cooldown_ms": 1000,
-                                    "metrics_poll_interval_ms": 100,
-                                },
-                            },
-                        }
-                    }
-                },
-            }
-        )
+    group = example_worker_group(
+        cwd=REPO_ROOT,
+        strategy=strategy,
+        slots=slots,
+        idle_exit_s=1.0,
+        preload=preload,
+        scaler_details={
+            "min_count": min_count,
+            "max_count": max_count,
+            "target_per_worker": slots,
+            "scale_down_cooldown_ms": 1000,
+            "metrics_poll_interval_ms": 100,
+        },
     )
-    return path
+    return write_deployment(path, name=queue, task_queue=queue, groups={"workers": group})
 
 
 async def _controller(

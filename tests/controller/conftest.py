@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from workerplane.controller.controller import Controller, ControllerSettings
 from workerplane.controller.interfaces import GroupStatus
 from workerplane.controller.local import FileSpecSource, JsonStatusSink
+from workerplane.embedded.example import example_worker_group, write_deployment
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,22 +38,15 @@ def subprocess_group(
         "metrics_poll_interval_ms": 200,
     }
     details.update(scaler or {})
-    return {
-        "task_queue_types": types or [],
-        "provider": {
-            "type": "subprocess",
-            "details": {
-                "command": "python",
-                "args": ["-m", "examples.worker"],
-                "cwd": str(REPO_ROOT),
-                "strategy": strategy,
-                "slots": slots,
-                "idle_exit_s": idle_exit_s,
-                "grace_period_s": grace_period_s,
-            },
-        },
-        "scaler": {"type": "backlog", "details": details},
-    }
+    return example_worker_group(
+        cwd=REPO_ROOT,
+        task_queue_types=types,
+        strategy=strategy,
+        slots=slots,
+        idle_exit_s=idle_exit_s,
+        grace_period_s=grace_period_s,
+        scaler_details=details,
+    )
 
 
 def write_spec(
@@ -64,15 +57,9 @@ def write_spec(
     groups: dict[str, dict[str, Any]],
     deployment: dict[str, str] | None = None,
 ) -> Path:
-    spec: dict[str, Any] = {
-        "name": name,
-        "task_queue": task_queue,
-        "compute": {"scaling_groups": groups},
-    }
-    if deployment:
-        spec["deployment"] = deployment
-    path.write_text(yaml.safe_dump(spec))
-    return path
+    return write_deployment(
+        path, name=name, task_queue=task_queue, groups=groups, deployment=deployment
+    )
 
 
 @dataclass

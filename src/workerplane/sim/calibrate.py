@@ -268,35 +268,17 @@ def _polling_pids(state: Path) -> set[int]:
 
 
 def _spec(path: Path, queue: str, config: CalibrationConfig, repo_root: Path) -> Path:
-    import yaml
+    from workerplane.embedded.example import example_worker_group, write_deployment
 
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "name": queue,
-                "task_queue": queue,
-                "compute": {
-                    "scaling_groups": {
-                        "workers": {
-                            "provider": {
-                                "type": "subprocess",
-                                "details": {
-                                    "command": "python",
-                                    "args": ["-m", "examples.worker"],
-                                    "cwd": str(repo_root),
-                                    "strategy": "worker-set",
-                                    "slots": config.slots,
-                                    "preload": True,
-                                },
-                            },
-                            "scaler": {"type": "slo", "details": config.scaler_details()},
-                        }
-                    }
-                },
-            }
-        )
+    group = example_worker_group(
+        cwd=repo_root,
+        strategy="worker-set",
+        slots=config.slots,
+        preload=True,
+        scaler_type="slo",
+        scaler_details=config.scaler_details(),
     )
-    return path
+    return write_deployment(path, name=queue, task_queue=queue, groups={"workers": group})
 
 
 async def _history_times(client: Any, workflow_id: str) -> dict[str, float | int]:
