@@ -135,6 +135,45 @@ def test_learns_slots_per_worker_from_the_census() -> None:
     assert st.slots == 4
 
 
+def test_uses_the_slots_the_workers_report() -> None:
+    s = scaler()
+    st = s.initial_state(0.0)
+    reported = GroupMetrics(
+        stats=QueueStats(backlog_count=12, backlog_age_s=1.0, add_rate=3.0),
+        workers=WorkerCensus(running=0, ready=0, in_flight=0, desired=0, slots=4),
+        observed_at=1.0,
+    )
+    st, dec = s.decide(st, reported, 1.0)
+    # Durations are unknown, so each waiting task gets a slot, but 4 of them fit on a worker.
+    assert isinstance(dec, SetSize) and dec.size == 3
+    assert st.slots == 4
+
+
+def by_type(workflow_backlog: int, activity_backlog: int, **census: int) -> GroupMetrics:
+    workflow = QueueStats(backlog_count=workflow_backlog, backlog_age_s=1.0, add_rate=6.0)
+    activity = QueueStats(backlog_count=activity_backlog, backlog_age_s=1.0, add_rate=3.0)
+    return GroupMetrics(
+        stats=workflow + activity,
+        workers=WorkerCensus(**census),
+        observed_at=0.0,
+        by_type={"WORKFLOW": workflow, "ACTIVITY": activity},
+    )
+
+
+def test_a_workflow_task_backlog_asks_only_for_a_poller() -> None:
+    """Workflow tasks run in their own large slot pool: 30 of them need a poller, not 30 slots."""
+    s = scaler(target_per_worker=4)
+    st, dec = s.decide(s.initial_state(0.0), by_type(30, 0, desired=0), 0.0)
+    assert isinstance(dec, SetSize) and dec.size == 1
+
+
+def test_a_mixed_group_sizes_activity_slots_on_the_activity_backlog() -> None:
+    s = scaler(target_per_worker=4)
+    st, dec = s.decide(s.initial_state(0.0), by_type(30, 8, desired=0), 0.0)
+    # The 8 waiting activities get a slot each (durations unknown); the workflow tasks none.
+    assert isinstance(dec, SetSize) and dec.size == 2
+
+
 @pytest.mark.parametrize("trace", [bursts(horizon_s=900.0), spikes(horizon_s=900.0, n_spikes=1)])
 def test_meets_the_slo_in_the_simulator(trace) -> None:  # type: ignore[no-untyped-def]
     r = slo_policy(5.0).run(trace, WorkerModel())

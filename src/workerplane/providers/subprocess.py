@@ -305,6 +305,7 @@ class SubprocessProvider(Provider):
         ready = 0
         in_flight = 0
         in_flight_known = True
+        slots: int | None = None
         now = time.time()
         for worker in self._workers.values():
             status = self._status(worker.worker_id)
@@ -320,11 +321,14 @@ class SubprocessProvider(Provider):
             in_flight += status.in_flight
             if status.polling and worker.retiring_since is None:
                 ready += 1
+                if status.slots is not None:
+                    slots = status.slots if slots is None else min(slots, status.slots)
         return WorkerCensus(
             running=len(active),
             ready=ready,
             in_flight=in_flight if in_flight_known else None,
             desired=self._desired,
+            slots=slots,
         )
 
     async def drain(self, timeout_s: float) -> None:

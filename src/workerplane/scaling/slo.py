@@ -3,8 +3,9 @@
 The user sets the SLO (``schedule_to_start_slo_ms``) and ``min_count``/``max_count``; everything
 else is learned from what the controller observes:
 
-* **slots per worker** (``k``): the most tasks per ready worker ever seen in flight (a worker is
-  full when tasks wait), unless ``target_per_worker`` is set;
+* **slots per worker** (``k``): ``target_per_worker`` if set, else what the workers report in the
+  census (workerplane's runtime reports its activity slots), else the most tasks per ready worker
+  ever seen in flight (a worker is full when tasks wait);
 * **mean task duration** (``d``): Little's law on the running set, ``in_flight / dispatch_rate``,
   smoothed; until it is known every waiting task is given its own slot.
 
@@ -49,6 +50,7 @@ from workerplane.scaling.types import (
     SetSize,
     StartWorkers,
     Strategy,
+    WorkerCensus,
 )
 
 #: Rates at or below this (tasks/s) are "no activity".
@@ -111,7 +113,8 @@ class SloDetails(ScalerDetails):
     """Never more workers than this."""
 
     target_per_worker: Annotated[float | None, temporal_float(0, exclusive=True)] = None
-    """Slots per worker. Learned from the census (in flight per ready worker) when unset."""
+    """Slots per worker. When unset: what the workers report (``WorkerCensus.slots``), else
+    learned from the census (in flight per ready worker)."""
 
     target_wait_fraction: Annotated[float, temporal_float(0, exclusive=True)] = 0.4
     """Plan to start waiting tasks within this fraction of the SLO (the rest absorbs the stats
@@ -172,6 +175,22 @@ class SloState:
     scale_up_mark: int = 0
 
 
+def sizing_stats(metrics: GroupMetrics) -> tuple[QueueStats, bool]:
+    """The stats that size the group's slots, and whether other task types wait for a poller.
+
+    A worker's slots (and the census's ``in_flight``) are activity slots; workflow tasks run in a
+    separate, much larger pool and take milliseconds. So when a group serves activities and other
+    types, only the activity queue is sized in slots; a workflow task backlog only asks for a
+    poller. Summing the types would also count each workflow's two workflow tasks as work to
+    give slots to, and make Little's law see three tasks where one activity runs.
+    """
+    activity = metrics.by_type.get("ACTIVITY")
+    if activity is None or len(metrics.by_type) < 2:
+        return metrics.stats, False
+    waiting = any(s.backlog_count > 0 for t, s in metrics.by_type.items() if t != "ACTIVITY")
+    return activity, waiting
+
+
 def _ewma(previous: float | None, sample: float, dt_s: float, tau_s: float) -> float:
     """A time-based exponentially weighted average (irregular sampling safe)."""
     if previous is None:
@@ -197,10 +216,14 @@ class SloScaler:
         return SloState()
 
     def _learn(
-        self, state: SloState, metrics: GroupMetrics, in_flight: float, now_ms: int
+        self,
+        state: SloState,
+        stats: QueueStats,
+        census: WorkerCensus,
+        in_flight: float,
+        now_ms: int,
     ) -> SloState:
         """Update the learned slots per worker, mean duration and load averages."""
-        stats, census = metrics.stats, metrics.workers
         dt_s = 0.0 if state.last_ms is None else (now_ms - state.last_ms) / 1000.0
         load = _ewma(state.load, in_flight, dt_s, LOAD_TAU_S)
         slow = _ewma(state.slow_load, in_flight, dt_s, RATE_TAU_S)
@@ -210,6 +233,8 @@ class SloScaler:
         )
         if self.details.target_per_worker is not None:
             slots = self.details.target_per_worker
+        elif census.slots is not None:
+            slots = float(census.slots)
         elif (
             census.in_flight is not None
             and census.ready
@@ -245,8 +270,9 @@ class SloScaler:
         ``current`` is the group's size now; sizes are rounded with hysteresis around it.
         """
         d = self.details
-        stats, census = metrics.stats, metrics.workers
-        k_known = state.slots or d.target_per_worker
+        census = metrics.workers
+        stats, needs_poller = sizing_stats(metrics)
+        k_known = d.target_per_worker or census.slots or state.slots
         backlog = max(0, stats.backlog_count)
         if census.in_flight is not None:
             in_flight = float(max(0, census.in_flight))
@@ -266,7 +292,7 @@ class SloScaler:
             (now_ms, in_flight),
         )
         state = replace(state, recent=recent)
-        state = self._learn(state, metrics, in_flight, now_ms)
+        state = self._learn(state, stats, census, in_flight, now_ms)
         state = replace(state, last_stats=stats)
         k = state.slots or 1.0
         dur = state.duration_s
@@ -317,7 +343,7 @@ class SloScaler:
         up = max(0, math.ceil(workers - ROUNDING_SLACK))
         down = math.ceil(workers + DOWN_HYSTERESIS - 1e-9) if workers > 0 else 0
         raw = up if up > current else (down if down < current else current)
-        if raw == 0 and (in_flight > 0 or backlog > 0):
+        if raw == 0 and (in_flight > 0 or backlog > 0 or needs_poller):
             raw = 1  # never scale to zero while anything runs or waits
         desired = min(max(raw, d.min_count), d.max_count)
         txt = (

@@ -59,12 +59,16 @@ class WorkerCensus:
         ready: workers confirmed to be polling, or ``None`` if the provider cannot tell.
         in_flight: tasks currently executing across the workers, or ``None`` if unknown.
         desired: the size the provider was last asked to hold (worker-set providers), if any.
+        slots: task slots per worker as the ready workers report them (the smallest report), or
+            ``None`` when no worker reports its slots. ``in_flight`` counts the same kind of
+            task these slots hold (activities, for a worker that runs them).
     """
 
     running: int = 0
     ready: int | None = None
     in_flight: int | None = None
     desired: int | None = None
+    slots: int | None = None
 
 
 @dataclass(frozen=True)

@@ -83,12 +83,15 @@ class WorkerModel:
         idle_exit_s: invoke workers exit after this long idle; ``None`` = never.
         max_lifetime_s: invoke workers stop polling at this age and exit once drained;
             ``None`` = no limit.
+        reports_slots: ready workers report their slots in the census, as workerplane's worker
+            runtime does; ``False`` models workers the scaler must learn them from.
     """
 
     startup: Distribution = field(default_factory=lambda: Distribution.lognormal(2.0, 0.4))
     slots: int = 4
     idle_exit_s: float | None = None
     max_lifetime_s: float | None = None
+    reports_slots: bool = True
 
 
 @dataclass(frozen=True)
@@ -355,7 +358,10 @@ class Simulation:
                 running += 1
             if w.state == _READY:
                 ready += 1
-        return WorkerCensus(running=running, ready=ready, in_flight=in_flight, desired=self.desired)
+        slots = self.wm.slots if self.wm.reports_slots and ready else None
+        return WorkerCensus(
+            running=running, ready=ready, in_flight=in_flight, desired=self.desired, slots=slots
+        )
 
     def metrics(self) -> GroupMetrics:
         stats = self._stats()

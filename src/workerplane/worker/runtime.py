@@ -220,6 +220,12 @@ async def run_worker(
     activity = _Activity()
     status_path = Path(os.environ[STATUS_FILE_ENV]) if os.environ.get(STATUS_FILE_ENV) else None
     state = "starting"
+    types = {t for t in os.environ.get("WORKERPLANE_TASK_QUEUE_TYPES", "").split(",") if t}
+    serve_workflows = not types or "WORKFLOW" in types
+    serve_activities = not types or "ACTIVITY" in types
+    # in_flight counts activities, so the slots reported are activity slots: a scaler then
+    # knows each worker's capacity instead of having to learn it.
+    reported_slots = options.max_concurrent_activities if serve_activities and activities else None
 
     def report(exit_reason: str | None = None) -> None:
         if status_path is None:
@@ -236,6 +242,7 @@ async def run_worker(
                     last_task_at=activity.last_task_wall,
                     updated_at=time.time(),
                     exit_reason=exit_reason,
+                    slots=reported_slots,
                 ),
             )
 
@@ -258,9 +265,6 @@ async def run_worker(
         )
     # A scaling group may serve only some task types; its workers then poll only those, so
     # workflow and activity workers scale on their own queues.
-    types = {t for t in os.environ.get("WORKERPLANE_TASK_QUEUE_TYPES", "").split(",") if t}
-    serve_workflows = not types or "WORKFLOW" in types
-    serve_activities = not types or "ACTIVITY" in types
     if not (serve_workflows and workflows) and not (serve_activities and activities):
         raise ValueError(f"nothing to run for task queue types {sorted(types)}")
     workers = [

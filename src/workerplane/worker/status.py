@@ -31,6 +31,8 @@ class WorkerStatus:
         last_task_at: wall-clock time the last task started or finished, if any.
         updated_at: wall-clock time of this report.
         exit_reason: why the worker stopped ("idle", "max_lifetime", "signal", ...), once stopped.
+        slots: the task slots ``in_flight`` is counted against (``max_concurrent_activities``),
+            when the worker was given a limit; ``None`` otherwise.
     """
 
     pid: int
@@ -41,6 +43,7 @@ class WorkerStatus:
     last_task_at: float | None = None
     updated_at: float = 0.0
     exit_reason: str | None = None
+    slots: int | None = None
 
     @property
     def polling(self) -> bool:
