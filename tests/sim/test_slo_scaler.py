@@ -163,13 +163,13 @@ def by_type(workflow_backlog: int, activity_backlog: int, **census: int) -> Grou
 def test_a_workflow_task_backlog_asks_only_for_a_poller() -> None:
     """Workflow tasks run in their own large slot pool: 30 of them need a poller, not 30 slots."""
     s = scaler(target_per_worker=4)
-    st, dec = s.decide(s.initial_state(0.0), by_type(30, 0, desired=0), 0.0)
+    _, dec = s.decide(s.initial_state(0.0), by_type(30, 0, desired=0), 0.0)
     assert isinstance(dec, SetSize) and dec.size == 1
 
 
 def test_a_mixed_group_sizes_activity_slots_on_the_activity_backlog() -> None:
     s = scaler(target_per_worker=4)
-    st, dec = s.decide(s.initial_state(0.0), by_type(30, 8, desired=0), 0.0)
+    _, dec = s.decide(s.initial_state(0.0), by_type(30, 8, desired=0), 0.0)
     # The 8 waiting activities get a slot each (durations unknown); the workflow tasks none.
     assert isinstance(dec, SetSize) and dec.size == 2
 
