@@ -22,11 +22,13 @@ import os, signal, sys, time
 from pathlib import Path
 from workerplane.worker.status import WorkerStatus, write_status
 in_flight = int(os.environ.get("IN_FLIGHT", "0"))
+slots = int(os.environ["REPORT_SLOTS"]) if os.environ.get("REPORT_SLOTS") else None
 status = Path(os.environ["WORKERPLANE_STATUS_FILE"])
 state = {"name": "polling"}
 def report():
     write_status(status, WorkerStatus(pid=os.getpid(), state=state["name"], in_flight=in_flight,
-                                      started_at=time.time(), updated_at=time.time()))
+                                      started_at=time.time(), updated_at=time.time(),
+                                      slots=slots))
 def on_term(*_):
     if os.environ.get("IGNORE_TERM"):
         return
@@ -88,6 +90,21 @@ async def test_worker_set_holds_size_and_reports_readiness(tmp_path: Path) -> No
     assert census.in_flight == 0 and census.desired == 3
     await provider.drain(timeout_s=10)
     assert (await provider.census()).running == 0
+
+
+async def test_census_reports_slots_configured_then_as_the_workers_report_them(
+    tmp_path: Path,
+) -> None:
+    provider = _provider(tmp_path, slots=4, env={"REPORT_SLOTS": "3"})
+    await provider.start()
+    assert (await provider.census()).slots == 4  # no worker yet: the configured slots
+    await provider.set_size(1)
+
+    async def reported() -> bool:
+        return (await provider.census()).slots == 3
+
+    await _eventually(reported)
+    await provider.drain(timeout_s=10)
 
 
 async def test_invoke_starts_workers_with_temporal_env(tmp_path: Path) -> None:

@@ -11,7 +11,6 @@ from scaler_helpers import m, run, summary
 
 from workerplane.scaling.backlog import BacklogDetails, BacklogScaler, BacklogState
 from workerplane.scaling.registry import (
-    DEFAULT_SCALER,
     ScalerConfigError,
     build_scaler,
     validate_details,
@@ -31,7 +30,6 @@ def scaler(strategy: Strategy = WSET, **details: Any) -> BacklogScaler:
 
 
 def test_defaults() -> None:
-    assert DEFAULT_SCALER == "backlog"
     assert BacklogDetails().model_dump() == {
         "min_count": 0,
         "max_count": 10,

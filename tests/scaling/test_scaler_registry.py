@@ -21,7 +21,7 @@ from workerplane.scaling.types import GroupMetrics, Strategy
 
 def test_registry_shape() -> None:
     assert set(SCALER_TYPES) == {"backlog", "no-sync", "rate-based", "slo"}
-    assert DEFAULT_SCALER in SCALER_TYPES
+    assert DEFAULT_SCALER == "slo"  # the policy lab's SLO-driven scaler (docs/policy-lab.md)
     assert SCALER_TYPES["backlog"].strategies == {Strategy.INVOKE, Strategy.WORKER_SET}
     assert SCALER_TYPES["no-sync"].strategies == {Strategy.INVOKE}
     assert SCALER_TYPES["rate-based"].strategies == {Strategy.WORKER_SET}

@@ -68,7 +68,13 @@ async def test_exits_when_idle_after_work(
     temporal_address: str, tmp_path: Path, unique_name: str
 ) -> None:
     status = tmp_path / "status.json"
-    worker = _start_worker(temporal_address, unique_name, status, WORKERPLANE_IDLE_EXIT_S="1.5")
+    worker = _start_worker(
+        temporal_address,
+        unique_name,
+        status,
+        WORKERPLANE_IDLE_EXIT_S="1.5",
+        WORKERPLANE_SLOTS="3",
+    )
     client = await Client.connect(temporal_address)
     result = await asyncio.wait_for(
         client.execute_workflow(ProcessItem.run, 0.5, id=unique_name, task_queue=unique_name), 60
@@ -77,6 +83,7 @@ async def test_exits_when_idle_after_work(
     assert await _wait_exit(worker) == 0
     final = read_status(status)
     assert final is not None and final.exit_reason == "idle" and final.completed >= 1
+    assert final.slots == 3  # the activity slots its in_flight counts against
 
 
 async def test_sigterm_finishes_in_flight_activity(

@@ -30,10 +30,10 @@ from pydantic import BaseModel, ValidationError
 from workerplane.config.model import TASK_QUEUE_TYPES, ComputeConfig, DeploymentSpec, ScalingGroup
 from workerplane.config.proto import payload_envelope_encoding
 from workerplane.config.provider_details import PROVIDER_TYPES, provider_strategy
+from workerplane.scaling.registry import DEFAULT_SCALER
 from workerplane.scaling.types import Strategy
 
 #: The scaler used when ``scaler.type`` is empty.
-DEFAULT_SCALER_TYPE = "backlog"
 
 #: Types a catch-all group can serve (Temporal's ``scalableTaskQueueTypes``).
 _SCALABLE_TYPES = ("ACTIVITY", "NEXUS", "WORKFLOW")
@@ -478,7 +478,7 @@ def _details_rules(key: str, group: ScalingGroup) -> list[ValidationIssue]:
             else:
                 strategy = provider_strategy(group.provider.type, details)
     scaler_types = _scaler_types()
-    scaler_name = group.scaler.type or DEFAULT_SCALER_TYPE
+    scaler_name = group.scaler.type or DEFAULT_SCALER
     scaler = scaler_types.get(scaler_name)
     if scaler is not None:
         path = f"{base}.scaler.details"

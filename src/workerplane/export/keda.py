@@ -39,6 +39,7 @@ import yaml
 
 from workerplane.config.model import DeploymentSpec, TLSSettings, effective_task_queue_types
 from workerplane.providers.kubernetes.spec import K8sDetails
+from workerplane.scaling.registry import DEFAULT_SCALER
 
 SCALED_OBJECT_SCHEMA = "keda.sh_scaledobjects.v1alpha1.schema.yaml"
 TRIGGER_AUTH_SCHEMA = "keda.sh_triggerauthentications.v1alpha1.schema.yaml"
@@ -47,6 +48,7 @@ TRIGGER_AUTH_SCHEMA = "keda.sh_triggerauthentications.v1alpha1.schema.yaml"
 _DEFAULTS: dict[str, dict[str, float]] = {
     "backlog": {"min_count": 0, "max_count": 10, "target_per_worker": 10.0},
     "rate-based": {"min_count": 0, "max_count": 30},
+    "slo": {"min_count": 0, "max_count": 10},
 }
 
 
@@ -213,7 +215,7 @@ def export_keda(spec: DeploymentSpec, opts: KedaOptions | None = None) -> list[d
             details = K8sDetails.model_validate(group.provider.details)
         except ValueError as exc:
             raise ExportError(f"{where}.provider.details: {exc}") from None
-        scaler_type = group.scaler.type or "backlog"
+        scaler_type = group.scaler.type or DEFAULT_SCALER
         scaler = {**_DEFAULTS.get(scaler_type, {}), **group.scaler.details}
         min_count = int(scaler.get("min_count", 0))
         max_count = int(scaler.get("max_count", 10))

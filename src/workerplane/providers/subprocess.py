@@ -328,7 +328,7 @@ class SubprocessProvider(Provider):
             ready=ready,
             in_flight=in_flight if in_flight_known else None,
             desired=self._desired,
-            slots=slots,
+            slots=slots if slots is not None else self._settings.slots,
         )
 
     async def drain(self, timeout_s: float) -> None:

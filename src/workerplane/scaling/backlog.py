@@ -53,7 +53,7 @@ SLO_BOOST = 1.5
 
 
 class BacklogDetails(ScalerDetails):
-    """``scaler.details`` for ``type: backlog`` (workerplane's default scaler)."""
+    """``scaler.details`` for ``type: backlog`` (a target number of tasks per worker)."""
 
     algorithm_name = "backlog"
 

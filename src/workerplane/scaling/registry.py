@@ -97,7 +97,10 @@ SCALER_TYPES: dict[str, ScalerType] = {
     ),
 }
 
-DEFAULT_SCALER = "backlog"
+#: The scaler of a group whose ``scaler.type`` is empty: meet a p95 schedule-to-start SLO (5 s
+#: unless set) at the lowest cost. The policy lab (docs/policy-lab.md) measures it against the
+#: other scalers, KEDA+HPA, fixed replicas and a clairvoyant oracle.
+DEFAULT_SCALER = "slo"
 
 
 def problems_of(error: pydantic.ValidationError) -> list[tuple[str, str]]:

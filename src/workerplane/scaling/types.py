@@ -60,8 +60,9 @@ class WorkerCensus:
         in_flight: tasks currently executing across the workers, or ``None`` if unknown.
         desired: the size the provider was last asked to hold (worker-set providers), if any.
         slots: task slots per worker as the ready workers report them (the smallest report), or
-            ``None`` when no worker reports its slots. ``in_flight`` counts the same kind of
-            task these slots hold (activities, for a worker that runs them).
+            as the provider configures them while none reports; ``None`` when unknown.
+            ``in_flight`` counts the tasks these slots hold (activities, for a worker that runs
+            them).
     """
 
     running: int = 0

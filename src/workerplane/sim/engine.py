@@ -83,8 +83,9 @@ class WorkerModel:
         idle_exit_s: invoke workers exit after this long idle; ``None`` = never.
         max_lifetime_s: invoke workers stop polling at this age and exit once drained;
             ``None`` = no limit.
-        reports_slots: ready workers report their slots in the census, as workerplane's worker
-            runtime does; ``False`` models workers the scaler must learn them from.
+        reports_slots: the census reports the workers' slots, as the subprocess provider does
+            (configured ``slots``, and what workerplane's runtime reports); ``False`` models
+            workers whose slots the scaler must learn.
     """
 
     startup: Distribution = field(default_factory=lambda: Distribution.lognormal(2.0, 0.4))
@@ -358,7 +359,7 @@ class Simulation:
                 running += 1
             if w.state == _READY:
                 ready += 1
-        slots = self.wm.slots if self.wm.reports_slots and ready else None
+        slots = self.wm.slots if self.wm.reports_slots else None
         return WorkerCensus(
             running=running, ready=ready, in_flight=in_flight, desired=self.desired, slots=slots
         )
