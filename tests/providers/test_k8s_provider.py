@@ -114,13 +114,17 @@ async def k8s(tmp_path: Path) -> AsyncIterator[Env]:
         await stop_emulator(emulator, server)
 
 
-def polling(path: Path, in_flight: int = 0, state: str = "polling") -> None:
+def polling(
+    path: Path, in_flight: int = 0, state: str = "polling", slots: int | None = None
+) -> None:
     import os
     import time
 
     write_status(
         path,
-        WorkerStatus(pid=os.getpid(), state=state, in_flight=in_flight, updated_at=time.time()),
+        WorkerStatus(
+            pid=os.getpid(), state=state, in_flight=in_flight, updated_at=time.time(), slots=slots
+        ),
     )
 
 
@@ -233,13 +237,14 @@ async def test_scale_down_removes_idle_pods_first(k8s: Env) -> None:
     loads = dict(zip(pods, [2, 0, 5], strict=True))
     for pod, load in loads.items():
         status = k8s.cluster.status_file(pod)
-        polling(status, in_flight=load)
+        polling(status, in_flight=load, slots=8)
         reporter = PodReporter(k8s.api, NS, pod, status)
         assert await reporter.publish_once()
         assert not await reporter.publish_once()  # unchanged: no second write
     await k8s.cluster.reconcile("web")
     census = await provider.census()
     assert census.in_flight == 7 and census.ready == 3
+    assert census.slots == 8  # as the pods' workers report them, for the scaler
 
     await provider.set_size(1)
     for pod, load in loads.items():

@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 
 from workerplane.providers.kubernetes.api import KubeApi, KubeApiError, ObjectRef
-from workerplane.providers.kubernetes.render import ANN_IN_FLIGHT, ANN_WORKER_STATE
+from workerplane.providers.kubernetes.render import ANN_IN_FLIGHT, ANN_SLOTS, ANN_WORKER_STATE
 from workerplane.worker.status import read_status
 
 log = logging.getLogger(__name__)
@@ -49,26 +49,27 @@ class PodReporter:
         self.status_file = status_file
         self.min_interval_s = min_interval_s
         self.max_age_s = max_age_s
-        self.published: tuple[str, str] | None = None
+        self.published: tuple[str, str, str | None] | None = None
 
-    def observe(self) -> tuple[str, str] | None:
+    def observe(self) -> tuple[str, str, str | None] | None:
         """What the pod should say now, or ``None`` while the worker has not reported yet."""
         status = read_status(self.status_file)
         if status is None:
             return None
         state = status.state if status.is_fresh(max_age_s=self.max_age_s) else "unknown"
-        return str(max(0, status.in_flight)), state
+        slots = str(status.slots) if status.slots is not None else None
+        return str(max(0, status.in_flight)), state, slots
 
     async def publish_once(self) -> bool:
         """Publish if something changed; returns whether a patch was sent."""
         now = self.observe()
         if now is None or now == self.published:
             return False
-        in_flight, state = now
-        await self.api.patch(
-            self.ref,
-            {"metadata": {"annotations": {ANN_IN_FLIGHT: in_flight, ANN_WORKER_STATE: state}}},
-        )
+        in_flight, state, slots = now
+        annotations = {ANN_IN_FLIGHT: in_flight, ANN_WORKER_STATE: state}
+        if slots is not None:
+            annotations[ANN_SLOTS] = slots
+        await self.api.patch(self.ref, {"metadata": {"annotations": annotations}})
         self.published = now
         return True
 

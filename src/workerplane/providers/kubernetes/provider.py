@@ -28,6 +28,7 @@ from workerplane.providers.kubernetes.render import (
     ANN_IN_FLIGHT,
     ANN_LAST_APPLIED,
     ANN_OWNER,
+    ANN_SLOTS,
     ANN_SPEC_HASH,
     ManagedObjects,
     Rendered,
@@ -56,14 +57,19 @@ def _deep_merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def in_flight_of(pod: dict[str, Any]) -> int | None:
-    """The in-flight count a pod published, or ``None`` if it published none (or garbage)."""
-    raw = _annotations(pod).get(ANN_IN_FLIGHT)
+def _count_annotation(pod: dict[str, Any], key: str) -> int | None:
+    """A non-negative count a pod published under ``key``, or ``None`` (none, or garbage)."""
+    raw = _annotations(pod).get(key)
     try:
         value = int(raw) if raw is not None else None
     except ValueError:
         return None
     return value if value is None or value >= 0 else None
+
+
+def in_flight_of(pod: dict[str, Any]) -> int | None:
+    """The in-flight count a pod published, or ``None`` if it published none (or garbage)."""
+    return _count_annotation(pod, ANN_IN_FLIGHT)
 
 
 def _applied_view(obj: Rendered) -> dict[str, Any]:
@@ -222,11 +228,13 @@ class KubernetesProvider(Provider):
         reports = [in_flight_of(p) for p in pods]
         known = [r for r in reports if r is not None]
         in_flight: int | None = sum(known) if known or not pods else None
+        slots = [s for p in pods if (s := _count_annotation(p, ANN_SLOTS))]
         return WorkerCensus(
             running=int(status.get("replicas") or 0),
             ready=int(status.get("readyReplicas") or 0),
             in_flight=in_flight,
             desired=int(spec.get("replicas") or 0),
+            slots=min(slots) if slots else None,
         )
 
     async def drain(self, timeout_s: float) -> None:

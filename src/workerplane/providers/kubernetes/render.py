@@ -42,6 +42,8 @@ ANN_LAST_APPLIED = "workerplane.dev/last-applied"
 ANN_IN_FLIGHT = "workerplane.dev/in-flight"
 #: Published by each pod's sidecar: the worker's state ("polling", "draining", ...).
 ANN_WORKER_STATE = "workerplane.dev/worker-state"
+#: Published by each pod's sidecar: the task slots ``in-flight`` counts against, if limited.
+ANN_SLOTS = "workerplane.dev/slots"
 #: Read by the ReplicaSet controller: on scale-down, pods with a lower cost go first.
 ANN_DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
 
