@@ -80,6 +80,9 @@ MIN_DRAIN_DURATIONS = 1.5
 #: A smaller size is chosen only if this fraction of a worker would still be spare.
 DOWN_HYSTERESIS = 0.25
 
+#: A smaller size must hold the queue this many startups longer than a larger one.
+DOWN_HORIZON = 1.0
+
 #: Scale-down window before any worker startup has been timed.
 DEFAULT_STARTUP_MS = 5_000.0
 
@@ -116,7 +119,7 @@ class SloDetails(ScalerDetails):
     """Slots per worker. When unset: what the workers report (``WorkerCensus.slots``), else
     learned from the census (in flight per ready worker)."""
 
-    target_wait_fraction: Annotated[float, temporal_float(0, exclusive=True)] = 0.4
+    target_wait_fraction: Annotated[float, temporal_float(0, exclusive=True)] = 0.6
     """Plan to start waiting tasks within this fraction of the SLO (the rest absorbs the stats
     cache and worker startup)."""
 
@@ -158,6 +161,13 @@ class SloState:
         startup_ms: learned worker startup time (scale-up until every asked worker polls).
         scale_up_ms: when the scale-up being timed was asked for (``None``: none pending).
         scale_up_mark: the ready count that marks half of that scale-up's workers polling.
+        backlog_est: waiting tasks now: the last fresh stats' backlog, carried forward between
+            fresh copies by the arrival rate minus what the busy slots complete.
+        last_up_ms: when the group last grew (its workers may still be starting).
+        arrival_rate: tasks/s arriving between the last two fresh stats (``None`` until seen).
+        fresh_ms, fresh_backlog, fresh_in_flight: time, backlog and in-flight count of the last
+            fresh stats.
+        done_since: tasks estimated to have completed since then (in flight / duration).
     """
 
     size: int | None = None
@@ -173,6 +183,13 @@ class SloState:
     startup_ms: float | None = None
     scale_up_ms: int | None = None
     scale_up_mark: int = 0
+    backlog_est: float = 0.0
+    last_up_ms: int | None = None
+    arrival_rate: float | None = None
+    fresh_ms: int | None = None
+    fresh_backlog: float = 0.0
+    fresh_in_flight: float = 0.0
+    done_since: float = 0.0
 
 
 def sizing_stats(metrics: GroupMetrics) -> tuple[QueueStats, bool]:
@@ -292,8 +309,23 @@ class SloScaler:
             (now_ms, in_flight),
         )
         state = replace(state, recent=recent)
+        prev_ms = state.last_ms
         state = self._learn(state, stats, census, in_flight, now_ms)
         state = replace(state, last_stats=stats)
+        if state.duration_s is not None and census.in_flight is not None:
+            dt_s = 0.0 if prev_ms is None else (now_ms - prev_ms) / 1000.0
+            return self._plan(
+                state,
+                metrics,
+                stats,
+                backlog,
+                in_flight,
+                fresh,
+                dt_s,
+                now_ms,
+                current,
+                needs_poller,
+            )
         k = state.slots or 1.0
         dur = state.duration_s
         assert state.load is not None
@@ -349,6 +381,106 @@ class SloScaler:
         txt = (
             f"in_flight={in_flight:g} load={load:.1f} {how} -> {slots_needed:.1f} slots / "
             f"{k:g} per worker = {raw}"
+        )
+        if desired != raw:
+            txt += f", clamped to {desired}"
+        return state, desired, txt
+
+    def _plan(
+        self,
+        state: SloState,
+        metrics: GroupMetrics,
+        stats: QueueStats,
+        backlog: int,
+        in_flight: float,
+        fresh: bool,
+        dt_s: float,
+        now_ms: int,
+        current: int,
+        needs_poller: bool,
+    ) -> tuple[SloState, int, str]:
+        """Size the group by projecting the queue over the time a new worker takes to help."""
+        d = self.details
+        census = metrics.workers
+        k = state.slots or 1.0
+        dur = state.duration_s
+        assert dur is not None and state.load is not None
+        ready = census.ready if census.ready is not None else census.running
+        starting = max(0, census.running - ready)
+        # All slots busy: tasks may be waiting that cached stats do not show yet.
+        saturated = ready > 0 and in_flight >= ready * k
+        target = d.target_wait_fraction * d.schedule_to_start_slo_ms / 1000.0
+        done = state.done_since + in_flight / dur * dt_s
+        rate = state.arrival_rate
+        if fresh:
+            if state.fresh_ms is not None and now_ms > state.fresh_ms:
+                # Arrivals = more waiting + more running + what completed in between.
+                came = backlog - state.fresh_backlog + in_flight - state.fresh_in_flight + done
+                rate = max(0.0, came / ((now_ms - state.fresh_ms) / 1000.0))
+            state = replace(
+                state, fresh_ms=now_ms, fresh_backlog=float(backlog), fresh_in_flight=in_flight
+            )
+            done = 0.0
+        state = replace(state, done_since=done, arrival_rate=rate)
+        if backlog == 0 and not saturated:
+            load = min(state.load, state.recent[0][1] + PEAK_NOISE * math.sqrt(state.load))
+        else:
+            # Busy slots cap what runs; the arrival rate is what the queue must absorb.
+            load = max(stats.add_rate, rate or 0.0) * dur
+        lam = load / dur
+        if fresh:
+            waiting = float(backlog)
+        elif not saturated:
+            waiting = 0.0
+        else:
+            waiting = max(0.0, state.backlog_est + (lam - in_flight / dur) * dt_s)
+        startup_s = self.scale_down_delay_ms(state) / 1000.0
+        horizon = self.poll_interval_s + startup_s
+        since_up = math.inf if state.last_up_ms is None else (now_ms - state.last_up_ms) / 1000.0
+        still = max(0.0, startup_s - since_up)
+        stable = math.floor(load / k) + 1
+
+        def wait(n: int, horizon: float = horizon) -> float:
+            keep_ready = min(ready, n)
+            keep_starting = min(starting, n - keep_ready)
+            new = n - keep_ready - keep_starting
+            slot_s = k * (
+                keep_ready * horizon
+                + keep_starting * max(0.0, horizon - still)
+                + new * max(0.0, horizon - startup_s)
+            )
+            left = max(0.0, waiting + lam * horizon - slot_s / dur)
+            return left * dur / (max(n, stable) * k)
+
+        floor = 1 if in_flight > 0 or waiting > 0 or needs_poller else 0
+
+        def smallest(h: float) -> int:
+            lo, hi = floor, max(floor, d.max_count)
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if wait(mid, h) <= target:
+                    hi = mid
+                else:
+                    lo = mid + 1
+            return lo
+
+        raw = smallest(horizon)
+        if raw < current:
+            # Shrink only once the queue is empty, and only to a size that holds it for a
+            # startup longer (ski rental: a worker let go must stay gone as long as its
+            # relaunch costs).
+            raw = (
+                current
+                if waiting > 0
+                else min(current, smallest(horizon + DOWN_HORIZON * startup_s))
+            )
+            raw = max(raw, math.floor(load / k))
+        desired = min(max(raw, d.min_count), d.max_count)
+        state = replace(state, backlog_est=waiting)
+        txt = (
+            f"in_flight={in_flight:g} load={load:.1f} waiting={waiting:.1f}"
+            f"{'' if fresh else ' (est)'} d={dur:.2f}s -> {raw} workers"
+            f" (wait {wait(max(raw, 1)):.1f}s)"
         )
         if desired != raw:
             txt += f", clamped to {desired}"
@@ -412,6 +544,10 @@ class SloScaler:
             return state, Hold(reason=f"{inputs}; size {current}: holding")
         if target < current:
             state = replace(state, last_scale_down_ms=now_ms)
+        else:
+            state = replace(state, last_up_ms=now_ms)
+        if target < current:
+            pass
         elif state.scale_up_ms is None and metrics.workers.ready is not None:
             ready = metrics.workers.ready
             mark = ready + math.ceil((target - ready) / 2)
