@@ -403,8 +403,9 @@ class SloScaler:
         d = self.details
         census = metrics.workers
         k = state.slots or 1.0
-        dur = state.duration_s
-        assert dur is not None and state.load is not None
+        assert state.duration_s is not None and state.load is not None
+        dur: float = state.duration_s
+        avg: float = state.load
         ready = census.ready if census.ready is not None else census.running
         starting = max(0, census.running - ready)
         # All slots busy: tasks may be waiting that cached stats do not show yet.
@@ -423,7 +424,7 @@ class SloScaler:
             done = 0.0
         state = replace(state, done_since=done, arrival_rate=rate)
         if backlog == 0 and not saturated:
-            load = min(state.load, state.recent[0][1] + PEAK_NOISE * math.sqrt(state.load))
+            load = min(avg, state.recent[0][1] + PEAK_NOISE * math.sqrt(avg))
         else:
             # Busy slots cap what runs; the arrival rate is what the queue must absorb.
             load = max(stats.add_rate, rate or 0.0) * dur
