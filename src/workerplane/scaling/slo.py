@@ -4,30 +4,35 @@ The user sets the SLO (``schedule_to_start_slo_ms``) and ``min_count``/``max_cou
 else is learned from what the controller observes:
 
 * **slots per worker** (``k``): ``target_per_worker`` if set, else what the workers report in the
-  census (workerplane's runtime reports its activity slots), else the most tasks per ready worker
-  ever seen in flight (a worker is full when tasks wait);
-* **mean task duration** (``d``): Little's law on the running set, ``in_flight / dispatch_rate``,
-  smoothed; until it is known every waiting task is given its own slot.
+  census, else the most tasks per ready worker ever seen in flight;
+* **mean task duration** (``d``): Little's law on steady stretches, ``in_flight / dispatch_rate``;
+* **worker startup** (``s``): from a scale-up until half its workers poll;
+* **arrival rate** (``lambda``): between two fresh stats replies, arrivals = more waiting + more in
+  flight + completed (``in_flight / d`` per second), smoothed over ``ARRIVAL_TAU_S``;
+* **waiting tasks** (``B``): the backlog of a fresh stats reply; between fresh replies (the server
+  caches stats for seconds) zero if a slot is free, else carried forward by
+  ``lambda - in_flight / d``.
 
-Each observation sizes the group in slots, then rounds up to workers:
+Each observation plans the size by projecting the FIFO queue over ``H = poll interval + s``, the
+time a worker asked for at the next observation would take to help. For a size ``n`` (ready
+workers serve from now, starting ones once started, new ones after ``s``):
 
-    slots = load + drain
-    load  = in_flight, smoothed upward instantly and downward slowly (the work running now; with
-            no backlog, Little's law makes it the arrival rate times ``d``, and unlike Temporal's
-            decaying ``tasks_add_rate`` it is exact and fresh, so a burst's end is seen at once)
-    drain = backlog * d / h   with h = max(d, target_wait - backlog_age)
+    left(n) = max(0, B + lambda*H - slots served by n over H / d)
+    wait(n) = left(n) * d / (max(n, m) * k)        m = floor(lambda*d / k) + 1
 
-i.e. the waiting tasks are spread over the time they may still wait (``target_wait`` is a fraction
-of the SLO, leaving room for the stats cache and worker startup). When the oldest task is already
-past ``target_wait`` (or ``d`` is unknown) every waiting task gets a slot at once. Running "hot"
-(no idle headroom when nothing waits) is deliberate: a p95 SLO of seconds lets tasks wait a little,
-and the backlog term adds capacity as soon as they do.
+``wait(n)`` is when the newest task would start once capacity that drains the queue (``m``
+workers) is there; the size is the smallest ``n`` with ``wait(n) <= target_wait_fraction * SLO``.
+A size below ``m`` is allowed while the queue can hold the overflow: this duty-cycles the
+fractional worker (1.5 workers of load alternate 1 and 2 workers), as the clairvoyant oracle does,
+instead of rounding it up. A spike is sized the same way: its backlog is spread over the wait the
+target allows, counting the workers already starting.
 
-Scale-up is immediate. Scale-down takes the highest size asked for during the last
-``scale_down_delay_ms`` (ski rental: an idle worker is kept about as long as a new one takes to
-start, so short lulls do not pay for a relaunch). A worker-set provider retires the idlest workers
-and lets them finish their tasks, so scaling down never cancels work, and ``in_flight`` keeps the
-group from scaling to zero while anything is still running.
+Scale-up is immediate. The group shrinks only once nothing waits, only to a size that holds the
+queue for a further ``s`` (ski rental: a worker let go must stay gone as long as its relaunch is
+billed), never below ``floor(load / k)``, and to the highest size asked for during the last
+``scale_down_delay_ms`` (the learned startup). A worker-set provider retires the idlest workers and
+lets them finish, so scaling down never cancels work; the group never scales to zero while
+anything runs or waits. Until ``d`` is known, every waiting task is given its own slot.
 
 Invoke strategy: ``StartWorkers(desired - running)`` when positive; idle workers exit by themselves.
 """
@@ -59,6 +64,9 @@ IDLE_RATE_EPSILON = 0.01
 #: Time constant (s) of the in-flight average that sizes the group while nothing waits.
 LOAD_TAU_S = 5.0
 
+#: Time constant (s) of the arrival rate measured between fresh stats.
+ARRIVAL_TAU_S = 10.0
+
 #: Time constant (s) of the in-flight average paired with Temporal's decaying rates.
 RATE_TAU_S = 30.0
 
@@ -80,7 +88,8 @@ MIN_DRAIN_DURATIONS = 1.5
 #: A smaller size is chosen only if this fraction of a worker would still be spare.
 DOWN_HYSTERESIS = 0.25
 
-#: A smaller size must hold the queue this many startups longer than a larger one.
+#: A smaller size must hold the queue this many worker startups longer than the planning horizon
+#: (ski rental: a worker let go must stay gone at least as long as its relaunch is billed).
 DOWN_HORIZON = 1.0
 
 #: Scale-down window before any worker startup has been timed.
@@ -120,8 +129,8 @@ class SloDetails(ScalerDetails):
     learned from the census (in flight per ready worker)."""
 
     target_wait_fraction: Annotated[float, temporal_float(0, exclusive=True)] = 0.6
-    """Plan to start waiting tasks within this fraction of the SLO (the rest absorbs the stats
-    cache and worker startup)."""
+    """Plan the group so that the newest waiting task starts within this fraction of the SLO (the
+    rest is headroom for the noise of arrivals, the stats cache and worker startups)."""
 
     scale_down_delay_ms: Annotated[int | None, temporal_int(0)] = None
     """Scale down to the highest size asked for during this window. Unset: the learned worker
@@ -270,7 +279,10 @@ class SloScaler:
             and abs(stats.add_rate - rate) <= STEADY_TOLERANCE * rate
             and slow > 0
         )
-        if steady and stats != state.last_stats:
+        if census.mean_task_s is not None and census.mean_task_s > 0:
+            # Measured where the work runs: exact, and free of the server's rate semantics.
+            duration = census.mean_task_s
+        elif steady and stats != state.last_stats:
             # Little's law holds on a steady stretch: running = rate x duration. The running
             # count is averaged over the same horizon as Temporal's rate.
             sample = slow / rate
@@ -410,14 +422,16 @@ class SloScaler:
         starting = max(0, census.running - ready)
         # All slots busy: tasks may be waiting that cached stats do not show yet.
         saturated = ready > 0 and in_flight >= ready * k
-        target = d.target_wait_fraction * d.schedule_to_start_slo_ms / 1000.0
+        slo_s = d.schedule_to_start_slo_ms / 1000.0
+        target = d.target_wait_fraction * slo_s
         done = state.done_since + in_flight / dur * dt_s
         rate = state.arrival_rate
         if fresh:
             if state.fresh_ms is not None and now_ms > state.fresh_ms:
                 # Arrivals = more waiting + more running + what completed in between.
                 came = backlog - state.fresh_backlog + in_flight - state.fresh_in_flight + done
-                rate = max(0.0, came / ((now_ms - state.fresh_ms) / 1000.0))
+                span_s = (now_ms - state.fresh_ms) / 1000.0
+                rate = _ewma(rate, max(0.0, came / span_s), span_s, ARRIVAL_TAU_S)
             state = replace(
                 state, fresh_ms=now_ms, fresh_backlog=float(backlog), fresh_in_flight=in_flight
             )
@@ -427,7 +441,7 @@ class SloScaler:
             load = min(avg, state.recent[0][1] + PEAK_NOISE * math.sqrt(avg))
         else:
             # Busy slots cap what runs; the arrival rate is what the queue must absorb.
-            load = max(stats.add_rate, rate or 0.0) * dur
+            load = (rate if rate is not None else stats.add_rate) * dur
         lam = load / dur
         if fresh:
             waiting = float(backlog)
@@ -475,6 +489,7 @@ class SloScaler:
                 if waiting > 0
                 else min(current, smallest(horizon + DOWN_HORIZON * startup_s))
             )
+            # Never below what the load fills: only the fractional worker is duty-cycled.
             raw = max(raw, math.floor(load / k))
         desired = min(max(raw, d.min_count), d.max_count)
         state = replace(state, backlog_est=waiting)
@@ -547,10 +562,8 @@ class SloScaler:
             state = replace(state, last_scale_down_ms=now_ms)
         else:
             state = replace(state, last_up_ms=now_ms)
-        if target < current:
-            pass
-        elif state.scale_up_ms is None and metrics.workers.ready is not None:
-            ready = metrics.workers.ready
-            mark = ready + math.ceil((target - ready) / 2)
-            state = replace(state, scale_up_ms=now_ms, scale_up_mark=mark)
+            if state.scale_up_ms is None and metrics.workers.ready is not None:
+                ready = metrics.workers.ready
+                mark = ready + math.ceil((target - ready) / 2)
+                state = replace(state, scale_up_ms=now_ms, scale_up_mark=mark)
         return state, SetSize(size=target, reason=f"{inputs}; size {current} -> {target}")
