@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from workerplane.scaling.registry import ScalerConfigError, build_scaler
-from workerplane.scaling.slo import SloDetails, SloScaler
+from workerplane.scaling.slo import SloDetails, SloScaler, SloState
 from workerplane.scaling.types import (
     GroupMetrics,
     Hold,
@@ -179,3 +179,123 @@ def test_meets_the_slo_in_the_simulator(trace) -> None:  # type: ignore[no-untyp
     r = slo_policy(5.0).run(trace, WorkerModel())
     assert r.unfinished == 0
     assert r.percentile(95) <= 5.0
+
+
+# ----------------------------------------------------------------- planning (duration known)
+# These drive ``desired()`` from a hand-made state: d = 2 s, 4 slots, 2 s startup, 1 s polls.
+
+
+def planned(**fields: object) -> SloState:
+    base: dict[str, object] = {
+        "slots": 4.0,
+        "duration_s": 2.0,
+        "load": 6.0,
+        "startup_ms": 2000.0,
+        "last_ms": 0,
+        "last_stats": QueueStats(backlog_count=-1),  # so the next stats count as fresh
+    }
+    base.update(fields)
+    return SloState(**base)  # type: ignore[arg-type]
+
+
+def test_a_fractional_worker_is_duty_cycled_not_rounded_up() -> None:
+    """1.5 workers of load and nothing waiting: one worker, the queue holds the overflow."""
+    s = scaler(target_per_worker=4)
+    _, size, why = s.desired(
+        planned(recent=((0, 6.0),)),
+        m(1.0, add=3.0, dispatch=3.0, running=2, ready=2, in_flight=6, desired=2),
+        1000,
+        2,
+    )
+    assert size == 1, why
+
+
+def test_a_growing_queue_adds_one_worker_before_the_target_wait() -> None:
+    """On 1 saturated worker at 3 tasks/s (2/s served), 10 waiting tasks need the 2nd worker:
+    over 3 s (poll + startup) 9 arrive and 8 are served, so 11 wait for 8 slots: 2.75 s > the
+    planned 3 s is not reached with 2 workers, and 1 worker cannot drain at all."""
+    s = scaler(target_per_worker=4)
+    _, size, why = s.desired(
+        planned(arrival_rate=3.0),
+        m(1.0, backlog=10, age=3.0, add=3.0, running=1, ready=1, in_flight=4, desired=1),
+        1000,
+        1,
+    )
+    assert size == 2, why
+    # Four waiting tasks do not need it yet: the queue can hold them.
+    _, size, why = s.desired(
+        planned(arrival_rate=3.0),
+        m(1.0, backlog=4, age=1.0, add=3.0, running=1, ready=1, in_flight=4, desired=1),
+        1000,
+        1,
+    )
+    assert size == 1, why
+
+
+def test_a_spike_is_spread_over_the_target_wait_not_given_a_slot_per_task() -> None:
+    """100 waiting on 2 ready workers at 3 tasks/s: the smallest n with
+    (100 + 9 - 12 - 2 (n - 2)) * 2 / (4 n) <= 3 s is 13 (a slot per task would be 27)."""
+    s = scaler(target_per_worker=4)
+    _, size, why = s.desired(
+        planned(arrival_rate=3.0),
+        m(1.0, backlog=100, age=2.0, add=3.0, running=2, ready=2, in_flight=8, desired=2),
+        1000,
+        2,
+    )
+    assert size == 13, why
+
+
+def test_workers_already_starting_count_in_the_plan() -> None:
+    s = scaler(target_per_worker=4)
+    obs = m(1.0, backlog=100, age=2.0, add=3.0, running=13, ready=2, in_flight=8, desired=13)
+    _, size, why = s.desired(planned(arrival_rate=3.0, last_up_ms=0), obs, 1000, 13)
+    assert size == 13, why  # already asked for: no more
+
+
+def test_the_group_shrinks_only_once_nothing_waits() -> None:
+    s = scaler(target_per_worker=4)
+    # Plenty of capacity but 2 tasks still wait (fresh stats): hold the 5 workers.
+    _, size, why = s.desired(
+        planned(arrival_rate=3.0),
+        m(1.0, backlog=2, age=0.5, add=3.0, running=5, ready=5, in_flight=20, desired=5),
+        1000,
+        5,
+    )
+    assert size == 5, why
+
+
+def test_cached_stats_carry_the_waiting_estimate_forward() -> None:
+    """Between fresh stats a saturated worker's queue grows by arrivals minus completions."""
+    s = scaler(target_per_worker=4)
+    stats = QueueStats(backlog_count=4, backlog_age_s=1.0, add_rate=3.0)
+    st = planned(arrival_rate=3.0, backlog_est=4.0, last_stats=stats, last_ms=0)
+    obs = GroupMetrics(
+        stats=stats,
+        workers=WorkerCensus(running=1, ready=1, in_flight=4, desired=1, slots=4),
+        observed_at=1.0,
+    )
+    st, _, _ = s.desired(st, obs, 1000, 1)
+    assert st.backlog_est == pytest.approx(4.0 + (3.0 - 4 / 2.0) * 1.0)
+    # A free slot means nothing waits, whatever the cached copy says.
+    obs = GroupMetrics(
+        stats=stats,
+        workers=WorkerCensus(running=1, ready=1, in_flight=3, desired=1, slots=4),
+        observed_at=2.0,
+    )
+    st, _, _ = s.desired(st, obs, 2000, 1)
+    assert st.backlog_est == 0.0
+
+
+def test_the_arrival_rate_is_measured_between_fresh_stats() -> None:
+    """Arrivals = more waiting + more in flight + completions (in flight / d per second)."""
+    s = scaler(target_per_worker=4)
+    st = planned(fresh_ms=0, fresh_backlog=0.0, fresh_in_flight=4.0, done_since=8.0, last_ms=4000)
+    st, _, _ = s.desired(
+        st,
+        m(5.0, backlog=5, age=1.0, add=3.0, running=1, ready=1, in_flight=4, desired=1),
+        5000,
+        1,
+    )
+    # 5 more waiting + 0 more running + (8 + 4 / 2 * 1 s) completed = 15 in 5 s.
+    assert st.arrival_rate == pytest.approx(3.0)
+    assert st.fresh_ms == 5000 and st.done_since == 0.0

@@ -64,6 +64,9 @@ IDLE_RATE_EPSILON = 0.01
 #: Time constant (s) of the in-flight average that sizes the group while nothing waits.
 LOAD_TAU_S = 5.0
 
+#: A late queue is never planned to drain faster than this fraction of the SLO.
+LATE_MIN_FRACTION = 0.4
+
 #: Time constant (s) of the arrival rate measured between fresh stats.
 ARRIVAL_TAU_S = 10.0
 
@@ -279,10 +282,7 @@ class SloScaler:
             and abs(stats.add_rate - rate) <= STEADY_TOLERANCE * rate
             and slow > 0
         )
-        if census.mean_task_s is not None and census.mean_task_s > 0:
-            # Measured where the work runs: exact, and free of the server's rate semantics.
-            duration = census.mean_task_s
-        elif steady and stats != state.last_stats:
+        if steady and stats != state.last_stats:
             # Little's law holds on a steady stretch: running = rate x duration. The running
             # count is averaged over the same horizon as Temporal's rate.
             sample = slow / rate
@@ -424,6 +424,11 @@ class SloScaler:
         saturated = ready > 0 and in_flight >= ready * k
         slo_s = d.schedule_to_start_slo_ms / 1000.0
         target = d.target_wait_fraction * slo_s
+        if fresh and ready == 0 and stats.backlog_age_s > target:
+            # A cold group whose queue is already late (a burst after a lull): what the oldest task
+            # has left of the SLO, less a startup, bounds the drain.
+            late = slo_s - stats.backlog_age_s - self.scale_down_delay_ms(state) / 1000.0
+            target = max(LATE_MIN_FRACTION * slo_s, min(target, late))
         done = state.done_since + in_flight / dur * dt_s
         rate = state.arrival_rate
         if fresh:
