@@ -23,12 +23,14 @@ from pathlib import Path
 from workerplane.worker.status import WorkerStatus, write_status
 in_flight = int(os.environ.get("IN_FLIGHT", "0"))
 slots = int(os.environ["REPORT_SLOTS"]) if os.environ.get("REPORT_SLOTS") else None
+finished = int(os.environ.get("TASKS_FINISHED", "0"))
 status = Path(os.environ["WORKERPLANE_STATUS_FILE"])
 state = {"name": "polling"}
 def report():
     write_status(status, WorkerStatus(pid=os.getpid(), state=state["name"], in_flight=in_flight,
                                       started_at=time.time(), updated_at=time.time(),
-                                      slots=slots))
+                                      slots=slots, tasks_finished=finished,
+                                      task_seconds=1.5 * finished))
 def on_term(*_):
     if os.environ.get("IGNORE_TERM"):
         return
@@ -92,16 +94,18 @@ async def test_worker_set_holds_size_and_reports_readiness(tmp_path: Path) -> No
     assert (await provider.census()).running == 0
 
 
-async def test_census_reports_slots_configured_then_as_the_workers_report_them(
+async def test_census_reports_slots_and_task_durations_as_the_workers_report_them(
     tmp_path: Path,
 ) -> None:
-    provider = _provider(tmp_path, slots=4, env={"REPORT_SLOTS": "3"})
+    provider = _provider(tmp_path, slots=4, env={"REPORT_SLOTS": "3", "TASKS_FINISHED": "2"})
     await provider.start()
-    assert (await provider.census()).slots == 4  # no worker yet: the configured slots
+    census = await provider.census()
+    assert census.slots == 4 and census.mean_task_s is None  # no worker yet: configured slots
     await provider.set_size(1)
 
     async def reported() -> bool:
-        return (await provider.census()).slots == 3
+        census = await provider.census()
+        return census.slots == 3 and census.mean_task_s == 1.5
 
     await _eventually(reported)
     await provider.drain(timeout_s=10)

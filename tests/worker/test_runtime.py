@@ -84,6 +84,7 @@ async def test_exits_when_idle_after_work(
     final = read_status(status)
     assert final is not None and final.exit_reason == "idle" and final.completed >= 1
     assert final.slots == 3  # the activity slots its in_flight counts against
+    assert final.tasks_finished == 1 and 0.5 <= final.task_seconds < 30
 
 
 async def test_sigterm_finishes_in_flight_activity(

@@ -306,6 +306,7 @@ class SubprocessProvider(Provider):
         in_flight = 0
         in_flight_known = True
         slots: int | None = None
+        finished, task_seconds = 0, 0.0
         now = time.time()
         for worker in self._workers.values():
             status = self._status(worker.worker_id)
@@ -319,6 +320,8 @@ class SubprocessProvider(Provider):
                 in_flight_known = False
                 continue
             in_flight += status.in_flight
+            finished += status.tasks_finished
+            task_seconds += status.task_seconds
             if status.polling and worker.retiring_since is None:
                 ready += 1
                 if status.slots is not None:
@@ -329,6 +332,7 @@ class SubprocessProvider(Provider):
             in_flight=in_flight if in_flight_known else None,
             desired=self._desired,
             slots=slots if slots is not None else self._settings.slots,
+            mean_task_s=task_seconds / finished if finished else None,
         )
 
     async def drain(self, timeout_s: float) -> None:

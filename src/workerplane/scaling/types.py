@@ -63,6 +63,8 @@ class WorkerCensus:
             as the provider configures them while none reports; ``None`` when unknown.
             ``in_flight`` counts the tasks these slots hold (activities, for a worker that runs
             them).
+        mean_task_s: mean run time of the tasks (of that kind) the workers finished, as they
+            report it; ``None`` when no worker reports one yet.
     """
 
     running: int = 0
@@ -70,6 +72,7 @@ class WorkerCensus:
     in_flight: int | None = None
     desired: int | None = None
     slots: int | None = None
+    mean_task_s: float | None = None
 
 
 @dataclass(frozen=True)

@@ -83,9 +83,9 @@ class WorkerModel:
         idle_exit_s: invoke workers exit after this long idle; ``None`` = never.
         max_lifetime_s: invoke workers stop polling at this age and exit once drained;
             ``None`` = no limit.
-        reports_slots: the census reports the workers' slots, as the subprocess provider does
-            (configured ``slots``, and what workerplane's runtime reports); ``False`` models
-            workers whose slots the scaler must learn.
+        reports_slots: the census reports the workers' slots and the mean run time of the
+            tasks the live workers finished, as the subprocess provider does with workerplane's
+            runtime; ``False`` models workers the scaler must learn both from.
     """
 
     startup: Distribution = field(default_factory=lambda: Distribution.lognormal(2.0, 0.4))
@@ -143,6 +143,8 @@ class _Worker:
     launched_at: float
     state: int  # _STARTING, _READY, _RETIRING, _EXITED
     in_flight: int = 0
+    finished: int = 0
+    task_seconds: float = 0.0
     idle_since: float = 0.0
     ready_at: float | None = None
     stopped_polling_at: float | None = None
@@ -351,17 +353,25 @@ class Simulation:
         return self.cached_stats
 
     def census(self) -> WorkerCensus:
-        running = ready = in_flight = 0
+        running = ready = in_flight = finished = 0
+        task_seconds = 0.0
         for wid in self.alive:
             w = self.workers[wid]
             in_flight += w.in_flight
+            finished += w.finished
+            task_seconds += w.task_seconds
             if w.state in (_STARTING, _READY):
                 running += 1
             if w.state == _READY:
                 ready += 1
-        slots = self.wm.slots if self.wm.reports_slots else None
+        reports = self.wm.reports_slots
         return WorkerCensus(
-            running=running, ready=ready, in_flight=in_flight, desired=self.desired, slots=slots
+            running=running,
+            ready=ready,
+            in_flight=in_flight,
+            desired=self.desired,
+            slots=self.wm.slots if reports else None,
+            mean_task_s=task_seconds / finished if reports and finished else None,
         )
 
     def metrics(self) -> GroupMetrics:
@@ -447,6 +457,8 @@ class Simulation:
                 self.completed[int(b)] += 1
                 self.done_count += 1
                 w.in_flight -= 1
+                w.finished += 1
+                w.task_seconds += float(self.trace.durations[int(b)])
                 if w.state == _READY:
                     self.free_slots.append(w.wid)
                     self._dispatch_backlog()

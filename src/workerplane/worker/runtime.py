@@ -120,6 +120,8 @@ class _Activity:
     def __init__(self) -> None:
         self.in_flight = 0
         self.completed = 0
+        self.activities_finished = 0
+        self.activity_seconds = 0.0
         self.last_task_at = time.monotonic()
         self.last_task_wall: float | None = None
         self.changed = asyncio.Event()
@@ -157,9 +159,12 @@ class _CountingActivityInbound(ActivityInboundInterceptor):
 
     async def execute_activity(self, input: ExecuteActivityInput) -> Any:
         self._activity.started()
+        began = time.monotonic()
         try:
             return await super().execute_activity(input)
         finally:
+            self._activity.activity_seconds += time.monotonic() - began
+            self._activity.activities_finished += 1
             self._activity.finished()
 
 
@@ -243,6 +248,8 @@ async def run_worker(
                     updated_at=time.time(),
                     exit_reason=exit_reason,
                     slots=reported_slots,
+                    tasks_finished=activity.activities_finished,
+                    task_seconds=round(activity.activity_seconds, 3),
                 ),
             )
 

@@ -33,6 +33,9 @@ class WorkerStatus:
         exit_reason: why the worker stopped ("idle", "max_lifetime", "signal", ...), once stopped.
         slots: the task slots ``in_flight`` is counted against (``max_concurrent_activities``),
             when the worker was given a limit; ``None`` otherwise.
+        tasks_finished: tasks of the kind ``in_flight`` counts (activities) finished since start.
+        task_seconds: their total run time: with ``tasks_finished``, the mean task duration a
+            scaler needs, measured where the work runs rather than inferred from server rates.
     """
 
     pid: int
@@ -44,6 +47,8 @@ class WorkerStatus:
     updated_at: float = 0.0
     exit_reason: str | None = None
     slots: int | None = None
+    tasks_finished: int = 0
+    task_seconds: float = 0.0
 
     @property
     def polling(self) -> bool:
