@@ -105,7 +105,7 @@ async def test_census_reports_slots_and_task_durations_as_the_workers_report_the
 
     async def reported() -> bool:
         census = await provider.census()
-        return census.slots == 3 and census.mean_task_s == 1.5
+        return census.slots == 3 and census.mean_task_s == 1.5 and census.tasks_finished == 2
 
     await _eventually(reported)
     await provider.drain(timeout_s=10)

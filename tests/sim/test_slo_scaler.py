@@ -299,3 +299,22 @@ def test_the_arrival_rate_is_measured_between_fresh_stats() -> None:
     # 5 more waiting + 0 more running + (8 + 4 / 2 * 1 s) completed = 15 in 5 s.
     assert st.arrival_rate == pytest.approx(3.0)
     assert st.fresh_ms == 5000 and st.done_since == 0.0
+
+
+def test_uses_the_task_duration_the_workers_report_once_enough_tasks_finished() -> None:
+    """Reported run times win over Little's law on the server's rates (a real server's rates rise
+    within a second of a burst, the running average does not), but not while the sample is only
+    a burst's first, short finishers."""
+    s = scaler()
+    stats = QueueStats(add_rate=40.0, dispatch_rate=40.0)  # steady: Little's law says 8 / 40
+
+    def census(finished: int) -> WorkerCensus:
+        return WorkerCensus(
+            running=2, ready=2, in_flight=8, desired=2, slots=4, mean_task_s=1.5,
+            tasks_finished=finished,
+        )  # fmt: skip
+
+    st, _ = s.decide(s.initial_state(0.0), GroupMetrics(stats, census(3), 0.0), 0.0)
+    assert st.duration_s == pytest.approx(0.2)
+    st, _ = s.decide(st, GroupMetrics(stats, census(8), 1.0), 1.0)
+    assert st.duration_s == 1.5

@@ -333,6 +333,7 @@ class SubprocessProvider(Provider):
             desired=self._desired,
             slots=slots if slots is not None else self._settings.slots,
             mean_task_s=task_seconds / finished if finished else None,
+            tasks_finished=finished,
         )
 
     async def drain(self, timeout_s: float) -> None:

@@ -5,7 +5,10 @@ else is learned from what the controller observes:
 
 * **slots per worker** (``k``): ``target_per_worker`` if set, else what the workers report in the
   census, else the most tasks per ready worker ever seen in flight;
-* **mean task duration** (``d``): Little's law on steady stretches, ``in_flight / dispatch_rate``;
+* **mean task duration** (``d``): what the workers report (``WorkerCensus.mean_task_s``, the run
+  time of their finished tasks) once more tasks have finished than are running, else Little's law
+  on steady stretches, ``in_flight / dispatch_rate`` (a real server's rates rise within a second
+  of a burst while the 30 s running average lags, so that estimate starts far too low);
 * **worker startup** (``s``): from a scale-up until half its workers poll;
 * **arrival rate** (``lambda``): between two fresh stats replies, arrivals = more waiting + more in
   flight + completed (``in_flight / d`` per second), smoothed over ``ARRIVAL_TAU_S``;
@@ -282,7 +285,12 @@ class SloScaler:
             and abs(stats.add_rate - rate) <= STEADY_TOLERANCE * rate
             and slow > 0
         )
-        if steady and stats != state.last_stats:
+        reported = census.mean_task_s
+        if reported is not None and reported > 0 and census.tasks_finished >= max(1, in_flight):
+            # Measured where the work runs. Trusted once more tasks have finished than run now:
+            # before that the sample is the first, short finishers of a burst.
+            duration = reported
+        elif steady and stats != state.last_stats:
             # Little's law holds on a steady stretch: running = rate x duration. The running
             # count is averaged over the same horizon as Temporal's rate.
             sample = slow / rate

@@ -63,8 +63,10 @@ class WorkerCensus:
             as the provider configures them while none reports; ``None`` when unknown.
             ``in_flight`` counts the tasks these slots hold (activities, for a worker that runs
             them).
-        mean_task_s: mean run time of the tasks (of that kind) the workers finished, as they
-            report it; ``None`` when no worker reports one yet.
+        mean_task_s: mean run time of the tasks (of that kind) the live workers finished, as
+            they report it; ``None`` when no worker reports one yet.
+        tasks_finished: how many tasks that mean is over. While it is small next to
+            ``in_flight`` the mean is biased low (the first tasks to finish are the short ones).
     """
 
     running: int = 0
@@ -73,6 +75,7 @@ class WorkerCensus:
     desired: int | None = None
     slots: int | None = None
     mean_task_s: float | None = None
+    tasks_finished: int = 0
 
 
 @dataclass(frozen=True)

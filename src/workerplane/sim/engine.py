@@ -372,6 +372,7 @@ class Simulation:
             desired=self.desired,
             slots=self.wm.slots if reports else None,
             mean_task_s=task_seconds / finished if reports and finished else None,
+            tasks_finished=finished if reports else 0,
         )
 
     def metrics(self) -> GroupMetrics:
