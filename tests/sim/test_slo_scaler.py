@@ -289,7 +289,10 @@ def test_cached_stats_carry_the_waiting_estimate_forward() -> None:
 def test_the_arrival_rate_is_measured_between_fresh_stats() -> None:
     """Arrivals = more waiting + more in flight + completions (in flight / d per second)."""
     s = scaler(target_per_worker=4)
-    st = planned(fresh_ms=0, fresh_backlog=0.0, fresh_in_flight=4.0, done_since=8.0, last_ms=4000)
+    st = planned(
+        fresh_ms=0, fresh_backlog=0.0, fresh_in_flight=4.0, done_since=8.0, last_ms=4000,
+        last_in_flight=4.0,
+    )  # fmt: skip
     st, _, _ = s.desired(
         st,
         m(5.0, backlog=5, age=1.0, add=3.0, running=1, ready=1, in_flight=4, desired=1),
@@ -299,6 +302,34 @@ def test_the_arrival_rate_is_measured_between_fresh_stats() -> None:
     # 5 more waiting + 0 more running + (8 + 4 / 2 * 1 s) completed = 15 in 5 s.
     assert st.arrival_rate == pytest.approx(3.0)
     assert st.fresh_ms == 5000 and st.done_since == 0.0
+
+
+def test_a_falling_in_flight_count_is_counted_as_completions() -> None:
+    """13 running became 4 in a second: at least 9 completed, whatever ``in flight / d`` says."""
+    s = scaler(target_per_worker=4)
+    st = planned(
+        fresh_ms=0, fresh_backlog=0.0, fresh_in_flight=13.0, last_ms=0, last_in_flight=13.0,
+        duration_s=2.0,
+    )  # fmt: skip
+    st, _, _ = s.desired(
+        st, m(1.0, backlog=5, age=0.5, running=1, ready=1, in_flight=4, desired=1), 1000, 1
+    )
+    # 5 more waiting - 9 fewer running + 9 completed (not (13 + 4) / 2 / 2 s = 4.25).
+    assert st.arrival_rate == pytest.approx(5.0)
+
+
+def test_a_size_that_keeps_up_is_judged_on_its_own_capacity() -> None:
+    """2 workers x 4 slots exactly match 8 tasks/s of 1 s tasks, so a queue of 30 never drains:
+    its newest task waits 30 / 8 s, and a third worker is needed for a 3 s target."""
+    s = scaler(target_per_worker=4)
+    st = planned(
+        fresh_ms=0, fresh_backlog=30.0, fresh_in_flight=8.0, last_ms=0, last_in_flight=8.0,
+        duration_s=1.0, arrival_rate=8.0, startup_ms=200.0,
+    )  # fmt: skip
+    st, size, _ = s.desired(
+        st, m(1.0, backlog=30, age=3.0, running=2, ready=2, in_flight=8, desired=2), 1000, 2
+    )
+    assert size >= 3
 
 
 def test_uses_the_task_duration_the_workers_report_once_enough_tasks_finished() -> None:

@@ -183,6 +183,8 @@ class SloState:
         fresh_ms, fresh_backlog, fresh_in_flight: time, backlog and in-flight count of the last
             fresh stats.
         done_since: tasks estimated to have completed since then (in flight / duration).
+        last_in_flight: the in-flight count of the previous observation.
+        littles_s: the task duration by Little's law alone (``None`` until a steady stretch).
     """
 
     size: int | None = None
@@ -205,6 +207,8 @@ class SloState:
     fresh_backlog: float = 0.0
     fresh_in_flight: float = 0.0
     done_since: float = 0.0
+    last_in_flight: float = 0.0
+    littles_s: float | None = None
 
 
 def sizing_stats(metrics: GroupMetrics) -> tuple[QueueStats, bool]:
@@ -277,7 +281,7 @@ class SloScaler:
             seen = float(census.in_flight // census.ready)
             if seen >= 1 and (slots is None or seen > slots):
                 slots = seen
-        duration = state.duration_s
+        littles = state.littles_s
         rate = stats.dispatch_rate
         steady = (
             stats.backlog_count == 0
@@ -285,18 +289,27 @@ class SloScaler:
             and abs(stats.add_rate - rate) <= STEADY_TOLERANCE * rate
             and slow > 0
         )
-        reported = census.mean_task_s
-        if reported is not None and reported > 0 and census.tasks_finished >= max(1, in_flight):
-            # Measured where the work runs. Trusted once more tasks have finished than run now:
-            # before that the sample is the first, short finishers of a burst.
-            duration = reported
-        elif steady and stats != state.last_stats:
+        if steady and stats != state.last_stats:
             # Little's law holds on a steady stretch: running = rate x duration. The running
             # count is averaged over the same horizon as Temporal's rate.
             sample = slow / rate
-            duration = sample if duration is None else 0.8 * duration + 0.2 * sample
+            littles = sample if littles is None else 0.8 * littles + 0.2 * sample
+        duration = state.duration_s if littles is None else littles
+        reported = census.mean_task_s
+        if reported is not None and reported > 0 and census.tasks_finished >= max(1, in_flight):
+            # Measured where the work runs; trusted once more tasks have finished than run now
+            # (before that the sample is a burst's first, short finishers). Both estimates err
+            # low: the reported mean misses long tasks still running, Little's law lags a real
+            # server's rates at a burst's start. So the larger wins.
+            duration = max(reported, littles or 0.0)
         return replace(
-            state, slots=slots, duration_s=duration, load=load, slow_load=slow, last_ms=now_ms
+            state,
+            slots=slots,
+            duration_s=duration,
+            littles_s=littles,
+            load=load,
+            slow_load=slow,
+            last_ms=now_ms,
         )
 
     def desired(
@@ -437,7 +450,10 @@ class SloScaler:
             # has left of the SLO, less a startup, bounds the drain.
             late = slo_s - stats.backlog_age_s - self.scale_down_delay_ms(state) / 1000.0
             target = max(LATE_MIN_FRACTION * slo_s, min(target, late))
-        done = state.done_since + in_flight / dur * dt_s
+        # Completions since the last observation: busy slots over the task duration, and at
+        # least the drop in the in-flight count (only completions make it fall).
+        busy = (state.last_in_flight + in_flight) / 2.0
+        done = state.done_since + max(busy / dur * dt_s, state.last_in_flight - in_flight)
         rate = state.arrival_rate
         if fresh:
             if state.fresh_ms is not None and now_ms > state.fresh_ms:
@@ -449,7 +465,7 @@ class SloScaler:
                 state, fresh_ms=now_ms, fresh_backlog=float(backlog), fresh_in_flight=in_flight
             )
             done = 0.0
-        state = replace(state, done_since=done, arrival_rate=rate)
+        state = replace(state, done_since=done, arrival_rate=rate, last_in_flight=in_flight)
         if backlog == 0 and not saturated:
             load = min(avg, state.recent[0][1] + PEAK_NOISE * math.sqrt(avg))
         else:
@@ -478,7 +494,13 @@ class SloScaler:
                 + new * max(0.0, horizon - startup_s)
             )
             left = max(0.0, waiting + lam * horizon - slot_s / dur)
-            return left * dur / (max(n, stable) * k)
+            # A size that keeps up with arrivals (n*k/d >= lambda) is all the capacity that will
+            # come: the queue waits on it. A smaller one will be topped up to ``stable`` once
+            # the queue it lets grow needs it, so the newest task waits on that.
+            serving = n if n * k >= lam * dur else max(n, stable)
+            if serving == 0:
+                return 0.0 if left <= 0 else math.inf
+            return left * dur / (serving * k)
 
         floor = 1 if in_flight > 0 or waiting > 0 or needs_poller else 0
 
