@@ -10,12 +10,14 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from workerplane.sim.calibrate import (
     CalibrationConfig,
     calibrate,
     calibration_trace,
     fit_startup,
+    fit_turnaround,
 )
 
 
@@ -35,6 +37,24 @@ def test_fit_startup_matches_mean() -> None:
     assert dist.kind == "lognormal"
     assert abs(dist.mean - 1.0) < 1e-9
     assert fit_startup(np.array([])).mean == 2.0
+
+
+def test_fit_turnaround_measures_a_full_workers_slot_gap_while_tasks_wait() -> None:
+    def act(worker: str, scheduled: float, started: float, completed: float) -> dict[str, object]:
+        return {
+            "identity": worker, "act_scheduled": scheduled, "act_started": started,
+            "act_completed": completed,
+        }  # fmt: skip
+
+    tasks = [
+        act("w1", 0.0, 0.0, 1.0),  # w1's one slot is full; the next task waits from 0.5
+        act("w1", 0.5, 1.2, 2.2),  # ... and starts 0.2 s after the slot freed
+        act("w1", 0.6, 2.5, 3.5),  # ... 0.3 s after
+        act("w2", 5.0, 5.0, 6.0),  # nothing waits when w2 completes: no sample
+    ]
+    assert fit_turnaround(tasks, slots=1) == pytest.approx(0.25)
+    assert fit_turnaround(tasks, slots=2) == 0.0  # never full with 2 slots
+    assert fit_turnaround([], slots=4) == 0.0
 
 
 async def test_calibration_against_dev_server(temporal_address: str, tmp_path: Path) -> None:

@@ -92,6 +92,15 @@ def test_a_retiring_worker_finishes_its_task_and_is_billed_until_then() -> None:
     assert r.retiring_seconds == pytest.approx(92.0)
 
 
+def test_a_slot_takes_the_next_task_after_its_turnaround() -> None:
+    """One slot, two 1 s tasks at once: the second starts 1 s + turnaround after the first."""
+    trace = make_trace([0.0, 0.0], [1.0, 1.0], horizon=20.0)
+    model = WorkerModel(startup=Distribution.const(2.0), slots=1, slot_turnaround_s=0.25)
+    r = simulate(trace, Scripted([(0.0, 1)]), model)
+    assert r.waits.tolist() == pytest.approx([2.0, 3.25])
+    assert r.completed.tolist() == [1, 1]
+
+
 def test_invoke_workers_exit_when_idle_and_at_max_lifetime() -> None:
     @dataclass
     class StartOnce:

@@ -149,6 +149,7 @@ class RealRun:
         worker_seconds: live worker processes integrated over ``[0, window_s]``.
         window_s: the measurement window (trace horizon + drain).
         startups: per worker, process seen -> status ``polling``.
+        turnaround_s: the fitted slot turnaround (:func:`fit_turnaround`).
         peak_workers: the most worker processes alive at once.
         workers_at_end: worker processes alive at the end of the window.
         submit_lag_p95_s: p95 of (workflow start time - planned arrival): how faithfully the
@@ -168,6 +169,7 @@ class RealRun:
     worker_seconds: float
     window_s: float
     startups: FloatArray
+    turnaround_s: float
     peak_workers: int
     workers_at_end: int
     submit_lag_p95_s: float
@@ -198,6 +200,7 @@ class CalibrationReport:
     startup_mean_s: float
     startup_sigma: float
     overhead_s: float
+    turnaround_s: float
     real_detail: dict[str, float]
     sim_detail: dict[str, float]
     real_completed_once: bool
@@ -237,7 +240,8 @@ class CalibrationReport:
             "",
             f"Simulator fitted to this run: worker startup lognormal(mean "
             f"{self.startup_mean_s:.2f}s, sigma {self.startup_sigma:.2f}); per-task overhead "
-            f"(median workflow-task execution) {self.overhead_s * 1000:.0f} ms; dev-server stats "
+            f"(median workflow-task execution) {self.overhead_s * 1000:.0f} ms; slot turnaround "
+            f"{self.turnaround_s * 1000:.0f} ms; dev-server stats "
             f"TTL {DEV_STATS_TTL_S:g}s. Every task completed exactly once: real "
             f"{'yes' if self.real_completed_once else 'NO'}, simulated "
             f"{'yes' if self.sim_completed_once else 'NO'}.",
@@ -282,11 +286,11 @@ def _spec(path: Path, queue: str, config: CalibrationConfig, repo_root: Path) ->
     return write_deployment(path, name=queue, task_queue=queue, groups={"workers": group})
 
 
-async def _history_times(client: Any, workflow_id: str) -> dict[str, float | int]:
+async def _history_times(client: Any, workflow_id: str) -> dict[str, float | int | str]:
     """Event times (epoch s) of one ProcessItem workflow."""
     from temporalio.api.enums.v1 import EventType
 
-    out: dict[str, float | int] = {"completed": 0}
+    out: dict[str, float | int | str] = {"completed": 0}
     handle = client.get_workflow_handle(workflow_id)
     async for event in handle.fetch_history_events():
         t = event.event_time.ToDatetime().timestamp()
@@ -299,6 +303,7 @@ async def _history_times(client: Any, workflow_id: str) -> dict[str, float | int
             out.setdefault("act_scheduled", t)
         elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
             out.setdefault("act_started", t)
+            out.setdefault("identity", event.activity_task_started_event_attributes.identity)
         elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
             out["act_completed"] = t
             out["completed"] = int(out["completed"]) + 1
@@ -461,6 +466,7 @@ async def run_real(
         worker_seconds=worker_seconds,
         window_s=window_s,
         startups=startups,
+        turnaround_s=fit_turnaround(times, config.slots),
         peak_workers=peak,
         workers_at_end=alive_at_end,
         submit_lag_p95_s=float(np.nanpercentile(lag, 95)) if len(lag) else 0.0,
@@ -469,6 +475,35 @@ async def run_real(
 
 
 # ---------------------------------------------------------------------------- the simulated run
+def fit_turnaround(tasks: list[dict[str, Any]], slots: int) -> float:
+    """The median time a full worker's slot took from one activity's completion to the worker's
+    next activity start, while tasks waited: completing, polling again and the worker's other
+    work (its workflow tasks, on a shared CPU) cost slot time that the run time does not show.
+
+    ``tasks`` are per-task event times with the starting worker's ``identity``; 0 when no
+    completion happened on a full worker with tasks waiting.
+    """
+    keys = ("identity", "act_scheduled", "act_started", "act_completed")
+    acts = [t for t in tasks if all(k in t for k in keys)]
+    by_worker: dict[str, list[tuple[float, float]]] = {}
+    for t in acts:
+        by_worker.setdefault(str(t["identity"]), []).append(
+            (float(t["act_started"]), float(t["act_completed"]))
+        )
+    waits = [(float(t["act_scheduled"]), float(t["act_started"])) for t in acts]
+    gaps: list[float] = []
+    for runs in by_worker.values():
+        starts = sorted(s for s, _ in runs)
+        for _, done in runs:
+            busy = sum(1 for s, c in runs if s <= done <= c)
+            if busy < slots or not any(sch < done < st for sch, st in waits):
+                continue
+            later = [s for s in starts if s >= done]
+            if later and later[0] - done < 2.0:
+                gaps.append(later[0] - done)
+    return float(np.median(gaps)) if gaps else 0.0
+
+
 def fit_startup(startups: FloatArray) -> Distribution:
     """A lognormal with the measured mean and log-space spread (2 s, sigma 0.4 if none measured)."""
     x = startups[np.isfinite(startups) & (startups > 0)]
@@ -494,14 +529,18 @@ def replayed_trace(real: RealRun, planned: Trace, drain_s: float) -> Trace:
 
 
 def run_sim(
-    trace: Trace, config: CalibrationConfig, startup: Distribution, seed: int = 0
+    trace: Trace,
+    config: CalibrationConfig,
+    startup: Distribution,
+    seed: int = 0,
+    turnaround_s: float = 0.0,
 ) -> SimResult:
     """The same scaler (built by the registry from the same details) in the simulator."""
     scaler = build_scaler("slo", config.scaler_details(), Strategy.WORKER_SET)
     return simulate(
         trace,
         scaler,
-        WorkerModel(startup=startup, slots=config.slots),
+        WorkerModel(startup=startup, slots=config.slots, slot_turnaround_s=turnaround_s),
         ServerModel(
             stats_ttl_s=DEV_STATS_TTL_S,
             poller_history_ttl_s=DEV_POLLER_HISTORY_TTL_S,
@@ -523,7 +562,9 @@ def compare(real: RealRun, planned: Trace, config: CalibrationConfig) -> Calibra
     overhead = float(np.nanmedian(real.wft_exec)) if len(real.wft_exec) else 0.0
     trace = replayed_trace(real, planned, config.drain_s)
     p50 = p95 = p50r = p95r = ws = 0.0
-    sims = [run_sim(trace, config, startup, seed) for seed in range(config.sim_seeds)]
+    sims = [
+        run_sim(trace, config, startup, seed, real.turnaround_s) for seed in range(config.sim_seeds)
+    ]
     for res in sims:
         p50r += res.percentile(50)
         p95r += res.percentile(95)
@@ -558,6 +599,7 @@ def compare(real: RealRun, planned: Trace, config: CalibrationConfig) -> Calibra
         startup_mean_s=startup.mean,
         startup_sigma=startup.sigma,
         overhead_s=overhead,
+        turnaround_s=real.turnaround_s,
         real_detail={
             "workers started": float(len(real.startups)),
             "peak workers": float(real.peak_workers),
@@ -641,6 +683,7 @@ __all__ = [
     "calibration_trace",
     "compare",
     "fit_startup",
+    "fit_turnaround",
     "replayed_trace",
     "run_real",
     "run_sim",

@@ -83,6 +83,9 @@ class WorkerModel:
         idle_exit_s: invoke workers exit after this long idle; ``None`` = never.
         max_lifetime_s: invoke workers stop polling at this age and exit once drained;
             ``None`` = no limit.
+        slot_turnaround_s: after a task completes, its slot takes this long to take the next
+            one (reporting the completion, polling again, and the worker's other work on a busy
+            CPU); 0 in the policy lab, fitted to the machine in calibration.
         reports_slots: the census reports the workers' slots and the mean run time of the
             tasks the live workers finished, as the subprocess provider does with workerplane's
             runtime; ``False`` models workers the scaler must learn both from.
@@ -93,6 +96,7 @@ class WorkerModel:
     idle_exit_s: float | None = None
     max_lifetime_s: float | None = None
     reports_slots: bool = True
+    slot_turnaround_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -152,7 +156,7 @@ class _Worker:
 
 
 _STARTING, _READY, _RETIRING, _EXITED = range(4)
-_ARRIVE, _WORKER_READY, _TASK_DONE, _TICK, _IDLE_CHECK, _LIFETIME, _SAMPLE = range(7)
+_ARRIVE, _WORKER_READY, _TASK_DONE, _TICK, _IDLE_CHECK, _LIFETIME, _SAMPLE, _SLOT_FREE = range(8)
 
 
 @dataclass
@@ -461,8 +465,11 @@ class Simulation:
                 w.finished += 1
                 w.task_seconds += float(self.trace.durations[int(b)])
                 if w.state == _READY:
-                    self.free_slots.append(w.wid)
-                    self._dispatch_backlog()
+                    if self.wm.slot_turnaround_s > 0:
+                        self._push(t + self.wm.slot_turnaround_s, _SLOT_FREE, w.wid)
+                    else:
+                        self.free_slots.append(w.wid)
+                        self._dispatch_backlog()
                     if w.in_flight == 0:
                         self._became_idle(w)
                 elif w.state == _RETIRING and w.in_flight == 0:
@@ -477,6 +484,11 @@ class Simulation:
                     self._stop_polling(w)
             elif kind == _LIFETIME:
                 self._stop_polling(self.workers[a])
+            elif kind == _SLOT_FREE:
+                w = self.workers[a]
+                if w.state == _READY:
+                    self.free_slots.append(w.wid)
+                    self._dispatch_backlog()
             elif kind == _SAMPLE:
                 busy = sum(self.workers[i].in_flight for i in self.alive)
                 ready = sum(1 for i in self.alive if self.workers[i].state == _READY)
