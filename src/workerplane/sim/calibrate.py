@@ -78,6 +78,11 @@ class CalibrationConfig:
         overhead: add the measured median workflow-task execution time to simulated waits.
         slots_known: give the scaler ``target_per_worker = slots`` instead of letting it learn
             the slots per worker (removes the learning transient, see docs/policy-lab.md).
+        partitions: task-queue partitions of the dev server calibration starts
+            (``matching.numTaskqueueRead/WritePartitions``). 1 matches the simulator's single
+            first-in, first-out queue; Temporal's default is 4, where tasks land on a random
+            partition and pollers take from a random one, so the mean wait is the same but the
+            tail is longer (see docs/policy-lab.md).
         rate_events_per_task: adds/dispatches the server counts per task in the simulated stats
             (``ServerModel.rate_events_per_task``). The simulated queue is the activity queue:
             ``slo`` sizes a group that serves both types on its activity stats alone (one add per
@@ -93,6 +98,7 @@ class CalibrationConfig:
     sim_seeds: int = 5
     overhead: bool = True
     rate_events_per_task: float = 1.0
+    partitions: int = 1
     slots_known: bool = False
 
     def scaler_details(self) -> dict[str, Any]:
@@ -242,7 +248,8 @@ class CalibrationReport:
             f"{self.startup_mean_s:.2f}s, sigma {self.startup_sigma:.2f}); per-task overhead "
             f"(median workflow-task execution) {self.overhead_s * 1000:.0f} ms; slot turnaround "
             f"{self.turnaround_s * 1000:.0f} ms; dev-server stats "
-            f"TTL {DEV_STATS_TTL_S:g}s. Every task completed exactly once: real "
+            f"TTL {DEV_STATS_TTL_S:g}s; {self.config.partitions} task-queue partition(s) on the "
+            "server. Every task completed exactly once: real "
             f"{'yes' if self.real_completed_once else 'NO'}, simulated "
             f"{'yes' if self.sim_completed_once else 'NO'}.",
             "",
@@ -664,7 +671,15 @@ async def calibrate(
     if address is None:
         from workerplane.temporal.devserver import start_dev_server
 
-        server = start_dev_server(in_memory=True, log_file=base / "server.log")
+        partitions = str(config.partitions)
+        server = start_dev_server(
+            in_memory=True,
+            log_file=base / "server.log",
+            extra_config={
+                "matching.numTaskqueueReadPartitions": partitions,
+                "matching.numTaskqueueWritePartitions": partitions,
+            },
+        )
         address = server.address
     try:
         real = await run_real(trace, address, config, base, repo_root=repo_root)

@@ -122,6 +122,14 @@ def calibrate(
         str | None,
         typer.Option("--address", help="Temporal server; default: start an in-memory dev server."),
     ] = None,
+    partitions: Annotated[
+        int,
+        typer.Option(
+            "--partitions",
+            help="Task-queue partitions of the dev server (1: one FIFO queue, as simulated; "
+            "Temporal's default is 4). Ignored with --address.",
+        ),
+    ] = 1,
     runs: Annotated[
         int, typer.Option("--runs", help="Real runs (each ~3 min); the median error is judged.")
     ] = 1,
@@ -142,14 +150,19 @@ def calibrate(
     for name, value in (("--on-rate", on_rate), ("--on", on_s), ("--task", task_s)):
         if value <= 0:
             raise typer.BadParameter(f"{name} must be greater than zero")
-    if bursts < 1 or slots < 1 or max_count < 1 or runs < 1 or off_s < 0 or drain < 0:
+    if min(bursts, slots, max_count, runs, partitions) < 1 or off_s < 0 or drain < 0:
         raise typer.BadParameter(
-            "--bursts, --slots, --max-count and --runs must be at least 1; --off and --drain at "
-            "least 0"
+            "--bursts, --slots, --max-count, --runs and --partitions must be at least 1; --off "
+            "and --drain at least 0"
         )
     trace = calibration_trace(seed, on_rate, on_s, off_s, bursts, task_s=task_s)
     config = CalibrationConfig(
-        slo_s=slo_s, max_count=max_count, slots=slots, drain_s=drain, slots_known=slots_known
+        slo_s=slo_s,
+        max_count=max_count,
+        slots=slots,
+        drain_s=drain,
+        slots_known=slots_known,
+        partitions=partitions,
     )
     console.print(
         f"calibration trace: {trace.description}, {trace.n_tasks} tasks, "
@@ -172,7 +185,8 @@ def calibrate(
             "# Simulator calibration\n\n"
             f"`workerplane bench calibrate --slo {slo} --on-rate {on_rate:g} --on {on_s:g} "
             f"--off {off_s:g} --bursts {bursts} --task {task_s:g} --slots {slots} "
-            f"--max-count {max_count} --drain {drain:g} --seed {seed} --runs {runs}"
+            f"--max-count {max_count} --drain {drain:g} --seed {seed} --runs {runs} "
+            f"--partitions {partitions}"
             f"{' --slots-known' if slots_known else ''}`\n\n"
             "Error = (simulated - real) / real; the target is within ±25 % on p95 "
             "schedule-to-start and worker-seconds.\n\n"
