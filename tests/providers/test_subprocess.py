@@ -108,7 +108,11 @@ async def test_census_reports_slots_and_task_durations_as_the_workers_report_the
         return census.slots == 3 and census.mean_task_s == 1.5 and census.tasks_finished == 2
 
     await _eventually(reported)
+    assert (await provider.census()).tasks_completed == 2
     await provider.drain(timeout_s=10)
+    # The worker is gone; its completions still count, so the running total never falls.
+    census = await provider.census()
+    assert census.running == 0 and census.tasks_completed == 2
 
 
 async def test_invoke_starts_workers_with_temporal_env(tmp_path: Path) -> None:

@@ -318,6 +318,20 @@ def test_a_falling_in_flight_count_is_counted_as_completions() -> None:
     assert st.arrival_rate == pytest.approx(5.0)
 
 
+def test_completions_are_counted_when_the_provider_reports_a_running_total() -> None:
+    s = scaler(target_per_worker=4)
+    st = planned(
+        fresh_ms=0, fresh_backlog=0.0, fresh_in_flight=13.0, last_ms=0, last_in_flight=13.0,
+        duration_s=2.0, last_completed=100,
+    )  # fmt: skip
+    census = WorkerCensus(running=1, ready=1, in_flight=4, desired=1, tasks_completed=114)
+    stats = QueueStats(backlog_count=5, backlog_age_s=0.5)
+    st, _, _ = s.desired(st, GroupMetrics(stats, census, 1.0), 1000, 1)
+    # 5 more waiting - 9 fewer running + 14 completed (counted, not estimated) = 10 in 1 s.
+    assert st.arrival_rate == pytest.approx(10.0)
+    assert st.last_completed == 114
+
+
 def test_a_size_that_keeps_up_is_judged_on_its_own_capacity() -> None:
     """2 workers x 4 slots exactly match 8 tasks/s of 1 s tasks, so a queue of 30 never drains:
     its newest task waits 30 / 8 s, and a third worker is needed for a 3 s target."""

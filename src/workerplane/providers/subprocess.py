@@ -181,6 +181,8 @@ class SubprocessProvider(Provider):
         self._lease = self._dir / "controller.lease"
         self._workers: dict[str, _Worker] = {}
         self._desired: int | None = None
+        # Tasks finished by workers that have exited, so the census's completion count only grows.
+        self._completed_by_exited = 0
         self._lease_task: asyncio.Task[None] | None = None
         self._forkserver: subprocess.Popen[bytes] | None = None
 
@@ -307,9 +309,12 @@ class SubprocessProvider(Provider):
         in_flight_known = True
         slots: int | None = None
         finished, task_seconds = 0, 0.0
+        completed = self._completed_by_exited
         now = time.time()
         for worker in self._workers.values():
             status = self._status(worker.worker_id)
+            if status is not None:
+                completed += status.tasks_finished
             if status is None:
                 # A worker cannot hold tasks before it has polled; one that never reports (not
                 # on workerplane's runtime) leaves the in-flight count unknown.
@@ -334,6 +339,7 @@ class SubprocessProvider(Provider):
             slots=slots if slots is not None else self._settings.slots,
             mean_task_s=task_seconds / finished if finished else None,
             tasks_finished=finished,
+            tasks_completed=completed,
         )
 
     async def drain(self, timeout_s: float) -> None:
@@ -510,6 +516,9 @@ class SubprocessProvider(Provider):
     def _reap(self) -> None:
         for worker in list(self._workers.values()):
             if not worker.alive():
+                last = self._status(worker.worker_id)
+                if last is not None:
+                    self._completed_by_exited += last.tasks_finished
                 failed = worker.process is not None and worker.process.wait() != 0
                 self._forget(worker.worker_id, keep_log=failed and not worker.killed)
                 logger.info("worker %s (pid %d) exited", worker.worker_id, worker.pid)

@@ -95,8 +95,9 @@ MIN_DRAIN_DURATIONS = 1.5
 DOWN_HYSTERESIS = 0.25
 
 #: A smaller size must hold the queue this many worker startups longer than the planning horizon
-#: (ski rental: a worker let go must stay gone at least as long as its relaunch is billed).
-DOWN_HORIZON = 1.0
+#: (ski rental: a worker let go must stay gone at least as long as its relaunch is billed; and a
+#: worker retired while it holds a long task keeps billing, its free slots idle, until it ends).
+DOWN_HORIZON = 3.0
 
 #: Scale-down window before any worker startup has been timed.
 DEFAULT_STARTUP_MS = 5_000.0
@@ -185,6 +186,7 @@ class SloState:
         done_since: tasks estimated to have completed since then (in flight / duration).
         last_in_flight: the in-flight count of the previous observation.
         littles_s: the task duration by Little's law alone (``None`` until a steady stretch).
+        last_completed: the census's running total of completions at the previous observation.
     """
 
     size: int | None = None
@@ -209,6 +211,7 @@ class SloState:
     done_since: float = 0.0
     last_in_flight: float = 0.0
     littles_s: float | None = None
+    last_completed: int | None = None
 
 
 def sizing_stats(metrics: GroupMetrics) -> tuple[QueueStats, bool]:
@@ -450,10 +453,16 @@ class SloScaler:
             # has left of the SLO, less a startup, bounds the drain.
             late = slo_s - stats.backlog_age_s - self.scale_down_delay_ms(state) / 1000.0
             target = max(LATE_MIN_FRACTION * slo_s, min(target, late))
-        # Completions since the last observation: busy slots over the task duration, and at
-        # least the drop in the in-flight count (only completions make it fall).
-        busy = (state.last_in_flight + in_flight) / 2.0
-        done = state.done_since + max(busy / dur * dt_s, state.last_in_flight - in_flight)
+        # Completions since the last observation: counted by the workers when the provider
+        # reports a running total; else busy slots over the task duration, and at least the drop
+        # in the in-flight count (only completions make it fall). The estimate misses a batch of
+        # tasks that started together and finish together.
+        total = census.tasks_completed
+        if total is not None and state.last_completed is not None and total >= state.last_completed:
+            done = state.done_since + (total - state.last_completed)
+        else:
+            busy = (state.last_in_flight + in_flight) / 2.0
+            done = state.done_since + max(busy / dur * dt_s, state.last_in_flight - in_flight)
         rate = state.arrival_rate
         if fresh:
             if state.fresh_ms is not None and now_ms > state.fresh_ms:
@@ -465,7 +474,13 @@ class SloScaler:
                 state, fresh_ms=now_ms, fresh_backlog=float(backlog), fresh_in_flight=in_flight
             )
             done = 0.0
-        state = replace(state, done_since=done, arrival_rate=rate, last_in_flight=in_flight)
+        state = replace(
+            state,
+            done_since=done,
+            arrival_rate=rate,
+            last_in_flight=in_flight,
+            last_completed=total,
+        )
         if backlog == 0 and not saturated:
             load = min(avg, state.recent[0][1] + PEAK_NOISE * math.sqrt(avg))
         else:

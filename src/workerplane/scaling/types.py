@@ -67,6 +67,10 @@ class WorkerCensus:
             they report it; ``None`` when no worker reports one yet.
         tasks_finished: how many tasks that mean is over. While it is small next to
             ``in_flight`` the mean is biased low (the first tasks to finish are the short ones).
+        tasks_completed: tasks (of that kind) the group's workers have finished since the
+            provider started, exited workers included: a count that only grows, so the
+            difference between two observations is exactly the completions in between;
+            ``None`` when the provider cannot count them.
     """
 
     running: int = 0
@@ -76,6 +80,7 @@ class WorkerCensus:
     slots: int | None = None
     mean_task_s: float | None = None
     tasks_finished: int = 0
+    tasks_completed: int | None = None
 
 
 @dataclass(frozen=True)

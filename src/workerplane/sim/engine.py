@@ -377,6 +377,7 @@ class Simulation:
             slots=self.wm.slots if reports else None,
             mean_task_s=task_seconds / finished if reports and finished else None,
             tasks_finished=finished if reports else 0,
+            tasks_completed=self.done_count if reports else None,
         )
 
     def metrics(self) -> GroupMetrics:
