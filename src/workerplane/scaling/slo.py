@@ -11,7 +11,8 @@ else is learned from what the controller observes:
   of a burst while the 30 s running average lags, so that estimate starts far too low);
 * **worker startup** (``s``): from a scale-up until half its workers poll;
 * **arrival rate** (``lambda``): between two fresh stats replies, arrivals = more waiting + more in
-  flight + completed (``in_flight / d`` per second), smoothed over ``ARRIVAL_TAU_S``;
+  flight + completed (the census's running total ``tasks_completed`` when the provider keeps one,
+  else estimated from the busy slots), smoothed over ``ARRIVAL_TAU_S``;
 * **waiting tasks** (``B``): the backlog of a fresh stats reply; between fresh replies (the server
   caches stats for seconds) zero if a slot is free, else carried forward by
   ``lambda - in_flight / d``.
@@ -31,11 +32,12 @@ instead of rounding it up. A spike is sized the same way: its backlog is spread 
 target allows, counting the workers already starting.
 
 Scale-up is immediate. The group shrinks only once nothing waits, only to a size that holds the
-queue for a further ``s`` (ski rental: a worker let go must stay gone as long as its relaunch is
-billed), never below ``floor(load / k)``, and to the highest size asked for during the last
-``scale_down_delay_ms`` (the learned startup). A worker-set provider retires the idlest workers and
-lets them finish, so scaling down never cancels work; the group never scales to zero while
-anything runs or waits. Until ``d`` is known, every waiting task is given its own slot.
+queue for a further ``DOWN_HORIZON * s`` (ski rental: a worker let go must stay gone as long as
+its relaunch is billed), never below ``floor(load / k)``, and to the highest size asked for
+during the last ``scale_down_delay_ms`` (the learned startup). A worker-set provider retires the
+idlest workers and lets them finish, so scaling down never cancels work; the group never scales
+to zero while anything runs or waits. Until ``d`` is known, every waiting task is given its own
+slot.
 
 Invoke strategy: ``StartWorkers(desired - running)`` when positive; idle workers exit by themselves.
 """
