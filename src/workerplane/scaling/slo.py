@@ -589,7 +589,7 @@ class SloScaler:
         state, desired, inputs = self.desired(state, metrics, now_ms, now_size)
         state = self._time_startup(state, metrics, now_ms)
         delay = self.scale_down_delay_ms(state)
-        kept = [(t, v) for t, v in state.window if t > now_ms - delay and v > desired]
+        kept = [(t, v) for t, v in state.window if t >= now_ms - delay and v > desired]
         kept.append((now_ms, desired))
         state = replace(state, window=tuple(kept))
         running = metrics.workers.running
