@@ -72,6 +72,10 @@ LOAD_TAU_S = 5.0
 #: A late queue is never planned to drain faster than this fraction of the SLO.
 LATE_MIN_FRACTION = 0.4
 
+#: A size within this fraction of the load counts as keeping up with it: the arrival rate is an
+#: estimate, and a size at the load whose queue never drains must be judged on its own capacity.
+KEEPS_UP_TOLERANCE = 0.1
+
 #: Time constant (s) of the arrival rate measured between fresh stats.
 ARRIVAL_TAU_S = 10.0
 
@@ -514,7 +518,7 @@ class SloScaler:
             # A size that keeps up with arrivals (n*k/d >= lambda) is all the capacity that will
             # come: the queue waits on it. A smaller one will be topped up to ``stable`` once
             # the queue it lets grow needs it, so the newest task waits on that.
-            serving = n if n * k >= lam * dur else max(n, stable)
+            serving = n if n * k >= (1.0 - KEEPS_UP_TOLERANCE) * lam * dur else max(n, stable)
             if serving == 0:
                 return 0.0 if left <= 0 else math.inf
             return left * dur / (serving * k)
