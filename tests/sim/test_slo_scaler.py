@@ -363,3 +363,7 @@ def test_uses_the_task_duration_the_workers_report_once_enough_tasks_finished() 
     assert st.duration_s == pytest.approx(0.2)
     st, _ = s.decide(st, GroupMetrics(stats, census(8), 1.0), 1.0)
     assert st.duration_s == 1.5
+    # The workers that reported it have gone: the reported duration is kept.
+    gone = WorkerCensus(running=0, ready=0, in_flight=0, desired=0)
+    st, _ = s.decide(st, GroupMetrics(stats, gone, 2.0), 2.0)
+    assert st.duration_s == 1.5

@@ -193,6 +193,7 @@ class SloState:
         last_in_flight: the in-flight count of the previous observation.
         littles_s: the task duration by Little's law alone (``None`` until a steady stretch).
         last_completed: the census's running total of completions at the previous observation.
+        reported_s: the last task duration the workers reported that was trusted.
     """
 
     size: int | None = None
@@ -218,6 +219,7 @@ class SloState:
     last_in_flight: float = 0.0
     littles_s: float | None = None
     last_completed: int | None = None
+    reported_s: float | None = None
 
 
 def sizing_stats(metrics: GroupMetrics) -> tuple[QueueStats, bool]:
@@ -303,19 +305,23 @@ class SloScaler:
             # count is averaged over the same horizon as Temporal's rate.
             sample = slow / rate
             littles = sample if littles is None else 0.8 * littles + 0.2 * sample
-        duration = state.duration_s if littles is None else littles
-        reported = census.mean_task_s
-        if reported is not None and reported > 0 and census.tasks_finished >= max(1, in_flight):
+        reported = state.reported_s
+        mean = census.mean_task_s
+        if mean is not None and mean > 0 and census.tasks_finished >= max(1, in_flight):
             # Measured where the work runs; trusted once more tasks have finished than run now
-            # (before that the sample is a burst's first, short finishers). Both estimates err
-            # low: the reported mean misses long tasks still running, Little's law lags a real
-            # server's rates at a burst's start. So the larger wins.
-            duration = max(reported, littles or 0.0)
+            # (before that the sample is a burst's first, short finishers). Kept when the
+            # workers that reported it have gone.
+            reported = mean
+        # Both estimates err low: the reported mean misses long tasks still running, Little's
+        # law lags a real server's rates at a burst's start. So the larger wins.
+        known = [x for x in (reported, littles) if x is not None]
+        duration = max(known) if known else state.duration_s
         return replace(
             state,
             slots=slots,
             duration_s=duration,
             littles_s=littles,
+            reported_s=reported,
             load=load,
             slow_load=slow,
             last_ms=now_ms,
