@@ -90,6 +90,16 @@ def run(
         False, "--drain", help="On Ctrl-C, retire the workers gracefully instead of leaving them."
     ),
     state_dir: Path = StateDirOption,
+    metrics_port: int | None = typer.Option(
+        None,
+        "--metrics-port",
+        min=1,
+        max=65535,
+        help="Serve Prometheus metrics (per-group gauges) on this port at /metrics.",
+    ),
+    metrics_address: str = typer.Option(
+        "127.0.0.1", "--metrics-address", help="Address the metrics port binds (0.0.0.0: all)."
+    ),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Run the controller for one deployment spec until Ctrl-C."""
@@ -110,6 +120,15 @@ def run(
         state_dir=state_dir.resolve(), address=address, namespace=namespace
     )
     controller = Controller(source, JsonStatusSink(state_dir / "status.json"), settings)
+    if metrics_port is not None:
+        from workerplane.controller.prometheus import serve_metrics
+
+        try:
+            serve_metrics(controller.statuses, metrics_port, metrics_address)
+        except OSError as err:
+            raise _fail(
+                f"--metrics-port {metrics_port}: cannot listen on {metrics_address}: {err.strerror}"
+            ) from None
     asyncio.run(_run_until_signal(controller, drain=drain))
     os._exit(0)  # temporalio can crash at interpreter exit (SDK #300)
 

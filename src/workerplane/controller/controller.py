@@ -124,8 +124,9 @@ class Controller:
     # -- public ------------------------------------------------------------------------------
 
     def statuses(self) -> list[GroupStatus]:
-        """The latest status of every group."""
-        return [g.status for g in self._groups.values() if g.status is not None]
+        """The latest status of every group (safe to call from another thread, e.g. a metrics
+        scrape: the group table is copied in one step)."""
+        return [g.status for g in list(self._groups.values()) if g.status is not None]
 
     async def run(self, stop: asyncio.Event) -> None:
         """Reconcile until ``stop`` is set."""
