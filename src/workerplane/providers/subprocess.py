@@ -313,14 +313,13 @@ class SubprocessProvider(Provider):
         now = time.time()
         for worker in self._workers.values():
             status = self._status(worker.worker_id)
-            if status is not None:
-                completed += status.tasks_finished
             if status is None:
                 # A worker cannot hold tasks before it has polled; one that never reports (not
                 # on workerplane's runtime) leaves the in-flight count unknown.
                 if now - worker.started_at > STARTUP_REPORT_S:
                     in_flight_known = False
                 continue
+            completed += status.tasks_finished  # a stale report still counts what it finished
             if not status.is_fresh(now):
                 in_flight_known = False
                 continue

@@ -262,6 +262,12 @@ class SloScaler:
     def initial_state(self, now: float) -> SloState:
         return SloState()
 
+    def _given_slots(self, census: WorkerCensus) -> float | None:
+        """Slots per worker that need no learning: configured, else reported by the workers."""
+        if self.details.target_per_worker is not None:
+            return self.details.target_per_worker
+        return float(census.slots) if census.slots is not None else None
+
     def _learn(
         self,
         state: SloState,
@@ -278,10 +284,9 @@ class SloScaler:
         guard_ms = max(
             RETIRE_GUARD_MIN_MS, RETIRE_GUARD_DURATIONS * 1000.0 * (state.duration_s or 0.0)
         )
-        if self.details.target_per_worker is not None:
-            slots = self.details.target_per_worker
-        elif census.slots is not None:
-            slots = float(census.slots)
+        given = self._given_slots(census)
+        if given is not None:
+            slots = given
         elif (
             census.in_flight is not None
             and census.ready
@@ -337,7 +342,7 @@ class SloScaler:
         d = self.details
         census = metrics.workers
         stats, needs_poller = sizing_stats(metrics)
-        k_known = d.target_per_worker or census.slots or state.slots
+        k_known = self._given_slots(census) or state.slots
         backlog = max(0, stats.backlog_count)
         if census.in_flight is not None:
             in_flight = float(max(0, census.in_flight))

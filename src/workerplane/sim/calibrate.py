@@ -23,8 +23,11 @@ What is measured:
 
 The simulated run replays the *measured* arrival times and activity run times (so the comparison
 is about the scaling model, not the trace), with a worker model fitted to this machine: the
-measured startup delays (a lognormal with their mean and log-space spread), the same slots, and
-the dev server's stats TTL (200 ms) and poller history TTL (3 s). Optionally (``overhead``), the
+measured startup delays (a lognormal with their mean and log-space spread), the same slots, the
+slot turnaround, and the dev server's stats TTL (200 ms) and poller history TTL (3 s). The
+simulated queue is the activity queue: ``slo`` sizes a group that serves both task types on its
+activity stats (one add per ``ProcessItem``), and its workflow tasks only ask for a poller.
+Optionally (``overhead``), the
 median workflow-task execution time is added to every simulated wait: the simulator has one hop
 (task -> slot), a workflow has two (workflow task, then activity).
 
@@ -34,6 +37,7 @@ This module does I/O by design (it is the bridge to reality); the simulator it d
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import json
 import math
@@ -83,10 +87,6 @@ class CalibrationConfig:
             first-in, first-out queue; Temporal's default is 4, where tasks land on a random
             partition and pollers take from a random one, so the mean wait is the same but the
             tail is longer (see docs/policy-lab.md).
-        rate_events_per_task: adds/dispatches the server counts per task in the simulated stats
-            (``ServerModel.rate_events_per_task``). The simulated queue is the activity queue:
-            ``slo`` sizes a group that serves both types on its activity stats alone (one add per
-            ``ProcessItem``); its two workflow tasks only ask for a poller.
     """
 
     slo_s: float = 5.0
@@ -97,7 +97,6 @@ class CalibrationConfig:
     sample_s: float = 0.1
     sim_seeds: int = 5
     overhead: bool = True
-    rate_events_per_task: float = 1.0
     partitions: int = 1
     slots_known: bool = False
 
@@ -505,9 +504,9 @@ def fit_turnaround(tasks: list[dict[str, Any]], slots: int) -> float:
             busy = sum(1 for s, c in runs if s <= done <= c)
             if busy < slots or not any(sch < done < st for sch, st in waits):
                 continue
-            later = [s for s in starts if s >= done]
-            if later and later[0] - done < 2.0:
-                gaps.append(later[0] - done)
+            i = bisect.bisect_left(starts, done)
+            if i < len(starts) and starts[i] - done < 2.0:
+                gaps.append(starts[i] - done)
     return float(np.median(gaps)) if gaps else 0.0
 
 
@@ -551,7 +550,6 @@ def run_sim(
         ServerModel(
             stats_ttl_s=DEV_STATS_TTL_S,
             poller_history_ttl_s=DEV_POLLER_HISTORY_TTL_S,
-            rate_events_per_task=config.rate_events_per_task,
         ),
         SimOptions(seed=seed, max_drain_s=600.0, sample_every_s=0.5),
         policy_name="workerplane-slo",

@@ -86,16 +86,17 @@ class WorkerModel:
         slot_turnaround_s: after a task completes, its slot takes this long to take the next
             one (reporting the completion, polling again, and the worker's other work on a busy
             CPU); 0 in the policy lab, fitted to the machine in calibration.
-        reports_slots: the census reports the workers' slots and the mean run time of the
-            tasks the live workers finished, as the subprocess provider does with workerplane's
-            runtime; ``False`` models workers the scaler must learn both from.
+        reports_status: the census carries what workerplane's worker runtime reports (slots, the
+            finished tasks and their run time, a running completion count), as the subprocess
+            provider passes it on; ``False`` models workers the scaler must learn from the
+            server's stats and the in-flight count.
     """
 
     startup: Distribution = field(default_factory=lambda: Distribution.lognormal(2.0, 0.4))
     slots: int = 4
     idle_exit_s: float | None = None
     max_lifetime_s: float | None = None
-    reports_slots: bool = True
+    reports_status: bool = True
     slot_turnaround_s: float = 0.0
 
 
@@ -108,17 +109,12 @@ class ServerModel:
         rate_tau_s: time constant of the decaying add/dispatch rate averages.
         poller_history_ttl_s: ``matching.PollerHistoryTTL`` (how long pollers stay listed).
         queue_type: the task-queue type the simulated queue is (key of ``GroupMetrics.by_type``).
-        rate_events_per_task: task adds (and dispatches) the server counts per simulated task.
-            1 for a queue of activities; a workflow that runs one activity counts about 3 on a
-            queue serving both types (two workflow tasks and the activity task), and the
-            controller sums the types (used by calibration).
     """
 
     stats_ttl_s: float = 5.0
     rate_tau_s: float = 30.0
     poller_history_ttl_s: float = 300.0
     queue_type: str = "ACTIVITY"
-    rate_events_per_task: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -218,8 +214,8 @@ class _DecayingRate:
         self.value = 0.0
         self.at = 0.0
 
-    def hit(self, now: float, weight: float = 1.0) -> None:
-        self.value = self.value * math.exp(-(now - self.at) / self.tau) + weight / self.tau
+    def hit(self, now: float) -> None:
+        self.value = self.value * math.exp(-(now - self.at) / self.tau) + 1.0 / self.tau
         self.at = now
 
     def read(self, now: float) -> float:
@@ -324,7 +320,7 @@ class Simulation:
     def _start_task(self, task: int, w: _Worker) -> None:
         self.waits[task] = self.now - self.trace.arrivals[task]
         w.in_flight += 1
-        self.dispatch_rate.hit(self.now, self.sm.rate_events_per_task)
+        self.dispatch_rate.hit(self.now)
         self._push(self.now + float(self.trace.durations[task]), _TASK_DONE, w.wid, float(task))
 
     def _dispatch_backlog(self) -> None:
@@ -368,7 +364,7 @@ class Simulation:
                 running += 1
             if w.state == _READY:
                 ready += 1
-        reports = self.wm.reports_slots
+        reports = self.wm.reports_status
         return WorkerCensus(
             running=running,
             ready=ready,
@@ -438,7 +434,7 @@ class Simulation:
                 break
             self.now = t
             if kind == _ARRIVE:
-                self.add_rate.hit(t, self.sm.rate_events_per_task)
+                self.add_rate.hit(t)
                 w = self._take_free_slot() if not self.backlog else None
                 if w is not None:
                     self._start_task(a, w)
