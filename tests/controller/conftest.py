@@ -49,17 +49,8 @@ def subprocess_group(
     )
 
 
-def write_spec(
-    path: Path,
-    *,
-    name: str,
-    task_queue: str,
-    groups: dict[str, dict[str, Any]],
-    deployment: dict[str, str] | None = None,
-) -> Path:
-    return write_deployment(
-        path, name=name, task_queue=task_queue, groups=groups, deployment=deployment
-    )
+#: The tests' name for the spec writer the bench and calibration use too.
+write_spec = write_deployment
 
 
 @dataclass
