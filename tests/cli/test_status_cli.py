@@ -10,8 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-from workerplane.controller.interfaces import GroupStatus
 from workerplane.controller.local import JsonStatusSink
+from workerplane.planning.status import GroupStatus
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

@@ -14,7 +14,7 @@ from workerplane.config.loader import (
     load_spec,
     load_spec_text,
 )
-from workerplane.config.validation import ValidationIssue
+from workerplane.errors import ValidationIssue
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -10,11 +10,11 @@ import pytest
 
 from workerplane.config.model import ComputeConfig, DeploymentSpec
 from workerplane.config.validation import (
-    ValidationIssue,
     normalize_task_queue_type,
     validate_compute_config,
     validate_spec,
 )
+from workerplane.errors import ValidationIssue
 
 SUB = {"type": "subprocess", "details": {"command": "python"}}
 ECS = {"type": "aws-ecs", "details": {"cluster": "c", "service": "s"}}

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from workerplane.controller.controller import Controller, ControllerSettings
-from workerplane.controller.interfaces import GroupStatus
 from workerplane.controller.local import FileSpecSource, JsonStatusSink
 from workerplane.embedded.example import example_worker_group, write_deployment
+from workerplane.planning.status import GroupStatus
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

@@ -17,8 +17,8 @@ from temporalio.client import Client
 
 from examples.app import ProcessItem
 from tests.controller.conftest import REPO_ROOT, subprocess_group, write_spec
-from workerplane.controller.interfaces import GroupStatus
 from workerplane.controller.prometheus import GAUGES, serve_metrics
+from workerplane.planning.status import GroupStatus
 from workerplane.temporal.devserver import free_port
 
 

@@ -66,8 +66,8 @@ from temporalio.client import Client, WorkflowHandle
 
 from examples.app import ProcessItem
 from workerplane.controller.controller import Controller, ControllerSettings
-from workerplane.controller.interfaces import GroupStatus
 from workerplane.controller.local import FileSpecSource, JsonStatusSink
+from workerplane.planning.status import GroupStatus
 from workerplane.providers.kubernetes.api import KubeApi, ObjectRef, load_api_client
 from workerplane.providers.kubernetes.render import (
     ANN_DELETION_COST,

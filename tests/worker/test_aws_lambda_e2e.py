@@ -28,8 +28,8 @@ from temporalio.client import Client
 from examples.app import ProcessItem
 from tests.worker.lambda_offline import FaultProxy, LambdaOffline, lambda_offline
 from workerplane.controller.controller import Controller, ControllerSettings
-from workerplane.controller.interfaces import GroupStatus
 from workerplane.controller.local import FileSpecSource, JsonStatusSink
+from workerplane.planning.status import GroupStatus
 from workerplane.providers.aws_lambda import LambdaProvider
 
 pytestmark = pytest.mark.integration

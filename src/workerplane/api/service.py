@@ -23,7 +23,8 @@ from workerplane.config.model import (
     TemporalConnection,
     WorkerDeploymentRef,
 )
-from workerplane.config.validation import ValidationIssue, validate_spec
+from workerplane.config.validation import validate_spec
+from workerplane.errors import ValidationIssue
 from workerplane.providers.base import WorkerEnvironment
 from workerplane.security.redact import REDACTED
 from workerplane.store.repository import Invalid

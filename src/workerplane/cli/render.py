@@ -6,7 +6,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from workerplane.controller.interfaces import GroupStatus
+from workerplane.planning.status import GroupStatus
 
 
 def status_table(groups: list[GroupStatus], *, title: str = "") -> Group:

@@ -26,13 +26,13 @@ from pydantic import SecretStr, ValidationError
 from workerplane.config.model import DeploymentSpec
 from workerplane.config.provider_details import redact_details
 from workerplane.config.validation import (
-    ValidationIssue,
     issues_from_pydantic,
     join_path,
     normalize_task_queue_type,
     validate_spec,
     with_line,
 )
+from workerplane.errors import ValidationIssue
 
 
 class SpecError(Exception):

@@ -27,7 +27,8 @@ from typing import Any
 
 from workerplane.config.model import ComputeConfig, ScalingGroup
 from workerplane.config.proto import ScalingGroupUpdate
-from workerplane.config.validation import ValidationIssue, group_path, validate_compute_config
+from workerplane.config.validation import group_path, validate_compute_config
+from workerplane.errors import ValidationIssue
 
 ACCEPTED_PATHS: tuple[str, ...] = (
     "task_queue_types",

@@ -22,7 +22,7 @@ import re
 import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -30,10 +30,9 @@ from pydantic import BaseModel, ValidationError
 from workerplane.config.model import TASK_QUEUE_TYPES, ComputeConfig, DeploymentSpec, ScalingGroup
 from workerplane.config.proto import payload_envelope_encoding
 from workerplane.config.provider_details import PROVIDER_TYPES, provider_strategy
+from workerplane.errors import ValidationIssue
 from workerplane.scaling.registry import DEFAULT_SCALER
 from workerplane.scaling.types import Strategy
-
-#: The scaler used when ``scaler.type`` is empty.
 
 #: Types a catch-all group can serve (Temporal's ``scalableTaskQueueTypes``).
 _SCALABLE_TYPES = ("ACTIVITY", "NEXUS", "WORKFLOW")
@@ -43,35 +42,6 @@ _GO_NAMES = {"WORKFLOW": "Workflow", "ACTIVITY": "Activity", "NEXUS": "Nexus"}
 
 _REGION_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 _SIMPLE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
-
-
-@dataclass(frozen=True)
-class ValidationIssue:
-    """One broken rule.
-
-    Attributes:
-        path: the field, as a dotted path from the spec root
-            (``compute.scaling_groups.wf.scaler.details.max_count``).
-        rule: what is wrong, in plain English (Temporal's exact text for the shared rules).
-        group: the scaling group ID the issue belongs to, if any.
-        code: a stable identifier of the rule, for programs and tests.
-        line: the line in the source file, when the spec came from a file and it is known.
-    """
-
-    path: str
-    rule: str
-    group: str | None = None
-    code: str = "invalid"
-    line: int | None = None
-
-    @property
-    def message(self) -> str:
-        """Temporal's form: ``entry <group>: <rule>``, or just the rule outside any group."""
-        return f"entry {self.group}: {self.rule}" if self.group is not None else self.rule
-
-    def __str__(self) -> str:
-        where = f" (entry {self.group})" if self.group is not None else ""
-        return f"{self.path}: {self.rule}{where}"
 
 
 def group_path(group_id: str) -> str:

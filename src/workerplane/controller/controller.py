@@ -20,7 +20,8 @@ from temporalio.client import Client
 
 from workerplane.config.model import DeploymentSpec, ScalingGroup, effective_task_queue_types
 from workerplane.config.provider_details import provider_strategy
-from workerplane.controller.interfaces import GroupStatus, ManagedVersion, SpecSource, StatusSink
+from workerplane.controller.interfaces import SpecSource, StatusSink
+from workerplane.planning.status import GroupStatus, ManagedVersion
 from workerplane.providers.base import Provider, ProviderError, WorkerEnvironment
 from workerplane.providers.registry import ProviderContext, build_provider
 from workerplane.scaling.base import Scaler

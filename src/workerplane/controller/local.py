@@ -14,7 +14,7 @@ from pathlib import Path
 
 from workerplane.config.loader import SpecError, load_spec
 from workerplane.config.model import DeploymentSpec
-from workerplane.controller.interfaces import GroupStatus, ManagedVersion
+from workerplane.planning.status import GroupStatus, ManagedVersion
 
 logger = logging.getLogger("workerplane.controller")
 

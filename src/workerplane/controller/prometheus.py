@@ -17,7 +17,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
-from workerplane.controller.interfaces import GroupStatus
+from workerplane.planning.status import GroupStatus
 
 LABELS = ("version", "group", "provider", "scaler")
 

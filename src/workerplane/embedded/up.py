@@ -23,8 +23,8 @@ from rich.text import Text
 from workerplane.api.server import ServeConfig, serve
 from workerplane.cli.render import status_table
 from workerplane.controller.controller import Controller, ControllerSettings
-from workerplane.controller.interfaces import GroupStatus
 from workerplane.controller.local import FileSpecSource, JsonStatusSink
+from workerplane.planning.status import GroupStatus
 from workerplane.temporal.devserver import free_port, start_dev_server
 
 REPO_ROOT = Path(__file__).resolve().parents[3]

@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from workerplane.config.model import DeploymentSpec
-from workerplane.controller.interfaces import GroupStatus, ManagedVersion
+from workerplane.planning.status import GroupStatus, ManagedVersion
 from workerplane.security.crypto import PREFIX as CIPHERTEXT_PREFIX
 from workerplane.security.crypto import SecretBox
 from workerplane.security.tokens import hash_token

@@ -15,7 +15,7 @@ import os
 import socket
 import uuid
 
-from workerplane.controller.interfaces import GroupStatus, ManagedVersion
+from workerplane.planning.status import GroupStatus, ManagedVersion
 from workerplane.store.repository import Store
 
 logger = logging.getLogger("workerplane.store")
