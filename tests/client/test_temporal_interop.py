@@ -30,6 +30,9 @@ from workerplane.config.model import ComputeConfig
 from workerplane.config.proto import compute_config_from_proto, compute_config_to_proto
 from workerplane.temporal.devserver import DevServer, start_dev_server
 
+sys.path.insert(0, str(Path(__file__).parent.parent / "temporal"))
+from tls_front import start_front
+
 #: The server's own controller on, with its test provider and the no-sync scaler.
 CONTROLLER_CONFIG = {
     "workercontroller.enabled": "true",
@@ -247,3 +250,65 @@ def test_push_refuses_what_local_rules_reject(tmp_path: Path) -> None:
                   "--address", "127.0.0.1:1")  # fmt: skip
     assert result.returncode == 1
     assert "invalid compute provider type 'no-such-provider'" in result.stdout + result.stderr
+
+
+def test_workerplane_scalers_are_explained_not_sent(tmp_path: Path) -> None:
+    """``slo`` (the default) and ``backlog`` run only in workerplane: the CLI says so and names
+    Temporal's closest scaler before any server is contacted."""
+    default = _spec("own-slo", "v1", {"type": "test-invoke"}, {})
+    result = _cli("validate", "-f", str(_write(tmp_path, default)), "--server",
+                  "--address", "127.0.0.1:1")  # fmt: skip
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "scaler slo (the default) is workerplane's own" in result.stderr
+    assert "'no-sync'" in result.stderr and "--temporal-scaler closest" in result.stderr
+    backlog = _spec("own-backlog", "v1", {"type": "test-worker-set"}, {"type": "backlog"})
+    result = _cli("push", "--to-temporal", "-f", str(_write(tmp_path, backlog)),
+                  "--address", "127.0.0.1:1")  # fmt: skip
+    assert result.returncode == 1
+    assert (
+        "scaler backlog is workerplane's own" in result.stderr and "'rate-based'" in result.stderr
+    )
+
+
+def test_closest_temporal_scaler_is_an_explicit_choice(
+    controller_server: DevServer, tmp_path: Path
+) -> None:
+    """``--temporal-scaler closest`` sends ``no-sync`` for an invoke provider and prints it."""
+    address = controller_server.address
+    deployment = f"closest-{uuid.uuid4().hex[:8]}"
+    doc = _spec(deployment, "v1", {"type": "test-invoke"}, {})
+    pushed = _cli("push", "--to-temporal", "-f", str(_write(tmp_path, doc)), "--address", address,
+                  "--temporal-scaler", "closest")  # fmt: skip
+    assert pushed.returncode == 0, pushed.stdout + pushed.stderr
+    assert "group 'default': scaler slo (the default) -> no-sync" in pushed.stdout
+    doc["compute"]["scaling_groups"]["default"]["scaler"] = {"type": "no-sync"}
+    _assert_same_on_server(address, doc)
+
+
+def test_push_and_validate_through_a_tls_front_with_an_api_key(
+    controller_server: DevServer, tmp_path: Path
+) -> None:
+    """The interop commands connect through the shared resolver: TLS and API key from env."""
+    front, nginx = start_front(controller_server.address, tmp_path / "nginx")
+    try:
+        env = {
+            "TEMPORAL_ADDRESS": front.tls_address,
+            "TEMPORAL_API_KEY": front.api_key,
+            "TEMPORAL_TLS_SERVER_CA_CERT_PATH": str(front.ca_path),
+        }
+        deployment = f"tls-{uuid.uuid4().hex[:8]}"
+        spec = _write(
+            tmp_path, _spec(deployment, "v1", {"type": "test-invoke"}, {"type": "no-sync"})
+        )
+        pushed = _cli("push", "--to-temporal", "-f", str(spec), env=env)
+        assert pushed.returncode == 0, pushed.stdout + pushed.stderr
+        assert f"compute config created on {front.tls_address}" in pushed.stdout
+        validated = _cli("validate", "-f", str(spec), "--server", env=env)
+        assert validated.returncode == 0, validated.stdout + validated.stderr
+        no_key = _cli("push", "--to-temporal", "-f", str(spec),
+                      env={**env, "TEMPORAL_API_KEY": ""})  # fmt: skip
+        assert no_key.returncode == 1
+        assert no_key.stderr.count("\n") == 1 and "no API key is set" in no_key.stderr
+    finally:
+        nginx.terminate()
+        nginx.wait(10)

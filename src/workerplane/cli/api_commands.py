@@ -418,6 +418,12 @@ def push(
         False, "--to-temporal", help="Write the compute config to a Temporal server."
     ),
     address: str | None = typer.Option(None, "--address", help="Temporal frontend."),
+    temporal_scaler: str = typer.Option(
+        "refuse",
+        "--temporal-scaler",
+        help="slo/backlog are workerplane's own scalers: 'closest' sends Temporal's closest one "
+        "(rate-based or no-sync) and prints the mapping; 'refuse' explains and stops.",
+    ),
 ) -> None:
     """Push a version's compute config to Temporal (CreateWorkerDeploymentVersion or
     UpdateWorkerDeploymentVersionComputeConfig)."""
@@ -433,7 +439,7 @@ def push(
     except SpecError as err:
         err_console.print(str(err), markup=False)
         raise typer.Exit(1) from None
-    push_to_temporal(spec, address=address)
+    push_to_temporal(spec, address=address, temporal_scaler=temporal_scaler)
 
 
 def register(app: typer.Typer) -> None:

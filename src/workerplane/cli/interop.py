@@ -10,14 +10,32 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 import typer
 import yaml
 from pydantic import ValidationError
 from rich.console import Console
+from temporalio.client import Client
 
-from workerplane.config.model import DeploymentSpec
+from workerplane.client.temporal import (
+    TEMPORAL_SCALER_CHOICES,
+    WorkerplaneOnlyScaler,
+    for_temporal_server,
+    push_compute_config,
+    validate_on_temporal,
+)
+from workerplane.config.model import ComputeConfig, DeploymentSpec
+from workerplane.temporal.connection import (
+    ResolvedConnection,
+    TemporalConnectionError,
+    connect,
+    resolve_connection,
+)
+
+T = TypeVar("T")
 
 err_console = Console(stderr=True)
 console = Console()
@@ -71,14 +89,10 @@ def _raw_groups(path: Path) -> dict[str, object]:
     return groups if isinstance(groups, dict) else {}
 
 
-def _target(spec: DeploymentSpec, address: str | None) -> tuple[str, str, str, str]:
-    addr = (
-        address or spec.temporal.address or os.environ.get("TEMPORAL_ADDRESS") or "127.0.0.1:7233"
-    )
-    namespace = spec.temporal.namespace or os.environ.get("TEMPORAL_NAMESPACE") or "default"
+def _target(spec: DeploymentSpec) -> tuple[str, str]:
     deployment = spec.deployment.name if spec.deployment else spec.name
     build_id = spec.deployment.build_id if spec.deployment else "default"
-    return addr, namespace, deployment, build_id
+    return deployment, build_id
 
 
 def _timeout(default: float) -> float:
@@ -90,64 +104,98 @@ def _timeout(default: float) -> float:
         return default
 
 
+def _resolve(spec: DeploymentSpec, address: str | None) -> ResolvedConnection:
+    """The spec's connection (profile, env, spec, ``--address``), or exit 1 with one line."""
+    try:
+        return resolve_connection(spec.temporal, address=address)
+    except TemporalConnectionError as err:
+        err_console.print(str(err), markup=False, soft_wrap=True)
+        raise typer.Exit(code=1) from None
+
+
+def _compute_for_server(spec: DeploymentSpec, temporal_scaler: str) -> ComputeConfig:
+    """The compute config Temporal's server accepts; exit 1 explaining workerplane-only scalers."""
+    if temporal_scaler not in TEMPORAL_SCALER_CHOICES:
+        err_console.print(
+            f"--temporal-scaler must be one of {', '.join(TEMPORAL_SCALER_CHOICES)}", markup=False
+        )
+        raise typer.Exit(code=2)
+    try:
+        compute, changes = for_temporal_server(spec.compute, temporal_scaler)
+    except WorkerplaneOnlyScaler as err:
+        err_console.print(str(err), markup=False, soft_wrap=True)
+        raise typer.Exit(code=1) from None
+    for change in changes:
+        console.print(f"--temporal-scaler closest: {change}", markup=False)
+    return compute
+
+
+def _run_on_server(connection: ResolvedConnection, call: Callable[[Client], Awaitable[T]]) -> T:
+    """Connect through the shared resolver and run ``call``; exit 1 with one line on failure."""
+
+    async def run() -> T:
+        return await call(await connect(connection))
+
+    try:
+        return asyncio.run(run())
+    except TemporalConnectionError as err:
+        err_console.print(str(err), markup=False, soft_wrap=True)
+        raise typer.Exit(code=1) from None
+
+
 def validate_on_server(
-    spec: DeploymentSpec, *, address: str | None, timeout_s: float | None = None
+    spec: DeploymentSpec,
+    *,
+    address: str | None,
+    timeout_s: float | None = None,
+    temporal_scaler: str = "refuse",
 ) -> None:
     """Ask Temporal to validate the spec's compute config; exit 1 with its message on refusal
     or when no verdict comes within ``timeout_s`` (30 s, or WORKERPLANE_TEMPORAL_TIMEOUT_S)."""
-    from temporalio.client import Client
-
-    from workerplane.client.temporal import validate_on_temporal
-
-    addr, namespace, deployment, build_id = _target(spec, address)
+    connection = _resolve(spec, address)
+    compute = _compute_for_server(spec, temporal_scaler)
+    deployment, build_id = _target(spec)
     wait = timeout_s if timeout_s is not None else _timeout(30.0)
-
-    async def run() -> tuple[bool, str]:
-        client = await Client.connect(addr, namespace=namespace)
-        answer = await validate_on_temporal(
-            client, namespace, deployment, build_id, spec.compute, timeout_s=wait
-        )
-        return answer.ok, answer.message
-
-    try:
-        ok, message = asyncio.run(run())
-    except RuntimeError as err:  # temporalio's connection failure
-        err_console.print(f"cannot reach Temporal at {addr}: {err}", markup=False)
-        raise typer.Exit(code=1) from None
-    if not ok:
-        err_console.print(f"server {addr} rejected the config: {message}", markup=False)
+    answer = _run_on_server(
+        connection,
+        lambda client: validate_on_temporal(
+            client, connection.namespace, deployment, build_id, compute, timeout_s=wait
+        ),
+    )
+    addr = connection.address
+    if not answer.ok:
+        err_console.print(f"server {addr} rejected the config: {answer.message}", markup=False)
         raise typer.Exit(code=1)
     console.print(f"server {addr}: config accepted", markup=False)
 
 
 def push_to_temporal(
-    spec: DeploymentSpec, *, address: str | None, timeout_s: float | None = None
+    spec: DeploymentSpec,
+    *,
+    address: str | None,
+    timeout_s: float | None = None,
+    temporal_scaler: str = "refuse",
 ) -> str:
     """Create or update the version's compute config on Temporal; returns "created"/"updated"."""
-    from temporalio.client import Client
-
-    from workerplane.client.temporal import push_compute_config
-
-    addr, namespace, deployment, build_id = _target(spec, address)
+    connection = _resolve(spec, address)
+    compute = _compute_for_server(spec, temporal_scaler)
+    deployment, build_id = _target(spec)
     wait = timeout_s if timeout_s is not None else _timeout(30.0)
-
-    async def run() -> tuple[bool, str, str]:
-        client = await Client.connect(addr, namespace=namespace)
-        answer = await push_compute_config(
-            client, namespace, deployment, build_id, spec.compute, timeout_s=wait
+    answer = _run_on_server(
+        connection,
+        lambda client: push_compute_config(
+            client, connection.namespace, deployment, build_id, compute, timeout_s=wait
+        ),
+    )
+    addr = connection.address
+    if not answer.ok:
+        err_console.print(
+            f"server {addr} refused to {answer.action}: {answer.message}", markup=False
         )
-        return answer.ok, answer.action, answer.message
-
-    try:
-        ok, action, message = asyncio.run(run())
-    except RuntimeError as err:
-        err_console.print(f"cannot reach Temporal at {addr}: {err}", markup=False)
-        raise typer.Exit(code=1) from None
-    if not ok:
-        err_console.print(f"server {addr} refused to {action}: {message}", markup=False)
         raise typer.Exit(code=1)
     console.print(
-        f"{deployment}/{build_id}: compute config {action} on {addr} (namespace {namespace})",
+        f"{deployment}/{build_id}: compute config {answer.action} on {addr} "
+        f"(namespace {connection.namespace})",
         markup=False,
     )
-    return action
+    return answer.action

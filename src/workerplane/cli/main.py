@@ -61,6 +61,12 @@ def validate(
         False, "--server", help="Also ask a Temporal server (with its controller on) to validate."
     ),
     address: str | None = typer.Option(None, "--address", help="Temporal address (host:port)."),
+    temporal_scaler: str = typer.Option(
+        "refuse",
+        "--temporal-scaler",
+        help="slo/backlog are workerplane's own scalers: 'closest' sends Temporal's closest one "
+        "(rate-based or no-sync) and prints the mapping; 'refuse' explains and stops.",
+    ),
 ) -> None:
     """Check a deployment spec; print every problem with its file, group, field and rule."""
     from workerplane.cli.interop import load_spec_for_server
@@ -76,7 +82,7 @@ def validate(
     if server:
         from workerplane.cli.interop import validate_on_server
 
-        validate_on_server(spec, address=address)
+        validate_on_server(spec, address=address, temporal_scaler=temporal_scaler)
     groups = ", ".join(spec.compute.scaling_groups)
     console.print(f"{file}: valid ([bold]{spec.name}[/], groups: {groups})")
 

@@ -52,9 +52,12 @@ from temporalio.api.workflowservice.v1 import (
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from workerplane.config.model import ComputeConfig
+from workerplane.config.model import ComputeConfig, ScalerSpec
 from workerplane.config.proto import compute_config_to_proto
+from workerplane.config.provider_details import provider_strategy
 from workerplane.config.update import ACCEPTED_PATHS
+from workerplane.scaling.registry import DEFAULT_SCALER
+from workerplane.scaling.types import Strategy
 
 #: Replace every field of an existing group (a push is "make it exactly this"). Server 1.32.0
 #: answers 'unsupported field mask path: "region_ids"' for that path, so it is not sent.
@@ -62,6 +65,64 @@ _FULL_MASK = ("task_queue_types", "provider", "scaler")
 
 #: The system workflow type the server runs for ValidateWorkerDeploymentVersionComputeConfig.
 VALIDATE_WORKFLOW_TYPE = "temporal-sys-worker-controller-instance-validate-workflow"
+
+
+#: Scalers only workerplane runs ("" is the default, ``slo``). A Temporal server answers them with
+#: ``invalid scaling algorithm type``.
+WORKERPLANE_ONLY_SCALERS = frozenset({"", "slo", "backlog"})
+
+#: Temporal's test providers, which workerplane does not know, and their strategies.
+_TEST_PROVIDER_STRATEGIES = {"test-invoke": Strategy.INVOKE, "test-worker-set": Strategy.WORKER_SET}
+
+#: The ``--temporal-scaler`` choices: refuse (explain and stop), or send the closest Temporal one.
+TEMPORAL_SCALER_CHOICES = ("refuse", "closest")
+
+
+class WorkerplaneOnlyScaler(ValueError):
+    """A group uses a scaler only workerplane runs; the message says what to do instead."""
+
+
+def _closest_scaler(provider_type: str, details: dict[str, object], own: ScalerSpec) -> ScalerSpec:
+    """Temporal's scaler for the same strategy: ``no-sync`` (invoke) or ``rate-based`` (worker set),
+    with the group's ``min_count``/``max_count`` where Temporal's scaler has those keys."""
+    strategy = _TEST_PROVIDER_STRATEGIES.get(provider_type) or provider_strategy(
+        provider_type, details
+    )
+    if strategy is Strategy.INVOKE:
+        return ScalerSpec(type="no-sync", details={})
+    bounds = {k: v for k, v in own.details.items() if k in ("min_count", "max_count")}
+    return ScalerSpec(type="rate-based", details=bounds)
+
+
+def for_temporal_server(compute: ComputeConfig, choice: str) -> tuple[ComputeConfig, list[str]]:
+    """The compute config to send to a Temporal server, and one line per scaler replaced.
+
+    ``slo`` and ``backlog`` are workerplane's own scalers; Temporal's server knows only its own.
+    With ``choice == "closest"`` each such group gets Temporal's closest scaler, and the returned
+    lines say so; nothing is replaced silently.
+
+    Raises:
+        WorkerplaneOnlyScaler: ``choice == "refuse"`` and a group uses a workerplane-only scaler.
+    """
+    changes: list[str] = []
+    groups = {}
+    for group_id, group in compute.scaling_groups.items():
+        own = group.scaler
+        if own.type not in WORKERPLANE_ONLY_SCALERS:
+            groups[group_id] = group
+            continue
+        closest = _closest_scaler(group.provider.type, group.provider.details, own)
+        name = own.type or f"{DEFAULT_SCALER} (the default)"
+        if choice != "closest":
+            raise WorkerplaneOnlyScaler(
+                f"group {group_id!r}: scaler {name} is workerplane's own; a Temporal server runs "
+                f"only its own scalers. Its closest is {closest.type!r}: pass --temporal-scaler "
+                f"closest to send that, or set scaler.type to {closest.type!r} yourself"
+            )
+        keys = ", ".join(f"{k}={v}" for k, v in closest.details.items()) or "Temporal's defaults"
+        changes.append(f"group {group_id!r}: scaler {name} -> {closest.type} ({keys})")
+        groups[group_id] = group.model_copy(update={"scaler": closest})
+    return ComputeConfig(scaling_groups=groups), changes
 
 
 @dataclass(frozen=True)
