@@ -112,10 +112,14 @@ class ResolvedConnection:
 
         A worker reading them with :func:`resolve_connection` gets this same connection.
         """
-        plain: dict[str, str] = {"TEMPORAL_TLS": "true" if self.tls_enabled else "false"}
+        plain: dict[str, str] = {}
         secret: dict[str, str] = {}
+        if self.tls_enabled:
+            plain["TEMPORAL_TLS"] = "true"
         if self.api_key:
             secret["TEMPORAL_API_KEY"] = self.api_key
+            if not self.tls_enabled:  # a key over plaintext was asked for: keep it that way
+                plain["TEMPORAL_TLS"] = "false"
         for name, value in self.rpc_metadata.items():
             secret[f"TEMPORAL_GRPC_META_{name.upper().replace('-', '_')}"] = value
         tls = self.tls
