@@ -275,6 +275,7 @@ def load_spec(path: str | Path) -> DeploymentSpec:
 # dumping
 # --------------------------------------------------------------------------------------------
 
+
 def dump_spec(spec: DeploymentSpec, *, reveal_secrets: bool = False) -> str:
     """The spec as YAML (fields at their defaults left out).
 

@@ -15,6 +15,7 @@ from typing import Any
 #: What every secret is replaced by in output (API responses, CLI dumps, log lines).
 REDACTED = "***REDACTED***"
 
+
 class _SecretRegistry:
     """Secret values seen by this process, so the log filter can scrub them wherever they appear."""
 
