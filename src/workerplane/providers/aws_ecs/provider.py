@@ -103,9 +103,9 @@ class EcsProvider(Provider):
 
     async def validate(self) -> ProviderCheck:
         try:
-            if self.details.access.role:
+            if self.details.role:
                 await self._call(
-                    self._aws.assume_role, f"sts:AssumeRole {self.details.access.role}"
+                    self._aws.assume_role, f"sts:AssumeRole {self.details.role}"
                 )
             service = await self._describe()
         except ProviderError as exc:
