@@ -46,7 +46,8 @@ from examples.app import ProcessItem  # noqa: E402
 from tests.worker.lambda_offline import LambdaOffline, lambda_offline  # noqa: E402
 from workerplane.controller.controller import Controller, ControllerSettings  # noqa: E402
 from workerplane.controller.local import FileSpecSource, JsonStatusSink  # noqa: E402
-from workerplane.providers.aws_lambda import LambdaDetails, LambdaProvider  # noqa: E402
+from workerplane.providers.aws_lambda.details import LambdaDetails  # noqa: E402
+from workerplane.providers.aws_lambda.provider import LambdaProvider  # noqa: E402
 from workerplane.providers.base import WorkerEnvironment  # noqa: E402
 from workerplane.scaling.no_sync import NoSyncDetails, NoSyncScaler  # noqa: E402
 from workerplane.scaling.types import GroupMetrics, StartWorkers, WorkerCensus  # noqa: E402
@@ -160,8 +161,8 @@ async def run_temporal_policy(
     queue = f"bench-{uuid.uuid4().hex[:8]}"
     env = WorkerEnvironment(address=address, namespace="default", task_queues=(queue,))
     provider = LambdaProvider(
-        LambdaDetails.from_details(
-            _lambda_details(offline.endpoint, _polling_lifetime(timeout_s), cap=False), "bench"
+        LambdaDetails.model_validate(
+            _lambda_details(offline.endpoint, _polling_lifetime(timeout_s), cap=False)
         ),
         deployment=queue,
         group_id="lambda",

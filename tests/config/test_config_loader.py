@@ -15,6 +15,7 @@ from workerplane.config.loader import (
     load_spec_text,
 )
 from workerplane.errors import ValidationIssue
+from workerplane.security.redact import REDACTED
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -230,7 +231,7 @@ def test_dump_redacts_secrets_by_default(tmp_path: Path) -> None:
     text = dump_spec(spec)
     assert "s3cr3t-key" not in text
     assert "hmac-key-123" not in text
-    assert text.count("**********") == 2
+    assert text.count(REDACTED) == 2
     assert "https://launcher.example/hook" in text  # non-secret details are kept
 
 

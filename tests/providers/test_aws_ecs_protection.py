@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from workerplane.providers.aws_ecs import EcsTaskProtection
+from workerplane.providers.aws_ecs.provider import EcsTaskProtection
 from workerplane.worker.status import WorkerStatus, write_status
 
 

@@ -17,13 +17,9 @@ import pytest
 
 from tests.worker.lambda_offline import FaultProxy, free_port
 from workerplane.providers._retry import Backoff, InflightLedger, retry_async
-from workerplane.providers.aws_lambda import (
-    InvokeError,
-    LambdaDetails,
-    LambdaProvider,
-    build_event,
-    classify_aws_error,
-)
+from workerplane.providers.aws.clients import classify_aws_error
+from workerplane.providers.aws_lambda.details import LambdaDetails
+from workerplane.providers.aws_lambda.provider import InvokeError, LambdaProvider, build_event
 from workerplane.providers.base import ProviderError, WorkerEnvironment
 
 ENV = WorkerEnvironment(
@@ -45,7 +41,7 @@ def _provider(endpoint: str, **extra: Any) -> LambdaProvider:
         **extra,
     }
     return LambdaProvider(
-        LambdaDetails.from_details(details, "test"),
+        LambdaDetails.model_validate(details),
         deployment="shop",
         group_id="g",
         worker_env=ENV,

@@ -15,10 +15,11 @@ import pytest
 
 from tests.providers.aws_fixtures import REGION, MotoWorld, moto_world
 from workerplane.providers._retry import Backoff
-from workerplane.providers.aws_ecs import EcsDetails, EcsProvider
-from workerplane.providers.aws_lambda import LambdaProvider
+from workerplane.providers.aws_ecs.details import EcsDetails
+from workerplane.providers.aws_ecs.provider import EcsProvider
+from workerplane.providers.aws_lambda.provider import LambdaProvider
 from workerplane.providers.base import WorkerEnvironment
-from workerplane.providers.registry import ProviderContext, build_provider
+from workerplane.providers.factory import build_provider
 
 __all__ = ["moto_world"]
 
@@ -26,8 +27,8 @@ FAST = Backoff(attempts=3, base_s=0.01, max_s=0.05)
 ENV = WorkerEnvironment(address="127.0.0.1:7233", namespace="default", task_queues=("q",))
 
 
-def _ctx(details: dict[str, Any], tmp_path: Path) -> ProviderContext:
-    return ProviderContext(
+def _ctx(details: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
+    return dict(
         deployment="shop", group_id="g", details=details, worker_env=ENV, state_dir=tmp_path
     )
 
@@ -40,7 +41,7 @@ def _lambda(world: MotoWorld, tmp_path: Path, keys: Any = None, **extra: Any) ->
         **(keys or world.admin).details(),
         **extra,
     }
-    provider = build_provider("aws-lambda", _ctx(details, tmp_path))
+    provider = build_provider("aws-lambda", **_ctx(details, tmp_path))
     assert isinstance(provider, LambdaProvider)
     return provider
 
@@ -54,7 +55,7 @@ def _ecs(world: MotoWorld, keys: Any = None, **extra: Any) -> EcsProvider:
         **(keys or world.admin).details(),
         **extra,
     }
-    return EcsProvider(EcsDetails.from_details(details, "workerplane-test"), backoff=FAST)
+    return EcsProvider(EcsDetails.model_validate(details), backoff=FAST)
 
 
 async def test_lambda_validate_finds_function_and_reads_timeout(
@@ -102,7 +103,7 @@ async def test_lambda_access_denied_is_final(moto_world: MotoWorld, tmp_path: Pa
     assert (check.ok, check.kind) == (False, "access_denied")
     assert "AssumeRole" in check.message
     assert moto_world.limited.secret_access_key not in check.message
-    assert "ext-123" not in repr(provider.details.access)
+    assert "ext-123" not in repr(provider.details)
     await provider.close()
 
 

@@ -22,11 +22,13 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+from pydantic import ValidationError
 
 from workerplane.providers._retry import Backoff
 from workerplane.providers.base import ProviderError, WorkerEnvironment
-from workerplane.providers.cloud_run import CloudRunDetails, CloudRunProvider
-from workerplane.providers.registry import ProviderContext, build_provider
+from workerplane.providers.cloud_run.details import CloudRunDetails
+from workerplane.providers.cloud_run.provider import CloudRunProvider
+from workerplane.providers.factory import build_provider
 
 POOL_RE = re.compile(r"^/v2/(projects/[^/]+/locations/[^/]+/workerPools/[^/:]+)$")
 OP_RE = re.compile(r"^/v2/(projects/[^/]+/locations/[^/]+/operations/[^/:]+)$")
@@ -148,20 +150,20 @@ def _details(state: FakeCloudRun, **extra: Any) -> dict[str, Any]:
 
 
 def _provider(state: FakeCloudRun, **extra: Any) -> CloudRunProvider:
-    return CloudRunProvider(CloudRunDetails.from_details(_details(state, **extra)), backoff=FAST)
+    return CloudRunProvider(CloudRunDetails.model_validate(_details(state, **extra)), backoff=FAST)
 
 
 async def test_set_size_patches_with_mask_and_waits_for_operation(
     cloud_run: FakeCloudRun, tmp_path: Path
 ) -> None:
-    ctx = ProviderContext(
+    ctx = dict(
         deployment="shop",
         group_id="g",
         details=_details(cloud_run),
         worker_env=WorkerEnvironment(address="x:7233", namespace="default", task_queues=("q",)),
         state_dir=tmp_path,
     )
-    provider = build_provider("gcp-cloud-run", ctx)
+    provider = build_provider("gcp-cloud-run", **ctx)
     assert isinstance(provider, CloudRunProvider)
     check = await provider.validate()
     assert check.ok, check.message
@@ -212,5 +214,5 @@ async def test_unavailable_is_retried(cloud_run: FakeCloudRun) -> None:
 
 
 def test_details_name_the_field() -> None:
-    with pytest.raises(ProviderError, match=r"details\.worker_pool"):
-        CloudRunDetails.from_details({"project": "p", "region": "r"})
+    with pytest.raises(ValidationError, match=r"worker_pool"):
+        CloudRunDetails.model_validate({"project": "p", "region": "r"})

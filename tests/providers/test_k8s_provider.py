@@ -30,17 +30,17 @@ from k8s_support import (
 
 from workerplane.providers._retry import Backoff
 from workerplane.providers.base import ProviderError, WorkerEnvironment
+from workerplane.providers.factory import build_provider
 from workerplane.providers.kubernetes.api import KubeApi, KubeApiError, ObjectRef, load_api_client
+from workerplane.providers.kubernetes.details import ClusterPolicy, K8sDetails
 from workerplane.providers.kubernetes.podreport import PodReporter
-from workerplane.providers.kubernetes.provider import KubernetesProvider
+from workerplane.providers.kubernetes.provider import KubernetesProvider, load_cluster_policy
 from workerplane.providers.kubernetes.render import (
     ANN_DELETION_COST,
     ANN_IN_FLIGHT,
     ANN_OWNER,
     ANN_SPEC_HASH,
 )
-from workerplane.providers.kubernetes.spec import ClusterPolicy, K8sDetails
-from workerplane.providers.registry import ProviderContext, build_provider
 from workerplane.worker.status import WorkerStatus, write_status
 
 NS = "workers"
@@ -132,14 +132,14 @@ def polling(
 
 
 async def test_registry_builds_the_provider_from_temporal_keys(k8s: Env) -> None:
-    ctx = ProviderContext(
+    ctx = dict(
         deployment="orders",
         group_id="g",
         details={"namespace": NS, "deployment": "web", "kubeconfig": k8s.kubeconfig},
         worker_env=worker_env(),
         state_dir=k8s.tmp,
     )
-    provider = build_provider("k8s", ctx)
+    provider = build_provider("k8s", **ctx)
     assert isinstance(provider, KubernetesProvider)
     assert provider.strategy.value == "worker-set"
     check = await provider.validate()
@@ -502,7 +502,7 @@ async def test_policy_file_defines_gpu_types_and_limits(k8s: Env, tmp_path: Path
         "    node_selector: {cloud.google.com/gke-accelerator: nvidia-h100-80gb}\n"
         "    max_gpus: 8\n"
     )
-    policy = ClusterPolicy.load(policy_file)
+    policy = load_cluster_policy(policy_file)
     spec = GPU_SPEC | {"gpu_type": "h100", "gpus": 8, "cpus": 8}
     provider = k8s.provider({"deployment": "llm", "managed": spec}, policy=policy)
     await provider.start()

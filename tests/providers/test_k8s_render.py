@@ -16,9 +16,9 @@ from k8s_support import validate_k8s
 from pydantic import ValidationError
 
 from workerplane.providers.base import WorkerEnvironment
+from workerplane.providers.kubernetes.details import ClusterPolicy, K8sDetails
 from workerplane.providers.kubernetes.probe import is_ready, prestop
 from workerplane.providers.kubernetes.render import merge_patch, render_managed
-from workerplane.providers.kubernetes.spec import ClusterPolicy, K8sDetails
 from workerplane.worker.status import WorkerStatus, read_status, write_status
 
 ENV = WorkerEnvironment(

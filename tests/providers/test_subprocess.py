@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from workerplane.providers.base import WorkerEnvironment
-from workerplane.providers.registry import ProviderContext, build_provider
-from workerplane.providers.subprocess import SubprocessProvider
+from workerplane.providers.factory import build_provider
+from workerplane.providers.subprocess.provider import SubprocessProvider
 from workerplane.scaling.types import Strategy
 
 # A stand-in worker: reports its status like the real runtime, holds IN_FLIGHT tasks, and on
@@ -49,7 +49,7 @@ def _provider(
 ) -> SubprocessProvider:
     script = tmp_path / "fake_worker.py"
     script.write_text(FAKE_WORKER)
-    context = ProviderContext(
+    context = dict(
         deployment="dep",
         group_id="g",
         details={"command": sys.executable, "args": [str(script)], "strategy": strategy, **details},
@@ -58,7 +58,7 @@ def _provider(
         ),
         state_dir=tmp_path / "state",
     )
-    provider = build_provider("subprocess", context)
+    provider = build_provider("subprocess", **context)
     assert isinstance(provider, SubprocessProvider)
     return provider
 
@@ -231,13 +231,11 @@ async def test_validate_reports_missing_command(tmp_path: Path) -> None:
     assert (await provider.validate()).ok
     missing = build_provider(
         "subprocess",
-        ProviderContext(
-            "dep",
-            "g",
-            {"command": "no-such-command-xyz"},
-            WorkerEnvironment("a", "n", ("q",)),
-            tmp_path,
-        ),
+        {"command": "no-such-command-xyz"},
+        deployment="dep",
+        group_id="g",
+        worker_env=WorkerEnvironment("a", "n", ("q",)),
+        state_dir=tmp_path,
     )
     check = await missing.validate()
     assert not check.ok and "no-such-command-xyz" in check.message and check.kind == "not_found"
@@ -253,7 +251,7 @@ async def test_preload_forks_workers_from_a_server_and_adopts_them(tmp_path: Pat
         "import os\nif __name__ == '__main__':\n"
         + "\n".join("    " + line for line in FAKE_WORKER.strip().splitlines())
     )
-    context = ProviderContext(
+    context = dict(
         deployment="dep",
         group_id="pre",
         details={
@@ -268,7 +266,7 @@ async def test_preload_forks_workers_from_a_server_and_adopts_them(tmp_path: Pat
         ),
         state_dir=tmp_path / "state",
     )
-    provider = build_provider("subprocess", context)
+    provider = build_provider("subprocess", **context)
     await provider.start()
     await provider.set_size(2)
 
@@ -280,7 +278,7 @@ async def test_preload_forks_workers_from_a_server_and_adopts_them(tmp_path: Pat
     pids = {pid for _, pid, _ in provider.workers()}
     await provider.close()  # the fork server exits; its workers live on
 
-    again = build_provider("subprocess", context)
+    again = build_provider("subprocess", **context)
     await again.start()
     assert isinstance(again, SubprocessProvider)
     assert {pid for _, pid, _ in again.workers()} == pids

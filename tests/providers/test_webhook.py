@@ -19,15 +19,16 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import ValidationError
 
 from workerplane.providers._retry import Backoff
 from workerplane.providers.base import ProviderError, WorkerEnvironment
-from workerplane.providers.registry import ProviderContext, build_provider
-from workerplane.providers.webhook import (
+from workerplane.providers.factory import build_provider
+from workerplane.providers.webhook.details import WebhookDetails
+from workerplane.providers.webhook.provider import WebhookProvider
+from workerplane.providers.webhook.signature import (
     SIGNATURE_HEADER,
     SignatureError,
-    WebhookDetails,
-    WebhookProvider,
     sign,
     verify_signature,
 )
@@ -133,7 +134,7 @@ FAST = Backoff(attempts=4, base_s=0.01, max_s=0.05)
 def _provider(receiver: Receiver, **details: Any) -> WebhookProvider:
     merged = {"url": receiver.url, "secret": SECRET, "timeout_s": 2.0, **details}
     return WebhookProvider(
-        WebhookDetails.from_details(merged),
+        WebhookDetails.model_validate(merged),
         deployment="shop",
         group_id="acts",
         worker_env=ENV,
@@ -241,14 +242,14 @@ async def test_worker_set_strategy_reports_receiver_census(receiver: Receiver) -
 
 
 async def test_validate_and_registry(receiver: Receiver, tmp_path: Any) -> None:
-    ctx = ProviderContext(
+    ctx = dict(
         deployment="shop",
         group_id="acts",
         details={"url": receiver.url, "secret": SECRET},
         worker_env=ENV,
         state_dir=tmp_path,
     )
-    provider = build_provider("webhook", ctx)
+    provider = build_provider("webhook", **ctx)
     check = await provider.validate()
     assert check.ok, check.message
     assert receiver.accepted[-1]["action"] == "validate"
@@ -263,10 +264,10 @@ async def test_validate_and_registry(receiver: Receiver, tmp_path: Any) -> None:
 
 
 def test_details_errors_name_the_field() -> None:
-    with pytest.raises(ProviderError, match=r"details\.url"):
-        WebhookDetails.from_details({"secret": "x"})
-    with pytest.raises(ProviderError, match=r"details\.strategy"):
-        WebhookDetails.from_details({"url": "http://x", "secret": "x", "strategy": "nope"})
+    with pytest.raises(ValidationError, match=r"url"):
+        WebhookDetails.model_validate({"secret": "x"})
+    with pytest.raises(ValidationError, match=r"strategy"):
+        WebhookDetails.model_validate({"url": "http://x", "secret": "x", "strategy": "nope"})
 
 
 def test_verify_signature_helper() -> None:

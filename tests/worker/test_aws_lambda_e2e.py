@@ -30,7 +30,7 @@ from tests.worker.lambda_offline import FaultProxy, LambdaOffline, lambda_offlin
 from workerplane.controller.controller import Controller, ControllerSettings
 from workerplane.controller.local import FileSpecSource, JsonStatusSink
 from workerplane.planning.status import GroupStatus
-from workerplane.providers.aws_lambda import LambdaProvider
+from workerplane.providers.aws_lambda.provider import LambdaProvider
 
 pytestmark = pytest.mark.integration
 

@@ -74,7 +74,7 @@ def render_endpoint(
 
     ``secret_env`` values equal to ``REDACTED`` keep the stored secret (the store substitutes it).
     """
-    env = {**(fields.get("env") or {}), **secret_env}
+    env = dict(fields.get("env") or {})
     scaler = ScalerSpec(
         type="backlog",
         details={
@@ -84,7 +84,7 @@ def render_endpoint(
         },
     )
     if fields.get("image"):
-        managed: dict[str, Any] = {"image": fields["image"], "env": env}
+        managed: dict[str, Any] = {"image": fields["image"], "env": env, "secret_env": secret_env}
         for key in ("cpus", "memory", "gpu_type", "storage"):
             if fields.get(key) is not None:
                 managed[key] = fields[key]
@@ -110,6 +110,7 @@ def render_endpoint(
                 "command": command[0] if command else "",
                 "args": command[1:],
                 "env": env,
+                "secret_env": secret_env,
                 # An endpoint holds a fixed-size set sized by the scaler, so min_workers are
                 # really there; workers must not exit on idle (the set would refill them).
                 "strategy": "worker-set",
@@ -137,7 +138,7 @@ async def provider_checks(
     spec: DeploymentSpec, *, address: str, namespace: str, timeout_s: float = 15.0
 ) -> list[dict[str, Any]]:
     """Run each group's provider ``validate()`` (e.g. "the command exists")."""
-    from workerplane.providers.registry import ProviderContext, build_provider
+    from workerplane.providers.factory import build_provider
 
     results: list[dict[str, Any]] = []
     state_dir = Path(tempfile.gettempdir()) / "workerplane-validate"
@@ -146,17 +147,15 @@ async def provider_checks(
         try:
             provider = build_provider(
                 group.provider.type,
-                ProviderContext(
-                    deployment=spec.name,
-                    group_id=group_id,
-                    details=dict(group.provider.details),
-                    worker_env=WorkerEnvironment(
-                        address=address,
-                        namespace=spec.temporal.namespace or namespace,
-                        task_queues=tuple(spec.task_queues),
-                    ),
-                    state_dir=state_dir,
+                group.provider.details,
+                deployment=spec.name,
+                group_id=group_id,
+                worker_env=WorkerEnvironment(
+                    address=address,
+                    namespace=spec.temporal.namespace or namespace,
+                    task_queues=tuple(spec.task_queues),
                 ),
+                state_dir=state_dir,
             )
             check = await asyncio.wait_for(provider.validate(), timeout_s)
             entry.update(ok=check.ok, message=check.message, kind=check.kind)

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import SecretStr, ValidationError
+from pydantic import ValidationError
 
 from workerplane.config.model import DeploymentSpec
-from workerplane.config.provider_details import redact_details
+from workerplane.config.secrets import public_spec, reveal_spec
 from workerplane.config.validation import (
     issues_from_pydantic,
     join_path,
@@ -275,30 +275,13 @@ def load_spec(path: str | Path) -> DeploymentSpec:
 # dumping
 # --------------------------------------------------------------------------------------------
 
-_REDACTED = "**********"
-
-
-def _plain(value: Any, reveal: bool) -> Any:
-    if isinstance(value, SecretStr):
-        return value.get_secret_value() if reveal else _REDACTED
-    if isinstance(value, dict):
-        return {k: _plain(v, reveal) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v, reveal) for v in value]
-    return value
-
 
 def dump_spec(spec: DeploymentSpec, *, reveal_secrets: bool = False) -> str:
     """The spec as YAML (fields at their defaults left out).
 
-    Secrets (API key, inline TLS data, secret provider details) are written as ``**********``
+    Secrets (API key, inline TLS data, secret provider details) are written as ``REDACTED``
     unless ``reveal_secrets``; only a dump with secrets revealed loads back to an equal spec.
     """
-    data = _plain(spec.model_dump(mode="python", exclude_defaults=True), reveal_secrets)
-    if not reveal_secrets:
-        for group_id, group in spec.compute.scaling_groups.items():
-            dumped = data.get("compute", {}).get("scaling_groups", {}).get(group_id, {})
-            provider = dumped.get("provider")
-            if provider and provider.get("details"):
-                provider["details"] = redact_details(group.provider.type, provider["details"])
+    dump = reveal_spec if reveal_secrets else public_spec
+    data = dump(spec, exclude_defaults=True)
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False)

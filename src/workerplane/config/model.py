@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field
+
+from workerplane.config.secret_field import Secret
 
 TASK_QUEUE_TYPES = ("WORKFLOW", "ACTIVITY", "NEXUS")
 
@@ -63,9 +65,9 @@ class TLSSettings(_Strict):
     client_cert_path: str | None = None
     client_key_path: str | None = None
     server_ca_cert_path: str | None = None
-    client_cert_data: SecretStr | None = None
-    client_key_data: SecretStr | None = None
-    server_ca_cert_data: SecretStr | None = None
+    client_cert_data: Secret | None = None
+    client_key_data: Secret | None = None
+    server_ca_cert_data: Secret | None = None
     server_name: str | None = None
     disable_host_verification: bool = False
 
@@ -79,7 +81,7 @@ class TemporalConnection(_Strict):
 
     address: str | None = None
     namespace: str | None = None
-    api_key: SecretStr | None = None
+    api_key: Secret | None = None
     tls: bool | TLSSettings | None = None
     profile: str | None = None
     config_file: str | None = None

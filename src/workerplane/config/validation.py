@@ -8,7 +8,7 @@ Two layers of rules:
    check of its ``ValidateSpec`` activity. Temporal stops at the first error; workerplane reports
    every issue, in a stable order (groups in the order they were written).
 2. **Typed details**: ``provider.details`` against the provider type's model
-   (:mod:`workerplane.config.provider_details`) and ``scaler.details`` against the scaler type's
+   (:mod:`workerplane.providers.registry`) and ``scaler.details`` against the scaler type's
    model (:mod:`workerplane.scaling.registry`): unknown keys, wrong types and out-of-range values,
    each naming the field.
 
@@ -29,8 +29,8 @@ from pydantic import BaseModel, ValidationError
 
 from workerplane.config.model import TASK_QUEUE_TYPES, ComputeConfig, DeploymentSpec, ScalingGroup
 from workerplane.config.proto import payload_envelope_encoding
-from workerplane.config.provider_details import PROVIDER_TYPES, provider_strategy
 from workerplane.errors import ValidationIssue
+from workerplane.providers.registry import PROVIDER_TYPES, provider_strategy
 from workerplane.scaling.registry import DEFAULT_SCALER
 from workerplane.scaling.types import Strategy
 

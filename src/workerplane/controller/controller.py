@@ -19,11 +19,11 @@ from typing import Any
 from temporalio.client import Client
 
 from workerplane.config.model import DeploymentSpec, ScalingGroup, effective_task_queue_types
-from workerplane.config.provider_details import provider_strategy
 from workerplane.controller.interfaces import SpecSource, StatusSink
 from workerplane.planning.status import GroupStatus, ManagedVersion
 from workerplane.providers.base import Provider, ProviderError, WorkerEnvironment
-from workerplane.providers.registry import ProviderContext, build_provider
+from workerplane.providers.factory import build_provider
+from workerplane.providers.registry import provider_strategy
 from workerplane.scaling.base import Scaler
 from workerplane.scaling.registry import DEFAULT_SCALER, build_scaler
 from workerplane.scaling.types import (
@@ -206,13 +206,11 @@ class Controller:
             return current
         provider = build_provider(
             group.provider.type,
-            ProviderContext(
-                deployment=version.key,
-                group_id=group_id,
-                details=dict(group.provider.details),
-                worker_env=_worker_env(connection, spec, task_queue_types),
-                state_dir=self._settings.state_dir,
-            ),
+            group.provider.details,
+            deployment=version.key,
+            group_id=group_id,
+            worker_env=_worker_env(connection, spec, task_queue_types),
+            state_dir=self._settings.state_dir,
         )
         await provider.start()
         check = await provider.validate()

@@ -38,7 +38,7 @@ import jsonschema
 import yaml
 
 from workerplane.config.model import DeploymentSpec, TLSSettings, effective_task_queue_types
-from workerplane.providers.kubernetes.spec import K8sDetails
+from workerplane.providers.kubernetes.details import K8sDetails
 from workerplane.scaling.registry import DEFAULT_SCALER
 
 SCALED_OBJECT_SCHEMA = "keda.sh_scaledobjects.v1alpha1.schema.yaml"

@@ -7,10 +7,16 @@ asyncio task, so implementations need no locking of their own.
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass, field
-from typing import ClassVar
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, SecretStr
 
 from workerplane.scaling.types import Strategy, WorkerCensus
+
+DetailsT = TypeVar("DetailsT", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,32 @@ class WorkerEnvironment:
         env.update(self.extra_env)
         env.update(self.secret_env)
         return env
+
+    def with_secrets(self, secrets: Mapping[str, SecretStr]) -> WorkerEnvironment:
+        """This environment plus a group's own secret variables (its details' ``secret_env``)."""
+        if not secrets:
+            return self
+        revealed = {name: value.get_secret_value() for name, value in secrets.items()}
+        return replace(self, secret_env={**self.secret_env, **revealed})
+
+
+@dataclass(frozen=True)
+class ProviderContext(Generic[DetailsT]):
+    """Everything a provider is built from.
+
+    Attributes:
+        deployment: workerplane's deployment name.
+        group_id: the scaling group's ID.
+        details: the provider details, validated: the type's details model.
+        worker_env: what workers need to connect to Temporal.
+        state_dir: a directory the provider may use for local state (e.g. pid files).
+    """
+
+    deployment: str
+    group_id: str
+    details: DetailsT
+    worker_env: WorkerEnvironment
+    state_dir: Path
 
 
 @dataclass(frozen=True)

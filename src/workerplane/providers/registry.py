@@ -1,62 +1,171 @@
-"""Maps a ``provider.type`` to its implementation.
+"""Every provider type workerplane knows, in one place (pure: no provider code is imported).
 
-Implementations are imported lazily so that, say, the subprocess provider never imports boto3.
+One entry per ``provider.type``: its ONE typed ``provider.details`` model, the launch strategies it
+supports, whether Temporal's own controller knows the type too, and where its implementation lives
+(a ``"module:Class"`` string, imported only by :mod:`workerplane.providers.factory`). Adding a
+provider means adding its package (``details.py`` and ``provider.py``) and one line here.
+
+The keys Temporal's own controller (temporalio/temporal-auto-scaled-workers) reads are kept with
+the same names and meaning, so a config is portable between a Temporal server and workerplane:
+
+==================  ============================================================================
+type                Temporal's keys
+==================  ============================================================================
+``aws-lambda``      ``arn``, ``role``, ``role_external_id``
+``aws-ecs``         ``cluster``, ``service``, ``region``, ``role``, ``role_external_id``
+``gcp-cloud-run``   ``project``, ``region``, ``worker_pool``, ``service_account``
+``k8s``             ``namespace``, ``deployment``, ``kubeconfig``, ``context``
+``subprocess``      ``command``, ``args``
+``webhook``         (Temporal: ``url``, ``auth_header``, ``auth_token``; workerplane signs instead)
+==================  ============================================================================
+
+Secret keys are typed :data:`~workerplane.config.secret_field.Secret`, so they are sealed,
+redacted or revealed by serialization context.
 """
 
 from __future__ import annotations
 
-import importlib
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from workerplane.providers.base import Provider, WorkerEnvironment
+from pydantic import BaseModel
+
+from workerplane.providers.aws_ecs.details import EcsDetails
+from workerplane.providers.aws_lambda.details import LambdaDetails
+from workerplane.providers.cloud_run.details import CloudRunDetails
+from workerplane.providers.kubernetes.details import K8sDetails
+from workerplane.providers.subprocess.details import SubprocessDetails
+from workerplane.providers.webhook.details import WebhookDetails
+from workerplane.scaling.types import Strategy
 
 
 @dataclass(frozen=True)
-class ProviderContext:
-    """Everything a provider is built from.
+class ProviderType:
+    """One provider type.
 
     Attributes:
-        deployment: workerplane's deployment name.
-        group_id: the scaling group's ID.
-        details: the provider details, already validated against the type's details model.
-        worker_env: what workers need to connect to Temporal.
-        state_dir: a directory the provider may use for local state (e.g. pid files).
+        name: the ``provider.type`` string.
+        details_model: the typed ``provider.details``.
+        strategies: the launch strategies the type supports.
+        default_strategy: the strategy used when the details do not choose one.
+        implementation: ``"module:Class"`` of the provider; the class offers ``from_context``.
+        temporal_native: whether Temporal's own controller knows this type too.
     """
 
-    deployment: str
-    group_id: str
-    details: dict[str, Any]
-    worker_env: WorkerEnvironment
-    state_dir: Path
+    name: str
+    details_model: type[BaseModel]
+    strategies: frozenset[Strategy]
+    default_strategy: Strategy
+    implementation: str
+    temporal_native: bool = True
 
 
-_IMPLEMENTATIONS: dict[str, str] = {
-    "subprocess": "workerplane.providers.subprocess:SubprocessProvider",
-    "k8s": "workerplane.providers.k8s:KubernetesProvider",
-    "aws-lambda": "workerplane.providers.aws_lambda:LambdaProvider",
-    "aws-ecs": "workerplane.providers.aws_ecs:EcsProvider",
-    "gcp-cloud-run": "workerplane.providers.cloud_run:CloudRunProvider",
-    "webhook": "workerplane.providers.webhook:WebhookProvider",
+_INVOKE = frozenset({Strategy.INVOKE})
+_WORKER_SET = frozenset({Strategy.WORKER_SET})
+_BOTH = frozenset({Strategy.INVOKE, Strategy.WORKER_SET})
+_PACKAGE = "workerplane.providers"
+
+PROVIDER_TYPES: dict[str, ProviderType] = {
+    t.name: t
+    for t in (
+        ProviderType(
+            "subprocess",
+            SubprocessDetails,
+            _BOTH,
+            Strategy.INVOKE,
+            f"{_PACKAGE}.subprocess.provider:SubprocessProvider",
+        ),
+        ProviderType(
+            "k8s",
+            K8sDetails,
+            _WORKER_SET,
+            Strategy.WORKER_SET,
+            f"{_PACKAGE}.kubernetes.provider:KubernetesProvider",
+        ),
+        ProviderType(
+            "aws-lambda",
+            LambdaDetails,
+            _INVOKE,
+            Strategy.INVOKE,
+            f"{_PACKAGE}.aws_lambda.provider:LambdaProvider",
+        ),
+        ProviderType(
+            "aws-ecs",
+            EcsDetails,
+            _WORKER_SET,
+            Strategy.WORKER_SET,
+            f"{_PACKAGE}.aws_ecs.provider:EcsProvider",
+        ),
+        ProviderType(
+            "gcp-cloud-run",
+            CloudRunDetails,
+            _WORKER_SET,
+            Strategy.WORKER_SET,
+            f"{_PACKAGE}.cloud_run.provider:CloudRunProvider",
+        ),
+        ProviderType(
+            "webhook",
+            WebhookDetails,
+            _BOTH,
+            Strategy.INVOKE,
+            f"{_PACKAGE}.webhook.provider:WebhookProvider",
+        ),
+    )
 }
 
 
 def provider_types() -> list[str]:
     """Every provider type this build knows."""
-    return sorted(_IMPLEMENTATIONS)
+    return sorted(PROVIDER_TYPES)
 
 
-def build_provider(provider_type: str, context: ProviderContext) -> Provider:
-    """Instantiate the provider for ``provider_type``.
+def provider_type(name: str) -> ProviderType:
+    """The registry entry of ``name``.
 
-    Each implementation class offers ``from_context(context) -> Provider``.
+    Raises:
+        ValueError: unknown provider type (Temporal's message).
     """
     try:
-        target = _IMPLEMENTATIONS[provider_type]
+        return PROVIDER_TYPES[name]
     except KeyError:
-        raise ValueError(f"invalid compute provider type '{provider_type}'") from None
-    module_name, class_name = target.split(":")
-    cls = getattr(importlib.import_module(module_name), class_name)
-    provider: Provider = cls.from_context(context)
-    return provider
+        raise ValueError(f"invalid compute provider type '{name}'") from None
+
+
+def parse_provider_details(
+    name: str, details: Mapping[str, Any], *, context: Mapping[str, Any] | None = None
+) -> BaseModel:
+    """Validate ``details`` against the type's model (``context``: the secrets' validation mode).
+
+    Raises:
+        ValueError: unknown provider type.
+        pydantic.ValidationError: the details break the model's rules.
+    """
+    model = provider_type(name).details_model
+    return model.model_validate(dict(details), context=dict(context) if context else None)
+
+
+def provider_strategy(name: str, details: Mapping[str, Any] | BaseModel) -> Strategy:
+    """The launch strategy a group with this provider uses.
+
+    Providers that support both strategies pick one with their ``strategy`` key; the others have
+    exactly one.
+
+    Raises:
+        ValueError: unknown provider type, or a ``strategy`` the type does not support.
+    """
+    ptype = provider_type(name)
+    raw = (
+        getattr(details, "strategy", None)
+        if isinstance(details, BaseModel)
+        else details.get("strategy")
+    )
+    if raw is None:
+        return ptype.default_strategy
+    try:
+        strategy = Strategy(raw)
+    except ValueError:
+        raise ValueError(f"strategy must be one of 'invoke', 'worker-set', not {raw!r}") from None
+    if strategy not in ptype.strategies:
+        raise ValueError(f"provider type '{name}' does not support strategy '{raw}'")
+    return strategy

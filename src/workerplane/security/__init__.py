@@ -1,15 +1,6 @@
-"""Secrets handling for the control plane: API tokens, encryption at rest, redaction."""
+"""Secrets handling for the control plane: API tokens (:mod:`.tokens`), encryption at rest
+(:mod:`.crypto`), the redaction marker and the log scrubber (:mod:`.redact`).
 
-from workerplane.security.crypto import SecretBox, load_secret_box
-from workerplane.security.redact import REDACTED, SecretScrubFilter, install_log_scrubber
-from workerplane.security.tokens import generate_token, hash_token
-
-__all__ = [
-    "REDACTED",
-    "SecretBox",
-    "SecretScrubFilter",
-    "generate_token",
-    "hash_token",
-    "install_log_scrubber",
-    "load_secret_box",
-]
+Nothing is imported here, so that the pure config layer can import :mod:`.redact` without
+pulling in the cryptography library.
+"""

@@ -1,8 +1,8 @@
-"""Redaction of secrets in API responses, and a logging filter that scrubs them from log lines.
+"""The redaction marker, and a logging filter that scrubs secret values from log lines.
 
-Which provider details keys are secret comes from :func:`workerplane.config.provider_details.
-secret_fields`; on top of that, any key whose name says it holds a secret (``password``,
-``token``, ``api_key``, ...) is treated as one, so a new provider cannot leak by omission.
+Which values are secret is decided by the models (fields typed
+:data:`workerplane.config.secret_field.Secret`); that type registers every value it reveals, seals
+or opens here, so the filter can scrub it wherever it appears.
 """
 
 from __future__ import annotations
@@ -10,45 +10,10 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Iterable, Mapping
 from typing import Any
 
+#: What every secret is replaced by in output (API responses, CLI dumps, log lines).
 REDACTED = "***REDACTED***"
-
-_SECRET_NAME = re.compile(
-    r"(pass(word|wd)?|secret|token|api[_-]?key|private[_-]?key|credential|kubeconfig|"
-    r"external[_-]?id|auth)",
-    re.IGNORECASE,
-)
-
-
-def looks_secret(name: str) -> bool:
-    """Whether a key name suggests the value is a secret."""
-    return bool(_SECRET_NAME.search(name))
-
-
-def provider_secret_fields(provider_type: str) -> set[str]:
-    """Secret detail keys of a provider type (declared ones; empty for unknown types)."""
-    try:
-        from workerplane.config.provider_details import secret_fields
-    except ImportError:  # pragma: no cover - the module ships with the package
-        return set()
-    try:
-        return set(secret_fields(provider_type))
-    except (KeyError, ValueError):
-        return set()
-
-
-def secret_keys(provider_type: str, details: Mapping[str, Any]) -> list[str]:
-    """The keys of ``details`` that hold secrets."""
-    declared = provider_secret_fields(provider_type)
-    return [key for key in details if key in declared or looks_secret(key)]
-
-
-def redact_mapping(values: Mapping[str, Any], keys: Iterable[str]) -> dict[str, Any]:
-    """A copy of ``values`` with the given keys replaced by :data:`REDACTED`."""
-    hidden = set(keys)
-    return {key: (REDACTED if key in hidden else value) for key, value in values.items()}
 
 
 class _SecretRegistry:

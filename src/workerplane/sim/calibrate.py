@@ -332,7 +332,7 @@ async def run_real(
 
     from workerplane.controller.controller import Controller, ControllerSettings
     from workerplane.controller.local import FileSpecSource, JsonStatusSink
-    from workerplane.providers.subprocess import live_worker_pids
+    from workerplane.providers.subprocess.provider import live_worker_pids
 
     if not (repo_root / "examples" / "worker.py").is_file():
         raise FileNotFoundError(f"repo_root {repo_root}: examples/worker.py not found")

@@ -38,7 +38,7 @@ from workerplane.store.models import (
     Lease,
     WorkerDeployment,
 )
-from workerplane.store.secrets import open_doc, redact_doc, seal_spec, spec_to_plain
+from workerplane.store.secrets import open_doc, redact_doc, seal_document
 
 UPDATE_PENDING = "UPDATE_PENDING"
 UPDATE_IN_PROGRESS = "UPDATE_IN_PROGRESS"
@@ -497,7 +497,7 @@ class Store:
     ) -> tuple[VersionView, bool]:
         """Create a version with its spec. Returns (view, created)."""
         now = time.time()
-        sealed = seal_spec(self.box, spec_to_plain(spec), None, extra_secret_env)
+        sealed = seal_document(self.box, spec)
         key = version_key(deployment, build_id)
         try:
             with self.db.write_session() as s:
@@ -577,7 +577,7 @@ class Store:
             previous = json.loads(row.spec_json)
             current = DeploymentSpec.model_validate(open_doc(self.box, previous))
             new_spec = mutate(current, previous)
-            sealed = seal_spec(self.box, spec_to_plain(new_spec), previous, extra_secret_env)
+            sealed = seal_document(self.box, new_spec, previous)
             now = time.time()
             result = s.execute(
                 update(DeploymentVersion)
@@ -695,7 +695,7 @@ class Store:
     ) -> tuple[EndpointView, bool]:
         """Create the endpoint, its deployment and its version in ONE transaction."""
         now = time.time()
-        sealed = seal_spec(self.box, spec_to_plain(spec), None, secret_env)
+        sealed = seal_document(self.box, spec)
         endpoint_id = "end_" + uuid.uuid4().hex[:20]
         try:
             with self.db.write_session() as s:
@@ -837,9 +837,9 @@ class Store:
                 return self._endpoint_view(row, []), False
             if conflict_token and conflict_token != row.conflict_token:
                 raise Conflict("conflict token is stale: the endpoint changed since it was read")
-            fields, spec, secret_env = mutate(json.loads(row.fields_json))
+            fields, spec, _ = mutate(json.loads(row.fields_json))
             previous = json.loads(version.spec_json)
-            sealed = seal_spec(self.box, spec_to_plain(spec), previous, secret_env)
+            sealed = seal_document(self.box, spec, previous)
             now = time.time()
             result = s.execute(
                 update(Endpoint)

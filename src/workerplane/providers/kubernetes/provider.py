@@ -18,11 +18,22 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import time
+from pathlib import Path
 from typing import Any
 
-from workerplane.providers.base import Provider, ProviderCheck, ProviderError, WorkerEnvironment
+import yaml
+
+from workerplane.providers.base import (
+    Provider,
+    ProviderCheck,
+    ProviderContext,
+    ProviderError,
+    WorkerEnvironment,
+)
 from workerplane.providers.kubernetes.api import KubeApi, KubeApiError, ObjectRef
+from workerplane.providers.kubernetes.details import POLICY_ENV, ClusterPolicy, K8sDetails
 from workerplane.providers.kubernetes.render import (
     ANN_DELETION_COST,
     ANN_IN_FLIGHT,
@@ -37,10 +48,23 @@ from workerplane.providers.kubernetes.render import (
     render_managed,
     spec_hash,
 )
-from workerplane.providers.kubernetes.spec import ClusterPolicy, K8sDetails
 from workerplane.scaling.types import Strategy, WorkerCensus
 
 log = logging.getLogger(__name__)
+
+
+def load_cluster_policy(path: str | os.PathLike[str] | None = None) -> ClusterPolicy:
+    """The policy from ``path``, else from ``$WORKERPLANE_K8S_POLICY``, else the defaults.
+
+    A file's ``gpu_types`` REPLACE the defaults (the operator lists what the cluster has).
+    """
+    source = path if path is not None else os.environ.get(POLICY_ENV)
+    if not source:
+        return ClusterPolicy()
+    data = yaml.safe_load(Path(source).read_text()) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{source}: the Kubernetes policy must be a YAML mapping")
+    return ClusterPolicy.model_validate(data)
 
 
 def _annotations(obj: dict[str, Any]) -> dict[str, str]:
@@ -97,11 +121,13 @@ class KubernetesProvider(Provider):
         api: KubeApi | None = None,
     ) -> None:
         self.details = details
-        self.worker_env = worker_env
+        self.worker_env = worker_env.with_secrets(
+            details.managed.secret_env if details.managed is not None else {}
+        )
         self.owner = owner_value(deployment, group_id)
         self.deployment = deployment
         self.group_id = group_id
-        self.policy = policy or ClusterPolicy.load()
+        self.policy = policy or load_cluster_policy()
         self._api = api
         self._selector: dict[str, str] | None = None
         self._desired: int | None = None
@@ -111,10 +137,9 @@ class KubernetesProvider(Provider):
     # -- construction -------------------------------------------------------------------------
 
     @classmethod
-    def from_context(cls, context: Any) -> KubernetesProvider:
-        details = K8sDetails.model_validate(context.details)
+    def from_context(cls, context: ProviderContext[K8sDetails]) -> KubernetesProvider:
         return cls(
-            details,
+            context.details,
             worker_env=context.worker_env,
             deployment=context.deployment,
             group_id=context.group_id,

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workerplane.providers.base import WorkerEnvironment
-from workerplane.providers.kubernetes.spec import (
+from workerplane.providers.kubernetes.details import (
     ClusterPolicy,
     K8sDetails,
     ManagedDeploymentSpec,
@@ -171,8 +171,8 @@ def worker_env(
                 }
             )
             mounts.append({"name": "temporal-tls", "mountPath": TLS_DIR, "readOnly": True})
-    elif credentials_secret is not None:
-        for key in sorted(env.secret_env):
+    if credentials_secret is not None:
+        for key in sorted(own_secret_env(spec, env)):
             secret_refs[key] = _secret_env_ref(credentials_secret, key)
 
     entries: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in sorted(plain.items())]
@@ -195,6 +195,13 @@ def _resources(spec: ManagedDeploymentSpec, policy: ClusterPolicy) -> dict[str, 
         # Extended resources may be given as limits alone; requests default to the same value.
         limits[policy.gpu_types[spec.gpu_type].resource] = str(spec.gpus)
     return {"requests": requests, "limits": limits}
+
+
+def own_secret_env(spec: ManagedDeploymentSpec, env: WorkerEnvironment) -> dict[str, str]:
+    """The variables workerplane's own Secret holds: the group's ``secret_env``, plus Temporal's
+    credentials unless the user's :class:`CredentialsRef` Secret supplies those."""
+    temporal = dict(env.secret_env) if spec.credentials is None else {}
+    return {**temporal, **{k: v.get_secret_value() for k, v in spec.secret_env.items()}}
 
 
 def render_managed(
@@ -231,7 +238,8 @@ def render_managed(
     objects: list[Rendered] = []
 
     credentials_secret: str | None = None
-    if spec.credentials is None and env.secret_env:
+    secret_values = own_secret_env(spec, env)
+    if secret_values:
         credentials_secret = f"{name}-temporal"
         objects.append(
             Rendered(
@@ -243,7 +251,7 @@ def render_managed(
                     "kind": "Secret",
                     "metadata": _meta(credentials_secret, ns, labels, owner, {}),
                     "type": "Opaque",
-                    "stringData": dict(sorted(env.secret_env.items())),
+                    "stringData": dict(sorted(secret_values.items())),
                 },
             )
         )

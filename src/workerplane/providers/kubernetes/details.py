@@ -11,28 +11,29 @@ Two modes share the provider type ``k8s``:
 The :class:`ClusterPolicy` is what the cluster operator allows: the GPU types and how to schedule
 them (resource name, node selector, tolerations), and per-pod resource ceilings. It comes from a
 YAML file named by ``WORKERPLANE_K8S_POLICY`` (the Helm/kustomize install mounts a ConfigMap
-there), so one team cannot widen it through its own deployment spec.
+there; :func:`workerplane.providers.kubernetes.provider.load_cluster_policy` reads it), so one
+team cannot widen it through its own deployment spec.
 
-This module is pure (no I/O apart from :meth:`ClusterPolicy.load`, which reads one file).
+This module is pure (pydantic only): the provider registry and the config layer import it.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import re
-from pathlib import Path
+from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from workerplane.config.secret_field import Secret
+from workerplane.providers.fields import SecretEnv, env_names
 
 POLICY_ENV = "WORKERPLANE_K8S_POLICY"
 
 #: Names Kubernetes accepts for Deployments, Secrets, ... (RFC 1123 subdomain, kept to 63 chars
 #: because the name is also used as a label value).
 _DNS_1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
 
 #: Variables workerplane sets itself; a user ``env`` entry may not shadow them.
 RESERVED_ENV_PREFIXES = ("TEMPORAL_", "WORKERPLANE_")
@@ -49,8 +50,6 @@ def dns_name(value: str, what: str = "name") -> str:
 
 def parse_quantity(value: str | float | int) -> float:
     """A Kubernetes quantity ("500m", "1.5", "16Gi") as a plain number (cores or bytes)."""
-    from decimal import Decimal, InvalidOperation
-
     suffixes: dict[str, Decimal | int] = {
         "": 1,
         "m": Decimal("0.001"),
@@ -136,20 +135,6 @@ class ClusterPolicy(_Model):
         parse_quantity(value)
         return value
 
-    @classmethod
-    def load(cls, path: str | os.PathLike[str] | None = None) -> ClusterPolicy:
-        """The policy from ``path``, else from ``$WORKERPLANE_K8S_POLICY``, else the defaults.
-
-        A file's ``gpu_types`` REPLACE the defaults (the operator lists what the cluster has).
-        """
-        source = path if path is not None else os.environ.get(POLICY_ENV)
-        if not source:
-            return cls()
-        data = yaml.safe_load(Path(source).read_text()) or {}
-        if not isinstance(data, dict):
-            raise ValueError(f"{source}: the Kubernetes policy must be a YAML mapping")
-        return cls.model_validate(data)
-
 
 class CredentialsRef(_Model):
     """Temporal credentials kept in an existing Secret in the workers' namespace.
@@ -193,6 +178,8 @@ class ManagedDeploymentSpec(_Model):
     command: list[str] = Field(default_factory=list)
     args: list[str] = Field(default_factory=list)
     env: dict[str, str] = Field(default_factory=dict)
+    secret_env: SecretEnv = Field(default_factory=dict)
+    """Secret variables: stored encrypted, shown redacted, passed through the credentials Secret."""
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = None
     image_pull_secrets: list[str] = Field(default_factory=list)
     cpus: float | str = 1
@@ -245,12 +232,10 @@ class ManagedDeploymentSpec(_Model):
             raise ValueError("must be > 0")
         return value
 
-    @field_validator("env")
+    @field_validator("env", "secret_env")
     @classmethod
-    def _env(cls, value: dict[str, str]) -> dict[str, str]:
-        for name in value:
-            if not _ENV_NAME.match(name):
-                raise ValueError(f"{name!r} is not a valid environment variable name")
+    def _env(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for name in env_names(value):
             if name.startswith(RESERVED_ENV_PREFIXES):
                 raise ValueError(
                     f"{name!r} is set by workerplane; TEMPORAL_* and WORKERPLANE_* come from the "
@@ -327,7 +312,7 @@ class K8sDetails(_Model):
 
     namespace: str = "default"
     deployment: str
-    kubeconfig: SecretStr | None = None
+    kubeconfig: Secret | None = None
     context: str | None = None
     managed: ManagedDeploymentSpec | None = None
 

@@ -26,13 +26,11 @@ import subprocess
 import sys
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from workerplane.config.provider_details import SubprocessDetails
-from workerplane.providers.base import Provider, ProviderCheck, ProviderError
-from workerplane.providers.registry import ProviderContext
+from workerplane.providers.base import Provider, ProviderCheck, ProviderContext, ProviderError
+from workerplane.providers.subprocess.details import SubprocessDetails
 from workerplane.scaling.types import Strategy, WorkerCensus
 from workerplane.worker.runtime import (
     CONTROLLER_LEASE_ENV,
@@ -52,46 +50,6 @@ FORKSERVER_DIR_ENV = "WORKERPLANE_FORKSERVER_DIR"
 LEASE_RENEW_S = 1.0
 #: How long a new worker may take to write its first status report.
 STARTUP_REPORT_S = 30.0
-
-
-@dataclass(frozen=True)
-class SubprocessSettings:
-    """The typed ``provider.details`` of a ``subprocess`` provider (validated upstream)."""
-
-    command: str
-    args: tuple[str, ...] = ()
-    env: dict[str, str] = field(default_factory=dict)
-    cwd: str | None = None
-    strategy: Strategy = Strategy.INVOKE
-    grace_period_s: float = 30.0
-    idle_exit_s: float | None = 10.0
-    max_lifetime_s: float | None = None
-    slots: int | None = None
-    preload: bool = False
-
-    @property
-    def preload_module(self) -> str | None:
-        """The module a fork server imports once (``preload``, with ``args: [-m, module]``)."""
-        if self.preload and len(self.args) == 2 and self.args[0] == "-m":
-            return self.args[1]
-        return None
-
-    @classmethod
-    def from_details(cls, details: dict[str, Any]) -> SubprocessSettings:
-        """Parse with the same typed model that validation uses (e.g. Temporal's comma args)."""
-        parsed = SubprocessDetails.model_validate(details)
-        return cls(
-            command=parsed.command,
-            args=tuple(parsed.args),
-            env=dict(parsed.env),
-            cwd=parsed.cwd,
-            strategy=Strategy(parsed.strategy),
-            grace_period_s=parsed.grace_period_s,
-            idle_exit_s=parsed.idle_exit_s,
-            max_lifetime_s=parsed.max_lifetime_s,
-            slots=parsed.slots,
-            preload=parsed.preload,
-        )
 
 
 def _start_ticks(pid: int) -> int | None:
@@ -173,10 +131,11 @@ class SubprocessProvider(Provider):
 
     type = "subprocess"
 
-    def __init__(self, context: ProviderContext, settings: SubprocessSettings) -> None:
+    def __init__(self, context: ProviderContext[SubprocessDetails]) -> None:
         self._context = context
-        self._settings = settings
-        self.strategy = settings.strategy
+        self._settings = context.details
+        self._worker_env = context.worker_env.with_secrets(context.details.secret_env)
+        self.strategy = context.details.launch_strategy
         self._dir = context.state_dir / _safe(context.deployment) / _safe(context.group_id)
         self._lease = self._dir / "controller.lease"
         self._workers: dict[str, _Worker] = {}
@@ -187,8 +146,8 @@ class SubprocessProvider(Provider):
         self._forkserver: subprocess.Popen[bytes] | None = None
 
     @classmethod
-    def from_context(cls, context: ProviderContext) -> SubprocessProvider:
-        return cls(context, SubprocessSettings.from_details(context.details))
+    def from_context(cls, context: ProviderContext[SubprocessDetails]) -> SubprocessProvider:
+        return cls(context)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -371,6 +330,7 @@ class SubprocessProvider(Provider):
         env = {k: v for k, v in os.environ.items() if not k.startswith("WORKERPLANE_")}
         env.update(self._context.worker_env.as_env())
         env.update(self._settings.env)
+        env.update(self._worker_env.secret_env)
         return env
 
     def _env_for(self, worker_id: str) -> dict[str, str]:

@@ -32,26 +32,23 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import boto3
-import botocore.exceptions
-from botocore.config import Config
-
 from workerplane.providers._retry import Backoff, InflightLedger, retry_async, run_blocking
+from workerplane.providers.aws.access import session_name
+from workerplane.providers.aws.clients import AwsClients, classify_aws_error
+from workerplane.providers.aws_lambda.details import LambdaDetails
 from workerplane.providers.base import (
     Provider,
     ProviderCheck,
+    ProviderContext,
     ProviderError,
     WorkerEnvironment,
 )
-from workerplane.providers.registry import ProviderContext
 from workerplane.scaling.types import Strategy, WorkerCensus
 
 log = logging.getLogger(__name__)
@@ -61,193 +58,6 @@ T = TypeVar("T")
 #: The event key the handler adapter looks for (:mod:`workerplane.worker.aws_lambda`).
 EVENT_KEY = "workerplane"
 
-_ACCESS_DENIED = {
-    "AccessDenied",
-    "AccessDeniedException",
-    "UnauthorizedOperation",
-    "UnrecognizedClientException",
-    "InvalidClientTokenId",
-    "SignatureDoesNotMatch",
-    "ExpiredToken",
-    "ExpiredTokenException",
-    "KMSAccessDeniedException",
-    "AuthFailure",
-}
-_NOT_FOUND = {
-    "ResourceNotFoundException",
-    "ServiceNotFoundException",
-    "ClusterNotFoundException",
-    "NoSuchEntity",
-    "NotFoundException",
-}
-_THROTTLED = {
-    "TooManyRequestsException",
-    "ThrottlingException",
-    "Throttling",
-    "RequestLimitExceeded",
-    "SlowDown",
-    "EC2ThrottledException",
-    "ProvisionedThroughputExceededException",
-}
-
-
-def _secret_value(value: Any) -> str | None:
-    if value is None:
-        return None
-    getter = getattr(value, "get_secret_value", None)
-    return str(getter() if callable(getter) else value)
-
-
-def classify_aws_error(exc: BaseException, what: str) -> ProviderError:
-    """Map a botocore failure to a :class:`ProviderError` (message safe to log: no credentials)."""
-    if isinstance(exc, botocore.exceptions.ClientError):
-        error = exc.response.get("Error", {})
-        code = str(error.get("Code", ""))
-        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
-        message = f"{what}: {code or 'HTTP ' + str(status)}: {error.get('Message', '')}".strip()
-        if code in _THROTTLED or status == 429:
-            return ProviderError(message, kind="throttled", retryable=True)
-        if code in _ACCESS_DENIED or status == 403:
-            return ProviderError(message, kind="access_denied", retryable=False)
-        if code in _NOT_FOUND or status == 404:
-            return ProviderError(message, kind="not_found", retryable=False)
-        if status >= 500 or code in {"ServiceException", "InternalFailure", "ServiceUnavailable"}:
-            return ProviderError(message, kind="internal", retryable=True)
-        return ProviderError(message, kind="invalid", retryable=False)
-    if isinstance(exc, botocore.exceptions.NoCredentialsError | botocore.exceptions.NoRegionError):
-        return ProviderError(f"{what}: {exc}", kind="access_denied", retryable=False)
-    if isinstance(
-        exc,
-        botocore.exceptions.EndpointConnectionError
-        | botocore.exceptions.ConnectionError
-        | botocore.exceptions.HTTPClientError,
-    ):
-        return ProviderError(f"{what}: {type(exc).__name__}", kind="internal", retryable=True)
-    if isinstance(exc, botocore.exceptions.BotoCoreError):
-        return ProviderError(f"{what}: {exc}", kind="internal", retryable=True)
-    return ProviderError(f"{what}: {type(exc).__name__}: {exc}", kind="internal", retryable=True)
-
-
-@dataclass(frozen=True)
-class AwsAccess:
-    """How to reach AWS: region, endpoint, credentials and the role to assume.
-
-    Credentials default to boto3's chain. ``role`` is assumed with ``role_external_id`` (the
-    confused-deputy guard of cross-account roles) and refreshed before it expires.
-    """
-
-    region: str | None = None
-    endpoint_url: str | None = None
-    role: str | None = None
-    role_external_id: str | None = None
-    access_key_id: str | None = None
-    secret_access_key: str | None = None
-    session_token: str | None = None
-    session_name: str = "workerplane"
-
-    def __repr__(self) -> str:  # never show the keys
-        return (
-            f"AwsAccess(region={self.region!r}, endpoint_url={self.endpoint_url!r}, "
-            f"role={self.role!r}, external_id={'set' if self.role_external_id else 'unset'})"
-        )
-
-    @classmethod
-    def from_details(cls, details: dict[str, Any], session_name: str) -> AwsAccess:
-        return cls(
-            region=details.get("region") or None,
-            endpoint_url=details.get("endpoint_url") or None,
-            role=details.get("role") or None,
-            role_external_id=_secret_value(details.get("role_external_id")) or None,
-            access_key_id=_secret_value(details.get("aws_access_key_id")),
-            secret_access_key=_secret_value(details.get("aws_secret_access_key")),
-            session_token=_secret_value(details.get("aws_session_token")),
-            # RoleSessionName: [\w+=,.@-]{2,64}
-            session_name="".join(c if c.isalnum() or c in "+=,.@-_" else "-" for c in session_name)[
-                :64
-            ]
-            or "workerplane",
-        )
-
-
-class AwsClients:
-    """boto3 clients for one provider, built lazily, with the assumed role kept fresh.
-
-    botocore's own retries are switched off: :func:`retry_async` owns retrying, so that the attempt
-    budget and the classification are ours. boto3 clients are thread-safe once built; building them
-    (and assuming the role) happens under a lock, since parallel invokes ask for a client at once.
-    """
-
-    _REFRESH_MARGIN_S = 300.0
-
-    def __init__(self, access: AwsAccess, *, timeout_s: float = 10.0) -> None:
-        self.access = access
-        self._config = Config(
-            retries={"total_max_attempts": 1, "mode": "standard"},
-            connect_timeout=timeout_s,
-            read_timeout=timeout_s,
-            max_pool_connections=32,
-        )
-        self._clients: dict[str, Any] = {}
-        self._role_expires_at: float | None = None
-        self._lock = threading.Lock()
-
-    def _base_session(self) -> boto3.Session:
-        a = self.access
-        return boto3.Session(
-            aws_access_key_id=a.access_key_id,
-            aws_secret_access_key=a.secret_access_key,
-            aws_session_token=a.session_token,
-            region_name=a.region,
-        )
-
-    def assume_role(self) -> dict[str, Any]:
-        """Call STS AssumeRole with the external ID; returns the temporary credentials."""
-        a = self.access
-        assert a.role is not None
-        sts = self._base_session().client("sts", endpoint_url=a.endpoint_url, config=self._config)
-        kwargs: dict[str, Any] = {"RoleArn": a.role, "RoleSessionName": a.session_name}
-        if a.role_external_id:
-            kwargs["ExternalId"] = a.role_external_id
-        try:
-            creds: dict[str, Any] = sts.assume_role(**kwargs)["Credentials"]
-        except Exception as exc:
-            raise classify_aws_error(exc, f"sts:AssumeRole {a.role}") from None
-        return creds
-
-    def client(self, service: str) -> Any:
-        """A client for ``service``; a role is re-assumed shortly before its credentials lapse."""
-        with self._lock:
-            return self._client_locked(service)
-
-    def _client_locked(self, service: str) -> Any:
-        if (
-            self.access.role
-            and self._role_expires_at is not None
-            and time.time() > self._role_expires_at - self._REFRESH_MARGIN_S
-        ):
-            self._clients.clear()
-        if service not in self._clients:
-            if self.access.role:
-                creds = self.assume_role()
-                session = boto3.Session(
-                    aws_access_key_id=creds["AccessKeyId"],
-                    aws_secret_access_key=creds["SecretAccessKey"],
-                    aws_session_token=creds["SessionToken"],
-                    region_name=self.access.region,
-                )
-                expiration: Any = creds.get("Expiration")
-                self._role_expires_at = (
-                    float(expiration.timestamp())
-                    if expiration is not None and hasattr(expiration, "timestamp")
-                    else time.time() + 900
-                )
-            else:
-                session = self._base_session()
-            self._clients[service] = session.client(
-                service, endpoint_url=self.access.endpoint_url, config=self._config
-            )
-        return self._clients[service]
-
 
 class InvokeError(ProviderError):
     """Some invocations of a batch failed; ``started`` of them went through and are counted."""
@@ -255,43 +65,6 @@ class InvokeError(ProviderError):
     def __init__(self, message: str, *, kind: str, retryable: bool, started: int) -> None:
         super().__init__(message, kind=kind, retryable=retryable)
         self.started = started
-
-
-@dataclass(frozen=True)
-class LambdaDetails:
-    """Typed ``aws-lambda`` details (see the module docstring for the keys)."""
-
-    arn: str
-    access: AwsAccess
-    max_concurrency: int | None = None
-    worker_ttl_s: float | None = None
-    max_attempts: int = 6
-    include_secrets: bool = False
-    check_function: bool = True
-
-    @classmethod
-    def from_details(cls, details: dict[str, Any], session_name: str) -> LambdaDetails:
-        arn = details.get("arn")
-        if not arn or not isinstance(arn, str):
-            raise ProviderError("details.arn: required", kind="invalid", retryable=False)
-        limit = details.get("max_concurrency")
-        if limit is not None and int(limit) < 1:
-            raise ProviderError(
-                "details.max_concurrency: must be >= 1", kind="invalid", retryable=False
-            )
-        ttl = details.get("worker_ttl_s")
-        if not details.get("region") and arn.startswith("arn:") and arn.count(":") >= 4:
-            # arn:aws:lambda:<region>:<account>:function:<name>: the function's own region.
-            details = {**details, "region": arn.split(":")[3]}
-        return cls(
-            arn=arn,
-            access=AwsAccess.from_details(details, session_name),
-            max_concurrency=int(limit) if limit is not None else None,
-            worker_ttl_s=float(ttl) if ttl is not None else None,
-            max_attempts=int(details.get("max_attempts", 6)),
-            include_secrets=bool(details.get("include_secrets", False)),
-            check_function=bool(details.get("check_function", True)),
-        )
 
 
 def build_event(
@@ -346,7 +119,7 @@ class LambdaProvider(Provider):
         self._group_id = group_id
         self._env = worker_env
         self._backoff = backoff or Backoff(attempts=details.max_attempts)
-        self._aws = AwsClients(details.access)
+        self._aws = AwsClients(details, session_name(deployment))
         self._ledger = InflightLedger(
             ttl_s=details.worker_ttl_s or self.DEFAULT_TTL_S,
             clock=clock,
@@ -358,9 +131,9 @@ class LambdaProvider(Provider):
         self.invocation_ids: list[str] = []
 
     @classmethod
-    def from_context(cls, ctx: ProviderContext) -> LambdaProvider:
+    def from_context(cls, ctx: ProviderContext[LambdaDetails]) -> LambdaProvider:
         return cls(
-            LambdaDetails.from_details(ctx.details, f"workerplane-{ctx.deployment}"),
+            ctx.details,
             deployment=ctx.deployment,
             group_id=ctx.group_id,
             worker_env=ctx.worker_env,
@@ -373,10 +146,8 @@ class LambdaProvider(Provider):
     async def validate(self) -> ProviderCheck:
         """GetFunction (exists, not failed) and, with a role, AssumeRole with the external ID."""
         try:
-            if self.details.access.role:
-                await self._call(
-                    self._aws.assume_role, f"sts:AssumeRole {self.details.access.role}"
-                )
+            if self.details.role:
+                await self._call(self._aws.assume_role, f"sts:AssumeRole {self.details.role}")
             if not self.details.check_function:
                 return ProviderCheck(True, "function not checked (check_function: false)")
             fn = await retry_async(
@@ -398,7 +169,7 @@ class LambdaProvider(Provider):
         if self.details.worker_ttl_s is None and isinstance(timeout, int | float) and timeout > 0:
             # A worker cannot outlive the function timeout: count it at most that long.
             self._ledger.ttl_s = float(timeout)
-        role_note = " and role assumable with the external ID" if self.details.access.role else ""
+        role_note = " and role assumable with the external ID" if self.details.role else ""
         return ProviderCheck(True, f"function {config.get('FunctionName', '?')} found{role_note}")
 
     def _event(self, invocation_id: str) -> bytes:

@@ -1,25 +1,50 @@
-"""The provider type registry: strategies, secret keys, Temporal's key shapes."""
+"""The provider type registry: one typed details model per type, strategies, Temporal's keys."""
 
 from __future__ import annotations
+
+import importlib
 
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from workerplane.config.provider_details import (
+from workerplane.config.model import ProviderSpec
+from workerplane.providers.aws_lambda.details import LambdaDetails
+from workerplane.providers.base import Provider
+from workerplane.providers.registry import (
     PROVIDER_TYPES,
-    SubprocessDetails,
     parse_provider_details,
     provider_strategy,
-    redact_details,
-    secret_fields,
+    provider_type,
+    provider_types,
 )
+from workerplane.providers.subprocess.details import SubprocessDetails
 from workerplane.scaling.types import Strategy
 
 
-def test_registry_covers_every_implemented_provider() -> None:
-    from workerplane.providers.registry import provider_types
+def test_every_type_has_one_model_and_an_implementation() -> None:
+    assert provider_types() == sorted(PROVIDER_TYPES)
+    models = [t.details_model for t in PROVIDER_TYPES.values()]
+    assert len(set(models)) == len(models)
+    for name, ptype in PROVIDER_TYPES.items():
+        assert ptype.name == name
+        assert ptype.default_strategy in ptype.strategies
+        module_name, class_name = ptype.implementation.split(":")
+        cls = getattr(importlib.import_module(module_name), class_name)
+        assert issubclass(cls, Provider)
+        assert cls.type == name
 
-    assert sorted(PROVIDER_TYPES) == provider_types()
+
+def test_unknown_type() -> None:
+    with pytest.raises(ValueError, match="invalid compute provider type 'nope'"):
+        provider_type("nope")
+    with pytest.raises(ValueError, match="invalid compute provider type 'nope'"):
+        parse_provider_details("nope", {})
+
+
+def test_details_of_a_spec_validate_through_the_registry() -> None:
+    spec = ProviderSpec(type="webhook", details={"url": "https://h/x", "secret": "k"})
+    model = parse_provider_details(spec.type, spec.details)
+    assert isinstance(model, PROVIDER_TYPES["webhook"].details_model)
 
 
 @pytest.mark.parametrize(
@@ -50,30 +75,29 @@ def test_strategy_from_details() -> None:
         provider_strategy("subprocess", {"strategy": "fork"})
 
 
-def test_secret_fields() -> None:
-    assert secret_fields("webhook") == {"secret"}
-    assert secret_fields("aws-lambda") == {
-        "role_external_id",
-        "aws_access_key_id",
-        "aws_secret_access_key",
-        "aws_session_token",
-    }
-    assert secret_fields("aws-ecs") == secret_fields("aws-lambda")
-    assert secret_fields("k8s") == {"kubeconfig"}
-    assert secret_fields("subprocess") == set()
-    assert secret_fields("unknown") == set()
-
-
-def test_secrets_are_hidden_in_repr_and_redacted() -> None:
+def test_secrets_are_hidden_in_repr() -> None:
     details = parse_provider_details("webhook", {"url": "https://h/x", "secret": "hmac-key"})
     assert "hmac-key" not in repr(details)
     secret = details.secret  # type: ignore[attr-defined]
     assert isinstance(secret, SecretStr)
     assert secret.get_secret_value() == "hmac-key"
-    assert redact_details("webhook", {"url": "https://h/x", "secret": "hmac-key"}) == {
-        "url": "https://h/x",
-        "secret": "**********",
-    }
+
+
+@pytest.mark.parametrize(
+    ("details", "region"),
+    [
+        ({"arn": "arn:aws:lambda:eu-west-3:123456789012:function:w"}, "eu-west-3"),
+        (
+            {"arn": "arn:aws:lambda:eu-west-3:123456789012:function:w", "region": "us-east-1"},
+            "us-east-1",
+        ),
+        ({"arn": "worker"}, None),
+    ],
+)
+def test_lambda_region_defaults_to_the_functions(
+    details: dict[str, str], region: str | None
+) -> None:
+    assert LambdaDetails.model_validate(details).effective_region == region
 
 
 def test_subprocess_defaults_and_temporal_args_string() -> None:

@@ -26,14 +26,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from google.api_core import exceptions as gexc
 
 from workerplane.providers._retry import Backoff, retry_async, run_blocking
-from workerplane.providers.base import Provider, ProviderCheck, ProviderError
-from workerplane.providers.registry import ProviderContext
+from workerplane.providers.base import Provider, ProviderCheck, ProviderContext, ProviderError
+from workerplane.providers.cloud_run.details import CloudRunDetails
 from workerplane.scaling.types import Strategy, WorkerCensus
 
 log = logging.getLogger(__name__)
@@ -67,42 +66,6 @@ def classify_google_error(exc: BaseException, what: str) -> ProviderError:
         return ProviderError(message, kind="invalid", retryable=False)
     # requests' connection errors and the like: transient.
     return ProviderError(message, kind="internal", retryable=True)
-
-
-@dataclass(frozen=True)
-class CloudRunDetails:
-    """Typed ``gcp-cloud-run`` details."""
-
-    project: str
-    region: str
-    worker_pool: str
-    service_account: str | None = None
-    api_endpoint: str | None = None
-    credentials_file: str | None = None
-    anonymous: bool = False
-    operation_timeout_s: float = 300.0
-    max_attempts: int = 6
-
-    @property
-    def name(self) -> str:
-        return f"projects/{self.project}/locations/{self.region}/workerPools/{self.worker_pool}"
-
-    @classmethod
-    def from_details(cls, details: dict[str, Any]) -> CloudRunDetails:
-        for key in ("project", "region", "worker_pool"):
-            if not details.get(key) or not isinstance(details.get(key), str):
-                raise ProviderError(f"details.{key}: required", kind="invalid", retryable=False)
-        return cls(
-            project=details["project"],
-            region=details["region"],
-            worker_pool=details["worker_pool"],
-            service_account=details.get("service_account") or None,
-            api_endpoint=details.get("api_endpoint") or None,
-            credentials_file=details.get("credentials_file") or None,
-            anonymous=bool(details.get("anonymous", False)),
-            operation_timeout_s=float(details.get("operation_timeout_s", 300.0)),
-            max_attempts=int(details.get("max_attempts", 6)),
-        )
 
 
 def _credentials(details: CloudRunDetails) -> Any:
@@ -147,8 +110,8 @@ class CloudRunProvider(Provider):
         self._desired: int | None = None
 
     @classmethod
-    def from_context(cls, ctx: ProviderContext) -> CloudRunProvider:
-        return cls(CloudRunDetails.from_details(ctx.details))
+    def from_context(cls, ctx: ProviderContext[CloudRunDetails]) -> CloudRunProvider:
+        return cls(ctx.details)
 
     def _get_client(self) -> Any:
         if self._client is None:

@@ -36,14 +36,14 @@ import time
 import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from workerplane.providers._retry import Backoff, retry_async, run_blocking
-from workerplane.providers.aws_lambda import AwsAccess, AwsClients, classify_aws_error
-from workerplane.providers.base import Provider, ProviderCheck, ProviderError
-from workerplane.providers.registry import ProviderContext
+from workerplane.providers.aws.access import session_name
+from workerplane.providers.aws.clients import AwsClients, classify_aws_error
+from workerplane.providers.aws_ecs.details import EcsDetails
+from workerplane.providers.base import Provider, ProviderCheck, ProviderContext, ProviderError
 from workerplane.scaling.types import Strategy, WorkerCensus
 from workerplane.worker.status import STATUS_FILE_ENV, read_status
 
@@ -52,44 +52,28 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class EcsDetails:
-    """Typed ``aws-ecs`` details."""
-
-    cluster: str
-    service: str
-    access: AwsAccess
-    max_attempts: int = 6
-
-    @classmethod
-    def from_details(cls, details: dict[str, Any], session_name: str) -> EcsDetails:
-        for key in ("cluster", "service"):
-            if not details.get(key) or not isinstance(details.get(key), str):
-                raise ProviderError(f"details.{key}: required", kind="invalid", retryable=False)
-        return cls(
-            cluster=details["cluster"],
-            service=details["service"],
-            access=AwsAccess.from_details(details, session_name),
-            max_attempts=int(details.get("max_attempts", 6)),
-        )
-
-
 class EcsProvider(Provider):
     """Sets an ECS service's desiredCount (worker-set strategy)."""
 
     type = "aws-ecs"
     strategy = Strategy.WORKER_SET
 
-    def __init__(self, details: EcsDetails, *, backoff: Backoff | None = None) -> None:
+    def __init__(
+        self,
+        details: EcsDetails,
+        *,
+        role_session_name: str = "workerplane",
+        backoff: Backoff | None = None,
+    ) -> None:
         self.details = details
         self._backoff = backoff or Backoff(attempts=details.max_attempts)
-        self._aws = AwsClients(details.access)
+        self._aws = AwsClients(details, role_session_name)
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="wp-ecs")
         self._desired: int | None = None
 
     @classmethod
-    def from_context(cls, ctx: ProviderContext) -> EcsProvider:
-        return cls(EcsDetails.from_details(ctx.details, f"workerplane-{ctx.deployment}"))
+    def from_context(cls, ctx: ProviderContext[EcsDetails]) -> EcsProvider:
+        return cls(ctx.details, role_session_name=session_name(ctx.deployment))
 
     async def _call(self, fn: Callable[[], T], what: str) -> T:
         return await retry_async(
@@ -119,9 +103,9 @@ class EcsProvider(Provider):
 
     async def validate(self) -> ProviderCheck:
         try:
-            if self.details.access.role:
+            if self.details.role:
                 await self._call(
-                    self._aws.assume_role, f"sts:AssumeRole {self.details.access.role}"
+                    self._aws.assume_role, f"sts:AssumeRole {self.details.role}"
                 )
             service = await self._describe()
         except ProviderError as exc:

@@ -16,9 +16,9 @@ start nothing. Secrets (API keys) are never sent: the launcher supplies them to 
 ``HMAC-SHA256(secret, "<t>." + raw body)``. A receiver recomputes it over the raw bytes, compares in
 constant time, rejects timestamps older than its tolerance (5 minutes is usual), and remembers the
 signatures it accepted within that window so that a captured request replayed later is refused.
-:func:`verify_signature` does all of it. ``delivery_id`` stays the same across retries of one
-request (``attempt`` and ``t`` change, hence the signature), so a receiver can also make retries
-idempotent.
+:func:`~workerplane.providers.webhook.signature.verify_signature` does all of it.
+``delivery_id`` stays the same across retries of one request (``attempt`` and ``t`` change, hence
+the signature), so a receiver can also make retries idempotent.
 
 **Retries.** 2xx is success. Other 4xx are final (bad signature, bad request: a retry cannot heal
 them), except 429 which is throttling. 5xx, 429, timeouts and refused connections are retried with
@@ -27,14 +27,11 @@ exponential backoff and jitter.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, MutableMapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlparse
 
@@ -44,121 +41,15 @@ from workerplane.providers._retry import Backoff, InflightLedger, retry_async
 from workerplane.providers.base import (
     Provider,
     ProviderCheck,
+    ProviderContext,
     ProviderError,
     WorkerEnvironment,
 )
-from workerplane.providers.registry import ProviderContext
+from workerplane.providers.webhook.details import WebhookDetails
+from workerplane.providers.webhook.signature import DELIVERY_HEADER, SIGNATURE_HEADER, sign
 from workerplane.scaling.types import Strategy, WorkerCensus
 
 log = logging.getLogger(__name__)
-
-SIGNATURE_HEADER = "Workerplane-Signature"
-DELIVERY_HEADER = "Workerplane-Delivery"
-
-
-def _secret_value(value: Any) -> str:
-    """Accept a plain string or a pydantic ``SecretStr`` without ever printing it."""
-    getter = getattr(value, "get_secret_value", None)
-    return str(getter() if callable(getter) else value)
-
-
-def sign(secret: str, body: bytes, timestamp: int) -> str:
-    """The signature header value for ``body`` sent at ``timestamp`` (unix seconds)."""
-    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={mac}"
-
-
-class SignatureError(ValueError):
-    """A webhook request failed verification; the message says why (never the secret)."""
-
-
-def verify_signature(
-    secret: str,
-    header: str | None,
-    body: bytes,
-    *,
-    tolerance_s: float = 300.0,
-    now: float | None = None,
-    seen: MutableMapping[str, float] | None = None,
-) -> None:
-    """Check a ``Workerplane-Signature`` header, for receivers. Raises :class:`SignatureError`.
-
-    ``seen`` (signature -> timestamp), if given, records accepted signatures so that a replay of an
-    accepted request inside the tolerance window is refused; entries older than the window are
-    dropped since the timestamp check refuses those anyway.
-    """
-    if not header:
-        raise SignatureError("missing signature header")
-    parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
-    try:
-        timestamp = int(parts["t"])
-        given = parts["v1"]
-    except (KeyError, ValueError):
-        raise SignatureError("malformed signature header") from None
-    current = time.time() if now is None else now
-    if abs(current - timestamp) > tolerance_s:
-        raise SignatureError("timestamp outside the tolerance window")
-    expected = sign(secret, body, timestamp).split("v1=", 1)[1]
-    if not hmac.compare_digest(expected, given):
-        raise SignatureError("signature mismatch")
-    if seen is not None:
-        for key, stamp in list(seen.items()):
-            if current - stamp > tolerance_s:
-                del seen[key]
-        if given in seen:
-            raise SignatureError("replayed request")
-        seen[given] = timestamp
-
-
-@dataclass(frozen=True)
-class WebhookDetails:
-    """Provider details of the ``webhook`` type.
-
-    Attributes:
-        url: the receiver, ``http://`` or ``https://``.
-        secret: the shared HMAC key.
-        strategy: ``invoke`` (start K more) or ``worker-set`` (hold N).
-        timeout_s: per-request timeout.
-        max_attempts: tries per request, the first included.
-        worker_ttl_s: invoke strategy: how long a started worker is counted as running.
-        validate_ping: whether :meth:`WebhookProvider.validate` sends a ``validate`` request.
-    """
-
-    url: str
-    secret: str
-    strategy: Strategy = Strategy.INVOKE
-    timeout_s: float = 10.0
-    max_attempts: int = 6
-    worker_ttl_s: float = 600.0
-    validate_ping: bool = True
-
-    def __repr__(self) -> str:  # the secret must never reach a log line
-        return f"WebhookDetails(url={self.url!r}, strategy={self.strategy.value!r})"
-
-    @classmethod
-    def from_details(cls, details: dict[str, Any]) -> WebhookDetails:
-        if not details.get("url"):
-            raise ProviderError("details.url: required", kind="invalid", retryable=False)
-        if not details.get("secret"):
-            raise ProviderError("details.secret: required", kind="invalid", retryable=False)
-        raw_strategy = details.get("strategy", Strategy.INVOKE.value)
-        try:
-            strategy = Strategy(getattr(raw_strategy, "value", raw_strategy))
-        except ValueError:
-            raise ProviderError(
-                "details.strategy: must be 'invoke' or 'worker-set'",
-                kind="invalid",
-                retryable=False,
-            ) from None
-        return cls(
-            url=str(details["url"]),
-            secret=_secret_value(details["secret"]),
-            strategy=strategy,
-            timeout_s=float(details.get("timeout_s", 10.0)),
-            max_attempts=int(details.get("max_attempts", 6)),
-            worker_ttl_s=float(details.get("worker_ttl_s", 600.0)),
-            validate_ping=bool(details.get("validate_ping", True)),
-        )
 
 
 class WebhookProvider(Provider):
@@ -177,7 +68,7 @@ class WebhookProvider(Provider):
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.details = details
-        self.strategy = details.strategy
+        self.strategy = details.launch_strategy
         self._deployment = deployment
         self._group_id = group_id
         self._env = worker_env
@@ -189,9 +80,9 @@ class WebhookProvider(Provider):
         self._client = httpx.AsyncClient(timeout=details.timeout_s)
 
     @classmethod
-    def from_context(cls, ctx: ProviderContext) -> WebhookProvider:
+    def from_context(cls, ctx: ProviderContext[WebhookDetails]) -> WebhookProvider:
         return cls(
-            WebhookDetails.from_details(ctx.details),
+            ctx.details,
             deployment=ctx.deployment,
             group_id=ctx.group_id,
             worker_env=ctx.worker_env,
@@ -220,7 +111,9 @@ class WebhookProvider(Provider):
         body = json.dumps(self._body(action, count, delivery_id, attempt)).encode()
         headers = {
             "Content-Type": "application/json",
-            SIGNATURE_HEADER: sign(self.details.secret, body, int(self._clock())),
+            SIGNATURE_HEADER: sign(
+                self.details.secret.get_secret_value(), body, int(self._clock())
+            ),
             DELIVERY_HEADER: delivery_id,
         }
         try:

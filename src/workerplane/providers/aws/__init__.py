@@ -1,0 +1,1 @@
+"""What the AWS providers share: the access settings (:mod:`.access`) and the clients."""

@@ -1,0 +1,1 @@
+"""The ``aws-ecs`` provider: :mod:`.details` (pure) and :mod:`.provider` (boto3)."""

@@ -1,0 +1,1 @@
+"""The ``aws-lambda`` provider: :mod:`.details` (pure) and :mod:`.provider` (boto3)."""

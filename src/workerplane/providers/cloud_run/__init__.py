@@ -1,0 +1,1 @@
+"""The ``gcp-cloud-run`` provider: :mod:`.details` (pure) and :mod:`.provider` (Google's client)."""

@@ -1,0 +1,45 @@
+"""Builds a provider from its ``provider.type`` and the spec's details (imports the implementation).
+
+The registry names each implementation as a ``"module:Class"`` string so that it stays pure; this
+module is where that string is imported, lazily, so that e.g. the subprocess provider never
+imports boto3.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from workerplane.providers.base import Provider, ProviderContext, WorkerEnvironment
+from workerplane.providers.registry import parse_provider_details, provider_type
+
+
+def build_provider(
+    provider_type_name: str,
+    details: Mapping[str, Any],
+    *,
+    deployment: str,
+    group_id: str,
+    worker_env: WorkerEnvironment,
+    state_dir: Path,
+) -> Provider:
+    """Validate ``details`` (the spec's ``provider.details``) and build the provider.
+
+    Raises:
+        ValueError: unknown provider type.
+        pydantic.ValidationError: the details break the type's model.
+    """
+    entry = provider_type(provider_type_name)
+    context = ProviderContext(
+        deployment=deployment,
+        group_id=group_id,
+        details=parse_provider_details(provider_type_name, details),
+        worker_env=worker_env,
+        state_dir=state_dir,
+    )
+    module_name, class_name = entry.implementation.split(":")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    provider: Provider = cls.from_context(context)
+    return provider

@@ -1,0 +1,1 @@
+"""The ``subprocess`` provider: :mod:`.details` (pure) and :mod:`.provider` (local processes)."""
