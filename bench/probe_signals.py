@@ -223,7 +223,7 @@ async def call_cost(
 
 
 async def hammer(call: Signal, callers: int, seconds: float) -> tuple[int, int, int]:
-    """Call as fast as ``callers`` concurrent callers can for ``seconds``: (ok, exhausted, other)."""
+    """Call as fast as ``callers`` callers can for ``seconds``: (ok, exhausted, other)."""
     counts = [0, 0, 0]
     end = time.perf_counter() + seconds
 
@@ -241,7 +241,7 @@ async def hammer(call: Signal, callers: int, seconds: float) -> tuple[int, int, 
 
 def percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(pct / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
 
 
 async def run_partitions(partitions: int, args: argparse.Namespace, workdir: Path) -> dict:
@@ -295,7 +295,8 @@ def print_tables(results: dict[int, dict], args: argparse.Namespace) -> None:
         f"{args.interval}s, miss = not seen within {args.timeout}s)"
     )
     print(
-        f"{'signal':<11} {'type':<9} {'parts':>5} {'p50 s':>7} {'p95 s':>7} {'max s':>7} {'misses':>7}"
+        f"{'signal':<11} {'type':<9} {'parts':>5} {'p50 s':>7} {'p95 s':>7} {'max s':>7}"
+        f" {'misses':>7}"
     )
     for partitions, result in results.items():
         for kind, trials in result["detections"].items():
@@ -303,18 +304,26 @@ def print_tables(results: dict[int, dict], args: argparse.Namespace) -> None:
                 delays = [t[name] for t in trials if t[name] is not None]
                 misses = sum(1 for t in trials if t[name] is None)
                 cells = (
-                    [f"{statistics.median(delays):7.2f}", f"{percentile(delays, 95):7.2f}",
-                     f"{max(delays):7.2f}"] if delays else ["      -"] * 3
-                )  # fmt: skip
+                    [
+                        f"{statistics.median(delays):7.2f}",
+                        f"{percentile(delays, 95):7.2f}",
+                        f"{max(delays):7.2f}",
+                    ]
+                    if delays
+                    else ["      -"] * 3
+                )
                 print(
-                    f"{name:<11} {kind:<9} {partitions:>5} {' '.join(cells)} {misses:>4}/{len(trials)}"
+                    f"{name:<11} {kind:<9} {partitions:>5} {' '.join(cells)}"
+                    f" {misses:>4}/{len(trials)}"
                 )
     print("\nCost per call (one call; hint-all costs one call per partition)")
     print(f"{'call':<21} {'parts':>5} {'p50 ms':>7} {'p95 ms':>7} {'ok/s':>7} {'exhausted':>9}")
     for partitions, result in results.items():
         for name, cost in result["cost"].items():
-            print(f"{name:<21} {partitions:>5} {cost['p50_ms']:7.1f} {cost['p95_ms']:7.1f} "
-                  f"{cost['ok_per_s']:7.0f} {cost['exhausted']:>9}")  # fmt: skip
+            print(
+                f"{name:<21} {partitions:>5} {cost['p50_ms']:7.1f} {cost['p95_ms']:7.1f} "
+                f"{cost['ok_per_s']:7.0f} {cost['exhausted']:>9}"
+            )
     for partitions, result in results.items():
         print(
             f"visibility 'TaskQueue IN (a, b)' counts both ({partitions} partitions): "
