@@ -40,6 +40,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from temporalio import workflow
 from temporalio.api.enums.v1 import DescribeTaskQueueMode, EventType
@@ -244,7 +245,9 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
 
 
-async def run_partitions(partitions: int, args: argparse.Namespace, workdir: Path) -> dict:
+async def run_partitions(
+    partitions: int, args: argparse.Namespace, workdir: Path
+) -> dict[str, Any]:
     server = start_dev_server(
         fast_stats=False,
         partitions=partitions,
@@ -289,7 +292,7 @@ async def count_in_query_works(client: Client) -> bool:
     return count == 2
 
 
-def print_tables(results: dict[int, dict], args: argparse.Namespace) -> None:
+def print_tables(results: dict[int, dict[str, Any]], args: argparse.Namespace) -> None:
     print(
         f"\nDetection after the task was created ({args.trials} trials each, poll every "
         f"{args.interval}s, miss = not seen within {args.timeout}s)"
