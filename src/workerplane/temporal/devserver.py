@@ -23,6 +23,20 @@ FAST_STATS_CONFIG = {
 }
 
 
+def partition_config(partitions: int) -> dict[str, str]:
+    """Dynamic config that gives every task queue ``partitions`` read and write partitions.
+
+    The server's default is 4; 1 makes every task land on the root partition, which is what the
+    legacy ``backlog_count_hint`` of a plain ``DescribeTaskQueue`` reads.
+    """
+    if partitions < 1:
+        raise ValueError("a task queue has at least one partition")
+    return {
+        "matching.numTaskqueueReadPartitions": str(partitions),
+        "matching.numTaskqueueWritePartitions": str(partitions),
+    }
+
+
 def free_port() -> int:
     """A free TCP port on 127.0.0.1 (the caller binds it soon after)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -73,6 +87,7 @@ def start_dev_server(
     db_file: Path | None = None,
     in_memory: bool = False,
     fast_stats: bool = True,
+    partitions: int | None = None,
     extra_config: dict[str, str] | None = None,
     namespaces: tuple[str, ...] = (),
     log_file: Path | None = None,
@@ -85,7 +100,11 @@ def start_dev_server(
         ui_port: UI port; a free one when ``None``.
         db_file: SQLite file, so a restarted server keeps its state; a temp file when ``None``.
         in_memory: keep state in memory only (faster; lost when the server stops).
-        fast_stats: apply :data:`FAST_STATS_CONFIG`.
+        fast_stats: apply :data:`FAST_STATS_CONFIG`. ``False`` runs the server with Temporal's
+            default dynamic config (stats cached for 5 s), as production servers and Temporal
+            Cloud run.
+        partitions: task-queue partitions (:func:`partition_config`); the server default (4)
+            when ``None``.
         extra_config: more ``--dynamic-config-value`` entries (values are JSON/YAML literals).
         namespaces: extra namespaces to create at start.
         log_file: where the server's output goes (discarded when ``None``).
@@ -95,6 +114,8 @@ def start_dev_server(
     if db_file is None:
         db_file = Path(tempfile.mkdtemp(prefix="workerplane-temporal-")) / "temporal.db"
     config = dict(FAST_STATS_CONFIG) if fast_stats else {}
+    if partitions is not None:
+        config.update(partition_config(partitions))
     config.update(extra_config or {})
     args = [
         temporal_cli(),

@@ -30,12 +30,13 @@ from temporalio.service import RPCError, RPCStatusCode
 from workerplane.config.model import TASK_QUEUE_TYPES
 from workerplane.scaling.types import QueueStats
 
-_TYPE_TO_PROTO = {
+#: Config task queue type names to the protobuf enum.
+TYPE_TO_PROTO = {
     "WORKFLOW": TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
     "ACTIVITY": TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
     "NEXUS": TaskQueueType.TASK_QUEUE_TYPE_NEXUS,
 }
-_PROTO_TO_TYPE = {value: key for key, value in _TYPE_TO_PROTO.items()}
+_PROTO_TO_TYPE = {value: key for key, value in TYPE_TO_PROTO.items()}
 
 
 class MetricsUnavailable(Exception):
@@ -101,7 +102,7 @@ class TemporalMetricsSource:
             DescribeTaskQueueRequest(
                 namespace=target.namespace,
                 task_queue=TaskQueue(name=queue),
-                task_queue_type=_TYPE_TO_PROTO[queue_type],
+                task_queue_type=TYPE_TO_PROTO[queue_type],
                 report_stats=True,
             ),
             timeout=timedelta(seconds=self._timeout),
