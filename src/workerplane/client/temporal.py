@@ -54,8 +54,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from workerplane.config.model import ComputeConfig, ScalerSpec
 from workerplane.config.proto import compute_config_to_proto
-from workerplane.config.provider_details import provider_strategy
 from workerplane.config.update import ACCEPTED_PATHS
+from workerplane.providers.registry import provider_strategy
 from workerplane.scaling.registry import DEFAULT_SCALER
 from workerplane.scaling.types import Strategy
 
