@@ -34,7 +34,6 @@ from workerplane.scaling.types import (
     SetSize,
     StartWorkers,
     Strategy,
-    WorkerCensus,
 )
 
 RETIRING_REASON = "group removed from the spec: finishing its open work"
@@ -75,17 +74,10 @@ def plan_cycle(
     metrics = observed.metrics
     scaler_state, decision = intent.scaler.decide(state.scaler_state, metrics, now)
     decision = apply_rules(decision, intent, metrics)
-    described = describe(decision)
-    next_state = dataclasses.replace(
-        state,
-        scaler_state=scaler_state,
-        held_size=decision.size if isinstance(decision, SetSize) else state.held_size,
-        last_decision=described,
-        last_reason=decision.reason,
-    )
+    next_state = advance(state, scaler_state, decision)
     plan = Plan(
         decision=decision,
-        action=action_for(decision, state.held_size, observed.census),
+        action=action_for(decision, state.held_size, observed.census.running),
         log=decision_log_line(intent, observed, decision, state),
         state=next_state,
     )
@@ -112,15 +104,26 @@ def apply_rules(decision: Decision, intent: GroupIntent, metrics: GroupMetrics |
     return decision
 
 
-def action_for(decision: Decision, held_size: int | None, census: WorkerCensus) -> Action:
+def advance(state: GroupState, scaler_state: Any, decision: Decision) -> GroupState:
+    """The state after ``decision``: the scaler's new state, the size now held, the decision."""
+    return dataclasses.replace(
+        state,
+        scaler_state=scaler_state,
+        held_size=decision.size if isinstance(decision, SetSize) else state.held_size,
+        last_decision=describe(decision),
+        last_reason=decision.reason,
+    )
+
+
+def action_for(decision: Decision, held_size: int | None = None, running: int = 0) -> Action:
     """The provider call that carries out ``decision``. A hold asks again for the held size
-    when the census shows another count: workers crash and get evicted."""
+    when ``running`` workers exist instead: workers crash and get evicted."""
     if isinstance(decision, StartWorkers):
         return Invoke(decision.count)
     if isinstance(decision, SetSize):
         return Resize(decision.size, decision.reason)
-    if held_size is not None and census.running != held_size:
-        return Reconcile(held_size, census.running)
+    if held_size is not None and running != held_size:
+        return Reconcile(held_size, running)
     return NoAction()
 
 
