@@ -45,7 +45,7 @@ import numpy.typing as npt
 
 from workerplane.planning.actions import Action, GroupState, Invoke, NoAction, Reconcile, Resize
 from workerplane.planning.observe import Observation
-from workerplane.planning.plan import GroupIntent, action_for, advance, plan_cycle
+from workerplane.planning.plan import Decider, GroupIntent, action_for, advance, plan_cycle
 from workerplane.scaling.types import (
     Decision,
     GroupMetrics,
@@ -60,8 +60,9 @@ from workerplane.sim.traces import Trace
 FloatArray = npt.NDArray[np.float64]
 
 
-class SimScaler(Protocol):
-    """The subset of :class:`workerplane.scaling.base.Scaler` the simulator drives."""
+class SimScaler(Decider, Protocol):
+    """The subset of :class:`workerplane.scaling.base.Scaler` the simulator drives: the plan's
+    :class:`~workerplane.planning.plan.Decider`, plus its strategy and schedule."""
 
     strategy: Strategy
 
@@ -69,10 +70,6 @@ class SimScaler(Protocol):
     def poll_interval_s(self) -> float: ...
 
     def initial_state(self, now: float) -> Any: ...
-
-    def decide(
-        self, state: Any, metrics: GroupMetrics | None, now: float
-    ) -> tuple[Any, Decision]: ...
 
 
 @dataclass(frozen=True)
