@@ -1,4 +1,4 @@
-"""The reconciler: observe each scaling group, ask its scaler, apply the decision via its provider.
+"""The reconciler: observe each scaling group, plan its cycle, execute the plan via its provider.
 
 One asyncio task per scaling group runs at the scaler's poll interval; a supervisor task keeps the
 set of groups in line with the :class:`SpecSource`, so spec changes apply live. workerplane is never
@@ -9,43 +9,33 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from temporalio.client import Client
-
-from workerplane.config.model import DeploymentSpec, ScalingGroup, effective_task_queue_types
-from workerplane.controller.interfaces import SpecSource, StatusSink
+from workerplane.config.model import DeploymentSpec, effective_task_queue_types
+from workerplane.controller.cycle import GroupRuntime, TemporalMetrics, record_crash, run_cycle
+from workerplane.controller.interfaces import (
+    MetricsConnector,
+    ProviderFactory,
+    SpecSource,
+    StatusSink,
+)
+from workerplane.planning.actions import GroupState
+from workerplane.planning.plan import open_work_done
+from workerplane.planning.readiness import version_statuses
 from workerplane.planning.status import GroupStatus, ManagedVersion
-from workerplane.providers.base import Provider, ProviderError, WorkerEnvironment
+from workerplane.providers.base import WorkerEnvironment
 from workerplane.providers.factory import build_provider
 from workerplane.providers.registry import provider_strategy
-from workerplane.scaling.base import Scaler
 from workerplane.scaling.registry import DEFAULT_SCALER, build_scaler
-from workerplane.scaling.types import (
-    Decision,
-    GroupMetrics,
-    Hold,
-    QueueStats,
-    SetSize,
-    StartWorkers,
-    Strategy,
-    WorkerCensus,
-)
-from workerplane.temporal.connection import ResolvedConnection, connect, resolve_connection
-from workerplane.temporal.metrics import (
-    MetricsUnavailable,
-    QueueTarget,
-    TemporalMetricsSource,
-    total,
-)
+from workerplane.temporal.connection import ResolvedConnection, resolve_connection
+from workerplane.temporal.metrics import QueueTarget
 
 logger = logging.getLogger("workerplane.controller")
-decision_log = logging.getLogger("workerplane.decisions")
 
 
 @dataclass(frozen=True)
@@ -66,38 +56,6 @@ class ControllerSettings:
     drain_timeout_s: float = 60.0
 
 
-@dataclass
-class _GroupRuntime:
-    """Everything one scaling group needs between cycles."""
-
-    version: ManagedVersion
-    group_id: str
-    group: ScalingGroup
-    connection: ResolvedConnection
-    provider: Provider
-    scaler: Scaler[Any]
-    scaler_state: Any
-    strategy: Strategy
-    target: QueueTarget
-    held_size: int | None = None
-    status: GroupStatus | None = None
-    last_decision: str = "none yet"
-    last_reason: str = ""
-    last_error: str | None = None
-    validation_error: str | None = None
-    task: asyncio.Task[None] | None = None
-    #: Set when the group left the spec: it serves what is left, then goes to zero.
-    retiring: bool = False
-
-
-def _describe(decision: Decision) -> str:
-    if isinstance(decision, StartWorkers):
-        return f"start {decision.count}"
-    if isinstance(decision, SetSize):
-        return f"set size {decision.size}"
-    return "hold"
-
-
 class Controller:
     """Runs every scaling group of every managed version.
 
@@ -112,14 +70,20 @@ class Controller:
         settings: ControllerSettings,
         *,
         on_cycle: Callable[[list[GroupStatus]], None] | None = None,
+        providers: ProviderFactory = build_provider,
+        metrics: MetricsConnector | None = None,
     ) -> None:
+        """``providers`` builds each group's provider and ``metrics`` reads its queue stats;
+        both default to the real ones (tests pass in-memory fakes)."""
         self._source = source
         self._sink = sink
         self._settings = settings
         self._on_cycle = on_cycle
-        self._groups: dict[tuple[str, str], _GroupRuntime] = {}
+        self._groups: dict[tuple[str, str], GroupRuntime] = {}
         self._signatures: dict[tuple[str, str], str] = {}
-        self._clients: dict[tuple[str, str, str | None], Client] = {}
+        self._providers = providers
+        self._metrics = metrics or TemporalMetrics()
+        self._versions: list[ManagedVersion] = []
         self._retiring: set[asyncio.Task[None]] = set()
 
     # -- public ------------------------------------------------------------------------------
@@ -153,6 +117,7 @@ class Controller:
     # -- reconciliation of the managed set ---------------------------------------------------
 
     async def _sync(self, versions: list[ManagedVersion]) -> None:
+        self._versions = list(versions)
         wanted: dict[tuple[str, str], tuple[ManagedVersion, str]] = {}
         for version in versions:
             for group_id in version.spec.compute.scaling_groups:
@@ -178,8 +143,8 @@ class Controller:
             replacement.task = asyncio.create_task(self._group_loop(replacement))
 
     async def _build_group(
-        self, version: ManagedVersion, group_id: str, current: _GroupRuntime | None
-    ) -> _GroupRuntime:
+        self, version: ManagedVersion, group_id: str, current: GroupRuntime | None
+    ) -> GroupRuntime:
         spec = version.spec
         group = spec.compute.scaling_groups[group_id]
         connection = resolve_connection(
@@ -200,11 +165,13 @@ class Controller:
             # Only the scaler (or the version's metadata) changed: keep the workers, swap the brain.
             await self._cancel_loop(current)
             current.version, current.group, current.scaler = version, group, scaler
-            current.scaler_state = scaler.initial_state(now)
+            current.state = dataclasses.replace(
+                current.state, scaler_state=scaler.initial_state(now)
+            )
             current.connection, current.target = connection, target
             logger.info("%s/%s scaler updated live", version.key, group_id)
             return current
-        provider = build_provider(
+        provider = self._providers(
             group.provider.type,
             group.provider.details,
             deployment=version.key,
@@ -214,55 +181,51 @@ class Controller:
         )
         await provider.start()
         check = await provider.validate()
-        runtime = _GroupRuntime(
+        runtime = GroupRuntime(
             version=version,
             group_id=group_id,
             group=group,
             connection=connection,
             provider=provider,
             scaler=scaler,
-            scaler_state=scaler.initial_state(now),
             strategy=strategy,
             target=target,
-            validation_error=None if check.ok else check.message,
+            state=GroupState(
+                scaler_state=scaler.initial_state(now),
+                validation_error=None if check.ok else check.message,
+            ),
         )
         if current is not None:
             logger.info("%s/%s provider changed: retiring the old workers", version.key, group_id)
             self._retire_in_background(current)
         return runtime
 
-    def _retire_in_background(self, group: _GroupRuntime) -> None:
+    def _retire_in_background(self, group: GroupRuntime) -> None:
         task = asyncio.create_task(self._retire_when_idle(group))
         self._retiring.add(task)
         task.add_done_callback(self._retiring.discard)
 
-    async def _retire_when_idle(self, group: _GroupRuntime) -> None:
+    async def _retire_when_idle(self, group: GroupRuntime) -> None:
         """Let a removed group finish its open work (e.g. the last workflow task after an
         activity), then retire its workers; give up waiting after ``drain_timeout_s``."""
         group.retiring = True
         deadline = time.monotonic() + self._settings.drain_timeout_s
         while time.monotonic() < deadline:
-            status = group.status
-            if (
-                status is not None
-                and status.metrics_ok
-                and status.backlog == 0
-                and not status.in_flight
-            ):
+            if open_work_done(group.status):
                 break
             if group.task is None or group.task.done():
                 break
             await asyncio.sleep(group.scaler.poll_interval_s)
         await self._stop_group(group, drain=True)
 
-    async def _cancel_loop(self, group: _GroupRuntime) -> None:
+    async def _cancel_loop(self, group: GroupRuntime) -> None:
         if group.task is not None:
             group.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await group.task
             group.task = None
 
-    async def _stop_group(self, group: _GroupRuntime, *, drain: bool) -> None:
+    async def _stop_group(self, group: GroupRuntime, *, drain: bool) -> None:
         await self._cancel_loop(group)
         try:
             if drain:
@@ -274,172 +237,28 @@ class Controller:
 
     # -- one group's cycle -------------------------------------------------------------------
 
-    async def _client(self, connection: ResolvedConnection) -> Client:
-        key = (connection.address, connection.namespace, connection.api_key)
-        client = self._clients.get(key)
-        if client is None:
-            client = await connect(connection)
-            self._clients[key] = client
-        return client
-
-    async def _group_loop(self, group: _GroupRuntime) -> None:
+    async def _group_loop(self, group: GroupRuntime) -> None:
         while True:
             started = time.monotonic()
             try:
-                await self._cycle(group)
+                await run_cycle(group, self._metrics)
             except asyncio.CancelledError:
                 raise
             except Exception as err:  # a bug or an unexpected provider failure: keep going
-                group.last_error = f"{type(err).__name__}: {err}"
-                logger.exception("%s/%s cycle failed", group.version.key, group.group_id)
+                record_crash(group, err)
+                logger.exception("%s cycle failed", group.name)
             await self._publish()
             elapsed = time.monotonic() - started
             await asyncio.sleep(max(0.0, group.scaler.poll_interval_s - elapsed))
-
-    async def _read_metrics(self, group: _GroupRuntime) -> dict[str, QueueStats] | None:
-        try:
-            # The connection was resolved when the group was built (a change rebuilds it), so
-            # the hot path never re-reads temporal.toml or the environment.
-            client = await self._client(group.connection)
-            return await TemporalMetricsSource(client).read(group.target)
-        except (MetricsUnavailable, OSError, RuntimeError) as err:
-            group.last_error = f"metrics unavailable: {err}"
-            logger.warning("%s/%s metrics unavailable: %s", group.version.key, group.group_id, err)
-            return None
-
-    async def _cycle(self, group: _GroupRuntime) -> None:
-        by_type = await self._read_metrics(group)
-        census = await group.provider.census()
-        now = time.monotonic()
-        metrics = None
-        if by_type is not None:
-            metrics = GroupMetrics(
-                stats=total(by_type.values()), workers=census, observed_at=now, by_type=by_type
-            )
-        group.scaler_state, decision = group.scaler.decide(group.scaler_state, metrics, now)
-        if group.retiring and metrics is not None:
-            # A removed group never grows; it holds until its open work is done.
-            held = Hold("group removed from the spec: finishing its open work")
-            decision = _drain_decision(held, metrics, group.strategy)
-        elif group.version.draining and metrics is not None:
-            decision = _drain_decision(decision, metrics, group.strategy)
-        applied_error = await self._apply(group, decision, census)
-        if by_type is not None and applied_error is None:
-            group.last_error = None
-        elif applied_error is not None:
-            group.last_error = applied_error
-        self._log_decision(group, metrics, census, decision)
-        group.status = self._status(group, metrics, census, decision)
-
-    async def _apply(
-        self, group: _GroupRuntime, decision: Decision, census: WorkerCensus
-    ) -> str | None:
-        try:
-            if isinstance(decision, StartWorkers):
-                await group.provider.invoke(decision.count)
-            elif isinstance(decision, SetSize):
-                group.held_size = decision.size
-                await group.provider.set_size(decision.size)
-            elif group.held_size is not None and census.running != group.held_size:
-                # Reconcile actual capacity with what we hold: workers crash, get evicted, etc.
-                await group.provider.set_size(group.held_size)
-        except ProviderError as err:
-            logger.warning(
-                "%s/%s provider call failed (%s): %s",
-                group.version.key,
-                group.group_id,
-                err.kind,
-                err,
-            )
-            if not err.retryable:
-                # Access denied, not found, invalid: a config problem, not a passing fault.
-                group.validation_error = f"{err.kind}: {err}"
-            return f"provider: {err}"
-        except Exception as err:
-            logger.warning("%s/%s provider call failed: %s", group.version.key, group.group_id, err)
-            return f"provider: {err}"
-        return None
-
-    def _log_decision(
-        self,
-        group: _GroupRuntime,
-        metrics: GroupMetrics | None,
-        census: WorkerCensus,
-        decision: Decision,
-    ) -> None:
-        described = _describe(decision)
-        changed = described != group.last_decision or decision.reason != group.last_reason
-        group.last_decision, group.last_reason = described, decision.reason
-        level = logging.INFO if not isinstance(decision, Hold) or changed else logging.DEBUG
-        stats = metrics.stats if metrics is not None else None
-        decision_log.log(
-            level,
-            "%s/%s %s: %s | backlog=%s age=%.1fs add=%.2f/s dispatch=%.2f/s pollers=%s "
-            "running=%d ready=%s in_flight=%s",
-            group.version.key,
-            group.group_id,
-            described,
-            decision.reason,
-            stats.backlog_count if stats else "?",
-            stats.backlog_age_s if stats else 0.0,
-            stats.add_rate if stats else 0.0,
-            stats.dispatch_rate if stats else 0.0,
-            stats.pollers if stats else "?",
-            census.running,
-            census.ready,
-            census.in_flight,
-        )
-
-    def _status(
-        self,
-        group: _GroupRuntime,
-        metrics: GroupMetrics | None,
-        census: WorkerCensus,
-        decision: Decision,
-    ) -> GroupStatus:
-        stats = metrics.stats if metrics is not None else QueueStats()
-        desired = group.held_size if group.strategy is Strategy.WORKER_SET else None
-        return GroupStatus(
-            version_key=group.version.key,
-            group_id=group.group_id,
-            provider_type=group.group.provider.type,
-            scaler_type=group.group.scaler.type or DEFAULT_SCALER,
-            strategy=group.strategy.value,
-            workers_running=census.running,
-            workers_ready=census.ready,
-            in_flight=census.in_flight,
-            pollers=stats.pollers,
-            backlog=stats.backlog_count,
-            backlog_age_s=stats.backlog_age_s,
-            add_rate=stats.add_rate,
-            dispatch_rate=stats.dispatch_rate,
-            desired=desired,
-            last_decision=group.last_decision,
-            last_reason=decision.reason,
-            last_error=group.last_error,
-            provider_validation_error=group.validation_error,
-            metrics_ok=metrics is not None,
-            updated_at=time.time(),
-        )
 
     async def _publish(self) -> None:
         statuses = self.statuses()
         if self._on_cycle is not None:
             self._on_cycle(statuses)
         try:
-            await self._sink.publish(statuses)
+            await self._sink.publish(statuses, versions=version_statuses(self._versions, statuses))
         except Exception as err:
             logger.warning("could not publish status: %s", err)
-
-
-def _drain_decision(decision: Decision, metrics: GroupMetrics, strategy: Strategy) -> Decision:
-    """A draining version keeps serving its pinned work, then goes to zero and starts nothing."""
-    idle = metrics.stats.backlog_count == 0 and not metrics.workers.in_flight
-    if strategy is Strategy.WORKER_SET and idle:
-        return SetSize(0, "version is draining and has no work left")
-    if isinstance(decision, StartWorkers) and idle:
-        return Hold("version is draining and has no work left")
-    return decision
 
 
 def _worker_env(

@@ -1,15 +1,24 @@
-"""How the controller learns what to manage and where it reports what it did.
+"""What the controller is wired to: where specs come from, where status goes, how it reads queue
+metrics and how it builds providers.
 
 The controller does not care whether specs come from a YAML file (``workerplane run -f``) or from
 the API's database (``workerplane serve``): both implement :class:`SpecSource`. Likewise, status
 goes to a :class:`StatusSink` (a JSON file for ``workerplane status``, the store for the API).
+Metrics and providers come through :class:`MetricsConnector` and :class:`ProviderFactory`, so
+tests drive the controller with in-memory fakes and no server.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
 
-from workerplane.planning.status import GroupStatus, ManagedVersion
+from workerplane.planning.status import GroupStatus, ManagedVersion, VersionStatus
+from workerplane.providers.base import Provider, WorkerEnvironment
+from workerplane.scaling.types import QueueStats
+from workerplane.temporal.connection import ResolvedConnection
+from workerplane.temporal.metrics import QueueTarget
 
 
 class SpecSource(Protocol):
@@ -23,4 +32,44 @@ class SpecSource(Protocol):
 class StatusSink(Protocol):
     """Where the controller publishes status after every cycle."""
 
-    async def publish(self, statuses: list[GroupStatus]) -> None: ...
+    async def publish(
+        self, statuses: list[GroupStatus], versions: Sequence[VersionStatus] = ()
+    ) -> None:
+        """Record every group's status and, in ``versions``, every managed version's status
+        (its groups and its readiness)."""
+        ...
+
+
+class MetricsSource(Protocol):
+    """Reads a group's task-queue stats.
+
+    ``read`` raises :class:`~workerplane.temporal.metrics.MetricsUnavailable` (or ``OSError``,
+    ``RuntimeError``) when it cannot; the group then holds its size.
+    """
+
+    async def read(self, target: QueueTarget) -> dict[str, QueueStats]:
+        """Stats per task-queue type, summed over the target's queues."""
+        ...
+
+
+class MetricsConnector(Protocol):
+    """Gives the metrics source of a Temporal connection (connecting on first use)."""
+
+    async def __call__(self, connection: ResolvedConnection) -> MetricsSource: ...
+
+
+class ProviderFactory(Protocol):
+    """Builds a scaling group's provider, as
+    :func:`~workerplane.providers.factory.build_provider` does: validates the spec's
+    ``provider.details`` and builds the implementation."""
+
+    def __call__(
+        self,
+        type_name: str,
+        details: Mapping[str, Any],
+        *,
+        deployment: str,
+        group_id: str,
+        worker_env: WorkerEnvironment,
+        state_dir: Path,
+    ) -> Provider: ...

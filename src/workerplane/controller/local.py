@@ -10,11 +10,12 @@ import dataclasses
 import json
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from workerplane.config.loader import SpecError, load_spec
 from workerplane.config.model import DeploymentSpec
-from workerplane.planning.status import GroupStatus, ManagedVersion
+from workerplane.planning.status import GroupStatus, ManagedVersion, VersionStatus
 
 logger = logging.getLogger("workerplane.controller")
 
@@ -65,7 +66,11 @@ class JsonStatusSink:
         self._path = path
         path.parent.mkdir(parents=True, exist_ok=True)
 
-    async def publish(self, statuses: list[GroupStatus]) -> None:
+    async def publish(
+        self, statuses: list[GroupStatus], versions: Sequence[VersionStatus] = ()
+    ) -> None:
+        """Write the groups' statuses; ``workerplane status`` shows groups, so ``versions``
+        (which only regroup them with a readiness) are not written."""
         payload = {"pid": os.getpid(), "groups": [dataclasses.asdict(s) for s in statuses]}
         tmp = self._path.with_name(f".{self._path.name}.tmp")
         tmp.write_text(json.dumps(payload, indent=1))

@@ -3,6 +3,7 @@ store, the API, the console and the CLI."""
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 from workerplane.config.model import DeploymentSpec
@@ -49,3 +50,40 @@ class GroupStatus:
     provider_validation_error: str | None
     metrics_ok: bool
     updated_at: float
+
+
+class Readiness(enum.StrEnum):
+    """Where a version stands, as the controller sees it; the values are the store's names.
+
+    ``UPDATE_PENDING`` (not picked up yet) and ``DELETE_IN_PROGRESS`` (asked to go) are the
+    store's own states: only it knows about them.
+    """
+
+    READY = "READY"
+    UPDATE_IN_PROGRESS = "UPDATE_IN_PROGRESS"
+    UPDATE_FAILED = "UPDATE_FAILED"
+
+
+@dataclass(frozen=True)
+class VersionStatus:
+    """The status of one version: its groups' statuses and the readiness computed from them.
+
+    Attributes:
+        version_key: the :attr:`ManagedVersion.key`.
+        generation: the :attr:`ManagedVersion.generation` the controller ran when it computed this.
+        draining: whether the version is draining (it then needs no minimum of workers).
+        groups: the statuses of the version's groups the controller runs.
+        readiness: ``None`` while some group of the spec has not reported yet (keep the last one).
+        reason: why the version is not ready (``None`` when it is, or while ``readiness`` is).
+        validation_error: the first provider validation error of its groups, if any.
+        drained: no worker of the version is running (a deleting version may then go).
+    """
+
+    version_key: str
+    generation: int
+    draining: bool
+    groups: tuple[GroupStatus, ...]
+    readiness: Readiness | None
+    reason: str | None
+    validation_error: str | None
+    drained: bool

@@ -17,7 +17,7 @@ from workerplane.providers.registry import parse_provider_details, provider_type
 
 
 def build_provider(
-    provider_type_name: str,
+    type_name: str,
     details: Mapping[str, Any],
     *,
     deployment: str,
@@ -31,11 +31,11 @@ def build_provider(
         ValueError: unknown provider type.
         pydantic.ValidationError: the details break the type's model.
     """
-    entry = provider_type(provider_type_name)
+    entry = provider_type(type_name)
     context = ProviderContext(
         deployment=deployment,
         group_id=group_id,
-        details=parse_provider_details(provider_type_name, details),
+        details=parse_provider_details(type_name, details),
         worker_env=worker_env,
         state_dir=state_dir,
     )

@@ -21,9 +21,10 @@ What is modelled, and how:
   polling workers plus those that stopped polling less than ``poller_history_ttl_s`` ago
   (``matching.PollerHistoryTTL``, 5 min).
 * **The controller** observes the group every ``scaler.poll_interval_s`` seconds (from t = 0),
-  calls the REAL scaler's ``decide(state, metrics, now)`` and applies the decision through the
-  simulated provider. The census it passes (running, ready, in flight, desired) is exact and fresh,
-  as a provider reading worker status files sees it.
+  runs the REAL controller's plan (:func:`~workerplane.planning.plan.plan_cycle`: the scaler's
+  ``decide(state, metrics, now)``, the drain rules, the held-size reconcile) and executes the
+  planned action through the simulated provider. The census it passes (running, ready, in
+  flight, desired) is exact and fresh, as a provider reading worker status files sees it.
 * **Cost** is worker-seconds: from launch (startup time is billed) to exit.
 
 Everything random is drawn from one seeded ``numpy.random.Generator`` and ties between events at
@@ -42,13 +43,14 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from workerplane.planning.actions import Action, GroupState, Invoke, NoAction, Reconcile, Resize
+from workerplane.planning.observe import Observation
+from workerplane.planning.plan import Decider, GroupIntent, action_for, advance, plan_cycle
 from workerplane.scaling.types import (
     Decision,
     GroupMetrics,
     Hold,
     QueueStats,
-    SetSize,
-    StartWorkers,
     Strategy,
     WorkerCensus,
 )
@@ -58,8 +60,9 @@ from workerplane.sim.traces import Trace
 FloatArray = npt.NDArray[np.float64]
 
 
-class SimScaler(Protocol):
-    """The subset of :class:`workerplane.scaling.base.Scaler` the simulator drives."""
+class SimScaler(Decider, Protocol):
+    """The subset of :class:`workerplane.scaling.base.Scaler` the simulator drives: the plan's
+    :class:`~workerplane.planning.plan.Decider`, plus its strategy and schedule."""
 
     strategy: Strategy
 
@@ -67,10 +70,6 @@ class SimScaler(Protocol):
     def poll_interval_s(self) -> float: ...
 
     def initial_state(self, now: float) -> Any: ...
-
-    def decide(
-        self, state: Any, metrics: GroupMetrics | None, now: float
-    ) -> tuple[Any, Decision]: ...
 
 
 @dataclass(frozen=True)
@@ -261,7 +260,15 @@ class Simulation:
         self.launches = 0
         self.scale_actions = 0
         self.done_count = 0
-        self.state: Any = None
+        self.intent = GroupIntent(
+            version_key=trace.name,
+            group_id=policy_name,
+            provider_type="simulated",
+            scaler_type=policy_name,
+            strategy=scaler.strategy,
+            scaler=scaler,
+        )
+        self.plan_state = GroupState(scaler_state=None)
         self.series: list[tuple[float, int, int, int, int]] = []
         self.task_added: Callable[..., tuple[Any, Decision]] | None = None
         if self.opt.signal_task_adds:
@@ -386,33 +393,43 @@ class Simulation:
         )
 
     # ------------------------------------------------------------------ decisions
-    def _apply(self, decision: Decision) -> None:
+    def _execute(self, decision: Decision, action: Action) -> None:
         self.decisions.append((self.now, decision))
-        if isinstance(decision, StartWorkers):
-            if decision.count > 0:
+        if isinstance(action, Invoke):
+            if action.count > 0:
                 self.scale_actions += 1
-            for _ in range(decision.count):
+            for _ in range(action.count):
                 self._launch()
-        elif isinstance(decision, SetSize):
-            target = max(0, decision.size)
-            if target != self.desired:
-                self.scale_actions += 1
-            self.desired = target
-            active = [self.workers[i] for i in sorted(self.alive)]
-            active = [w for w in active if w.state in (_STARTING, _READY)]
-            if target > len(active):
-                for _ in range(target - len(active)):
-                    self._launch()
-            elif target < len(active):
-                # Retire workers still starting first (newest first), then the least busy.
-                order = sorted(
-                    active,
-                    key=lambda w: (w.state != _STARTING, w.in_flight, -w.launched_at, -w.wid),
-                )
-                for w in order[: len(active) - target]:
-                    self._stop_polling(w)
-        elif not isinstance(decision, Hold):  # pragma: no cover - Decision is a closed union
-            raise TypeError(f"unknown decision {decision!r}")
+        elif isinstance(action, Resize | Reconcile):
+            self._resize(action.size)
+        elif not isinstance(action, NoAction):  # pragma: no cover - Action is a closed union
+            raise TypeError(f"unknown action {action!r}")
+
+    def _resize(self, size: int) -> None:
+        target = max(0, size)
+        if target != self.desired:
+            self.scale_actions += 1
+        self.desired = target
+        active = [self.workers[i] for i in sorted(self.alive)]
+        active = [w for w in active if w.state in (_STARTING, _READY)]
+        if target > len(active):
+            for _ in range(target - len(active)):
+                self._launch()
+        elif target < len(active):
+            # Retire workers still starting first (newest first), then the least busy.
+            order = sorted(
+                active,
+                key=lambda w: (w.state != _STARTING, w.in_flight, -w.launched_at, -w.wid),
+            )
+            for w in order[: len(active) - target]:
+                self._stop_polling(w)
+
+    def _tick(self) -> None:
+        metrics = self.metrics()
+        observed = Observation(census=metrics.workers, metrics=metrics, wall_time=self.now)
+        plan, _ = plan_cycle(observed, self.intent, self.plan_state, self.now)
+        self.plan_state = plan.state
+        self._execute(plan.decision, plan.action)
 
     # ------------------------------------------------------------------ main loop
     def run(self) -> SimResult:
@@ -421,7 +438,7 @@ class Simulation:
             self._push(float(tr.arrivals[i]), _ARRIVE, i)
         self._push(0.0, _TICK)
         self._push(0.0, _SAMPLE)
-        self.state = self.scaler.initial_state(0.0)
+        self.plan_state = GroupState(scaler_state=self.scaler.initial_state(0.0))
         hard_stop = tr.horizon_s + self.opt.max_drain_s
         n = tr.n_tasks
         while self.events:
@@ -441,9 +458,12 @@ class Simulation:
                 else:
                     self.backlog.append(a)
                 if self.task_added is not None:
-                    self.state, dec = self.task_added(self.state, t, sync_match=w is not None)
+                    scaler_state, dec = self.task_added(
+                        self.plan_state.scaler_state, t, sync_match=w is not None
+                    )
+                    self.plan_state = advance(self.plan_state, scaler_state, dec)
                     if not isinstance(dec, Hold):
-                        self._apply(dec)
+                        self._execute(dec, action_for(dec))
             elif kind == _WORKER_READY:
                 w = self.workers[a]
                 if w.state != _STARTING:
@@ -472,8 +492,7 @@ class Simulation:
                 elif w.state == _RETIRING and w.in_flight == 0:
                     self._exit(w)
             elif kind == _TICK:
-                self.state, dec = self.scaler.decide(self.state, self.metrics(), t)
-                self._apply(dec)
+                self._tick()
                 self._push(t + self.scaler.poll_interval_s, _TICK)
             elif kind == _IDLE_CHECK:
                 w = self.workers[a]

@@ -14,8 +14,9 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Sequence
 
-from workerplane.planning.status import GroupStatus, ManagedVersion
+from workerplane.planning.status import GroupStatus, ManagedVersion, VersionStatus
 from workerplane.store.repository import Store
 
 logger = logging.getLogger("workerplane.store")
@@ -41,7 +42,10 @@ class StoreStatusSink:
         self._store = store
         self._lock = asyncio.Lock()
 
-    async def publish(self, statuses: list[GroupStatus]) -> None:
+    async def publish(
+        self, statuses: list[GroupStatus], versions: Sequence[VersionStatus] = ()
+    ) -> None:
+        # ``versions`` carries the controller's readiness; the store still derives its own.
         # Group loops publish independently; serialising them avoids pointless write contention.
         async with self._lock:
             await asyncio.to_thread(self._store.publish, statuses)

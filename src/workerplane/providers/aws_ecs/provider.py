@@ -104,9 +104,7 @@ class EcsProvider(Provider):
     async def validate(self) -> ProviderCheck:
         try:
             if self.details.role:
-                await self._call(
-                    self._aws.assume_role, f"sts:AssumeRole {self.details.role}"
-                )
+                await self._call(self._aws.assume_role, f"sts:AssumeRole {self.details.role}")
             service = await self._describe()
         except ProviderError as exc:
             return ProviderCheck(False, str(exc), kind=exc.kind)

@@ -1,0 +1,172 @@
+"""One cycle of one scaling group: observe, plan (:func:`~workerplane.planning.plan.plan_cycle`),
+execute the plan through the provider, and keep the resulting state and status.
+
+Nothing here decides: the plan does. This module only does the I/O around it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from temporalio.client import Client
+
+from workerplane.config.model import ScalingGroup
+from workerplane.controller.interfaces import MetricsConnector, MetricsSource
+from workerplane.planning.actions import (
+    Action,
+    ExecutionFailure,
+    GroupState,
+    Invoke,
+    NoAction,
+    Reconcile,
+    Resize,
+)
+from workerplane.planning.observe import Observation
+from workerplane.planning.plan import GroupIntent, plan_cycle, record_failure
+from workerplane.planning.status import GroupStatus, ManagedVersion
+from workerplane.providers.base import Provider, ProviderError
+from workerplane.scaling.base import Scaler
+from workerplane.scaling.registry import DEFAULT_SCALER
+from workerplane.scaling.types import GroupMetrics, Strategy
+from workerplane.temporal.connection import ResolvedConnection, connect
+from workerplane.temporal.metrics import (
+    MetricsUnavailable,
+    QueueTarget,
+    TemporalMetricsSource,
+    total,
+)
+
+logger = logging.getLogger("workerplane.controller")
+decision_log = logging.getLogger("workerplane.decisions")
+
+
+@dataclass
+class GroupRuntime:
+    """Everything one scaling group needs between cycles."""
+
+    version: ManagedVersion
+    group_id: str
+    group: ScalingGroup
+    connection: ResolvedConnection
+    provider: Provider
+    scaler: Scaler[Any]
+    strategy: Strategy
+    target: QueueTarget
+    state: GroupState
+    status: GroupStatus | None = None
+    task: asyncio.Task[None] | None = None
+    #: Set when the group left the spec: it serves what is left, then goes to zero.
+    retiring: bool = False
+
+    @property
+    def name(self) -> str:
+        return f"{self.version.key}/{self.group_id}"
+
+    def intent(self) -> GroupIntent:
+        """What the spec asks of the group now."""
+        return GroupIntent(
+            version_key=self.version.key,
+            group_id=self.group_id,
+            provider_type=self.group.provider.type,
+            scaler_type=self.group.scaler.type or DEFAULT_SCALER,
+            strategy=self.strategy,
+            scaler=self.scaler,
+            draining=self.version.draining,
+            retiring=self.retiring,
+        )
+
+
+class TemporalMetrics:
+    """The default :class:`MetricsConnector`: one Temporal client per connection, reused."""
+
+    def __init__(self) -> None:
+        self._clients: dict[tuple[str, str, str | None], Client] = {}
+
+    async def __call__(self, connection: ResolvedConnection) -> MetricsSource:
+        key = (connection.address, connection.namespace, connection.api_key)
+        client = self._clients.get(key)
+        if client is None:
+            client = await connect(connection)
+            self._clients[key] = client
+        return TemporalMetricsSource(client)
+
+
+async def run_cycle(
+    group: GroupRuntime,
+    metrics: MetricsConnector,
+    *,
+    monotonic: Callable[[], float] = time.monotonic,
+    wall_clock: Callable[[], float] = time.time,
+) -> None:
+    """Observe ``group``, plan, execute, log the decision and keep the new state and status."""
+    observed, now = await observe(group, metrics, monotonic=monotonic, wall_clock=wall_clock)
+    plan, status = plan_cycle(observed, group.intent(), group.state, now)
+    group.state = plan.state
+    failure = await execute(plan.action, group.provider, group.name)
+    if failure is not None:
+        group.state, status = record_failure(plan, status, failure)
+    decision_log.log(plan.log.level, plan.log.message)
+    group.status = status
+
+
+def record_crash(group: GroupRuntime, err: Exception) -> None:
+    """Report a cycle that failed unexpectedly (a bug, or a provider's census raising)."""
+    if group.status is not None:
+        group.status = dataclasses.replace(group.status, last_error=f"{type(err).__name__}: {err}")
+
+
+async def observe(
+    group: GroupRuntime,
+    metrics: MetricsConnector,
+    *,
+    monotonic: Callable[[], float],
+    wall_clock: Callable[[], float],
+) -> tuple[Observation, float]:
+    """Read the queue stats (``None`` with the reason when unavailable), then the census; also
+    returns the monotonic time of the observation."""
+    by_type = None
+    error = None
+    try:
+        # The connection was resolved when the group was built (a change rebuilds it), so the
+        # hot path never re-reads temporal.toml or the environment.
+        by_type = await (await metrics(group.connection)).read(group.target)
+    except (MetricsUnavailable, OSError, RuntimeError) as err:
+        error = f"metrics unavailable: {err}"
+        logger.warning("%s metrics unavailable: %s", group.name, err)
+    census = await group.provider.census()
+    now = monotonic()
+    observed = None
+    if by_type is not None:
+        observed = GroupMetrics(
+            stats=total(by_type.values()), workers=census, observed_at=now, by_type=by_type
+        )
+    observation = Observation(
+        census=census, metrics=observed, metrics_error=error, wall_time=wall_clock()
+    )
+    return observation, now
+
+
+async def execute(action: Action, provider: Provider, name: str) -> ExecutionFailure | None:
+    """Carry out ``action`` with the provider; a failure is returned, not raised."""
+    try:
+        if isinstance(action, Invoke):
+            await provider.invoke(action.count)
+        elif isinstance(action, Resize | Reconcile):
+            await provider.set_size(action.size)
+        elif not isinstance(action, NoAction):  # pragma: no cover - Action is a closed union
+            raise TypeError(f"unknown action {action!r}")
+    except ProviderError as err:
+        logger.warning("%s provider call failed (%s): %s", name, err.kind, err)
+        # Access denied, not found, invalid: a config problem, not a passing fault.
+        validation = None if err.retryable else f"{err.kind}: {err}"
+        return ExecutionFailure(f"provider: {err}", validation)
+    except Exception as err:
+        logger.warning("%s provider call failed: %s", name, err)
+        return ExecutionFailure(f"provider: {err}")
+    return None

@@ -1,0 +1,101 @@
+"""The plan of one cycle: a closed set of frozen actions for the executor, plus a log line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from workerplane.scaling.types import Decision
+
+
+@dataclass(frozen=True)
+class Invoke:
+    """Invoke strategy: start ``count`` more workers."""
+
+    count: int
+
+
+@dataclass(frozen=True)
+class Resize:
+    """Worker-set strategy: hold ``size`` workers from now on."""
+
+    size: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Reconcile:
+    """Ask again for the size already held: ``running`` workers exist instead (a worker crashed,
+    was evicted, or a launch did not take)."""
+
+    size: int
+    running: int
+
+    @property
+    def reason(self) -> str:
+        return f"{self.running} workers running, holding {self.size}: asking for it again"
+
+
+@dataclass(frozen=True)
+class NoAction:
+    """Call no provider this cycle."""
+
+
+Action = Invoke | Resize | Reconcile | NoAction
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """The decision log line of a cycle: a ``logging`` level and the message."""
+
+    level: int
+    message: str
+
+
+@dataclass(frozen=True)
+class GroupState:
+    """What one group's planning carries from one cycle to the next.
+
+    Attributes:
+        scaler_state: the scaler's own state.
+        held_size: the size last asked of a worker-set provider (``None`` before any).
+        last_decision, last_reason: the previous decision, so an unchanged hold logs quietly.
+        validation_error: why the provider cannot work (its own check, or a call refused for a
+            reason that retrying will not fix).
+    """
+
+    scaler_state: Any
+    held_size: int | None = None
+    last_decision: str = "none yet"
+    last_reason: str = ""
+    validation_error: str | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to do this cycle.
+
+    Attributes:
+        decision: the decision after the drain and retire rules (what the status reports).
+        action: what the executor does with the provider.
+        log: the decision log line.
+        state: the group's state for the next cycle.
+    """
+
+    decision: Decision
+    action: Action
+    log: LogLine
+    state: GroupState
+
+
+@dataclass(frozen=True)
+class ExecutionFailure:
+    """A provider call of the plan failed.
+
+    Attributes:
+        message: what the status reports as its last error.
+        validation_error: set when retrying will not help (access denied, not found, invalid).
+    """
+
+    message: str
+    validation_error: str | None = None

@@ -1,0 +1,210 @@
+"""``plan_cycle``: everything the controller decides for one scaling group in one cycle.
+
+The scaler's decision, then the rules that override it (a draining version goes to zero once idle,
+a group removed from the spec never grows), then the action that carries it out (with the
+held-size reconcile), the decision log line and the status. The controller executes the plan and
+the simulator runs the same function, so what the policy lab measures is what production does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from workerplane.planning.actions import (
+    Action,
+    ExecutionFailure,
+    GroupState,
+    Invoke,
+    LogLine,
+    NoAction,
+    Plan,
+    Reconcile,
+    Resize,
+)
+from workerplane.planning.observe import Observation
+from workerplane.planning.status import GroupStatus
+from workerplane.scaling.types import (
+    Decision,
+    GroupMetrics,
+    Hold,
+    QueueStats,
+    SetSize,
+    StartWorkers,
+    Strategy,
+)
+
+RETIRING_REASON = "group removed from the spec: finishing its open work"
+DRAINED_REASON = "version is draining and has no work left"
+
+
+class Decider(Protocol):
+    """The part of a scaler the plan calls."""
+
+    def decide(
+        self, state: Any, metrics: GroupMetrics | None, now: float
+    ) -> tuple[Any, Decision]: ...
+
+
+@dataclass(frozen=True)
+class GroupIntent:
+    """What the spec asks of one scaling group, compiled for planning.
+
+    Attributes:
+        draining: its version is draining (serve pinned work, then go to zero).
+        retiring: the group left the spec (finish its open work, never grow).
+    """
+
+    version_key: str
+    group_id: str
+    provider_type: str
+    scaler_type: str
+    strategy: Strategy
+    scaler: Decider
+    draining: bool = False
+    retiring: bool = False
+
+
+def plan_cycle(
+    observed: Observation, intent: GroupIntent, state: GroupState, now: float
+) -> tuple[Plan, GroupStatus]:
+    """Plan one cycle of a group from what was observed; ``now`` is monotonic seconds."""
+    metrics = observed.metrics
+    scaler_state, decision = intent.scaler.decide(state.scaler_state, metrics, now)
+    decision = apply_rules(decision, intent, metrics)
+    next_state = advance(state, scaler_state, decision)
+    plan = Plan(
+        decision=decision,
+        action=action_for(decision, state.held_size, observed.census.running),
+        log=decision_log_line(intent, observed, decision, state),
+        state=next_state,
+    )
+    return plan, group_status(intent, observed, next_state, decision, observed.metrics_error)
+
+
+def apply_rules(decision: Decision, intent: GroupIntent, metrics: GroupMetrics | None) -> Decision:
+    """Override the scaler for a retiring group (it never grows) and a draining version (it
+    starts nothing and goes to zero once it has no work left). Without metrics, nothing is
+    known to be idle, so the size holds."""
+    if intent.retiring:
+        decision = Hold(RETIRING_REASON)
+    elif not intent.draining:
+        return decision
+    if metrics is None:
+        return decision
+    idle = metrics.stats.backlog_count == 0 and not metrics.workers.in_flight
+    if not idle:
+        return decision
+    if intent.strategy is Strategy.WORKER_SET:
+        return SetSize(0, DRAINED_REASON)
+    if isinstance(decision, StartWorkers):
+        return Hold(DRAINED_REASON)
+    return decision
+
+
+def advance(state: GroupState, scaler_state: Any, decision: Decision) -> GroupState:
+    """The state after ``decision``: the scaler's new state, the size now held, the decision."""
+    return dataclasses.replace(
+        state,
+        scaler_state=scaler_state,
+        held_size=decision.size if isinstance(decision, SetSize) else state.held_size,
+        last_decision=describe(decision),
+        last_reason=decision.reason,
+    )
+
+
+def action_for(decision: Decision, held_size: int | None = None, running: int = 0) -> Action:
+    """The provider call that carries out ``decision``. A hold asks again for the held size
+    when ``running`` workers exist instead: workers crash and get evicted."""
+    if isinstance(decision, StartWorkers):
+        return Invoke(decision.count)
+    if isinstance(decision, SetSize):
+        return Resize(decision.size, decision.reason)
+    if held_size is not None and running != held_size:
+        return Reconcile(held_size, running)
+    return NoAction()
+
+
+def describe(decision: Decision) -> str:
+    """A decision in a few words, for the status and the log."""
+    if isinstance(decision, StartWorkers):
+        return f"start {decision.count}"
+    if isinstance(decision, SetSize):
+        return f"set size {decision.size}"
+    return "hold"
+
+
+def decision_log_line(
+    intent: GroupIntent, observed: Observation, decision: Decision, previous: GroupState
+) -> LogLine:
+    """A line per cycle: INFO when something is done or the decision changed, else DEBUG."""
+    described = describe(decision)
+    changed = described != previous.last_decision or decision.reason != previous.last_reason
+    level = logging.INFO if not isinstance(decision, Hold) or changed else logging.DEBUG
+    metrics, census = observed.metrics, observed.census
+    stats = metrics.stats if metrics is not None else None
+    message = (
+        f"{intent.version_key}/{intent.group_id} {described}: {decision.reason}"
+        f" | backlog={stats.backlog_count if stats else '?'}"
+        f" age={stats.backlog_age_s if stats else 0.0:.1f}s"
+        f" add={stats.add_rate if stats else 0.0:.2f}/s"
+        f" dispatch={stats.dispatch_rate if stats else 0.0:.2f}/s"
+        f" pollers={stats.pollers if stats else '?'}"
+        f" running={census.running} ready={census.ready} in_flight={census.in_flight}"
+    )
+    return LogLine(level, message)
+
+
+def group_status(
+    intent: GroupIntent,
+    observed: Observation,
+    state: GroupState,
+    decision: Decision,
+    last_error: str | None,
+) -> GroupStatus:
+    """The status a group reports after a cycle (``state`` is the state after it)."""
+    metrics = observed.metrics
+    stats = metrics.stats if metrics is not None else QueueStats()
+    census = observed.census
+    return GroupStatus(
+        version_key=intent.version_key,
+        group_id=intent.group_id,
+        provider_type=intent.provider_type,
+        scaler_type=intent.scaler_type,
+        strategy=intent.strategy.value,
+        workers_running=census.running,
+        workers_ready=census.ready,
+        in_flight=census.in_flight,
+        pollers=stats.pollers,
+        backlog=stats.backlog_count,
+        backlog_age_s=stats.backlog_age_s,
+        add_rate=stats.add_rate,
+        dispatch_rate=stats.dispatch_rate,
+        desired=state.held_size if intent.strategy is Strategy.WORKER_SET else None,
+        last_decision=state.last_decision,
+        last_reason=decision.reason,
+        last_error=last_error,
+        provider_validation_error=state.validation_error,
+        metrics_ok=metrics is not None,
+        updated_at=observed.wall_time,
+    )
+
+
+def record_failure(
+    plan: Plan, status: GroupStatus, failure: ExecutionFailure
+) -> tuple[GroupState, GroupStatus]:
+    """The state and status after the plan's provider call failed: the error is reported, and a
+    failure that retrying will not fix becomes the group's validation error."""
+    validation = failure.validation_error or plan.state.validation_error
+    state = dataclasses.replace(plan.state, validation_error=validation)
+    return state, dataclasses.replace(
+        status, last_error=failure.message, provider_validation_error=validation
+    )
+
+
+def open_work_done(status: GroupStatus | None) -> bool:
+    """Whether a retiring group may stop: its metrics were read and show no backlog and no task
+    in flight (e.g. the last workflow task after an activity has run)."""
+    return status is not None and status.metrics_ok and status.backlog == 0 and not status.in_flight

@@ -1,0 +1,373 @@
+"""The controller's cycle without a server: fake metrics and an in-memory provider, table-driven.
+
+Each case runs real controller code (observe, plan, execute, status) for a few cycles and checks
+the provider calls it made and the status it reports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from workerplane.config.model import DeploymentSpec
+from workerplane.controller.controller import Controller, ControllerSettings
+from workerplane.controller.cycle import GroupRuntime, run_cycle
+from workerplane.controller.interfaces import MetricsSource
+from workerplane.planning.actions import GroupState
+from workerplane.planning.status import GroupStatus, ManagedVersion, Readiness, VersionStatus
+from workerplane.providers.base import Provider, ProviderCheck, ProviderError, WorkerEnvironment
+from workerplane.scaling.registry import build_scaler
+from workerplane.scaling.types import (
+    Decision,
+    GroupMetrics,
+    Hold,
+    QueueStats,
+    SetSize,
+    StartWorkers,
+    Strategy,
+    WorkerCensus,
+)
+from workerplane.temporal.connection import ResolvedConnection
+from workerplane.temporal.metrics import MetricsUnavailable, QueueTarget
+
+SET = Strategy.WORKER_SET
+INV = Strategy.INVOKE
+
+
+def spec(min_count: int = 0) -> DeploymentSpec:
+    return DeploymentSpec.model_validate(
+        {
+            "name": "orders",
+            "task_queues": ["orders"],
+            "compute": {
+                "scaling_groups": {
+                    "g": {
+                        "provider": {
+                            "type": "subprocess",
+                            "details": {"command": ["true"], "strategy": "worker-set"},
+                        },
+                        "scaler": {
+                            "type": "backlog",
+                            "details": {"min_count": min_count, "metrics_poll_interval_ms": 100},
+                        },
+                    }
+                }
+            },
+        }
+    )
+
+
+class FakeProvider(Provider):
+    """Workers in memory: ``running`` of them, with ``in_flight`` tasks; records every call."""
+
+    type = "fake"
+
+    def __init__(
+        self, strategy: Strategy, running: int = 0, fail: ProviderError | None = None
+    ) -> None:
+        self.strategy = strategy
+        self.running = running
+        self.in_flight = 0
+        self.fail = fail
+        self.calls: list[tuple[str, int]] = []
+
+    async def validate(self) -> ProviderCheck:
+        return ProviderCheck(ok=True)
+
+    async def census(self) -> WorkerCensus:
+        return WorkerCensus(running=self.running, ready=self.running, in_flight=self.in_flight)
+
+    async def invoke(self, count: int) -> int:
+        self.calls.append(("invoke", count))
+        if self.fail is not None:
+            raise self.fail
+        self.running += count
+        return count
+
+    async def set_size(self, size: int) -> None:
+        self.calls.append(("set_size", size))
+        if self.fail is not None:
+            raise self.fail
+        self.running = size
+
+
+@dataclass
+class FakeMetrics:
+    """Serves ``backlog`` as the activity queue's stats; ``None`` means the server is down."""
+
+    backlog: int | None = 0
+
+    async def __call__(self, connection: ResolvedConnection) -> MetricsSource:
+        return self
+
+    async def read(self, target: QueueTarget) -> dict[str, QueueStats]:
+        if self.backlog is None:
+            raise MetricsUnavailable("server down")
+        return {"ACTIVITY": QueueStats(backlog_count=self.backlog)}
+
+
+@dataclass
+class Scripted:
+    """A scaler deciding the next of ``decisions`` each cycle (and holding after them)."""
+
+    decisions: list[Decision]
+    strategy: Strategy = SET
+    seen: list[GroupMetrics | None] = field(default_factory=list)
+
+    @property
+    def poll_interval_s(self) -> float:
+        return 1.0
+
+    def initial_state(self, now: float) -> int:
+        return 0
+
+    def decide(self, state: int, metrics: GroupMetrics | None, now: float) -> tuple[int, Decision]:
+        self.seen.append(metrics)
+        if state < len(self.decisions):
+            return state + 1, self.decisions[state]
+        return state + 1, Hold("scripted hold")
+
+
+def runtime(
+    provider: FakeProvider,
+    scaler: Any,
+    *,
+    draining: bool = False,
+    retiring: bool = False,
+    held: int | None = None,
+) -> GroupRuntime:
+    version = ManagedVersion(key="orders", spec=spec(), draining=draining)
+    return GroupRuntime(
+        version=version,
+        group_id="g",
+        group=version.spec.compute.scaling_groups["g"],
+        connection=ResolvedConnection(address="unused:7233", namespace="default"),
+        provider=provider,
+        scaler=scaler,
+        strategy=provider.strategy,
+        target=QueueTarget(namespace="default", task_queues=("orders",)),
+        state=GroupState(scaler_state=scaler.initial_state(0.0), held_size=held),
+        retiring=retiring,
+    )
+
+
+async def cycles(group: GroupRuntime, metrics: FakeMetrics, count: int = 1) -> GroupStatus:
+    for _ in range(count):
+        await run_cycle(group, metrics, monotonic=lambda: 5.0, wall_clock=lambda: 1000.0)
+    assert group.status is not None
+    return group.status
+
+
+@pytest.mark.parametrize(
+    ("case", "strategy", "running", "in_flight", "backlog", "decisions", "flags", "calls"),
+    [
+        ("worker set resizes", SET, 0, 0, 4, [SetSize(2, "r")], {}, [("set_size", 2)]),
+        ("invoke starts", INV, 0, 0, 4, [StartWorkers(2, "r")], {}, [("invoke", 2)]),
+        (
+            "draining and idle: size 0",
+            SET,
+            2,
+            0,
+            0,
+            [SetSize(2, "r")],
+            {"draining": True},
+            [("set_size", 0)],
+        ),
+        (
+            "draining and busy: the scaler decides",
+            SET,
+            2,
+            1,
+            0,
+            [SetSize(3, "r")],
+            {"draining": True},
+            [("set_size", 3)],
+        ),
+        (
+            "draining invoke and idle: starts nothing",
+            INV,
+            0,
+            0,
+            0,
+            [StartWorkers(2, "r")],
+            {"draining": True},
+            [],
+        ),
+        (
+            "removed group with open work never grows",
+            SET,
+            2,
+            0,
+            5,
+            [SetSize(6, "r")],
+            {"retiring": True, "held": 2},
+            [],
+        ),
+        (
+            "removed invoke group with open work starts nothing",
+            INV,
+            1,
+            1,
+            5,
+            [StartWorkers(3, "r")],
+            {"retiring": True},
+            [],
+        ),
+        (
+            "removed group, work done: size 0",
+            SET,
+            2,
+            0,
+            0,
+            [SetSize(6, "r")],
+            {"retiring": True, "held": 2},
+            [("set_size", 0)],
+        ),
+        ("no reconcile before any size is held", SET, 1, 0, 0, [Hold("r")], {}, []),
+    ],
+)
+async def test_rules(
+    case: str,
+    strategy: Strategy,
+    running: int,
+    in_flight: int,
+    backlog: int,
+    decisions: list[Decision],
+    flags: dict[str, Any],
+    calls: list[tuple[str, int]],
+) -> None:
+    provider = FakeProvider(strategy, running)
+    provider.in_flight = in_flight
+    group = runtime(provider, Scripted(decisions, strategy), **flags)
+    status = await cycles(group, FakeMetrics(backlog))
+    assert provider.calls == calls, case
+    assert (status.metrics_ok, status.last_error, status.updated_at) == (True, None, 1000.0)
+
+
+async def test_a_crashed_worker_is_replaced_to_the_held_size() -> None:
+    provider = FakeProvider(SET)
+    group = runtime(provider, Scripted([SetSize(3, "grow")]))
+    await cycles(group, FakeMetrics(6))
+    provider.running = 2  # one worker crashed
+    status = await cycles(group, FakeMetrics(6))
+    assert provider.calls == [("set_size", 3), ("set_size", 3)]
+    assert (status.desired, status.last_decision, status.last_reason) == (
+        3,
+        "hold",
+        "scripted hold",
+    )
+    await cycles(group, FakeMetrics(6))
+    assert len(provider.calls) == 2  # back at the held size: nothing to do
+
+
+async def test_metrics_unavailable_holds_and_never_scales_to_zero() -> None:
+    scaler = build_scaler("backlog", {"min_count": 0, "target_per_worker": 4}, SET)
+    provider = FakeProvider(SET, running=2)
+    group = runtime(provider, scaler, held=2, draining=True)
+    status = await cycles(group, FakeMetrics(None), count=3)
+    assert provider.calls == []
+    assert (status.metrics_ok, status.workers_running, status.desired) == (False, 2, 2)
+    assert status.last_error == "metrics unavailable: server down"
+    status = await cycles(group, FakeMetrics(0))
+    assert provider.calls == [("set_size", 0)]  # seen idle again: the draining version drains
+    assert (status.metrics_ok, status.last_error) == (True, None)
+
+
+@pytest.mark.parametrize(
+    ("error", "validation"),
+    [
+        (ProviderError("slow down", kind="throttled"), None),
+        (
+            ProviderError("no such function", kind="not_found", retryable=False),
+            "not_found: no such function",
+        ),
+        (RuntimeError("boom"), None),
+    ],
+)
+async def test_a_provider_error_is_reported(error: Exception, validation: str | None) -> None:
+    provider = FakeProvider(SET)
+    provider.fail = error  # type: ignore[assignment]  # any exception, not only ProviderError
+    group = runtime(provider, Scripted([SetSize(2, "grow")]))
+    status = await cycles(group, FakeMetrics(4))
+    assert status.last_error == f"provider: {error}"
+    assert status.provider_validation_error == validation
+    assert group.state.held_size == 2  # the size stays held: the next cycles ask again
+    provider.fail = None
+    status = await cycles(group, FakeMetrics(4))
+    assert provider.calls[-1] == ("set_size", 2)
+    assert status.last_error is None
+    assert status.provider_validation_error == validation  # a config problem stays reported
+
+
+@dataclass
+class ListSource:
+    versions: list[ManagedVersion]
+
+    async def snapshot(self) -> list[ManagedVersion]:
+        return self.versions
+
+
+@dataclass
+class RecordingSink:
+    published: list[list[VersionStatus]] = field(default_factory=list)
+    reported: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def publish(
+        self, statuses: list[GroupStatus], versions: Sequence[VersionStatus] = ()
+    ) -> None:
+        self.published.append(list(versions))
+        if any(v.readiness is Readiness.READY for v in versions):
+            self.reported.set()
+
+
+async def test_the_controller_builds_providers_and_publishes_version_status(
+    tmp_path: Path,
+) -> None:
+    built: list[FakeProvider] = []
+
+    def providers(
+        type_name: str,
+        details: Mapping[str, Any],
+        *,
+        deployment: str,
+        group_id: str,
+        worker_env: WorkerEnvironment,
+        state_dir: Path,
+    ) -> Provider:
+        assert (type_name, group_id, deployment) == (
+            "subprocess",
+            "g",
+            "orders",
+        )
+        built.append(FakeProvider(SET))
+        return built[-1]
+
+    version = ManagedVersion(key="orders", spec=spec(min_count=1), generation=7)
+    sink = RecordingSink()
+    controller = Controller(
+        ListSource([version]),
+        sink,
+        ControllerSettings(state_dir=tmp_path),
+        providers=providers,
+        metrics=FakeMetrics(0),
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(controller.run(stop))
+    await asyncio.wait_for(sink.reported.wait(), 30)
+    stop.set()
+    await task
+    await controller.shutdown(drain=False)
+    first = next(v for batch in sink.published for v in batch if v.readiness is not None)
+    assert (first.version_key, first.generation) == ("orders", 7)
+    assert [g.group_id for g in first.groups] == ["g"]
+    # min_count 1: the first cycle saw no worker and asked for one; the next one saw it ready.
+    assert (first.readiness, first.reason) == (
+        Readiness.UPDATE_IN_PROGRESS,
+        "0 of 1 minimum workers polling",
+    )
+    assert built[0].calls[0] == ("set_size", 1)
