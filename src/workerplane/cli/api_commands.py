@@ -401,9 +401,9 @@ def serve(
         from workerplane.api.server import build_store
 
         store = build_store(config)
-        if not store.has_tokens():
+        if not store.tokens.any():
             new = generate_token()
-            store.add_token(new, "bootstrap")
+            store.tokens.add(new, "bootstrap")
             # Printed once to the terminal (never logged): the only copy of the token.
             sys.stdout.write(f"created an API token (shown once): {new}\n")
             sys.stdout.flush()

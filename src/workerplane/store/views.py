@@ -1,0 +1,138 @@
+"""What the store returns: typed, read-only views of its rows (secrets redacted)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from workerplane.config.model import DeploymentSpec
+from workerplane.planning.status import GroupStatus
+from workerplane.store.endpoint_fields import EndpointRecord
+from workerplane.store.lifecycle import available_workers, unavailable_workers
+from workerplane.store.models import DeploymentVersion, Endpoint, WorkerDeployment
+from workerplane.store.spec_codec import redacted_spec
+
+
+@dataclass(frozen=True)
+class VersionView:
+    """A version as the API shows it (secrets redacted) plus its groups' compute status."""
+
+    deployment: str
+    build_id: str
+    key: str
+    namespace: str | None
+    spec: DeploymentSpec
+    generation: int
+    conflict_token: str
+    draining: bool
+    deleting: bool
+    status: str
+    status_reason: str | None
+    last_validation_at: float | None
+    last_validation_error: str | None
+    is_current: bool
+    ramping_percentage: float | None
+    groups: tuple[GroupStatus, ...]
+    created_at: float
+    updated_at: float
+    request_id: str | None
+    last_update_request_id: str | None
+
+    @property
+    def available_workers(self) -> int:
+        return available_workers(self.groups)
+
+    @property
+    def unavailable_workers(self) -> int:
+        return unavailable_workers(self.groups)
+
+
+@dataclass(frozen=True)
+class DeploymentView:
+    name: str
+    namespace: str | None
+    conflict_token: str
+    current_build_id: str | None
+    ramping_build_id: str | None
+    ramp_percentage: float | None
+    owner: str
+    build_ids: list[str]
+    created_at: float
+    updated_at: float
+    request_id: str | None
+
+
+@dataclass(frozen=True)
+class EndpointView:
+    """An endpoint: its fields, and the version it projects (whose token guards both)."""
+
+    id: str
+    name: str
+    endpoint_type: str
+    fields: EndpointRecord
+    version: VersionView
+    created_at: float
+    updated_at: float
+    request_id: str | None
+
+    @property
+    def conflict_token(self) -> str:
+        return self.version.conflict_token
+
+
+def version_view(row: DeploymentVersion, groups: list[GroupStatus]) -> VersionView:
+    """The view of a version row (its ``deployment`` loaded) with its groups' statuses."""
+    dep = row.deployment
+    spec = redacted_spec(row.spec_json)
+    live_groups = set(spec.compute.scaling_groups)
+    return VersionView(
+        deployment=dep.name,
+        build_id=row.build_id,
+        key=row.key,
+        namespace=spec.temporal.namespace or dep.namespace,
+        spec=spec,
+        generation=row.generation,
+        conflict_token=row.conflict_token,
+        draining=row.draining,
+        deleting=row.deleting,
+        status=row.status,
+        status_reason=row.status_reason,
+        last_validation_at=row.last_validation_at,
+        last_validation_error=row.last_validation_error,
+        is_current=dep.current_build_id == row.build_id,
+        ramping_percentage=dep.ramp_percentage if dep.ramping_build_id == row.build_id else None,
+        groups=tuple(g for g in groups if g.group_id in live_groups),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        request_id=row.request_id,
+        last_update_request_id=row.last_update_request_id,
+    )
+
+
+def deployment_view(row: WorkerDeployment, build_ids: list[str]) -> DeploymentView:
+    return DeploymentView(
+        name=row.name,
+        namespace=row.namespace,
+        conflict_token=row.conflict_token,
+        current_build_id=row.current_build_id,
+        ramping_build_id=row.ramping_build_id,
+        ramp_percentage=row.ramp_percentage,
+        owner=row.owner,
+        build_ids=build_ids,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        request_id=row.request_id,
+    )
+
+
+def endpoint_view(row: Endpoint, groups: list[GroupStatus]) -> EndpointView:
+    """The view of an endpoint row (its version and deployment loaded)."""
+    return EndpointView(
+        id=row.id,
+        name=row.name,
+        endpoint_type=row.endpoint_type,
+        fields=EndpointRecord.model_validate_json(row.fields_json),
+        version=version_view(row.version, groups),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        request_id=row.request_id,
+    )
