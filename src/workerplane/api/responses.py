@@ -94,7 +94,7 @@ def endpoint_out(e: EndpointView) -> S.EndpointOut:
     version = e.version
     return S.EndpointOut(
         **fields.model_dump(exclude={"secret_env_keys", "temporal_namespace"}),
-        temporal_namespace=fields.temporal_namespace or version.namespace,
+        temporal_namespace=fields.temporal_namespace or version.deployment_namespace,
         secret_env=dict.fromkeys(fields.secret_env_keys, REDACTED),
         id=e.id,
         name=e.name,

@@ -98,11 +98,15 @@ class ControllerIO:
             by_key.setdefault(st.version_key, []).append(st)
         with self._db.write_session() as s:
             versions = list(s.scalars(select(DeploymentVersion)))
-            known = {v.key for v in versions}
+            specs = {v.key: spec_codec.redacted_spec(v.spec_json) for v in versions}
             existing = {(r.version_key, r.group_id): r for r in s.scalars(select(GroupStatusRow))}
+            for (key, group_id), stale in existing.items():
+                if key in specs and group_id not in specs[key].compute.scaling_groups:
+                    s.delete(stale)  # a group removed from its version's spec
             for st in statuses:
-                if st.version_key not in known:
-                    continue  # a version deleted meanwhile: do not resurrect its status
+                spec = specs.get(st.version_key)
+                if spec is None or st.group_id not in spec.compute.scaling_groups:
+                    continue  # deleted meanwhile: do not resurrect its status
                 payload = status_payload(st)
                 row = existing.get((st.version_key, st.group_id))
                 if row is None:
@@ -122,17 +126,17 @@ class ControllerIO:
                         # Drained (or never started): the next snapshot removes the row.
                         version.delete_seen_at = now
                 else:
-                    _advance(version, groups, now)
+                    _advance(version, specs[version.key], groups, now)
 
 
-def _advance(version: DeploymentVersion, groups: list[GroupStatus], now: float) -> None:
+def _advance(
+    version: DeploymentVersion, spec: DeploymentSpec, groups: list[GroupStatus], now: float
+) -> None:
     """Move a version that the controller runs at its current generation to what its groups'
     statuses say."""
     if version.picked_generation != version.generation or version.status == UPDATE_PENDING:
         return
-    verdict = readiness(
-        spec_codec.redacted_spec(version.spec_json), groups, draining=version.draining
-    )
+    verdict = readiness(spec, groups, draining=version.draining)
     if verdict is None:
         return
     version.last_validation_at = now

@@ -34,7 +34,7 @@ from workerplane.store.versions import VersionStore
 from workerplane.store.views import EndpointView, endpoint_view
 
 
-def _with_version() -> Select[tuple[Endpoint]]:
+def _with_version() -> Select[Endpoint]:
     # One statement with JOINs (not one SELECT per relationship): reads are the hot path.
     return select(Endpoint).options(
         joinedload(Endpoint.version, innerjoin=True).joinedload(

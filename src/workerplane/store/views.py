@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 from workerplane.config.model import DeploymentSpec
 from workerplane.planning.status import GroupStatus
@@ -17,10 +18,10 @@ class VersionView:
     """A version as the API shows it (secrets redacted) plus its groups' compute status."""
 
     deployment: str
+    deployment_namespace: str | None
     build_id: str
     key: str
-    namespace: str | None
-    spec: DeploymentSpec
+    stored_spec: str = field(repr=False)
     generation: int
     conflict_token: str
     draining: bool
@@ -36,6 +37,16 @@ class VersionView:
     updated_at: float
     request_id: str | None
     last_update_request_id: str | None
+
+    @cached_property
+    def spec(self) -> DeploymentSpec:
+        """The spec, secrets redacted (parsed on first use: an endpoint's response needs none
+        of it)."""
+        return redacted_spec(self.stored_spec)
+
+    @property
+    def namespace(self) -> str | None:
+        return self.spec.temporal.namespace or self.deployment_namespace
 
     @property
     def available_workers(self) -> int:
@@ -82,14 +93,12 @@ class EndpointView:
 def version_view(row: DeploymentVersion, groups: list[GroupStatus]) -> VersionView:
     """The view of a version row (its ``deployment`` loaded) with its groups' statuses."""
     dep = row.deployment
-    spec = redacted_spec(row.spec_json)
-    live_groups = set(spec.compute.scaling_groups)
     return VersionView(
         deployment=dep.name,
+        deployment_namespace=dep.namespace,
         build_id=row.build_id,
         key=row.key,
-        namespace=spec.temporal.namespace or dep.namespace,
-        spec=spec,
+        stored_spec=row.spec_json,
         generation=row.generation,
         conflict_token=row.conflict_token,
         draining=row.draining,
@@ -100,7 +109,7 @@ def version_view(row: DeploymentVersion, groups: list[GroupStatus]) -> VersionVi
         last_validation_error=row.last_validation_error,
         is_current=dep.current_build_id == row.build_id,
         ramping_percentage=dep.ramp_percentage if dep.ramping_build_id == row.build_id else None,
-        groups=tuple(g for g in groups if g.group_id in live_groups),
+        groups=tuple(groups),
         created_at=row.created_at,
         updated_at=row.updated_at,
         request_id=row.request_id,

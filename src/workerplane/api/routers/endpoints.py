@@ -70,10 +70,9 @@ def get_endpoint(ref: S.EndpointRef, store: StoreDep) -> Response:
 
 @router.put("/{ref}", response_model=S.EndpointOut)
 def update_endpoint(ref: S.EndpointRef, body: S.EndpointUpdate, store: StoreDep) -> S.EndpointOut:
-    """Change an endpoint; min/max/per_worker take effect on the running workers.
-
-    Read the endpoint, compute its new fields and spec here, then store them only if the
-    version's conflict token is still the one read (the client's, when it sent one)."""
+    """Change an endpoint; min/max/per_worker take effect on the running workers."""
+    # Read, compute the new fields and spec here, then store them only if the version's conflict
+    # token is still the one read (the client's, when it sent one).
     current = store.endpoints.get(ref)
     if body.request_id and current.version.last_update_request_id == body.request_id:
         return endpoint_out(current)

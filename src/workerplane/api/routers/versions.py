@@ -74,10 +74,9 @@ def _apply_update(current: ComputeConfig, body: S.ComputeConfigUpdate) -> Comput
 def update_compute_config(
     name: S.DeploymentName, build_id: S.BuildId, body: S.ComputeConfigUpdate, store: StoreDep
 ) -> S.VersionOut:
-    """``UpdateWorkerDeploymentVersionComputeConfig``: per-group masks and removals.
-
-    Read the spec and its conflict token, compute the new spec here, then store it only if the
-    token is still the one read (the client's, when it sent one)."""
+    """``UpdateWorkerDeploymentVersionComputeConfig``: per-group masks and removals."""
+    # Read the spec and its token, compute the new spec here, then store it only if the token
+    # is still the one read (the client's, when it sent one).
     current = store.versions.editable(name, build_id)
     if body.request_id and current.last_update_request_id == body.request_id:
         return version_out(store.versions.get(name, build_id))
