@@ -1,4 +1,4 @@
-"""Fixtures for the API tests: the app served by a real uvicorn on loopback, on SQLite and on a
+"""Fixtures for the API tests: the app in process and over a real uvicorn, on SQLite and on a
 real PostgreSQL."""
 
 from __future__ import annotations
@@ -7,12 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from api_support import RunningApi, ServerThread, make_store
+from api_support import Api, RunningApi, ServerThread, make_api
 from fixtures_postgres import pg_url, postgres_server  # noqa: F401 - fixtures
 
-from workerplane.api.app import ApiSettings, create_app
 from workerplane.security.redact import install_log_scrubber
-from workerplane.security.tokens import generate_token
 from workerplane.temporal.devserver import free_port
 
 
@@ -25,14 +23,19 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def api(db_url: str) -> Iterator[RunningApi]:
-    """The API with no controller attached (deletes complete at once)."""
+def api(db_url: str) -> Iterator[Api]:
+    """The app in process, with no controller attached (deletes complete at once)."""
     install_log_scrubber()
-    store = make_store(db_url)
-    token = generate_token()
-    store.add_token(token, "test")
+    made = make_api(db_url)
+    yield made
+    made.store.db.dispose()
+
+
+@pytest.fixture
+def served_api(db_url: str) -> Iterator[RunningApi]:
+    """The same app served by uvicorn on loopback (for the tests that need real sockets)."""
+    made = make_api(db_url)
     port = free_port()
-    app = create_app(store, ApiSettings(controller="none"))
-    with ServerThread(app, port):
-        yield RunningApi(f"http://127.0.0.1:{port}", token, store)
-    store.db.dispose()
+    with ServerThread(made.app, port):
+        yield RunningApi(f"http://127.0.0.1:{port}", made.token, made.store)
+    made.store.db.dispose()

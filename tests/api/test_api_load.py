@@ -11,10 +11,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from api_support import RunningApi, ServerThread, make_store
+from api_support import RunningApi, ServerThread, make_api
 
-from workerplane.api.app import ApiSettings, create_app
-from workerplane.security.tokens import generate_token
 from workerplane.temporal.devserver import free_port
 
 
@@ -26,10 +24,11 @@ def _endpoint(name: str, team: str) -> dict[str, object]:
     }  # fmt: skip
 
 
-def test_100_concurrent_clients_get_answers_and_pages_add_up(api: RunningApi) -> None:
+def test_100_concurrent_clients_get_answers_and_pages_add_up(served_api: RunningApi) -> None:
     """100 clients at once (httpx's default pool: one connection each) create, get and list;
     every request is answered (no "Server disconnected"), then the pages cover every endpoint
     exactly once, in name order, with and without a label filter."""
+    api = served_api
     stored = 240
 
     async def run() -> list[int]:
@@ -86,13 +85,11 @@ def test_100_concurrent_clients_get_answers_and_pages_add_up(api: RunningApi) ->
 
 @pytest.fixture
 def sqlite_api(tmp_path: Path) -> Iterator[RunningApi]:
-    store = make_store(f"sqlite:///{tmp_path / 'ka.db'}")
-    token = generate_token()
-    store.add_token(token, "test")
+    made = make_api(f"sqlite:///{tmp_path / 'ka.db'}")
     port = free_port()
-    with ServerThread(create_app(store, ApiSettings(controller="none")), port):
-        yield RunningApi(f"http://127.0.0.1:{port}", token, store)
-    store.db.dispose()
+    with ServerThread(made.app, port):
+        yield RunningApi(f"http://127.0.0.1:{port}", made.token, made.store)
+    made.store.db.dispose()
 
 
 def _get(sock: socket.socket, token: str) -> bytes:

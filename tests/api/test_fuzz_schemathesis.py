@@ -11,21 +11,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-from api_support import ServerThread, make_store
+from api_support import ServerThread, make_api
 
-from workerplane.api.app import ApiSettings, create_app
-from workerplane.security.tokens import generate_token
 from workerplane.temporal.devserver import free_port
 
 
 def test_no_generated_request_gets_a_5xx(tmp_path: Path) -> None:
-    store = make_store(f"sqlite:///{tmp_path / 'fuzz.db'}")
-    token = generate_token()
-    store.add_token(token)
+    api = make_api(f"sqlite:///{tmp_path / 'fuzz.db'}")
+    token = api.token
     port = free_port()
-    app = create_app(store, ApiSettings(controller="none"))
     cli = Path(sys.executable).with_name("schemathesis")
-    with ServerThread(app, port):
+    with ServerThread(api.app, port):
         result = subprocess.run(
             [str(cli), "run", f"http://127.0.0.1:{port}/openapi.json",
              "--checks", "not_a_server_error", "--max-examples", "40",

@@ -3,36 +3,23 @@ token from WORKERPLANE_TOKEN or a config profile."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
+from api_support import ServerThread, make_api
 from typer.testing import CliRunner
 
-_spec = importlib.util.spec_from_file_location(
-    "api_test_support", Path(__file__).resolve().parents[1] / "api" / "api_support.py"
-)
-assert _spec is not None and _spec.loader is not None
-_support = importlib.util.module_from_spec(_spec)
-sys.modules["api_test_support"] = _support
-_spec.loader.exec_module(_support)
-ServerThread, make_store = _support.ServerThread, _support.make_store
-
-from workerplane.api.app import ApiSettings, create_app  # noqa: E402
-from workerplane.cli.api_commands import app  # noqa: E402
-from workerplane.security.tokens import generate_token  # noqa: E402
-from workerplane.temporal.devserver import free_port  # noqa: E402
+from workerplane.cli.api_commands import app
+from workerplane.temporal.devserver import free_port
 
 
 def test_endpoints_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    store = make_store(f"sqlite:///{tmp_path / 'cli.db'}")
-    token = generate_token()
-    store.add_token(token)
+    api = make_api(f"sqlite:///{tmp_path / 'cli.db'}")
+    token = api.token
     port = free_port()
     runner = CliRunner()
-    with ServerThread(create_app(store, ApiSettings(controller="none")), port):
+    with ServerThread(api.app, port):
         url = f"http://127.0.0.1:{port}"
         monkeypatch.setenv("WORKERPLANE_URL", url)
         monkeypatch.setenv("COLUMNS", "200")

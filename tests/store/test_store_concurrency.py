@@ -5,9 +5,10 @@ from __future__ import annotations
 import threading
 
 from workerplane.config.model import DeploymentSpec
+from workerplane.errors import Conflict
 from workerplane.security.crypto import SecretBox
 from workerplane.store.db import Database
-from workerplane.store.repository import Conflict, Store
+from workerplane.store.store import Store
 
 BOX = SecretBox(b"\x02" * 32)
 
@@ -33,8 +34,8 @@ def _stores(url: str, n: int) -> list[Store]:
 
 def test_concurrent_updates_with_one_token_apply_once(pg_url: str) -> None:
     stores = _stores(pg_url, 4)
-    stores[0].create_deployment("d", None, None)
-    view, _ = stores[0].create_version("d", "v1", _spec(3), None)
+    stores[0].deployments.create("d", None, None)
+    view, _ = stores[0].versions.create("d", "v1", _spec(3), None)
     token = view.conflict_token
     results: list[str] = []
     barrier = threading.Barrier(8)
@@ -43,8 +44,8 @@ def test_concurrent_updates_with_one_token_apply_once(pg_url: str) -> None:
         store = stores[i % len(stores)]
         barrier.wait()
         try:
-            store.update_version_spec(
-                "d", "v1", lambda cur, _s: _spec(10 + i), conflict_token=token, request_id=None
+            store.versions.replace_spec(
+                "d", "v1", _spec(10 + i), expected_token=token, request_id=None
             )
             results.append("ok")
         except Conflict:
@@ -56,7 +57,7 @@ def test_concurrent_updates_with_one_token_apply_once(pg_url: str) -> None:
     for t in threads:
         t.join()
     assert sorted(results) == ["conflict"] * 7 + ["ok"]
-    assert stores[1].get_version("d", "v1").generation == 2
+    assert stores[1].versions.get("d", "v1").generation == 2
 
 
 def test_concurrent_idempotent_creates_make_one_row(pg_url: str) -> None:
@@ -67,7 +68,7 @@ def test_concurrent_idempotent_creates_make_one_row(pg_url: str) -> None:
     def attempt(i: int) -> None:
         barrier.wait()
         try:
-            _, created = stores[i % 4].create_deployment(
+            _, created = stores[i % 4].deployments.create(
                 "same", None, "req-1" if i < 6 else f"other-{i}"
             )
             outcomes.append("created" if created else "noop")
@@ -81,31 +82,34 @@ def test_concurrent_idempotent_creates_make_one_row(pg_url: str) -> None:
         t.join()
     assert outcomes.count("created") == 1
     assert outcomes.count("created") + outcomes.count("noop") + outcomes.count("conflict") == 8
-    _, total = stores[0].list_deployments(10, 0)
+    _, total = stores[0].deployments.list(10, 0)
     assert total == 1
 
 
 def test_controller_lease_is_exclusive(pg_url: str) -> None:
     a, b = _stores(pg_url, 2)
-    assert a.acquire_lease("controller", "A", ttl_s=30)
-    assert not b.acquire_lease("controller", "B", ttl_s=30)
-    assert a.acquire_lease("controller", "A", ttl_s=30)  # renewal
-    a.release_lease("controller", "A")
-    assert b.acquire_lease("controller", "B", ttl_s=0.01)
+    assert a.leases.acquire("controller", "A", ttl_s=30)
+    assert not b.leases.acquire("controller", "B", ttl_s=30)
+    assert a.leases.acquire("controller", "A", ttl_s=30)  # renewal
+    a.leases.release("controller", "A")
+    assert b.leases.acquire("controller", "B", ttl_s=0.01)
     import time
 
     time.sleep(0.05)
-    assert a.acquire_lease("controller", "A", ttl_s=30)  # expired: taken over
+    assert a.leases.acquire("controller", "A", ttl_s=30)  # expired: taken over
 
 
 def test_snapshot_marks_generation_once(pg_url: str) -> None:
     a, b = _stores(pg_url, 2)
-    a.create_deployment("d", None, None)
-    a.create_version("d", "v1", _spec(3), None)
-    [first] = a.snapshot("default")
+    a.deployments.create("d", None, None)
+    a.versions.create("d", "v1", _spec(3), None)
+    [first] = a.controller.snapshot("default")
     assert first.generation == 1
-    assert b.get_version("d", "v1").status == "UPDATE_IN_PROGRESS"
-    b.update_version_spec("d", "v1", lambda c, s: _spec(4), conflict_token=None, request_id="r")
-    b.update_version_spec("d", "v1", lambda c, s: _spec(5), conflict_token=None, request_id="r")
-    [second] = a.snapshot("default")
+    read = b.versions.editable("d", "v1")
+    assert b.versions.get("d", "v1").status == "UPDATE_IN_PROGRESS"
+    for max_count in (4, 5):
+        b.versions.replace_spec(
+            "d", "v1", _spec(max_count), expected_token=read.conflict_token, request_id="r"
+        )
+    [second] = a.controller.snapshot("default")
     assert second.generation == 2  # the repeated request_id was a no-op

@@ -20,6 +20,20 @@ from pydantic import (
 
 from workerplane.config.model import ComputeConfig, ScalingGroup
 from workerplane.security.crypto import PREFIX
+from workerplane.store.endpoint_fields import (
+    Command,
+    EndpointFields,
+    EnvName,
+    GpuType,
+    Image,
+    LabelKey,
+    LabelValue,
+    Namespace,
+    Quantity,
+    ShortText,
+    TaskQueue,
+    check_task_queue,
+)
 
 #: Deployment names: Temporal allows more, but these are also file and label names here.
 DeploymentName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")]
@@ -30,11 +44,6 @@ EndpointName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]{0,
 EndpointRef = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,63}$")]
 RequestId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 ConflictToken = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-Namespace = Annotated[str, StringConstraints(min_length=1, max_length=255)]
-EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,254}$")]
-LabelKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]([A-Za-z0-9._/-]{0,252})?$")]
-LabelValue = Annotated[str, StringConstraints(max_length=255)]
-ShortText = Annotated[str, StringConstraints(max_length=4096)]
 
 
 def _check_strings(value: Any, path: str = "") -> None:
@@ -268,84 +277,30 @@ EndpointStatus = Literal[
 ]
 
 
-class _EndpointFields(RequestModel):
-    temporal_namespace: Namespace | None = None
-    command: list[Annotated[str, StringConstraints(min_length=1, max_length=4096)]] | None = Field(
-        default=None, min_length=1, max_length=256
-    )
-    image: Annotated[str, StringConstraints(min_length=1, max_length=1024)] | None = None
-    env: dict[EnvName, ShortText] = Field(default_factory=dict, max_length=256)
-    secret_env: dict[EnvName, ShortText] = Field(default_factory=dict, max_length=256)
-    cpus: float | None = Field(default=None, gt=0, le=1024)
-    gpus: int = Field(default=0, ge=0, le=64)
-    gpu_type: Annotated[str, StringConstraints(max_length=128)] | None = None
-    memory: (
-        Annotated[str, StringConstraints(pattern=r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$")]
-        | None
-    ) = None
-    storage: (
-        Annotated[str, StringConstraints(pattern=r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$")]
-        | None
-    ) = None
-    k8s_namespace: (
-        Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")] | None
-    ) = None
-    labels: dict[LabelKey, LabelValue] = Field(default_factory=dict, max_length=64)
-
-
-class EndpointCreate(_EndpointFields):
+class EndpointCreate(RequestModel, EndpointFields):
     """``POST /v1/endpoints`` (Launch's ``temporal`` endpoint type)."""
 
     name: EndpointName
     endpoint_type: Literal["temporal"]
-    temporal_task_queue: Annotated[str, StringConstraints(max_length=255)]
-    min_workers: int = Field(default=0, ge=0, le=1000)
-    max_workers: int = Field(default=1, ge=1, le=1000)
-    per_worker: int = Field(default=10, ge=1, le=100_000)
+    secret_env: dict[EnvName, ShortText] = Field(default_factory=dict, max_length=256)
     request_id: RequestId | None = None
-
-    @field_validator("temporal_task_queue")
-    @classmethod
-    def _queue_not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("temporal_task_queue must not be empty")
-        if value != value.strip():
-            raise ValueError("temporal_task_queue must not have leading or trailing whitespace")
-        return value
-
-    @model_validator(mode="after")
-    def _consistent(self) -> EndpointCreate:
-        if (self.command is None) == (self.image is None):
-            raise ValueError("exactly one of command or image is required")
-        if self.min_workers > self.max_workers:
-            raise ValueError(
-                f"min_workers ({self.min_workers}) must not exceed max_workers ({self.max_workers})"
-            )
-        return self
 
 
 class EndpointUpdate(RequestModel):
-    """``PUT /v1/endpoints/{id}``: only the fields given change."""
+    """``PUT /v1/endpoints/{id}``: only the fields given change (an explicit null resets a field
+    to its default)."""
 
-    temporal_task_queue: Annotated[str, StringConstraints(max_length=255)] | None = None
+    temporal_task_queue: TaskQueue | None = None
     temporal_namespace: Namespace | None = None
-    command: list[Annotated[str, StringConstraints(min_length=1, max_length=4096)]] | None = Field(
-        default=None, min_length=1, max_length=256
-    )
-    image: Annotated[str, StringConstraints(min_length=1, max_length=1024)] | None = None
+    command: Command | None = Field(default=None, min_length=1, max_length=256)
+    image: Image | None = None
     env: dict[EnvName, ShortText] | None = Field(default=None, max_length=256)
     secret_env: dict[EnvName, ShortText] | None = Field(default=None, max_length=256)
     cpus: float | None = Field(default=None, gt=0, le=1024)
     gpus: int | None = Field(default=None, ge=0, le=64)
-    gpu_type: Annotated[str, StringConstraints(max_length=128)] | None = None
-    memory: (
-        Annotated[str, StringConstraints(pattern=r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$")]
-        | None
-    ) = None
-    storage: (
-        Annotated[str, StringConstraints(pattern=r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$")]
-        | None
-    ) = None
+    gpu_type: GpuType | None = None
+    memory: Quantity | None = None
+    storage: Quantity | None = None
     min_workers: int | None = Field(default=None, ge=0, le=1000)
     max_workers: int | None = Field(default=None, ge=1, le=1000)
     per_worker: int | None = Field(default=None, ge=1, le=100_000)
@@ -355,14 +310,10 @@ class EndpointUpdate(RequestModel):
 
     @field_validator("temporal_task_queue")
     @classmethod
-    def _queue_rule(cls, queue: str | None) -> str | None:
+    def _queue_rule(cls, queue: str | None) -> str:
         # The defect Launch's review found: an update could blank the task queue. Validators run
         # only for fields the client sent, so an explicit null or "" is refused here.
-        if queue is None or not queue.strip():
-            raise ValueError("temporal_task_queue must not be empty")
-        if queue != queue.strip():
-            raise ValueError("temporal_task_queue must not have leading or trailing whitespace")
-        return queue
+        return check_task_queue(queue)
 
     @model_validator(mode="after")
     def _one_source(self) -> EndpointUpdate:

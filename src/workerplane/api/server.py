@@ -19,12 +19,15 @@ from typing import Any
 import uvicorn
 from anyio import to_thread
 
-from workerplane.api.app import ApiSettings, create_app
+from workerplane.api.app import create_app
+from workerplane.api.settings import ApiSettings
+from workerplane.errors import Conflict
 from workerplane.security.crypto import load_secret_box
 from workerplane.security.redact import install_log_scrubber, register_secret
+from workerplane.store.controller_io import StoreSpecSource, StoreStatusSink
 from workerplane.store.db import Database, default_sqlite_url
-from workerplane.store.repository import Conflict, Store
-from workerplane.store.source import ControllerLease, StoreSpecSource, StoreStatusSink
+from workerplane.store.leases import ControllerLease
+from workerplane.store.store import Store
 
 logger = logging.getLogger("workerplane.serve")
 
@@ -85,7 +88,7 @@ def build_store(config: ServeConfig) -> Store:
     store = Store(db, box)
     for token in config.tokens:
         register_secret(token)
-        store.add_token(token, "serve")
+        store.tokens.add(token, "serve")
     return store
 
 
@@ -182,15 +185,15 @@ async def _controller_loop(store: Store, config: ServeConfig, stop: asyncio.Even
     """Hold the lease and run the controller; on losing the lease, stop and wait again."""
     from workerplane.controller.controller import Controller, ControllerSettings
 
-    lease = ControllerLease(store, ttl_s=config.lease_ttl_s)
+    lease = ControllerLease(store.leases, ttl_s=config.lease_ttl_s)
     while not stop.is_set():
         if not await lease.wait_acquire(stop):
             return
         logger.info("holding the controller lease (%s): controller running", lease.holder)
         lease.lost.clear()
         controller = Controller(
-            StoreSpecSource(store, config.namespace),
-            StoreStatusSink(store),
+            StoreSpecSource(store.controller, config.namespace),
+            StoreStatusSink(store.controller),
             ControllerSettings(
                 state_dir=config.state_dir.resolve(),
                 address=config.temporal_address,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,31 +25,19 @@ from workerplane.config.model import (
     WorkerDeploymentRef,
 )
 from workerplane.config.validation import validate_spec
-from workerplane.errors import ValidationIssue
+from workerplane.errors import Invalid
 from workerplane.providers.base import WorkerEnvironment
-from workerplane.security.redact import REDACTED
-from workerplane.store.repository import Invalid
+from workerplane.providers.factory import build_provider
+from workerplane.store.endpoint_fields import EndpointFields
 
 ENDPOINT_GROUP = "workers"
-
-#: Endpoint fields kept in the store as given (secret_env values are kept only inside the sealed
-#: spec; the fields keep their names).
-ENDPOINT_FIELDS = (
-    "temporal_task_queue", "temporal_namespace", "command", "image", "env", "cpus", "gpus",
-    "gpu_type", "memory", "storage", "k8s_namespace", "min_workers", "max_workers", "per_worker",
-    "labels",
-)  # fmt: skip
-
-
-def issues_to_invalid(issues: list[ValidationIssue]) -> Invalid:
-    return Invalid([(issue.path, issue.message) for issue in issues])
 
 
 def check_spec(spec: DeploymentSpec) -> None:
     """Raise :class:`Invalid` with every issue of ``spec`` (validation's own messages)."""
     issues = validate_spec(spec)
     if issues:
-        raise issues_to_invalid(issues)
+        raise Invalid(issues)
 
 
 def version_spec(
@@ -68,49 +57,57 @@ def version_spec(
 
 
 def render_endpoint(
-    name: str, fields: dict[str, Any], secret_env: dict[str, str]
+    name: str, fields: EndpointFields, secret_env: Mapping[str, str]
 ) -> DeploymentSpec:
     """The deployment spec of an endpoint.
 
     ``secret_env`` values equal to ``REDACTED`` keep the stored secret (the store substitutes it).
     """
-    env = dict(fields.get("env") or {})
+    env = dict(fields.env)
     scaler = ScalerSpec(
         type="backlog",
         details={
-            "min_count": fields["min_workers"],
-            "max_count": fields["max_workers"],
-            "target_per_worker": fields["per_worker"],
+            "min_count": fields.min_workers,
+            "max_count": fields.max_workers,
+            "target_per_worker": fields.per_worker,
         },
     )
-    if fields.get("image"):
-        managed: dict[str, Any] = {"image": fields["image"], "env": env, "secret_env": secret_env}
-        for key in ("cpus", "memory", "gpu_type", "storage"):
-            if fields.get(key) is not None:
-                managed[key] = fields[key]
-        if fields.get("gpus"):
-            managed["gpus"] = fields["gpus"]
-        if fields.get("labels"):
-            managed["labels"] = fields["labels"]
-        if fields.get("command"):
-            managed["command"] = fields["command"]
+    if fields.image:
+        managed: dict[str, Any] = {
+            "image": fields.image,
+            "env": env,
+            "secret_env": dict(secret_env),
+        }
+        optional = {
+            "cpus": fields.cpus,
+            "memory": fields.memory,
+            "gpu_type": fields.gpu_type,
+            "storage": fields.storage,
+        }
+        managed.update({key: value for key, value in optional.items() if value is not None})
+        if fields.gpus:
+            managed["gpus"] = fields.gpus
+        if fields.labels:
+            managed["labels"] = fields.labels
+        if fields.command:
+            managed["command"] = fields.command
         provider = ProviderSpec(
             type="k8s",
             details={
-                "namespace": fields.get("k8s_namespace") or "default",
+                "namespace": fields.k8s_namespace or "default",
                 "deployment": name,
                 "managed": managed,
             },
         )
     else:
-        command = list(fields.get("command") or [])
+        command = list(fields.command or [])
         provider = ProviderSpec(
             type="subprocess",
             details={
                 "command": command[0] if command else "",
                 "args": command[1:],
                 "env": env,
-                "secret_env": secret_env,
+                "secret_env": dict(secret_env),
                 # An endpoint holds a fixed-size set sized by the scaler, so min_workers are
                 # really there; workers must not exit on idle (the set would refill them).
                 "strategy": "worker-set",
@@ -119,8 +116,8 @@ def render_endpoint(
         )
     return DeploymentSpec(
         name=name,
-        temporal=TemporalConnection(namespace=fields.get("temporal_namespace")),
-        task_queues=[fields["temporal_task_queue"]],
+        temporal=TemporalConnection(namespace=fields.temporal_namespace),
+        task_queues=[fields.temporal_task_queue],
         deployment=None,
         compute=ComputeConfig(
             scaling_groups={
@@ -130,16 +127,10 @@ def render_endpoint(
     )
 
 
-def redacted_secret_env(keys: list[str]) -> dict[str, str]:
-    return dict.fromkeys(keys, REDACTED)
-
-
 async def provider_checks(
     spec: DeploymentSpec, *, address: str, namespace: str, timeout_s: float = 15.0
 ) -> list[dict[str, Any]]:
     """Run each group's provider ``validate()`` (e.g. "the command exists")."""
-    from workerplane.providers.factory import build_provider
-
     results: list[dict[str, Any]] = []
     state_dir = Path(tempfile.gettempdir()) / "workerplane-validate"
     for group_id, group in spec.compute.scaling_groups.items():

@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from workerplane.client.http import ApiError, WorkerplaneClient
+from workerplane.config.secrets import reveal_spec
 
 console = Console()
 err_console = Console(stderr=True)
@@ -257,9 +258,7 @@ def versions_create(
     spec = _load_spec(file)
     deployment = spec.deployment.name if spec.deployment else spec.name
     build_id = spec.deployment.build_id if spec.deployment else "default"
-    from workerplane.store.secrets import spec_to_plain
-
-    plain = spec_to_plain(spec)
+    plain = reveal_spec(spec)
     body = {
         "build_id": build_id, "task_queues": plain["task_queues"],
         "compute_config": plain["compute"], "temporal_namespace": spec.temporal.namespace,
@@ -401,9 +400,9 @@ def serve(
         from workerplane.api.server import build_store
 
         store = build_store(config)
-        if not store.has_tokens():
+        if not store.tokens.any():
             new = generate_token()
-            store.add_token(new, "bootstrap")
+            store.tokens.add(new, "bootstrap")
             # Printed once to the terminal (never logged): the only copy of the token.
             sys.stdout.write(f"created an API token (shown once): {new}\n")
             sys.stdout.flush()

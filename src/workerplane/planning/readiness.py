@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 
 from workerplane.config.model import DeploymentSpec
 from workerplane.planning.status import GroupStatus, ManagedVersion, Readiness, VersionStatus
+from workerplane.scaling.registry import validate_details
 
 
 def available_workers(group: GroupStatus) -> int:
@@ -20,12 +21,19 @@ def available_workers(group: GroupStatus) -> int:
     return min(group.pollers, group.workers_running)
 
 
+def unavailable_workers(groups: Sequence[GroupStatus]) -> int:
+    """Workers that exist but are not (yet, or any more) known to poll."""
+    running = sum(g.workers_running for g in groups)
+    return max(0, running - sum(available_workers(g) for g in groups))
+
+
 def min_workers(spec: DeploymentSpec) -> int:
-    """The workers a version needs before it is ready: the sum of its scalers' ``min_count``."""
+    """The workers a version needs before it is ready: the sum of its scalers' ``min_count``
+    (scalers without one, such as ``no-sync``, need none)."""
     total = 0
     for group in spec.compute.scaling_groups.values():
-        value = group.scaler.details.get("min_count", 0)
-        total += int(value) if isinstance(value, int | float) else 0
+        details = validate_details(group.scaler.type, group.scaler.details)
+        total += int(getattr(details, "min_count", 0))
     return total
 
 

@@ -1,2 +1,3 @@
-"""The control-plane store: SQLAlchemy 2 models, Alembic migrations, the repository, and the
-store-backed spec source / status sink the controller runs on under ``workerplane serve``."""
+"""The control-plane store: SQLAlchemy 2 models and Alembic migrations over one database, one
+module per resource (tokens, deployments, versions, endpoints, the controller's I/O, leases),
+composed by :class:`workerplane.store.store.Store`."""

@@ -97,7 +97,7 @@ class DeploymentVersion(Base):
 
 
 class Endpoint(Base):
-    """A Launch-style ``temporal`` endpoint: a convenience view over one deployment version."""
+    """A Launch-style ``temporal`` endpoint: a projection of one deployment version."""
 
     __tablename__ = "endpoints"
 
@@ -105,13 +105,13 @@ class Endpoint(Base):
     name: Mapped[str] = mapped_column(String(255), unique=True)
     endpoint_type: Mapped[str] = mapped_column(String(32))
     request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
-    last_update_request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     version_id: Mapped[int] = mapped_column(
         ForeignKey("deployment_versions.id", ondelete="CASCADE"), unique=True
     )
-    #: The endpoint's own fields (secret env values encrypted).
+    #: The endpoint's fields (:class:`~workerplane.store.endpoint_fields.EndpointRecord`): the
+    #: names of its secret env entries, never their values (those live in the version's sealed
+    #: spec). Updates are guarded by the version's conflict token and request ID.
     fields_json: Mapped[str] = mapped_column(Text)
-    conflict_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[float] = mapped_column(Float)
 

@@ -1,10 +1,5 @@
-"""The controller's edges under ``workerplane serve``: specs from the store, status into it.
-
-The controller polls :meth:`StoreSpecSource.snapshot` every ``refresh_s``; a change made through
-the API (a new version, new min/max, a removal) is therefore applied live, without a restart.
-:class:`ControllerLease` makes sure that of several ``serve`` processes on one database only one
-runs a controller at a time.
-"""
+"""Named leases: of several ``serve`` processes on one database, only the holder of the
+``controller`` lease runs a controller."""
 
 from __future__ import annotations
 
@@ -13,42 +8,46 @@ import contextlib
 import logging
 import os
 import socket
+import time
 import uuid
-from collections.abc import Sequence
 
-from workerplane.planning.status import GroupStatus, ManagedVersion, VersionStatus
-from workerplane.store.repository import Store
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from workerplane.store.db import Database
+from workerplane.store.models import Lease
 
 logger = logging.getLogger("workerplane.store")
 
 CONTROLLER_LEASE = "controller"
 
 
-class StoreSpecSource:
-    """:class:`~workerplane.controller.interfaces.SpecSource` backed by the store."""
+class LeaseStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
-    def __init__(self, store: Store, default_namespace: str | None = None) -> None:
-        self._store = store
-        self._default_namespace = default_namespace
+    def acquire(self, name: str, holder: str, ttl_s: float) -> bool:
+        """Take or renew the lease ``name`` for ``holder``. True while ``holder`` holds it."""
+        now = time.time()
+        try:
+            with self._db.write_session() as s:
+                row = s.scalar(select(Lease).where(Lease.name == name).with_for_update())
+                if row is None:
+                    s.add(Lease(name=name, holder=holder, expires_at=now + ttl_s, acquired_at=now))
+                    return True
+                if row.holder != holder and row.expires_at > now:
+                    return False
+                if row.holder != holder:
+                    row.acquired_at = now
+                row.holder = holder
+                row.expires_at = now + ttl_s
+                return True
+        except IntegrityError:
+            return False
 
-    async def snapshot(self) -> list[ManagedVersion]:
-        return await asyncio.to_thread(self._store.snapshot, self._default_namespace)
-
-
-class StoreStatusSink:
-    """:class:`~workerplane.controller.interfaces.StatusSink` backed by the store."""
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
-        self._lock = asyncio.Lock()
-
-    async def publish(
-        self, statuses: list[GroupStatus], versions: Sequence[VersionStatus] = ()
-    ) -> None:
-        # ``versions`` carries the controller's readiness; the store still derives its own.
-        # Group loops publish independently; serialising them avoids pointless write contention.
-        async with self._lock:
-            await asyncio.to_thread(self._store.publish, statuses)
+    def release(self, name: str, holder: str) -> None:
+        with self._db.write_session() as s:
+            s.execute(delete(Lease).where(Lease.name == name, Lease.holder == holder))
 
 
 class ControllerLease:
@@ -58,15 +57,15 @@ class ControllerLease:
     this one stalled past the TTL), :attr:`lost` is set and the caller stops its controller.
     """
 
-    def __init__(self, store: Store, ttl_s: float = 15.0, holder: str | None = None) -> None:
-        self._store = store
+    def __init__(self, leases: LeaseStore, ttl_s: float = 15.0, holder: str | None = None) -> None:
+        self._leases = leases
         self.ttl_s = ttl_s
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.lost = asyncio.Event()
 
     async def try_acquire(self) -> bool:
         return await asyncio.to_thread(
-            self._store.acquire_lease, CONTROLLER_LEASE, self.holder, self.ttl_s
+            self._leases.acquire, CONTROLLER_LEASE, self.holder, self.ttl_s
         )
 
     async def wait_acquire(self, stop: asyncio.Event) -> bool:
@@ -101,4 +100,4 @@ class ControllerLease:
 
     async def release(self) -> None:
         with contextlib.suppress(Exception):
-            await asyncio.to_thread(self._store.release_lease, CONTROLLER_LEASE, self.holder)
+            await asyncio.to_thread(self._leases.release, CONTROLLER_LEASE, self.holder)

@@ -1,0 +1,119 @@
+"""``/v1/endpoints``: Launch-style ``temporal`` endpoints, each a projection of one version.
+
+A create or update renders the endpoint's fields into its version's spec; the version's
+conflict token guards both.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Response
+from pydantic import ValidationError
+
+from workerplane.api import schemas as S
+from workerplane.api.deps import SettingsDep, StoreDep
+from workerplane.api.errors import pydantic_issues
+from workerplane.api.responses import endpoint_out, json_response
+from workerplane.api.service import check_spec, render_endpoint
+from workerplane.errors import Invalid
+from workerplane.security.redact import REDACTED
+from workerplane.store.endpoint_fields import EndpointFields, EndpointRecord
+from workerplane.store.rows import ENDPOINT_BUILD_ID
+
+router = APIRouter(prefix="/endpoints", tags=["endpoints"])
+
+
+def _record(fields: dict[str, Any], secret_env_keys: list[str]) -> EndpointRecord:
+    """The fields to store; a broken rule (such as min_workers > max_workers) is a 400."""
+    try:
+        return EndpointRecord.model_validate({**fields, "secret_env_keys": secret_env_keys})
+    except ValidationError as err:
+        raise Invalid(pydantic_issues(err.errors())) from None
+
+
+@router.post("", response_model=S.EndpointOut, status_code=201)
+def create_endpoint(body: S.EndpointCreate, store: StoreDep) -> Response:
+    """Create a Launch-style ``temporal`` endpoint (idempotent by ``request_id``)."""
+    fields = _record(
+        body.model_dump(include=set(EndpointFields.model_fields)), sorted(body.secret_env)
+    )
+    spec = render_endpoint(body.name, fields, body.secret_env)
+    check_spec(spec)
+    view, created = store.endpoints.create(
+        body.name, body.endpoint_type, fields, spec, body.request_id
+    )
+    return json_response(endpoint_out(view), 201 if created else 200)
+
+
+@router.get("", response_model=S.EndpointList)
+def list_endpoints(
+    store: StoreDep,
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0, le=10**9),
+    label: str | None = Query(None, max_length=512, pattern=r"^[^=\x00]+=[^\x00]*$"),
+) -> Response:
+    selector = None
+    if label:
+        key, value = label.split("=", 1)
+        selector = (key, value)
+    views, total = store.endpoints.list(limit, offset, selector)
+    nxt = offset + limit if offset + limit < total else None
+    items = [endpoint_out(v) for v in views]
+    return json_response(S.EndpointList(items=items, total=total, next_offset=nxt))
+
+
+@router.get("/{ref}", response_model=S.EndpointOut)
+def get_endpoint(ref: S.EndpointRef, store: StoreDep) -> Response:
+    return json_response(endpoint_out(store.endpoints.get(ref)))
+
+
+@router.put("/{ref}", response_model=S.EndpointOut)
+def update_endpoint(ref: S.EndpointRef, body: S.EndpointUpdate, store: StoreDep) -> S.EndpointOut:
+    """Change an endpoint; min/max/per_worker take effect on the running workers."""
+    # Read, compute the new fields and spec here, then store them only if the version's conflict
+    # token is still the one read (the client's, when it sent one).
+    current = store.endpoints.get(ref)
+    if body.request_id and current.version.last_update_request_id == body.request_id:
+        return endpoint_out(current)
+    changes = body.model_dump(
+        exclude_unset=True, exclude={"conflict_token", "request_id", "secret_env"}
+    )
+    for name, value in changes.items():
+        if value is None:
+            changes[name] = EndpointFields.model_fields[name].get_default(call_default_factory=True)
+    if body.command is not None:
+        changes["image"] = None
+    if body.image is not None:
+        changes["command"] = None
+    if body.secret_env is not None:
+        secret_env = dict(body.secret_env)
+    else:
+        secret_env = dict.fromkeys(current.fields.secret_env_keys, REDACTED)
+    stored = current.fields.model_dump(exclude={"secret_env_keys"})
+    fields = _record({**stored, **changes}, sorted(secret_env))
+    spec = render_endpoint(current.name, fields, secret_env)
+    check_spec(spec)
+    view, _ = store.endpoints.update(
+        current.id,
+        fields,
+        spec,
+        expected_token=body.conflict_token or current.conflict_token,
+        request_id=body.request_id,
+    )
+    return endpoint_out(view)
+
+
+@router.delete("/{ref}", response_model=S.EndpointOut, status_code=202)
+def delete_endpoint(
+    ref: S.EndpointRef,
+    store: StoreDep,
+    settings: SettingsDep,
+    conflict_token: S.ConflictToken | None = None,
+) -> Any:
+    """Drain the endpoint's workers, then delete it (DELETE_IN_PROGRESS until done)."""
+    view = store.endpoints.delete(ref, conflict_token)
+    if settings.controller == "none":
+        store.versions.purge(view.name, ENDPOINT_BUILD_ID)
+        return Response(status_code=204)
+    return endpoint_out(view)

@@ -1,0 +1,167 @@
+"""The controller's edges under ``workerplane serve``: specs from the store, statuses into it.
+
+The controller polls :meth:`StoreSpecSource.snapshot` every ``refresh_s``; a change made through
+the API (a new version, new min/max, a removal) is therefore applied live, without a restart.
+What it publishes moves each version's lifecycle forward (:mod:`workerplane.store.lifecycle`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import selectinload
+
+from workerplane.config.model import DeploymentSpec
+from workerplane.planning.status import GroupStatus, ManagedVersion, VersionStatus
+from workerplane.security.crypto import SecretBox
+from workerplane.store import spec_codec
+from workerplane.store.db import Database
+from workerplane.store.lifecycle import UPDATE_IN_PROGRESS, UPDATE_PENDING
+from workerplane.store.models import DeploymentVersion, GroupStatusRow
+from workerplane.store.rows import purge, status_payload
+
+
+def _with_namespace(spec: DeploymentSpec, namespace: str | None) -> DeploymentSpec:
+    if spec.temporal.namespace:
+        return spec
+    temporal = spec.temporal.model_copy(update={"namespace": namespace})
+    return spec.model_copy(update={"temporal": temporal})
+
+
+class ControllerIO:
+    """What the controller reads (versions to run) and writes (group statuses)."""
+
+    def __init__(self, db: Database, box: SecretBox) -> None:
+        self._db = db
+        self._box = box
+
+    def snapshot(self, default_namespace: str | None = None) -> list[ManagedVersion]:
+        """Every version the controller should run now (secrets decrypted).
+
+        Records that the controller picked up each version's current generation, so its status
+        moves from UPDATE_PENDING to UPDATE_IN_PROGRESS. Deleting versions stay listed (draining)
+        until their workers are gone; then they are left out and removed.
+        """
+        now = time.time()
+        result: list[ManagedVersion] = []
+        with self._db.write_session() as s:
+            rows = list(
+                s.scalars(
+                    select(DeploymentVersion).options(selectinload(DeploymentVersion.deployment))
+                )
+            )
+            for row in rows:
+                if row.deleting and row.delete_seen_at is not None:
+                    # Its workers are gone: the controller drops it now, and the row goes too.
+                    purge(s, row)
+                    continue
+                try:
+                    spec = spec_codec.open_spec(self._box, row.spec_json)
+                except ValueError:
+                    continue
+                namespace = row.deployment.namespace or default_namespace
+                result.append(
+                    ManagedVersion(
+                        key=row.key,
+                        spec=_with_namespace(spec, namespace),
+                        draining=row.draining or row.deleting,
+                        generation=row.generation,
+                    )
+                )
+                if row.picked_generation != row.generation:
+                    values: dict[str, Any] = {"picked_generation": row.generation, "picked_at": now}
+                    if row.status == UPDATE_PENDING:
+                        values["status"] = UPDATE_IN_PROGRESS
+                    s.execute(
+                        update(DeploymentVersion)
+                        .where(
+                            DeploymentVersion.id == row.id,
+                            DeploymentVersion.generation == row.generation,
+                        )
+                        .values(**values)
+                    )
+        return result
+
+    def publish(self, statuses: list[GroupStatus], versions: Sequence[VersionStatus] = ()) -> None:
+        """Store the controller's group statuses and move each version's lifecycle to the
+        controller's verdict in ``versions``."""
+        now = time.time()
+        verdicts = {v.version_key: v for v in versions}
+        with self._db.write_session() as s:
+            rows = list(s.scalars(select(DeploymentVersion)))
+            specs = {v.key: spec_codec.redacted_spec(v.spec_json) for v in rows}
+            existing = {(r.version_key, r.group_id): r for r in s.scalars(select(GroupStatusRow))}
+            for (key, group_id), stale in existing.items():
+                if key in specs and group_id not in specs[key].compute.scaling_groups:
+                    s.delete(stale)  # a group removed from its version's spec
+            for st in statuses:
+                spec = specs.get(st.version_key)
+                if spec is None or st.group_id not in spec.compute.scaling_groups:
+                    continue  # deleted meanwhile: do not resurrect its status
+                payload = status_payload(st)
+                row = existing.get((st.version_key, st.group_id))
+                if row is None:
+                    s.add(
+                        GroupStatusRow(
+                            version_key=st.version_key, group_id=st.group_id,
+                            payload_json=payload, updated_at=now,
+                        )
+                    )  # fmt: skip
+                elif row.payload_json != payload:
+                    row.payload_json = payload
+                    row.updated_at = now
+            for version in rows:
+                verdict = verdicts.get(version.key)
+                if version.deleting:
+                    if version.delete_seen_at is None and (verdict is None or verdict.drained):
+                        # Drained (or never started): the next snapshot removes the row.
+                        version.delete_seen_at = now
+                elif verdict is not None:
+                    _advance(version, verdict, now)
+
+
+def _advance(row: DeploymentVersion, verdict: VersionStatus, now: float) -> None:
+    """Record the controller's verdict on a version it runs at the row's current generation."""
+    if (
+        row.picked_generation != row.generation
+        or row.status == UPDATE_PENDING
+        or verdict.generation != row.generation
+        or verdict.readiness is None
+    ):
+        return
+    row.last_validation_at = now
+    row.last_validation_error = verdict.validation_error
+    if row.status != verdict.readiness.value or row.status_reason != verdict.reason:
+        row.status = verdict.readiness.value
+        row.status_reason = verdict.reason
+        row.updated_at = now
+
+
+class StoreSpecSource:
+    """The controller's ``SpecSource`` backed by the store."""
+
+    def __init__(self, io: ControllerIO, default_namespace: str | None = None) -> None:
+        self._io = io
+        self._default_namespace = default_namespace
+
+    async def snapshot(self) -> list[ManagedVersion]:
+        return await asyncio.to_thread(self._io.snapshot, self._default_namespace)
+
+
+class StoreStatusSink:
+    """The controller's ``StatusSink`` backed by the store."""
+
+    def __init__(self, io: ControllerIO) -> None:
+        self._io = io
+        self._lock = asyncio.Lock()
+
+    async def publish(
+        self, statuses: list[GroupStatus], versions: Sequence[VersionStatus] = ()
+    ) -> None:
+        # Group loops publish independently; serialising them avoids pointless write contention.
+        async with self._lock:
+            await asyncio.to_thread(self._io.publish, statuses, versions)

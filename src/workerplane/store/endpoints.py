@@ -1,0 +1,172 @@
+"""Launch-style endpoints: each is a projection of one deployment version.
+
+Creating an endpoint creates its deployment (owner ``endpoint``) and its version
+(:data:`ENDPOINT_BUILD_ID`) in the same transaction. The endpoint row keeps the typed fields the
+version was rendered from; the version's conflict token and request ID guard both, and reads go
+through the version's read path.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from sqlalchemy import Select, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, joinedload
+
+from workerplane.config.model import DeploymentSpec
+from workerplane.errors import Conflict, NotFound
+from workerplane.security.crypto import SecretBox
+from workerplane.store import spec_codec
+from workerplane.store.db import Database
+from workerplane.store.endpoint_fields import EndpointRecord
+from workerplane.store.lifecycle import UPDATE_PENDING
+from workerplane.store.models import DeploymentVersion, Endpoint, WorkerDeployment
+from workerplane.store.rows import (
+    ENDPOINT_BUILD_ID,
+    load_statuses,
+    new_token,
+    swap_spec,
+    version_key,
+)
+from workerplane.store.versions import VersionStore
+from workerplane.store.views import EndpointView, endpoint_view
+
+
+def _with_version() -> Select[Endpoint]:
+    # One statement with JOINs (not one SELECT per relationship): reads are the hot path.
+    return select(Endpoint).options(
+        joinedload(Endpoint.version, innerjoin=True).joinedload(
+            DeploymentVersion.deployment, innerjoin=True
+        )
+    )
+
+
+def _find(s: Session, ref: str) -> Endpoint:
+    row = s.scalar(_with_version().where((Endpoint.id == ref) | (Endpoint.name == ref)))
+    if row is None:
+        raise NotFound(f"endpoint '{ref}' not found")
+    return row
+
+
+class EndpointStore:
+    def __init__(self, db: Database, box: SecretBox, versions: VersionStore) -> None:
+        self._db = db
+        self._box = box
+        self._versions = versions
+
+    def create(
+        self,
+        name: str,
+        endpoint_type: str,
+        fields: EndpointRecord,
+        spec: DeploymentSpec,
+        request_id: str | None,
+    ) -> tuple[EndpointView, bool]:
+        """Create the endpoint, its deployment and its version in ONE transaction."""
+        now = time.time()
+        sealed = spec_codec.seal(self._box, spec)
+        endpoint_id = "end_" + uuid.uuid4().hex[:20]
+        try:
+            with self._db.write_session() as s:
+                dep = WorkerDeployment(
+                    name=name, namespace=fields.temporal_namespace, request_id=request_id,
+                    conflict_token=new_token(), owner="endpoint", created_at=now, updated_at=now,
+                )  # fmt: skip
+                s.add(dep)
+                s.flush()
+                version = DeploymentVersion(
+                    deployment_id=dep.id, build_id=ENDPOINT_BUILD_ID,
+                    key=version_key(name, ENDPOINT_BUILD_ID), spec_json=sealed, generation=1,
+                    picked_generation=0, conflict_token=new_token(), request_id=request_id,
+                    draining=False, deleting=False, status=UPDATE_PENDING,
+                    last_validation_at=now, created_at=now, updated_at=now,
+                )  # fmt: skip
+                s.add(version)
+                s.flush()
+                s.add(
+                    Endpoint(
+                        id=endpoint_id, name=name, endpoint_type=endpoint_type,
+                        request_id=request_id, version_id=version.id,
+                        fields_json=fields.model_dump_json(), created_at=now, updated_at=now,
+                    )
+                )  # fmt: skip
+            return self.get(endpoint_id), True
+        except IntegrityError:
+            try:
+                existing = self.get(name)
+            except NotFound:
+                raise Conflict(f"the name '{name}' is taken by a worker deployment") from None
+            if request_id and existing.request_id == request_id:
+                return existing, False
+            raise Conflict(f"endpoint '{name}' already exists") from None
+
+    def get(self, ref: str) -> EndpointView:
+        """The endpoint with ID or name ``ref``."""
+        with self._db.read_session() as s:
+            row = _find(s, ref)
+            key = row.version.key
+            return endpoint_view(row, load_statuses(s, [key])[key])
+
+    def list(
+        self, limit: int, offset: int, label: tuple[str, str] | None = None
+    ) -> tuple[list[EndpointView], int]:
+        """One page in name order, and the total. Without a label the page is cut in SQL, so a
+        list costs the same with 10 or 100,000 endpoints stored."""
+        with self._db.read_session() as s:
+            query = _with_version().order_by(Endpoint.name)
+            if label is None:
+                total = int(s.scalar(select(func.count()).select_from(Endpoint)) or 0)
+                page = list(s.scalars(query.limit(limit).offset(offset)))
+            else:
+                key, value = label
+                ids = [
+                    endpoint_id
+                    for endpoint_id, fields_json in s.execute(
+                        select(Endpoint.id, Endpoint.fields_json).order_by(Endpoint.name)
+                    )
+                    if EndpointRecord.model_validate_json(fields_json).labels.get(key) == value
+                ]
+                total = len(ids)
+                wanted = ids[offset : offset + limit]
+                page = list(s.scalars(query.where(Endpoint.id.in_(wanted)))) if wanted else []
+            statuses = load_statuses(s, [r.version.key for r in page])
+            return [endpoint_view(r, statuses[r.version.key]) for r in page], total
+
+    def update(
+        self,
+        endpoint_id: str,
+        fields: EndpointRecord,
+        spec: DeploymentSpec,
+        *,
+        expected_token: str,
+        request_id: str | None,
+    ) -> tuple[EndpointView, bool]:
+        """Store new fields and their rendered spec as the version's next generation, if the
+        version's conflict token is still ``expected_token``. A repeated ``request_id`` is a
+        no-op success. Returns (view, changed)."""
+        with self._db.write_session() as s:
+            row = _find(s, endpoint_id)
+            version = row.version
+            if version.deleting:
+                raise Conflict(f"endpoint '{row.name}' is being deleted")
+            if request_id and version.last_update_request_id == request_id:
+                return endpoint_view(row, load_statuses(s, [version.key])[version.key]), False
+            sealed = spec_codec.seal(self._box, spec, version.spec_json)
+            now = swap_spec(
+                s, version, sealed, expected_token=expected_token, request_id=request_id,
+                what="endpoint",
+            )  # fmt: skip
+            s.execute(
+                update(Endpoint)
+                .where(Endpoint.id == row.id)
+                .values(fields_json=fields.model_dump_json(), updated_at=now)
+            )
+        return self.get(endpoint_id), True
+
+    def delete(self, ref: str, conflict_token: str | None = None) -> EndpointView:
+        """Mark the endpoint's version deleting (see :meth:`VersionStore.delete`)."""
+        endpoint = self.get(ref)
+        self._versions.delete(endpoint.name, ENDPOINT_BUILD_ID, conflict_token)
+        return self.get(endpoint.id)

@@ -1,0 +1,160 @@
+"""Reads and writes inside one session that several resources share: finding rows, loading
+statuses, marking versions draining, removing a version.
+
+Concurrency rules (they hold for several API and controller processes on one PostgreSQL):
+
+* creates rely on unique constraints: a losing concurrent insert gets ``IntegrityError`` and is
+  answered from the winner's row (same ``request_id``: success; otherwise 409);
+* updates are compare-and-swap on ``conflict_token`` (``UPDATE ... WHERE conflict_token = :seen``),
+  so of two writers that read the same state, exactly one wins and the other gets 409;
+* ``generation`` only ever increases inside such a guarded update, so the controller never sees a
+  change twice or applies a stale one.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import asdict
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from workerplane.errors import Conflict, NotFound
+from workerplane.planning.status import GroupStatus
+from workerplane.store.lifecycle import UPDATE_PENDING
+from workerplane.store.models import DeploymentVersion, Endpoint, GroupStatusRow, WorkerDeployment
+
+#: Endpoint-owned versions use this build ID: the endpoint's workers are unversioned.
+ENDPOINT_BUILD_ID = "default"
+
+
+def new_token() -> str:
+    return uuid.uuid4().hex
+
+
+def version_key(deployment: str, build_id: str) -> str:
+    return f"{deployment}/{build_id}"
+
+
+def stale_token(what: str) -> Conflict:
+    return Conflict(f"conflict token is stale: the {what} changed since it was read")
+
+
+def changed_concurrently(what: str) -> Conflict:
+    return Conflict(f"conflict token is stale: the {what} changed concurrently")
+
+
+def find_deployment(s: Session, name: str) -> WorkerDeployment:
+    row = s.scalar(select(WorkerDeployment).where(WorkerDeployment.name == name))
+    if row is None:
+        raise NotFound(f"worker deployment '{name}' not found")
+    return row
+
+
+def find_version(s: Session, deployment: str, build_id: str) -> DeploymentVersion:
+    row = s.scalar(
+        select(DeploymentVersion)
+        .options(selectinload(DeploymentVersion.deployment))
+        .where(DeploymentVersion.key == version_key(deployment, build_id))
+    )
+    if row is None:
+        raise NotFound(f"version '{build_id}' of worker deployment '{deployment}' not found")
+    return row
+
+
+def status_payload(status: GroupStatus) -> str:
+    return json.dumps(asdict(status), sort_keys=True)
+
+
+def load_statuses(s: Session, keys: Iterable[str]) -> dict[str, list[GroupStatus]]:
+    """The last published statuses of the versions ``keys``, by version key, in group order."""
+    result: dict[str, list[GroupStatus]] = {k: [] for k in keys}
+    if not result:
+        return result
+    rows = s.scalars(
+        select(GroupStatusRow)
+        .where(GroupStatusRow.version_key.in_(list(result)))
+        .order_by(GroupStatusRow.group_id)
+    )
+    for row in rows:
+        result[row.version_key].append(GroupStatus(**json.loads(row.payload_json)))
+    return result
+
+
+def mark_draining(s: Session, deployment: str, build_id: str, draining: bool) -> None:
+    """Set a version's ``draining`` flag (a new generation) if it is not set that way yet."""
+    s.execute(
+        update(DeploymentVersion)
+        .where(
+            DeploymentVersion.key == version_key(deployment, build_id),
+            DeploymentVersion.draining.is_not(draining),
+        )
+        .values(
+            draining=draining,
+            generation=DeploymentVersion.generation + 1,
+            conflict_token=new_token(),
+            updated_at=time.time(),
+        )
+    )
+
+
+def purge(s: Session, row: DeploymentVersion) -> None:
+    """Remove a version, its statuses and endpoint; an endpoint's deployment goes too."""
+    dep = row.deployment
+    s.execute(delete(GroupStatusRow).where(GroupStatusRow.version_key == row.key))
+    s.execute(delete(Endpoint).where(Endpoint.version_id == row.id))
+    s.execute(delete(DeploymentVersion).where(DeploymentVersion.id == row.id))
+    if dep.owner == "endpoint":
+        s.execute(delete(WorkerDeployment).where(WorkerDeployment.id == dep.id))
+    elif row.build_id in (dep.current_build_id, dep.ramping_build_id):
+        values: dict[str, Any] = {
+            "current_build_id": None
+            if dep.current_build_id == row.build_id
+            else dep.current_build_id,
+            "ramping_build_id": None
+            if dep.ramping_build_id == row.build_id
+            else dep.ramping_build_id,
+        }
+        s.execute(update(WorkerDeployment).where(WorkerDeployment.id == dep.id).values(**values))
+
+
+def swap_spec(
+    s: Session,
+    version: DeploymentVersion,
+    sealed: str,
+    *,
+    expected_token: str,
+    request_id: str | None,
+    what: str,
+) -> float:
+    """Write ``sealed`` as the version's next generation if its conflict token is still
+    ``expected_token`` (compare-and-swap); ``what`` names the resource in the 409. Returns the
+    time of the change."""
+    if expected_token != version.conflict_token:
+        raise stale_token(what)
+    now = time.time()
+    result = s.execute(
+        update(DeploymentVersion)
+        .where(
+            DeploymentVersion.id == version.id,
+            DeploymentVersion.conflict_token == expected_token,
+        )
+        .values(
+            spec_json=sealed,
+            generation=DeploymentVersion.generation + 1,
+            conflict_token=new_token(),
+            last_update_request_id=request_id,
+            status=UPDATE_PENDING,
+            status_reason=None,
+            last_validation_at=now,
+            last_validation_error=None,
+            updated_at=now,
+        )
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        raise changed_concurrently(what)
+    return now

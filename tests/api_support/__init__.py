@@ -1,0 +1,91 @@
+"""Helpers for the API tests: the app in process (httpx's ASGI transport) over a fresh store, and
+the same app served by a real uvicorn on loopback for the few smoke tests that need sockets."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+
+from workerplane.api.app import create_app
+from workerplane.api.server import uvicorn_config
+from workerplane.api.settings import ApiSettings
+from workerplane.security.crypto import SecretBox
+from workerplane.security.tokens import generate_token
+from workerplane.store.db import Database
+from workerplane.store.store import Store
+
+
+def make_store(url: str) -> Store:
+    db = Database(url)
+    db.migrate()
+    return Store(db, SecretBox(b"\x01" * 32))
+
+
+@dataclass
+class Api:
+    """An app without a controller (deletes complete at once), its store and a live token."""
+
+    app: FastAPI
+    store: Store
+    token: str
+
+    def client(self, token: str | None = None) -> httpx.AsyncClient:
+        """A client that calls the app in process (no socket, no server)."""
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.app),
+            base_url="http://workerplane.test",
+            headers={"Authorization": f"Bearer {token or self.token}"},
+        )
+
+    def anonymous(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.app), base_url="http://workerplane.test"
+        )
+
+
+def make_api(url: str) -> Api:
+    store = make_store(url)
+    token = generate_token()
+    store.tokens.add(token, "test")
+    return Api(create_app(store, ApiSettings(controller="none")), store, token)
+
+
+@dataclass
+class RunningApi:
+    url: str
+    token: str
+    store: Store
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.url,
+            headers={"Authorization": f"Bearer {token or self.token}"},
+            timeout=30,
+        )
+
+
+class ServerThread:
+    """uvicorn in a background thread (its own event loop), stopped at teardown."""
+
+    def __init__(self, app: object, port: int) -> None:
+        # The same uvicorn settings as `workerplane serve`.
+        self.server = uvicorn.Server(uvicorn_config(app, "127.0.0.1", port))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> ServerThread:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise TimeoutError("uvicorn did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
