@@ -19,7 +19,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / "src"))
 
-from workerplane.sim.cli import app  # noqa: E402
+from workerplane.lab.cli import app  # noqa: E402
 
 if __name__ == "__main__":
     args = sys.argv[1:]

@@ -42,7 +42,7 @@ sys.path.insert(0, str(REPO))
 import yaml  # noqa: E402
 from temporalio.client import Client  # noqa: E402
 
-from examples.app import ProcessItem  # noqa: E402
+from examples.app import ProcessItem, process_item  # noqa: E402
 from tests.worker.lambda_offline import LambdaOffline, lambda_offline  # noqa: E402
 from workerplane.controller.controller import Controller, ControllerSettings  # noqa: E402
 from workerplane.controller.local import FileSpecSource, JsonStatusSink  # noqa: E402
@@ -53,6 +53,7 @@ from workerplane.scaling.no_sync import NoSyncDetails, NoSyncScaler  # noqa: E40
 from workerplane.scaling.types import GroupMetrics, StartWorkers, WorkerCensus  # noqa: E402
 from workerplane.temporal.devserver import start_dev_server  # noqa: E402
 from workerplane.temporal.metrics import QueueTarget, TemporalMetricsSource, total  # noqa: E402
+from workerplane.worker import WorkerOptions, run_worker  # noqa: E402
 
 ACTIVITY_S = 1.0  # --activity-s
 SLOTS = 4
@@ -224,9 +225,6 @@ async def run_temporal_policy(
 
 async def _warm_up(address: str) -> None:
     """Run a few workflows once, unmeasured, so the first row does not pay the server's warm-up."""
-    from examples.app import process_item
-    from workerplane.worker import WorkerOptions, run_worker
-
     queue = f"warmup-{uuid.uuid4().hex[:6]}"
     client = await Client.connect(address)
     handles = await _burst(client, queue, 5)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from workerplane.sim.cli import app
+from workerplane.lab.cli import app
 
 if __name__ == "__main__":
     app(["policies", *sys.argv[1:]])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from itertools import pairwise
 
+from tests.sim.sim_support import make_trace
 from workerplane.scaling.registry import build_scaler
 from workerplane.scaling.types import (
     GroupMetrics,
@@ -22,8 +23,6 @@ from workerplane.sim.anchors import FixedReplicasScaler, KedaHpaConfig, KedaHpaS
 from workerplane.sim.distributions import Distribution
 from workerplane.sim.engine import SimOptions, WorkerModel, simulate
 from workerplane.sim.traces import spikes
-
-from .conftest import make_trace
 
 
 def obs(backlog: int, t: float, running: int = 0) -> GroupMetrics:

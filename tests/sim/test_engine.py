@@ -7,13 +7,12 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
+from tests.sim.sim_support import make_trace
 from workerplane.scaling.types import Decision, GroupMetrics, Hold, SetSize, StartWorkers, Strategy
 from workerplane.sim.distributions import Distribution
 from workerplane.sim.engine import ServerModel, WorkerModel, simulate
 from workerplane.sim.policies import builtin_policies
 from workerplane.sim.traces import bursts, longtail, steady
-
-from .conftest import make_trace
 
 
 @dataclass

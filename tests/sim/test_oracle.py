@@ -7,13 +7,12 @@ import pytest
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import lil_matrix
 
+from tests.sim.sim_support import make_trace
 from workerplane.sim.distributions import Distribution
 from workerplane.sim.engine import WorkerModel
 from workerplane.sim.oracle import _solve_segment, demand_per_bin, oracle
 from workerplane.sim.policies import builtin_policies
 from workerplane.sim.traces import bursts
-
-from .conftest import make_trace
 
 
 def milp_reference(demand: np.ndarray, slots: int, dt: float, startup: float, k: int) -> float:

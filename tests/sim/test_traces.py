@@ -1,18 +1,20 @@
-"""Trace generators and the Azure Functions 2019 importer."""
+"""Trace generators, the Azure Functions 2019 parser and the CLI's trace specs."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import PurePath
 
 import numpy as np
 import pytest
 
 from workerplane.sim.traces import (
     BUILTIN,
+    AzureTraceSpec,
     TraceFormatError,
-    load_azure_functions_csv,
-    resolve_traces,
-    write_synthetic_azure_csv,
+    azure_functions_trace,
+    azure_header,
+    parse_trace_spec,
+    synthetic_azure_rows,
 )
 
 
@@ -40,44 +42,43 @@ def test_shapes_differ_as_described() -> None:
     assert BUILTIN["longtail"]().durations.max() > 50 * np.median(BUILTIN["longtail"]().durations)
 
 
-def test_azure_sample_replays_minute_counts(azure_sample: Path) -> None:
-    t = load_azure_functions_csv(azure_sample, start_minute=600, minutes=10)
-    assert t.horizon_s == 600.0
-    rows = azure_sample.read_text().splitlines()[1:]
-    expected = sum(sum(int(c) for c in r.split(",")[4 + 600 : 4 + 610]) for r in rows)
-    assert t.n_tasks == expected
-    one = load_azure_functions_csv(azure_sample, start_minute=600, minutes=1)
-    assert one.arrivals.min() >= 0 and one.arrivals.max() < 60.0
-    again = load_azure_functions_csv(azure_sample, start_minute=600, minutes=10)
-    assert np.array_equal(t.arrivals, again.arrivals)
+def test_synthetic_rows_are_deterministic_and_parse() -> None:
+    rows = synthetic_azure_rows()
+    assert rows == synthetic_azure_rows()
+    assert rows[0] == azure_header()
+    trace = azure_functions_trace(rows, PurePath("synthetic.csv"), start_minute=600, minutes=10)
+    expected = sum(sum(int(c) for c in r[4 + 600 : 4 + 610]) for r in rows[1:])
+    assert trace.n_tasks == expected and trace.name == "azure-synthetic"
 
 
-def test_azure_function_filter_and_scale(azure_sample: Path) -> None:
-    first = azure_sample.read_text().splitlines()[1].split(",")
-    one = load_azure_functions_csv(azure_sample, function=first[2], start_minute=0, minutes=60)
-    assert one.n_tasks == sum(int(c) for c in first[4:64])
-    half = load_azure_functions_csv(azure_sample, function=first[2], minutes=60, scale=0.5)
-    assert abs(half.n_tasks - one.n_tasks / 2) < 0.1 * one.n_tasks + 5
+ROW = ["o", "a", "f", "http"]
 
 
-def test_synthetic_writer_is_deterministic(tmp_path: Path) -> None:
-    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
-    write_synthetic_azure_csv(a)
-    write_synthetic_azure_csv(b)
-    assert a.read_bytes() == b.read_bytes()
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ([], r"bad.csv: empty file"),
+        ([["a", "b", "c"]], r"bad.csv:1: header"),
+        (
+            [azure_header(), [*ROW, *["1"] * 1439, "x"]],
+            r"bad.csv:2: minute counts",
+        ),
+        (
+            [azure_header(), [*ROW, "1"]],
+            r"bad.csv:2: expected 1444 columns, got 5",
+        ),
+        ([azure_header(), [*ROW, *["-1"] * 1440]], r"bad.csv:2: .* must be >= 0"),
+        ([azure_header()], r"bad.csv: no row matches function None"),
+    ],
+)
+def test_bad_rows_name_the_source_and_line(rows: list[list[str]], message: str) -> None:
+    with pytest.raises(TraceFormatError, match=message):
+        azure_functions_trace(rows, PurePath("bad.csv"))
 
 
-def test_bad_files_name_the_file_and_line(tmp_path: Path) -> None:
-    bad = tmp_path / "bad.csv"
-    bad.write_text("a,b,c\n")
-    with pytest.raises(TraceFormatError, match=r"bad.csv:1: header"):
-        load_azure_functions_csv(bad)
-    header = "HashOwner,HashApp,HashFunction,Trigger," + ",".join(str(i) for i in range(1, 1441))
-    bad.write_text(header + "\no,a,f,http," + ",".join(["1"] * 1439 + ["x"]) + "\n")
-    with pytest.raises(TraceFormatError, match=r"bad.csv:2: minute counts must be numbers"):
-        load_azure_functions_csv(bad)
-    bad.write_text(header + "\no,a,f,http,1\n")
-    with pytest.raises(TraceFormatError, match=r"bad.csv:2: expected 1444 columns, got 5"):
-        load_azure_functions_csv(bad)
+def test_trace_specs() -> None:
+    assert parse_trace_spec("steady") == "steady"
+    assert parse_trace_spec("azure:x.csv:600:5") == AzureTraceSpec("x.csv", 600, 5, 1.0)
+    assert parse_trace_spec("azure:x.csv::10:0.5") == AzureTraceSpec("x.csv", 0, 10, 0.5)
     with pytest.raises(ValueError, match="unknown trace 'nope'"):
-        resolve_traces(["nope"])
+        parse_trace_spec("nope")

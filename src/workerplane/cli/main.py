@@ -12,7 +12,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from workerplane.cli.render import status_table
+from workerplane.terminal import status_table
 
 app = typer.Typer(
     name="workerplane",
@@ -227,7 +227,7 @@ def up(
 def _mount_subcommands() -> None:
     from workerplane.cli.api_commands import register
     from workerplane.export.cli import app as export_app
-    from workerplane.sim.cli import app as bench_app
+    from workerplane.lab.cli import app as bench_app
 
     register(app)  # serve, push, endpoints, versions
     app.add_typer(

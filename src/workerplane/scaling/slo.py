@@ -112,10 +112,6 @@ DEFAULT_STARTUP_MS = 5_000.0
 MIN_DELAY_MS = 1_000.0
 MAX_DELAY_MS = 60_000.0
 
-#: ...plus this many standard deviations of Poisson noise (sqrt of the average), so that noise
-#: alone does not shrink the group.
-PEAK_NOISE = 0.0
-
 #: Waiting tasks that must be drained are planned to start within this fraction of the SLO.
 DRAIN_FRACTION = 0.8
 
@@ -389,7 +385,7 @@ class SloScaler:
         if backlog == 0:
             # Nothing waits: every arrival starts at once, so what runs IS the load.
             # The average smooths noise; the recent peak cuts its lag when work falls away.
-            load = min(state.load, recent[0][1] + PEAK_NOISE * math.sqrt(state.load))
+            load = min(state.load, recent[0][1])
             drain = 0.0
             how = "no backlog"
         else:
@@ -499,7 +495,7 @@ class SloScaler:
             last_completed=total,
         )
         if backlog == 0 and not saturated:
-            load = min(avg, state.recent[0][1] + PEAK_NOISE * math.sqrt(avg))
+            load = min(avg, state.recent[0][1])
         else:
             # Busy slots cap what runs; the arrival rate is what the queue must absorb.
             load = (rate if rate is not None else stats.add_rate) * dur

@@ -8,17 +8,16 @@ Built-in generators (all seeded, all one hour long by default):
 * ``spikes``   - a light background with a few rare, large spikes (hundreds of tasks in seconds);
 * ``longtail`` - a steady stream whose durations are Pareto-distributed (a few very long tasks).
 
-:func:`load_azure_functions_csv` replays per-minute invocation counts in the format of the public
+:func:`azure_functions_trace` replays per-minute invocation counts in the format of the public
 Azure Functions 2019 trace (``HashOwner,HashApp,HashFunction,Trigger,1..1440``).
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import PurePath
 
 import numpy as np
 import numpy.typing as npt
@@ -230,8 +229,9 @@ class TraceFormatError(ValueError):
     """A trace file that does not have the expected format (message names the file and line)."""
 
 
-def load_azure_functions_csv(
-    path: str | Path,
+def azure_functions_trace(
+    rows: Iterable[Sequence[str]],
+    source: PurePath,
     *,
     function: str | None = None,
     start_minute: int = 0,
@@ -241,56 +241,55 @@ def load_azure_functions_csv(
     seed: int = 0,
     name: str | None = None,
 ) -> Trace:
-    """Replay per-minute invocation counts from an Azure Functions 2019 style CSV.
+    """Replay per-minute invocation counts from the rows of an Azure Functions 2019 style CSV.
 
-    The file has the header ``HashOwner,HashApp,HashFunction,Trigger,1,2,...,1440``: one row per
-    function, one column per minute of the day. The counts of the selected rows are summed
-    (``function`` selects rows whose ``HashFunction`` starts with that prefix; ``None`` takes every
-    row), multiplied by ``scale`` (rounded stochastically so the expected count is exact), and each
+    ``rows`` are the parsed CSV rows, header first: ``HashOwner,HashApp,HashFunction,Trigger,1,2,
+    ...,1440``, then one row per function, one column per minute of the day; ``source`` names the
+    file in messages and in the trace. The counts of the selected rows are summed (``function``
+    selects rows whose ``HashFunction`` starts with that prefix; ``None`` takes every row),
+    multiplied by ``scale`` (rounded stochastically so the expected count is exact), and each
     minute's tasks are spread uniformly at random inside that minute. The public trace carries no
     per-invocation durations, so they are drawn from ``duration``.
 
     Raises:
         TraceFormatError: the header or a row is malformed (the message names file and line).
     """
-    path = Path(path)
     rng = np.random.default_rng(seed)
     dur = duration or Distribution.lognormal(2.0, 0.5)
     totals = np.zeros(AZURE_MINUTES, dtype=np.float64)
     matched = 0
-    with path.open(newline="") as fh:
-        reader = csv.reader(fh)
-        try:
-            header = next(reader)
-        except StopIteration:
-            raise TraceFormatError(f"{path}: empty file") from None
-        expected = [*AZURE_KEY_COLUMNS, *(str(i) for i in range(1, AZURE_MINUTES + 1))]
-        if [h.strip() for h in header] != expected:
+    reader = iter(rows)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise TraceFormatError(f"{source}: empty file") from None
+    expected = azure_header()
+    if [h.strip() for h in header] != expected:
+        raise TraceFormatError(
+            f"{source}:1: header must be HashOwner,HashApp,HashFunction,Trigger,1..1440"
+        )
+    for lineno, row in enumerate(reader, start=2):
+        if not row:
+            continue
+        if len(row) != len(expected):
             raise TraceFormatError(
-                f"{path}:1: header must be HashOwner,HashApp,HashFunction,Trigger,1..1440"
+                f"{source}:{lineno}: expected {len(expected)} columns, got {len(row)}"
             )
-        for lineno, row in enumerate(reader, start=2):
-            if not row:
-                continue
-            if len(row) != len(expected):
-                raise TraceFormatError(
-                    f"{path}:{lineno}: expected {len(expected)} columns, got {len(row)}"
-                )
-            if function is not None and not row[2].startswith(function):
-                continue
-            try:
-                counts = np.array([float(c) for c in row[4:]], dtype=np.float64)
-            except ValueError:
-                raise TraceFormatError(f"{path}:{lineno}: minute counts must be numbers") from None
-            if np.any(counts < 0):
-                raise TraceFormatError(f"{path}:{lineno}: minute counts must be >= 0")
-            totals += counts
-            matched += 1
+        if function is not None and not row[2].startswith(function):
+            continue
+        try:
+            counts = np.array([float(c) for c in row[4:]], dtype=np.float64)
+        except ValueError:
+            raise TraceFormatError(f"{source}:{lineno}: minute counts must be numbers") from None
+        if np.any(counts < 0):
+            raise TraceFormatError(f"{source}:{lineno}: minute counts must be >= 0")
+        totals += counts
+        matched += 1
     if matched == 0:
-        raise TraceFormatError(f"{path}: no row matches function {function!r}")
+        raise TraceFormatError(f"{source}: no row matches function {function!r}")
     end = AZURE_MINUTES if minutes is None else min(AZURE_MINUTES, start_minute + minutes)
     if not 0 <= start_minute < end:
-        raise TraceFormatError(f"{path}: start_minute must be in [0, {AZURE_MINUTES})")
+        raise TraceFormatError(f"{source}: start_minute must be in [0, {AZURE_MINUTES})")
     window = totals[start_minute:end] * scale
     whole = np.floor(window)
     counts_int = (whole + (rng.uniform(0, 1, len(window)) < window - whole)).astype(np.int64)
@@ -300,28 +299,34 @@ def load_azure_functions_csv(
         if c > 0
     ]
     arr = np.concatenate(parts) if parts else np.empty(0)
-    label = name or f"azure-{path.stem}"
+    label = name or f"azure-{source.stem}"
     return Trace(
         label,
         arr,
         dur.sample(rng, len(arr)),
         60.0 * len(window),
-        f"Azure Functions 2019 counts from {path.name} ({matched} rows, minutes "
+        f"Azure Functions 2019 counts from {source.name} ({matched} rows, minutes "
         f"{start_minute}-{end}, scale {scale:g}), durations {dur.describe()}",
     )
 
 
-def write_synthetic_azure_csv(
-    path: str | Path, *, seed: int = 2019, rows: int = 4, peak_per_minute: float = 120.0
-) -> None:
-    """Write a small SYNTHETIC file in the Azure Functions 2019 format (for tests and demos).
+def azure_header() -> list[str]:
+    """The header row of the Azure Functions 2019 format."""
+    return [*AZURE_KEY_COLUMNS, *(str(i) for i in range(1, AZURE_MINUTES + 1))]
+
+
+def synthetic_azure_rows(
+    *, seed: int = 2019, rows: int = 4, peak_per_minute: float = 120.0
+) -> list[list[str]]:
+    """A small SYNTHETIC table in the Azure Functions 2019 format (for tests and demos), header
+    first.
 
     The rows are invented (random hashes, made-up day curves with bursts); they are not Azure data.
     """
     rng = np.random.default_rng(seed)
     minutes = np.arange(AZURE_MINUTES)
     triggers = ("http", "queue", "timer", "event")
-    out: list[list[str]] = []
+    out: list[list[str]] = [azure_header()]
     for r in range(rows):
         digest = hashlib.sha256(f"{seed}-{r}".encode()).hexdigest()
         shape = peak_per_minute / (r + 1) * (1 - np.cos(2 * np.pi * (minutes - 60 * r) / 1440)) / 2
@@ -332,33 +337,35 @@ def write_synthetic_azure_csv(
         for b in rng.integers(0, AZURE_MINUTES, 3):
             counts[b] += int(rng.integers(50, 300))
         out.append([digest[:16], digest[16:32], digest[32:48], triggers[r % 4], *map(str, counts)])
-    with Path(path).open("w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow([*AZURE_KEY_COLUMNS, *(str(i) for i in range(1, AZURE_MINUTES + 1))])
-        writer.writerows(out)
+    return out
 
 
-def resolve_traces(specs: Iterable[str]) -> list[Trace]:
-    """Turn CLI trace specs into traces.
+@dataclass(frozen=True)
+class AzureTraceSpec:
+    """A parsed ``azure:PATH[:START_MINUTE[:MINUTES[:SCALE]]]`` trace spec."""
 
-    A spec is a built-in name (``steady``), or ``azure:PATH[:START_MINUTE[:MINUTES[:SCALE]]]``.
+    path: str
+    start_minute: int = 0
+    minutes: int = 60
+    scale: float = 1.0
+
+
+def parse_trace_spec(spec: str) -> str | AzureTraceSpec:
+    """A CLI trace spec: a built-in name (``steady``), or an Azure file to load.
+
+    Raises:
+        ValueError: neither a built-in name nor ``azure:PATH[:START:MIN:SCALE]``.
     """
-    traces: list[Trace] = []
-    for spec in specs:
-        if spec in BUILTIN:
-            traces.append(BUILTIN[spec]())
-        elif spec.startswith("azure:"):
-            parts = spec.split(":")
-            path = parts[1]
-            start = int(parts[2]) if len(parts) > 2 and parts[2] else 0
-            minutes = int(parts[3]) if len(parts) > 3 and parts[3] else 60
-            scale = float(parts[4]) if len(parts) > 4 and parts[4] else 1.0
-            traces.append(
-                load_azure_functions_csv(path, start_minute=start, minutes=minutes, scale=scale)
-            )
-        else:
-            raise ValueError(
-                f"unknown trace {spec!r}: use one of {', '.join(BUILTIN)} "
-                "or azure:PATH[:START:MIN:SCALE]"
-            )
-    return traces
+    if spec in BUILTIN:
+        return spec
+    if spec.startswith("azure:"):
+        parts = spec.split(":")
+        return AzureTraceSpec(
+            path=parts[1],
+            start_minute=int(parts[2]) if len(parts) > 2 and parts[2] else 0,
+            minutes=int(parts[3]) if len(parts) > 3 and parts[3] else 60,
+            scale=float(parts[4]) if len(parts) > 4 and parts[4] else 1.0,
+        )
+    raise ValueError(
+        f"unknown trace {spec!r}: use one of {', '.join(BUILTIN)} or azure:PATH[:START:MIN:SCALE]"
+    )

@@ -5,19 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from workerplane.sim.traces import Trace
 
-DATA = Path(__file__).parent / "data"
+#: A small sample of the Azure Functions 2019 trace format.
+AZURE_SAMPLE = Path(__file__).parent / "data" / "azure_functions_2019_sample.csv"
 
 
 def make_trace(
     arrivals: list[float], durations: list[float], horizon: float, name: str = "t"
 ) -> Trace:
+    """A trace with exactly these arrivals and durations."""
     return Trace(name, np.array(arrivals, dtype=float), np.array(durations, dtype=float), horizon)
-
-
-@pytest.fixture
-def azure_sample() -> Path:
-    return DATA / "azure_functions_2019_sample.csv"

@@ -1,4 +1,5 @@
-"""Rich renderings shared by CLI commands."""
+"""Rich renderings for a terminal, shared by the entry points: ``workerplane status`` prints the
+status table, and ``workerplane up`` shows it live."""
 
 from __future__ import annotations
 

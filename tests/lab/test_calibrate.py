@@ -12,13 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from workerplane.sim.calibrate import (
-    CalibrationConfig,
-    calibrate,
-    calibration_trace,
-    fit_startup,
-    fit_turnaround,
-)
+from workerplane.lab.calibrate import calibrate, fit_startup
+from workerplane.lab.calibration import CalibrationConfig, calibration_trace
+from workerplane.lab.real_run import fit_turnaround
 
 
 def test_calibration_trace_shape() -> None:
@@ -42,9 +38,11 @@ def test_fit_startup_matches_mean() -> None:
 def test_fit_turnaround_measures_a_full_workers_slot_gap_while_tasks_wait() -> None:
     def act(worker: str, scheduled: float, started: float, completed: float) -> dict[str, object]:
         return {
-            "identity": worker, "act_scheduled": scheduled, "act_started": started,
+            "identity": worker,
+            "act_scheduled": scheduled,
+            "act_started": started,
             "act_completed": completed,
-        }  # fmt: skip
+        }
 
     tasks = [
         act("w1", 0.0, 0.0, 1.0),  # w1's one slot is full; the next task waits from 0.5

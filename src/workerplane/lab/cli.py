@@ -1,11 +1,12 @@
 """``workerplane bench policies``: the scaling policy lab from the command line.
 
-The lead mounts :data:`app` as ``workerplane bench``; ``python -m workerplane.sim.cli`` and
-``bench/policies.py`` run it directly.
+``workerplane`` mounts :data:`app` as ``workerplane bench``; ``python -m workerplane.lab.cli``,
+``bench/policies.py`` and ``bench/calibrate.py`` run it directly.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 import sys
 import time
@@ -15,8 +16,12 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from workerplane.sim.report import DEFAULT_POLICY, render_tables, run_benchmark, write_outputs
-from workerplane.sim.traces import BUILTIN, TraceFormatError, resolve_traces
+from workerplane.lab.calibrate import calibrate as run_calibration
+from workerplane.lab.calibrate import summary_markdown
+from workerplane.lab.calibration import CalibrationConfig, calibration_trace
+from workerplane.lab.report import DEFAULT_POLICY, render_tables, run_benchmark, write_outputs
+from workerplane.lab.trace_files import resolve_traces
+from workerplane.sim.traces import BUILTIN, TraceFormatError
 
 app = typer.Typer(
     help="Benchmarks: compare scaling policies in the deterministic simulator.",
@@ -140,11 +145,6 @@ def calibrate(
     """Replay one short on/off trace against a real Temporal server with the real controller and
     subprocess workers, then in the simulator, and print measured vs simulated p50/p95
     schedule-to-start and worker-seconds with the relative error."""
-    import asyncio
-
-    from workerplane.sim.calibrate import CalibrationConfig, calibration_trace, summary_markdown
-    from workerplane.sim.calibrate import calibrate as run_calibration
-
     console = Console()
     slo_s = parse_duration(slo)
     for name, value in (("--on-rate", on_rate), ("--on", on_s), ("--task", task_s)):

@@ -7,14 +7,15 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from workerplane.sim.cli import app, parse_duration
+from tests.sim.sim_support import AZURE_SAMPLE
+from workerplane.lab.cli import app, parse_duration
 
 
-def test_policies_command_writes_the_report(tmp_path: Path, azure_sample: Path) -> None:
+def test_policies_command_writes_the_report(tmp_path: Path) -> None:
     out = tmp_path / "results"
     result = CliRunner().invoke(
         app,
-        ["policies", "--traces", f"azure:{azure_sample}:600:5", "--slo", "5s", "--out", str(out)],
+        ["policies", "--traces", f"azure:{AZURE_SAMPLE}:600:5", "--slo", "5s", "--out", str(out)],
     )
     assert result.exit_code == 0, result.output
     assert "workerplane-slo" in result.output and "keda-hpa" in result.output

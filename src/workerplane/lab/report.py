@@ -14,6 +14,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+from matplotlib import colormaps
+from matplotlib.figure import Figure
+from rich.table import Table
+from rich.text import Text
 
 from workerplane.sim.engine import ServerModel, SimResult, WorkerModel
 from workerplane.sim.oracle import OracleResult, oracle
@@ -166,9 +170,6 @@ def run_benchmark(
 
 def render_tables(reports: Sequence[TraceReport]) -> list[object]:
     """Rich renderables: one table per trace, with the verdict underneath."""
-    from rich.table import Table
-    from rich.text import Text
-
     out: list[object] = []
     for rep in reports:
         table = Table(
@@ -233,14 +234,14 @@ def _rolling_p95(
 
 
 def plot_trace(rep: TraceReport, path: Path) -> None:
-    """Backlog, workers and p95 latency over time, one line per policy (PNG, Agg backend)."""
-    import matplotlib
+    """Backlog, workers and p95 latency over time, one line per policy (PNG).
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(3, 1, figsize=(11, 8.5), sharex=True, dpi=72)
-    colors = plt.get_cmap("tab10")
+    A bare :class:`~matplotlib.figure.Figure` renders with Agg and leaves pyplot's global state
+    (its backend, its open figures) alone.
+    """
+    fig = Figure(figsize=(11, 8.5), dpi=72)
+    axes = fig.subplots(3, 1, sharex=True)
+    colors = colormaps["tab10"]
     for i, (name, r) in enumerate(rep.results.items()):
         c = colors(i % 10)
         lw = 2.0 if name == DEFAULT_POLICY else 1.0
@@ -270,7 +271,6 @@ def plot_trace(rep: TraceReport, path: Path) -> None:
         ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
 
 
 def summary_markdown(reports: Sequence[TraceReport], command: str) -> str:
