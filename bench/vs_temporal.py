@@ -84,7 +84,7 @@ SCENARIOS: dict[str, tuple[Wave, ...]] = {
     "200-at-once": (Wave(0, 200, True),),
     "2x40-90s-apart": (Wave(0, 40, True), Wave(90, 40, True)),
 }
-QUICK = {"5-at-once": (Wave(0, 5, True),)}
+QUICK: dict[str, tuple[Wave, ...]] = {"5-at-once": (Wave(0, 5, True),)}
 
 
 @dataclass(frozen=True)
@@ -252,8 +252,8 @@ def report(results: dict[str, dict[str, Row]]) -> str:
     ]
     for scenario, rows in results.items():
         for driver, row in rows.items():
-            cells = (row.first_task_s, row.makespan_s, row.invokes, row.billed_s)
-            cells += (row.retries, row.idle_handlers)
+            cells: tuple[float, ...] = (row.first_task_s, row.makespan_s, row.invokes)
+            cells += (row.billed_s, row.retries, row.idle_handlers)
             lines.append(f"| {scenario} | {driver} | {' | '.join(map(str, cells))} |")
         if len(rows) == len(DRIVERS):
             wp, tc = rows["workerplane"], rows["temporal"]

@@ -138,7 +138,9 @@ class LambdaApiProxy:
             "Version": "$LATEST",
         }
 
-    def _forward(self, name: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes, dict]:
+    def _forward(
+        self, name: str, body: bytes, headers: dict[str, str]
+    ) -> tuple[int, bytes, dict[str, str]]:
         host = urlsplit(self.upstream).netloc
         upstream = http.client.HTTPConnection(host, timeout=30)
         try:
