@@ -9,7 +9,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scaler_helpers import m, run, summary
 
-from workerplane.scaling.backlog import BacklogDetails, BacklogScaler, BacklogState
+from workerplane.scaling.backlog import (
+    STARTUP_WINDOW_MS,
+    BacklogDetails,
+    BacklogScaler,
+    BacklogState,
+)
 from workerplane.scaling.registry import (
     ScalerConfigError,
     build_scaler,
@@ -284,6 +289,55 @@ def test_invoke_sequence_sizes_to_backlog() -> None:
             running += d.count
             started.append(d.count)
     assert started == [10]  # sized to the backlog at once, capped at max 10, never more
+
+
+def lambda_cold_start(
+    s: BacklogScaler, backlogs: list[int], *, polling_from: int, cycle_s: float = 0.5
+) -> list[int]:
+    """Drive an invoke group the way Lambda reports it: the provider counts its invokes
+    (``running``) but knows neither readiness nor in-flight tasks; the server lists a worker
+    among the pollers once it polls (from cycle ``polling_from`` on). Returns the start counts."""
+    state = s.initial_state(0.0)
+    running, started = 0, []
+    for cycle, backlog in enumerate(backlogs):
+        pollers = running if cycle >= polling_from else 0
+        metrics = m(backlog, running=running, pollers=pollers, add=2.0)
+        state, decision = s.decide(state, metrics, cycle * cycle_s)
+        if isinstance(decision, StartWorkers):
+            running += decision.count
+            started.append(decision.count)
+    return started
+
+
+def test_invoke_cold_start_does_not_pile_up_invokes() -> None:
+    """5 workflows on an idle queue, 4 slots per handler, cold starts of ~3 s (6 cycles): 2
+    invokes, not one more pair every 0.5 s cycle (10 invokes before the fix)."""
+    s = scaler(INVOKE, target_per_worker=4, metrics_poll_interval_ms=500)
+    assert lambda_cold_start(s, [5] * 6 + [0] * 4, polling_from=6) == [2]
+
+
+def test_invoke_trickling_burst_sized_to_backlog_minus_starting_slots() -> None:
+    """40 workflows started one after another, arriving over 5 cycles while the first handlers
+    start: 10 invokes in all (40 / 4 slots); before the fix every cycle added ceil(backlog / 4)
+    on top of the starting workers (40 invokes with room for them)."""
+    s = scaler(INVOKE, target_per_worker=4, max_count=50)
+    started = lambda_cold_start(s, [8, 16, 24, 32, 40, 40, 0, 0], polling_from=6)
+    assert sum(started) == 10
+
+
+def test_invoke_starting_worker_counts_as_busy_after_the_startup_window() -> None:
+    """A worker the provider still counts (it exited idle, or its invoke was lost) but that the
+    server does not list as a poller is taken as busy once its startup window has passed, so a
+    new task still gets a worker at once."""
+    s = scaler(INVOKE, target_per_worker=4)
+    state, first = s.decide(s.initial_state(0.0), m(1, add=1.0), 0.0)
+    assert summary(first) == ("start", 1)
+    later = STARTUP_WINDOW_MS / 1000 + 1
+    _, decision = s.decide(state, m(1, running=1, pollers=0, add=1.0), later)
+    assert summary(decision) == ("start", 1), decision.reason
+    _, within = s.decide(state, m(1, running=1, pollers=0, add=1.0), 1.0)
+    assert summary(within) == ("hold", None), within.reason
+    assert "1 starting" in within.reason
 
 
 def test_state_window_stays_small() -> None:

@@ -17,7 +17,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -74,12 +74,15 @@ def lambda_offline(
     idle_exit_s: float = 3,
     slots: int = 4,
     safety_margin_s: float = 8,
+    extra_env: Mapping[str, str] | None = None,
 ) -> Iterator[LambdaOffline]:
     """Start serverless-offline for the example service; yields once the Invoke API answers.
 
     ``safety_margin_s`` is larger than on real Lambda: serverless-offline starts its timeout clock
     before it spawns the handler's Python process (imports take seconds on a busy machine), and an
     asynchronous invocation that reaches the timeout crashes the whole emulator.
+    ``extra_env`` is the function's own environment (serverless-offline hands its environment to
+    the handler): what a handler invoked with an empty payload reads its settings from.
     """
     if not OSLS.exists():
         raise RuntimeError(
@@ -105,6 +108,7 @@ def lambda_offline(
         "WORKERPLANE_SAFETY_MARGIN_S": str(safety_margin_s),
         "WORKERPLANE_LAMBDA_RESULTS": str(results),
         "PYTHONPATH": str(REPO),
+        **(extra_env or {}),
     }
     with log.open("wb") as out:
         proc = subprocess.Popen(

@@ -7,6 +7,14 @@ Decision rule, per observation:
   :data:`IDLE_RATE_EPSILON`), every ready worker (every running one if readiness is unknown) is
   assumed fully busy (``ready * target_per_worker``), so a queue whose work is still running is
   never taken for idle. With no activity at all the estimate is 0.
+* Workers still starting are capacity on its way, not load. A provider that reports readiness
+  says which they are (``running - ready``). An invoke provider that cannot (Lambda) leaves the
+  scaler to infer it: a worker it asked for within the last :data:`STARTUP_WINDOW_MS` that the
+  server does not yet list among the queue's pollers is starting. So invokes are sized to the
+  backlog minus the slots already on their way, instead of asking for more every cycle until the
+  first poller shows up. After the window a worker counts as polling (the conservative reading:
+  a worker the server forgot, or one that exited idle and is still counted by the provider, is
+  taken as busy, never as free capacity).
 * ``desired = clamp(ceil((backlog + in_flight) / target_per_worker), min_count, max_count)``.
 * Backlog-age SLO (optional): when tasks wait and the oldest has waited longer than
   ``backlog_age_slo_ms``, ``desired`` is raised to ``max(desired + 1, ceil(1.5 * desired))``
@@ -50,6 +58,11 @@ IDLE_RATE_EPSILON = 0.01
 
 #: Factor applied to ``desired`` while the backlog-age SLO is violated (at least +1 worker).
 SLO_BOOST = 1.5
+
+#: How long an invoked worker the server has not yet seen polling counts as starting. A cold
+#: start (sandbox, interpreter, imports, first poll) takes a few seconds; past this, a worker
+#: that never polled is taken as busy, so a lost invocation is replaced.
+STARTUP_WINDOW_MS = 30_000
 
 
 class BacklogDetails(ScalerDetails):
@@ -98,14 +111,21 @@ class BacklogState:
             monotonic queue (each entry's desired is greater than every later one), so the
             window maximum is the first entry and the tuple stays at most ``max_count + 1`` long.
         observing_since_ms: the first observation; the window is complete one cooldown later.
+        started: ``(t_ms, count)`` of the invokes asked for within the last
+            :data:`STARTUP_WINDOW_MS` (invoke strategy): the workers that may still be starting.
     """
 
     size: int | None = None
     window: tuple[tuple[int, int], ...] = ()
     observing_since_ms: int | None = None
+    started: tuple[tuple[int, int], ...] = ()
 
     def window_max(self) -> int | None:
         return self.window[0][1] if self.window else None
+
+    def recently_started(self, now_ms: int) -> int:
+        """Workers asked for within the startup window before ``now_ms``."""
+        return sum(n for t, n in self.started if t > now_ms - STARTUP_WINDOW_MS)
 
 
 def _push(state: BacklogState, now_ms: int, desired: int, cooldown_ms: int) -> BacklogState:
@@ -132,8 +152,12 @@ class BacklogScaler:
     def initial_state(self, now: float) -> BacklogState:
         return BacklogState()
 
-    def desired(self, metrics: GroupMetrics) -> tuple[int, str]:
-        """The desired worker count for one observation, and the inputs that produced it."""
+    def desired(self, metrics: GroupMetrics, recently_started: int = 0) -> tuple[int, str]:
+        """The desired worker count for one observation, and the inputs that produced it.
+
+        ``recently_started``: workers asked for within the startup window; with no readiness
+        from the provider, those the server does not list as pollers yet are still starting.
+        """
         d = self.details
         stats, census = metrics.stats, metrics.workers
         backlog = max(0, stats.backlog_count)
@@ -149,12 +173,19 @@ class BacklogScaler:
             # Workers still starting (running but not yet ready) are capacity on its way, not
             # load: counting them as busy would start yet another worker every cycle until the
             # first poller shows up.
-            busy = census.running if census.ready is None else min(census.ready, census.running)
+            if census.ready is not None:
+                busy = min(census.ready, census.running)
+                starting_txt = ""
+            else:
+                unseen = max(0, census.running - stats.pollers)
+                starting = min(recently_started, unseen)
+                busy = census.running - starting
+                starting_txt = f", {starting} starting" if starting else ""
             in_flight = math.ceil(busy * d.target_per_worker) if active else 0
             in_flight_txt = (
                 f"in_flight~{in_flight} (unknown; {busy} polling workers assumed "
-                f"{'busy' if active else 'idle'}, dispatch={stats.dispatch_rate:g}/s "
-                f"add={stats.add_rate:g}/s)"
+                f"{'busy' if active else 'idle'}{starting_txt}, "
+                f"dispatch={stats.dispatch_rate:g}/s add={stats.add_rate:g}/s)"
             )
         raw = math.ceil((backlog + in_flight) / d.target_per_worker)
         desired = min(max(raw, d.min_count), d.max_count)
@@ -187,12 +218,14 @@ class BacklogScaler:
                 state = _push(state, now_ms, state.size, cooldown)
             return state, Hold(reason="metrics unavailable: holding the current size")
 
-        desired, inputs = self.desired(metrics)
+        invoke = self.strategy is Strategy.INVOKE
+        desired, inputs = self.desired(metrics, state.recently_started(now_ms) if invoke else 0)
         state = _push(state, now_ms, desired, cooldown)
         running = metrics.workers.running
 
-        if self.strategy is Strategy.INVOKE:
-            state = replace(state, size=desired)
+        if invoke:
+            started = tuple((t, n) for t, n in state.started if t > now_ms - STARTUP_WINDOW_MS)
+            state = replace(state, size=desired, started=started)
             missing = desired - running
             if missing <= 0:
                 return state, Hold(
@@ -200,6 +233,7 @@ class BacklogScaler:
                 )
             count = missing if d.max_scale_up_step is None else min(missing, d.max_scale_up_step)
             step = f" (step limit {d.max_scale_up_step})" if count < missing else ""
+            state = replace(state, started=(*started, (now_ms, count)))
             return state, StartWorkers(
                 count=count, reason=f"{inputs}; {running} running -> start {count}{step}"
             )

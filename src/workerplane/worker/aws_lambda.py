@@ -26,6 +26,12 @@ it (an eagerly started activity would tie up this short-lived worker and hide fr
 this invocation. Secrets (``TEMPORAL_API_KEY``, TLS keys) normally come from the function's own
 configuration; when the provider sends them (``include_secrets``) they are applied but never logged.
 
+**An empty event** (Temporal's own worker controller invokes with ``InvocationType=Event`` and an
+empty payload) sets nothing: the worker then reads its queue, version and connection from the
+function's own environment, so a function that Temporal's controller drives must configure
+``TEMPORAL_ADDRESS``, ``TEMPORAL_NAMESPACE``, ``TEMPORAL_TASK_QUEUE``,
+``TEMPORAL_DEPLOYMENT_NAME`` and ``TEMPORAL_WORKER_BUILD_ID`` there.
+
 **Local emulators.** serverless-offline's Python runner builds its context without the function's
 timeout, so ``get_remaining_time_in_millis()`` there counts down from a fixed 6 s. When
 ``IS_OFFLINE`` is set (serverless-offline sets it) and ``WORKERPLANE_LAMBDA_TIMEOUT_S`` is given,

@@ -1,0 +1,311 @@
+"""Benchmark: workerplane against Temporal's own worker controller, on the same Lambda handler.
+
+Both drive the SAME real handler (``examples/lambda/handler.py``, which runs
+``workerplane.worker.aws_lambda``: 4 slots, exits after 3 s idle) run by serverless-offline on
+loopback, on the same embedded dev server, through the same
+:class:`tests.worker.lambda_proxy.LambdaApiProxy` (which counts invokes):
+
+* ``temporal``: the server's own controller (``aws-lambda`` provider, ``no-sync`` scaler at its
+  fastest ``metrics_poll_interval_ms`` of 10000, its other keys at their defaults) for a worker
+  deployment version created and made current through Temporal's API. Its invokes are
+  ``InvocationType=Event`` with an empty payload; the function's environment names the queue and
+  version. The server's bootstrap invoke (one, at version creation) is left out of the figures:
+  each run waits for it to return before the first workflow starts. It leaves one warm sandbox.
+* ``workerplane``: ``workerplane run -f spec.yaml`` (a subprocess) with the ``aws-lambda``
+  provider and the ``backlog`` scaler (``target_per_worker`` 4, ``metrics_poll_interval_ms`` 500,
+  ``max_count`` 25), on an unversioned queue; its invokes carry the settings in the payload.
+  For parity with Temporal's bootstrap, the bench invokes the function once before the run and
+  waits for it to return, so both start with one warm sandbox.
+
+Every run gets a fresh queue and a fresh serverless-offline (cold sandboxes). Scenarios: 40 and
+200 ``ProcessItem`` workflows (a 1 s activity) started one after another and all at once, and two
+waves of 40 started 90 s apart. Printed per scenario and driver: first task started (s after the
+first StartWorkflow, from the histories), makespan (first StartWorkflow -> last close), invokes,
+billed handler-seconds (the sum of the handlers' run times) and retries (activity attempts > 1),
+then the ratios workerplane / Temporal.
+
+    .venv/bin/python bench/vs_temporal.py [--quick] [--only 40-at-once ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import http.client
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import yaml  # noqa: E402
+from temporalio.api.enums.v1 import EventType  # noqa: E402
+from temporalio.client import Client, WorkflowHandle  # noqa: E402
+
+from examples.app import ProcessItem  # noqa: E402
+from tests.worker.lambda_offline import LambdaOffline, lambda_offline  # noqa: E402
+from tests.worker.lambda_proxy import (  # noqa: E402
+    LambdaApiProxy,
+    create_current_version,
+    function_environment,
+    new_version_names,
+    temporal_controller_server,
+    temporal_lambda_compute,
+)
+
+ACTIVITY_S = 1.0
+SLOTS = 4
+IDLE_EXIT_S = 3.0
+LAMBDA_TIMEOUT_S = 60
+WORKERPLANE_MAX = 25
+DRIVERS = ("temporal", "workerplane")
+
+
+@dataclass(frozen=True)
+class Wave:
+    at_s: float
+    count: int
+    all_at_once: bool
+
+
+SCENARIOS: dict[str, tuple[Wave, ...]] = {
+    "40-sequential": (Wave(0, 40, False),),
+    "40-at-once": (Wave(0, 40, True),),
+    "200-sequential": (Wave(0, 200, False),),
+    "200-at-once": (Wave(0, 200, True),),
+    "2x40-90s-apart": (Wave(0, 40, True), Wave(90, 40, True)),
+}
+QUICK: dict[str, tuple[Wave, ...]] = {"5-at-once": (Wave(0, 5, True),)}
+
+
+@dataclass(frozen=True)
+class Row:
+    first_task_s: float
+    makespan_s: float
+    invokes: int
+    billed_s: float
+    retries: int
+    idle_handlers: int
+
+
+async def _start_waves(client: Client, queue: str, waves: tuple[Wave, ...]) -> list[Any]:
+    """Start every wave at its offset; returns the handles (the first call opens the clock)."""
+    t0 = time.monotonic()
+    handles: list[WorkflowHandle[Any, Any]] = []
+    for wave in waves:
+        await asyncio.sleep(max(0.0, t0 + wave.at_s - time.monotonic()))
+
+        async def one() -> WorkflowHandle[Any, Any]:
+            return await client.start_workflow(
+                ProcessItem.run, ACTIVITY_S, id=f"{queue}-{uuid.uuid4().hex[:8]}", task_queue=queue
+            )
+
+        if wave.all_at_once:
+            handles += await asyncio.gather(*(one() for _ in range(wave.count)))
+        else:
+            handles += [await one() for _ in range(wave.count)]
+    await asyncio.gather(*(h.result() for h in handles))
+    return handles
+
+
+async def _history_figures(handles: list[Any], t0: float) -> tuple[float, float, int]:
+    """(first task started, makespan, retries), from the workflows' histories (wall clock)."""
+    first, last, retries = float("inf"), 0.0, 0
+    for handle in handles:
+        history = await handle.fetch_history()
+        for event in history.events:
+            at = event.event_time.ToDatetime().timestamp()
+            if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+                first = min(first, at)
+            elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+                retries += event.activity_task_started_event_attributes.attempt > 1
+            last = max(last, at)
+    return first - t0, last - t0, retries
+
+
+def _wait_handlers(offline: LambdaOffline, count: int, timeout_s: float) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + timeout_s
+    while len(offline.results()) < count and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return offline.results()
+
+
+async def _measure(
+    client: Client, proxy: LambdaApiProxy, offline: LambdaOffline, queue: str, waves: Any
+) -> Row:
+    offline.reset()
+    proxy.reset()
+    t0 = time.time()
+    handles = await _start_waves(client, queue, waves)
+    first, makespan, retries = await _history_figures(handles, t0)
+    invokes = len(proxy.invoke_times())
+    runs = _wait_handlers(offline, invokes, LAMBDA_TIMEOUT_S + 30)
+    return Row(
+        first_task_s=round(first, 2),
+        makespan_s=round(makespan, 1),
+        invokes=invokes,
+        billed_s=round(sum(r["runtime_s"] for r in runs), 1),
+        retries=retries,
+        idle_handlers=sum(1 for r in runs if r["completed"] == 0),
+    )
+
+
+async def run_temporal(address: str, proxy: LambdaApiProxy, waves: Any, workdir: Path) -> Row:
+    queue, deployment, build_id = new_version_names("vs-temporal")
+    env = function_environment(address, queue, deployment, build_id)
+    with lambda_offline(workdir, idle_exit_s=IDLE_EXIT_S, slots=SLOTS, extra_env=env) as offline:
+        proxy.upstream = offline.endpoint
+        client = await Client.connect(address)
+        await create_current_version(
+            client, deployment, build_id, temporal_lambda_compute(proxy.arn)
+        )
+        _wait_handlers(offline, 1, LAMBDA_TIMEOUT_S)  # the bootstrap invoke returns first
+        return await _measure(client, proxy, offline, queue, waves)
+
+
+def _workerplane_spec(queue: str, endpoint: str) -> dict[str, Any]:
+    details = {
+        "arn": "workerplane-worker-dev-worker",
+        "region": "us-east-1",
+        "endpoint_url": endpoint,
+        "aws_access_key_id": "offline",
+        "aws_secret_access_key": "offline",
+        "check_function": False,
+        "max_concurrency": WORKERPLANE_MAX,
+        "worker_ttl_s": LAMBDA_TIMEOUT_S - 13,  # the handler's polling lifetime (deadline buffer)
+    }
+    scaler = {
+        "max_count": WORKERPLANE_MAX,
+        "target_per_worker": SLOTS,
+        "metrics_poll_interval_ms": 500,
+    }
+    group = {
+        "provider": {"type": "aws-lambda", "details": details},
+        "scaler": {"type": "backlog", "details": scaler},
+    }
+    return {"name": queue, "task_queue": queue, "compute": {"scaling_groups": {"lambda": group}}}
+
+
+def _warm_one_sandbox(
+    proxy: LambdaApiProxy, offline: LambdaOffline, address: str, queue: str
+) -> None:
+    """One invoke with workerplane's payload, as Temporal's bootstrap does; waits for its return."""
+    env = {"TEMPORAL_ADDRESS": address, "TEMPORAL_TASK_QUEUE": queue}
+    body = json.dumps({"workerplane": {"invocation_id": "warm-up", "env": env}})
+    connection = http.client.HTTPConnection(proxy.endpoint.split("//")[1], timeout=30)
+    connection.request(
+        "POST",
+        "/2015-03-31/functions/workerplane-worker-dev-worker/invocations",
+        body=body,
+        headers={"X-Amz-Invocation-Type": "Event", "Content-Type": "application/json"},
+    )
+    connection.getresponse().read()
+    connection.close()
+    _wait_handlers(offline, 1, LAMBDA_TIMEOUT_S)
+
+
+async def run_workerplane(address: str, proxy: LambdaApiProxy, waves: Any, workdir: Path) -> Row:
+    queue = f"vs-wp-{uuid.uuid4().hex[:8]}"
+    spec = workdir / "spec.yaml"
+    spec.write_text(yaml.safe_dump(_workerplane_spec(queue, proxy.endpoint)))
+    state = workdir / "state"
+    with lambda_offline(workdir, idle_exit_s=IDLE_EXIT_S, slots=SLOTS) as offline:
+        proxy.upstream = offline.endpoint
+        _warm_one_sandbox(proxy, offline, address, queue)
+        command = [sys.executable, "-m", "workerplane.cli.main", "run", "-f", str(spec)]
+        command += ["--address", address, "--state-dir", str(state)]
+        with (workdir / "workerplane.log").open("wb") as log:
+            controller = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 60
+            while not (state / "status.json").exists() and time.monotonic() < deadline:
+                time.sleep(0.2)
+            client = await Client.connect(address)
+            return await _measure(client, proxy, offline, queue, waves)
+        finally:
+            controller.send_signal(signal.SIGINT)
+            try:
+                controller.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                controller.kill()
+                controller.wait()
+
+
+def _ratio(ours: float, theirs: float) -> str:
+    return f"{ours / theirs:.2f}x" if theirs else "-"
+
+
+def report(results: dict[str, dict[str, Row]]) -> str:
+    columns = ("first task s", "makespan s", "invokes", "billed s", "retries", "idle")
+    lines = [
+        f"| scenario | driver | {' | '.join(columns)} |",
+        "|---|---|" + "---:|" * len(columns),
+    ]
+    for scenario, rows in results.items():
+        for driver, row in rows.items():
+            cells: tuple[float, ...] = (row.first_task_s, row.makespan_s, row.invokes)
+            cells += (row.billed_s, row.retries, row.idle_handlers)
+            lines.append(f"| {scenario} | {driver} | {' | '.join(map(str, cells))} |")
+        if len(rows) == len(DRIVERS):
+            wp, tc = rows["workerplane"], rows["temporal"]
+            ratios = (
+                _ratio(wp.first_task_s, tc.first_task_s),
+                _ratio(wp.makespan_s, tc.makespan_s),
+                _ratio(wp.invokes, tc.invokes),
+                _ratio(wp.billed_s, tc.billed_s),
+                f"{wp.retries} / {tc.retries}",
+                f"{wp.idle_handlers} / {tc.idle_handlers}",
+            )
+            lines.append(f"| {scenario} | workerplane / Temporal | {' | '.join(ratios)} |")
+    return "\n".join(lines)
+
+
+async def main_async(scenarios: dict[str, tuple[Wave, ...]], workdir: Path) -> dict[str, Any]:
+    proxy = LambdaApiProxy(timeout_s=LAMBDA_TIMEOUT_S)
+    proxy.start()
+    results: dict[str, dict[str, Row]] = {}
+    try:
+        with temporal_controller_server(proxy, workdir) as server:
+            for name, waves in scenarios.items():
+                results[name] = {}
+                for driver in DRIVERS:
+                    rundir = workdir / f"{name}-{driver}"
+                    rundir.mkdir()
+                    run = run_temporal if driver == "temporal" else run_workerplane
+                    row = await run(server.address, proxy, waves, rundir)
+                    results[name][driver] = row
+                    print(f"{name:16} {driver:12} {asdict(row)}", flush=True)
+    finally:
+        proxy.stop()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="one small scenario (smoke run)")
+    parser.add_argument("--only", nargs="*", choices=sorted(SCENARIOS), help="these scenarios")
+    args = parser.parse_args()
+    scenarios = QUICK if args.quick else SCENARIOS
+    if args.only:
+        scenarios = {name: SCENARIOS[name] for name in args.only}
+    workdir = Path(tempfile.mkdtemp(prefix="wp-vs-temporal-"))
+    print(f"workdir {workdir}", flush=True)
+    results = asyncio.run(main_async(scenarios, workdir))
+    print()
+    print(report(results))
+    print(json.dumps({s: {d: asdict(r) for d, r in rows.items()} for s, rows in results.items()}))
+    sys.stdout.flush()
+    os._exit(0)  # temporalio can crash at interpreter exit (SDK #300)
+
+
+if __name__ == "__main__":
+    main()
