@@ -18,6 +18,11 @@ from typing import Any
 
 import uvicorn
 from anyio import to_thread
+from temporalio.api.workflowservice.v1 import (
+    SetWorkerDeploymentCurrentVersionRequest,
+    SetWorkerDeploymentRampingVersionRequest,
+)
+from temporalio.service import RPCError
 
 from workerplane.api.app import create_app
 from workerplane.api.settings import ApiSettings
@@ -28,6 +33,7 @@ from workerplane.store.controller_io import StoreSpecSource, StoreStatusSink
 from workerplane.store.db import Database, default_sqlite_url
 from workerplane.store.leases import ControllerLease
 from workerplane.store.store import Store
+from workerplane.temporal.connection import connect, resolve_connection
 
 logger = logging.getLogger("workerplane.serve")
 
@@ -97,17 +103,10 @@ def temporal_routing_hook(address: str) -> Any:
     clients: dict[str, Any] = {}
 
     async def hook(op: str, args: dict[str, Any]) -> None:
-        from temporalio.api.workflowservice.v1 import (
-            SetWorkerDeploymentCurrentVersionRequest,
-            SetWorkerDeploymentRampingVersionRequest,
-        )
-        from temporalio.client import Client
-        from temporalio.service import RPCError
-
         namespace = args["namespace"]
         client = clients.get(namespace)
         if client is None:
-            client = await Client.connect(address, namespace=namespace)
+            client = await connect(resolve_connection(address=address, namespace=namespace))
             clients[namespace] = client
         service = client.workflow_service
         try:

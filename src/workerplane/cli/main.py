@@ -112,6 +112,7 @@ def run(
     from workerplane.config.loader import SpecError
     from workerplane.controller.controller import Controller, ControllerSettings
     from workerplane.controller.local import FileSpecSource, JsonStatusSink
+    from workerplane.temporal.connection import TemporalConnectionError, resolve_connection
 
     _configure_logging(verbose)
     try:
@@ -122,6 +123,11 @@ def run(
         raise typer.Exit(code=1) from None
     except OSError as err:
         raise _fail(f"{file}: {err.strerror}") from None
+    try:
+        connection = resolve_connection(source.spec.temporal, address=address, namespace=namespace)
+    except TemporalConnectionError as err:
+        raise _fail(str(err)) from None
+    console.print(connection.describe(), markup=False, highlight=False)
     settings = ControllerSettings(
         state_dir=state_dir.resolve(), address=address, namespace=namespace
     )

@@ -31,6 +31,11 @@ class FileSpecSource:
         self._mtime = path.stat().st_mtime
         self._version = self._versioned(load_spec(path))
 
+    @property
+    def spec(self) -> DeploymentSpec:
+        """The last valid spec the file held."""
+        return self._version.spec
+
     def _versioned(self, spec: DeploymentSpec) -> ManagedVersion:
         self._generation += 1
         key = spec.name if spec.deployment is None else f"{spec.name}/{spec.deployment.build_id}"

@@ -19,13 +19,13 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.panel import Panel
 from rich.text import Text
-from temporalio.client import Client
 
 from workerplane.api.server import ServeConfig, serve
 from workerplane.controller.controller import Controller, ControllerSettings
 from workerplane.controller.local import FileSpecSource, JsonStatusSink
 from workerplane.embedded.example import REPO_ROOT
 from workerplane.planning.status import GroupStatus
+from workerplane.temporal.connection import connect, resolve_connection
 from workerplane.temporal.devserver import free_port, start_dev_server
 from workerplane.terminal import status_table
 
@@ -145,7 +145,7 @@ async def _demo(
         )
     )
     progress.note(f"REST API on http://127.0.0.1:{api_port}/docs (WORKERPLANE_TOKEN={token})")
-    client = await Client.connect(address, namespace=spec.temporal.namespace or "default")
+    client = await connect(resolve_connection(spec.temporal, address=address))
     code = 1
     with Live(_render(progress, workflows, address), console=console, refresh_per_second=4) as live:
 

@@ -47,6 +47,7 @@ from workerplane.lab.calibration import CalibrationConfig
 from workerplane.planning.status import GroupStatus
 from workerplane.providers.subprocess.provider import live_worker_pids
 from workerplane.sim.traces import FloatArray, Trace
+from workerplane.temporal.connection import connect, resolve_connection
 from workerplane.worker.status import read_status
 
 
@@ -154,7 +155,7 @@ async def run_real(
     state = workdir / queue
     state.mkdir(parents=True, exist_ok=True)
     spec = _spec(workdir / f"{queue}.yaml", queue, config, repo_root)
-    client = await Client.connect(address, namespace=namespace)
+    client = await connect(resolve_connection(address=address, namespace=namespace))
     timeline: list[tuple[Any, ...]] = []
     t0 = math.inf
 
