@@ -101,6 +101,9 @@ class FakeMetrics:
     """Serves ``backlog`` as the activity queue's stats; ``None`` means the server is down."""
 
     backlog: int | None = 0
+    #: What the uncached signals see waiting; ``None`` means they cannot be read.
+    fresh: dict[str, int] | None = field(default_factory=dict)
+    fresh_reads: int = 0
 
     async def __call__(self, connection: ResolvedConnection) -> MetricsSource:
         return self
@@ -109,6 +112,12 @@ class FakeMetrics:
         if self.backlog is None:
             raise MetricsUnavailable("server down")
         return {"ACTIVITY": QueueStats(backlog_count=self.backlog)}
+
+    async def read_fresh(self, target: QueueTarget) -> Mapping[str, int]:
+        self.fresh_reads += 1
+        if self.fresh is None:
+            raise MetricsUnavailable("hint unavailable")
+        return self.fresh
 
 
 @dataclass
@@ -371,3 +380,31 @@ async def test_the_controller_builds_providers_and_publishes_version_status(
         "0 of 1 minimum workers polling",
     )
     assert built[0].calls[0] == ("set_size", 1)
+
+
+@pytest.mark.parametrize(
+    ("case", "running", "cached", "fresh", "reads", "seen_backlog"),
+    [
+        ("at zero, the fresh hint shows the task the cache hides", 0, 0, {"ACTIVITY": 1}, 1, 1),
+        ("at zero, nothing waits anywhere", 0, 0, {"ACTIVITY": 0}, 1, 0),
+        ("at zero, the hint cannot be read: the cached stats decide", 0, 0, None, 1, 0),
+        ("the cached stats already show the backlog: no extra read", 0, 3, {"ACTIVITY": 9}, 0, 3),
+        ("a worker polls and takes new tasks itself: no extra read", 1, 0, {"ACTIVITY": 1}, 0, 0),
+    ],
+)
+async def test_a_group_at_zero_reads_the_fresh_backlog(
+    case: str,
+    running: int,
+    cached: int,
+    fresh: dict[str, int] | None,
+    reads: int,
+    seen_backlog: int,
+) -> None:
+    scaler = Scripted([])
+    group = runtime(FakeProvider(SET, running=running), scaler)
+    metrics = FakeMetrics(cached, fresh)
+    status = await cycles(group, metrics)
+    assert metrics.fresh_reads == reads, case
+    [seen] = scaler.seen
+    assert seen is not None and seen.stats.backlog_count == seen_backlog, case
+    assert status.backlog == seen_backlog, case

@@ -10,7 +10,7 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,8 +33,9 @@ from workerplane.planning.status import GroupStatus, ManagedVersion
 from workerplane.providers.base import Provider, ProviderError
 from workerplane.scaling.base import Scaler
 from workerplane.scaling.registry import DEFAULT_SCALER
-from workerplane.scaling.types import GroupMetrics, Strategy
+from workerplane.scaling.types import GroupMetrics, QueueStats, Strategy, WorkerCensus
 from workerplane.temporal.connection import ResolvedConnection, connect
+from workerplane.temporal.fresh import FreshSignalReader
 from workerplane.temporal.metrics import (
     MetricsUnavailable,
     QueueTarget,
@@ -82,19 +83,37 @@ class GroupRuntime:
         )
 
 
+class TemporalSignals:
+    """The default :class:`MetricsSource`: cached stats for sizing, the per-partition backlog
+    hint to see a task the moment it lands."""
+
+    def __init__(self, client: Client) -> None:
+        self._stats = TemporalMetricsSource(client)
+        self._fresh = FreshSignalReader(client)
+
+    async def read(self, target: QueueTarget) -> dict[str, QueueStats]:
+        return await self._stats.read(target)
+
+    async def read_fresh(self, target: QueueTarget) -> Mapping[str, int]:
+        if target.build_id is not None:
+            # The hint counts the unversioned backlog only; a versioned group waits for stats.
+            return {}
+        return (await self._fresh.read(target)).backlog_hint
+
+
 class TemporalMetrics:
     """The default :class:`MetricsConnector`: one Temporal client per connection, reused."""
 
     def __init__(self) -> None:
-        self._clients: dict[tuple[str, str, str | None], Client] = {}
+        self._sources: dict[tuple[str, str, str | None], TemporalSignals] = {}
 
     async def __call__(self, connection: ResolvedConnection) -> MetricsSource:
         key = (connection.address, connection.namespace, connection.api_key)
-        client = self._clients.get(key)
-        if client is None:
-            client = await connect(connection)
-            self._clients[key] = client
-        return TemporalMetricsSource(client)
+        source = self._sources.get(key)
+        if source is None:
+            source = TemporalSignals(await connect(connection))
+            self._sources[key] = source
+        return source
 
 
 async def run_cycle(
@@ -132,14 +151,22 @@ async def observe(
     returns the monotonic time of the observation."""
     by_type = None
     error = None
+    source = None
     try:
         # The connection was resolved when the group was built (a change rebuilds it), so the
         # hot path never re-reads temporal.toml or the environment.
-        by_type = await (await metrics(group.connection)).read(group.target)
+        source = await metrics(group.connection)
+        by_type = await source.read(group.target)
     except (MetricsUnavailable, OSError, RuntimeError) as err:
         error = f"metrics unavailable: {err}"
         logger.warning("%s metrics unavailable: %s", group.name, err)
     census = await group.provider.census()
+    fresh: Mapping[str, int] = {}
+    if source is not None and by_type is not None and _waits_on_stats(by_type, census):
+        try:
+            fresh = await source.read_fresh(group.target)
+        except (MetricsUnavailable, OSError, RuntimeError) as err:
+            logger.debug("%s fresh signal unavailable: %s", group.name, err)
     now = monotonic()
     observed = None
     if by_type is not None:
@@ -147,9 +174,23 @@ async def observe(
             stats=total(by_type.values()), workers=census, observed_at=now, by_type=by_type
         )
     observation = Observation(
-        census=census, metrics=observed, metrics_error=error, wall_time=wall_clock()
+        census=census,
+        metrics=observed,
+        metrics_error=error,
+        wall_time=wall_clock(),
+        fresh_backlog=fresh,
     )
     return observation, now
+
+
+def _waits_on_stats(by_type: Mapping[str, QueueStats], census: WorkerCensus) -> bool:
+    """Whether a task could be waiting unseen: the (cached) stats show no backlog and no worker
+    is polling. With a worker polling, a new task is taken at once; at zero, it waits for the
+    controller, which would otherwise see it only when the server's stats cache expires."""
+    if any(stats.backlog_count for stats in by_type.values()):
+        return False
+    polling = census.ready if census.ready is not None else census.running
+    return polling == 0
 
 
 async def execute(action: Action, provider: Provider, name: str) -> ExecutionFailure | None:

@@ -51,6 +51,11 @@ class MetricsSource(Protocol):
         """Stats per task-queue type, summed over the target's queues."""
         ...
 
+    async def read_fresh(self, target: QueueTarget) -> Mapping[str, int]:
+        """Tasks waiting now per task-queue type, from signals that bypass the server's stats
+        cache (empty when the target has none, e.g. a versioned queue)."""
+        ...
+
 
 class MetricsConnector(Protocol):
     """Gives the metrics source of a Temporal connection (connecting on first use)."""

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
-from workerplane.scaling.types import GroupMetrics, WorkerCensus
+from workerplane.scaling.types import GroupMetrics, QueueStats, WorkerCensus
 
 
 @dataclass(frozen=True)
@@ -16,9 +18,43 @@ class Observation:
         metrics: the queue stats with that census, or ``None`` when they could not be read.
         metrics_error: why the metrics could not be read (``None`` when they were).
         wall_time: epoch seconds of the observation, stamped on the status it yields.
+        fresh_backlog: tasks waiting now per task-queue type, from the signals that bypass the
+            server's stats cache (:mod:`workerplane.temporal.fresh`); empty when not read.
     """
 
     census: WorkerCensus
     metrics: GroupMetrics | None
     metrics_error: str | None = None
     wall_time: float = 0.0
+    fresh_backlog: Mapping[str, int] = field(default_factory=dict)
+
+    def with_fresh_backlog(self) -> Observation:
+        """This observation with each type's cached backlog raised to what the fresh signals
+        see waiting now.
+
+        The server caches ``report_stats`` for ``matching.TaskQueueInfoByBuildIdTTL`` (5 s by
+        default): a task landing on an idle queue can stay invisible in them that long, while
+        the per-partition backlog hint shows it within a tenth of a second. The hint only ever
+        raises the backlog: it knows nothing of ages, rates or pollers, which still come from
+        the stats.
+        """
+        metrics = self.metrics
+        if metrics is None or not self.fresh_backlog:
+            return self
+        if not metrics.by_type:
+            waiting = sum(self.fresh_backlog.values())
+            if waiting <= metrics.stats.backlog_count:
+                return self
+            stats = dataclasses.replace(metrics.stats, backlog_count=waiting)
+            return dataclasses.replace(self, metrics=dataclasses.replace(metrics, stats=stats))
+        by_type = dict(metrics.by_type)
+        for kind, waiting in self.fresh_backlog.items():
+            cached = by_type.get(kind, QueueStats())
+            if waiting > cached.backlog_count:
+                by_type[kind] = dataclasses.replace(cached, backlog_count=waiting)
+        if by_type == metrics.by_type:
+            return self
+        stats = sum(by_type.values(), QueueStats())
+        return dataclasses.replace(
+            self, metrics=dataclasses.replace(metrics, stats=stats, by_type=by_type)
+        )

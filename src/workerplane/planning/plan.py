@@ -71,6 +71,7 @@ def plan_cycle(
     observed: Observation, intent: GroupIntent, state: GroupState, now: float
 ) -> tuple[Plan, GroupStatus]:
     """Plan one cycle of a group from what was observed; ``now`` is monotonic seconds."""
+    observed = observed.with_fresh_backlog()
     metrics = observed.metrics
     scaler_state, decision = intent.scaler.decide(state.scaler_state, metrics, now)
     decision = apply_rules(decision, intent, metrics)
@@ -154,6 +155,8 @@ def decision_log_line(
         f" pollers={stats.pollers if stats else '?'}"
         f" running={census.running} ready={census.ready} in_flight={census.in_flight}"
     )
+    if observed.fresh_backlog:
+        message += f" fresh_backlog={sum(observed.fresh_backlog.values())}"
     return LogLine(level, message)
 
 
