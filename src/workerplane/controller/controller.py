@@ -47,6 +47,9 @@ class ControllerSettings:
         address, namespace: override every spec's Temporal connection (``--address``).
         refresh_s: how often the spec source is re-read.
         drain_timeout_s: how long ``--drain`` waits for workers to finish in-flight work.
+        fresh_signals: read the uncached backlog hint for groups with no polling worker, so a
+            task on an idle queue starts one without waiting for the server's stats cache
+            (docs/temporal-signals.md); off, such a task waits up to 5 s on a default server.
     """
 
     state_dir: Path
@@ -54,6 +57,7 @@ class ControllerSettings:
     namespace: str | None = None
     refresh_s: float = 1.0
     drain_timeout_s: float = 60.0
+    fresh_signals: bool = True
 
 
 class Controller:
@@ -82,7 +86,7 @@ class Controller:
         self._groups: dict[tuple[str, str], GroupRuntime] = {}
         self._signatures: dict[tuple[str, str], str] = {}
         self._providers = providers
-        self._metrics = metrics or TemporalMetrics()
+        self._metrics = metrics or TemporalMetrics(fresh_signals=settings.fresh_signals)
         self._versions: list[ManagedVersion] = []
         self._retiring: set[asyncio.Task[None]] = set()
 

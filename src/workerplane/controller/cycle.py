@@ -87,15 +87,15 @@ class TemporalSignals:
     """The default :class:`MetricsSource`: cached stats for sizing, the per-partition backlog
     hint to see a task the moment it lands."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: Client, *, fresh_signals: bool = True) -> None:
         self._stats = TemporalMetricsSource(client)
-        self._fresh = FreshSignalReader(client)
+        self._fresh = FreshSignalReader(client) if fresh_signals else None
 
     async def read(self, target: QueueTarget) -> dict[str, QueueStats]:
         return await self._stats.read(target)
 
     async def read_fresh(self, target: QueueTarget) -> Mapping[str, int]:
-        if target.build_id is not None:
+        if self._fresh is None or target.build_id is not None:
             # The hint counts the unversioned backlog only; a versioned group waits for stats.
             return {}
         return (await self._fresh.read(target)).backlog_hint
@@ -104,14 +104,15 @@ class TemporalSignals:
 class TemporalMetrics:
     """The default :class:`MetricsConnector`: one Temporal client per connection, reused."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, fresh_signals: bool = True) -> None:
+        self._fresh_signals = fresh_signals
         self._sources: dict[tuple[str, str, str | None], TemporalSignals] = {}
 
     async def __call__(self, connection: ResolvedConnection) -> MetricsSource:
         key = (connection.address, connection.namespace, connection.api_key)
         source = self._sources.get(key)
         if source is None:
-            source = TemporalSignals(await connect(connection))
+            source = TemporalSignals(await connect(connection), fresh_signals=self._fresh_signals)
             self._sources[key] = source
         return source
 
