@@ -367,3 +367,19 @@ def test_uses_the_task_duration_the_workers_report_once_enough_tasks_finished() 
     gone = WorkerCensus(running=0, ready=0, in_flight=0, desired=0)
     st, _ = s.decide(st, GroupMetrics(stats, gone, 2.0), 2.0)
     assert st.duration_s == 1.5
+
+
+def test_a_starting_worker_is_not_free_capacity() -> None:
+    """One task on an idle queue, its worker slow to start (8 s) and stats cached for 5 s: the
+    group must hold that worker until it polls, never retire it (1 -> 0 -> 1 -> 0)."""
+    s = scaler(target_per_worker=4)
+    cached = QueueStats(backlog_count=1, backlog_age_s=0.5, add_rate=0.05)
+    st = planned(load=0.0, recent=(), arrival_rate=0.05)
+    sizes = []
+    for t in range(10):
+        stats = cached if t < 5 else QueueStats(backlog_count=1, backlog_age_s=5.5, add_rate=0.05)
+        running = 0 if t == 0 else 1
+        census = WorkerCensus(running=running, ready=0, in_flight=0, desired=running, slots=4)
+        st, dec = s.decide(st, GroupMetrics(stats, census, float(t)), float(t))
+        sizes.append(dec.size if isinstance(dec, SetSize) else running)
+    assert sizes == [1] * 10, sizes

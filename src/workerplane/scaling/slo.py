@@ -461,8 +461,10 @@ class SloScaler:
         avg: float = state.load
         ready = census.ready if census.ready is not None else census.running
         starting = max(0, census.running - ready)
-        # All slots busy: tasks may be waiting that cached stats do not show yet.
-        saturated = ready > 0 and in_flight >= ready * k
+        # No free slot: tasks may be waiting that cached stats do not show yet. A worker still
+        # starting is not free capacity: until it polls, what the last fresh stats saw waiting
+        # still waits (else the group would retire it before it ever polls, 1 -> 0 -> 1).
+        saturated = in_flight >= ready * k and (ready > 0 or starting > 0)
         slo_s = d.schedule_to_start_slo_ms / 1000.0
         target = d.target_wait_fraction * slo_s
         if fresh and ready == 0 and stats.backlog_age_s > target:
