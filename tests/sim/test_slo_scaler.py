@@ -6,6 +6,7 @@ import pytest
 
 from workerplane.scaling.registry import ScalerConfigError, build_scaler
 from workerplane.scaling.slo import SloDetails, SloScaler, SloState
+from workerplane.scaling.slo_floor import reachable_slo, slo_below_reachable
 from workerplane.scaling.types import (
     GroupMetrics,
     Hold,
@@ -383,3 +384,41 @@ def test_a_starting_worker_is_not_free_capacity() -> None:
         st, dec = s.decide(st, GroupMetrics(stats, census, float(t)), float(t))
         sizes.append(dec.size if isinstance(dec, SetSize) else running)
     assert sizes == [1] * 10, sizes
+
+
+@pytest.mark.parametrize(
+    ("details", "strategy", "fresh", "minimum"),
+    [
+        ({}, Strategy.INVOKE, False, 5_000 + 1_000 + 2_000),
+        ({}, Strategy.WORKER_SET, False, 5_000 + 1_000 + 10_000),
+        ({}, Strategy.INVOKE, True, 1_000 + 1_000 + 2_000),
+        ({"worker_startup_ms": 500, "metrics_poll_interval_ms": 200}, Strategy.INVOKE, True, 1_700),
+    ],
+)
+def test_the_reachable_slo_is_signal_plus_poll_plus_startup(
+    details: dict[str, object], strategy: Strategy, fresh: bool, minimum: int
+) -> None:
+    reach = reachable_slo(SloDetails.model_validate(details), strategy, fresh_signals=fresh)
+    assert reach.minimum_ms == minimum
+
+
+@pytest.mark.parametrize(
+    ("details", "warns"),
+    [
+        ({"schedule_to_start_slo_ms": 2_000}, True),
+        ({"schedule_to_start_slo_ms": 8_000}, False),
+        ({"schedule_to_start_slo_ms": 2_000, "max_warm_idle_ms": 600_000}, False),
+        ({"schedule_to_start_slo_ms": 2_000, "max_warm_idle_ms": 0}, True),
+    ],
+)
+def test_validate_warns_when_the_slo_is_below_a_cold_start(
+    details: dict[str, object], warns: bool
+) -> None:
+    issue = slo_below_reachable(
+        SloDetails.model_validate(details), Strategy.INVOKE, path="compute.x.scaler.details"
+    )
+    assert (issue is not None) == warns
+    if issue is not None:
+        assert issue.path == "compute.x.scaler.details"
+        assert issue.code == "slo-below-reachable"
+        assert "raise it to at least 8000" in issue.rule

@@ -153,6 +153,15 @@ class SloDetails(ScalerDetails):
     metrics_poll_interval_ms: Annotated[int, temporal_int(100)] = 1_000
     """How often the controller observes the group."""
 
+    worker_startup_ms: Annotated[int | None, temporal_int(0)] = None
+    """How long a worker takes from its start to its first poll, until one has been timed. It
+    also sets the lowest SLO reachable from zero workers (``slo_floor.reachable_slo``)."""
+
+    max_warm_idle_ms: Annotated[int | None, temporal_int(0)] = None
+    """Keep one idle worker warm this long after the last task when a cold start cannot meet the
+    SLO (ski rental with a bound: the user pays for the lower SLO). Unset: a worker is kept warm
+    only while the expected gap to the next task costs less than a cold start."""
+
     @model_validator(mode="after")
     def _cross_field_rules(self) -> SloDetails:
         if self.min_count > self.max_count:
@@ -575,7 +584,14 @@ class SloScaler:
         """The scale-down window: configured, else the learned startup time (clamped)."""
         if self.details.scale_down_delay_ms is not None:
             return float(self.details.scale_down_delay_ms)
-        learned = state.startup_ms if state.startup_ms is not None else DEFAULT_STARTUP_MS
+        hint = self.details.worker_startup_ms
+        learned = (
+            state.startup_ms
+            if state.startup_ms is not None
+            else float(hint)
+            if hint is not None
+            else DEFAULT_STARTUP_MS
+        )
         return min(max(learned, MIN_DELAY_MS), MAX_DELAY_MS)
 
     def _time_startup(self, state: SloState, metrics: GroupMetrics, now_ms: int) -> SloState:
