@@ -94,8 +94,8 @@ def _row(
     description: str,
     r: SimResult,
     oracle_ws: float,
-    slo_s: float,
     whole_ws: float,
+    slo_s: float,
 ) -> PolicyRow:
     p95 = r.percentile(95)
     return PolicyRow(
@@ -132,6 +132,7 @@ def run_trace(
     wm = workers or WorkerModel()
     plan = oracle(trace, slots=wm.slots, startup_s=wm.startup.mean, slo_s=slo_s)
     whole = whole_task_oracle(trace, slots=wm.slots, startup_s=wm.startup.mean, slo_s=slo_s)
+    oracles = (plan.worker_seconds, whole.worker_seconds)
     rep = TraceReport(
         trace=trace.name,
         description=trace.description,
@@ -146,16 +147,12 @@ def run_trace(
     for p in policies if policies is not None else builtin_policies(slo_s, max_count):
         r = p.run(trace, wm, server, seed)
         rep.results[p.name] = r
-        rep.rows.append(
-            _row(p, p.name, p.kind, p.description, r, plan.worker_seconds, slo_s, whole.worker_seconds)
-        )
+        rep.rows.append(_row(p, p.name, p.kind, p.description, r, *oracles, slo_s))
     if include_fixed:
         n, r = best_fixed(trace, wm, slo_s, server, seed)
         fp = fixed_policy(n)
         rep.results[fp.name] = r
-        rep.rows.append(
-            _row(fp, fp.name, fp.kind, fp.description, r, plan.worker_seconds, slo_s, whole.worker_seconds)
-        )
+        rep.rows.append(_row(fp, fp.name, fp.kind, fp.description, r, *oracles, slo_s))
     return rep
 
 
