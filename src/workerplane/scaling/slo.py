@@ -105,6 +105,10 @@ DOWN_HYSTERESIS = 0.25
 #: worker retired while it holds a long task keeps billing, its free slots idle, until it ends).
 DOWN_HORIZON = 3.0
 
+#: The server's default stats cache (``matching.TaskQueueInfoByBuildIdTTL``): how late a task on
+#: an idle queue may show in the stats.
+STATS_CACHE_MS = 5_000
+
 #: Scale-down window before any worker startup has been timed.
 DEFAULT_STARTUP_MS = 5_000.0
 
@@ -203,6 +207,8 @@ class SloState:
         littles_s: the task duration by Little's law alone (``None`` until a steady stretch).
         last_completed: the census's running total of completions at the previous observation.
         reported_s: the last task duration the workers reported that was trusted.
+        idle_since_ms: since when nothing has run or waited (``None``: something does).
+        release_now: ski rental let the idle group go: scale to zero without the window.
     """
 
     size: int | None = None
@@ -229,6 +235,8 @@ class SloState:
     littles_s: float | None = None
     last_completed: int | None = None
     reported_s: float | None = None
+    idle_since_ms: int | None = None
+    release_now: bool = False
 
 
 def sizing_stats(metrics: GroupMetrics) -> tuple[QueueStats, bool]:
@@ -558,7 +566,18 @@ class SloScaler:
             return lo
 
         raw = smallest(horizon)
-        if raw < current:
+        idle = floor == 0
+        state = replace(
+            state,
+            idle_since_ms=(state.idle_since_ms or now_ms) if idle else None,
+            release_now=False,
+        )
+        warm_txt = ""
+        if idle and raw <= 1:
+            # Sparse load: one worker at most would serve what comes. Ski rental decides.
+            raw, warm_txt = self._warm(state, startup_s, now_ms)
+            state = replace(state, release_now=raw == 0)
+        elif raw < current:
             # Shrink only once the queue is empty, and only to a size that holds it for a
             # startup longer (ski rental: a worker let go must stay gone as long as its
             # relaunch costs).
@@ -574,11 +593,33 @@ class SloScaler:
         txt = (
             f"in_flight={in_flight:g} load={load:.1f} waiting={waiting:.1f}"
             f"{'' if fresh else ' (est)'} d={dur:.2f}s -> {raw} workers"
-            f" (wait {wait(max(raw, 1)):.1f}s)"
+            f" (wait {wait(max(raw, 1)):.1f}s){warm_txt}"
         )
         if desired != raw:
             txt += f", clamped to {desired}"
         return state, desired, txt
+
+    def _warm(self, state: SloState, startup_s: float, now_ms: int) -> tuple[int, str]:
+        """Ski rental for a group with nothing running or waiting: keep one worker warm, or let
+        the group go to zero at once (without waiting out the scale-down window).
+
+        Arrivals are taken as Poisson, so the expected gap to the next task is ``1 / lambda``
+        however long the group has been idle: keeping a worker warm is worth it only while that
+        gap costs less than a cold start (its billed startup). When a cold start cannot meet the
+        SLO (signal + poll + startup > SLO), ``max_warm_idle_ms`` lets the user pay for a warm
+        worker instead, for that long after the last task.
+        """
+        d = self.details
+        slo_ms = d.schedule_to_start_slo_ms
+        cold_ms = STATS_CACHE_MS + d.metrics_poll_interval_ms + 1000.0 * startup_s
+        idle_ms = 0 if state.idle_since_ms is None else now_ms - state.idle_since_ms
+        if cold_ms > slo_ms and d.max_warm_idle_ms is not None and idle_ms < d.max_warm_idle_ms:
+            return 1, f"; a cold start ({cold_ms / 1000:.1f}s) misses the SLO: kept warm"
+        rate = state.arrival_rate or 0.0
+        gap_s = 1.0 / rate if rate > IDLE_RATE_EPSILON else math.inf
+        if gap_s < startup_s:
+            return 1, f"; next task in ~{gap_s:.1f}s < a {startup_s:.1f}s start: kept warm"
+        return 0, f"; next task in ~{gap_s:.1f}s >= a {startup_s:.1f}s start: released"
 
     def scale_down_delay_ms(self, state: SloState) -> float:
         """The scale-down window: configured, else the learned startup time (clamped)."""
@@ -637,7 +678,8 @@ class SloScaler:
         current = metrics.workers.desired
         if current is None:
             current = state.size if state.size is not None else running
-        target = desired if desired >= current else min(current, kept[0][1])
+        window_max = desired if state.release_now else kept[0][1]
+        target = desired if desired >= current else min(current, window_max)
         if current > d.max_count:
             target = min(target, d.max_count)
         state = replace(state, size=target)

@@ -22,11 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from workerplane.errors import ValidationIssue
-from workerplane.scaling.slo import SloDetails
+from workerplane.scaling.slo import STATS_CACHE_MS, SloDetails
 from workerplane.scaling.types import Strategy
-
-#: The server's default stats cache (``matching.TaskQueueInfoByBuildIdTTL``).
-STATS_CACHE_MS = 5_000
 
 #: How late a fresh signal (backlog hint, visibility count) shows a new task, at worst.
 FRESH_SIGNAL_MS = 1_000

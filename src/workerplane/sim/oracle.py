@@ -60,6 +60,9 @@ from workerplane.sim.traces import Trace
 
 FloatArray = npt.NDArray[np.float64]
 
+#: The default grid keeps at most this many bins per SLO window.
+MAX_SLO_BINS = 10
+
 
 @dataclass(frozen=True)
 class OracleResult:
@@ -187,11 +190,11 @@ def oracle(
     slots: int,
     startup_s: float,
     slo_s: float,
-    dt: float = 1.0,
+    dt: float | None = None,
     q_step: float = 1e-3,
 ) -> OracleResult:
     """The divisible oracle's lowest worker-seconds for ``trace`` (see the module docstring)."""
-    return _oracle(trace, slots, startup_s, slo_s, dt, q_step, whole_tasks=False)
+    return _oracle(trace, slots, startup_s, slo_s, _bin(dt, slo_s), q_step, whole_tasks=False)
 
 
 def whole_task_oracle(
@@ -200,11 +203,17 @@ def whole_task_oracle(
     slots: int,
     startup_s: float,
     slo_s: float,
-    dt: float = 1.0,
+    dt: float | None = None,
     q_step: float = 1e-3,
 ) -> OracleResult:
     """A lower bound for whole tasks: a task holds one slot of one worker and is never split."""
-    return _oracle(trace, slots, startup_s, slo_s, dt, q_step, whole_tasks=True)
+    return _oracle(trace, slots, startup_s, slo_s, _bin(dt, slo_s), q_step, whole_tasks=True)
+
+
+def _bin(dt: float | None, slo_s: float) -> float:
+    """The grid: 1 s, coarser for long SLOs (at most ``MAX_SLO_BINS`` bins per SLO), whose
+    deadline windows would otherwise make the Pareto fronts too large to solve in minutes."""
+    return dt if dt is not None else max(1.0, slo_s / MAX_SLO_BINS)
 
 
 def _oracle(
