@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from workerplane.errors import ValidationIssue
-from workerplane.scaling.slo import STATS_CACHE_MS, SloDetails
+from workerplane.scaling.slo_model import STATS_CACHE_MS, SloDetails
 from workerplane.scaling.types import Strategy
 
 #: How late a fresh signal (backlog hint, visibility count) shows a new task, at worst.
