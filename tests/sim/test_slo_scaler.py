@@ -422,3 +422,37 @@ def test_validate_warns_when_the_slo_is_below_a_cold_start(
         assert issue.path == "compute.x.scaler.details"
         assert issue.code == "slo-below-reachable"
         assert "raise it to at least 8000" in issue.rule
+
+
+def idle(t: float, size: int) -> GroupMetrics:
+    census = WorkerCensus(running=size, ready=size, in_flight=0, desired=size, slots=4)
+    return GroupMetrics(QueueStats(), census, t)
+
+
+@pytest.mark.parametrize(
+    ("rate", "idle_since_ms", "details", "size"),
+    [
+        # One task a minute: a cold start (2 s) is cheaper than a minute warm. Released at once,
+        # without waiting out the scale-down window.
+        (1 / 60, 9_000, {}, 0),
+        # A task every half second: keep one warm.
+        (2.0, 9_000, {}, 1),
+        # ...but not once idle for longer than a start (the time idle is a floor of the gap).
+        (2.0, 5_000, {}, 0),
+        # A 2 s SLO cannot be met from zero (5 s cache + 1 s poll + 2 s start): the user's bound
+        # keeps one warm for that long after the last task, then lets it go.
+        (1 / 60, 0, {"schedule_to_start_slo_ms": 2_000, "max_warm_idle_ms": 30_000}, 1),
+        (1 / 60, -25_000, {"schedule_to_start_slo_ms": 2_000, "max_warm_idle_ms": 30_000}, 0),
+        # A reachable SLO never keeps a worker warm on the bound alone.
+        (1 / 60, 9_000, {"schedule_to_start_slo_ms": 10_000, "max_warm_idle_ms": 30_000}, 0),
+    ],
+)
+def test_sparse_load_is_decided_by_ski_rental(
+    rate: float, idle_since_ms: int, details: dict[str, object], size: int
+) -> None:
+    s = scaler(target_per_worker=4, **details)
+    st = planned(load=0.0, recent=(), arrival_rate=rate, idle_since_ms=idle_since_ms,
+                 window=((9_000, 1),), last_ms=9_000)  # fmt: skip
+    st, dec = s.decide(st, idle(10.0, 1), 10.0)
+    got = dec.size if isinstance(dec, SetSize) else 1
+    assert got == size, dec.reason
