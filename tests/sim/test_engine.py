@@ -150,4 +150,14 @@ def test_stats_are_cached_for_the_ttl_and_pollers_linger() -> None:
     assert pollers[25] == 2  # retired at 20, still listed (history TTL 10 s, refreshed at 25)
     assert pollers[35] == 0  # gone after the TTL
     add_rates = [m.stats.add_rate for m in scaler.seen]
-    assert max(add_rates) < 20 / 2.0  # a decaying average, far below the 10/s instantaneous rate
+    assert max(add_rates) < 20 / 2.0  # a count over the window, below the 10/s instantaneous rate
+
+
+def test_scaling_down_retires_the_worker_whose_tasks_end_first() -> None:
+    """Two busy workers, one size less: the one whose task ends at 23 s goes, not the one that
+    holds a 100 s task (retiring that one would bill it to 103 s and keep the other too)."""
+    trace = make_trace([3.0, 3.0], [20.0, 100.0], horizon=200.0)
+    scaler = Scripted([(0.0, 2), (10.0, 1)])
+    r = simulate(trace, scaler, WorkerModel(startup=Distribution.const(2.0), slots=1))
+    assert r.completed.tolist() == [1, 1]
+    assert r.worker_seconds == pytest.approx(23.0 + 200.0)

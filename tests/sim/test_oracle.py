@@ -10,9 +10,15 @@ from scipy.sparse import lil_matrix
 from tests.sim.sim_support import make_trace
 from workerplane.sim.distributions import Distribution
 from workerplane.sim.engine import WorkerModel
-from workerplane.sim.oracle import _solve_segment, demand_per_bin, oracle
+from workerplane.sim.oracle import (
+    _solve_segment,
+    compulsory_per_bin,
+    demand_per_bin,
+    oracle,
+    whole_task_oracle,
+)
 from workerplane.sim.policies import builtin_policies
-from workerplane.sim.traces import bursts
+from workerplane.sim.traces import bimodal, bursts
 
 
 def milp_reference(demand: np.ndarray, slots: int, dt: float, startup: float, k: int) -> float:
@@ -100,3 +106,44 @@ def test_a_longer_slo_never_costs_more() -> None:
     trace = make_trace(list(arrivals), list(rng.uniform(0.5, 4, 150)), horizon=130.0)
     costs = [oracle(trace, slots=4, startup_s=2.0, slo_s=s).worker_seconds for s in (1, 5, 10)]
     assert costs[0] >= costs[1] >= costs[2]
+
+
+def test_one_long_task_costs_the_whole_task_oracle_its_duration_plus_startup() -> None:
+    """Divisible work lets the oracle spread a 60 s task over slots and defer it in pieces; a
+    whole task holds one slot of one worker for 60 s."""
+    trace = make_trace([0.0], [60.0], horizon=100.0)
+    divisible = oracle(trace, slots=4, startup_s=2.0, slo_s=5.0).worker_seconds
+    whole = whole_task_oracle(trace, slots=4, startup_s=2.0, slo_s=5.0).worker_seconds
+    assert divisible < 60.0
+    assert whole == pytest.approx(62.0)
+
+
+def test_compulsory_parts_count_the_tasks_surely_running_over_each_whole_bin() -> None:
+    # [0 + 2, 0 + 6) covers bins 2..5; [1.5 + 2, 1.5 + 3) is shorter than a bin: nothing.
+    counts = compulsory_per_bin(np.array([0.0, 1.5]), np.array([6.0, 3.0]), 2.0, 1.0, 8)
+    assert counts.tolist() == [0, 0, 1, 1, 1, 1, 0, 0]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_whole_task_oracle_lies_between_the_divisible_one_and_a_feasible_schedule(
+    seed: int,
+) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 25))
+    arrivals = np.sort(rng.uniform(0, 60, n))
+    durations = np.where(rng.uniform(0, 1, n) < 0.2, 40.0, rng.uniform(0.2, 3.0, n))
+    trace = make_trace(list(arrivals), list(durations), horizon=70.0)
+    divisible = oracle(trace, slots=4, startup_s=2.0, slo_s=5.0).worker_seconds
+    whole = whole_task_oracle(trace, slots=4, startup_s=2.0, slo_s=5.0).worker_seconds
+    # One worker per task, launched early enough, billed its startup and its task: feasible.
+    one_each = float(np.sum(durations + 2.0))
+    assert divisible - 1e-9 <= whole <= one_each + 1e-9
+
+
+def test_the_whole_task_oracle_is_a_lower_bound_of_the_policies() -> None:
+    trace = bimodal(horizon_s=300.0, rate=1.0)
+    wm = WorkerModel(startup=Distribution.const(2.0), slots=4)
+    whole = whole_task_oracle(trace, slots=4, startup_s=2.0, slo_s=5.0).worker_seconds
+    for policy in builtin_policies(5.0):
+        r = policy.run(trace, wm)
+        assert r.worker_seconds >= whole, policy.name

@@ -6,6 +6,7 @@ import pytest
 
 from workerplane.scaling.registry import ScalerConfigError, build_scaler
 from workerplane.scaling.slo import SloDetails, SloScaler, SloState
+from workerplane.scaling.slo_floor import reachable_slo, slo_below_reachable
 from workerplane.scaling.types import (
     GroupMetrics,
     Hold,
@@ -367,3 +368,91 @@ def test_uses_the_task_duration_the_workers_report_once_enough_tasks_finished() 
     gone = WorkerCensus(running=0, ready=0, in_flight=0, desired=0)
     st, _ = s.decide(st, GroupMetrics(stats, gone, 2.0), 2.0)
     assert st.duration_s == 1.5
+
+
+def test_a_starting_worker_is_not_free_capacity() -> None:
+    """One task on an idle queue, its worker slow to start (8 s) and stats cached for 5 s: the
+    group must hold that worker until it polls, never retire it (1 -> 0 -> 1 -> 0)."""
+    s = scaler(target_per_worker=4)
+    cached = QueueStats(backlog_count=1, backlog_age_s=0.5, add_rate=0.05)
+    st = planned(load=0.0, recent=(), arrival_rate=0.05)
+    sizes = []
+    for t in range(10):
+        stats = cached if t < 5 else QueueStats(backlog_count=1, backlog_age_s=5.5, add_rate=0.05)
+        running = 0 if t == 0 else 1
+        census = WorkerCensus(running=running, ready=0, in_flight=0, desired=running, slots=4)
+        st, dec = s.decide(st, GroupMetrics(stats, census, float(t)), float(t))
+        sizes.append(dec.size if isinstance(dec, SetSize) else running)
+    assert sizes == [1] * 10, sizes
+
+
+@pytest.mark.parametrize(
+    ("details", "strategy", "fresh", "minimum"),
+    [
+        ({}, Strategy.INVOKE, False, 5_000 + 1_000 + 2_000),
+        ({}, Strategy.WORKER_SET, False, 5_000 + 1_000 + 10_000),
+        ({}, Strategy.INVOKE, True, 1_000 + 1_000 + 2_000),
+        ({"worker_startup_ms": 500, "metrics_poll_interval_ms": 200}, Strategy.INVOKE, True, 1_700),
+    ],
+)
+def test_the_reachable_slo_is_signal_plus_poll_plus_startup(
+    details: dict[str, object], strategy: Strategy, fresh: bool, minimum: int
+) -> None:
+    reach = reachable_slo(SloDetails.model_validate(details), strategy, fresh_signals=fresh)
+    assert reach.minimum_ms == minimum
+
+
+@pytest.mark.parametrize(
+    ("details", "warns"),
+    [
+        ({"schedule_to_start_slo_ms": 2_000}, True),
+        ({"schedule_to_start_slo_ms": 8_000}, False),
+        ({"schedule_to_start_slo_ms": 2_000, "max_warm_idle_ms": 600_000}, False),
+        ({"schedule_to_start_slo_ms": 2_000, "max_warm_idle_ms": 0}, True),
+    ],
+)
+def test_validate_warns_when_the_slo_is_below_a_cold_start(
+    details: dict[str, object], warns: bool
+) -> None:
+    issue = slo_below_reachable(
+        SloDetails.model_validate(details), Strategy.INVOKE, path="compute.x.scaler.details"
+    )
+    assert (issue is not None) == warns
+    if issue is not None:
+        assert issue.path == "compute.x.scaler.details"
+        assert issue.code == "slo-below-reachable"
+        assert "raise it to at least 8000" in issue.rule
+
+
+def idle(t: float, size: int) -> GroupMetrics:
+    census = WorkerCensus(running=size, ready=size, in_flight=0, desired=size, slots=4)
+    return GroupMetrics(QueueStats(), census, t)
+
+
+@pytest.mark.parametrize(
+    ("rate", "idle_since_ms", "details", "size"),
+    [
+        # One task a minute: a cold start (2 s) is cheaper than a minute warm. Released at once,
+        # without waiting out the scale-down window.
+        (1 / 60, 9_000, {}, 0),
+        # A task every half second: keep one warm.
+        (2.0, 9_000, {}, 1),
+        # ...but not once idle for longer than a start (the time idle is a floor of the gap).
+        (2.0, 5_000, {}, 0),
+        # A 2 s SLO cannot be met from zero (5 s cache + 1 s poll + 2 s start): the user's bound
+        # keeps one warm for that long after the last task, then lets it go.
+        (1 / 60, 0, {"schedule_to_start_slo_ms": 2_000, "max_warm_idle_ms": 30_000}, 1),
+        (1 / 60, -25_000, {"schedule_to_start_slo_ms": 2_000, "max_warm_idle_ms": 30_000}, 0),
+        # A reachable SLO never keeps a worker warm on the bound alone.
+        (1 / 60, 9_000, {"schedule_to_start_slo_ms": 10_000, "max_warm_idle_ms": 30_000}, 0),
+    ],
+)
+def test_sparse_load_is_decided_by_ski_rental(
+    rate: float, idle_since_ms: int, details: dict[str, object], size: int
+) -> None:
+    s = scaler(target_per_worker=4, **details)
+    st = planned(load=0.0, recent=(), arrival_rate=rate, idle_since_ms=idle_since_ms,
+                 window=((9_000, 1),), last_ms=9_000)  # fmt: skip
+    st, dec = s.decide(st, idle(10.0, 1), 10.0)
+    got = dec.size if isinstance(dec, SetSize) else 1
+    assert got == size, dec.reason

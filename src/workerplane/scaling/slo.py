@@ -45,13 +45,27 @@ Invoke strategy: ``StartWorkers(desired - running)`` when positive; idle workers
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
-from typing import Annotated
+from dataclasses import replace
 
-from pydantic import model_validator
-
-from workerplane.scaling._fields import ScalerDetails, rule_error, temporal_float, temporal_int
 from workerplane.scaling.no_sync import to_ms
+from workerplane.scaling.slo_model import (
+    DOWN_HYSTERESIS,
+    DRAIN_FRACTION,
+    IDLE_RATE_EPSILON,
+    LOAD_TAU_S,
+    MIN_DRAIN_DURATIONS,
+    PEAK_WINDOW_MS,
+    RATE_TAU_S,
+    RETIRE_GUARD_DURATIONS,
+    RETIRE_GUARD_MIN_MS,
+    ROUNDING_SLACK,
+    STEADY_TOLERANCE,
+    SloDetails,
+    SloState,
+    ewma,
+    sizing_stats,
+)
+from workerplane.scaling.slo_plan import QueuePlanner
 from workerplane.scaling.types import (
     Decision,
     GroupMetrics,
@@ -63,186 +77,10 @@ from workerplane.scaling.types import (
     WorkerCensus,
 )
 
-#: Rates at or below this (tasks/s) are "no activity".
-IDLE_RATE_EPSILON = 0.01
-
-#: Time constant (s) of the in-flight average that sizes the group while nothing waits.
-LOAD_TAU_S = 5.0
-
-#: A late queue is never planned to drain faster than this fraction of the SLO.
-LATE_MIN_FRACTION = 0.4
-
-#: A size within this fraction of the load counts as keeping up with it: the arrival rate is an
-#: estimate, and a size at the load whose queue never drains must be judged on its own capacity.
-KEEPS_UP_TOLERANCE = 0.1
-
-#: Time constant (s) of the arrival rate measured between fresh stats.
-ARRIVAL_TAU_S = 10.0
-
-#: Time constant (s) of the in-flight average paired with Temporal's decaying rates.
-RATE_TAU_S = 30.0
-
-#: add and dispatch rates within this fraction of each other mark a steady stretch.
-STEADY_TOLERANCE = 0.1
-
-#: Slots are not learned for this many mean task durations (at least ``RETIRE_GUARD_MIN_MS``)
-#: after a scale-down: retiring workers' tasks still count as in flight.
-RETIRE_GUARD_DURATIONS = 3.0
-RETIRE_GUARD_MIN_MS = 5_000.0
-
-#: The average load is capped by the highest in-flight count of this window, so that the group
-#: shrinks soon after the work falls away (a burst's end) instead of following the average down.
-PEAK_WINDOW_MS = 2_000
-
-#: A backlog is never planned to drain faster than this many task durations.
-MIN_DRAIN_DURATIONS = 1.5
-
-#: A smaller size is chosen only if this fraction of a worker would still be spare.
-DOWN_HYSTERESIS = 0.25
-
-#: A smaller size must hold the queue this many worker startups longer than the planning horizon
-#: (ski rental: a worker let go must stay gone at least as long as its relaunch is billed; and a
-#: worker retired while it holds a long task keeps billing, its free slots idle, until it ends).
-DOWN_HORIZON = 3.0
-
-#: Scale-down window before any worker startup has been timed.
-DEFAULT_STARTUP_MS = 5_000.0
-
-#: Bounds of the learned scale-down window.
-MIN_DELAY_MS = 1_000.0
-MAX_DELAY_MS = 60_000.0
-
-#: Waiting tasks that must be drained are planned to start within this fraction of the SLO.
-DRAIN_FRACTION = 0.8
-
-#: Fraction of a worker's slots the group may be short before another worker is added.
-ROUNDING_SLACK = 0.25
+__all__ = ["SloDetails", "SloScaler", "SloState", "sizing_stats"]
 
 
-class SloDetails(ScalerDetails):
-    """``scaler.details`` for ``type: slo``. Only the SLO and min/max need setting."""
-
-    algorithm_name = "slo"
-
-    schedule_to_start_slo_ms: Annotated[int, temporal_int(1)] = 5_000
-    """The p95 schedule-to-start latency to meet."""
-
-    min_count: Annotated[int, temporal_int(0, int32=True)] = 0
-    """Never fewer workers than this (a warm pool, if the user wants one)."""
-
-    max_count: Annotated[int, temporal_int(1, int32=True)] = 10
-    """Never more workers than this."""
-
-    target_per_worker: Annotated[float | None, temporal_float(0, exclusive=True)] = None
-    """Slots per worker. When unset: what the workers report (``WorkerCensus.slots``), else
-    learned from the census (in flight per ready worker)."""
-
-    target_wait_fraction: Annotated[float, temporal_float(0, exclusive=True)] = 0.6
-    """Plan the group so that the newest waiting task starts within this fraction of the SLO (the
-    rest is headroom for the noise of arrivals, the stats cache and worker startups)."""
-
-    scale_down_delay_ms: Annotated[int | None, temporal_int(0)] = None
-    """Scale down to the highest size asked for during this window. Unset: the learned worker
-    startup time (ski rental: an idle worker is kept as long as a replacement takes to start),
-    ``DEFAULT_STARTUP_MS`` until a startup has been observed."""
-
-    metrics_poll_interval_ms: Annotated[int, temporal_int(100)] = 1_000
-    """How often the controller observes the group."""
-
-    @model_validator(mode="after")
-    def _cross_field_rules(self) -> SloDetails:
-        if self.min_count > self.max_count:
-            raise rule_error(
-                f"min_count ({self.min_count}) must not exceed max_count ({self.max_count})"
-            )
-        if self.target_wait_fraction > 1:
-            raise rule_error("target_wait_fraction must be at most 1")
-        return self
-
-
-@dataclass(frozen=True)
-class SloState:
-    """What ``slo`` learns and remembers.
-
-    Attributes:
-        size: the size last asked for (``None`` before the first decision).
-        slots: learned slots per worker (``None`` until a loaded worker has been seen).
-        duration_s: learned mean task duration (``None`` until a steady stretch was seen).
-        load: in-flight tasks, averaged over ``LOAD_TAU_S``.
-        slow_load: in-flight tasks, averaged over ``RATE_TAU_S`` (pairs with Temporal's rates).
-        last_stats: the task-queue stats of the previous observation (to spot cached copies).
-        last_ms: time of the previous observation.
-        last_scale_down_ms: time of the last scale-down.
-        window: ``(t_ms, desired)`` samples of the last ``scale_down_delay_ms`` as a monotonic
-            queue (the first entry is the window maximum).
-        recent: ``(t_ms, in_flight)`` of the last ``PEAK_WINDOW_MS``, monotonic like ``window``.
-        startup_ms: learned worker startup time (scale-up until every asked worker polls).
-        scale_up_ms: when the scale-up being timed was asked for (``None``: none pending).
-        scale_up_mark: the ready count that marks half of that scale-up's workers polling.
-        backlog_est: waiting tasks now: the last fresh stats' backlog, carried forward between
-            fresh copies by the arrival rate minus what the busy slots complete.
-        last_up_ms: when the group last grew (its workers may still be starting).
-        arrival_rate: tasks/s arriving between the last two fresh stats (``None`` until seen).
-        fresh_ms, fresh_backlog, fresh_in_flight: time, backlog and in-flight count of the last
-            fresh stats.
-        done_since: tasks estimated to have completed since then (in flight / duration).
-        last_in_flight: the in-flight count of the previous observation.
-        littles_s: the task duration by Little's law alone (``None`` until a steady stretch).
-        last_completed: the census's running total of completions at the previous observation.
-        reported_s: the last task duration the workers reported that was trusted.
-    """
-
-    size: int | None = None
-    slots: float | None = None
-    duration_s: float | None = None
-    load: float | None = None
-    slow_load: float | None = None
-    last_stats: QueueStats | None = None
-    last_ms: int | None = None
-    last_scale_down_ms: int | None = None
-    window: tuple[tuple[int, int], ...] = ()
-    recent: tuple[tuple[int, float], ...] = ()
-    startup_ms: float | None = None
-    scale_up_ms: int | None = None
-    scale_up_mark: int = 0
-    backlog_est: float = 0.0
-    last_up_ms: int | None = None
-    arrival_rate: float | None = None
-    fresh_ms: int | None = None
-    fresh_backlog: float = 0.0
-    fresh_in_flight: float = 0.0
-    done_since: float = 0.0
-    last_in_flight: float = 0.0
-    littles_s: float | None = None
-    last_completed: int | None = None
-    reported_s: float | None = None
-
-
-def sizing_stats(metrics: GroupMetrics) -> tuple[QueueStats, bool]:
-    """The stats that size the group's slots, and whether other task types wait for a poller.
-
-    A worker's slots (and the census's ``in_flight``) are activity slots; workflow tasks run in a
-    separate, much larger pool and take milliseconds. So when a group serves activities and other
-    types, only the activity queue is sized in slots; a workflow task backlog only asks for a
-    poller. Summing the types would also count each workflow's two workflow tasks as work to
-    give slots to, and make Little's law see three tasks where one activity runs.
-    """
-    activity = metrics.by_type.get("ACTIVITY")
-    if activity is None or len(metrics.by_type) < 2:
-        return metrics.stats, False
-    waiting = any(s.backlog_count > 0 for t, s in metrics.by_type.items() if t != "ACTIVITY")
-    return activity, waiting
-
-
-def _ewma(previous: float | None, sample: float, dt_s: float, tau_s: float) -> float:
-    """A time-based exponentially weighted average (irregular sampling safe)."""
-    if previous is None:
-        return sample
-    weight = 1.0 - math.exp(-max(dt_s, 0.0) / tau_s)
-    return previous + weight * (sample - previous)
-
-
-class SloScaler:
+class SloScaler(QueuePlanner):
     """Sizes a group so that waiting tasks start within a fraction of the SLO, running hot."""
 
     strategy: Strategy
@@ -250,10 +88,6 @@ class SloScaler:
     def __init__(self, details: SloDetails, strategy: Strategy) -> None:
         self.details = details
         self.strategy = strategy
-
-    @property
-    def poll_interval_s(self) -> float:
-        return self.details.metrics_poll_interval_ms / 1000.0
 
     def initial_state(self, now: float) -> SloState:
         return SloState()
@@ -274,8 +108,8 @@ class SloScaler:
     ) -> SloState:
         """Update the learned slots per worker, mean duration and load averages."""
         dt_s = 0.0 if state.last_ms is None else (now_ms - state.last_ms) / 1000.0
-        load = _ewma(state.load, in_flight, dt_s, LOAD_TAU_S)
-        slow = _ewma(state.slow_load, in_flight, dt_s, RATE_TAU_S)
+        load = ewma(state.load, in_flight, dt_s, LOAD_TAU_S)
+        slow = ewma(state.slow_load, in_flight, dt_s, RATE_TAU_S)
         slots = state.slots
         guard_ms = max(
             RETIRE_GUARD_MIN_MS, RETIRE_GUARD_DURATIONS * 1000.0 * (state.duration_s or 0.0)
@@ -363,7 +197,7 @@ class SloScaler:
         state = replace(state, last_stats=stats)
         if state.duration_s is not None and census.in_flight is not None:
             dt_s = 0.0 if prev_ms is None else (now_ms - prev_ms) / 1000.0
-            return self._plan(
+            return self.plan(
                 state,
                 metrics,
                 stats,
@@ -435,143 +269,6 @@ class SloScaler:
             txt += f", clamped to {desired}"
         return state, desired, txt
 
-    def _plan(
-        self,
-        state: SloState,
-        metrics: GroupMetrics,
-        stats: QueueStats,
-        backlog: int,
-        in_flight: float,
-        fresh: bool,
-        dt_s: float,
-        now_ms: int,
-        current: int,
-        needs_poller: bool,
-    ) -> tuple[SloState, int, str]:
-        """Size the group by projecting the queue over the time a new worker takes to help."""
-        d = self.details
-        census = metrics.workers
-        k = state.slots or 1.0
-        assert state.duration_s is not None and state.load is not None
-        dur: float = state.duration_s
-        avg: float = state.load
-        ready = census.ready if census.ready is not None else census.running
-        starting = max(0, census.running - ready)
-        # All slots busy: tasks may be waiting that cached stats do not show yet.
-        saturated = ready > 0 and in_flight >= ready * k
-        slo_s = d.schedule_to_start_slo_ms / 1000.0
-        target = d.target_wait_fraction * slo_s
-        if fresh and ready == 0 and stats.backlog_age_s > target:
-            # A cold group whose queue is already late (a burst after a lull): what the oldest task
-            # has left of the SLO, less a startup, bounds the drain.
-            late = slo_s - stats.backlog_age_s - self.scale_down_delay_ms(state) / 1000.0
-            target = max(LATE_MIN_FRACTION * slo_s, min(target, late))
-        # Completions since the last observation: counted by the workers when the provider
-        # reports a running total; else busy slots over the task duration, and at least the drop
-        # in the in-flight count (only completions make it fall). The estimate misses a batch of
-        # tasks that started together and finish together.
-        total = census.tasks_completed
-        if total is not None and state.last_completed is not None and total >= state.last_completed:
-            done = state.done_since + (total - state.last_completed)
-        else:
-            busy = (state.last_in_flight + in_flight) / 2.0
-            done = state.done_since + max(busy / dur * dt_s, state.last_in_flight - in_flight)
-        rate = state.arrival_rate
-        if fresh:
-            if state.fresh_ms is not None and now_ms > state.fresh_ms:
-                # Arrivals = more waiting + more running + what completed in between.
-                came = backlog - state.fresh_backlog + in_flight - state.fresh_in_flight + done
-                span_s = (now_ms - state.fresh_ms) / 1000.0
-                rate = _ewma(rate, max(0.0, came / span_s), span_s, ARRIVAL_TAU_S)
-            state = replace(
-                state, fresh_ms=now_ms, fresh_backlog=float(backlog), fresh_in_flight=in_flight
-            )
-            done = 0.0
-        state = replace(
-            state,
-            done_since=done,
-            arrival_rate=rate,
-            last_in_flight=in_flight,
-            last_completed=total,
-        )
-        if backlog == 0 and not saturated:
-            load = min(avg, state.recent[0][1])
-        else:
-            # Busy slots cap what runs; the arrival rate is what the queue must absorb.
-            load = (rate if rate is not None else stats.add_rate) * dur
-        lam = load / dur
-        if fresh:
-            waiting = float(backlog)
-        elif not saturated:
-            waiting = 0.0
-        else:
-            waiting = max(0.0, state.backlog_est + (lam - in_flight / dur) * dt_s)
-        startup_s = self.scale_down_delay_ms(state) / 1000.0
-        horizon = self.poll_interval_s + startup_s
-        since_up = math.inf if state.last_up_ms is None else (now_ms - state.last_up_ms) / 1000.0
-        still = max(0.0, startup_s - since_up)
-        stable = math.floor(load / k) + 1
-
-        def wait(n: int, horizon: float = horizon) -> float:
-            keep_ready = min(ready, n)
-            keep_starting = min(starting, n - keep_ready)
-            new = n - keep_ready - keep_starting
-            slot_s = k * (
-                keep_ready * horizon
-                + keep_starting * max(0.0, horizon - still)
-                + new * max(0.0, horizon - startup_s)
-            )
-            left = max(0.0, waiting + lam * horizon - slot_s / dur)
-            # A size that keeps up with arrivals (n*k/d >= lambda) is all the capacity that will
-            # come: the queue waits on it. A smaller one will be topped up to ``stable`` once
-            # the queue it lets grow needs it, so the newest task waits on that.
-            serving = n if n * k >= (1.0 - KEEPS_UP_TOLERANCE) * lam * dur else max(n, stable)
-            if serving == 0:
-                return 0.0 if left <= 0 else math.inf
-            return left * dur / (serving * k)
-
-        floor = 1 if in_flight > 0 or waiting > 0 or needs_poller else 0
-
-        def smallest(h: float) -> int:
-            lo, hi = floor, max(floor, d.max_count)
-            while lo < hi:
-                mid = (lo + hi) // 2
-                if wait(mid, h) <= target:
-                    hi = mid
-                else:
-                    lo = mid + 1
-            return lo
-
-        raw = smallest(horizon)
-        if raw < current:
-            # Shrink only once the queue is empty, and only to a size that holds it for a
-            # startup longer (ski rental: a worker let go must stay gone as long as its
-            # relaunch costs).
-            raw = (
-                current
-                if waiting > 0
-                else min(current, smallest(horizon + DOWN_HORIZON * startup_s))
-            )
-            # Never below what the load fills: only the fractional worker is duty-cycled.
-            raw = max(raw, math.floor(load / k))
-        desired = min(max(raw, d.min_count), d.max_count)
-        state = replace(state, backlog_est=waiting)
-        txt = (
-            f"in_flight={in_flight:g} load={load:.1f} waiting={waiting:.1f}"
-            f"{'' if fresh else ' (est)'} d={dur:.2f}s -> {raw} workers"
-            f" (wait {wait(max(raw, 1)):.1f}s)"
-        )
-        if desired != raw:
-            txt += f", clamped to {desired}"
-        return state, desired, txt
-
-    def scale_down_delay_ms(self, state: SloState) -> float:
-        """The scale-down window: configured, else the learned startup time (clamped)."""
-        if self.details.scale_down_delay_ms is not None:
-            return float(self.details.scale_down_delay_ms)
-        learned = state.startup_ms if state.startup_ms is not None else DEFAULT_STARTUP_MS
-        return min(max(learned, MIN_DELAY_MS), MAX_DELAY_MS)
-
     def _time_startup(self, state: SloState, metrics: GroupMetrics, now_ms: int) -> SloState:
         """Learn how long workers take to start: from a scale-up until half its workers poll."""
         census = metrics.workers
@@ -615,7 +312,8 @@ class SloScaler:
         current = metrics.workers.desired
         if current is None:
             current = state.size if state.size is not None else running
-        target = desired if desired >= current else min(current, kept[0][1])
+        window_max = desired if state.release_now else kept[0][1]
+        target = desired if desired >= current else min(current, window_max)
         if current > d.max_count:
             target = min(target, d.max_count)
         state = replace(state, size=target)

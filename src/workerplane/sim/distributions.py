@@ -14,7 +14,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-Kind = Literal["const", "uniform", "exponential", "lognormal", "pareto"]
+Kind = Literal["const", "uniform", "exponential", "lognormal", "pareto", "bimodal"]
 
 
 @dataclass(frozen=True)
@@ -24,13 +24,15 @@ class Distribution:
     Attributes:
         kind: ``const`` (always ``mean``), ``uniform`` on ``[low, high]``, ``exponential`` with
             ``mean``, ``lognormal`` with ``mean`` and log-space ``sigma``, or ``pareto`` (type I)
-            with shape ``alpha`` (> 1) and mean ``mean``.
-        mean: the mean (for ``uniform`` it is derived from ``low``/``high``).
+            with shape ``alpha`` (> 1) and mean ``mean``, or ``bimodal``: ``high`` with probability
+            ``p_high``, else ``low`` (short tasks mixed with a few long ones).
+        mean: the mean (for ``uniform`` and ``bimodal`` it is derived from the other fields).
         sigma: lognormal log-space standard deviation.
         low: uniform lower bound.
         high: uniform upper bound.
         alpha: Pareto shape; smaller is heavier-tailed.
         cap: optional upper cap applied to every draw (keeps heavy tails finite).
+        p_high: ``bimodal``: the share of draws that take ``high``.
     """
 
     kind: Kind = "const"
@@ -40,6 +42,7 @@ class Distribution:
     high: float = 0.0
     alpha: float = 1.5
     cap: float | None = None
+    p_high: float = 0.0
 
     @staticmethod
     def const(value: float) -> Distribution:
@@ -63,6 +66,13 @@ class Distribution:
             raise ValueError("pareto alpha must be > 1 for a finite mean")
         return Distribution(kind="pareto", mean=mean, alpha=alpha, cap=cap)
 
+    @staticmethod
+    def bimodal(low: float, high: float, p_high: float) -> Distribution:
+        if not 0.0 <= p_high <= 1.0:
+            raise ValueError("bimodal p_high must be in [0, 1]")
+        mean = (1.0 - p_high) * low + p_high * high
+        return Distribution(kind="bimodal", mean=mean, low=low, high=high, p_high=p_high)
+
     def sample(self, rng: np.random.Generator, n: int) -> npt.NDArray[np.float64]:
         """Draw ``n`` values (float64, >= 0)."""
         out: npt.NDArray[np.float64]
@@ -78,6 +88,8 @@ class Distribution:
         elif self.kind == "pareto":
             xm = self.mean * (self.alpha - 1) / self.alpha
             out = xm * (1.0 + rng.pareto(self.alpha, n))
+        elif self.kind == "bimodal":
+            out = np.where(rng.uniform(0.0, 1.0, n) < self.p_high, self.high, self.low)
         else:  # pragma: no cover - Literal guards this
             raise ValueError(f"unknown distribution kind {self.kind!r}")
         if self.cap is not None:
@@ -90,6 +102,8 @@ class Distribution:
             return f"{self.mean:g}s"
         if self.kind == "uniform":
             return f"uniform({self.low:g}-{self.high:g}s)"
+        if self.kind == "bimodal":
+            return f"{1 - self.p_high:.0%} {self.low:g}s, {self.p_high:.0%} {self.high:g}s"
         cap = f", cap={self.cap:g}s" if self.cap is not None else ""
         if self.kind == "lognormal":
             return f"lognormal(mean={self.mean:g}s, sigma={self.sigma:g}{cap})"

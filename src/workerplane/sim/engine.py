@@ -12,12 +12,14 @@ What is modelled, and how:
   (nothing in flight, nothing received) and/or when they reach ``max_lifetime_s`` (they then stop
   polling, finish what they run, and exit).
 * **Worker-set workers** (Kubernetes, ECS, Cloud Run) are retired when the policy lowers the size.
-  The provider retires workers still starting first, then the least busy. A retiring worker stops
+  The provider retires workers still starting first, then those whose tasks end first (the
+  simulator knows the durations; see docs/policy-lab.md for the rule a real provider can
+  follow). A retiring worker stops
   polling, finishes its in-flight tasks (it is never cancelled) and exits.
 * **Temporal's stats semantics**: the server computes ``DescribeTaskQueue`` stats at most once per
   ``stats_ttl_s`` (``matching.TaskQueueInfoByBuildIdTTL``, 5 s by default) and serves the cached
-  copy in between. ``tasks_add_rate`` and ``tasks_dispatch_rate`` are decaying averages (an
-  exponential decay with time constant ``rate_tau_s``), not instantaneous rates. ``pollers`` counts
+  copy in between. ``tasks_add_rate`` and ``tasks_dispatch_rate`` are sliding-window counts over
+  30 s in 5 s buckets (:mod:`workerplane.sim.server_rates`), which reach zero. ``pollers`` counts
   polling workers plus those that stopped polling less than ``poller_history_ttl_s`` ago
   (``matching.PollerHistoryTTL``, 5 min).
 * **The controller** observes the group every ``scaler.poll_interval_s`` seconds (from t = 0),
@@ -55,6 +57,7 @@ from workerplane.scaling.types import (
     WorkerCensus,
 )
 from workerplane.sim.distributions import Distribution
+from workerplane.sim.server_rates import BUCKET_S, WINDOW_S, SlidingRate
 from workerplane.sim.traces import Trace
 
 FloatArray = npt.NDArray[np.float64]
@@ -105,13 +108,14 @@ class ServerModel:
 
     Attributes:
         stats_ttl_s: ``matching.TaskQueueInfoByBuildIdTTL`` (stats cache lifetime).
-        rate_tau_s: time constant of the decaying add/dispatch rate averages.
+        rate_window_s, rate_bucket_s: the window and bucket of the add/dispatch rate counts.
         poller_history_ttl_s: ``matching.PollerHistoryTTL`` (how long pollers stay listed).
         queue_type: the task-queue type the simulated queue is (key of ``GroupMetrics.by_type``).
     """
 
     stats_ttl_s: float = 5.0
-    rate_tau_s: float = 30.0
+    rate_window_s: float = WINDOW_S
+    rate_bucket_s: float = BUCKET_S
     poller_history_ttl_s: float = 300.0
     queue_type: str = "ACTIVITY"
 
@@ -142,6 +146,7 @@ class _Worker:
     launched_at: float
     state: int  # _STARTING, _READY, _RETIRING, _EXITED
     in_flight: int = 0
+    ends_at: float = 0.0  # when its last in-flight task ends (its exit, if it retires now)
     finished: int = 0
     task_seconds: float = 0.0
     idle_since: float = 0.0
@@ -205,22 +210,6 @@ class SimResult:
         return int(np.sum(self.completed == 0))
 
 
-class _DecayingRate:
-    """An exponentially decaying event rate (events/s), like the server's rate averages."""
-
-    def __init__(self, tau: float) -> None:
-        self.tau = tau
-        self.value = 0.0
-        self.at = 0.0
-
-    def hit(self, now: float) -> None:
-        self.value = self.value * math.exp(-(now - self.at) / self.tau) + 1.0 / self.tau
-        self.at = now
-
-    def read(self, now: float) -> float:
-        return self.value * math.exp(-(now - self.at) / self.tau)
-
-
 class Simulation:
     """One run of one policy on one trace. Use :func:`simulate` unless you need the internals."""
 
@@ -251,8 +240,8 @@ class Simulation:
         self.events: list[tuple[float, int, int, int, float]] = []
         self.seq = 0
         self.now = 0.0
-        self.add_rate = _DecayingRate(self.sm.rate_tau_s)
-        self.dispatch_rate = _DecayingRate(self.sm.rate_tau_s)
+        self.add_rate = SlidingRate(self.sm.rate_bucket_s, self.sm.rate_window_s)
+        self.dispatch_rate = SlidingRate(self.sm.rate_bucket_s, self.sm.rate_window_s)
         self.cached_stats: QueueStats | None = None
         self.cached_at = -math.inf
         self.desired: int | None = None
@@ -327,8 +316,10 @@ class Simulation:
     def _start_task(self, task: int, w: _Worker) -> None:
         self.waits[task] = self.now - self.trace.arrivals[task]
         w.in_flight += 1
+        end = self.now + float(self.trace.durations[task])
+        w.ends_at = max(w.ends_at, end)
         self.dispatch_rate.hit(self.now)
-        self._push(self.now + float(self.trace.durations[task]), _TASK_DONE, w.wid, float(task))
+        self._push(end, _TASK_DONE, w.wid, float(task))
 
     def _dispatch_backlog(self) -> None:
         while self.backlog:
@@ -416,10 +407,18 @@ class Simulation:
             for _ in range(target - len(active)):
                 self._launch()
         elif target < len(active):
-            # Retire workers still starting first (newest first), then the least busy.
+            # Retire workers still starting first (newest first), then those whose tasks end
+            # first (idle ones, then the least remaining work): a retired worker bills until
+            # its last task ends, so this is the order in which retiring saves the most.
             order = sorted(
                 active,
-                key=lambda w: (w.state != _STARTING, w.in_flight, -w.launched_at, -w.wid),
+                key=lambda w: (
+                    w.state != _STARTING,
+                    w.in_flight > 0,
+                    w.ends_at,
+                    -w.launched_at,
+                    -w.wid,
+                ),
             )
             for w in order[: len(active) - target]:
                 self._stop_polling(w)

@@ -152,6 +152,19 @@ def builtin_policies(slo_s: float, max_count: int = 100) -> list[Policy]:
             ),
         ),
         Policy(
+            name="temporal-no-sync-idle-exit",
+            kind="anchor",
+            make=_registry("no-sync", Strategy.INVOKE, lambda slots: {}),
+            strategy=Strategy.INVOKE,
+            idle_exit_s=WORKERPLANE_IDLE_EXIT_S,
+            max_lifetime_s=600.0,
+            signal_task_adds=True,
+            description=(
+                "Temporal `no-sync`, defaults, task-add signals; workers exit after "
+                f"{WORKERPLANE_IDLE_EXIT_S:g}s idle (or at 600s)"
+            ),
+        ),
+        Policy(
             name="temporal-rate-based",
             kind="anchor",
             make=_registry(

@@ -6,7 +6,10 @@ Built-in generators (all seeded, all one hour long by default):
 * ``bursts``   - on/off bursts: a minute of heavy traffic, then four quiet minutes;
 * ``diurnal``  - a smooth day-shaped curve compressed into the trace (non-homogeneous Poisson);
 * ``spikes``   - a light background with a few rare, large spikes (hundreds of tasks in seconds);
-* ``longtail`` - a steady stream whose durations are Pareto-distributed (a few very long tasks).
+* ``longtail`` - a steady stream whose durations are Pareto-distributed (a few very long tasks);
+* ``trickle``  - sparse load: one task every few minutes, each finding an idle queue;
+* ``cron-storm`` - 500 tasks within 2 s every 15 minutes, nothing in between;
+* ``bimodal``  - 90 % 0.2 s tasks and 10 % 60 s tasks: retiring a worker rarely saves anything.
 
 :func:`azure_functions_trace` replays per-minute invocation counts in the format of the public
 Azure Functions 2019 trace (``HashOwner,HashApp,HashFunction,Trigger,1..1440``).
@@ -209,6 +212,69 @@ def longtail(
     )
 
 
+def trickle(
+    seed: int = 6,
+    mean_gap_s: float = 180.0,
+    horizon_s: float = 3600.0,
+    duration: Distribution | None = None,
+) -> Trace:
+    """Sparse load: Poisson arrivals ``mean_gap_s`` apart on average (a worker kept warm between
+    them idles for minutes; one started for each pays a cold start)."""
+    rng = np.random.default_rng(seed)
+    dur = duration or Distribution.lognormal(2.0, 0.5)
+    arr = _poisson_times(rng, 1.0 / mean_gap_s, 0.0, horizon_s)
+    return Trace(
+        "trickle",
+        arr,
+        dur.sample(rng, len(arr)),
+        horizon_s,
+        f"one task every {mean_gap_s:g}s on average (Poisson), durations {dur.describe()}",
+    )
+
+
+def cron_storm(
+    seed: int = 7,
+    storm_size: int = 500,
+    storm_s: float = 2.0,
+    every_s: float = 900.0,
+    horizon_s: float = 3600.0,
+    duration: Distribution | None = None,
+) -> Trace:
+    """``storm_size`` tasks within ``storm_s`` seconds every ``every_s`` seconds (a cron fan-out),
+    nothing in between. The first storm comes 30 s in, on an idle queue."""
+    rng = np.random.default_rng(seed)
+    dur = duration or Distribution.lognormal(2.0, 0.5)
+    starts = np.arange(30.0, horizon_s, every_s)
+    parts = [np.sort(rng.uniform(s, min(s + storm_s, horizon_s), storm_size)) for s in starts]
+    arr = np.concatenate(parts) if parts else np.empty(0)
+    return Trace(
+        "cron-storm",
+        arr,
+        dur.sample(rng, len(arr)),
+        horizon_s,
+        f"{storm_size} tasks in {storm_s:g}s every {every_s:g}s, durations {dur.describe()}",
+    )
+
+
+def bimodal(
+    seed: int = 8,
+    rate: float = 5.0,
+    horizon_s: float = 3600.0,
+    duration: Distribution | None = None,
+) -> Trace:
+    """A Poisson stream of mostly short tasks and a few long ones (two durations, no middle)."""
+    rng = np.random.default_rng(seed)
+    dur = duration or Distribution.bimodal(0.2, 60.0, 0.1)
+    arr = _poisson_times(rng, rate, 0.0, horizon_s)
+    return Trace(
+        "bimodal",
+        arr,
+        dur.sample(rng, len(arr)),
+        horizon_s,
+        f"Poisson {rate:g}/s, durations {dur.describe()}",
+    )
+
+
 #: The built-in traces, by name. Each is a zero-argument factory with fixed seeds.
 BUILTIN: dict[str, Callable[[], Trace]] = {
     "steady": steady,
@@ -216,6 +282,9 @@ BUILTIN: dict[str, Callable[[], Trace]] = {
     "diurnal": diurnal,
     "spikes": spikes,
     "longtail": longtail,
+    "trickle": trickle,
+    "cron-storm": cron_storm,
+    "bimodal": bimodal,
 }
 
 

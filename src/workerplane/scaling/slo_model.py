@@ -1,0 +1,211 @@
+"""What the ``slo`` scaler is configured with and what it remembers: its details (the user's
+keys), its state (what it has learned), and the constants both planning and learning share.
+
+The scaler itself (:mod:`workerplane.scaling.slo`) explains how they are used.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Annotated
+
+from pydantic import model_validator
+
+from workerplane.scaling._fields import ScalerDetails, rule_error, temporal_float, temporal_int
+from workerplane.scaling.types import GroupMetrics, QueueStats
+
+#: Rates at or below this (tasks/s) are "no activity".
+IDLE_RATE_EPSILON = 0.01
+
+#: Time constant (s) of the in-flight average that sizes the group while nothing waits.
+LOAD_TAU_S = 5.0
+
+#: A late queue is never planned to drain faster than this fraction of the SLO.
+LATE_MIN_FRACTION = 0.4
+
+#: A size within this fraction of the load counts as keeping up with it: the arrival rate is an
+#: estimate, and a size at the load whose queue never drains must be judged on its own capacity.
+KEEPS_UP_TOLERANCE = 0.1
+
+#: Time constant (s) of the arrival rate measured between fresh stats.
+ARRIVAL_TAU_S = 10.0
+
+#: Time constant (s) of the in-flight average paired with Temporal's decaying rates.
+RATE_TAU_S = 30.0
+
+#: add and dispatch rates within this fraction of each other mark a steady stretch.
+STEADY_TOLERANCE = 0.1
+
+#: Slots are not learned for this many mean task durations (at least ``RETIRE_GUARD_MIN_MS``)
+#: after a scale-down: retiring workers' tasks still count as in flight.
+RETIRE_GUARD_DURATIONS = 3.0
+RETIRE_GUARD_MIN_MS = 5_000.0
+
+#: The average load is capped by the highest in-flight count of this window, so that the group
+#: shrinks soon after the work falls away (a burst's end) instead of following the average down.
+PEAK_WINDOW_MS = 2_000
+
+#: A backlog is never planned to drain faster than this many task durations.
+MIN_DRAIN_DURATIONS = 1.5
+
+#: A smaller size is chosen only if this fraction of a worker would still be spare.
+DOWN_HYSTERESIS = 0.25
+
+#: A smaller size must hold the queue this many worker startups longer than the planning horizon
+#: (ski rental: a worker let go must stay gone at least as long as its relaunch is billed; and a
+#: worker retired while it holds a long task keeps billing, its free slots idle, until it ends).
+DOWN_HORIZON = 3.0
+
+#: The server's default stats cache (``matching.TaskQueueInfoByBuildIdTTL``): how late a task on
+#: an idle queue may show in the stats.
+STATS_CACHE_MS = 5_000
+
+#: Scale-down window before any worker startup has been timed.
+DEFAULT_STARTUP_MS = 5_000.0
+
+#: Bounds of the learned scale-down window.
+MIN_DELAY_MS = 1_000.0
+MAX_DELAY_MS = 60_000.0
+
+#: Waiting tasks that must be drained are planned to start within this fraction of the SLO.
+DRAIN_FRACTION = 0.8
+
+#: Fraction of a worker's slots the group may be short before another worker is added.
+ROUNDING_SLACK = 0.25
+
+
+class SloDetails(ScalerDetails):
+    """``scaler.details`` for ``type: slo``. Only the SLO and min/max need setting."""
+
+    algorithm_name = "slo"
+
+    schedule_to_start_slo_ms: Annotated[int, temporal_int(1)] = 5_000
+    """The p95 schedule-to-start latency to meet."""
+
+    min_count: Annotated[int, temporal_int(0, int32=True)] = 0
+    """Never fewer workers than this (a warm pool, if the user wants one)."""
+
+    max_count: Annotated[int, temporal_int(1, int32=True)] = 10
+    """Never more workers than this."""
+
+    target_per_worker: Annotated[float | None, temporal_float(0, exclusive=True)] = None
+    """Slots per worker. When unset: what the workers report (``WorkerCensus.slots``), else
+    learned from the census (in flight per ready worker)."""
+
+    target_wait_fraction: Annotated[float, temporal_float(0, exclusive=True)] = 0.6
+    """Plan the group so that the newest waiting task starts within this fraction of the SLO (the
+    rest is headroom for the noise of arrivals, the stats cache and worker startups)."""
+
+    scale_down_delay_ms: Annotated[int | None, temporal_int(0)] = None
+    """Scale down to the highest size asked for during this window. Unset: the learned worker
+    startup time (ski rental: an idle worker is kept as long as a replacement takes to start),
+    ``DEFAULT_STARTUP_MS`` until a startup has been observed."""
+
+    metrics_poll_interval_ms: Annotated[int, temporal_int(100)] = 1_000
+    """How often the controller observes the group."""
+
+    worker_startup_ms: Annotated[int | None, temporal_int(0)] = None
+    """How long a worker takes from its start to its first poll, until one has been timed. It
+    also sets the lowest SLO reachable from zero workers (``slo_floor.reachable_slo``)."""
+
+    max_warm_idle_ms: Annotated[int | None, temporal_int(0)] = None
+    """Keep one idle worker warm this long after the last task when a cold start cannot meet the
+    SLO (ski rental with a bound: the user pays for the lower SLO). Unset: a worker is kept warm
+    only while the expected gap to the next task costs less than a cold start."""
+
+    @model_validator(mode="after")
+    def _cross_field_rules(self) -> SloDetails:
+        if self.min_count > self.max_count:
+            raise rule_error(
+                f"min_count ({self.min_count}) must not exceed max_count ({self.max_count})"
+            )
+        if self.target_wait_fraction > 1:
+            raise rule_error("target_wait_fraction must be at most 1")
+        return self
+
+
+@dataclass(frozen=True)
+class SloState:
+    """What ``slo`` learns and remembers.
+
+    Attributes:
+        size: the size last asked for (``None`` before the first decision).
+        slots: learned slots per worker (``None`` until a loaded worker has been seen).
+        duration_s: learned mean task duration (``None`` until a steady stretch was seen).
+        load: in-flight tasks, averaged over ``LOAD_TAU_S``.
+        slow_load: in-flight tasks, averaged over ``RATE_TAU_S`` (pairs with Temporal's rates).
+        last_stats: the task-queue stats of the previous observation (to spot cached copies).
+        last_ms: time of the previous observation.
+        last_scale_down_ms: time of the last scale-down.
+        window: ``(t_ms, desired)`` samples of the last ``scale_down_delay_ms`` as a monotonic
+            queue (the first entry is the window maximum).
+        recent: ``(t_ms, in_flight)`` of the last ``PEAK_WINDOW_MS``, monotonic like ``window``.
+        startup_ms: learned worker startup time (scale-up until every asked worker polls).
+        scale_up_ms: when the scale-up being timed was asked for (``None``: none pending).
+        scale_up_mark: the ready count that marks half of that scale-up's workers polling.
+        backlog_est: waiting tasks now: the last fresh stats' backlog, carried forward between
+            fresh copies by the arrival rate minus what the busy slots complete.
+        last_up_ms: when the group last grew (its workers may still be starting).
+        arrival_rate: tasks/s arriving between the last two fresh stats (``None`` until seen).
+        fresh_ms, fresh_backlog, fresh_in_flight: time, backlog and in-flight count of the last
+            fresh stats.
+        done_since: tasks estimated to have completed since then (in flight / duration).
+        last_in_flight: the in-flight count of the previous observation.
+        littles_s: the task duration by Little's law alone (``None`` until a steady stretch).
+        last_completed: the census's running total of completions at the previous observation.
+        reported_s: the last task duration the workers reported that was trusted.
+        idle_since_ms: since when nothing has run or waited (``None``: something does).
+        release_now: ski rental let the idle group go: scale to zero without the window.
+    """
+
+    size: int | None = None
+    slots: float | None = None
+    duration_s: float | None = None
+    load: float | None = None
+    slow_load: float | None = None
+    last_stats: QueueStats | None = None
+    last_ms: int | None = None
+    last_scale_down_ms: int | None = None
+    window: tuple[tuple[int, int], ...] = ()
+    recent: tuple[tuple[int, float], ...] = ()
+    startup_ms: float | None = None
+    scale_up_ms: int | None = None
+    scale_up_mark: int = 0
+    backlog_est: float = 0.0
+    last_up_ms: int | None = None
+    arrival_rate: float | None = None
+    fresh_ms: int | None = None
+    fresh_backlog: float = 0.0
+    fresh_in_flight: float = 0.0
+    done_since: float = 0.0
+    last_in_flight: float = 0.0
+    littles_s: float | None = None
+    last_completed: int | None = None
+    reported_s: float | None = None
+    idle_since_ms: int | None = None
+    release_now: bool = False
+
+
+def sizing_stats(metrics: GroupMetrics) -> tuple[QueueStats, bool]:
+    """The stats that size the group's slots, and whether other task types wait for a poller.
+
+    A worker's slots (and the census's ``in_flight``) are activity slots; workflow tasks run in a
+    separate, much larger pool and take milliseconds. So when a group serves activities and other
+    types, only the activity queue is sized in slots; a workflow task backlog only asks for a
+    poller. Summing the types would also count each workflow's two workflow tasks as work to
+    give slots to, and make Little's law see three tasks where one activity runs.
+    """
+    activity = metrics.by_type.get("ACTIVITY")
+    if activity is None or len(metrics.by_type) < 2:
+        return metrics.stats, False
+    waiting = any(s.backlog_count > 0 for t, s in metrics.by_type.items() if t != "ACTIVITY")
+    return activity, waiting
+
+
+def ewma(previous: float | None, sample: float, dt_s: float, tau_s: float) -> float:
+    """A time-based exponentially weighted average (irregular sampling safe)."""
+    if previous is None:
+        return sample
+    weight = 1.0 - math.exp(-max(dt_s, 0.0) / tau_s)
+    return previous + weight * (sample - previous)

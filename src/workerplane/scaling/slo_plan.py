@@ -1,0 +1,219 @@
+"""How ``slo`` sizes a group once the task duration is known: it projects the FIFO queue over
+the time a new worker takes to help, and decides sparse load by ski rental.
+
+:class:`QueuePlanner` is the planning half of :class:`workerplane.scaling.slo.SloScaler`; the
+scaler adds the learning and the decision protocol.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+from workerplane.scaling.slo_model import (
+    ARRIVAL_TAU_S,
+    DEFAULT_STARTUP_MS,
+    DOWN_HORIZON,
+    IDLE_RATE_EPSILON,
+    KEEPS_UP_TOLERANCE,
+    LATE_MIN_FRACTION,
+    MAX_DELAY_MS,
+    MIN_DELAY_MS,
+    STATS_CACHE_MS,
+    SloDetails,
+    SloState,
+    ewma,
+)
+from workerplane.scaling.types import GroupMetrics, QueueStats
+
+
+class QueuePlanner:
+    """Plans the size from the learned state (the planning half of ``SloScaler``)."""
+
+    details: SloDetails
+
+    @property
+    def poll_interval_s(self) -> float:
+        return self.details.metrics_poll_interval_ms / 1000.0
+
+    def plan(
+        self,
+        state: SloState,
+        metrics: GroupMetrics,
+        stats: QueueStats,
+        backlog: int,
+        in_flight: float,
+        fresh: bool,
+        dt_s: float,
+        now_ms: int,
+        current: int,
+        needs_poller: bool,
+    ) -> tuple[SloState, int, str]:
+        """Size the group by projecting the queue over the time a new worker takes to help."""
+        d = self.details
+        census = metrics.workers
+        k = state.slots or 1.0
+        assert state.duration_s is not None and state.load is not None
+        dur: float = state.duration_s
+        avg: float = state.load
+        ready = census.ready if census.ready is not None else census.running
+        starting = max(0, census.running - ready)
+        # No free slot: tasks may be waiting that cached stats do not show yet. A worker still
+        # starting is not free capacity: until it polls, what the last fresh stats saw waiting
+        # still waits (else the group would retire it before it ever polls, 1 -> 0 -> 1).
+        saturated = in_flight >= ready * k and (ready > 0 or starting > 0)
+        slo_s = d.schedule_to_start_slo_ms / 1000.0
+        target = d.target_wait_fraction * slo_s
+        if fresh and ready == 0 and stats.backlog_age_s > target:
+            # A cold group whose queue is already late (a burst after a lull): what the oldest task
+            # has left of the SLO, less a startup, bounds the drain.
+            late = slo_s - stats.backlog_age_s - self.scale_down_delay_ms(state) / 1000.0
+            target = max(LATE_MIN_FRACTION * slo_s, min(target, late))
+        # Completions since the last observation: counted by the workers when the provider
+        # reports a running total; else busy slots over the task duration, and at least the drop
+        # in the in-flight count (only completions make it fall). The estimate misses a batch of
+        # tasks that started together and finish together.
+        total = census.tasks_completed
+        if total is not None and state.last_completed is not None and total >= state.last_completed:
+            done = state.done_since + (total - state.last_completed)
+        else:
+            busy = (state.last_in_flight + in_flight) / 2.0
+            done = state.done_since + max(busy / dur * dt_s, state.last_in_flight - in_flight)
+        rate = state.arrival_rate
+        if fresh:
+            if state.fresh_ms is not None and now_ms > state.fresh_ms:
+                # Arrivals = more waiting + more running + what completed in between.
+                came = backlog - state.fresh_backlog + in_flight - state.fresh_in_flight + done
+                span_s = (now_ms - state.fresh_ms) / 1000.0
+                rate = ewma(rate, max(0.0, came / span_s), span_s, ARRIVAL_TAU_S)
+            state = replace(
+                state, fresh_ms=now_ms, fresh_backlog=float(backlog), fresh_in_flight=in_flight
+            )
+            done = 0.0
+        state = replace(
+            state,
+            done_since=done,
+            arrival_rate=rate,
+            last_in_flight=in_flight,
+            last_completed=total,
+        )
+        if backlog == 0 and not saturated:
+            load = min(avg, state.recent[0][1])
+        else:
+            # Busy slots cap what runs; the arrival rate is what the queue must absorb.
+            load = (rate if rate is not None else stats.add_rate) * dur
+        lam = load / dur
+        if fresh:
+            waiting = float(backlog)
+        elif not saturated:
+            waiting = 0.0
+        else:
+            waiting = max(0.0, state.backlog_est + (lam - in_flight / dur) * dt_s)
+        startup_s = self.scale_down_delay_ms(state) / 1000.0
+        horizon = self.poll_interval_s + startup_s
+        since_up = math.inf if state.last_up_ms is None else (now_ms - state.last_up_ms) / 1000.0
+        still = max(0.0, startup_s - since_up)
+        stable = math.floor(load / k) + 1
+
+        def wait(n: int, horizon: float = horizon) -> float:
+            keep_ready = min(ready, n)
+            keep_starting = min(starting, n - keep_ready)
+            new = n - keep_ready - keep_starting
+            slot_s = k * (
+                keep_ready * horizon
+                + keep_starting * max(0.0, horizon - still)
+                + new * max(0.0, horizon - startup_s)
+            )
+            left = max(0.0, waiting + lam * horizon - slot_s / dur)
+            # A size that keeps up with arrivals (n*k/d >= lambda) is all the capacity that will
+            # come: the queue waits on it. A smaller one will be topped up to ``stable`` once
+            # the queue it lets grow needs it, so the newest task waits on that.
+            serving = n if n * k >= (1.0 - KEEPS_UP_TOLERANCE) * lam * dur else max(n, stable)
+            if serving == 0:
+                return 0.0 if left <= 0 else math.inf
+            return left * dur / (serving * k)
+
+        floor = 1 if in_flight > 0 or waiting > 0 or needs_poller else 0
+
+        def smallest(h: float) -> int:
+            lo, hi = floor, max(floor, d.max_count)
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if wait(mid, h) <= target:
+                    hi = mid
+                else:
+                    lo = mid + 1
+            return lo
+
+        raw = smallest(horizon)
+        idle = floor == 0
+        state = replace(
+            state,
+            idle_since_ms=(state.idle_since_ms or now_ms) if idle else None,
+            release_now=False,
+        )
+        warm_txt = ""
+        if idle and raw <= 1:
+            # Sparse load: one worker at most would serve what comes. Ski rental decides.
+            raw, warm_txt = self._warm(state, startup_s, now_ms)
+            state = replace(state, release_now=raw == 0)
+        elif raw < current:
+            # Shrink only once the queue is empty, and only to a size that holds it for a
+            # startup longer (ski rental: a worker let go must stay gone as long as its
+            # relaunch costs).
+            raw = (
+                current
+                if waiting > 0
+                else min(current, smallest(horizon + DOWN_HORIZON * startup_s))
+            )
+            # Never below what the load fills: only the fractional worker is duty-cycled.
+            raw = max(raw, math.floor(load / k))
+        desired = min(max(raw, d.min_count), d.max_count)
+        state = replace(state, backlog_est=waiting)
+        txt = (
+            f"in_flight={in_flight:g} load={load:.1f} waiting={waiting:.1f}"
+            f"{'' if fresh else ' (est)'} d={dur:.2f}s -> {raw} workers"
+            f" (wait {wait(max(raw, 1)):.1f}s){warm_txt}"
+        )
+        if desired != raw:
+            txt += f", clamped to {desired}"
+        return state, desired, txt
+
+    def _warm(self, state: SloState, startup_s: float, now_ms: int) -> tuple[int, str]:
+        """Ski rental for a group with nothing running or waiting: keep one worker warm, or let
+        the group go to zero at once (without waiting out the scale-down window).
+
+        Keeping a worker warm is worth it only while the expected gap to the next task (``1 /
+        lambda``, and at least the time already idle) costs less than a cold start (its billed
+        startup). When a cold start cannot meet the
+        SLO (signal + poll + startup > SLO), ``max_warm_idle_ms`` lets the user pay for a warm
+        worker instead, for that long after the last task.
+        """
+        d = self.details
+        slo_ms = d.schedule_to_start_slo_ms
+        cold_ms = STATS_CACHE_MS + d.metrics_poll_interval_ms + 1000.0 * startup_s
+        idle_ms = 0 if state.idle_since_ms is None else now_ms - state.idle_since_ms
+        if cold_ms > slo_ms and d.max_warm_idle_ms is not None and idle_ms < d.max_warm_idle_ms:
+            return 1, f"; a cold start ({cold_ms / 1000:.1f}s) misses the SLO: kept warm"
+        rate = state.arrival_rate or 0.0
+        # The rate is measured between fresh stats, and an idle queue's stats stop changing: the
+        # time already spent idle is a floor of the gap (so a worker is kept warm for a startup
+        # at most, the break-even of deterministic ski rental).
+        gap_s = max(1.0 / rate if rate > IDLE_RATE_EPSILON else math.inf, idle_ms / 1000.0)
+        if gap_s < startup_s:
+            return 1, f"; next task in ~{gap_s:.1f}s < a {startup_s:.1f}s start: kept warm"
+        return 0, f"; next task in ~{gap_s:.1f}s >= a {startup_s:.1f}s start: released"
+
+    def scale_down_delay_ms(self, state: SloState) -> float:
+        """The scale-down window: configured, else the learned startup time (clamped)."""
+        if self.details.scale_down_delay_ms is not None:
+            return float(self.details.scale_down_delay_ms)
+        hint = self.details.worker_startup_ms
+        learned = (
+            state.startup_ms
+            if state.startup_ms is not None
+            else float(hint)
+            if hint is not None
+            else DEFAULT_STARTUP_MS
+        )
+        return min(max(learned, MIN_DELAY_MS), MAX_DELAY_MS)
