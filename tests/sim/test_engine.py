@@ -137,7 +137,7 @@ def test_stats_are_cached_for_the_ttl_and_pollers_linger() -> None:
         trace,
         scaler,
         WorkerModel(startup=Distribution.const(1.0), slots=4),
-        ServerModel(stats_ttl_s=5.0, poller_history_ttl_s=10.0),
+        ServerModel(stats_ttl_s=5.0, poller_history_ttl_s=10.0, fresh_signal_delay_s=None),
     )
     backlog = [m.stats.backlog_count for m in scaler.seen]
     # Computed at t=0 (empty) and served from the cache until t=5, even though tasks arrived.
@@ -151,6 +151,16 @@ def test_stats_are_cached_for_the_ttl_and_pollers_linger() -> None:
     assert pollers[35] == 0  # gone after the TTL
     add_rates = [m.stats.add_rate for m in scaler.seen]
     assert max(add_rates) < 20 / 2.0  # a count over the window, below the 10/s instantaneous rate
+
+
+def test_a_group_at_zero_sees_a_task_through_the_fresh_hint_despite_the_cache() -> None:
+    """As the real controller does: no worker polls and the cached stats show nothing, so the
+    uncached backlog hint is read, and the task shows at the next tick instead of at t=5."""
+    trace = make_trace([0.5], [1.0], horizon=30.0)
+    scaler = Scripted([(0.0, 0)], interval=1.0)
+    simulate(trace, scaler, WorkerModel(), ServerModel(stats_ttl_s=5.0))
+    backlog = [(round(m.observed_at), m.stats.backlog_count) for m in scaler.seen]
+    assert backlog[:3] == [(0, 0), (1, 1), (2, 1)]
 
 
 def test_scaling_down_retires_the_worker_whose_tasks_end_first() -> None:

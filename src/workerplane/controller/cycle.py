@@ -27,13 +27,13 @@ from workerplane.planning.actions import (
     Reconcile,
     Resize,
 )
-from workerplane.planning.observe import Observation
+from workerplane.planning.observe import Observation, needs_fresh_backlog
 from workerplane.planning.plan import GroupIntent, plan_cycle, record_failure
 from workerplane.planning.status import GroupStatus, ManagedVersion
 from workerplane.providers.base import Provider, ProviderError
 from workerplane.scaling.base import Scaler
 from workerplane.scaling.registry import DEFAULT_SCALER
-from workerplane.scaling.types import GroupMetrics, QueueStats, Strategy, WorkerCensus
+from workerplane.scaling.types import GroupMetrics, QueueStats, Strategy
 from workerplane.temporal.connection import ResolvedConnection, connect
 from workerplane.temporal.fresh import FreshSignalReader
 from workerplane.temporal.metrics import (
@@ -163,7 +163,7 @@ async def observe(
         logger.warning("%s metrics unavailable: %s", group.name, err)
     census = await group.provider.census()
     fresh: Mapping[str, int] = {}
-    if source is not None and by_type is not None and _waits_on_stats(by_type, census):
+    if source is not None and by_type is not None and needs_fresh_backlog(by_type, census):
         try:
             fresh = await source.read_fresh(group.target)
         except (MetricsUnavailable, OSError, RuntimeError) as err:
@@ -182,16 +182,6 @@ async def observe(
         fresh_backlog=fresh,
     )
     return observation, now
-
-
-def _waits_on_stats(by_type: Mapping[str, QueueStats], census: WorkerCensus) -> bool:
-    """Whether a task could be waiting unseen: the (cached) stats show no backlog and no worker
-    is polling. With a worker polling, a new task is taken at once; at zero, it waits for the
-    controller, which would otherwise see it only when the server's stats cache expires."""
-    if any(stats.backlog_count for stats in by_type.values()):
-        return False
-    polling = census.ready if census.ready is not None else census.running
-    return polling == 0
 
 
 async def execute(action: Action, provider: Provider, name: str) -> ExecutionFailure | None:

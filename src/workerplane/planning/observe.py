@@ -9,6 +9,20 @@ from dataclasses import dataclass, field
 from workerplane.scaling.types import GroupMetrics, QueueStats, WorkerCensus
 
 
+def needs_fresh_backlog(by_type: Mapping[str, QueueStats], census: WorkerCensus) -> bool:
+    """Whether the controller should also read the uncached backlog hint this cycle.
+
+    Only when a task could be waiting unseen: the (cached) stats show no backlog and no worker
+    of the group is polling. With a worker polling, a new task is taken at once; with a backlog
+    in the stats already, the hint adds nothing. So an idle group at zero pays the extra reads
+    and a busy group none.
+    """
+    if any(stats.backlog_count for stats in by_type.values()):
+        return False
+    polling = census.ready if census.ready is not None else census.running
+    return polling == 0
+
+
 @dataclass(frozen=True)
 class Observation:
     """One look at a scaling group.

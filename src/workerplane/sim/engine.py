@@ -46,7 +46,7 @@ import numpy as np
 import numpy.typing as npt
 
 from workerplane.planning.actions import Action, GroupState, Invoke, NoAction, Reconcile, Resize
-from workerplane.planning.observe import Observation
+from workerplane.planning.observe import Observation, needs_fresh_backlog
 from workerplane.planning.plan import Decider, GroupIntent, action_for, advance, plan_cycle
 from workerplane.scaling.types import (
     Decision,
@@ -111,6 +111,9 @@ class ServerModel:
         rate_window_s, rate_bucket_s: the window and bucket of the add/dispatch rate counts.
         poller_history_ttl_s: ``matching.PollerHistoryTTL`` (how long pollers stay listed).
         queue_type: the task-queue type the simulated queue is (key of ``GroupMetrics.by_type``).
+        fresh_signal_delay_s: how long after it lands a task shows in the uncached backlog hint
+            the controller reads for a group with no polling worker (docs/temporal-signals.md:
+            about 0.07 s); ``None`` models a controller that does not read it.
     """
 
     stats_ttl_s: float = 5.0
@@ -118,6 +121,7 @@ class ServerModel:
     rate_bucket_s: float = BUCKET_S
     poller_history_ttl_s: float = 300.0
     queue_type: str = "ACTIVITY"
+    fresh_signal_delay_s: float | None = 0.1
 
 
 @dataclass(frozen=True)
@@ -423,9 +427,23 @@ class Simulation:
             for w in order[: len(active) - target]:
                 self._stop_polling(w)
 
+    def _fresh_backlog(self, metrics: GroupMetrics) -> dict[str, int]:
+        """The backlog hint, read when the real controller would read it."""
+        delay = self.sm.fresh_signal_delay_s
+        if delay is None or not needs_fresh_backlog(metrics.by_type, metrics.workers):
+            return {}
+        arrivals = self.trace.arrivals
+        visible = sum(1 for i in self.backlog if self.now - float(arrivals[i]) >= delay)
+        return {self.sm.queue_type: visible}
+
     def _tick(self) -> None:
         metrics = self.metrics()
-        observed = Observation(census=metrics.workers, metrics=metrics, wall_time=self.now)
+        observed = Observation(
+            census=metrics.workers,
+            metrics=metrics,
+            wall_time=self.now,
+            fresh_backlog=self._fresh_backlog(metrics),
+        )
         plan, _ = plan_cycle(observed, self.intent, self.plan_state, self.now)
         self.plan_state = plan.state
         self._execute(plan.decision, plan.action)
