@@ -18,7 +18,7 @@ from temporalio.client import Client
 
 from examples.app import ProcessItem
 from tests.controller.conftest import REPO_ROOT, subprocess_group, write_spec
-from workerplane.providers.subprocess.provider import live_worker_pids
+from workerplane.providers.subprocess.procfs import live_worker_pids
 
 pytestmark = pytest.mark.integration
 
