@@ -17,7 +17,7 @@ from temporalio.api.workflowservice.v1 import SetWorkerDeploymentCurrentVersionR
 from temporalio.client import Client
 
 from examples.app import ProcessItem
-from tests.controller.conftest import REPO_ROOT, subprocess_group, write_spec
+from tests.controller.support import REPO_ROOT, subprocess_group, write_spec
 from workerplane.providers.subprocess.procfs import live_worker_pids
 
 pytestmark = pytest.mark.integration
