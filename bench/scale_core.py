@@ -38,7 +38,7 @@ from examples.app import ProcessItem  # noqa: E402
 from workerplane.controller.controller import Controller, ControllerSettings  # noqa: E402
 from workerplane.controller.local import FileSpecSource, JsonStatusSink  # noqa: E402
 from workerplane.embedded.example import example_worker_group, write_deployment  # noqa: E402
-from workerplane.providers.subprocess.provider import live_worker_pids  # noqa: E402
+from workerplane.providers.subprocess.procfs import live_worker_pids  # noqa: E402
 from workerplane.temporal.devserver import start_dev_server  # noqa: E402
 
 

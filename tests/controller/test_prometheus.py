@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from temporalio.client import Client
 
 from examples.app import ProcessItem
-from tests.controller.conftest import REPO_ROOT, subprocess_group, write_spec
+from tests.controller.support import REPO_ROOT, subprocess_group, write_spec
 from workerplane.controller.prometheus import GAUGES, serve_metrics
 from workerplane.planning.status import GroupStatus
 from workerplane.temporal.devserver import free_port

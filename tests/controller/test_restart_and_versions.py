@@ -17,8 +17,8 @@ from temporalio.api.workflowservice.v1 import SetWorkerDeploymentCurrentVersionR
 from temporalio.client import Client
 
 from examples.app import ProcessItem
-from tests.controller.conftest import REPO_ROOT, subprocess_group, write_spec
-from workerplane.providers.subprocess.provider import live_worker_pids
+from tests.controller.support import REPO_ROOT, subprocess_group, write_spec
+from workerplane.providers.subprocess.procfs import live_worker_pids
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ import pytest
 from temporalio.client import Client
 
 from examples.app import ProcessItem
-from tests.controller.conftest import subprocess_group, write_spec
+from tests.controller.support import subprocess_group, write_spec
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,7 @@ import pytest
 from temporalio.client import Client
 
 from examples.app import ProcessItem
-from tests.controller.conftest import subprocess_group, write_spec
+from tests.controller.support import subprocess_group, write_spec
 from workerplane.controller.controller import Controller, ControllerSettings
 from workerplane.controller.local import FileSpecSource, JsonStatusSink
 from workerplane.temporal.devserver import free_port, start_dev_server

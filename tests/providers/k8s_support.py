@@ -32,7 +32,7 @@ import yaml
 from kmock._internal.k8s import KubernetesError
 
 from workerplane.providers.kubernetes.api import RESOURCES, KubeApi, ObjectRef
-from workerplane.providers.kubernetes.render import ANN_DELETION_COST
+from workerplane.providers.kubernetes.names import ANN_DELETION_COST
 
 K8S_VERSION = "1.30"
 

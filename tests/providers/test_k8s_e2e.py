@@ -69,7 +69,7 @@ from workerplane.controller.controller import Controller, ControllerSettings
 from workerplane.controller.local import FileSpecSource, JsonStatusSink
 from workerplane.planning.status import GroupStatus
 from workerplane.providers.kubernetes.api import KubeApi, ObjectRef, load_api_client
-from workerplane.providers.kubernetes.render import (
+from workerplane.providers.kubernetes.names import (
     ANN_DELETION_COST,
     ANN_IN_FLIGHT,
     STATUS_FILE,

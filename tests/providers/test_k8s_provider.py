@@ -33,14 +33,14 @@ from workerplane.providers.base import ProviderError, WorkerEnvironment
 from workerplane.providers.factory import build_provider
 from workerplane.providers.kubernetes.api import KubeApi, KubeApiError, ObjectRef, load_api_client
 from workerplane.providers.kubernetes.details import ClusterPolicy, K8sDetails
-from workerplane.providers.kubernetes.podreport import PodReporter
-from workerplane.providers.kubernetes.provider import KubernetesProvider, load_cluster_policy
-from workerplane.providers.kubernetes.render import (
+from workerplane.providers.kubernetes.names import (
     ANN_DELETION_COST,
     ANN_IN_FLIGHT,
     ANN_OWNER,
     ANN_SPEC_HASH,
 )
+from workerplane.providers.kubernetes.podreport import PodReporter
+from workerplane.providers.kubernetes.provider import KubernetesProvider, load_cluster_policy
 from workerplane.worker.status import WorkerStatus, write_status
 
 NS = "workers"

@@ -89,12 +89,6 @@ def _raw_groups(path: Path) -> dict[str, object]:
     return groups if isinstance(groups, dict) else {}
 
 
-def _target(spec: DeploymentSpec) -> tuple[str, str]:
-    deployment = spec.deployment.name if spec.deployment else spec.name
-    build_id = spec.deployment.build_id if spec.deployment else "default"
-    return deployment, build_id
-
-
 def _timeout(default: float) -> float:
     """``WORKERPLANE_TEMPORAL_TIMEOUT_S`` overrides the default wait for the server."""
     raw = os.environ.get("WORKERPLANE_TEMPORAL_TIMEOUT_S")
@@ -143,6 +137,30 @@ def _run_on_server(connection: ResolvedConnection, call: Callable[[Client], Awai
         raise typer.Exit(code=1) from None
 
 
+def _ask_server(
+    spec: DeploymentSpec,
+    call: Callable[..., Awaitable[T]],
+    *,
+    address: str | None,
+    timeout_s: float | None,
+    temporal_scaler: str,
+) -> tuple[ResolvedConnection, T]:
+    """Run ``call(client, namespace, deployment, build_id, compute, timeout_s=...)`` against the
+    spec's server with the compute config it accepts; ``timeout_s`` defaults to 30 s (or
+    WORKERPLANE_TEMPORAL_TIMEOUT_S)."""
+    connection = _resolve(spec, address)
+    compute = _compute_for_server(spec, temporal_scaler)
+    deployment, build_id = spec.target()
+    wait = timeout_s if timeout_s is not None else _timeout(30.0)
+    answer = _run_on_server(
+        connection,
+        lambda client: call(
+            client, connection.namespace, deployment, build_id, compute, timeout_s=wait
+        ),
+    )
+    return connection, answer
+
+
 def validate_on_server(
     spec: DeploymentSpec,
     *,
@@ -152,15 +170,12 @@ def validate_on_server(
 ) -> None:
     """Ask Temporal to validate the spec's compute config; exit 1 with its message on refusal
     or when no verdict comes within ``timeout_s`` (30 s, or WORKERPLANE_TEMPORAL_TIMEOUT_S)."""
-    connection = _resolve(spec, address)
-    compute = _compute_for_server(spec, temporal_scaler)
-    deployment, build_id = _target(spec)
-    wait = timeout_s if timeout_s is not None else _timeout(30.0)
-    answer = _run_on_server(
-        connection,
-        lambda client: validate_on_temporal(
-            client, connection.namespace, deployment, build_id, compute, timeout_s=wait
-        ),
+    connection, answer = _ask_server(
+        spec,
+        validate_on_temporal,
+        address=address,
+        timeout_s=timeout_s,
+        temporal_scaler=temporal_scaler,
     )
     addr = connection.address
     if not answer.ok:
@@ -177,15 +192,12 @@ def push_to_temporal(
     temporal_scaler: str = "refuse",
 ) -> str:
     """Create or update the version's compute config on Temporal; returns "created"/"updated"."""
-    connection = _resolve(spec, address)
-    compute = _compute_for_server(spec, temporal_scaler)
-    deployment, build_id = _target(spec)
-    wait = timeout_s if timeout_s is not None else _timeout(30.0)
-    answer = _run_on_server(
-        connection,
-        lambda client: push_compute_config(
-            client, connection.namespace, deployment, build_id, compute, timeout_s=wait
-        ),
+    connection, answer = _ask_server(
+        spec,
+        push_compute_config,
+        address=address,
+        timeout_s=timeout_s,
+        temporal_scaler=temporal_scaler,
     )
     addr = connection.address
     if not answer.ok:
@@ -193,6 +205,7 @@ def push_to_temporal(
             f"server {addr} refused to {answer.action}: {answer.message}", markup=False
         )
         raise typer.Exit(code=1)
+    deployment, build_id = spec.target()
     console.print(
         f"{deployment}/{build_id}: compute config {answer.action} on {addr} "
         f"(namespace {connection.namespace})",

@@ -12,6 +12,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from workerplane.cli.options import TemporalAddressOpt, TemporalScalerOpt
 from workerplane.terminal import status_table
 
 app = typer.Typer(
@@ -60,13 +61,8 @@ def validate(
     server: bool = typer.Option(
         False, "--server", help="Also ask a Temporal server (with its controller on) to validate."
     ),
-    address: str | None = typer.Option(None, "--address", help="Temporal address (host:port)."),
-    temporal_scaler: str = typer.Option(
-        "refuse",
-        "--temporal-scaler",
-        help="slo/backlog are workerplane's own scalers: 'closest' sends Temporal's closest one "
-        "(rate-based or no-sync) and prints the mapping; 'refuse' explains and stops.",
-    ),
+    address: str | None = TemporalAddressOpt,
+    temporal_scaler: str = TemporalScalerOpt,
 ) -> None:
     """Check a deployment spec; print every problem with its file, group, field and rule."""
     from workerplane.cli.interop import load_spec_for_server
@@ -90,7 +86,7 @@ def validate(
 @app.command()
 def run(
     file: Path = FileOption,
-    address: str | None = typer.Option(None, "--address", help="Temporal address (host:port)."),
+    address: str | None = TemporalAddressOpt,
     namespace: str | None = typer.Option(None, "--namespace", help="Temporal namespace."),
     drain: bool = typer.Option(
         False, "--drain", help="On Ctrl-C, retire the workers gracefully instead of leaving them."

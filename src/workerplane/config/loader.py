@@ -23,15 +23,10 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from workerplane.config.issue_paths import issues_from_pydantic, join_path
 from workerplane.config.model import DeploymentSpec
 from workerplane.config.secrets import public_spec, reveal_spec
-from workerplane.config.validation import (
-    issues_from_pydantic,
-    join_path,
-    normalize_task_queue_type,
-    validate_spec,
-    with_line,
-)
+from workerplane.config.validation import normalize_task_queue_type, validate_spec, with_line
 from workerplane.errors import ValidationIssue
 
 

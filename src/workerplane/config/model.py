@@ -111,6 +111,13 @@ class DeploymentSpec(_Strict):
     deployment: WorkerDeploymentRef | None = None
     compute: ComputeConfig
 
+    def target(self) -> tuple[str, str]:
+        """``(deployment, build_id)`` on a Temporal server: an unversioned spec is its own
+        deployment with build ``default``."""
+        if self.deployment is not None:
+            return self.deployment.name, self.deployment.build_id
+        return self.name, "default"
+
 
 def effective_task_queue_types(config: ComputeConfig, group_id: str) -> tuple[str, ...]:
     """The task queue types a group serves.

@@ -28,15 +28,18 @@ import base64
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from google.protobuf import json_format
+from google.protobuf.message import Message
 from temporalio.api.common.v1 import Payload
 from temporalio.api.compute.v1 import config_pb2, provider_pb2, scaler_pb2
 from temporalio.api.enums.v1 import task_queue_pb2
 from temporalio.converter import PayloadConverter
 
 from workerplane.config.model import ComputeConfig, ProviderSpec, ScalerSpec, ScalingGroup
+
+_Message = TypeVar("_Message", bound=Message)
 
 #: The details key under which a payload that is not a JSON object is kept verbatim.
 PAYLOAD_ENVELOPE_KEY = "$payload"
@@ -286,17 +289,22 @@ def compute_config_to_json(cfg: ComputeConfig, *, indent: int | None = 2) -> str
     return json_format.MessageToJson(compute_config_to_proto(cfg), indent=indent, sort_keys=True)
 
 
+def _parse_json(text: str | bytes, message: _Message, what: str) -> _Message:
+    """Fill ``message`` from proto3 JSON; :class:`ProtoConversionError` names ``what`` it is not."""
+    try:
+        json_format.Parse(text, message)
+    except json_format.ParseError as exc:
+        raise ProtoConversionError(f"not a valid {what}: {exc}") from exc
+    return message
+
+
 def compute_config_from_json(text: str | bytes) -> ComputeConfig:
     """proto3 JSON of ``ComputeConfig`` (camelCase or snake_case names) -> a config.
 
     Raises:
         ProtoConversionError: not valid proto3 JSON for the message.
     """
-    msg = config_pb2.ComputeConfig()
-    try:
-        json_format.Parse(text, msg)
-    except json_format.ParseError as exc:
-        raise ProtoConversionError(f"not a valid ComputeConfig JSON document: {exc}") from exc
+    msg = _parse_json(text, config_pb2.ComputeConfig(), "ComputeConfig JSON document")
     return compute_config_from_proto(msg)
 
 
@@ -313,9 +321,7 @@ def scaling_group_update_from_json(text: str | bytes) -> ScalingGroupUpdate:
     Raises:
         ProtoConversionError: not valid proto3 JSON for the message.
     """
-    msg = config_pb2.ComputeConfigScalingGroupUpdate()
-    try:
-        json_format.Parse(text, msg)
-    except json_format.ParseError as exc:
-        raise ProtoConversionError(f"not a valid ComputeConfigScalingGroupUpdate: {exc}") from exc
+    msg = _parse_json(
+        text, config_pb2.ComputeConfigScalingGroupUpdate(), "ComputeConfigScalingGroupUpdate"
+    )
     return scaling_group_update_from_proto(msg)

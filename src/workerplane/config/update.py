@@ -25,9 +25,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from workerplane.config.issue_paths import group_path
 from workerplane.config.model import ComputeConfig, ScalingGroup
 from workerplane.config.proto import ScalingGroupUpdate
-from workerplane.config.validation import group_path, validate_compute_config
+from workerplane.config.validation import MISSING_GROUP_ID, validate_compute_config
 from workerplane.errors import ValidationIssue
 
 ACCEPTED_PATHS: tuple[str, ...] = (
@@ -135,14 +136,7 @@ def apply_compute_config_update(
     for key in sorted(upserts):
         update = upserts[key]
         if not key:
-            problems.append(
-                ValidationIssue(
-                    "compute.scaling_groups",
-                    "scaling groups without an ID are not supported",
-                    None,
-                    "group-id",
-                )
-            )
+            problems.append(MISSING_GROUP_ID)
             continue
         existing = groups.get(key)
         if existing is None:

@@ -19,14 +19,13 @@ typed in the wrong place is not echoed back.
 from __future__ import annotations
 
 import re
-import types
-import typing
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
+from workerplane.config.issue_paths import group_path, issues_from_pydantic
 from workerplane.config.model import TASK_QUEUE_TYPES, ComputeConfig, DeploymentSpec, ScalingGroup
 from workerplane.config.proto import payload_envelope_encoding
 from workerplane.errors import ValidationIssue
@@ -41,27 +40,11 @@ _SCALABLE_TYPES = ("ACTIVITY", "NEXUS", "WORKFLOW")
 _GO_NAMES = {"WORKFLOW": "Workflow", "ACTIVITY": "Activity", "NEXUS": "Nexus"}
 
 _REGION_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
-_SIMPLE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
-
-def group_path(group_id: str) -> str:
-    """The path of a scaling group, quoting IDs that are not plain words."""
-    if _SIMPLE_KEY.match(group_id):
-        return f"compute.scaling_groups.{group_id}"
-    return f"compute.scaling_groups[{group_id!r}]"
-
-
-def join_path(base: str, parts: Iterable[str | int]) -> str:
-    """Append ``parts`` to ``base``: names with ``.``, list indices and odd keys in brackets."""
-    out = base
-    for part in parts:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif _SIMPLE_KEY.match(part):
-            out = f"{out}.{part}" if out else part
-        else:
-            out += f"[{part!r}]"
-    return out
+#: Temporal's refusal of a scaling group keyed by the empty string.
+MISSING_GROUP_ID = ValidationIssue(
+    "compute.scaling_groups", "scaling groups without an ID are not supported", None, "group-id"
+)
 
 
 def normalize_task_queue_type(name: str) -> str | None:
@@ -74,176 +57,6 @@ def normalize_task_queue_type(name: str) -> str | None:
     if upper.startswith("TASK_QUEUE_TYPE_"):
         upper = upper[len("TASK_QUEUE_TYPE_") :]
     return upper if upper in TASK_QUEUE_TYPES else None
-
-
-# --------------------------------------------------------------------------------------------
-# pydantic errors -> issues
-# --------------------------------------------------------------------------------------------
-
-
-def _unwrap(annotation: Any) -> list[Any]:
-    """The member types of an Optional/Union annotation (or the annotation itself)."""
-    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
-        return [a for a in typing.get_args(annotation) if a is not type(None)]
-    if typing.get_origin(annotation) is typing.Annotated:
-        return _unwrap(typing.get_args(annotation)[0])
-    return [annotation]
-
-
-def _walk(model: type[BaseModel] | None, loc: Sequence[str | int]) -> tuple[list[str | int], Any]:
-    """Clean a pydantic ``loc`` (drop union-member tags) and find the type at its end."""
-    parts: list[str | int] = []
-    current: Any = model
-    for item in loc:
-        candidates = _unwrap(current) if current is not None else []
-        models = [c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)]
-        if isinstance(item, str) and models:
-            for m in models:
-                if item in m.model_fields:
-                    parts.append(item)
-                    current = m.model_fields[item].annotation
-                    break
-            else:
-                if any(item == m.__name__ for m in models):
-                    current = next(m for m in models if m.__name__ == item)
-                    continue
-                # A tag such as "bool" for a union member, or an unknown (extra) key.
-                if item in {getattr(c, "__name__", None) for c in candidates}:
-                    continue
-                parts.append(item)
-                current = None
-            continue
-        parts.append(item)
-        container = next(
-            (c for c in candidates if typing.get_origin(c) in (dict, list, Mapping, Sequence)),
-            None,
-        )
-        if container is not None:
-            args = typing.get_args(container)
-            current = args[-1] if args else None
-        else:
-            current = None
-    return parts, current
-
-
-def _allowed_keys(model: type[BaseModel] | None, parent: Sequence[str | int]) -> list[str]:
-    if model is None:
-        return []
-    _, parent_type = _walk(model, parent) if parent else ([], model)
-    for c in _unwrap(parent_type):
-        if isinstance(c, type) and issubclass(c, BaseModel):
-            return list(c.model_fields)
-    return []
-
-
-_TYPE_RULES = {
-    "string_type": "must be a string",
-    "int_type": "must be an integer",
-    "int_parsing": "must be an integer",
-    "int_from_float": "must be a whole number",
-    "float_type": "must be a number",
-    "float_parsing": "must be a number",
-    "bool_type": "must be true or false",
-    "bool_parsing": "must be true or false",
-    "list_type": "must be a list",
-    "dict_type": "must be a mapping",
-    "model_type": "must be a mapping",
-    "model_attributes_type": "must be a mapping",
-    "missing": "is required",
-    "finite_number": "must be a finite number",
-    "none_required": "must be null",
-}
-
-
-def _rule(err: Mapping[str, Any], allowed: Sequence[str]) -> str:
-    kind = err["type"]
-    ctx = err.get("ctx") or {}
-    if kind == "extra_forbidden":
-        return "unknown key" + (f" (allowed: {', '.join(allowed)})" if allowed else "")
-    if kind in _TYPE_RULES:
-        return _TYPE_RULES[kind]
-    if kind == "greater_than_equal":
-        return f"must be >= {ctx['ge']}"
-    if kind == "greater_than":
-        return f"must be > {ctx['gt']}"
-    if kind == "less_than_equal":
-        return f"must be <= {ctx['le']}"
-    if kind == "less_than":
-        return f"must be < {ctx['lt']}"
-    if kind == "literal_error":
-        return f"must be {ctx['expected']}"
-    if kind == "enum":
-        return f"must be {ctx['expected']}"
-    if kind == "string_too_short":
-        return (
-            "must not be empty"
-            if ctx.get("min_length") == 1
-            else (f"must be at least {ctx['min_length']} characters")
-        )
-    if kind == "too_short":
-        return f"must have at least {ctx['min_length']} item(s)"
-    if kind == "value_error":
-        return str(ctx.get("error", err["msg"]))
-    if kind == "assertion_error":
-        return str(ctx.get("error", err["msg"]))
-    msg = str(err["msg"])
-    return msg[:1].lower() + msg[1:] if msg[:1].isupper() and not msg[:2].isupper() else msg
-
-
-def _implied_field(err: Mapping[str, Any], model: type[BaseModel] | None) -> list[str | int]:
-    """The field a model-level error is about, when it says so.
-
-    Model validators report at the model's root; the scaler models name the key in ``ctx``
-    (unknown keys) or start their message with it (``ewma_alpha (2) must be ...``).
-    """
-    ctx = err.get("ctx") or {}
-    key = ctx.get("key")
-    if isinstance(key, str) and key:
-        return [key]
-    first = re.split(r"[\s(]", str(ctx.get("error") or err["msg"]), maxsplit=1)[0]
-    if model is not None and first in model.model_fields:
-        return [first]
-    return []
-
-
-def issues_from_pydantic(
-    exc: ValidationError,
-    base: str,
-    *,
-    group: str | None = None,
-    model: type[BaseModel] | None = None,
-    code: str = "invalid",
-) -> list[ValidationIssue]:
-    """Turn pydantic's errors into issues with field paths under ``base`` and plain rules.
-
-    Union members that all fail at the same path are merged into one issue (``must be true or
-    false, or must be a mapping``). Input values are never quoted.
-    """
-    merged: dict[str, list[str]] = {}
-    for err in exc.errors(include_url=False, include_input=False):
-        loc = list(err["loc"])
-        if not loc:
-            loc = _implied_field(err, model)
-        parts, _ = _walk(model, loc)
-        allowed = _allowed_keys(model, loc[:-1]) if err["type"] == "extra_forbidden" else []
-        path = join_path(base, parts)
-        rule = _rule(err, allowed)
-        rules = merged.setdefault(path, [])
-        if rule not in rules:
-            rules.append(rule)
-    issues = []
-    for path, rules in merged.items():
-        issue_group = group if group is not None else _group_of(path)
-        issues.append(ValidationIssue(path, ", or ".join(rules), issue_group, code))
-    return issues
-
-
-def _group_of(path: str) -> str | None:
-    prefix = "compute.scaling_groups."
-    if path.startswith(prefix):
-        return re.split(r"[.\[]", path[len(prefix) :], maxsplit=1)[0]
-    match = re.match(r"compute\.scaling_groups\[(['\"])(.*?)\1\]", path)
-    return match.group(2) if match else None
 
 
 # --------------------------------------------------------------------------------------------
@@ -294,14 +107,7 @@ def _shared_rules(cfg: ComputeConfig) -> list[ValidationIssue]:
     for key, group in groups.items():
         base = group_path(key)
         if not key:
-            issues.append(
-                ValidationIssue(
-                    "compute.scaling_groups",
-                    "scaling groups without an ID are not supported",
-                    None,
-                    "group-id",
-                )
-            )
+            issues.append(MISSING_GROUP_ID)
             continue
         for i, region in enumerate(group.region_ids):
             if not _REGION_ID.match(region):

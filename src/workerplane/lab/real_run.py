@@ -45,7 +45,7 @@ from workerplane.controller.local import FileSpecSource, JsonStatusSink
 from workerplane.embedded.example import REPO_ROOT, example_worker_group, write_deployment
 from workerplane.lab.calibration import CalibrationConfig
 from workerplane.planning.status import GroupStatus
-from workerplane.providers.subprocess.provider import live_worker_pids
+from workerplane.providers.subprocess.procfs import live_worker_pids
 from workerplane.sim.traces import FloatArray, Trace
 from workerplane.temporal.connection import connect, resolve_connection
 from workerplane.worker.status import read_status

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from workerplane.config.model import DeploymentSpec
 from workerplane.errors import Conflict
@@ -33,6 +33,16 @@ from workerplane.store.rows import (
     version_key,
 )
 from workerplane.store.views import VersionView, version_view
+
+
+def _version_matching(
+    s: Session, deployment: str, build_id: str, conflict_token: str | None
+) -> DeploymentVersion:
+    """The version row, if the caller's conflict token (when given) is still its current one."""
+    row = find_version(s, deployment, build_id)
+    if conflict_token and conflict_token != row.conflict_token:
+        raise stale_token("version")
+    return row
 
 
 @dataclass(frozen=True)
@@ -139,9 +149,7 @@ class VersionStore:
         self, deployment: str, build_id: str, draining: bool, conflict_token: str | None
     ) -> VersionView:
         with self._db.write_session() as s:
-            row = find_version(s, deployment, build_id)
-            if conflict_token and conflict_token != row.conflict_token:
-                raise stale_token("version")
+            row = _version_matching(s, deployment, build_id, conflict_token)
             dep = row.deployment
             if draining and build_id in (dep.current_build_id, dep.ramping_build_id):
                 raise Conflict(
@@ -156,9 +164,7 @@ class VersionStore:
     ) -> VersionView:
         """Mark a version deleting: the controller drains its workers, then the row goes away."""
         with self._db.write_session() as s:
-            row = find_version(s, deployment, build_id)
-            if conflict_token and conflict_token != row.conflict_token:
-                raise stale_token("version")
+            row = _version_matching(s, deployment, build_id, conflict_token)
             dep = row.deployment
             if dep.owner == "api" and build_id in (dep.current_build_id, dep.ramping_build_id):
                 raise Conflict(

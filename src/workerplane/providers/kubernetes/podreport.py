@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 
 from workerplane.providers.kubernetes.api import KubeApi, KubeApiError, ObjectRef
-from workerplane.providers.kubernetes.render import ANN_IN_FLIGHT, ANN_SLOTS, ANN_WORKER_STATE
+from workerplane.providers.kubernetes.names import ANN_IN_FLIGHT, ANN_SLOTS, ANN_WORKER_STATE
 from workerplane.worker.status import read_status
 
 log = logging.getLogger(__name__)

@@ -16,10 +16,11 @@ Kubernetes docs ask for that annotation.
 from __future__ import annotations
 
 import asyncio
-import json
+import contextlib
 import logging
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,20 +34,18 @@ from workerplane.providers.base import (
     WorkerEnvironment,
 )
 from workerplane.providers.kubernetes.api import KubeApi, KubeApiError, ObjectRef
+from workerplane.providers.kubernetes.apply import ObjectApplier, annotations_of, foreign_owner
 from workerplane.providers.kubernetes.details import POLICY_ENV, ClusterPolicy, K8sDetails
-from workerplane.providers.kubernetes.render import (
+from workerplane.providers.kubernetes.names import (
     ANN_DELETION_COST,
     ANN_IN_FLIGHT,
-    ANN_LAST_APPLIED,
     ANN_OWNER,
     ANN_SLOTS,
-    ANN_SPEC_HASH,
+)
+from workerplane.providers.kubernetes.render import (
     ManagedObjects,
-    Rendered,
-    merge_patch,
     owner_value,
     render_managed,
-    spec_hash,
 )
 from workerplane.scaling.types import Strategy, WorkerCensus
 
@@ -67,23 +66,9 @@ def load_cluster_policy(path: str | os.PathLike[str] | None = None) -> ClusterPo
     return ClusterPolicy.model_validate(data)
 
 
-def _annotations(obj: dict[str, Any]) -> dict[str, str]:
-    return dict((obj.get("metadata") or {}).get("annotations") or {})
-
-
-def _deep_merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    out = dict(a)
-    for key, value in b.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
 def _count_annotation(pod: dict[str, Any], key: str) -> int | None:
     """A non-negative count a pod published under ``key``, or ``None`` (none, or garbage)."""
-    raw = _annotations(pod).get(key)
+    raw = annotations_of(pod).get(key)
     try:
         value = int(raw) if raw is not None else None
     except ValueError:
@@ -94,14 +79,6 @@ def _count_annotation(pod: dict[str, Any], key: str) -> int | None:
 def in_flight_of(pod: dict[str, Any]) -> int | None:
     """The in-flight count a pod published, or ``None`` if it published none (or garbage)."""
     return _count_annotation(pod, ANN_IN_FLIGHT)
-
-
-def _applied_view(obj: Rendered) -> dict[str, Any]:
-    """What we record as last-applied: the body minus the size (the controller owns replicas)."""
-    body = json.loads(json.dumps(obj.body))
-    if obj.kind == "Deployment":
-        body["spec"].pop("replicas", None)
-    return body
 
 
 class KubernetesProvider(Provider):
@@ -174,6 +151,24 @@ class KubernetesProvider(Provider):
             return []
         return self.details.managed.check_policy(self.policy, self.details.namespace)
 
+    @contextlib.contextmanager
+    def _recording_errors(self) -> Iterator[None]:
+        """Keep the latest apiserver error for status pages ("429 ... after 6 tries"); a call
+        that succeeds clears it."""
+        try:
+            yield
+        except ProviderError as exc:
+            self.last_error = str(exc)
+            raise
+        self.last_error = None
+
+    def _missing(self) -> ProviderError:
+        return ProviderError(
+            f"Deployment {self.ref.namespace}/{self.ref.name} not found",
+            kind="not_found",
+            retryable=False,
+        )
+
     # -- Provider API ---------------------------------------------------------------------------
 
     async def start(self) -> None:
@@ -202,8 +197,8 @@ class KubernetesProvider(Provider):
                     "not_found",
                 )
             return ProviderCheck(True)
-        if live is not None and _annotations(live).get(ANN_OWNER) != self.owner:
-            return ProviderCheck(False, self._foreign(self.ref, live), "invalid")
+        if live is not None and annotations_of(live).get(ANN_OWNER) != self.owner:
+            return ProviderCheck(False, foreign_owner(self.ref, live), "invalid")
         return ProviderCheck(True)
 
     async def set_size(self, size: int) -> None:
@@ -215,39 +210,24 @@ class KubernetesProvider(Provider):
                 kind="invalid",
                 retryable=False,
             )
-        try:
+        with self._recording_errors():
             scale = await self.api.get(self.ref, sub="scale")
             if scale is None:
-                raise ProviderError(
-                    f"Deployment {self.ref.namespace}/{self.ref.name} not found",
-                    kind="not_found",
-                    retryable=False,
-                )
+                raise self._missing()
             current = int((scale.get("spec") or {}).get("replicas") or 0)
             if size < current:
                 await self.mark_deletion_costs()
             if size != current:
                 await self.api.patch(self.ref, {"spec": {"replicas": size}}, sub="scale")
                 log.info("k8s %s: replicas %d -> %d", self.ref, current, size)
-        except ProviderError as exc:
-            self.last_error = str(exc)
-            raise
         self._desired = size
-        self.last_error = None
 
     async def census(self) -> WorkerCensus:
-        try:
+        with self._recording_errors():
             live = await self.api.get(self.ref)
             if live is None:
-                raise ProviderError(
-                    f"Deployment {self.ref.namespace}/{self.ref.name} not found",
-                    kind="not_found",
-                    retryable=False,
-                )
+                raise self._missing()
             pods = await self._pods(live)
-        except ProviderError as exc:
-            self.last_error = str(exc)
-            raise
         spec = live.get("spec") or {}
         status = live.get("status") or {}
         reports = [in_flight_of(p) for p in pods]
@@ -303,7 +283,7 @@ class KubernetesProvider(Provider):
             if in_flight is None:
                 continue
             cost = str(in_flight)
-            if _annotations(pod).get(ANN_DELETION_COST) == cost:
+            if annotations_of(pod).get(ANN_DELETION_COST) == cost:
                 continue
             ref = ObjectRef("Pod", self.details.namespace, meta.get("name", ""))
             try:
@@ -317,142 +297,25 @@ class KubernetesProvider(Provider):
 
     # -- managed mode ---------------------------------------------------------------------------
 
-    def _foreign(self, ref: ObjectRef, live: dict[str, Any]) -> str:
-        owner = _annotations(live).get(ANN_OWNER)
-        who = f"workerplane group {owner!r}" if owner else "something other than workerplane"
-        return (
-            f"deployment: {ref} already exists and is managed by {who}; "
-            "refusing to take it over (remove the managed block to scale it as user-owned)"
-        )
-
     async def apply(self) -> ManagedObjects:
         """Create or update every managed object; on failure undo what this call did.
 
         Validation (GPU type, resource ceilings, namespace) happens first, before any request.
-        An unchanged spec sends no write at all; a changed spec patches the pod template (which
-        rolls the pods) but never the replica count, which stays the controller's.
         """
         problems = self.policy_problems()
         if problems:
             raise ProviderError("; ".join(problems), kind="invalid", retryable=False)
         objects = self.render()
-        created: list[tuple[ObjectRef, bool]] = []
-        patched: list[tuple[ObjectRef, dict[str, Any], bool]] = []
-        try:
-            for obj in objects.objects:
-                ref = ObjectRef(obj.kind, objects.namespace, obj.name)
-                live = await self.api.get(ref)
-                if live is None:
-                    try:
-                        await self.api.create(ref, self._with_record(obj), secret=obj.secret)
-                        created.append((ref, obj.secret))
-                        log.info("k8s: created %s", ref)
-                        continue
-                    except KubeApiError as exc:
-                        if exc.kind != "exists":
-                            raise
-                        live = await self.api.get(ref)
-                        if live is None:
-                            raise
-                undo = await self._update(ref, obj, live)
-                if undo is not None:
-                    patched.append((ref, undo, obj.secret))
-        except Exception as exc:
-            await self._rollback(created, patched)
-            if isinstance(exc, ProviderError):
-                self.last_error = str(exc)
-            raise
+        with self._recording_errors():
+            await ObjectApplier(self.api, self.owner).apply(objects)
         self._selector = dict(objects.selector)
-        self.last_error = None
         return objects
-
-    def _with_record(self, obj: Rendered) -> dict[str, Any]:
-        """The body plus the record of what we applied (a hash only, for Secrets)."""
-        record = (
-            {ANN_SPEC_HASH: spec_hash(obj.body)}
-            if obj.secret
-            else {ANN_LAST_APPLIED: json.dumps(_applied_view(obj), sort_keys=True)}
-        )
-        return _deep_merge(obj.body, {"metadata": {"annotations": record}})
-
-    async def _update(
-        self, ref: ObjectRef, obj: Rendered, live: dict[str, Any]
-    ) -> dict[str, Any] | None:
-        """Bring ``live`` to ``obj``; returns the undo patch, or None if nothing changed."""
-        annotations = _annotations(live)
-        if annotations.get(ANN_OWNER) != self.owner:
-            raise ProviderError(self._foreign(ref, live), kind="invalid", retryable=False)
-        if obj.secret:
-            digest = spec_hash(obj.body)
-            if annotations.get(ANN_SPEC_HASH) == digest:
-                return None
-            stale = (set(live.get("data") or {}) | set(live.get("stringData") or {})) - set(
-                obj.body.get("stringData") or {}
-            )
-            body = _deep_merge(
-                self._with_record(obj), {"data": {k: None for k in stale}} if stale else {}
-            )
-            await self.api.patch(ref, body, secret=True)
-            log.info("k8s: updated %s", ref)
-            # Secret values are not kept anywhere to restore; a failed apply leaves the new ones.
-            return {}
-        desired = _applied_view(obj)
-        raw_last = annotations.get(ANN_LAST_APPLIED)
-        try:
-            last = json.loads(raw_last) if raw_last else {}
-        except ValueError:
-            last = {}
-        if last == desired:
-            return None
-        patch = _deep_merge(
-            merge_patch(last, desired),
-            {"metadata": {"annotations": {ANN_LAST_APPLIED: json.dumps(desired, sort_keys=True)}}},
-        )
-        await self.api.patch(ref, patch)
-        log.info("k8s: updated %s", ref)
-        undo = _deep_merge(
-            merge_patch(desired, last) if last else {},
-            {"metadata": {"annotations": {ANN_LAST_APPLIED: raw_last}}},
-        )
-        return undo
-
-    async def _rollback(
-        self,
-        created: list[tuple[ObjectRef, bool]],
-        patched: list[tuple[ObjectRef, dict[str, Any], bool]],
-    ) -> None:
-        for ref, undo, secret in reversed(patched):
-            if not undo:
-                continue
-            try:
-                await self.api.patch(ref, undo, secret=secret)
-                log.warning("k8s: rolled back %s", ref)
-            except ProviderError as exc:
-                log.error("k8s: could not roll back %s: %s", ref, exc)
-        for ref, _secret in reversed(created):
-            try:
-                await self.api.delete(ref)
-                log.warning("k8s: removed %s after a failed apply", ref)
-            except ProviderError as exc:
-                log.error("k8s: could not remove %s after a failed apply: %s", ref, exc)
 
     async def delete(self) -> list[ObjectRef]:
         """Remove every object this group owns (managed mode). Returns what was deleted.
 
-        Objects are found by name from the rendered set and deleted only if they carry our owner
-        annotation; deletion goes in reverse apply order (PDB and Deployment first). A user-owned
-        Deployment is never deleted.
+        A user-owned Deployment is never deleted.
         """
         if self.details.managed is None:
             return []
-        objects = self.render()
-        deleted: list[ObjectRef] = []
-        for obj in reversed(objects.objects):
-            ref = ObjectRef(obj.kind, objects.namespace, obj.name)
-            live = await self.api.get(ref)
-            if live is None or _annotations(live).get(ANN_OWNER) != self.owner:
-                continue
-            if await self.api.delete(ref):
-                deleted.append(ref)
-                log.info("k8s: deleted %s", ref)
-        return deleted
+        return await ObjectApplier(self.api, self.owner).delete(self.render())

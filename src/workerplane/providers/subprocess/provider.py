@@ -26,11 +26,17 @@ import subprocess
 import sys
 import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 from workerplane.providers.base import Provider, ProviderCheck, ProviderContext, ProviderError
+from workerplane.providers.subprocess import procfs
 from workerplane.providers.subprocess.details import SubprocessDetails
+from workerplane.providers.subprocess.records import (
+    FORKSERVER_DIR_ENV,
+    WORKER_ID_ENV,
+    WorkerProcess,
+    WorkerRecords,
+)
 from workerplane.scaling.types import Strategy, WorkerCensus
 from workerplane.worker.runtime import (
     CONTROLLER_LEASE_ENV,
@@ -44,86 +50,9 @@ from workerplane.worker.status import STATUS_FILE_ENV, WorkerStatus, read_status
 
 logger = logging.getLogger("workerplane.providers.subprocess")
 
-WORKER_ID_ENV = "WORKERPLANE_WORKER_ID"
-#: Set in a fork server's own environment (which its forked workers show in /proc/PID/environ).
-FORKSERVER_DIR_ENV = "WORKERPLANE_FORKSERVER_DIR"
 LEASE_RENEW_S = 1.0
 #: How long a new worker may take to write its first status report.
 STARTUP_REPORT_S = 30.0
-
-
-def _start_ticks(pid: int) -> int | None:
-    """The kernel's start time of ``pid`` (guards against PID reuse), or None if it is gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # Field 2 (comm) may contain spaces; everything after the last ')' is space-separated.
-    fields = stat[stat.rindex(")") + 2 :].split()
-    if fields[0] == "Z":  # a zombie has exited
-        return None
-    return int(fields[19])
-
-
-def live_worker_pids(state_dir: Path | str) -> set[int]:
-    """PIDs of live worker processes started under ``state_dir`` (by any controller run).
-
-    Found from the kernel, not from our records: a process belongs to ``state_dir`` when its
-    environment names it (every worker's status file and lease live there). A ``preload`` fork
-    server is not a worker; it is the one among them whose parent is not one of them.
-    """
-    marker = str(state_dir).encode()
-    matches: dict[int, tuple[int, bool]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if marker not in (entry / "environ").read_bytes():
-                continue
-            stat = (entry / "stat").read_text()
-            fields = stat[stat.rindex(")") + 2 :].split()
-            if fields[0] == "Z":
-                continue
-            server = b"workerplane.worker.forkserver" in (entry / "cmdline").read_bytes()
-            matches[int(entry.name)] = (int(fields[1]), server)
-        except OSError:
-            continue
-    return {pid for pid, (ppid, server) in matches.items() if not server or ppid in matches}
-
-
-def _environ_value(pid: int, name: str) -> str | None:
-    try:
-        entries = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-    except OSError:
-        return None
-    prefix = f"{name}=".encode()
-    for entry in entries:
-        if entry.startswith(prefix):
-            return entry[len(prefix) :].decode(errors="replace")
-    return None
-
-
-def _environ_has(pid: int, marker: str) -> bool:
-    try:
-        return marker.encode() in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-    except OSError:
-        return False
-
-
-@dataclass
-class _Worker:
-    worker_id: str
-    pid: int
-    start_ticks: int
-    process: subprocess.Popen[bytes] | None  # None when adopted from an earlier controller
-    started_at: float
-    retiring_since: float | None = None
-    killed: bool = False
-
-    def alive(self) -> bool:
-        if self.process is not None:
-            return self.process.poll() is None
-        return _start_ticks(self.pid) == self.start_ticks
 
 
 class SubprocessProvider(Provider):
@@ -138,7 +67,8 @@ class SubprocessProvider(Provider):
         self.strategy = context.details.launch_strategy
         self._dir = context.state_dir / _safe(context.deployment) / _safe(context.group_id)
         self._lease = self._dir / "controller.lease"
-        self._workers: dict[str, _Worker] = {}
+        self._records = WorkerRecords(self._dir)
+        self._workers: dict[str, WorkerProcess] = {}
         self._desired: int | None = None
         # Tasks finished by workers that have exited, so the census's completion count only grows.
         self._completed_by_exited = 0
@@ -187,40 +117,9 @@ class SubprocessProvider(Provider):
             self._enforce_grace()
 
     def _adopt(self) -> None:
-        """Find workers an earlier controller run started, adopt the live ones, forget the rest."""
-        for record_path in sorted(self._dir.glob("w-*.json")):
-            try:
-                record = json.loads(record_path.read_text())
-                worker_id, pid, ticks = (
-                    record["worker_id"],
-                    int(record["pid"]),
-                    int(record["ticks"]),
-                )
-            except (OSError, ValueError, KeyError):
-                record_path.unlink(missing_ok=True)
-                continue
-            marker = f"{WORKER_ID_ENV}={worker_id}"
-            if _start_ticks(pid) == ticks and (
-                _environ_has(pid, marker) or _environ_has(pid, f"{FORKSERVER_DIR_ENV}={self._dir}")
-            ):
-                self._workers[worker_id] = _Worker(
-                    worker_id, pid, ticks, None, float(record.get("started_at", time.time()))
-                )
-                logger.info("adopted worker %s (pid %d)", worker_id, pid)
-            else:
-                self._forget(worker_id)
-        # A controller killed between starting a worker and writing its record leaves a worker
-        # with no record: find those from the kernel, so none is ever orphaned.
-        known = {w.pid for w in self._workers.values()}
-        for pid in live_worker_pids(f"{self._dir}/") - known:
-            ticks = _start_ticks(pid)
-            if ticks is None:
-                continue
-            worker_id = _environ_value(pid, WORKER_ID_ENV) or f"w-pid{pid}"
-            worker = _Worker(worker_id, pid, ticks, None, time.time())
-            self._workers[worker_id] = worker
-            self._write_record(worker)
-            logger.info("adopted worker %s (pid %d) that had no record", worker_id, pid)
+        """Take over the live workers an earlier controller run started."""
+        for worker in self._records.adopt():
+            self._workers[worker.worker_id] = worker
 
     # -- checks ------------------------------------------------------------------------------
 
@@ -322,7 +221,7 @@ class SubprocessProvider(Provider):
         return [(w.worker_id, w.pid, w.retiring_since is not None) for w in self._workers.values()]
 
     def _status(self, worker_id: str) -> WorkerStatus | None:
-        return read_status(self._dir / f"{worker_id}.status")
+        return read_status(self._records.path(worker_id, ".status"))
 
     def _base_env(self) -> dict[str, str]:
         # The controller's environment (PATH, PYTHONPATH, ...), minus any workerplane runtime
@@ -336,7 +235,7 @@ class SubprocessProvider(Provider):
     def _env_for(self, worker_id: str) -> dict[str, str]:
         env = self._base_env()
         env[WORKER_ID_ENV] = worker_id
-        env[STATUS_FILE_ENV] = str(self._dir / f"{worker_id}.status")
+        env[STATUS_FILE_ENV] = str(self._records.path(worker_id, ".status"))
         env[CONTROLLER_LEASE_ENV] = str(self._lease)
         env[ORPHAN_EXIT_ENV] = str(max(5.0, 5 * LEASE_RENEW_S))
         env[GRACEFUL_SHUTDOWN_ENV] = str(self._settings.grace_period_s)
@@ -397,10 +296,10 @@ class SubprocessProvider(Provider):
         server.stdin.flush()
         return int(json.loads(server.stdout.readline())["pid"])
 
-    def _spawn(self) -> _Worker:
+    def _spawn(self) -> WorkerProcess:
         worker_id = f"w-{uuid.uuid4().hex[:12]}"
         env = self._env_for(worker_id)
-        log_path = self._dir / f"{worker_id}.log"
+        log_path = self._records.path(worker_id, ".log")
         process: subprocess.Popen[bytes] | None = None
         if self._settings.preload_module is not None:
             pid = self._fork(env, log_path)
@@ -420,41 +319,30 @@ class SubprocessProvider(Provider):
             finally:
                 log.close()
             pid = process.pid
-        ticks = _start_ticks(pid) or 0
-        worker = _Worker(worker_id, pid, ticks, process, time.time())
-        self._write_record(worker)
+        ticks = procfs.start_ticks(pid) or 0
+        worker = WorkerProcess(worker_id, pid, ticks, process, time.time())
+        self._records.write(worker)
         self._workers[worker_id] = worker
         logger.info("started worker %s (pid %d)", worker_id, pid)
         return worker
 
-    def _write_record(self, worker: _Worker) -> None:
-        record = {
-            "worker_id": worker.worker_id,
-            "pid": worker.pid,
-            "ticks": worker.start_ticks,
-            "started_at": worker.started_at,
-        }
-        tmp = self._dir / f".{worker.worker_id}.json.tmp"
-        tmp.write_text(json.dumps(record))
-        os.replace(tmp, self._dir / f"{worker.worker_id}.json")
-
-    def _pick_victims(self, active: list[_Worker], count: int) -> list[_Worker]:
+    def _pick_victims(self, active: list[WorkerProcess], count: int) -> list[WorkerProcess]:
         """Retire the idlest workers first, then the newest (they hold the least warm cache)."""
 
-        def cost(worker: _Worker) -> tuple[int, float]:
+        def cost(worker: WorkerProcess) -> tuple[int, float]:
             status = self._status(worker.worker_id)
             in_flight = status.in_flight if status is not None else 0
             return (in_flight, -worker.started_at)
 
         return sorted(active, key=cost)[:count]
 
-    def _retire(self, worker: _Worker) -> None:
+    def _retire(self, worker: WorkerProcess) -> None:
         worker.retiring_since = time.monotonic()
         with contextlib.suppress(ProcessLookupError):
             os.kill(worker.pid, signal.SIGTERM)
         logger.info("retiring worker %s (pid %d): SIGTERM", worker.worker_id, worker.pid)
 
-    def _kill(self, worker: _Worker) -> None:
+    def _kill(self, worker: WorkerProcess) -> None:
         if worker.alive():
             with contextlib.suppress(ProcessLookupError):
                 os.kill(worker.pid, signal.SIGKILL)
@@ -484,8 +372,7 @@ class SubprocessProvider(Provider):
 
     def _forget(self, worker_id: str, *, keep_log: bool = False) -> None:
         self._workers.pop(worker_id, None)
-        for suffix in (".json", ".status") if keep_log else (".json", ".status", ".log"):
-            (self._dir / f"{worker_id}{suffix}").unlink(missing_ok=True)
+        self._records.forget(worker_id, keep_log=keep_log)
 
 
 def _safe(name: str) -> str:

@@ -1,0 +1,137 @@
+"""``workerplane endpoints``: Launch-style temporal endpoints, through the REST API."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from workerplane.cli.api_client import console, parse_kv, request, show
+from workerplane.cli.options import OutputOpt, ProfileOpt, TokenOpt, UrlOpt
+
+endpoints_app = typer.Typer(
+    help="Launch-style temporal endpoints (via the API).", no_args_is_help=True
+)
+
+
+def endpoint_table(items: list[dict[str, Any]]) -> Table:
+    table = Table(
+        "NAME", "STATUS", "TASK QUEUE", "MIN", "MAX", "PER", "AVAILABLE", "UNAVAILABLE", "REASON"
+    )
+    for e in items:
+        table.add_row(
+            e["name"], e["status"], e["temporal_task_queue"], str(e["min_workers"]),
+            str(e["max_workers"]), str(e["per_worker"]), str(e["available_workers"]),
+            str(e["unavailable_workers"]), e.get("status_reason") or "",
+        )  # fmt: skip
+    return table
+
+
+def _one(endpoint: dict[str, Any]) -> Table:
+    return endpoint_table([endpoint])
+
+
+def _set_optional(body: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """``body`` with the options the user gave (those not None) added."""
+    body.update({key: value for key, value in values.items() if value is not None})
+    return body
+
+
+@endpoints_app.command("create")
+def endpoints_create(
+    name: str = typer.Argument(..., help="Endpoint name (a DNS label)."),
+    task_queue: str = typer.Option(..., "--task-queue", help="temporal_task_queue"),
+    command: str | None = typer.Option(None, "--command", help="Worker command line (subprocess)."),
+    image: str | None = typer.Option(None, "--image", help="Worker image (Kubernetes)."),
+    namespace: str | None = typer.Option(None, "--namespace", help="Temporal namespace."),
+    min_workers: int = typer.Option(0, "--min-workers"),
+    max_workers: int = typer.Option(1, "--max-workers"),
+    per_worker: int = typer.Option(10, "--per-worker"),
+    env: list[str] = typer.Option([], "--env", help="KEY=VALUE (repeatable)."),
+    secret_env: list[str] = typer.Option([], "--secret-env", help="KEY=VALUE, stored encrypted."),
+    label: list[str] = typer.Option([], "--label", help="KEY=VALUE (repeatable)."),
+    cpus: float | None = typer.Option(None, "--cpus"),
+    memory: str | None = typer.Option(None, "--memory"),
+    gpus: int = typer.Option(0, "--gpus"),
+    gpu_type: str | None = typer.Option(None, "--gpu-type"),
+    request_id: str | None = typer.Option(None, "--request-id", help="Idempotency key."),
+    url: str | None = UrlOpt,
+    token: str | None = TokenOpt,
+    profile: str | None = ProfileOpt,
+    output: str = OutputOpt,
+) -> None:
+    """Create a temporal endpoint."""
+    body: dict[str, Any] = {
+        "name": name, "endpoint_type": "temporal", "temporal_task_queue": task_queue,
+        "min_workers": min_workers, "max_workers": max_workers, "per_worker": per_worker,
+        "env": parse_kv(env, "--env"), "secret_env": parse_kv(secret_env, "--secret-env"),
+        "labels": parse_kv(label, "--label"), "gpus": gpus,
+    }  # fmt: skip
+    if command:
+        body["command"] = shlex.split(command)
+    if image:
+        body["image"] = image
+    _set_optional(
+        body,
+        {"temporal_namespace": namespace, "cpus": cpus, "memory": memory, "gpu_type": gpu_type,
+         "request_id": request_id},
+    )  # fmt: skip
+    show(request(url, token, profile, lambda c: c.create_endpoint(body)), output, _one)
+
+
+@endpoints_app.command("get")
+def endpoints_get(
+    ref: str, url: str | None = UrlOpt, token: str | None = TokenOpt,
+    profile: str | None = ProfileOpt, output: str = OutputOpt,
+) -> None:  # fmt: skip
+    """Show one endpoint (by ID or name)."""
+    show(request(url, token, profile, lambda c: c.get_endpoint(ref)), output, _one)
+
+
+@endpoints_app.command("list")
+def endpoints_list(
+    label: str | None = typer.Option(None, "--label", help="KEY=VALUE filter."),
+    limit: int = typer.Option(100, "--limit"), offset: int = typer.Option(0, "--offset"),
+    url: str | None = UrlOpt, token: str | None = TokenOpt, profile: str | None = ProfileOpt,
+    output: str = OutputOpt,
+) -> None:  # fmt: skip
+    """List endpoints."""
+    result = request(url, token, profile, lambda c: c.list_endpoints(limit, offset, label))
+    show(result, output, lambda page: endpoint_table(page["items"]))
+    if output != "json":
+        console.print(f"{len(result['items'])} of {result['total']}")
+
+
+@endpoints_app.command("update")
+def endpoints_update(
+    ref: str,
+    task_queue: str | None = typer.Option(None, "--task-queue"),
+    min_workers: int | None = typer.Option(None, "--min-workers"),
+    max_workers: int | None = typer.Option(None, "--max-workers"),
+    per_worker: int | None = typer.Option(None, "--per-worker"),
+    command: str | None = typer.Option(None, "--command"),
+    conflict_token: str | None = typer.Option(None, "--conflict-token"),
+    url: str | None = UrlOpt, token: str | None = TokenOpt, profile: str | None = ProfileOpt,
+    output: str = OutputOpt,
+) -> None:  # fmt: skip
+    """Change an endpoint; min/max apply to the running workers."""
+    body = _set_optional(
+        {},
+        {"temporal_task_queue": task_queue, "min_workers": min_workers,
+         "max_workers": max_workers, "per_worker": per_worker, "conflict_token": conflict_token},
+    )  # fmt: skip
+    if command is not None:
+        body["command"] = shlex.split(command)
+    show(request(url, token, profile, lambda c: c.update_endpoint(ref, body)), output, _one)
+
+
+@endpoints_app.command("delete")
+def endpoints_delete(
+    ref: str, url: str | None = UrlOpt, token: str | None = TokenOpt,
+    profile: str | None = ProfileOpt, output: str = OutputOpt,
+) -> None:  # fmt: skip
+    """Delete an endpoint: its workers are drained first."""
+    result = request(url, token, profile, lambda c: c.delete_endpoint(ref))
+    show(result, output, lambda r: f"{ref}: {r['status'] if r else 'deleted'}")
