@@ -18,7 +18,7 @@ import pytest
 from temporalio.client import Client
 
 from examples.app import ProcessItem
-from tests.controller.conftest import subprocess_group, write_spec
+from tests.controller.support import subprocess_group, write_spec
 from tests.fixtures_default_temporal import default_temporal_server  # noqa: F401 - fixture
 from workerplane.temporal.devserver import DevServer
 
