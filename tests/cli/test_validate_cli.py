@@ -62,3 +62,21 @@ def test_temporal_rule_message_is_shared(tmp_path: Path) -> None:
     result = _validate(bad)
     assert result.returncode == 1
     assert "invalid compute provider type 'nope'" in result.stderr
+
+
+def test_an_unreachable_slo_is_a_warning_naming_the_minimum(tmp_path: Path) -> None:
+    spec = tmp_path / "deploy.yaml"
+    spec.write_text(
+        "name: x\n"
+        "task_queue: q\n"
+        "compute:\n"
+        "  scaling_groups:\n"
+        "    wf:\n"
+        "      provider: {type: subprocess, details: {command: python, strategy: worker-set}}\n"
+        "      scaler: {type: slo, details: {schedule_to_start_slo_ms: 1000}}\n"
+    )
+    result = _validate(spec)
+    assert result.returncode == 0, result.stderr
+    [line] = [ln for ln in result.stderr.splitlines() if ln.startswith("warning:")]
+    assert "schedule_to_start_slo_ms" in line and "raise it to at least" in line
+    assert "entry wf" in line

@@ -213,6 +213,11 @@ class ValidationOut(BaseModel):
     valid: bool
     issues: list[FieldIssue]
     provider_checks: list[ProviderCheckOut]
+    warnings: list[FieldIssue] = Field(
+        default_factory=list,
+        description="Valid settings that cannot give what they ask for (e.g. an SLO below what "
+        "a cold start can reach); they do not make the spec invalid.",
+    )
 
 
 class GroupStatusOut(BaseModel):

@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 
 from workerplane.cli.options import TemporalAddressOpt, TemporalScalerOpt
+from workerplane.config.model import DeploymentSpec
 from workerplane.terminal import status_table
 
 app = typer.Typer(
@@ -81,6 +82,21 @@ def validate(
         validate_on_server(spec, address=address, temporal_scaler=temporal_scaler)
     groups = ", ".join(spec.compute.scaling_groups)
     console.print(f"{file}: valid ([bold]{spec.name}[/], groups: {groups})")
+    _print_warnings(spec, file)
+
+
+def _print_warnings(spec: DeploymentSpec, file: Path) -> None:
+    """Settings that are valid but cannot give what they ask for, one line each."""
+    from workerplane.config.advice import spec_warnings
+    from workerplane.config.loader import format_issue
+
+    for warning in spec_warnings(spec):
+        err_console.print(
+            f"warning: {format_issue(warning, str(file))}",
+            highlight=False,
+            soft_wrap=True,
+            markup=False,
+        )
 
 
 @app.command()
@@ -124,6 +140,7 @@ def run(
     except TemporalConnectionError as err:
         raise _fail(str(err)) from None
     console.print(connection.describe(), markup=False, highlight=False)
+    _print_warnings(source.spec, file)
     settings = ControllerSettings(
         state_dir=state_dir.resolve(), address=address, namespace=namespace
     )

@@ -13,6 +13,7 @@ from workerplane.api.deps import SettingsDep, StoreDep
 from workerplane.api.responses import version_out
 from workerplane.api.service import check_spec, provider_checks, version_spec
 from workerplane.api.settings import ApiSettings
+from workerplane.config.advice import spec_warnings
 from workerplane.config.model import ComputeConfig, DeploymentSpec
 from workerplane.config.proto import ScalingGroupUpdate
 from workerplane.config.update import UpdateError, apply_compute_config_update
@@ -105,7 +106,8 @@ async def _validate(
             c["message"] = scrub(str(c.get("message", "")))
             checks.append(S.ProviderCheckOut(**c))
     ok = not issues and all(c.ok for c in checks)
-    return S.ValidationOut(valid=ok, issues=issues, provider_checks=checks)
+    warnings = [S.FieldIssue(field=w.path, message=w.message) for w in spec_warnings(spec)]
+    return S.ValidationOut(valid=ok, issues=issues, provider_checks=checks, warnings=warnings)
 
 
 def _verdict(result: S.ValidationOut) -> str | None:
