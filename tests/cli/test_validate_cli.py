@@ -73,7 +73,7 @@ def test_an_unreachable_slo_is_a_warning_naming_the_minimum(tmp_path: Path) -> N
         "  scaling_groups:\n"
         "    wf:\n"
         "      provider: {type: subprocess, details: {command: python, strategy: worker-set}}\n"
-        "      scaler: {type: slo, details: {schedule_to_start_slo_ms: 1000}}\n"
+        "      scaler: {type: slo, details: {schedule_to_start_slo_ms: 500}}\n"
     )
     result = _validate(spec)
     assert result.returncode == 0, result.stderr

@@ -391,8 +391,8 @@ def test_a_starting_worker_is_not_free_capacity() -> None:
     [
         ({}, Strategy.INVOKE, False, 5_000 + 1_000 + 2_000),
         ({}, Strategy.WORKER_SET, False, 5_000 + 1_000 + 10_000),
-        ({}, Strategy.INVOKE, True, 1_000 + 1_000 + 2_000),
-        ({"worker_startup_ms": 500, "metrics_poll_interval_ms": 200}, Strategy.INVOKE, True, 1_700),
+        ({}, Strategy.INVOKE, True, 300 + 1_000 + 2_000),
+        ({"worker_startup_ms": 500, "metrics_poll_interval_ms": 200}, Strategy.INVOKE, True, 1_000),
     ],
 )
 def test_the_reachable_slo_is_signal_plus_poll_plus_startup(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from workerplane.config.issue_paths import group_path
 from workerplane.config.model import DeploymentSpec
 from workerplane.errors import ValidationIssue
-from workerplane.providers.registry import provider_strategy
+from workerplane.providers.registry import provider_strategy, provider_type
 from workerplane.scaling.registry import DEFAULT_SCALER, ScalerConfigError, validate_details
 from workerplane.scaling.slo_floor import slo_below_reachable
 from workerplane.scaling.slo_model import SloDetails
@@ -38,6 +38,7 @@ def spec_warnings(spec: DeploymentSpec) -> list[ValidationIssue]:
             strategy,
             path=f"{group_path(group_id)}.scaler.details.schedule_to_start_slo_ms",
             fresh_signals=spec.deployment is None,
+            default_startup_ms=provider_type(group.provider.type).typical_startup_ms,
         )
         if issue is not None:
             warnings.append(

@@ -50,6 +50,8 @@ class ProviderType:
         strategies: the launch strategies the type supports.
         default_strategy: the strategy used when the details do not choose one.
         implementation: ``"module:Class"`` of the provider; the class offers ``from_context``.
+        typical_startup_ms: from a scale-up until a new worker polls, when nothing better is
+            known (the ``slo`` scaler learns the real figure; ``validate`` warns with this one).
         temporal_native: whether Temporal's own controller knows this type too.
     """
 
@@ -58,6 +60,7 @@ class ProviderType:
     strategies: frozenset[Strategy]
     default_strategy: Strategy
     implementation: str
+    typical_startup_ms: int
     temporal_native: bool = True
 
 
@@ -75,6 +78,7 @@ PROVIDER_TYPES: dict[str, ProviderType] = {
             _BOTH,
             Strategy.INVOKE,
             f"{_PACKAGE}.subprocess.provider:SubprocessProvider",
+            1_000,  # a forked process imports, connects and polls
         ),
         ProviderType(
             "k8s",
@@ -82,6 +86,7 @@ PROVIDER_TYPES: dict[str, ProviderType] = {
             _WORKER_SET,
             Strategy.WORKER_SET,
             f"{_PACKAGE}.kubernetes.provider:KubernetesProvider",
+            15_000,  # schedule, pull (cached), start, connect
         ),
         ProviderType(
             "aws-lambda",
@@ -89,6 +94,7 @@ PROVIDER_TYPES: dict[str, ProviderType] = {
             _INVOKE,
             Strategy.INVOKE,
             f"{_PACKAGE}.aws_lambda.provider:LambdaProvider",
+            2_000,  # a cold start
         ),
         ProviderType(
             "aws-ecs",
@@ -96,6 +102,7 @@ PROVIDER_TYPES: dict[str, ProviderType] = {
             _WORKER_SET,
             Strategy.WORKER_SET,
             f"{_PACKAGE}.aws_ecs.provider:EcsProvider",
+            45_000,  # a Fargate task: provision, pull, start
         ),
         ProviderType(
             "gcp-cloud-run",
@@ -103,6 +110,7 @@ PROVIDER_TYPES: dict[str, ProviderType] = {
             _WORKER_SET,
             Strategy.WORKER_SET,
             f"{_PACKAGE}.cloud_run.provider:CloudRunProvider",
+            10_000,
         ),
         ProviderType(
             "webhook",
@@ -110,6 +118,7 @@ PROVIDER_TYPES: dict[str, ProviderType] = {
             _BOTH,
             Strategy.INVOKE,
             f"{_PACKAGE}.webhook.provider:WebhookProvider",
+            10_000,  # unknown: whatever the launcher starts
         ),
     )
 }

@@ -53,6 +53,7 @@ def reachable_slo(
     *,
     fresh_signals: bool = False,
     stats_cache_ms: int = STATS_CACHE_MS,
+    default_startup_ms: int | None = None,
 ) -> ReachableSlo:
     """The lowest schedule-to-start a group with ``details`` can give a task that finds no worker.
 
@@ -62,8 +63,12 @@ def reachable_slo(
         fresh_signals: the controller reads a signal the server does not cache (then the signal
             delay is ``FRESH_SIGNAL_MS`` instead of the stats cache).
         stats_cache_ms: the server's stats cache lifetime when signals are not fresh.
+        default_startup_ms: the startup to assume without ``worker_startup_ms`` (the provider
+            type's typical one); ``None``: a default by strategy.
     """
     startup = details.worker_startup_ms
+    if startup is None:
+        startup = default_startup_ms
     return ReachableSlo(
         signal_ms=FRESH_SIGNAL_MS if fresh_signals else stats_cache_ms,
         poll_ms=details.metrics_poll_interval_ms,
@@ -78,6 +83,7 @@ def slo_below_reachable(
     path: str = "scaler.details.schedule_to_start_slo_ms",
     fresh_signals: bool = False,
     stats_cache_ms: int = STATS_CACHE_MS,
+    default_startup_ms: int | None = None,
 ) -> ValidationIssue | None:
     """A warning when the SLO is below what a cold start can give, naming the reachable minimum.
 
@@ -85,7 +91,11 @@ def slo_below_reachable(
     has chosen to pay for the lower SLO). ``path`` is the field's dotted path from the spec root.
     """
     reach = reachable_slo(
-        details, strategy, fresh_signals=fresh_signals, stats_cache_ms=stats_cache_ms
+        details,
+        strategy,
+        fresh_signals=fresh_signals,
+        stats_cache_ms=stats_cache_ms,
+        default_startup_ms=default_startup_ms,
     )
     slo = details.schedule_to_start_slo_ms
     if slo >= reach.minimum_ms or details.max_warm_idle_ms:
