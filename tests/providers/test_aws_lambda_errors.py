@@ -82,6 +82,16 @@ async def test_concurrency_limit_caps_invokes_without_calling() -> None:
     await provider.close()
 
 
+async def test_the_census_reports_the_slots_each_invocation_runs() -> None:
+    """A scaler plans with the handler's real slots, not one task per invocation."""
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    with_slots, without = _provider(endpoint, slots=4), _provider(endpoint)
+    assert (await with_slots.census()).slots == 4
+    assert (await without.census()).slots is None
+    await with_slots.close()
+    await without.close()
+
+
 def test_event_carries_temporal_settings_but_no_secret_by_default() -> None:
     event = build_event(ENV, deployment="shop", group_id="g", invocation_id="i-1")
     env = event["workerplane"]["env"]

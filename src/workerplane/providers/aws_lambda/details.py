@@ -34,6 +34,10 @@ class LambdaDetails(AwsAccess):
     """The function: Temporal's key; a full ARN, or a bare name for local emulators."""
     max_concurrency: int | None = Field(default=None, ge=1, le=100_000)
     """At most this many invocations counted as running for this group."""
+    slots: int | None = Field(default=None, ge=1, le=10_000)
+    """Activity slots each invocation's worker runs (the handler's ``max_concurrent_activities``,
+    e.g. ``WORKERPLANE_SLOTS`` in the example). Reported in the census, so that scalers plan the
+    capacity an invoke really adds; unset, they learn it from what runs."""
     worker_ttl_s: float | None = Field(default=None, gt=0, le=86_400)
     """How long an invoked worker is counted as running; the function's timeout when unset."""
     include_secrets: bool = False

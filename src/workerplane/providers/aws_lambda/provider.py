@@ -254,7 +254,7 @@ class LambdaProvider(Provider):
 
     async def census(self) -> WorkerCensus:
         """Invocations started within the TTL: our own count (Lambda cannot list invocations)."""
-        return WorkerCensus(running=self._ledger.count())
+        return WorkerCensus(running=self._ledger.count(), slots=self.details.slots)
 
     async def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
