@@ -51,7 +51,7 @@ def _ready_with(workers: int) -> Any:
 
 def _workers_become(state: Path, count: int) -> set[int]:
     return wait_until(
-        lambda: (pids if len(pids := live_worker_pids(state)) == count else None),
+        lambda: pids if len(pids := live_worker_pids(state)) == count else None,
         f"{count} worker processes",
     )
 
@@ -107,9 +107,7 @@ def test_one_controller_across_kill_and_database_outage(
     assert first_token is not None
     leader.kill()
     standby = b if leader is a else a
-    wait_until(
-        lambda: (_token(standby) or 0) > first_token, "the standby to take the lease over"
-    )
+    wait_until(lambda: (_token(standby) or 0) > first_token, "the standby to take the lease over")
     standby.wait_for(f"/v1/endpoints/{name}", _ready_with(1))
     _workers_become(state, 1)
     processes = [standby, start("c")]

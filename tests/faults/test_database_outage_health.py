@@ -51,9 +51,11 @@ def test_database_outage_is_503_and_readiness_tells(
         assert serve.request("POST", "/v1/worker-deployments", json={"name": "d0"}) is not None
         ready = serve.wait_for(
             "/readyz",
-            lambda r: r.status_code == 200
-            and r.json()["controller"]["holds_lease"] is True
-            and r.json()["temporal"]["reachable"] is False,
+            lambda r: (
+                r.status_code == 200
+                and r.json()["controller"]["holds_lease"] is True
+                and r.json()["temporal"]["reachable"] is False
+            ),
         ).json()
         assert ready["status"] == "ok" and ready["database"] == {
             "ok": True, "backend": "postgresql", "error": None,
