@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from workerplane.store.db import Database, describe_db_error
 from workerplane.store.models import Lease
@@ -61,6 +62,15 @@ def check_fence(session: Session, fence: Fence) -> None:
         )
 
 
+def _held_under(fence: Fence) -> tuple[ColumnElement[bool], ...]:
+    """The lease row as long as ``fence`` still holds it."""
+    return (
+        Lease.name == fence.name,
+        Lease.holder == fence.holder,
+        Lease.fencing_token == fence.token,
+    )
+
+
 class LeaseStore:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -96,28 +106,14 @@ class LeaseStore:
         """Extend the lease if ``fence`` still holds it (True); False once it moved on."""
         with self._db.write_session() as s:
             result = s.execute(
-                update(Lease)
-                .where(
-                    Lease.name == fence.name,
-                    Lease.holder == fence.holder,
-                    Lease.fencing_token == fence.token,
-                )
-                .values(expires_at=time.time() + ttl_s)
+                update(Lease).where(*_held_under(fence)).values(expires_at=time.time() + ttl_s)
             )
             return bool(getattr(result, "rowcount", 0))
 
     def release(self, fence: Fence) -> None:
         """Let the lease expire now. The row (and its token) stays, so tokens never go back."""
         with self._db.write_session() as s:
-            s.execute(
-                update(Lease)
-                .where(
-                    Lease.name == fence.name,
-                    Lease.holder == fence.holder,
-                    Lease.fencing_token == fence.token,
-                )
-                .values(expires_at=0.0)
-            )
+            s.execute(update(Lease).where(*_held_under(fence)).values(expires_at=0.0))
 
 
 class Backoff:
