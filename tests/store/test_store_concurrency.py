@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from workerplane.config.model import DeploymentSpec
 from workerplane.errors import Conflict
 from workerplane.security.crypto import SecretBox
 from workerplane.store.db import Database
+from workerplane.store.leases import LeaseLost
 from workerplane.store.store import Store
 
 BOX = SecretBox(b"\x02" * 32)
@@ -86,17 +89,28 @@ def test_concurrent_idempotent_creates_make_one_row(pg_url: str) -> None:
     assert total == 1
 
 
-def test_controller_lease_is_exclusive(pg_url: str) -> None:
+def test_controller_lease_is_exclusive_and_fenced(pg_url: str) -> None:
     a, b = _stores(pg_url, 2)
-    assert a.leases.acquire("controller", "A", ttl_s=30)
-    assert not b.leases.acquire("controller", "B", ttl_s=30)
-    assert a.leases.acquire("controller", "A", ttl_s=30)  # renewal
-    a.leases.release("controller", "A")
-    assert b.leases.acquire("controller", "B", ttl_s=0.01)
-    import time
-
-    time.sleep(0.05)
-    assert a.leases.acquire("controller", "A", ttl_s=30)  # expired: taken over
+    first = a.leases.acquire("controller", "A", ttl_s=30)
+    assert first is not None and first.token == 1
+    assert b.leases.acquire("controller", "B", ttl_s=30) is None
+    assert a.leases.renew(first, ttl_s=30)
+    a.leases.release(first)
+    second = b.leases.acquire("controller", "B", ttl_s=30)
+    assert second is not None and second.token == 2  # tokens never go back, even on release
+    assert not a.leases.renew(first, ttl_s=30)
+    a.deployments.create("d", None, None)
+    a.versions.create("d", "v1", _spec(3), None)
+    with pytest.raises(LeaseLost):
+        a.controller.snapshot("default", first)  # a stale leader's lifecycle move is refused
+    assert b.versions.get("d", "v1").status == "UPDATE_PENDING"
+    with pytest.raises(LeaseLost):
+        a.controller.publish([], (), first)
+    [version] = b.controller.snapshot("default", second)
+    assert version.key and b.versions.get("d", "v1").status == "UPDATE_IN_PROGRESS"
+    b.leases.release(second)
+    third = a.leases.acquire("controller", "A", ttl_s=30)
+    assert third is not None and third.token == 3
 
 
 def test_snapshot_marks_generation_once(pg_url: str) -> None:

@@ -1,6 +1,7 @@
 """The FastAPI application: Temporal-shaped compute resources and Launch-style endpoints.
 
-Routes (all under ``/v1`` need ``Authorization: Bearer <token>``; ``/healthz`` does not):
+Routes (all under ``/v1`` need ``Authorization: Bearer <token>``; ``/livez``, ``/healthz`` and
+``/readyz`` do not):
 
 * ``/v1/worker-deployments`` (+ ``/{name}``, ``/{name}/set-current``, ``/{name}/set-ramping``)
 * ``/v1/worker-deployments/{name}/versions`` (+ ``/{build_id}``, ``/compute-config``,
@@ -11,13 +12,50 @@ Routes (all under ``/v1`` need ``Authorization: Bearer <token>``; ``/healthz`` d
 
 from __future__ import annotations
 
-from fastapi import Depends, FastAPI
+import logging
+
+import psycopg
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from workerplane.api.deps import Routing, require_token
 from workerplane.api.errors import ERROR_RESPONSES, install_error_handlers
 from workerplane.api.routers import deployments, endpoints, health, versions
+from workerplane.api.schemas import ErrorResponse
 from workerplane.api.settings import ApiSettings, TemporalHook
+from workerplane.security.redact import scrub
+from workerplane.store.db import describe_db_error
 from workerplane.store.store import Store
+
+logger = logging.getLogger("workerplane.api")
+
+#: Errors that mean "the database cannot be reached now", not "this request is wrong".
+_UNAVAILABLE = (
+    OperationalError, InterfaceError, PoolTimeout, psycopg.OperationalError,
+    psycopg.InterfaceError,
+)  # fmt: skip
+
+
+_UNAVAILABLE_RESPONSE = {
+    "model": ErrorResponse,
+    "description": "The database is unavailable (retry later)",
+}
+
+
+async def _on_database_error(_: Request, exc: Exception) -> JSONResponse:
+    """503 with the reason (the driver's first line: no SQL, parameters or stack) while the
+    database is down; any other database error stays an internal error (500)."""
+    reason = scrub(describe_db_error(exc))
+    if isinstance(exc, _UNAVAILABLE) or getattr(exc, "connection_invalidated", False):
+        logger.warning("database unavailable: %s", reason)
+        body = {"error": {"code": "unavailable", "message": f"database unavailable: {reason}",
+                          "details": []}}  # fmt: skip
+        return JSONResponse(status_code=503, content=body, headers={"Retry-After": "5"})
+    logger.error("database error: %s", reason)
+    body = {"error": {"code": "internal", "message": "internal error", "details": []}}
+    return JSONResponse(status_code=500, content=body)
 
 
 def create_app(
@@ -47,12 +85,14 @@ def create_app(
     app.state.settings = settings
     app.state.routing = Routing(temporal_hook, settings)
     install_error_handlers(app)
+    for error in (DBAPIError, PoolTimeout, psycopg.Error):
+        app.add_exception_handler(error, _on_database_error)
     app.include_router(health.router)
     for resource in (deployments, versions, endpoints):
         app.include_router(
             resource.router,
             prefix="/v1",
             dependencies=[Depends(require_token)],
-            responses=ERROR_RESPONSES,
+            responses={**ERROR_RESPONSES, 503: _UNAVAILABLE_RESPONSE},
         )
     return app

@@ -13,6 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from workerplane.api.readiness import ServeRuntime
 from workerplane.api.settings import ApiSettings, TemporalHook
 from workerplane.store.store import Store
 
@@ -30,8 +31,18 @@ async def get_settings(request: Request) -> ApiSettings:
     return settings
 
 
+async def get_runtime(request: Request) -> ServeRuntime:
+    """The process state ``serve`` set; an app made without it (tests) has a bare one."""
+    runtime: ServeRuntime | None = getattr(request.app.state, "runtime", None)
+    if runtime is None:
+        settings: ApiSettings = request.app.state.settings
+        runtime = ServeRuntime(controller_mode=settings.controller)
+    return runtime
+
+
 StoreDep = Annotated[Store, Depends(get_store)]
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
+RuntimeDep = Annotated[ServeRuntime, Depends(get_runtime)]
 
 
 class Routing:

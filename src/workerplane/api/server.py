@@ -1,8 +1,9 @@
 """``workerplane serve``: the API and the controller in one process and one event loop.
 
 uvicorn serves the app; next to it a task waits for the controller lease, runs the controller on
-the store-backed spec source and status sink while it holds the lease, and stops it if the lease
-is lost. Migrations run before anything else.
+the store-backed spec source and status sink while it holds the lease (their writes fenced by the
+lease's token), and stops it if the lease is lost; then it stands by to take the lease again. No
+database error ends that task. Migrations run before anything else.
 """
 
 from __future__ import annotations
@@ -11,13 +12,16 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import signal
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import uvicorn
 from anyio import to_thread
+from sqlalchemy.engine import make_url
 from temporalio.api.workflowservice.v1 import (
     SetWorkerDeploymentCurrentVersionRequest,
     SetWorkerDeploymentRampingVersionRequest,
@@ -25,12 +29,13 @@ from temporalio.api.workflowservice.v1 import (
 from temporalio.service import RPCError
 
 from workerplane.api.app import create_app
+from workerplane.api.readiness import ServeRuntime, TemporalHealth, watch_temporal
 from workerplane.api.settings import ApiSettings
 from workerplane.errors import Conflict
 from workerplane.security.crypto import load_secret_box
 from workerplane.security.redact import install_log_scrubber, register_secret
 from workerplane.store.controller_io import StoreSpecSource, StoreStatusSink
-from workerplane.store.db import Database, default_sqlite_url
+from workerplane.store.db import Database, default_sqlite_url, normalize_url
 from workerplane.store.leases import ControllerLease
 from workerplane.store.store import Store
 from workerplane.temporal.connection import connect, resolve_connection
@@ -43,7 +48,9 @@ class ServeConfig:
     """Everything ``workerplane serve`` needs.
 
     Attributes:
-        database_url: SQLAlchemy URL; SQLite under ``state_dir`` when ``None``.
+        database_url: SQLAlchemy URL; else read from ``database_url_file``, else from
+            ``WORKERPLANE_DATABASE_URL``, else SQLite under ``state_dir``. The file and the
+            variable keep the password out of ``ps``.
         controller: run the embedded controller (only while holding the lease).
         tokens: bearer tokens to accept (stored hashed at start).
         temporal_routing: mirror set-current / set-ramping to the Temporal server.
@@ -56,6 +63,7 @@ class ServeConfig:
     host: str = "127.0.0.1"
     port: int = 8233
     database_url: str | None = None
+    database_url_file: Path | None = None
     temporal_address: str = "127.0.0.1:7233"
     namespace: str = "default"
     controller: bool = True
@@ -85,10 +93,31 @@ def uvicorn_config(app: Any, host: str, port: int) -> uvicorn.Config:
     )  # fmt: skip
 
 
+#: The environment variable ``serve`` reads the database URL from (deploy/kustomize sets it).
+DATABASE_URL_ENV = "WORKERPLANE_DATABASE_URL"
+
+
+def resolve_database_url(config: ServeConfig, environ: Mapping[str, str] = os.environ) -> str:
+    """The database URL: explicit, from the file, from the environment, else local SQLite.
+
+    Its password is registered with the log scrubber, so no log line can show it.
+    """
+    url = config.database_url
+    if not url and config.database_url_file is not None:
+        url = config.database_url_file.read_text().strip()
+    if not url:
+        url = environ.get(DATABASE_URL_ENV, "").strip()
+    if not url:
+        return default_sqlite_url(config.state_dir)
+    password = make_url(normalize_url(url)).password
+    if password:
+        register_secret(str(password))
+    return url
+
+
 def build_store(config: ServeConfig) -> Store:
     install_log_scrubber()
-    url = config.database_url or default_sqlite_url(config.state_dir)
-    db = Database(url)
+    db = Database(resolve_database_url(config))
     db.migrate()
     box = load_secret_box(state_dir=config.state_dir)
     store = Store(db, box)
@@ -144,6 +173,14 @@ async def serve(config: ServeConfig, *, stop: asyncio.Event | None = None) -> No
         controller="embedded" if config.controller else "external",
     )
     app = create_app(store, settings, temporal_hook=temporal_routing_hook(config.temporal_address))
+    runtime = ServeRuntime(
+        controller_mode=settings.controller,
+        lease=ControllerLease(store.leases, ttl_s=config.lease_ttl_s)
+        if config.controller
+        else None,
+        temporal=TemporalHealth(config.temporal_address, config.namespace),
+    )
+    app.state.runtime = runtime
     # Blocking store calls run in this thread pool (sync routes, run_in_threadpool); it matches
     # the database pool (pool_size + max_overflow) so a thread never waits for a connection.
     to_thread.current_default_thread_limiter().total_tokens = config.api_threads
@@ -164,8 +201,12 @@ async def serve(config: ServeConfig, *, stop: asyncio.Event | None = None) -> No
             loop.add_signal_handler(sig, stop.set)
 
     api_task = asyncio.create_task(server.serve())
+    assert runtime.temporal is not None
+    temporal_task = asyncio.create_task(watch_temporal(runtime.temporal, stop))
     controller_task = (
-        asyncio.create_task(_controller_loop(store, config, stop)) if config.controller else None
+        asyncio.create_task(_controller_loop(store, runtime.lease, config, stop))
+        if runtime.lease is not None
+        else None
     )
     logger.info("workerplane API on http://%s:%d", config.host, config.port)
     stop_task = asyncio.create_task(stop.wait())
@@ -177,22 +218,31 @@ async def serve(config: ServeConfig, *, stop: asyncio.Event | None = None) -> No
     server.should_exit = True
     with contextlib.suppress(asyncio.CancelledError):
         await api_task
+    temporal_task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await temporal_task
     store.db.dispose()
 
 
-async def _controller_loop(store: Store, config: ServeConfig, stop: asyncio.Event) -> None:
-    """Hold the lease and run the controller; on losing the lease, stop and wait again."""
+async def _controller_loop(
+    store: Store, lease: ControllerLease, config: ServeConfig, stop: asyncio.Event
+) -> None:
+    """Hold the lease and run the controller; on losing the lease, stop it and stand by.
+
+    The controller's reads and writes carry the lease's fence, so once another process holds
+    a newer token the store refuses them (and the controller stops at the first refusal).
+    """
     from workerplane.controller.controller import Controller, ControllerSettings
 
-    lease = ControllerLease(store.leases, ttl_s=config.lease_ttl_s)
     while not stop.is_set():
-        if not await lease.wait_acquire(stop):
+        fence = await lease.wait_acquire(stop)
+        if fence is None:
             return
-        logger.info("holding the controller lease (%s): controller running", lease.holder)
-        lease.lost.clear()
         controller = Controller(
-            StoreSpecSource(store.controller, config.namespace),
-            StoreStatusSink(store.controller),
+            StoreSpecSource(
+                store.controller, config.namespace, fence=fence, on_fenced=lease.mark_lost
+            ),
+            StoreStatusSink(store.controller, fence=fence, on_fenced=lease.mark_lost),
             ControllerSettings(
                 state_dir=config.state_dir.resolve(),
                 address=config.temporal_address,
@@ -201,21 +251,11 @@ async def _controller_loop(store: Store, config: ServeConfig, stop: asyncio.Even
         )
         run_stop = asyncio.Event()
         keeper = asyncio.create_task(lease.keep(run_stop))
-
-        async def relay(run_stop: asyncio.Event) -> None:
-            waiters = {
-                asyncio.create_task(stop.wait()),
-                asyncio.create_task(lease.lost.wait()),
-            }
-            _, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-            for task in pending:
-                task.cancel()
-            run_stop.set()
-
-        relay_task = asyncio.create_task(relay(run_stop))
+        relay_task = asyncio.create_task(_first_of(stop, lease.lost, then=run_stop))
         try:
             await controller.run(run_stop)
         finally:
+            # Without --drain the workers live on, for the next holder to adopt.
             await controller.shutdown(drain=config.drain_on_exit and stop.is_set())
             run_stop.set()
             relay_task.cancel()
@@ -225,3 +265,14 @@ async def _controller_loop(store: Store, config: ServeConfig, stop: asyncio.Even
         if stop.is_set():
             await lease.release()
             return
+
+
+async def _first_of(*events: asyncio.Event, then: asyncio.Event) -> None:
+    """Set ``then`` as soon as one of ``events`` is set."""
+    waiters = {asyncio.create_task(event.wait()) for event in events}
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in waiters:
+            task.cancel()
+    then.set()

@@ -30,8 +30,14 @@ def serve(
     db: str | None = typer.Option(
         None,
         "--db",
-        help="Database URL (default: SQLite in the state dir; postgresql://... for PostgreSQL).",
+        "--database-url",
+        help="Database URL (default: SQLite in the state dir; postgresql://... for PostgreSQL)."
+        " Prefer --database-url-file or WORKERPLANE_DATABASE_URL: ps shows arguments.",
     ),
+    db_file: Path | None = typer.Option(
+        None, "--database-url-file", help="Read the database URL from this file."
+    ),
+    lease_ttl_s: float = typer.Option(15.0, "--lease-ttl", help="Controller lease TTL (s)."),
     address: str = typer.Option(
         os.environ.get("TEMPORAL_ADDRESS", "127.0.0.1:7233"), "--address", help="Temporal frontend."
     ),
@@ -64,8 +70,9 @@ def serve(
     if os.environ.get("WORKERPLANE_TOKEN"):
         tokens.append(os.environ["WORKERPLANE_TOKEN"])
     config = ServeConfig(
-        state_dir=state_dir, host=host, port=port, database_url=db, temporal_address=address,
-        namespace=namespace, controller=not no_controller, tokens=tuple(tokens),
+        state_dir=state_dir, host=host, port=port, database_url=db, database_url_file=db_file,
+        temporal_address=address, namespace=namespace, controller=not no_controller,
+        tokens=tuple(tokens), lease_ttl_s=lease_ttl_s,
     )  # fmt: skip
     if not tokens:
         from workerplane.api.server import build_store

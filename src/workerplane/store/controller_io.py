@@ -3,14 +3,16 @@
 The controller polls :meth:`StoreSpecSource.snapshot` every ``refresh_s``; a change made through
 the API (a new version, new min/max, a removal) is therefore applied live, without a restart.
 What it publishes moves each version's lifecycle forward (:mod:`workerplane.store.lifecycle`).
+Under ``serve`` both carry the controller lease's fence: once another process took the lease
+over, the store refuses them (:class:`~workerplane.store.leases.LeaseLost`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
@@ -20,9 +22,12 @@ from workerplane.planning.status import GroupStatus, ManagedVersion, VersionStat
 from workerplane.security.crypto import SecretBox
 from workerplane.store import spec_codec
 from workerplane.store.db import Database
+from workerplane.store.leases import Fence, LeaseLost, check_fence
 from workerplane.store.lifecycle import UPDATE_IN_PROGRESS, UPDATE_PENDING
 from workerplane.store.models import DeploymentVersion, GroupStatusRow
 from workerplane.store.rows import purge, status_payload
+
+_T = TypeVar("_T")
 
 
 def _with_namespace(spec: DeploymentSpec, namespace: str | None) -> DeploymentSpec:
@@ -39,7 +44,9 @@ class ControllerIO:
         self._db = db
         self._box = box
 
-    def snapshot(self, default_namespace: str | None = None) -> list[ManagedVersion]:
+    def snapshot(
+        self, default_namespace: str | None = None, fence: Fence | None = None
+    ) -> list[ManagedVersion]:
         """Every version the controller should run now (secrets decrypted).
 
         Records that the controller picked up each version's current generation, so its status
@@ -49,6 +56,8 @@ class ControllerIO:
         now = time.time()
         result: list[ManagedVersion] = []
         with self._db.write_session() as s:
+            if fence is not None:
+                check_fence(s, fence)
             rows = list(
                 s.scalars(
                     select(DeploymentVersion).options(selectinload(DeploymentVersion.deployment))
@@ -86,12 +95,19 @@ class ControllerIO:
                     )
         return result
 
-    def publish(self, statuses: list[GroupStatus], versions: Sequence[VersionStatus] = ()) -> None:
+    def publish(
+        self,
+        statuses: list[GroupStatus],
+        versions: Sequence[VersionStatus] = (),
+        fence: Fence | None = None,
+    ) -> None:
         """Store the controller's group statuses and move each version's lifecycle to the
         controller's verdict in ``versions``."""
         now = time.time()
         verdicts = {v.version_key: v for v in versions}
         with self._db.write_session() as s:
+            if fence is not None:
+                check_fence(s, fence)
             rows = list(s.scalars(select(DeploymentVersion)))
             specs = {v.key: spec_codec.redacted_spec(v.spec_json) for v in rows}
             existing = {(r.version_key, r.group_id): r for r in s.scalars(select(GroupStatusRow))}
@@ -141,27 +157,60 @@ def _advance(row: DeploymentVersion, verdict: VersionStatus, now: float) -> None
         row.updated_at = now
 
 
-class StoreSpecSource:
-    """The controller's ``SpecSource`` backed by the store."""
+async def _fenced(on_fenced: Callable[[], None] | None, call: Callable[..., _T], *args: Any) -> _T:
+    """Run a store call in a thread; tell ``on_fenced`` first when the store refused its fence."""
+    try:
+        return await asyncio.to_thread(call, *args)
+    except LeaseLost:
+        if on_fenced is not None:
+            on_fenced()
+        raise
 
-    def __init__(self, io: ControllerIO, default_namespace: str | None = None) -> None:
+
+class StoreSpecSource:
+    """The controller's ``SpecSource`` backed by the store.
+
+    With a ``fence``, reads are refused once the lease moved on; ``on_fenced`` is then called
+    (it stops the controller) before the refusal propagates.
+    """
+
+    def __init__(
+        self,
+        io: ControllerIO,
+        default_namespace: str | None = None,
+        *,
+        fence: Fence | None = None,
+        on_fenced: Callable[[], None] | None = None,
+    ) -> None:
         self._io = io
         self._default_namespace = default_namespace
+        self._fence = fence
+        self._on_fenced = on_fenced
 
     async def snapshot(self) -> list[ManagedVersion]:
-        return await asyncio.to_thread(self._io.snapshot, self._default_namespace)
+        return await _fenced(
+            self._on_fenced, self._io.snapshot, self._default_namespace, self._fence
+        )
 
 
 class StoreStatusSink:
-    """The controller's ``StatusSink`` backed by the store."""
+    """The controller's ``StatusSink`` backed by the store, fenced as the spec source is."""
 
-    def __init__(self, io: ControllerIO) -> None:
+    def __init__(
+        self,
+        io: ControllerIO,
+        *,
+        fence: Fence | None = None,
+        on_fenced: Callable[[], None] | None = None,
+    ) -> None:
         self._io = io
         self._lock = asyncio.Lock()
+        self._fence = fence
+        self._on_fenced = on_fenced
 
     async def publish(
         self, statuses: list[GroupStatus], versions: Sequence[VersionStatus] = ()
     ) -> None:
         # Group loops publish independently; serialising them avoids pointless write contention.
         async with self._lock:
-            await asyncio.to_thread(self._io.publish, statuses, versions)
+            await _fenced(self._on_fenced, self._io.publish, statuses, versions, self._fence)

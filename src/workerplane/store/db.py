@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +18,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
+#: Seconds to wait for a PostgreSQL connection before the call fails (and the API answers 503).
+PG_CONNECT_TIMEOUT_S = 5
+
 
 def normalize_url(url: str) -> str:
     """Accept ``postgresql://`` and ``postgres://`` and select the psycopg 3 driver for them."""
@@ -24,6 +29,14 @@ def normalize_url(url: str) -> str:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
     return url
+
+
+def describe_db_error(err: BaseException) -> str:
+    """A database error's first line: what failed, without the SQL, its parameters or a stack
+    (safe for logs and API responses)."""
+    cause = getattr(err, "orig", None) or err
+    lines = str(cause).strip().splitlines()
+    return lines[0] if lines else type(cause).__name__
 
 
 def default_sqlite_url(state_dir: Path) -> str:
@@ -41,6 +54,8 @@ def make_engine(url: str, *, pool_size: int = 20) -> Engine:
     url = normalize_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            make_private(Path(parsed.database))
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30},
@@ -65,7 +80,27 @@ def make_engine(url: str, *, pool_size: int = 20) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        # An unreachable server (rather than a refused connection) fails in bounded time.
+        connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_S},
+    )
+
+
+def make_private(path: Path) -> None:
+    """Create the SQLite file readable by its owner only (0600), and tighten an existing one.
+
+    SQLite gives its ``-wal`` and ``-shm`` files the main file's mode, so they follow; the
+    ones left by an earlier, looser run are tightened too.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(file, 0o600)
 
 
 def alembic_config(engine: Engine | None = None) -> Config:
@@ -114,6 +149,11 @@ class Database:
 
     def migrate(self) -> None:
         run_migrations(self.engine)
+
+    def ping(self) -> None:
+        """One round trip to the database (raises the driver's error when it is down)."""
+        with self.engine.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
 
     @contextmanager
     def read_session(self) -> Iterator[Session]:

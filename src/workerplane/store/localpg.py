@@ -60,6 +60,17 @@ class LocalPostgres:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
+    def halt(self) -> None:
+        """Stop the server but keep its data (a database outage, for fault tests)."""
+        _run_as_owner(
+            [str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "fast", "-w", "stop"]
+        )
+
+    def resume(self, timeout_s: float = 60.0) -> None:
+        """Start a halted server again on the same port."""
+        _pg_ctl_start(self, timeout_s)
+        _wait_accepting(self, timeout_s)
+
     def stop(self) -> None:
         _run_as_owner(
             [str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "immediate", "stop"],
@@ -109,29 +120,42 @@ def start_local_postgres(timeout_s: float = 60.0) -> LocalPostgres:
     if result.returncode != 0:
         shutil.rmtree(base, ignore_errors=True)
         raise RuntimeError("initdb failed: " + result.stdout.decode(errors="replace")[-2000:])
+    server = LocalPostgres(bindir=bindir, base=base, port=port, user=user)
+    try:
+        _pg_ctl_start(server, timeout_s)
+        _wait_accepting(server, timeout_s)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def _pg_ctl_start(server: LocalPostgres, timeout_s: float) -> None:
     options = (
-        f"-c listen_addresses=127.0.0.1 -p {port} -k {base} -c fsync=off "
+        f"-c listen_addresses=127.0.0.1 -p {server.port} -k {server.base} -c fsync=off "
         "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
     )
     result = _run_as_owner(
-        [str(bindir / "pg_ctl"), "-D", str(base / "data"), "-o", options,
-         "-l", str(base / "server.log"), "-w", "-t", str(int(timeout_s)), "start"],
+        [str(server.bindir / "pg_ctl"), "-D", str(server.datadir), "-o", options,
+         "-l", str(server.base / "server.log"), "-w", "-t", str(int(timeout_s)), "start"],
         check=False,
     )  # fmt: skip
-    server = LocalPostgres(bindir=bindir, base=base, port=port, user=user)
     if result.returncode != 0:
-        log = (base / "server.log").read_text(errors="replace")[-2000:]
-        server.stop()
+        log = (server.base / "server.log").read_text(errors="replace")[-2000:]
         raise RuntimeError("pg_ctl start failed: " + log)
-    deadline = time.monotonic() + timeout_s
+
+
+def _wait_accepting(server: LocalPostgres, timeout_s: float) -> None:
     import psycopg
 
+    deadline = time.monotonic() + timeout_s
     while True:
         try:
-            psycopg.connect(host="127.0.0.1", port=port, user=user, dbname="postgres").close()
-            return server
+            psycopg.connect(
+                host="127.0.0.1", port=server.port, user=server.user, dbname="postgres"
+            ).close()
+            return
         except psycopg.OperationalError:
             if time.monotonic() > deadline:
-                server.stop()
                 raise
             time.sleep(0.1)

@@ -130,7 +130,11 @@ class GroupStatusRow(Base):
 
 
 class Lease(Base):
-    """A named lease: only its holder may run the controller until ``expires_at``."""
+    """A named lease: only its holder may run the controller until ``expires_at``.
+
+    ``fencing_token`` grows each time the lease changes hands (never reset: a released lease
+    only expires), so a write carrying an older token comes from a stale leader.
+    """
 
     __tablename__ = "leases"
 
@@ -138,3 +142,4 @@ class Lease(Base):
     holder: Mapped[str] = mapped_column(String(128))
     expires_at: Mapped[float] = mapped_column(Float)
     acquired_at: Mapped[float] = mapped_column(Float)
+    fencing_token: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
