@@ -10,12 +10,8 @@ import pytest
 
 from tests.sim.sim_support import AZURE_SAMPLE
 from workerplane.lab.trace_files import csv_rows, resolve_traces, write_csv_rows
-from workerplane.sim.traces import (
-    Trace,
-    TraceFormatError,
-    azure_functions_trace,
-    synthetic_azure_rows,
-)
+from workerplane.sim.azure import TraceFormatError, azure_functions_trace, synthetic_azure_rows
+from workerplane.sim.traces import Trace
 
 
 def azure(path: Path, **options: Any) -> Trace:

@@ -21,8 +21,9 @@ from workerplane.scaling.types import (
 )
 from workerplane.sim.anchors import FixedReplicasScaler, KedaHpaConfig, KedaHpaScaler
 from workerplane.sim.distributions import Distribution
-from workerplane.sim.engine import SimOptions, WorkerModel, simulate
-from workerplane.sim.traces import spikes
+from workerplane.sim.engine import simulate
+from workerplane.sim.models import SimOptions, WorkerModel
+from workerplane.sim.synthetic import spikes
 
 
 def obs(backlog: int, t: float, running: int = 0) -> GroupMetrics:

@@ -10,9 +10,10 @@ import pytest
 from tests.sim.sim_support import make_trace
 from workerplane.scaling.types import Decision, GroupMetrics, Hold, SetSize, StartWorkers, Strategy
 from workerplane.sim.distributions import Distribution
-from workerplane.sim.engine import ServerModel, WorkerModel, simulate
+from workerplane.sim.engine import simulate
+from workerplane.sim.models import ServerModel, WorkerModel
 from workerplane.sim.policies import builtin_policies
-from workerplane.sim.traces import bursts, longtail, steady
+from workerplane.sim.synthetic import bursts, longtail, steady
 
 
 @dataclass

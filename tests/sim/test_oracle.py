@@ -9,7 +9,7 @@ from scipy.sparse import lil_matrix
 
 from tests.sim.sim_support import make_trace
 from workerplane.sim.distributions import Distribution
-from workerplane.sim.engine import WorkerModel
+from workerplane.sim.models import WorkerModel
 from workerplane.sim.oracle import (
     _solve_segment,
     compulsory_per_bin,
@@ -18,7 +18,7 @@ from workerplane.sim.oracle import (
     whole_task_oracle,
 )
 from workerplane.sim.policies import builtin_policies
-from workerplane.sim.traces import bimodal, bursts
+from workerplane.sim.synthetic import bimodal, bursts
 
 
 def milp_reference(demand: np.ndarray, slots: int, dt: float, startup: float, k: int) -> float:

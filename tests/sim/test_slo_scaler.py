@@ -16,9 +16,9 @@ from workerplane.scaling.types import (
     Strategy,
     WorkerCensus,
 )
-from workerplane.sim.engine import WorkerModel
+from workerplane.sim.models import WorkerModel
 from workerplane.sim.policies import slo_policy
-from workerplane.sim.traces import bursts, spikes
+from workerplane.sim.synthetic import bursts, spikes
 
 
 def m(

@@ -33,6 +33,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.compute.v1 import ComputeConfig as ComputeConfigProto
@@ -157,6 +158,22 @@ def _full_updates(compute: ComputeConfig) -> dict[str, ComputeConfigScalingGroup
     return updates
 
 
+def _write_stamp() -> dict[str, str]:
+    """How workerplane signs a write to Temporal: its identity, and a fresh request ID (the
+    server deduplicates retries of one request by it)."""
+    return {"identity": "workerplane", "request_id": uuid.uuid4().hex}
+
+
+def _version_write(namespace: str, deployment: str, build_id: str) -> dict[str, Any]:
+    """The fields every write to one version's compute config starts with: which version, and
+    :func:`_write_stamp`."""
+    return {
+        "namespace": namespace,
+        "deployment_version": _version(deployment, build_id),
+        **_write_stamp(),
+    }
+
+
 async def ensure_worker_deployment(
     client: Client, namespace: str, deployment: str, *, timeout_s: float = 30.0
 ) -> bool:
@@ -164,11 +181,10 @@ async def ensure_worker_deployment(
     try:
         await client.workflow_service.create_worker_deployment(
             CreateWorkerDeploymentRequest(
-                namespace=namespace, deployment_name=deployment, identity="workerplane",
-                request_id=uuid.uuid4().hex,
+                namespace=namespace, deployment_name=deployment, **_write_stamp()
             ),
             timeout=timedelta(seconds=timeout_s),
-        )  # fmt: skip
+        )
         return True
     except RPCError as err:
         if err.status == RPCStatusCode.ALREADY_EXISTS:
@@ -201,11 +217,8 @@ async def push_compute_config(
     try:
         await service.create_worker_deployment_version(
             CreateWorkerDeploymentVersionRequest(
-                namespace=namespace,
-                deployment_version=_version(deployment, build_id),
                 compute_config=compute_config_to_proto(compute),
-                identity="workerplane",
-                request_id=uuid.uuid4().hex,
+                **_version_write(namespace, deployment, build_id),
             ),
             timeout=timeout,
         )
@@ -216,12 +229,9 @@ async def push_compute_config(
     try:
         await service.update_worker_deployment_version_compute_config(
             UpdateWorkerDeploymentVersionComputeConfigRequest(
-                namespace=namespace,
-                deployment_version=_version(deployment, build_id),
                 compute_config_scaling_groups=_full_updates(compute),
                 remove_compute_config_scaling_groups=list(remove or []),
-                identity="workerplane",
-                request_id=uuid.uuid4().hex,
+                **_version_write(namespace, deployment, build_id),
             ),
             timeout=timeout,
         )

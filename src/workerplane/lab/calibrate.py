@@ -32,7 +32,8 @@ from workerplane.lab.real_run import RealRun, run_real
 from workerplane.scaling.registry import build_scaler
 from workerplane.scaling.types import Strategy
 from workerplane.sim.distributions import Distribution
-from workerplane.sim.engine import ServerModel, SimOptions, SimResult, WorkerModel, simulate
+from workerplane.sim.engine import simulate
+from workerplane.sim.models import ServerModel, SimOptions, SimResult, WorkerModel
 from workerplane.sim.traces import FloatArray, Trace
 from workerplane.temporal.devserver import DevServer, start_dev_server
 

@@ -21,7 +21,8 @@ from workerplane.lab.calibrate import summary_markdown
 from workerplane.lab.calibration import CalibrationConfig, calibration_trace
 from workerplane.lab.report import DEFAULT_POLICY, render_tables, run_benchmark, write_outputs
 from workerplane.lab.trace_files import resolve_traces
-from workerplane.sim.traces import BUILTIN, TraceFormatError
+from workerplane.sim.azure import TraceFormatError
+from workerplane.sim.synthetic import BUILTIN
 
 app = typer.Typer(
     help="Benchmarks: compare scaling policies in the deterministic simulator.",

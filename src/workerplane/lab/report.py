@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from rich.table import Table
 from rich.text import Text
 
-from workerplane.sim.engine import ServerModel, SimResult, WorkerModel
+from workerplane.sim.models import ServerModel, SimResult, WorkerModel
 from workerplane.sim.oracle import OracleResult, oracle, whole_task_oracle
 from workerplane.sim.policies import Policy, best_fixed, builtin_policies, fixed_policy
 from workerplane.sim.traces import Trace

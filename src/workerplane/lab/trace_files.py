@@ -1,7 +1,7 @@
 """Trace files: read and write CSV tables (the Azure Functions 2019 format), and load the CLI's
 trace specs.
 
-The parsing is pure (:func:`workerplane.sim.traces.azure_functions_trace`); this module only opens
+The parsing is pure (:func:`workerplane.sim.azure.azure_functions_trace`); this module only opens
 the files.
 """
 
@@ -12,7 +12,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from workerplane.sim.traces import BUILTIN, Trace, azure_functions_trace, parse_trace_spec
+from workerplane.sim.azure import azure_functions_trace, parse_trace_spec
+from workerplane.sim.synthetic import BUILTIN
+from workerplane.sim.traces import Trace
 
 
 @contextmanager

@@ -7,10 +7,10 @@ asyncio task, so implementations need no locking of their own.
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, SecretStr
 
@@ -118,6 +118,22 @@ class Provider(abc.ABC):
 
     #: INVOKE providers implement :meth:`invoke`; WORKER_SET providers implement :meth:`set_size`.
     strategy: Strategy
+
+    @classmethod
+    def from_context(cls, context: ProviderContext[Any]) -> Provider:
+        """Build the provider for one group (the factory's one entry point).
+
+        This default suits a constructor that takes the details, then ``deployment``,
+        ``group_id`` and ``worker_env`` by keyword; a provider built otherwise overrides it.
+        """
+        # The constructor is the subclass's, unknown to this class: call it as a callable.
+        build: Callable[..., Provider] = cls
+        return build(
+            context.details,
+            deployment=context.deployment,
+            group_id=context.group_id,
+            worker_env=context.worker_env,
+        )
 
     async def start(self) -> None:  # noqa: B027 - optional hook
         """Begin managing: adopt or stop workers left from an earlier controller run."""

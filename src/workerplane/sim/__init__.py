@@ -1,6 +1,9 @@
 """The scaling policy lab's pure core: a deterministic simulator of a Temporal task queue.
 
-* :mod:`workerplane.sim.traces` - traces (seeded generators and the Azure Functions 2019 parser);
+* :mod:`workerplane.sim.traces` - the trace type;
+* :mod:`workerplane.sim.synthetic` - the seeded trace generators;
+* :mod:`workerplane.sim.azure` - the Azure Functions 2019 parser and the CLI's trace specs;
+* :mod:`workerplane.sim.models` - worker and server models, run options, and the run's result;
 * :mod:`workerplane.sim.engine` - the discrete-event simulator that drives REAL scalers;
 * :mod:`workerplane.sim.anchors` - KEDA+HPA and fixed replicas, as scalers;
 * :mod:`workerplane.sim.policies` - the policies the benchmark compares;

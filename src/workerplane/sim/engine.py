@@ -1,33 +1,15 @@
 """A deterministic discrete-event simulator of one Temporal task queue and its workers.
 
-What is modelled, and how:
-
-* **Tasks** arrive at the trace's times and wait in a FIFO backlog until a worker slot takes them.
-  A task's schedule-to-start latency is the time from arrival to the moment a slot takes it.
-* **Workers** are launched by the policy. Each one takes a random startup delay (``startup``) to
-  start polling, then serves ``slots`` tasks at once. Free slots are matched to tasks in the order
-  they became free (Temporal's matcher hands a task to the poller that has waited longest), so load
-  spreads over all workers, as in production.
-* **Invoke workers** (Lambda, subprocess) leave by themselves: after ``idle_exit_s`` without work
-  (nothing in flight, nothing received) and/or when they reach ``max_lifetime_s`` (they then stop
-  polling, finish what they run, and exit).
-* **Worker-set workers** (Kubernetes, ECS, Cloud Run) are retired when the policy lowers the size.
-  The provider retires workers still starting first, then those whose tasks end first (the
-  simulator knows the durations; see docs/policy-lab.md for the rule a real provider can
-  follow). A retiring worker stops
-  polling, finishes its in-flight tasks (it is never cancelled) and exits.
-* **Temporal's stats semantics**: the server computes ``DescribeTaskQueue`` stats at most once per
-  ``stats_ttl_s`` (``matching.TaskQueueInfoByBuildIdTTL``, 5 s by default) and serves the cached
-  copy in between. ``tasks_add_rate`` and ``tasks_dispatch_rate`` are sliding-window counts over
-  30 s in 5 s buckets (:mod:`workerplane.sim.server_rates`), which reach zero. ``pollers`` counts
-  polling workers plus those that stopped polling less than ``poller_history_ttl_s`` ago
-  (``matching.PollerHistoryTTL``, 5 min).
-* **The controller** observes the group every ``scaler.poll_interval_s`` seconds (from t = 0),
-  runs the REAL controller's plan (:func:`~workerplane.planning.plan.plan_cycle`: the scaler's
-  ``decide(state, metrics, now)``, the drain rules, the held-size reconcile) and executes the
-  planned action through the simulated provider. The census it passes (running, ready, in
-  flight, desired) is exact and fresh, as a provider reading worker status files sees it.
-* **Cost** is worker-seconds: from launch (startup time is billed) to exit.
+Tasks wait in a FIFO backlog; free worker slots take them in the order they became free (Temporal's
+matcher). Workers start after a random delay (:class:`~workerplane.sim.models.WorkerModel`); invoke
+workers exit when idle or old, worker-set workers are retired when the size drops (starting ones
+first, then those whose tasks end first) and finish their in-flight tasks. The server's stats are
+cached for ``stats_ttl_s``, its rates are sliding windows (:mod:`workerplane.sim.server_rates`), and
+pollers stay listed for ``poller_history_ttl_s`` (:class:`~workerplane.sim.models.ServerModel`).
+Every ``scaler.poll_interval_s`` the REAL controller's plan runs
+(:func:`~workerplane.planning.plan.plan_cycle`) on an exact, fresh census, and its action is
+executed here. Cost is worker-seconds, launch to exit. docs/policy-lab.md ("The simulator model")
+states the model in full.
 
 Everything random is drawn from one seeded ``numpy.random.Generator`` and ties between events at
 the same instant are broken by insertion order, so a run is exactly reproducible.
@@ -39,109 +21,18 @@ import heapq
 import math
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from workerplane.planning.actions import Action, GroupState, Invoke, NoAction, Reconcile, Resize
 from workerplane.planning.observe import Observation, needs_fresh_backlog
-from workerplane.planning.plan import Decider, GroupIntent, action_for, advance, plan_cycle
-from workerplane.scaling.types import (
-    Decision,
-    GroupMetrics,
-    Hold,
-    QueueStats,
-    Strategy,
-    WorkerCensus,
-)
-from workerplane.sim.distributions import Distribution
-from workerplane.sim.server_rates import BUCKET_S, WINDOW_S, SlidingRate
+from workerplane.planning.plan import GroupIntent, action_for, advance, plan_cycle
+from workerplane.scaling.types import Decision, GroupMetrics, Hold, QueueStats, WorkerCensus
+from workerplane.sim.models import ServerModel, SimOptions, SimResult, SimScaler, WorkerModel
+from workerplane.sim.server_rates import SlidingRate
 from workerplane.sim.traces import Trace
-
-FloatArray = npt.NDArray[np.float64]
-
-
-class SimScaler(Decider, Protocol):
-    """The subset of :class:`workerplane.scaling.base.Scaler` the simulator drives: the plan's
-    :class:`~workerplane.planning.plan.Decider`, plus its strategy and schedule."""
-
-    strategy: Strategy
-
-    @property
-    def poll_interval_s(self) -> float: ...
-
-    def initial_state(self, now: float) -> Any: ...
-
-
-@dataclass(frozen=True)
-class WorkerModel:
-    """How simulated workers behave.
-
-    Attributes:
-        startup: delay from launch to the first poll.
-        slots: tasks a worker runs at once (its max concurrent task executions).
-        idle_exit_s: invoke workers exit after this long idle; ``None`` = never.
-        max_lifetime_s: invoke workers stop polling at this age and exit once drained;
-            ``None`` = no limit.
-        slot_turnaround_s: after a task completes, its slot takes this long to take the next
-            one (reporting the completion, polling again, and the worker's other work on a busy
-            CPU); 0 in the policy lab, fitted to the machine in calibration.
-        reports_status: the census carries what workerplane's worker runtime reports (slots, the
-            finished tasks and their run time, a running completion count), as the subprocess
-            provider passes it on; ``False`` models workers the scaler must learn from the
-            server's stats and the in-flight count.
-    """
-
-    startup: Distribution = field(default_factory=lambda: Distribution.lognormal(2.0, 0.4))
-    slots: int = 4
-    idle_exit_s: float | None = None
-    max_lifetime_s: float | None = None
-    reports_status: bool = True
-    slot_turnaround_s: float = 0.0
-
-
-@dataclass(frozen=True)
-class ServerModel:
-    """Temporal server behaviour that shapes what the controller sees.
-
-    Attributes:
-        stats_ttl_s: ``matching.TaskQueueInfoByBuildIdTTL`` (stats cache lifetime).
-        rate_window_s, rate_bucket_s: the window and bucket of the add/dispatch rate counts.
-        poller_history_ttl_s: ``matching.PollerHistoryTTL`` (how long pollers stay listed).
-        queue_type: the task-queue type the simulated queue is (key of ``GroupMetrics.by_type``).
-        fresh_signal_delay_s: how long after it lands a task shows in the uncached backlog hint
-            the controller reads for a group with no polling worker (docs/temporal-signals.md:
-            about 0.07 s); ``None`` models a controller that does not read it.
-    """
-
-    stats_ttl_s: float = 5.0
-    rate_window_s: float = WINDOW_S
-    rate_bucket_s: float = BUCKET_S
-    poller_history_ttl_s: float = 300.0
-    queue_type: str = "ACTIVITY"
-    fresh_signal_delay_s: float | None = 0.1
-
-
-@dataclass(frozen=True)
-class SimOptions:
-    """Run options.
-
-    Attributes:
-        seed: seeds startup delays and any other randomness of the run.
-        sample_every_s: period of the time series.
-        max_drain_s: after the trace ends, keep simulating at most this long for tasks to finish.
-        max_workers: a safety cap on alive workers (a runaway policy is stopped, not the machine).
-        signal_task_adds: also call the scaler's ``task_added`` hook (if it has one) for every
-            arriving task, as Temporal's matching service does for its server-side controller.
-    """
-
-    seed: int = 0
-    sample_every_s: float = 5.0
-    max_drain_s: float = 3600.0
-    max_workers: int = 2000
-    signal_task_adds: bool = False
 
 
 @dataclass
@@ -161,57 +52,6 @@ class _Worker:
 
 _STARTING, _READY, _RETIRING, _EXITED = range(4)
 _ARRIVE, _WORKER_READY, _TASK_DONE, _TICK, _IDLE_CHECK, _LIFETIME, _SAMPLE, _SLOT_FREE = range(8)
-
-
-@dataclass
-class SimResult:
-    """What one simulation produced.
-
-    Attributes:
-        trace: the trace name.
-        policy: the policy name.
-        waits: per-task schedule-to-start latency in seconds (NaN for a task that never started).
-        completed: how many times each task completed (conservation: all ones).
-        worker_seconds: total billed worker time (launch to exit).
-        startup_seconds: the part of it spent starting (launch to first poll).
-        retiring_seconds: the part spent finishing tasks after polling stopped.
-        launches: workers launched.
-        scale_actions: decisions that changed something (a start, or a new size).
-        decisions: every decision with its time (``Hold`` included).
-        end_time: when the simulation stopped.
-        series_t, series_backlog, series_workers, series_ready, series_busy: time series sampled
-            every ``sample_every_s`` (true backlog, alive workers, polling workers, busy slots).
-        arrivals: the trace's arrival times (for latency-over-time plots).
-    """
-
-    trace: str
-    policy: str
-    waits: FloatArray
-    completed: npt.NDArray[np.int64]
-    worker_seconds: float
-    startup_seconds: float
-    retiring_seconds: float
-    launches: int
-    scale_actions: int
-    decisions: list[tuple[float, Decision]]
-    end_time: float
-    series_t: FloatArray
-    series_backlog: FloatArray
-    series_workers: FloatArray
-    series_ready: FloatArray
-    series_busy: FloatArray
-    arrivals: FloatArray
-
-    def percentile(self, q: float) -> float:
-        """The ``q``-th percentile of schedule-to-start (never started counts as infinite)."""
-        if len(self.waits) == 0:
-            return 0.0
-        w = np.where(np.isnan(self.waits), np.inf, self.waits)
-        return float(np.percentile(w, q, method="higher"))
-
-    @property
-    def unfinished(self) -> int:
-        return int(np.sum(self.completed == 0))
 
 
 class Simulation:

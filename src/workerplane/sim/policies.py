@@ -15,14 +15,8 @@ from typing import Any, Literal
 from workerplane.scaling.registry import build_scaler
 from workerplane.scaling.types import Strategy
 from workerplane.sim.anchors import FixedReplicasScaler, KedaHpaScaler
-from workerplane.sim.engine import (
-    ServerModel,
-    SimOptions,
-    SimResult,
-    SimScaler,
-    WorkerModel,
-    simulate,
-)
+from workerplane.sim.engine import simulate
+from workerplane.sim.models import ServerModel, SimOptions, SimResult, SimScaler, WorkerModel
 from workerplane.sim.traces import Trace
 
 Kind = Literal["workerplane", "anchor"]

@@ -16,6 +16,7 @@ from workerplane.store.rows import (
     find_deployment,
     mark_draining,
     new_token,
+    replayed_create,
     stale_token,
     version_key,
 )
@@ -48,10 +49,9 @@ class DeploymentStore:
                 )  # fmt: skip
             return self.get(name), True
         except IntegrityError:
-            existing = self.get(name)
-            if request_id and existing.request_id == request_id:
-                return existing, False
-            raise Conflict(f"worker deployment '{name}' already exists") from None
+            return replayed_create(
+                self.get(name), request_id, f"worker deployment '{name}' already exists"
+            )
 
     def get(self, name: str) -> DeploymentView:
         with self._db.read_session() as s:

@@ -27,6 +27,7 @@ from workerplane.store.rows import (
     ENDPOINT_BUILD_ID,
     load_statuses,
     new_token,
+    replayed_create,
     swap_spec,
     version_key,
 )
@@ -98,9 +99,7 @@ class EndpointStore:
                 existing = self.get(name)
             except NotFound:
                 raise Conflict(f"the name '{name}' is taken by a worker deployment") from None
-            if request_id and existing.request_id == request_id:
-                return existing, False
-            raise Conflict(f"endpoint '{name}' already exists") from None
+            return replayed_create(existing, request_id, f"endpoint '{name}' already exists")
 
     def get(self, ref: str) -> EndpointView:
         """The endpoint with ID or name ``ref``."""

@@ -18,7 +18,7 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import asdict
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, selectinload
@@ -46,6 +46,29 @@ def stale_token(what: str) -> Conflict:
 
 def changed_concurrently(what: str) -> Conflict:
     return Conflict(f"conflict token is stale: the {what} changed concurrently")
+
+
+class _Created(Protocol):
+    @property
+    def request_id(self) -> str | None: ...
+
+
+CreatedT = TypeVar("CreatedT", bound=_Created)
+
+
+def replayed_create(
+    existing: CreatedT, request_id: str | None, taken: str
+) -> tuple[CreatedT, bool]:
+    """The answer to a create that lost to ``existing`` on a unique constraint: a retry of the
+    same request (same ``request_id``) gets the row back, ``False`` meaning "not created now";
+    anything else is the conflict ``taken``.
+
+    Raises:
+        Conflict: ``request_id`` is missing or is another request's.
+    """
+    if request_id and existing.request_id == request_id:
+        return existing, False
+    raise Conflict(taken) from None
 
 
 def find_deployment(s: Session, name: str) -> WorkerDeployment:

@@ -28,6 +28,7 @@ from workerplane.store.rows import (
     mark_draining,
     new_token,
     purge,
+    replayed_create,
     stale_token,
     swap_spec,
     version_key,
@@ -84,12 +85,11 @@ class VersionStore:
                 )  # fmt: skip
             return self.get(deployment, build_id), True
         except IntegrityError:
-            existing = self.get(deployment, build_id)
-            if request_id and existing.request_id == request_id:
-                return existing, False
-            raise Conflict(
-                f"version '{build_id}' of worker deployment '{deployment}' already exists"
-            ) from None
+            return replayed_create(
+                self.get(deployment, build_id),
+                request_id,
+                f"version '{build_id}' of worker deployment '{deployment}' already exists",
+            )
 
     def get(self, deployment: str, build_id: str) -> VersionView:
         with self._db.read_session() as s:

@@ -45,7 +45,6 @@ from workerplane.providers.aws_lambda.details import LambdaDetails
 from workerplane.providers.base import (
     Provider,
     ProviderCheck,
-    ProviderContext,
     ProviderError,
     WorkerEnvironment,
 )
@@ -129,15 +128,6 @@ class LambdaProvider(Provider):
         )
         #: Invocation IDs of every successful invoke, for audit (and the tests).
         self.invocation_ids: list[str] = []
-
-    @classmethod
-    def from_context(cls, ctx: ProviderContext[LambdaDetails]) -> LambdaProvider:
-        return cls(
-            ctx.details,
-            deployment=ctx.deployment,
-            group_id=ctx.group_id,
-            worker_env=ctx.worker_env,
-        )
 
     async def _call(self, fn: Callable[[], T], what: str) -> T:
         """Run a blocking boto3 call in the pool, classifying its failure."""

@@ -29,7 +29,6 @@ import yaml
 from workerplane.providers.base import (
     Provider,
     ProviderCheck,
-    ProviderContext,
     ProviderError,
     WorkerEnvironment,
 )
@@ -112,15 +111,6 @@ class KubernetesProvider(Provider):
         self.last_error: str | None = None
 
     # -- construction -------------------------------------------------------------------------
-
-    @classmethod
-    def from_context(cls, context: ProviderContext[K8sDetails]) -> KubernetesProvider:
-        return cls(
-            context.details,
-            worker_env=context.worker_env,
-            deployment=context.deployment,
-            group_id=context.group_id,
-        )
 
     @property
     def api(self) -> KubeApi:

@@ -41,7 +41,6 @@ from workerplane.providers._retry import Backoff, InflightLedger, retry_async
 from workerplane.providers.base import (
     Provider,
     ProviderCheck,
-    ProviderContext,
     ProviderError,
     WorkerEnvironment,
 )
@@ -78,15 +77,6 @@ class WebhookProvider(Provider):
         self._desired: int | None = None
         self._reported_running: int | None = None
         self._client = httpx.AsyncClient(timeout=details.timeout_s)
-
-    @classmethod
-    def from_context(cls, ctx: ProviderContext[WebhookDetails]) -> WebhookProvider:
-        return cls(
-            ctx.details,
-            deployment=ctx.deployment,
-            group_id=ctx.group_id,
-            worker_env=ctx.worker_env,
-        )
 
     def _body(self, action: str, count: int, delivery_id: str, attempt: int) -> dict[str, Any]:
         env = self._env
