@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from workerplane.lab.calibrate import calibrate, fit_startup
+from workerplane.lab.calibrate import calibrate, compare_saved, fit_startup
 from workerplane.lab.calibration import CalibrationConfig, calibration_trace
 from workerplane.lab.real_run import fit_turnaround
 
@@ -57,7 +57,10 @@ def test_fit_turnaround_measures_a_full_workers_slot_gap_while_tasks_wait() -> N
 
 async def test_calibration_against_dev_server(temporal_address: str, tmp_path: Path) -> None:
     trace = calibration_trace(seed=3, on_rate=4.0, on_s=5.0, off_s=3.0, n_bursts=1, lead_s=1.0)
-    config = CalibrationConfig(max_count=4, drain_s=8.0, sim_seeds=2)
+    # The session's dev server runs fast stats with the default 4 partitions.
+    config = CalibrationConfig(max_count=4, drain_s=8.0, sim_seeds=2, fast_stats=True)
+    assert config.server_model().stats_ttl_s == 0.2
+    assert config.server_model().partitions == 4
     report, real = await calibrate(trace, config, address=temporal_address, workdir=tmp_path)
 
     # Conservation: every workflow's activity completed exactly once, and so did every
@@ -89,3 +92,13 @@ async def test_calibration_against_dev_server(temporal_address: str, tmp_path: P
     text = report.markdown()
     assert "p95 latency" in text and "worker-seconds" in text
     assert report.to_json()["within_target"] in (True, False)
+
+    # The saved run compares the same offline.
+    again = compare_saved(tmp_path, trace, config)
+    assert again.real == report.real and again.sim == report.sim
+
+
+def test_default_config_models_temporals_defaults() -> None:
+    model = CalibrationConfig().server_model()
+    assert (model.stats_ttl_s, model.poller_history_ttl_s, model.partitions) == (5.0, 300.0, 4)
+    assert model.fresh_signal_delay_s is not None

@@ -3,12 +3,12 @@
 The real run is :func:`workerplane.lab.real_run.run_real`. The simulated run replays the
 *measured* arrival times and activity run times (so the comparison is about the scaling model, not
 the trace), with a worker model fitted to this machine: the measured startup delays (a lognormal
-with their mean and log-space spread), the same slots, the slot turnaround, and the dev server's
-stats TTL (200 ms) and poller history TTL (3 s). The simulated queue is the activity queue: ``slo``
-sizes a group that serves both task types on its activity stats (one add per ``ProcessItem``), and
-its workflow tasks only ask for a poller. Optionally (``overhead``), the median workflow-task
-execution time is added to every simulated wait: the simulator has one hop (task -> slot), a
-workflow has two (workflow task, then activity).
+with their mean and log-space spread), the same slots, the slot turnaround, and the server's
+stats TTL and poller history TTL (:meth:`CalibrationConfig.server_model`). The simulated queue
+is the activity queue: ``slo`` sizes a group that serves both task types on its activity stats
+(one add per ``ProcessItem``), and its workflow tasks only ask for a poller. Optionally
+(``overhead``), the median workflow-task execution time is added to every simulated wait: the
+simulator has one hop (task -> slot), a workflow has two (workflow task, then activity).
 """
 
 from __future__ import annotations
@@ -23,16 +23,12 @@ from typing import Any
 import numpy as np
 
 from workerplane.embedded.example import REPO_ROOT
-from workerplane.lab.calibration import (
-    DEV_POLLER_HISTORY_TTL_S,
-    DEV_STATS_TTL_S,
-    CalibrationConfig,
-)
-from workerplane.lab.real_run import RealRun, run_real
+from workerplane.lab.calibration import CalibrationConfig
+from workerplane.lab.real_run import RealRun, measured, run_real
 from workerplane.scaling.registry import build_scaler
 from workerplane.scaling.types import Strategy
 from workerplane.sim.distributions import Distribution
-from workerplane.sim.engine import ServerModel, SimOptions, SimResult, WorkerModel, simulate
+from workerplane.sim.engine import SimOptions, SimResult, WorkerModel, simulate
 from workerplane.sim.traces import FloatArray, Trace
 from workerplane.temporal.devserver import DevServer, start_dev_server
 
@@ -102,9 +98,8 @@ class CalibrationReport:
             f"Simulator fitted to this run: worker startup lognormal(mean "
             f"{self.startup_mean_s:.2f}s, sigma {self.startup_sigma:.2f}); per-task overhead "
             f"(median workflow-task execution) {self.overhead_s * 1000:.0f} ms; slot turnaround "
-            f"{self.turnaround_s * 1000:.0f} ms; dev-server stats "
-            f"TTL {DEV_STATS_TTL_S:g}s; {self.config.partitions} task-queue partition(s) on the "
-            "server. Every task completed exactly once: real "
+            f"{self.turnaround_s * 1000:.0f} ms; server: {self.config.server_description()}. "
+            "Every task completed exactly once: real "
             f"{'yes' if self.real_completed_once else 'NO'}, simulated "
             f"{'yes' if self.sim_completed_once else 'NO'}.",
             "",
@@ -158,10 +153,7 @@ def run_sim(
         trace,
         scaler,
         WorkerModel(startup=startup, slots=config.slots, slot_turnaround_s=turnaround_s),
-        ServerModel(
-            stats_ttl_s=DEV_STATS_TTL_S,
-            poller_history_ttl_s=DEV_POLLER_HISTORY_TTL_S,
-        ),
+        config.server_model(),
         SimOptions(seed=seed, max_drain_s=600.0, sample_every_s=0.5),
         policy_name="workerplane-slo",
     )
@@ -235,6 +227,12 @@ def compare(real: RealRun, planned: Trace, config: CalibrationConfig) -> Calibra
     )
 
 
+def compare_saved(workdir: Path, planned: Trace, config: CalibrationConfig) -> CalibrationReport:
+    """:func:`compare` on a run saved in ``workdir`` (its ``real_run.json``): the simulator
+    replayed offline on a real run, e.g. after a change to the model."""
+    return compare(measured(json.loads((workdir / "real_run.json").read_text())), planned, config)
+
+
 def summary_markdown(reports: list[CalibrationReport]) -> str:
     """One row per real run and the median: the real system varies from run to run (CPU
     contention on a small machine moves worker startups and the controller's timing), so the
@@ -278,14 +276,11 @@ async def calibrate(
     base = workdir or Path(tempfile.mkdtemp(prefix="wp-calib-"))
     server: DevServer | None = None
     if address is None:
-        partitions = str(config.partitions)
         server = start_dev_server(
             in_memory=True,
             log_file=base / "server.log",
-            extra_config={
-                "matching.numTaskqueueReadPartitions": partitions,
-                "matching.numTaskqueueWritePartitions": partitions,
-            },
+            fast_stats=config.fast_stats,
+            partitions=config.partitions,
         )
         address = server.address
     try:

@@ -253,18 +253,29 @@ async def run_real(
     times = [await _history_times(client, wid) for wid in ids]
     timeline = [row for row in timeline if math.isfinite(row[0])]
     (workdir / "timeline.json").write_text(json.dumps(timeline, indent=0))
-    (workdir / "real_run.json").write_text(
-        json.dumps(
-            {
-                "t0": t0,
-                "tasks": times,
-                "workers": {
-                    str(pid): [seen - t0, last_seen[pid] - t0, polling_at.get(pid, math.nan) - t0]
-                    for pid, seen in first_seen.items()
-                },
-            }
-        )
-    )
+    record = {
+        "t0": t0,
+        "planned": planned,
+        "tasks": times,
+        "workers": {
+            str(pid): [seen - t0, last_seen[pid] - t0, polling_at.get(pid, math.nan) - t0]
+            for pid, seen in first_seen.items()
+        },
+        "worker_seconds": worker_seconds,
+        "window_s": window_s,
+        "peak_workers": peak,
+        "workers_at_end": alive_at_end,
+        "slots": config.slots,
+    }
+    (workdir / "real_run.json").write_text(json.dumps(record))
+    return measured(record, timeline)
+
+
+def measured(record: dict[str, Any], timeline: list[tuple[Any, ...]] | None = None) -> RealRun:
+    """The :class:`RealRun` of a run's raw record (what ``real_run.json`` holds), so a saved run
+    can be compared with the simulator again offline."""
+    times: list[dict[str, Any]] = record["tasks"]
+    t0 = float(record["t0"])
 
     def col(a: str, b: str) -> FloatArray:
         return np.array(
@@ -272,9 +283,9 @@ async def run_real(
         )
 
     arrived = np.array([float(t.get("arrived", math.nan)) for t in times])
-    lag = arrived - np.array(planned)
+    lag = arrived - np.array(record["planned"], dtype=float)
     startups = np.array(
-        [polling_at[p] - first_seen[p] for p in polling_at if p in first_seen], dtype=float
+        [polling - seen for seen, _, polling in record["workers"].values()], dtype=float
     )
     return RealRun(
         arrivals=arrived - t0,
@@ -284,14 +295,14 @@ async def run_real(
         activity_wait=col("act_scheduled", "act_started"),
         run_s=col("act_started", "act_completed"),
         completed=np.array([int(t["completed"]) for t in times], dtype=np.int64),
-        worker_seconds=worker_seconds,
-        window_s=window_s,
-        startups=startups,
-        turnaround_s=fit_turnaround(times, config.slots),
-        peak_workers=peak,
-        workers_at_end=alive_at_end,
+        worker_seconds=float(record["worker_seconds"]),
+        window_s=float(record["window_s"]),
+        startups=startups[np.isfinite(startups)],
+        turnaround_s=fit_turnaround(times, int(record["slots"])),
+        peak_workers=int(record["peak_workers"]),
+        workers_at_end=int(record["workers_at_end"]),
         submit_lag_p95_s=float(np.nanpercentile(lag, 95)) if len(lag) else 0.0,
-        timeline=timeline,
+        timeline=timeline or [],
     )
 
 

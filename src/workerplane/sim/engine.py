@@ -2,7 +2,8 @@
 
 What is modelled, and how:
 
-* **Tasks** arrive at the trace's times and wait in a FIFO backlog until a worker slot takes them.
+* **Tasks** arrive at the trace's times and wait in a FIFO backlog until a worker slot takes them
+  (with ``ServerModel.partitions`` > 1, on random partitions: :mod:`workerplane.sim.partitions`).
   A task's schedule-to-start latency is the time from arrival to the moment a slot takes it.
 * **Workers** are launched by the policy. Each one takes a random startup delay (``startup``) to
   start polling, then serves ``slots`` tasks at once. Free slots are matched to tasks in the order
@@ -57,6 +58,7 @@ from workerplane.scaling.types import (
     WorkerCensus,
 )
 from workerplane.sim.distributions import Distribution
+from workerplane.sim.partitions import PartitionedBacklog
 from workerplane.sim.server_rates import BUCKET_S, WINDOW_S, SlidingRate
 from workerplane.sim.traces import Trace
 
@@ -114,6 +116,8 @@ class ServerModel:
         fresh_signal_delay_s: how long after it lands a task shows in the uncached backlog hint
             the controller reads for a group with no polling worker (docs/temporal-signals.md:
             about 0.07 s); ``None`` models a controller that does not read it.
+        partitions: task-queue partitions (:mod:`workerplane.sim.partitions`); 1 is a single
+            first-in, first-out backlog (the policy lab's default), Temporal's default is 4.
     """
 
     stats_ttl_s: float = 5.0
@@ -122,6 +126,7 @@ class ServerModel:
     poller_history_ttl_s: float = 300.0
     queue_type: str = "ACTIVITY"
     fresh_signal_delay_s: float | None = 0.1
+    partitions: int = 1
 
 
 @dataclass(frozen=True)
@@ -237,7 +242,7 @@ class Simulation:
         n = trace.n_tasks
         self.waits = np.full(n, np.nan)
         self.completed = np.zeros(n, dtype=np.int64)
-        self.backlog: deque[int] = deque()
+        self.backlog = PartitionedBacklog(self.sm.partitions, self.rng)
         self.free_slots: deque[int] = deque()  # worker ids, one entry per free slot, FIFO
         self.workers: list[_Worker] = []
         self.alive: set[int] = set()
@@ -343,7 +348,7 @@ class Simulation:
                 and self.now - w.stopped_polling_at < self.sm.poller_history_ttl_s
             ):
                 pollers += 1
-        age = self.now - float(self.trace.arrivals[self.backlog[0]]) if self.backlog else 0.0
+        age = self.now - float(self.trace.arrivals[self.backlog.oldest()]) if self.backlog else 0.0
         self.cached_stats = QueueStats(
             backlog_count=len(self.backlog),
             backlog_age_s=age,
