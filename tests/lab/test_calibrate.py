@@ -14,7 +14,7 @@ import pytest
 
 from workerplane.lab.calibrate import calibrate, compare_saved, fit_startup
 from workerplane.lab.calibration import CalibrationConfig, calibration_trace
-from workerplane.lab.real_run import fit_turnaround
+from workerplane.lab.real_run import fit_turnaround, measured
 
 
 def test_calibration_trace_shape() -> None:
@@ -53,6 +53,37 @@ def test_fit_turnaround_measures_a_full_workers_slot_gap_while_tasks_wait() -> N
     assert fit_turnaround(tasks, slots=1) == pytest.approx(0.25)
     assert fit_turnaround(tasks, slots=2) == 0.0  # never full with 2 slots
     assert fit_turnaround([], slots=4) == 0.0
+
+
+def test_measured_keeps_the_first_hop_of_tasks_that_arrived_while_a_worker_polled() -> None:
+    def task(arrived: float, wft: float, scheduled: float, started: float) -> dict[str, object]:
+        return {
+            "arrived": 100 + arrived,
+            "wft_started": 100 + wft,
+            "act_scheduled": 100 + scheduled,
+            "act_started": 100 + started,
+            "act_completed": 100 + started + 1,
+            "completed": 1,
+        }
+
+    record = {
+        "t0": 100.0,
+        "planned": [100.0, 105.0],
+        "tasks": [task(0.0, 2.0, 2.1, 2.2), task(5.0, 5.3, 5.4, 5.5)],
+        # one worker: seen at 0.5, polling from 2.0, gone at 9.0
+        "workers": {"7": [0.5, 9.0, 2.0]},
+        "worker_seconds": 8.5,
+        "window_s": 10.0,
+        "peak_workers": 1,
+        "workers_at_end": 0,
+        "slots": 4,
+    }
+    real = measured(record)
+    assert real.latency.tolist() == pytest.approx([2.2, 0.5])
+    assert real.startups.tolist() == [1.5]
+    # The first task waited for the worker to start: only the second one's hop is kept.
+    assert real.first_hop_polled.tolist() == pytest.approx([0.4])
+    assert real.worker_seconds == 8.5 and real.completed.tolist() == [1, 1]
 
 
 async def test_calibration_against_dev_server(temporal_address: str, tmp_path: Path) -> None:

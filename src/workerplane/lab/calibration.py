@@ -33,7 +33,8 @@ class CalibrationConfig:
         drain_s: after the trace ends, keep measuring this long (workers scaling down count).
         sample_s: period of the worker-process sampling.
         sim_seeds: the simulator is run with seeds ``0 .. sim_seeds-1`` and the figures averaged.
-        overhead: add the measured median workflow-task execution time to simulated waits.
+        overhead: add to each simulated wait a first hop (workflow-task wait + execution) drawn
+            from the real run's (``RealRun.first_hop_polled``).
         slots_known: give the scaler ``target_per_worker = slots`` instead of letting it learn
             the slots per worker (removes the learning transient, see docs/policy-lab.md).
         partitions: task-queue partitions of the dev server calibration starts
