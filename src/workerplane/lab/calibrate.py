@@ -238,7 +238,9 @@ def compare(real: RealRun, planned: Trace, config: CalibrationConfig) -> Calibra
 def compare_saved(workdir: Path, planned: Trace, config: CalibrationConfig) -> CalibrationReport:
     """:func:`compare` on a run saved in ``workdir`` (its ``real_run.json``): the simulator
     replayed offline on a real run, e.g. after a change to the model."""
-    return compare(measured(json.loads((workdir / "real_run.json").read_text())), planned, config)
+    record = json.loads((workdir / "real_run.json").read_text())
+    timeline = [tuple(row) for row in json.loads((workdir / "timeline.json").read_text())]
+    return compare(measured(record, timeline), planned, config)
 
 
 def summary_markdown(reports: list[CalibrationReport]) -> str:
