@@ -1,13 +1,14 @@
 """Simulator calibration (issue 6, item 6): one short trace, real vs simulated.
 
 Three times (``--runs 3``), replays a short on/off trace of 1 s tasks against an in-memory
-Temporal dev server with the real controller (``slo`` scaler) and ``examples.worker``
-subprocesses, then the same trace in the simulator with a worker model fitted to that run. Prints
+Temporal dev server with Temporal's default dynamic config (4 partitions, stats cached 5 s) and
+the real controller (``slo`` scaler) and ``examples.worker`` subprocesses, then the same trace in
+the simulator with the same server settings and a worker model fitted to that run. Prints
 measured vs simulated p50/p95 schedule-to-start and worker-seconds with their relative error, and
-the median error over the runs. Writes ``bench/results/calibration.md`` (about 10 minutes).
+the median error over the runs. Writes ``bench/results/calibration.md`` (10-15 minutes).
 Same as ``workerplane bench calibrate --runs 3 --out ...``.
 
-    .venv/bin/python bench/calibrate.py [--runs 3 --on-rate 8 --bursts 3 ...]
+    .venv/bin/python bench/calibrate.py [--runs 3 --fast-stats --partitions 1 --on-rate 8 ...]
 """
 
 from __future__ import annotations

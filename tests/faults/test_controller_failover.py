@@ -18,7 +18,7 @@ import httpx
 import pytest
 from faults_support import ServeProcess, start_serve, wait_until
 
-from workerplane.providers.subprocess.provider import live_worker_pids
+from workerplane.providers.subprocess.procfs import live_worker_pids
 from workerplane.security.tokens import generate_token
 from workerplane.store.localpg import LocalPostgres
 

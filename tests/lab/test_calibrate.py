@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from workerplane.lab.calibrate import calibrate, fit_startup
+from workerplane.lab.calibrate import calibrate, compare_saved, fit_startup
 from workerplane.lab.calibration import CalibrationConfig, calibration_trace
-from workerplane.lab.real_run import fit_turnaround
+from workerplane.lab.real_run import fit_turnaround, measured
 
 
 def test_calibration_trace_shape() -> None:
@@ -55,9 +55,43 @@ def test_fit_turnaround_measures_a_full_workers_slot_gap_while_tasks_wait() -> N
     assert fit_turnaround([], slots=4) == 0.0
 
 
+def test_measured_keeps_the_first_hop_of_tasks_that_arrived_while_a_worker_polled() -> None:
+    def task(arrived: float, wft: float, scheduled: float, started: float) -> dict[str, object]:
+        return {
+            "arrived": 100 + arrived,
+            "wft_started": 100 + wft,
+            "act_scheduled": 100 + scheduled,
+            "act_started": 100 + started,
+            "act_completed": 100 + started + 1,
+            "completed": 1,
+        }
+
+    record = {
+        "t0": 100.0,
+        "planned": [100.0, 105.0],
+        "tasks": [task(0.0, 2.0, 2.1, 2.2), task(5.0, 5.3, 5.4, 5.5)],
+        # one worker: seen at 0.5, polling from 2.0, gone at 9.0
+        "workers": {"7": [0.5, 9.0, 2.0]},
+        "worker_seconds": 8.5,
+        "window_s": 10.0,
+        "peak_workers": 1,
+        "workers_at_end": 0,
+        "slots": 4,
+    }
+    real = measured(record)
+    assert real.latency.tolist() == pytest.approx([2.2, 0.5])
+    assert real.startups.tolist() == [1.5]
+    # The first task waited for the worker to start: only the second one's hop is kept.
+    assert real.first_hop_polled.tolist() == pytest.approx([0.4])
+    assert real.worker_seconds == 8.5 and real.completed.tolist() == [1, 1]
+
+
 async def test_calibration_against_dev_server(temporal_address: str, tmp_path: Path) -> None:
     trace = calibration_trace(seed=3, on_rate=4.0, on_s=5.0, off_s=3.0, n_bursts=1, lead_s=1.0)
-    config = CalibrationConfig(max_count=4, drain_s=8.0, sim_seeds=2)
+    # The session's dev server runs fast stats with the default 4 partitions.
+    config = CalibrationConfig(max_count=4, drain_s=8.0, sim_seeds=2, fast_stats=True)
+    assert config.server_model().stats_ttl_s == 0.2
+    assert config.server_model().partitions == 4
     report, real = await calibrate(trace, config, address=temporal_address, workdir=tmp_path)
 
     # Conservation: every workflow's activity completed exactly once, and so did every
@@ -89,3 +123,13 @@ async def test_calibration_against_dev_server(temporal_address: str, tmp_path: P
     text = report.markdown()
     assert "p95 latency" in text and "worker-seconds" in text
     assert report.to_json()["within_target"] in (True, False)
+
+    # The saved run compares the same offline.
+    again = compare_saved(tmp_path, trace, config)
+    assert again.real == report.real and again.sim == report.sim
+
+
+def test_default_config_models_temporals_defaults() -> None:
+    model = CalibrationConfig().server_model()
+    assert (model.stats_ttl_s, model.poller_history_ttl_s, model.partitions) == (5.0, 300.0, 4)
+    assert model.fresh_signal_delay_s is not None

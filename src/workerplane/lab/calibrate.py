@@ -3,12 +3,14 @@
 The real run is :func:`workerplane.lab.real_run.run_real`. The simulated run replays the
 *measured* arrival times and activity run times (so the comparison is about the scaling model, not
 the trace), with a worker model fitted to this machine: the measured startup delays (a lognormal
-with their mean and log-space spread), the same slots, the slot turnaround, and the dev server's
-stats TTL (200 ms) and poller history TTL (3 s). The simulated queue is the activity queue: ``slo``
-sizes a group that serves both task types on its activity stats (one add per ``ProcessItem``), and
-its workflow tasks only ask for a poller. Optionally (``overhead``), the median workflow-task
-execution time is added to every simulated wait: the simulator has one hop (task -> slot), a
-workflow has two (workflow task, then activity).
+with their mean and log-space spread), the same slots, the slot turnaround, and the server's
+stats TTL and poller history TTL (:meth:`CalibrationConfig.server_model`). The simulated queue
+is the activity queue: ``slo`` sizes a group that serves both task types on its activity stats
+(one add per ``ProcessItem``), and its workflow tasks only ask for a poller. Optionally
+(``overhead``), each simulated wait gets a first hop drawn from the measured ones: the simulator
+has one hop (task -> slot), a workflow has two (workflow task, then activity). The draws come
+from the tasks that arrived while a worker was polling, so a wait for a worker to start is not
+counted twice.
 """
 
 from __future__ import annotations
@@ -23,17 +25,13 @@ from typing import Any
 import numpy as np
 
 from workerplane.embedded.example import REPO_ROOT
-from workerplane.lab.calibration import (
-    DEV_POLLER_HISTORY_TTL_S,
-    DEV_STATS_TTL_S,
-    CalibrationConfig,
-)
-from workerplane.lab.real_run import RealRun, run_real
+from workerplane.lab.calibration import CalibrationConfig
+from workerplane.lab.real_run import RealRun, measured, run_real
 from workerplane.scaling.registry import build_scaler
 from workerplane.scaling.types import Strategy
 from workerplane.sim.distributions import Distribution
 from workerplane.sim.engine import simulate
-from workerplane.sim.models import ServerModel, SimOptions, SimResult, WorkerModel
+from workerplane.sim.models import SimOptions, SimResult, WorkerModel
 from workerplane.sim.traces import FloatArray, Trace
 from workerplane.temporal.devserver import DevServer, start_dev_server
 
@@ -61,7 +59,8 @@ class CalibrationReport:
     error: dict[str, float]
     startup_mean_s: float
     startup_sigma: float
-    overhead_s: float
+    first_hop_median_s: float
+    first_hop_p95_s: float
     turnaround_s: float
     real_detail: dict[str, float]
     sim_detail: dict[str, float]
@@ -101,11 +100,12 @@ class CalibrationReport:
             f"| {pct(self.error['worker_seconds'])} |",
             "",
             f"Simulator fitted to this run: worker startup lognormal(mean "
-            f"{self.startup_mean_s:.2f}s, sigma {self.startup_sigma:.2f}); per-task overhead "
-            f"(median workflow-task execution) {self.overhead_s * 1000:.0f} ms; slot turnaround "
-            f"{self.turnaround_s * 1000:.0f} ms; dev-server stats "
-            f"TTL {DEV_STATS_TTL_S:g}s; {self.config.partitions} task-queue partition(s) on the "
-            "server. Every task completed exactly once: real "
+            f"{self.startup_mean_s:.2f}s, sigma {self.startup_sigma:.2f}); per-task first hop "
+            f"(workflow-task wait + execution, drawn from the tasks that arrived while a worker "
+            f"polled) median {self.first_hop_median_s * 1000:.0f} ms, p95 "
+            f"{self.first_hop_p95_s * 1000:.0f} ms; mean slot turnaround "
+            f"{self.turnaround_s * 1000:.0f} ms; server: {self.config.server_description()}. "
+            "Every task completed exactly once: real "
             f"{'yes' if self.real_completed_once else 'NO'}, simulated "
             f"{'yes' if self.sim_completed_once else 'NO'}.",
             "",
@@ -159,10 +159,7 @@ def run_sim(
         trace,
         scaler,
         WorkerModel(startup=startup, slots=config.slots, slot_turnaround_s=turnaround_s),
-        ServerModel(
-            stats_ttl_s=DEV_STATS_TTL_S,
-            poller_history_ttl_s=DEV_POLLER_HISTORY_TTL_S,
-        ),
+        config.server_model(),
         SimOptions(seed=seed, max_drain_s=600.0, sample_every_s=0.5),
         policy_name="workerplane-slo",
     )
@@ -176,16 +173,18 @@ def _pct(x: FloatArray, q: float) -> float:
 def compare(real: RealRun, planned: Trace, config: CalibrationConfig) -> CalibrationReport:
     """Simulate the replayed trace with the fitted worker model and compare with ``real``."""
     startup = fit_startup(real.startups)
-    overhead = float(np.nanmedian(real.wft_exec)) if len(real.wft_exec) else 0.0
+    first_hop = real.first_hop_polled
     trace = replayed_trace(real, planned, config.drain_s)
     p50 = p95 = p50r = p95r = ws = 0.0
     sims = [
         run_sim(trace, config, startup, seed, real.turnaround_s) for seed in range(config.sim_seeds)
     ]
-    for res in sims:
+    for res_seed, res in enumerate(sims):
         p50r += res.percentile(50)
         p95r += res.percentile(95)
-        waits = res.waits + (overhead if config.overhead else 0.0)
+        waits = res.waits
+        if config.overhead and len(first_hop):
+            waits = waits + np.random.default_rng(res_seed).choice(first_hop, len(waits))
         p50 += _pct(waits, 50)
         p95 += _pct(waits, 95)
         ws += res.worker_seconds
@@ -215,7 +214,8 @@ def compare(real: RealRun, planned: Trace, config: CalibrationConfig) -> Calibra
         },
         startup_mean_s=startup.mean,
         startup_sigma=startup.sigma,
-        overhead_s=overhead,
+        first_hop_median_s=float(np.median(first_hop)) if len(first_hop) else 0.0,
+        first_hop_p95_s=_pct(first_hop, 95),
         turnaround_s=real.turnaround_s,
         real_detail={
             "workers started": float(len(real.startups)),
@@ -234,6 +234,14 @@ def compare(real: RealRun, planned: Trace, config: CalibrationConfig) -> Calibra
         real_completed_once=bool(np.all(real.completed == 1)),
         sim_completed_once=all(bool(np.all(r.completed == 1)) for r in sims),
     )
+
+
+def compare_saved(workdir: Path, planned: Trace, config: CalibrationConfig) -> CalibrationReport:
+    """:func:`compare` on a run saved in ``workdir`` (its ``real_run.json``): the simulator
+    replayed offline on a real run, e.g. after a change to the model."""
+    record = json.loads((workdir / "real_run.json").read_text())
+    timeline = [tuple(row) for row in json.loads((workdir / "timeline.json").read_text())]
+    return compare(measured(record, timeline), planned, config)
 
 
 def summary_markdown(reports: list[CalibrationReport]) -> str:
@@ -279,14 +287,11 @@ async def calibrate(
     base = workdir or Path(tempfile.mkdtemp(prefix="wp-calib-"))
     server: DevServer | None = None
     if address is None:
-        partitions = str(config.partitions)
         server = start_dev_server(
             in_memory=True,
             log_file=base / "server.log",
-            extra_config={
-                "matching.numTaskqueueReadPartitions": partitions,
-                "matching.numTaskqueueWritePartitions": partitions,
-            },
+            fast_stats=config.fast_stats,
+            partitions=config.partitions,
         )
         address = server.address
     try:

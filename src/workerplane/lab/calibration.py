@@ -1,7 +1,9 @@
-"""What a calibration's real and simulated runs share: the scaler and worker settings, the trace.
+"""What a calibration's real and simulated runs share: the scaler and worker settings, the
+server's settings, the trace.
 
-The simulated run models the dev server that the real run uses by default, so the dev server's
-stats settings are here too.
+The simulated run models the server the real run uses: by default a dev server with Temporal's
+default dynamic config (4 partitions, stats cached 5 s, pollers listed 5 min), as users run it;
+with ``fast_stats`` the dev server's fast-stats settings.
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ from typing import Any
 
 import numpy as np
 
+from workerplane.sim.models import ServerModel
 from workerplane.sim.traces import FloatArray, Trace
 
-#: The dev server's stats settings (``workerplane.temporal.devserver.FAST_STATS_CONFIG``).
-DEV_STATS_TTL_S = 0.2
-DEV_POLLER_HISTORY_TTL_S = 3.0
+#: The dev server's fast-stats settings (``workerplane.temporal.devserver.FAST_STATS_CONFIG``).
+FAST_STATS_TTL_S = 0.2
+FAST_POLLER_HISTORY_TTL_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -30,14 +33,17 @@ class CalibrationConfig:
         drain_s: after the trace ends, keep measuring this long (workers scaling down count).
         sample_s: period of the worker-process sampling.
         sim_seeds: the simulator is run with seeds ``0 .. sim_seeds-1`` and the figures averaged.
-        overhead: add the measured median workflow-task execution time to simulated waits.
+        overhead: add to each simulated wait a first hop (workflow-task wait + execution) drawn
+            from the real run's (``RealRun.first_hop_polled``).
         slots_known: give the scaler ``target_per_worker = slots`` instead of letting it learn
             the slots per worker (removes the learning transient, see docs/policy-lab.md).
         partitions: task-queue partitions of the dev server calibration starts
-            (``matching.numTaskqueueRead/WritePartitions``). 1 matches the simulator's single
-            first-in, first-out queue; Temporal's default is 4, where tasks land on a random
-            partition and pollers take from a random one, so the mean wait is the same but the
-            tail is longer (see docs/policy-lab.md).
+            (``matching.numTaskqueueRead/WritePartitions``); Temporal's default is 4, where
+            tasks land on a random partition and pollers take from a random one; the simulator
+            models the same (:mod:`workerplane.sim.partitions`). 1 is a single first-in,
+            first-out queue.
+        fast_stats: run the dev server with its fast-stats config (stats cached 0.2 s, pollers
+            listed 3 s) instead of Temporal's defaults (5 s, 5 min), and simulate the same.
     """
 
     slo_s: float = 5.0
@@ -48,8 +54,29 @@ class CalibrationConfig:
     sample_s: float = 0.1
     sim_seeds: int = 5
     overhead: bool = True
-    partitions: int = 1
+    partitions: int = 4
     slots_known: bool = False
+    fast_stats: bool = False
+
+    def server_model(self) -> ServerModel:
+        """The simulated server matching the real one: its stats cache, poller history and
+        partitions, and the uncached backlog hint the controller reads for a group with no
+        polling worker."""
+        if self.fast_stats:
+            return ServerModel(
+                stats_ttl_s=FAST_STATS_TTL_S,
+                poller_history_ttl_s=FAST_POLLER_HISTORY_TTL_S,
+                partitions=self.partitions,
+            )
+        return ServerModel(partitions=self.partitions)
+
+    def server_description(self) -> str:
+        """The server's settings, in words, for the report."""
+        model = self.server_model()
+        return (
+            f"stats TTL {model.stats_ttl_s:g}s, poller history {model.poller_history_ttl_s:g}s, "
+            f"{self.partitions} task-queue partition(s)"
+        )
 
     def scaler_details(self) -> dict[str, Any]:
         details: dict[str, Any] = {

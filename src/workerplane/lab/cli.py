@@ -132,10 +132,19 @@ def calibrate(
         int,
         typer.Option(
             "--partitions",
-            help="Task-queue partitions of the dev server (1: one FIFO queue, as simulated; "
-            "Temporal's default is 4). Ignored with --address.",
+            help="Task-queue partitions of the dev server (Temporal's default is 4; 1 is one "
+            "FIFO queue). With --address, the partitions that server has.",
         ),
-    ] = 1,
+    ] = 4,
+    fast_stats: Annotated[
+        bool,
+        typer.Option(
+            "--fast-stats/--default-stats",
+            help="Run the dev server with its fast-stats config (stats cached 0.2 s, pollers "
+            "listed 3 s) instead of Temporal's defaults (5 s, 5 min), and simulate the same. "
+            "With --address, what that server runs.",
+        ),
+    ] = False,
     runs: Annotated[
         int, typer.Option("--runs", help="Real runs (each ~3 min); the median error is judged.")
     ] = 1,
@@ -164,6 +173,7 @@ def calibrate(
         drain_s=drain,
         slots_known=slots_known,
         partitions=partitions,
+        fast_stats=fast_stats,
     )
     console.print(
         f"calibration trace: {trace.description}, {trace.n_tasks} tasks, "
@@ -187,7 +197,7 @@ def calibrate(
             f"`workerplane bench calibrate --slo {slo} --on-rate {on_rate:g} --on {on_s:g} "
             f"--off {off_s:g} --bursts {bursts} --task {task_s:g} --slots {slots} "
             f"--max-count {max_count} --drain {drain:g} --seed {seed} --runs {runs} "
-            f"--partitions {partitions}"
+            f"--partitions {partitions}{' --fast-stats' if fast_stats else ''}"
             f"{' --slots-known' if slots_known else ''}`\n\n"
             "Error = (simulated - real) / real; the target is within ±25 % on p95 "
             "schedule-to-start and worker-seconds.\n\n"

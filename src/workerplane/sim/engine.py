@@ -1,12 +1,14 @@
 """A deterministic discrete-event simulator of one Temporal task queue and its workers.
 
-Tasks wait in a FIFO backlog; free worker slots take them in the order they became free (Temporal's
-matcher). Workers start after a random delay (:class:`~workerplane.sim.models.WorkerModel`); invoke
-workers exit when idle or old, worker-set workers are retired when the size drops (starting ones
-first, then those whose tasks end first) and finish their in-flight tasks. The server's stats are
-cached for ``stats_ttl_s``, its rates are sliding windows (:mod:`workerplane.sim.server_rates`), and
-pollers stay listed for ``poller_history_ttl_s`` (:class:`~workerplane.sim.models.ServerModel`).
-Every ``scaler.poll_interval_s`` the REAL controller's plan runs
+Tasks wait in a FIFO backlog (with ``ServerModel.partitions`` > 1, on random partitions:
+:mod:`workerplane.sim.partitions`); free worker slots take them in the order they became free
+(Temporal's matcher). Workers start after a random delay
+(:class:`~workerplane.sim.models.WorkerModel`); invoke workers exit when idle or old, worker-set
+workers are retired when the size drops (starting ones first, then those whose tasks end first) and
+finish their in-flight tasks. The server's stats are cached for ``stats_ttl_s``, its rates are
+sliding windows (:mod:`workerplane.sim.server_rates`), and pollers stay listed for
+``poller_history_ttl_s`` (:class:`~workerplane.sim.models.ServerModel`). Every
+``scaler.poll_interval_s`` the REAL controller's plan runs
 (:func:`~workerplane.planning.plan.plan_cycle`) on an exact, fresh census, and its action is
 executed here. Cost is worker-seconds, launch to exit. docs/policy-lab.md ("The simulator model")
 states the model in full.
@@ -31,6 +33,7 @@ from workerplane.planning.observe import Observation, needs_fresh_backlog
 from workerplane.planning.plan import GroupIntent, action_for, advance, plan_cycle
 from workerplane.scaling.types import Decision, GroupMetrics, Hold, QueueStats, WorkerCensus
 from workerplane.sim.models import ServerModel, SimOptions, SimResult, SimScaler, WorkerModel
+from workerplane.sim.partitions import PartitionedBacklog
 from workerplane.sim.server_rates import SlidingRate
 from workerplane.sim.traces import Trace
 
@@ -77,7 +80,7 @@ class Simulation:
         n = trace.n_tasks
         self.waits = np.full(n, np.nan)
         self.completed = np.zeros(n, dtype=np.int64)
-        self.backlog: deque[int] = deque()
+        self.backlog = PartitionedBacklog(self.sm.partitions, self.rng)
         self.free_slots: deque[int] = deque()  # worker ids, one entry per free slot, FIFO
         self.workers: list[_Worker] = []
         self.alive: set[int] = set()
@@ -183,7 +186,7 @@ class Simulation:
                 and self.now - w.stopped_polling_at < self.sm.poller_history_ttl_s
             ):
                 pollers += 1
-        age = self.now - float(self.trace.arrivals[self.backlog[0]]) if self.backlog else 0.0
+        age = self.now - float(self.trace.arrivals[self.backlog.oldest()]) if self.backlog else 0.0
         self.cached_stats = QueueStats(
             backlog_count=len(self.backlog),
             backlog_age_s=age,

@@ -71,6 +71,8 @@ class ServerModel:
         fresh_signal_delay_s: how long after it lands a task shows in the uncached backlog hint
             the controller reads for a group with no polling worker (docs/temporal-signals.md:
             about 0.07 s); ``None`` models a controller that does not read it.
+        partitions: task-queue partitions (:mod:`workerplane.sim.partitions`); 1 is a single
+            first-in, first-out backlog (the policy lab's default), Temporal's default is 4.
     """
 
     stats_ttl_s: float = 5.0
@@ -79,6 +81,7 @@ class ServerModel:
     poller_history_ttl_s: float = 300.0
     queue_type: str = "ACTIVITY"
     fresh_signal_delay_s: float | None = 0.1
+    partitions: int = 1
 
 
 @dataclass(frozen=True)
