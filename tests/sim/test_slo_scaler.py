@@ -333,6 +333,39 @@ def test_completions_are_counted_when_the_provider_reports_a_running_total() -> 
     assert st.last_completed == 114
 
 
+def test_cached_stats_carry_the_queue_forward_by_counted_starts() -> None:
+    """With a running total of completions, the starts between two observations are exact:
+    completions plus the change in flight. 8 long tasks hold 2 workers while 6 short ones
+    started and finished in a second: 3 arrived, 6 started, so the queue of 4 fell to 1 (the
+    ``in flight / d`` estimate, 8 / 6 s, would have had it grow to 5.7)."""
+    s = scaler(target_per_worker=4)
+    stats = QueueStats(backlog_count=4, backlog_age_s=1.0, add_rate=3.0)
+    st = planned(
+        arrival_rate=3.0, backlog_est=4.0, last_stats=stats, last_ms=0, duration_s=6.0,
+        last_in_flight=8.0, last_completed=50,
+    )  # fmt: skip
+    census = WorkerCensus(running=2, ready=2, in_flight=8, desired=2, tasks_completed=56)
+    st, _, _ = s.desired(st, GroupMetrics(stats, census, 1.0), 1000, 2)
+    assert st.backlog_est == pytest.approx(4.0 + 3.0 - 6.0)
+
+
+@pytest.mark.parametrize(("in_flight", "floor"), [(40, 10), (27, 6), (8, 2)])
+def test_never_shrinks_below_the_workers_the_tasks_in_flight_fill(
+    in_flight: int, floor: int
+) -> None:
+    """A retired worker whose slots are all busy saves nothing until its tasks end: the group
+    keeps ``floor(in_flight / k)`` workers even when its load average says less (a storm
+    still pouring in, its average lagging)."""
+    s = scaler(target_per_worker=4)
+    _, size, why = s.desired(
+        planned(arrival_rate=0.5, load=2.0, recent=((0, 2.0),)),
+        m(1.0, add=0.5, dispatch=0.5, running=12, ready=12, in_flight=in_flight, desired=12),
+        1000,
+        12,
+    )
+    assert size == floor, why
+
+
 def test_a_size_that_keeps_up_is_judged_on_its_own_capacity() -> None:
     """2 workers x 4 slots exactly match 8 tasks/s of 1 s tasks, so a queue of 30 never drains:
     its newest task waits 30 / 8 s, and a third worker is needed for a 3 s target."""

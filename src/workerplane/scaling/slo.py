@@ -14,8 +14,9 @@ else is learned from what the controller observes:
   flight + completed (the census's running total ``tasks_completed`` when the provider keeps one,
   else estimated from the busy slots), smoothed over ``ARRIVAL_TAU_S``;
 * **waiting tasks** (``B``): the backlog of a fresh stats reply; between fresh replies (the server
-  caches stats for seconds) zero if a slot is free, else carried forward by
-  ``lambda - in_flight / d``.
+  caches stats for seconds) zero if a slot is free, else carried forward by the arrivals less the
+  starts (completions plus the change in flight, counted when the provider keeps a running total
+  of completions; else ``in_flight / d`` per second).
 
 Each observation plans the size by projecting the FIFO queue over ``H = poll interval + s``, the
 time a worker asked for at the next observation would take to help. For a size ``n`` (ready
@@ -33,11 +34,12 @@ target allows, counting the workers already starting.
 
 Scale-up is immediate. The group shrinks only once nothing waits, only to a size that holds the
 queue for a further ``DOWN_HORIZON * s`` (ski rental: a worker let go must stay gone as long as
-its relaunch is billed), never below ``floor(load / k)``, and to the highest size asked for
-during the last ``scale_down_delay_ms`` (the learned startup). A worker-set provider retires the
-idlest workers and lets them finish, so scaling down never cancels work; the group never scales
-to zero while anything runs or waits. Until ``d`` is known, every waiting task is given its own
-slot.
+its relaunch is billed), never below ``floor(load / k)`` nor the workers the tasks in flight
+fill (``floor(in_flight / k)``: a retired busy worker saves nothing until its tasks end), and to
+the highest size asked for during the last ``scale_down_delay_ms`` (the learned startup). A
+worker-set provider retires the idlest workers and lets them finish, so scaling down never cancels
+work; the group never scales to zero while anything runs or waits. Until ``d`` is known, every
+waiting task is given its own slot.
 
 Invoke strategy: ``StartWorkers(desired - running)`` when positive; idle workers exit by themselves.
 """

@@ -74,8 +74,13 @@ class QueuePlanner:
         # in the in-flight count (only completions make it fall). The estimate misses a batch of
         # tasks that started together and finish together.
         total = census.tasks_completed
+        started: float | None = None
         if total is not None and state.last_completed is not None and total >= state.last_completed:
             done = state.done_since + (total - state.last_completed)
+            # Every start either completed since or is still in flight: exact, where busy slots
+            # over the mean duration miss how unevenly tasks end (many short ones on a few slots
+            # while long ones hold the rest).
+            started = total - state.last_completed + in_flight - state.last_in_flight
         else:
             busy = (state.last_in_flight + in_flight) / 2.0
             done = state.done_since + max(busy / dur * dt_s, state.last_in_flight - in_flight)
@@ -108,7 +113,9 @@ class QueuePlanner:
         elif not saturated:
             waiting = 0.0
         else:
-            waiting = max(0.0, state.backlog_est + (lam - in_flight / dur) * dt_s)
+            if started is None:
+                started = in_flight / dur * dt_s
+            waiting = max(0.0, state.backlog_est + lam * dt_s - started)
         startup_s = self.scale_down_delay_ms(state) / 1000.0
         horizon = self.poll_interval_s + startup_s
         since_up = math.inf if state.last_up_ms is None else (now_ms - state.last_up_ms) / 1000.0
@@ -166,8 +173,11 @@ class QueuePlanner:
                 if waiting > 0
                 else min(current, smallest(horizon + DOWN_HORIZON * startup_s))
             )
-            # Never below what the load fills: only the fractional worker is duty-cycled.
-            raw = max(raw, math.floor(load / k))
+            # Never below what the load fills: only the fractional worker is duty-cycled. Nor
+            # below the workers the tasks in flight fill: a retired worker whose slots are all
+            # busy saves nothing until its tasks end (and a group whose tasks still pour in, its
+            # load average lagging, would retire the workers just started for them).
+            raw = max(raw, math.floor(load / k), math.floor(in_flight / k))
         desired = min(max(raw, d.min_count), d.max_count)
         state = replace(state, backlog_est=waiting)
         txt = (
