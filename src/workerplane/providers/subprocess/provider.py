@@ -31,6 +31,7 @@ from pathlib import Path
 from workerplane.providers.base import Provider, ProviderCheck, ProviderContext, ProviderError
 from workerplane.providers.subprocess import procfs
 from workerplane.providers.subprocess.details import SubprocessDetails
+from workerplane.providers.subprocess.layout import group_directory, legacy_group_directory
 from workerplane.providers.subprocess.records import (
     FORKSERVER_DIR_ENV,
     WORKER_ID_ENV,
@@ -65,7 +66,7 @@ class SubprocessProvider(Provider):
         self._settings = context.details
         self._worker_env = context.worker_env.with_secrets(context.details.secret_env)
         self.strategy = context.details.launch_strategy
-        self._dir = context.state_dir / _safe(context.deployment) / _safe(context.group_id)
+        self._dir = group_directory(context.state_dir, context.deployment, context.group_id)
         self._lease = self._dir / "controller.lease"
         self._records = WorkerRecords(self._dir)
         self._workers: dict[str, WorkerProcess] = {}
@@ -82,6 +83,7 @@ class SubprocessProvider(Provider):
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self._warn_about_legacy_directory()
         self._dir.mkdir(parents=True, exist_ok=True)
         self._renew_lease()
         self._lease_task = asyncio.create_task(self._renew_lease_forever())
@@ -115,6 +117,18 @@ class SubprocessProvider(Provider):
             with contextlib.suppress(OSError):
                 self._renew_lease()
             self._enforce_grace()
+
+    def _warn_about_legacy_directory(self) -> None:
+        """Workers of the layout before keys mapped one-to-one are not adopted (two keys could
+        share that directory): they stop seeing their lease renewed and leave once idle."""
+        context = self._context
+        legacy = legacy_group_directory(context.state_dir, context.deployment, context.group_id)
+        if not self._dir.exists() and any(legacy.glob("w-*.json")):
+            logger.warning(
+                "%s holds workers of an older workerplane; they are not adopted and leave once "
+                "idle (their lease is no longer renewed)",
+                legacy,
+            )
 
     def _adopt(self) -> None:
         """Take over the live workers an earlier controller run started."""
@@ -374,6 +388,3 @@ class SubprocessProvider(Provider):
         self._workers.pop(worker_id, None)
         self._records.forget(worker_id, keep_log=keep_log)
 
-
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "_"
