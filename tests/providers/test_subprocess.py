@@ -295,7 +295,8 @@ async def test_worker_without_a_record_is_found_and_adopted(tmp_path: Path) -> N
     await first.set_size(1)
     worker_id, pid, _ = first.workers()[0]
     await first.close()
-    (group_directory(tmp_path / "state", "dep", "g") / f"{worker_id}.json").unlink()  # the record never landed
+    # The record never landed.
+    (group_directory(tmp_path / "state", "dep", "g") / f"{worker_id}.json").unlink()
 
     second = _provider(tmp_path)
     await second.start()

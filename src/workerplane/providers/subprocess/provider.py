@@ -387,4 +387,3 @@ class SubprocessProvider(Provider):
     def _forget(self, worker_id: str, *, keep_log: bool = False) -> None:
         self._workers.pop(worker_id, None)
         self._records.forget(worker_id, keep_log=keep_log)
-
