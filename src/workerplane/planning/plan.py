@@ -171,6 +171,10 @@ def group_status(
     metrics = observed.metrics
     stats = metrics.stats if metrics is not None else QueueStats()
     census = observed.census
+    if last_error is None and census.last_worker_exit is not None:
+        # Workers that keep failing are the group's error (a version short of its minimum is
+        # then UPDATE_FAILED with this reason, not in progress for ever).
+        last_error = f"workers fail: {census.last_worker_exit}"
     return GroupStatus(
         version_key=intent.version_key,
         group_id=intent.group_id,
@@ -192,6 +196,7 @@ def group_status(
         provider_validation_error=state.validation_error,
         metrics_ok=metrics is not None,
         updated_at=observed.wall_time,
+        last_worker_exit=census.last_worker_exit,
     )
 
 

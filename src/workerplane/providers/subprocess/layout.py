@@ -8,7 +8,10 @@ directory (and so never adopt each other's workers).
 from __future__ import annotations
 
 import hashlib
+import logging
 from pathlib import Path
+
+logger = logging.getLogger("workerplane.providers.subprocess")
 
 #: Keep components far below NAME_MAX (255) whatever the key's length.
 _READABLE_MAX = 60
@@ -31,6 +34,15 @@ def readable(key: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in key) or "_"
 
 
-def legacy_group_directory(state_dir: Path, version_key: str, group_id: str) -> Path:
-    """Where workerplane before the one-to-one layout kept the group (keys could collide)."""
-    return state_dir / readable(version_key) / readable(group_id)
+def warn_if_legacy_directory(state_dir: Path, version_key: str, group_id: str) -> None:
+    """Say so when workers of the layout before keys mapped one-to-one exist: they are not
+    adopted (two keys could share that directory), and leave once idle since their lease is no
+    longer renewed."""
+    legacy = state_dir / readable(version_key) / readable(group_id)
+    current = group_directory(state_dir, version_key, group_id)
+    if not current.exists() and any(legacy.glob("w-*.json")):
+        logger.warning(
+            "%s holds workers of an older workerplane; they are not adopted and leave once "
+            "idle (their lease is no longer renewed)",
+            legacy,
+        )
