@@ -123,7 +123,7 @@ def run(
     """Run the controller for one deployment spec until Ctrl-C."""
     from workerplane.config.loader import SpecError
     from workerplane.controller.controller import Controller, ControllerSettings
-    from workerplane.controller.local import FileSpecSource, JsonStatusSink
+    from workerplane.controller.local import FileSpecSource, JsonStatusSink, StateDirLock
     from workerplane.temporal.connection import TemporalConnectionError, resolve_connection
 
     _configure_logging(verbose)
@@ -141,6 +141,9 @@ def run(
         raise _fail(str(err)) from None
     console.print(connection.describe(), markup=False, highlight=False)
     _print_warnings(source.spec, file)
+    lock = StateDirLock(state_dir.resolve())
+    if lock.acquire(lambda pid: _standing_by(lock.path, pid)):
+        err_console.print(f"took over {lock.path}", highlight=False, markup=False)
     settings = ControllerSettings(
         state_dir=state_dir.resolve(), address=address, namespace=namespace
     )
@@ -156,6 +159,14 @@ def run(
             ) from None
     asyncio.run(_run_until_signal(controller, drain=drain))
     os._exit(0)  # temporalio can crash at interpreter exit (SDK #300)
+
+
+def _standing_by(lock_path: Path, holder: int | None) -> None:
+    """Say once that another controller acts on this state directory and this one waits."""
+    who = f" (pid {holder})" if holder is not None else ""
+    err_console.print(
+        f"another controller holds {lock_path}{who}; standing by", highlight=False, markup=False
+    )
 
 
 async def _run_until_signal(controller: object, *, drain: bool) -> None:
