@@ -35,6 +35,8 @@ def status_table(groups: list[GroupStatus], *, title: str = "") -> Group:
         line = Text.assemble((f"{g.group_id} ({g.strategy}): ", "bold"), g.last_reason)
         if g.last_error:
             line.append(f"  error: {g.last_error}", style="red")
+        if g.last_worker_exit:
+            line.append(f"  last worker exit: {g.last_worker_exit}", style="red")
         if g.provider_validation_error:
             line.append(f"  provider: {g.provider_validation_error}", style="red")
         reasons.append(line)

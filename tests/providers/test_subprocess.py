@@ -12,6 +12,7 @@ import pytest
 
 from workerplane.providers.base import WorkerEnvironment
 from workerplane.providers.factory import build_provider
+from workerplane.providers.subprocess.layout import group_directory
 from workerplane.providers.subprocess.provider import SubprocessProvider
 from workerplane.scaling.types import Strategy
 
@@ -215,7 +216,7 @@ async def test_stale_records_are_not_adopted(tmp_path: Path) -> None:
     await first.start()
     await first.set_size(1)
     await first.drain(timeout_s=10)
-    record_dir = tmp_path / "state" / "dep" / "g"
+    record_dir = group_directory(tmp_path / "state", "dep", "g")
     (record_dir / "w-deadbeef0000.json").write_text(
         '{"worker_id": "w-deadbeef0000", "pid": 1, "ticks": 1, "started_at": 0}'
     )
@@ -294,7 +295,8 @@ async def test_worker_without_a_record_is_found_and_adopted(tmp_path: Path) -> N
     await first.set_size(1)
     worker_id, pid, _ = first.workers()[0]
     await first.close()
-    (tmp_path / "state" / "dep" / "g" / f"{worker_id}.json").unlink()  # the record never landed
+    # The record never landed.
+    (group_directory(tmp_path / "state", "dep", "g") / f"{worker_id}.json").unlink()
 
     second = _provider(tmp_path)
     await second.start()

@@ -43,6 +43,7 @@ def group_status_out(g: GroupStatus) -> S.GroupStatusOut:
         last_error=scrub(g.last_error) if g.last_error else None,
         metrics_ok=g.metrics_ok,
         updated_at=g.updated_at,
+        last_worker_exit=scrub(g.last_worker_exit) if g.last_worker_exit else None,
     )
 
 

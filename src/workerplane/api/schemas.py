@@ -238,6 +238,11 @@ class GroupStatusOut(BaseModel):
     last_error: str | None
     metrics_ok: bool
     updated_at: float
+    last_worker_exit: str | None = Field(
+        default=None,
+        description="How the last failed worker exited (exit code, the end of its output), "
+        "while the group has not run a healthy worker since",
+    )
 
 
 class ProviderValidationOut(BaseModel):

@@ -118,14 +118,22 @@ def run(
     metrics_address: str = typer.Option(
         "127.0.0.1", "--metrics-address", help="Address the metrics port binds (0.0.0.0: all)."
     ),
+    give_up_after: str = typer.Option(
+        "300s",
+        "--give-up-after",
+        help="At start, retry an unreachable Temporal address or a missing namespace this long "
+        "(e.g. 300s, 5m), then exit non-zero; 0 retries for ever.",
+    ),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Run the controller for one deployment spec until Ctrl-C."""
     from workerplane.config.loader import SpecError
     from workerplane.controller.controller import Controller, ControllerSettings
-    from workerplane.controller.local import FileSpecSource, JsonStatusSink
+    from workerplane.controller.local import FileSpecSource, JsonStatusSink, StateDirLock
+    from workerplane.controller.reachability import wait_for_temporal
     from workerplane.temporal.connection import TemporalConnectionError, resolve_connection
 
+    give_up_after_s = _seconds(give_up_after, "--give-up-after")
     _configure_logging(verbose)
     try:
         source = FileSpecSource(file)
@@ -141,6 +149,9 @@ def run(
         raise _fail(str(err)) from None
     console.print(connection.describe(), markup=False, highlight=False)
     _print_warnings(source.spec, file)
+    lock = StateDirLock(state_dir.resolve())
+    if lock.acquire(lambda pid: _standing_by(lock.path, pid)):
+        err_console.print(f"took over {lock.path}", highlight=False, markup=False)
     settings = ControllerSettings(
         state_dir=state_dir.resolve(), address=address, namespace=namespace
     )
@@ -154,8 +165,41 @@ def run(
             raise _fail(
                 f"--metrics-port {metrics_port}: cannot listen on {metrics_address}: {err.strerror}"
             ) from None
+    problem = asyncio.run(
+        wait_for_temporal(
+            connection,
+            give_up_after_s=give_up_after_s or None,
+            say=lambda line: err_console.print(line, highlight=False, markup=False),
+        )
+    )
+    if problem is not None:
+        err_console.print(
+            f"error: gave up after {give_up_after}: {problem}", highlight=False, markup=False
+        )
+        os._exit(3)
     asyncio.run(_run_until_signal(controller, drain=drain))
     os._exit(0)  # temporalio can crash at interpreter exit (SDK #300)
+
+
+def _seconds(text: str, option: str) -> float:
+    """A duration such as ``300``, ``300s``, ``5m`` or ``1h``, in seconds."""
+    units = {"s": 1.0, "m": 60.0, "h": 3600.0}
+    number, unit = (text[:-1], text[-1]) if text[-1:] in units else (text, "s")
+    try:
+        seconds = float(number) * units[unit]
+    except ValueError:
+        raise _fail(f"{option} {text!r} is not a duration (e.g. 300s, 5m)") from None
+    if seconds < 0:
+        raise _fail(f"{option} must not be negative")
+    return seconds
+
+
+def _standing_by(lock_path: Path, holder: int | None) -> None:
+    """Say once that another controller acts on this state directory and this one waits."""
+    who = f" (pid {holder})" if holder is not None else ""
+    err_console.print(
+        f"another controller holds {lock_path}{who}; standing by", highlight=False, markup=False
+    )
 
 
 async def _run_until_signal(controller: object, *, drain: bool) -> None:

@@ -41,6 +41,12 @@ _GO_NAMES = {"WORKFLOW": "Workflow", "ACTIVITY": "Activity", "NEXUS": "Nexus"}
 
 _REGION_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
+#: A scaling group ID becomes a directory name, a Kubernetes label value and part of resource
+#: names: letters, digits, ``-``, ``_`` and ``.``, starting and ending with a letter or digit (so
+#: never ``.`` or ``..``), at most 63 characters like a DNS label or a label value.
+GROUP_ID_MAX_LENGTH = 63
+_GROUP_ID = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?$")
+
 #: Temporal's refusal of a scaling group keyed by the empty string.
 MISSING_GROUP_ID = ValidationIssue(
     "compute.scaling_groups", "scaling groups without an ID are not supported", None, "group-id"
@@ -91,6 +97,21 @@ def _lookup_group(
     return ""
 
 
+def _group_id_issue(key: str) -> ValidationIssue | None:
+    """The issue of a scaling group ID that cannot safely name files and resources, if any."""
+    if len(key) > GROUP_ID_MAX_LENGTH:
+        # Quoting a huge ID in the path would bury the rule: name the map and a prefix instead.
+        rule = f"scaling group ID must be at most {GROUP_ID_MAX_LENGTH} characters long"
+        return ValidationIssue("compute.scaling_groups", rule, key[:20] + "...", "group-id")
+    if not _GROUP_ID.match(key):
+        rule = (
+            "scaling group ID must contain only letters, digits, '-', '_' and '.', and start "
+            "and end with a letter or digit"
+        )
+        return ValidationIssue(group_path(key), rule, key, "group-id")
+    return None
+
+
 def _shared_rules(cfg: ComputeConfig) -> list[ValidationIssue]:
     issues: list[ValidationIssue] = []
     groups = cfg.scaling_groups
@@ -108,6 +129,9 @@ def _shared_rules(cfg: ComputeConfig) -> list[ValidationIssue]:
         base = group_path(key)
         if not key:
             issues.append(MISSING_GROUP_ID)
+            continue
+        if (id_issue := _group_id_issue(key)) is not None:
+            issues.append(id_issue)
             continue
         for i, region in enumerate(group.region_ids):
             if not _REGION_ID.match(region):

@@ -25,7 +25,7 @@ from workerplane.controller.interfaces import (
     StatusSink,
 )
 from workerplane.planning.actions import GroupState
-from workerplane.planning.plan import open_work_done
+from workerplane.planning.plan import open_work_done, unstarted_status
 from workerplane.planning.readiness import version_statuses
 from workerplane.planning.status import GroupStatus, ManagedVersion
 from workerplane.providers.base import WorkerEnvironment
@@ -36,6 +36,19 @@ from workerplane.temporal.connection import ResolvedConnection, resolve_connecti
 from workerplane.temporal.metrics import QueueTarget
 
 logger = logging.getLogger("workerplane.controller")
+
+#: Retrying a group whose provider cannot start: 1 s, 2 s, 4 s, ... at most this long apart.
+START_RETRY_CAP_S = 60.0
+
+
+@dataclass
+class StartFailure:
+    """A group whose provider could not be built or started, reported until it starts."""
+
+    signature: str
+    status: GroupStatus
+    attempts: int
+    retry_at: float
 
 
 @dataclass(frozen=True)
@@ -89,13 +102,18 @@ class Controller:
         self._metrics = metrics or TemporalMetrics(fresh_signals=settings.fresh_signals)
         self._versions: list[ManagedVersion] = []
         self._retiring: set[asyncio.Task[None]] = set()
+        self._failures: dict[tuple[str, str], StartFailure] = {}
 
     # -- public ------------------------------------------------------------------------------
 
     def statuses(self) -> list[GroupStatus]:
         """The latest status of every group (safe to call from another thread, e.g. a metrics
         scrape: the group table is copied in one step)."""
-        return [g.status for g in list(self._groups.values()) if g.status is not None]
+        by_key = {k: g.status for k, g in list(self._groups.items()) if g.status is not None}
+        # A spec change whose provider cannot start is what the group reports, even while the
+        # group's previous provider still runs.
+        by_key.update({k: f.status for k, f in list(self._failures.items())})
+        return list(by_key.values())
 
     async def run(self, stop: asyncio.Event) -> None:
         """Reconcile until ``stop`` is set."""
@@ -126,6 +144,10 @@ class Controller:
         for version in versions:
             for group_id in version.spec.compute.scaling_groups:
                 wanted[(version.key, group_id)] = (version, group_id)
+        gone = [k for k in self._failures if k not in wanted]
+        for key in gone:
+            del self._failures[key]
+        failures_changed = bool(gone)
         for key in [k for k in self._groups if k not in wanted]:
             group = self._groups.pop(key)
             self._signatures.pop(key, None)
@@ -137,14 +159,62 @@ class Controller:
             if current is not None and self._signatures.get(key) == signature:
                 current.version = version
                 continue
+            if self._backing_off(key, signature):
+                continue
             try:
                 replacement = await self._build_group(version, group_id, current)
             except Exception as err:
-                logger.error("%s/%s cannot start: %s", version.key, group_id, err)
+                self._record_start_failure(version, group_id, signature, err)
+                failures_changed = True
                 continue
+            if self._failures.pop(key, None) is not None:
+                failures_changed = True
+                logger.info("%s/%s started", version.key, group_id)
             self._groups[key] = replacement
             self._signatures[key] = signature
             replacement.task = asyncio.create_task(self._group_loop(replacement))
+        if failures_changed:
+            await self._publish()  # no group loop publishes for a group that never started
+
+    def _backing_off(self, key: tuple[str, str], signature: str) -> bool:
+        """Whether the group failed to start with this very spec and its retry is not due."""
+        failure = self._failures.get(key)
+        return (
+            failure is not None
+            and failure.signature == signature
+            and time.monotonic() < failure.retry_at
+        )
+
+    def _record_start_failure(
+        self, version: ManagedVersion, group_id: str, signature: str, err: Exception
+    ) -> None:
+        """Report a group whose provider cannot start (its version fails with the reason), and
+        retry it with a capped backoff, logging it once per spec and error."""
+        key = (version.key, group_id)
+        error = f"cannot start: {err}"
+        previous = self._failures.get(key)
+        same = previous is not None and previous.signature == signature
+        attempts = previous.attempts + 1 if previous is not None and same else 1
+        if previous is None or not same or previous.status.last_error != error:
+            logger.error("%s/%s %s (retrying with backoff)", version.key, group_id, error)
+        else:
+            logger.debug("%s/%s still %s", version.key, group_id, error)
+        group = version.spec.compute.scaling_groups[group_id]
+        try:
+            strategy = provider_strategy(group.provider.type, group.provider.details).value
+        except ValueError:
+            strategy = "unknown"
+        status = unstarted_status(
+            version.key,
+            group_id,
+            group.provider.type,
+            group.scaler.type or DEFAULT_SCALER,
+            strategy,
+            error=error,
+            wall_time=time.time(),
+        )
+        delay = min(START_RETRY_CAP_S, 2.0 ** (attempts - 1))
+        self._failures[key] = StartFailure(signature, status, attempts, time.monotonic() + delay)
 
     async def _build_group(
         self, version: ManagedVersion, group_id: str, current: GroupRuntime | None
@@ -183,8 +253,13 @@ class Controller:
             worker_env=_worker_env(connection, spec, task_queue_types),
             state_dir=self._settings.state_dir,
         )
-        await provider.start()
-        check = await provider.validate()
+        try:
+            await provider.start()
+            check = await provider.validate()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await provider.close()
+            raise
         runtime = GroupRuntime(
             version=version,
             group_id=group_id,

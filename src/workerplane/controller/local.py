@@ -6,11 +6,13 @@ applies the change live (an invalid edit is reported and the last good spec is k
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from workerplane.config.loader import SpecError, load_spec
@@ -89,3 +91,42 @@ def read_status_file(path: Path) -> tuple[int | None, list[GroupStatus]]:
     except (OSError, ValueError):
         return None, []
     return payload.get("pid"), [GroupStatus(**g) for g in payload.get("groups", [])]
+
+
+class StateDirLock:
+    """An exclusive lock on a state directory: one controller acts on its workers at a time.
+
+    ``fcntl.flock`` on ``<state_dir>/controller.lock``, held for the life of the process (the
+    kernel releases it when the process exits or dies, however it dies). The file holds the
+    holder's PID, to say who holds it.
+
+    State shared beyond one machine needs a lease instead: ``serve`` takes one in its database,
+    and the Kubernetes provider can elect a leader with a Kubernetes Lease.
+    """
+
+    def __init__(self, state_dir: Path) -> None:
+        self.path = state_dir / "controller.lock"
+        state_dir.mkdir(parents=True, exist_ok=True)
+        self._fd: int | None = None
+
+    def acquire(self, on_wait: Callable[[int | None], None]) -> bool:
+        """Take the lock; if another process holds it, call ``on_wait`` with its PID once and
+        wait (standby) until it exits. Returns whether it had to wait."""
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        waited = False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            on_wait(self._holder(fd))
+            waited = True
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+        return waited
+
+    @staticmethod
+    def _holder(fd: int) -> int | None:
+        with contextlib.suppress(OSError, ValueError):
+            return int(os.pread(fd, 32, 0).decode().strip())
+        return None

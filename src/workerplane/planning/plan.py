@@ -171,6 +171,10 @@ def group_status(
     metrics = observed.metrics
     stats = metrics.stats if metrics is not None else QueueStats()
     census = observed.census
+    if last_error is None and census.last_worker_exit is not None:
+        # Workers that keep failing are the group's error (a version short of its minimum is
+        # then UPDATE_FAILED with this reason, not in progress for ever).
+        last_error = f"workers fail: {census.last_worker_exit}"
     return GroupStatus(
         version_key=intent.version_key,
         group_id=intent.group_id,
@@ -192,6 +196,43 @@ def group_status(
         provider_validation_error=state.validation_error,
         metrics_ok=metrics is not None,
         updated_at=observed.wall_time,
+        last_worker_exit=census.last_worker_exit,
+    )
+
+
+def unstarted_status(
+    version_key: str,
+    group_id: str,
+    provider_type: str,
+    scaler_type: str,
+    strategy: str,
+    *,
+    error: str,
+    wall_time: float,
+) -> GroupStatus:
+    """The status of a group whose provider could not even be built or started: no workers, and
+    ``error`` as its validation error, so its version is UPDATE_FAILED with the reason."""
+    return GroupStatus(
+        version_key=version_key,
+        group_id=group_id,
+        provider_type=provider_type,
+        scaler_type=scaler_type,
+        strategy=strategy,
+        workers_running=0,
+        workers_ready=0,
+        in_flight=None,
+        pollers=0,
+        backlog=0,
+        backlog_age_s=0.0,
+        add_rate=0.0,
+        dispatch_rate=0.0,
+        desired=None,
+        last_decision="hold",
+        last_reason="the provider could not start",
+        last_error=error,
+        provider_validation_error=error,
+        metrics_ok=False,
+        updated_at=wall_time,
     )
 
 

@@ -28,7 +28,11 @@ class ManagedVersion:
 
 @dataclass(frozen=True)
 class GroupStatus:
-    """The compute status of one scaling group, as of ``updated_at`` (epoch seconds)."""
+    """The compute status of one scaling group, as of ``updated_at`` (epoch seconds).
+
+    ``last_worker_exit`` says how the last failed worker exited (exit code, the end of its
+    output) while the group has not run a healthy worker since, e.g. in a crash loop.
+    """
 
     version_key: str
     group_id: str
@@ -50,6 +54,7 @@ class GroupStatus:
     provider_validation_error: str | None
     metrics_ok: bool
     updated_at: float
+    last_worker_exit: str | None = None
 
 
 class Readiness(enum.StrEnum):

@@ -71,6 +71,9 @@ class WorkerCensus:
             provider started, exited workers included: a count that only grows, so the
             difference between two observations is exactly the completions in between;
             ``None`` when the provider cannot count them.
+        last_worker_exit: how the last worker that failed exited (exit code, the last lines of
+            its output), while its group has not run a healthy worker since; ``None`` otherwise
+            or when the provider cannot tell.
     """
 
     running: int = 0
@@ -81,6 +84,7 @@ class WorkerCensus:
     mean_task_s: float | None = None
     tasks_finished: int = 0
     tasks_completed: int | None = None
+    last_worker_exit: str | None = None
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,9 @@ from pathlib import Path
 
 from workerplane.providers.base import Provider, ProviderCheck, ProviderContext, ProviderError
 from workerplane.providers.subprocess import procfs
+from workerplane.providers.subprocess.crashes import CRASH_WINDOW_S, CrashLoop, prune_logs
 from workerplane.providers.subprocess.details import SubprocessDetails
+from workerplane.providers.subprocess.layout import group_directory, warn_if_legacy_directory
 from workerplane.providers.subprocess.records import (
     FORKSERVER_DIR_ENV,
     WORKER_ID_ENV,
@@ -38,6 +40,7 @@ from workerplane.providers.subprocess.records import (
     WorkerRecords,
 )
 from workerplane.scaling.types import Strategy, WorkerCensus
+from workerplane.security.redact import register_secret
 from workerplane.worker.runtime import (
     CONTROLLER_LEASE_ENV,
     GRACEFUL_SHUTDOWN_ENV,
@@ -64,8 +67,10 @@ class SubprocessProvider(Provider):
         self._context = context
         self._settings = context.details
         self._worker_env = context.worker_env.with_secrets(context.details.secret_env)
+        for value in self._worker_env.secret_env.values():
+            register_secret(value)  # so a worker's output quoted in the status is scrubbed
         self.strategy = context.details.launch_strategy
-        self._dir = context.state_dir / _safe(context.deployment) / _safe(context.group_id)
+        self._dir = group_directory(context.state_dir, context.deployment, context.group_id)
         self._lease = self._dir / "controller.lease"
         self._records = WorkerRecords(self._dir)
         self._workers: dict[str, WorkerProcess] = {}
@@ -74,6 +79,7 @@ class SubprocessProvider(Provider):
         self._completed_by_exited = 0
         self._lease_task: asyncio.Task[None] | None = None
         self._forkserver: subprocess.Popen[bytes] | None = None
+        self._crash_loop = CrashLoop()
 
     @classmethod
     def from_context(cls, context: ProviderContext[SubprocessDetails]) -> SubprocessProvider:
@@ -82,6 +88,9 @@ class SubprocessProvider(Provider):
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
+        warn_if_legacy_directory(
+            self._context.state_dir, self._context.deployment, self._context.group_id
+        )
         self._dir.mkdir(parents=True, exist_ok=True)
         self._renew_lease()
         self._lease_task = asyncio.create_task(self._renew_lease_forever())
@@ -141,19 +150,24 @@ class SubprocessProvider(Provider):
     # -- scaling -----------------------------------------------------------------------------
 
     async def invoke(self, count: int) -> int:
-        started = 0
+        self._reap()
+        if not self._crash_loop.may_start(time.time()):
+            return 0
         for _ in range(count):
             self._spawn()
-            started += 1
-        return started
+        return count
 
     async def set_size(self, size: int) -> None:
         self._desired = size
         self._reap()
         active = [w for w in self._workers.values() if w.retiring_since is None]
         if len(active) < size:
-            for _ in range(size - len(active)):
+            # In a crash loop, wait out the backoff, then start one worker to try again.
+            if self._crash_loop.crashes and self._crash_loop.may_start(time.time()):
                 self._spawn()
+            elif not self._crash_loop.crashes:
+                for _ in range(size - len(active)):
+                    self._spawn()
         elif len(active) > size:
             for worker in self._pick_victims(active, len(active) - size):
                 self._retire(worker)
@@ -170,6 +184,8 @@ class SubprocessProvider(Provider):
         completed = self._completed_by_exited
         now = time.time()
         for worker in self._workers.values():
+            if now - worker.started_at > CRASH_WINDOW_S:
+                self._crash_loop.record_healthy(worker.started_at)
             status = self._status(worker.worker_id)
             if status is None:
                 # A worker cannot hold tasks before it has polled; one that never reports (not
@@ -185,6 +201,7 @@ class SubprocessProvider(Provider):
             finished += status.tasks_finished
             task_seconds += status.task_seconds
             if status.polling and worker.retiring_since is None:
+                self._crash_loop.record_healthy(worker.started_at)
                 ready += 1
                 if status.slots is not None:
                     slots = status.slots if slots is None else min(slots, status.slots)
@@ -197,6 +214,7 @@ class SubprocessProvider(Provider):
             mean_task_s=task_seconds / finished if finished else None,
             tasks_finished=finished,
             tasks_completed=completed,
+            last_worker_exit=self._crash_loop.last_exit,
         )
 
     async def drain(self, timeout_s: float) -> None:
@@ -361,19 +379,24 @@ class SubprocessProvider(Provider):
                 self._kill(worker)
 
     def _reap(self) -> None:
+        exited = False
         for worker in list(self._workers.values()):
             if not worker.alive():
+                exited = True
                 last = self._status(worker.worker_id)
                 if last is not None:
                     self._completed_by_exited += last.tasks_finished
-                failed = worker.process is not None and worker.process.wait() != 0
-                self._forget(worker.worker_id, keep_log=failed and not worker.killed)
+                code = worker.process.wait() if worker.process is not None else 0
+                failed = code != 0 and not worker.killed
+                if failed and worker.retiring_since is None:
+                    now = time.time()
+                    log = self._records.path(worker.worker_id, ".log")
+                    self._crash_loop.record_exit(code, now - worker.started_at, log, now)
+                self._forget(worker.worker_id, keep_log=failed)
                 logger.info("worker %s (pid %d) exited", worker.worker_id, worker.pid)
+        if exited:
+            prune_logs(self._records.directory, set(self._workers))
 
     def _forget(self, worker_id: str, *, keep_log: bool = False) -> None:
         self._workers.pop(worker_id, None)
         self._records.forget(worker_id, keep_log=keep_log)
-
-
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "_"
