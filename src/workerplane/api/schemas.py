@@ -7,6 +7,8 @@ in a form it would refuse with an internal error.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -76,6 +78,17 @@ class RequestModel(BaseModel):
     def _safe_strings(cls, data: Any) -> Any:
         _check_strings(data)
         return data
+
+    def fingerprint(self) -> str:
+        """What identifies this request's body, stored beside its ``request_id`` so that a
+        reused ID with another body is refused. The conflict token (which a retry may refresh)
+        is left out, and secret values are not hashed (only their names), so no digest of a
+        secret is ever stored: two bodies that differ only in a secret value match."""
+        data = self.model_dump(mode="json", exclude={"conflict_token"})
+        if isinstance(data.get("secret_env"), dict):
+            data["secret_env"] = sorted(data["secret_env"])
+        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 # -- errors ---------------------------------------------------------------------------------

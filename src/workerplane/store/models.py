@@ -44,6 +44,8 @@ class WorkerDeployment(Base):
     name: Mapped[str] = mapped_column(String(255), unique=True)
     namespace: Mapped[str | None] = mapped_column(String(255), nullable=True)
     request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    #: The fingerprint of the create's body: a reused ``request_id`` with another body is a 409.
+    request_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     conflict_token: Mapped[str] = mapped_column(String(64))
     current_build_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
     ramping_build_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
@@ -81,7 +83,9 @@ class DeploymentVersion(Base):
     picked_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     conflict_token: Mapped[str] = mapped_column(String(64))
     request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    request_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     last_update_request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    last_update_request_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     draining: Mapped[bool] = mapped_column(Boolean, default=False)
     deleting: Mapped[bool] = mapped_column(Boolean, default=False)
     #: When the controller's snapshot stopped listing this (deleting) version.
@@ -105,6 +109,7 @@ class Endpoint(Base):
     name: Mapped[str] = mapped_column(String(255), unique=True)
     endpoint_type: Mapped[str] = mapped_column(String(32))
     request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    request_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     version_id: Mapped[int] = mapped_column(
         ForeignKey("deployment_versions.id", ondelete="CASCADE"), unique=True
     )
