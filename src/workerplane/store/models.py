@@ -24,7 +24,11 @@ class Base(DeclarativeBase):
 
 
 class ApiToken(Base):
-    """A bearer token, stored as its SHA-256 hash only."""
+    """A bearer token, stored as its SHA-256 hash only.
+
+    ``scope`` is ``admin`` (everything) or ``read`` (GET only); a token past ``expires_at`` or
+    ``revoked`` is refused.
+    """
 
     __tablename__ = "api_tokens"
 
@@ -33,6 +37,25 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[float] = mapped_column(Float)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    scope: Mapped[str] = mapped_column(String(16), default="admin", server_default="admin")
+    expires_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    last_used_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class AuditEntry(Base):
+    """One write through the API: who (the token), what (method, path, resource), when, and how
+    it ended (the HTTP status). The table is bounded: the oldest entries go first."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[float] = mapped_column(Float, index=True)
+    token_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    token_name: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    method: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(String(1024))
+    resource: Mapped[str] = mapped_column(String(512))
+    status: Mapped[int] = mapped_column(Integer)
 
 
 class WorkerDeployment(Base):
