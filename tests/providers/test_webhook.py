@@ -25,6 +25,7 @@ from workerplane.providers._retry import Backoff
 from workerplane.providers.base import ProviderError, WorkerEnvironment
 from workerplane.providers.factory import build_provider
 from workerplane.providers.webhook.details import WebhookDetails
+from workerplane.providers.webhook.egress import ALLOW_PRIVATE_ENV
 from workerplane.providers.webhook.provider import WebhookProvider
 from workerplane.providers.webhook.signature import (
     SIGNATURE_HEADER,
@@ -107,7 +108,9 @@ def _handler_for(state: Receiver) -> type[BaseHTTPRequestHandler]:
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
+def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[Receiver]:
+    """A receiver on loopback, which the operator of these tests allows webhooks to reach."""
+    monkeypatch.setenv(ALLOW_PRIVATE_ENV, "1")
     state = Receiver()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(state))
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -8,6 +8,9 @@ Routes (all under ``/v1`` need ``Authorization: Bearer <token>``; ``/livez``, ``
   ``/compute-config/validate``, ``/drain``)
 * ``/v1/validate``
 * ``/v1/endpoints`` (+ ``/{id or name}``)
+* ``/v1/tokens`` (+ ``/{id}``) and ``/v1/audit``: admin scope only
+
+A ``read`` token may only GET; every write is recorded in the audit log.
 """
 
 from __future__ import annotations
@@ -20,9 +23,9 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from workerplane.api.deps import Routing, require_token
+from workerplane.api.deps import Routing, require_admin, require_token
 from workerplane.api.errors import ERROR_RESPONSES, install_error_handlers
-from workerplane.api.routers import deployments, endpoints, health, versions
+from workerplane.api.routers import audit, deployments, endpoints, health, tokens, versions
 from workerplane.api.schemas import ErrorResponse
 from workerplane.api.settings import ApiSettings, TemporalHook
 from workerplane.security.redact import scrub
@@ -95,4 +98,12 @@ def create_app(
             dependencies=[Depends(require_token)],
             responses={**ERROR_RESPONSES, 503: _UNAVAILABLE_RESPONSE},
         )
+    for admin in (tokens, audit):
+        app.include_router(
+            admin.router,
+            prefix="/v1",
+            dependencies=[Depends(require_admin)],
+            responses={**ERROR_RESPONSES, 503: _UNAVAILABLE_RESPONSE},
+        )
+    audit.install_audit(app)
     return app

@@ -25,11 +25,17 @@ logger = logging.getLogger("workerplane.api")
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": S.ErrorResponse, "description": "Invalid input (field-level messages)"},
     401: {"model": S.ErrorResponse, "description": "Missing or invalid bearer token"},
+    403: {"model": S.ErrorResponse, "description": "The token's scope does not allow this"},
     404: {"model": S.ErrorResponse, "description": "Not found"},
     409: {"model": S.ErrorResponse, "description": "Conflict (name taken, stale token)"},
 }
 
-_HTTP_CODES = {401: "unauthenticated", 404: "not_found", 405: "method_not_allowed"}
+_HTTP_CODES = {
+    401: "unauthenticated",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+}
 
 
 def _error(

@@ -7,6 +7,8 @@ in a form it would refuse with an internal error.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -76,6 +78,17 @@ class RequestModel(BaseModel):
     def _safe_strings(cls, data: Any) -> Any:
         _check_strings(data)
         return data
+
+    def fingerprint(self) -> str:
+        """What identifies this request's body, stored beside its ``request_id`` so that a
+        reused ID with another body is refused. The conflict token (which a retry may refresh)
+        is left out, and secret values are not hashed (only their names), so no digest of a
+        secret is ever stored: two bodies that differ only in a secret value match."""
+        data = self.model_dump(mode="json", exclude={"conflict_token"})
+        if isinstance(data.get("secret_env"), dict):
+            data["secret_env"] = sorted(data["secret_env"])
+        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 # -- errors ---------------------------------------------------------------------------------
@@ -373,3 +386,59 @@ class Health(BaseModel):
     status: Literal["ok"]
     database: str
     controller: str
+
+
+# -- tokens and audit -----------------------------------------------------------------------
+
+TokenName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._@-]{0,127}$")]
+#: The longest a token may live: ten years.
+MAX_TOKEN_LIFETIME_S = 10 * 365 * 86_400
+
+
+class TokenCreate(RequestModel):
+    """``POST /v1/tokens``: a new token, shown once in the answer."""
+
+    name: TokenName
+    scope: Literal["admin", "read"] = "read"
+    expires_in_s: int | None = Field(default=None, ge=60, le=MAX_TOKEN_LIFETIME_S)
+    """Seconds until the token stops working (``null``: never)."""
+
+
+class TokenOut(BaseModel):
+    """A token's record: never the token itself."""
+
+    id: int
+    name: str
+    scope: str
+    created_at: float
+    expires_at: float | None
+    last_used_at: float | None
+    revoked: bool
+
+
+class TokenCreated(TokenOut):
+    token: str
+    """The bearer token: shown this once, stored only as a hash."""
+
+
+class TokenList(BaseModel):
+    items: list[TokenOut]
+
+
+class AuditEntryOut(BaseModel):
+    """One write: who (the token), what (method, path, resource), when, and the HTTP status."""
+
+    id: int
+    at: float
+    token_id: int | None
+    token_name: str | None
+    method: str
+    path: str
+    resource: str
+    status: int
+
+
+class AuditList(BaseModel):
+    items: list[AuditEntryOut]
+    total: int
+    next_offset: int | None

@@ -1,4 +1,5 @@
-"""CLI commands of the control-plane service: ``serve``, ``push``, ``endpoints``, ``versions``.
+"""CLI commands of the control-plane service: ``serve``, ``push``, ``endpoints``, ``versions``,
+``tokens``.
 
 The main app mounts them::
 
@@ -20,6 +21,7 @@ import typer
 from workerplane.cli.api_client import err_console
 from workerplane.cli.endpoints import endpoints_app
 from workerplane.cli.options import TemporalAddressOpt, TemporalScalerOpt
+from workerplane.cli.tokens import tokens_app
 from workerplane.cli.versions import versions_app
 from workerplane.config.loader import SpecError
 
@@ -118,6 +120,7 @@ def register(app: typer.Typer) -> None:
     """Mount everything on the main ``workerplane`` app."""
     app.add_typer(endpoints_app, name="endpoints")
     app.add_typer(versions_app, name="versions")
+    app.add_typer(tokens_app, name="tokens")
     app.command("serve")(serve)
     app.command("push")(push)
 

@@ -212,3 +212,20 @@ class WorkerplaneClient:
             f"/v1/worker-deployments/{deployment}/set-ramping",
             json={k: v for k, v in body.items() if v is not None},
         )
+
+    # -- tokens and audit (admin) --------------------------------------------------------------
+
+    def create_token(self, name: str, scope: str, expires_in_s: int | None = None) -> Any:
+        body: dict[str, Any] = {"name": name, "scope": scope}
+        if expires_in_s is not None:
+            body["expires_in_s"] = expires_in_s
+        return self._call("POST", "/v1/tokens", json=body)
+
+    def list_tokens(self) -> Any:
+        return self._call("GET", "/v1/tokens")
+
+    def revoke_token(self, token_id: int) -> Any:
+        return self._call("DELETE", f"/v1/tokens/{token_id}")
+
+    def audit(self, limit: int = 100, offset: int = 0) -> Any:
+        return self._call("GET", "/v1/audit", params={"limit": limit, "offset": offset})

@@ -16,6 +16,7 @@ from workerplane.store.rows import (
     find_deployment,
     mark_draining,
     new_token,
+    refuse_endpoint_owned,
     replayed_create,
     stale_token,
     version_key,
@@ -35,23 +36,31 @@ class DeploymentStore:
         self._db = db
 
     def create(
-        self, name: str, namespace: str | None, request_id: str | None, owner: str = "api"
+        self,
+        name: str,
+        namespace: str | None,
+        request_id: str | None,
+        owner: str = "api",
+        fingerprint: str | None = None,
     ) -> tuple[DeploymentView, bool]:
-        """Create a deployment. Returns (view, created). Same ``request_id`` again: no-op."""
+        """Create a deployment. Returns (view, created). Same ``request_id`` and body (its
+        ``fingerprint``) again: no-op."""
         now = time.time()
         try:
             with self._db.write_session() as s:
                 s.add(
                     WorkerDeployment(
                         name=name, namespace=namespace, request_id=request_id,
-                        conflict_token=new_token(), owner=owner, created_at=now, updated_at=now,
+                        request_hash=fingerprint, conflict_token=new_token(), owner=owner,
+                        created_at=now, updated_at=now,
                     )
                 )  # fmt: skip
             return self.get(name), True
         except IntegrityError:
             return replayed_create(
-                self.get(name), request_id, f"worker deployment '{name}' already exists"
-            )
+                self.get(name), request_id, f"worker deployment '{name}' already exists",
+                fingerprint,
+            )  # fmt: skip
 
     def get(self, name: str) -> DeploymentView:
         with self._db.read_session() as s:
@@ -91,6 +100,7 @@ class DeploymentStore:
         """Delete a deployment that has no versions left."""
         with self._db.write_session() as s:
             row = find_deployment(s, name)
+            refuse_endpoint_owned(row)
             version = s.scalar(
                 select(DeploymentVersion.id)
                 .where(DeploymentVersion.deployment_id == row.id)
@@ -116,6 +126,7 @@ class DeploymentStore:
         """
         with self._db.write_session() as s:
             row = find_deployment(s, name)
+            refuse_endpoint_owned(row)
             if conflict_token and conflict_token != row.conflict_token:
                 raise stale_token("deployment")
             before = {row.current_build_id, row.ramping_build_id} - {None}

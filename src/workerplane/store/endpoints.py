@@ -25,6 +25,7 @@ from workerplane.store.lifecycle import UPDATE_PENDING
 from workerplane.store.models import DeploymentVersion, Endpoint, WorkerDeployment
 from workerplane.store.rows import (
     ENDPOINT_BUILD_ID,
+    is_replay,
     load_statuses,
     new_token,
     replayed_create,
@@ -64,8 +65,10 @@ class EndpointStore:
         fields: EndpointRecord,
         spec: DeploymentSpec,
         request_id: str | None,
+        fingerprint: str | None = None,
     ) -> tuple[EndpointView, bool]:
-        """Create the endpoint, its deployment and its version in ONE transaction."""
+        """Create the endpoint, its deployment and its version in ONE transaction;
+        ``fingerprint`` is the request body's, kept beside ``request_id``."""
         now = time.time()
         sealed = spec_codec.seal(self._box, spec)
         endpoint_id = "end_" + uuid.uuid4().hex[:20]
@@ -89,7 +92,7 @@ class EndpointStore:
                 s.add(
                     Endpoint(
                         id=endpoint_id, name=name, endpoint_type=endpoint_type,
-                        request_id=request_id, version_id=version.id,
+                        request_id=request_id, request_hash=fingerprint, version_id=version.id,
                         fields_json=fields.model_dump_json(), created_at=now, updated_at=now,
                     )
                 )  # fmt: skip
@@ -99,7 +102,9 @@ class EndpointStore:
                 existing = self.get(name)
             except NotFound:
                 raise Conflict(f"the name '{name}' is taken by a worker deployment") from None
-            return replayed_create(existing, request_id, f"endpoint '{name}' already exists")
+            return replayed_create(
+                existing, request_id, f"endpoint '{name}' already exists", fingerprint
+            )
 
     def get(self, ref: str) -> EndpointView:
         """The endpoint with ID or name ``ref``."""
@@ -141,21 +146,25 @@ class EndpointStore:
         *,
         expected_token: str,
         request_id: str | None,
+        fingerprint: str | None = None,
     ) -> tuple[EndpointView, bool]:
         """Store new fields and their rendered spec as the version's next generation, if the
-        version's conflict token is still ``expected_token``. A repeated ``request_id`` is a
-        no-op success. Returns (view, changed)."""
+        version's conflict token is still ``expected_token``. A repeated ``request_id`` (with
+        the same body ``fingerprint``) is a no-op success. Returns (view, changed)."""
         with self._db.write_session() as s:
             row = _find(s, endpoint_id)
             version = row.version
             if version.deleting:
                 raise Conflict(f"endpoint '{row.name}' is being deleted")
-            if request_id and version.last_update_request_id == request_id:
+            if is_replay(
+                request_id, fingerprint, stored_id=version.last_update_request_id,
+                stored_hash=version.last_update_request_hash,
+            ):  # fmt: skip
                 return endpoint_view(row, load_statuses(s, [version.key])[version.key]), False
             sealed = spec_codec.seal(self._box, spec, version.spec_json)
             now = swap_spec(
                 s, version, sealed, expected_token=expected_token, request_id=request_id,
-                what="endpoint",
+                what="endpoint", fingerprint=fingerprint,
             )  # fmt: skip
             s.execute(
                 update(Endpoint)
@@ -167,5 +176,5 @@ class EndpointStore:
     def delete(self, ref: str, conflict_token: str | None = None) -> EndpointView:
         """Mark the endpoint's version deleting (see :meth:`VersionStore.delete`)."""
         endpoint = self.get(ref)
-        self._versions.delete(endpoint.name, ENDPOINT_BUILD_ID, conflict_token)
+        self._versions.delete(endpoint.name, ENDPOINT_BUILD_ID, conflict_token, for_endpoint=True)
         return self.get(endpoint.id)

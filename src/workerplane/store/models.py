@@ -24,7 +24,11 @@ class Base(DeclarativeBase):
 
 
 class ApiToken(Base):
-    """A bearer token, stored as its SHA-256 hash only."""
+    """A bearer token, stored as its SHA-256 hash only.
+
+    ``scope`` is ``admin`` (everything) or ``read`` (GET only); a token past ``expires_at`` or
+    ``revoked`` is refused.
+    """
 
     __tablename__ = "api_tokens"
 
@@ -33,6 +37,25 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[float] = mapped_column(Float)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    scope: Mapped[str] = mapped_column(String(16), default="admin", server_default="admin")
+    expires_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    last_used_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class AuditEntry(Base):
+    """One write through the API: who (the token), what (method, path, resource), when, and how
+    it ended (the HTTP status). The table is bounded: the oldest entries go first."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[float] = mapped_column(Float, index=True)
+    token_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    token_name: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    method: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(String(1024))
+    resource: Mapped[str] = mapped_column(String(512))
+    status: Mapped[int] = mapped_column(Integer)
 
 
 class WorkerDeployment(Base):
@@ -44,6 +67,8 @@ class WorkerDeployment(Base):
     name: Mapped[str] = mapped_column(String(255), unique=True)
     namespace: Mapped[str | None] = mapped_column(String(255), nullable=True)
     request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    #: The fingerprint of the create's body: a reused ``request_id`` with another body is a 409.
+    request_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     conflict_token: Mapped[str] = mapped_column(String(64))
     current_build_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
     ramping_build_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
@@ -81,7 +106,9 @@ class DeploymentVersion(Base):
     picked_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     conflict_token: Mapped[str] = mapped_column(String(64))
     request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    request_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     last_update_request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    last_update_request_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     draining: Mapped[bool] = mapped_column(Boolean, default=False)
     deleting: Mapped[bool] = mapped_column(Boolean, default=False)
     #: When the controller's snapshot stopped listing this (deleting) version.
@@ -105,6 +132,7 @@ class Endpoint(Base):
     name: Mapped[str] = mapped_column(String(255), unique=True)
     endpoint_type: Mapped[str] = mapped_column(String(32))
     request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    request_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     version_id: Mapped[int] = mapped_column(
         ForeignKey("deployment_versions.id", ondelete="CASCADE"), unique=True
     )

@@ -52,23 +52,69 @@ class _Created(Protocol):
     @property
     def request_id(self) -> str | None: ...
 
+    @property
+    def request_hash(self) -> str | None: ...
+
 
 CreatedT = TypeVar("CreatedT", bound=_Created)
 
 
-def replayed_create(
-    existing: CreatedT, request_id: str | None, taken: str
-) -> tuple[CreatedT, bool]:
-    """The answer to a create that lost to ``existing`` on a unique constraint: a retry of the
-    same request (same ``request_id``) gets the row back, ``False`` meaning "not created now";
-    anything else is the conflict ``taken``.
+def is_replay(
+    request_id: str | None,
+    fingerprint: str | None,
+    *,
+    stored_id: str | None,
+    stored_hash: str | None,
+) -> bool:
+    """Whether a request carrying ``request_id`` was already applied (answer it with the stored
+    object). A request ID is a promise that the body is the same: reused with another body (its
+    ``fingerprint`` differs from the stored one) it is refused rather than answered with an
+    object the client did not ask for.
 
     Raises:
-        Conflict: ``request_id`` is missing or is another request's.
+        Conflict: ``request_id`` was used before with a different body.
     """
-    if request_id and existing.request_id == request_id:
+    if not request_id or stored_id != request_id:
+        return False
+    if fingerprint and stored_hash and fingerprint != stored_hash:
+        raise Conflict(
+            f"request_id '{request_id}' was already used with a different request body; "
+            "use a new request_id for a different request"
+        )
+    return True
+
+
+def replayed_create(
+    existing: CreatedT, request_id: str | None, taken: str, fingerprint: str | None = None
+) -> tuple[CreatedT, bool]:
+    """The answer to a create that lost to ``existing`` on a unique constraint: a retry of the
+    same request (same ``request_id`` and body) gets the row back, ``False`` meaning "not created
+    now"; anything else is the conflict ``taken``.
+
+    Raises:
+        Conflict: ``request_id`` is missing, is another request's, or came with another body.
+    """
+    if is_replay(
+        request_id, fingerprint, stored_id=existing.request_id, stored_hash=existing.request_hash
+    ):
         return existing, False
     raise Conflict(taken) from None
+
+
+def refuse_endpoint_owned(deployment: WorkerDeployment) -> None:
+    """An endpoint's deployment and version are edited through ``/v1/endpoints`` only: the
+    endpoint's fields (its ``max_workers`` and the rest) are what its version was rendered from,
+    so an edit of the version alone would leave the endpoint showing one thing while the
+    controller runs another.
+
+    Raises:
+        Conflict: ``deployment`` belongs to an endpoint.
+    """
+    if deployment.owner == "endpoint":
+        raise Conflict(
+            f"worker deployment '{deployment.name}' belongs to an endpoint; change it through "
+            f"/v1/endpoints/{deployment.name}"
+        )
 
 
 def find_deployment(s: Session, name: str) -> WorkerDeployment:
@@ -153,10 +199,11 @@ def swap_spec(
     expected_token: str,
     request_id: str | None,
     what: str,
+    fingerprint: str | None = None,
 ) -> float:
     """Write ``sealed`` as the version's next generation if its conflict token is still
-    ``expected_token`` (compare-and-swap); ``what`` names the resource in the 409. Returns the
-    time of the change."""
+    ``expected_token`` (compare-and-swap); ``what`` names the resource in the 409; ``fingerprint``
+    is the update's body, kept beside its ``request_id``. Returns the time of the change."""
     if expected_token != version.conflict_token:
         raise stale_token(what)
     now = time.time()
@@ -171,6 +218,7 @@ def swap_spec(
             generation=DeploymentVersion.generation + 1,
             conflict_token=new_token(),
             last_update_request_id=request_id,
+            last_update_request_hash=fingerprint,
             status=UPDATE_PENDING,
             status_reason=None,
             last_validation_at=now,

@@ -9,7 +9,7 @@ from workerplane.store.db import Database
 from workerplane.store.deployments import DeploymentStore
 from workerplane.store.endpoints import EndpointStore
 from workerplane.store.leases import LeaseStore
-from workerplane.store.tokens import TokenStore
+from workerplane.store.tokens import AuditLog, TokenStore
 from workerplane.store.versions import VersionStore
 
 
@@ -19,6 +19,7 @@ class Store:
     def __init__(self, db: Database, box: SecretBox, *, token_cache_s: float = 10.0) -> None:
         self.db = db
         self.tokens = TokenStore(db, cache_s=token_cache_s)
+        self.audit = AuditLog(db)
         self.deployments = DeploymentStore(db)
         self.versions = VersionStore(db, box)
         self.endpoints = EndpointStore(db, box, self.versions)

@@ -24,10 +24,12 @@ from workerplane.store.models import DeploymentVersion
 from workerplane.store.rows import (
     find_deployment,
     find_version,
+    is_replay,
     load_statuses,
     mark_draining,
     new_token,
     purge,
+    refuse_endpoint_owned,
     replayed_create,
     stale_token,
     swap_spec,
@@ -53,6 +55,7 @@ class EditableSpec:
     spec: DeploymentSpec
     conflict_token: str
     last_update_request_id: str | None
+    last_update_request_hash: str | None
 
 
 class VersionStore:
@@ -66,19 +69,23 @@ class VersionStore:
         build_id: str,
         spec: DeploymentSpec,
         request_id: str | None,
+        fingerprint: str | None = None,
     ) -> tuple[VersionView, bool]:
-        """Create a version with its spec. Returns (view, created)."""
+        """Create a version with its spec. Returns (view, created); ``fingerprint`` is the
+        request body's, kept beside ``request_id``."""
         now = time.time()
         try:
             with self._db.write_session() as s:
                 dep = find_deployment(s, deployment)
+                refuse_endpoint_owned(dep)
                 s.add(
                     DeploymentVersion(
                         deployment_id=dep.id, build_id=build_id,
                         key=version_key(deployment, build_id),
                         spec_json=spec_codec.seal(self._box, spec), generation=1,
                         picked_generation=0, conflict_token=new_token(), request_id=request_id,
-                        draining=False, deleting=False, status=UPDATE_PENDING,
+                        request_hash=fingerprint, draining=False, deleting=False,
+                        status=UPDATE_PENDING,
                         last_validation_at=now, last_validation_error=None,
                         created_at=now, updated_at=now,
                     )
@@ -89,6 +96,7 @@ class VersionStore:
                 self.get(deployment, build_id),
                 request_id,
                 f"version '{build_id}' of worker deployment '{deployment}' already exists",
+                fingerprint,
             )
 
     def get(self, deployment: str, build_id: str) -> VersionView:
@@ -118,6 +126,7 @@ class VersionStore:
                 spec=spec_codec.open_spec(self._box, row.spec_json),
                 conflict_token=row.conflict_token,
                 last_update_request_id=row.last_update_request_id,
+                last_update_request_hash=row.last_update_request_hash,
             )
 
     def replace_spec(
@@ -128,20 +137,26 @@ class VersionStore:
         *,
         expected_token: str,
         request_id: str | None,
+        fingerprint: str | None = None,
     ) -> tuple[VersionView, bool]:
         """Store ``spec`` as a new generation if the version's conflict token is still
-        ``expected_token``. A repeated ``request_id`` is a no-op success. Returns (view, changed).
+        ``expected_token``. A repeated ``request_id`` (with the same body ``fingerprint``) is a
+        no-op success. Returns (view, changed).
         ``REDACTED`` secret values in ``spec`` keep the stored secrets."""
         with self._db.write_session() as s:
             row = find_version(s, deployment, build_id)
+            refuse_endpoint_owned(row.deployment)
             if row.deleting:
                 raise Conflict(f"version '{build_id}' is being deleted")
-            if request_id and row.last_update_request_id == request_id:
+            if is_replay(
+                request_id, fingerprint, stored_id=row.last_update_request_id,
+                stored_hash=row.last_update_request_hash,
+            ):  # fmt: skip
                 return version_view(row, load_statuses(s, [row.key])[row.key]), False
             sealed = spec_codec.seal(self._box, spec, row.spec_json)
             swap_spec(
                 s, row, sealed, expected_token=expected_token, request_id=request_id,
-                what="version",
+                what="version", fingerprint=fingerprint,
             )  # fmt: skip
         return self.get(deployment, build_id), True
 
@@ -151,6 +166,7 @@ class VersionStore:
         with self._db.write_session() as s:
             row = _version_matching(s, deployment, build_id, conflict_token)
             dep = row.deployment
+            refuse_endpoint_owned(dep)
             if draining and build_id in (dep.current_build_id, dep.ramping_build_id):
                 raise Conflict(
                     f"version '{build_id}' is current or ramping; make another version current"
@@ -160,12 +176,20 @@ class VersionStore:
         return self.get(deployment, build_id)
 
     def delete(
-        self, deployment: str, build_id: str, conflict_token: str | None = None
+        self,
+        deployment: str,
+        build_id: str,
+        conflict_token: str | None = None,
+        *,
+        for_endpoint: bool = False,
     ) -> VersionView:
-        """Mark a version deleting: the controller drains its workers, then the row goes away."""
+        """Mark a version deleting: the controller drains its workers, then the row goes away.
+        An endpoint's version is deleted only with its endpoint (``for_endpoint``)."""
         with self._db.write_session() as s:
             row = _version_matching(s, deployment, build_id, conflict_token)
             dep = row.deployment
+            if not for_endpoint:
+                refuse_endpoint_owned(dep)
             if dep.owner == "api" and build_id in (dep.current_build_id, dep.ramping_build_id):
                 raise Conflict(
                     f"version '{build_id}' cannot be deleted since it is current or ramping"

@@ -37,6 +37,8 @@ class VersionView:
     updated_at: float
     request_id: str | None
     last_update_request_id: str | None
+    request_hash: str | None = None
+    last_update_request_hash: str | None = None
 
     @cached_property
     def spec(self) -> DeploymentSpec:
@@ -70,6 +72,7 @@ class DeploymentView:
     created_at: float
     updated_at: float
     request_id: str | None
+    request_hash: str | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,7 @@ class EndpointView:
     created_at: float
     updated_at: float
     request_id: str | None
+    request_hash: str | None = None
 
     @property
     def conflict_token(self) -> str:
@@ -114,6 +118,8 @@ def version_view(row: DeploymentVersion, groups: list[GroupStatus]) -> VersionVi
         updated_at=row.updated_at,
         request_id=row.request_id,
         last_update_request_id=row.last_update_request_id,
+        request_hash=row.request_hash,
+        last_update_request_hash=row.last_update_request_hash,
     )
 
 
@@ -130,6 +136,7 @@ def deployment_view(row: WorkerDeployment, build_ids: list[str]) -> DeploymentVi
         created_at=row.created_at,
         updated_at=row.updated_at,
         request_id=row.request_id,
+        request_hash=row.request_hash,
     )
 
 
@@ -144,4 +151,5 @@ def endpoint_view(row: Endpoint, groups: list[GroupStatus]) -> EndpointView:
         created_at=row.created_at,
         updated_at=row.updated_at,
         request_id=row.request_id,
+        request_hash=row.request_hash,
     )

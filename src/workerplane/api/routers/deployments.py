@@ -20,7 +20,9 @@ router = APIRouter(prefix="/worker-deployments", tags=["deployments"])
 def create_deployment(
     body: S.DeploymentCreate, response: Response, store: StoreDep
 ) -> S.DeploymentOut:
-    view, created = store.deployments.create(body.name, body.namespace, body.request_id)
+    view, created = store.deployments.create(
+        body.name, body.namespace, body.request_id, fingerprint=body.fingerprint()
+    )
     if not created:
         response.status_code = 200
     return deployment_out(view)

@@ -19,7 +19,7 @@ from workerplane.api.service import check_spec, render_endpoint
 from workerplane.errors import Invalid
 from workerplane.security.redact import REDACTED
 from workerplane.store.endpoint_fields import EndpointFields, EndpointRecord
-from workerplane.store.rows import ENDPOINT_BUILD_ID
+from workerplane.store.rows import ENDPOINT_BUILD_ID, is_replay
 
 router = APIRouter(prefix="/endpoints", tags=["endpoints"])
 
@@ -41,7 +41,7 @@ def create_endpoint(body: S.EndpointCreate, store: StoreDep) -> Response:
     spec = render_endpoint(body.name, fields, body.secret_env)
     check_spec(spec)
     view, created = store.endpoints.create(
-        body.name, body.endpoint_type, fields, spec, body.request_id
+        body.name, body.endpoint_type, fields, spec, body.request_id, body.fingerprint()
     )
     return json_response(endpoint_out(view), 201 if created else 200)
 
@@ -74,7 +74,11 @@ def update_endpoint(ref: S.EndpointRef, body: S.EndpointUpdate, store: StoreDep)
     # Read, compute the new fields and spec here, then store them only if the version's conflict
     # token is still the one read (the client's, when it sent one).
     current = store.endpoints.get(ref)
-    if body.request_id and current.version.last_update_request_id == body.request_id:
+    fingerprint = body.fingerprint()
+    if is_replay(
+        body.request_id, fingerprint, stored_id=current.version.last_update_request_id,
+        stored_hash=current.version.last_update_request_hash,
+    ):  # fmt: skip
         return endpoint_out(current)
     changes = body.model_dump(
         exclude_unset=True, exclude={"conflict_token", "request_id", "secret_env"}
@@ -100,6 +104,7 @@ def update_endpoint(ref: S.EndpointRef, body: S.EndpointUpdate, store: StoreDep)
         spec,
         expected_token=body.conflict_token or current.conflict_token,
         request_id=body.request_id,
+        fingerprint=fingerprint,
     )
     return endpoint_out(view)
 

@@ -20,6 +20,7 @@ from workerplane.config.update import UpdateError, apply_compute_config_update
 from workerplane.config.validation import validate_spec
 from workerplane.errors import Invalid
 from workerplane.security.redact import scrub
+from workerplane.store.rows import is_replay
 
 router = APIRouter(tags=["versions"])
 
@@ -41,7 +42,9 @@ def create_version(
         body.temporal_namespace or dep.namespace,
     )
     check_spec(spec)
-    view, created = store.versions.create(name, body.build_id, spec, body.request_id)
+    view, created = store.versions.create(
+        name, body.build_id, spec, body.request_id, body.fingerprint()
+    )
     if not created:
         response.status_code = 200
     return version_out(view)
@@ -79,7 +82,11 @@ def update_compute_config(
     # Read the spec and its token, compute the new spec here, then store it only if the token
     # is still the one read (the client's, when it sent one).
     current = store.versions.editable(name, build_id)
-    if body.request_id and current.last_update_request_id == body.request_id:
+    fingerprint = body.fingerprint()
+    if is_replay(
+        body.request_id, fingerprint, stored_id=current.last_update_request_id,
+        stored_hash=current.last_update_request_hash,
+    ):  # fmt: skip
         return version_out(store.versions.get(name, build_id))
     new = current.spec.model_copy(update={"compute": _apply_update(current.spec.compute, body)})
     new = DeploymentSpec.model_validate(new.model_dump())
@@ -90,6 +97,7 @@ def update_compute_config(
         new,
         expected_token=body.conflict_token or current.conflict_token,
         request_id=body.request_id,
+        fingerprint=fingerprint,
     )
     return version_out(view)
 

@@ -20,6 +20,11 @@ signatures it accepted within that window so that a captured request replayed la
 ``delivery_id`` stays the same across retries of one request (``attempt`` and ``t`` change, hence
 the signature), so a receiver can also make retries idempotent.
 
+**Where requests may go.** :mod:`~workerplane.providers.webhook.egress` resolves the URL, refuses
+loopback, link-local, metadata and private addresses unless the operator allows them, and pins the
+connection to the checked address. A reply's body is never repeated in an error (only its status),
+so the provider cannot be used to read a service the caller could not reach.
+
 **Retries.** 2xx is success. Other 4xx are final (bad signature, bad request: a retry cannot heal
 them), except 429 which is throttling. 5xx, 429, timeouts and refused connections are retried with
 exponential backoff and jitter.
@@ -45,6 +50,7 @@ from workerplane.providers.base import (
     WorkerEnvironment,
 )
 from workerplane.providers.webhook.details import WebhookDetails
+from workerplane.providers.webhook.egress import EgressPolicy, EgressRefused, pinned_target
 from workerplane.providers.webhook.signature import DELIVERY_HEADER, SIGNATURE_HEADER, sign
 from workerplane.scaling.types import Strategy, WorkerCensus
 
@@ -65,6 +71,7 @@ class WebhookProvider(Provider):
         worker_env: WorkerEnvironment,
         backoff: Backoff | None = None,
         clock: Callable[[], float] = time.time,
+        egress: EgressPolicy | None = None,
     ) -> None:
         self.details = details
         self.strategy = details.launch_strategy
@@ -76,7 +83,9 @@ class WebhookProvider(Provider):
         self._ledger = InflightLedger(ttl_s=details.worker_ttl_s)
         self._desired: int | None = None
         self._reported_running: int | None = None
-        self._client = httpx.AsyncClient(timeout=details.timeout_s)
+        self._egress = egress or EgressPolicy.from_environment()
+        # Redirects are not followed: a redirect would lead past the egress check.
+        self._client = httpx.AsyncClient(timeout=details.timeout_s, follow_redirects=False)
 
     def _body(self, action: str, count: int, delivery_id: str, attempt: int) -> dict[str, Any]:
         env = self._env
@@ -107,7 +116,16 @@ class WebhookProvider(Provider):
             DELIVERY_HEADER: delivery_id,
         }
         try:
-            response = await self._client.post(self.details.url, content=body, headers=headers)
+            target = await pinned_target(self.details.url, self._egress)
+        except EgressRefused as exc:
+            raise ProviderError(
+                f"webhook refused: {exc}", kind="invalid", retryable=False
+            ) from None
+        try:
+            response = await self._client.post(
+                target.url, content=body, headers={**headers, **target.headers},
+                extensions=target.extensions,
+            )  # fmt: skip
         except httpx.TimeoutException:
             raise ProviderError("webhook timed out", kind="internal", retryable=True) from None
         except httpx.TransportError as exc:
@@ -120,7 +138,7 @@ class WebhookProvider(Provider):
                 return response.json() if response.content else None
             except ValueError:
                 return None
-        reason = f"webhook answered HTTP {status}: {response.text[:200]}"
+        reason = f"webhook answered HTTP {status}"
         if status == 429:
             raise ProviderError(reason, kind="throttled", retryable=True)
         if status >= 500:
