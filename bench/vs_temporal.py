@@ -269,7 +269,9 @@ def report(results: dict[str, dict[str, Row]]) -> str:
     return "\n".join(lines)
 
 
-async def main_async(scenarios: dict[str, tuple[Wave, ...]], workdir: Path) -> dict[str, Any]:
+async def main_async(
+    scenarios: dict[str, tuple[Wave, ...]], workdir: Path, drivers: tuple[str, ...] = DRIVERS
+) -> dict[str, Any]:
     proxy = LambdaApiProxy(timeout_s=LAMBDA_TIMEOUT_S)
     proxy.start()
     results: dict[str, dict[str, Row]] = {}
@@ -277,7 +279,7 @@ async def main_async(scenarios: dict[str, tuple[Wave, ...]], workdir: Path) -> d
         with temporal_controller_server(proxy, workdir) as server:
             for name, waves in scenarios.items():
                 results[name] = {}
-                for driver in DRIVERS:
+                for driver in drivers:
                     rundir = workdir / f"{name}-{driver}"
                     rundir.mkdir()
                     run = run_temporal if driver == "temporal" else run_workerplane
@@ -293,13 +295,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="one small scenario (smoke run)")
     parser.add_argument("--only", nargs="*", choices=sorted(SCENARIOS), help="these scenarios")
+    parser.add_argument("--driver", choices=DRIVERS, help="run only this driver (no ratios)")
     args = parser.parse_args()
     scenarios = QUICK if args.quick else SCENARIOS
     if args.only:
         scenarios = {name: SCENARIOS[name] for name in args.only}
     workdir = Path(tempfile.mkdtemp(prefix="wp-vs-temporal-"))
     print(f"workdir {workdir}", flush=True)
-    results = asyncio.run(main_async(scenarios, workdir))
+    drivers = (args.driver,) if args.driver else DRIVERS
+    results = asyncio.run(main_async(scenarios, workdir, drivers))
     print()
     print(report(results))
     print(json.dumps({s: {d: asdict(r) for d, r in rows.items()} for s, rows in results.items()}))
