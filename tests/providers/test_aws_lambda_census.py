@@ -15,10 +15,10 @@ from workerplane.providers.aws_lambda.census import (
 TTL_S, START_GRACE_S, POLL_GAP_S = 60.0, 20.0, 10.0
 
 
-def _census() -> tuple[InvocationCensus, list[float]]:
+def _census(start_grace_s: float | None = START_GRACE_S) -> tuple[InvocationCensus, list[float]]:
     now = [1000.0]
     census = InvocationCensus(
-        ttl_s=TTL_S, start_grace_s=START_GRACE_S, poll_gap_s=POLL_GAP_S, clock=lambda: now[0]
+        ttl_s=TTL_S, start_grace_s=start_grace_s, poll_gap_s=POLL_GAP_S, clock=lambda: now[0]
     )
     return census, now
 
@@ -83,3 +83,14 @@ def test_other_pollers_are_ignored() -> None:
     census.add(["a"])
     census.observe_pollers({"1234@laptop": 5.0, worker_identity("not-ours"): 5.0})
     assert (census.running(), census.ready()) == (1, 0)
+
+
+def test_by_default_a_cold_start_counts_for_its_whole_ttl() -> None:
+    """A slow cold start (a loaded host) is never taken for gone and invoked again."""
+    census, now = _census(start_grace_s=None)
+    census.add(["slow"])
+    now[0] += TTL_S - 1
+    census.observe_pollers({})
+    assert census.running() == 1
+    now[0] += 2
+    assert census.running() == 0

@@ -9,7 +9,7 @@ worker :func:`worker_identity` of its invocation ID, so each poller maps back to
 An invocation is counted as running while:
 
 * it has not polled yet, for at most ``start_grace_s`` after the invoke (a cold start: the sandbox
-  boots, imports and connects); or
+  boots, imports and connects; by default the whole TTL); or
 * it has polled, and its newest poll started less than ``poll_gap_s`` ago. A live handler polls
   again whenever a slot frees, and returns once idle for its ``idle_exit_s``; so a worker that has
   started no poll for longer than that has returned (or, with every slot held by an activity
@@ -59,7 +59,7 @@ class InvocationCensus:
         self,
         *,
         ttl_s: float,
-        start_grace_s: float,
+        start_grace_s: float | None,
         poll_gap_s: float,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -105,7 +105,8 @@ class InvocationCensus:
         )
 
     def _starting(self, invocation: _Invocation, now: float) -> bool:
-        return invocation.poll_seen_at is None and now - invocation.invoked_at < self.start_grace_s
+        grace_s = self.ttl_s if self.start_grace_s is None else self.start_grace_s
+        return invocation.poll_seen_at is None and now - invocation.invoked_at < grace_s
 
     def running(self) -> int:
         """Invocations counted as running (see the module doc)."""

@@ -129,7 +129,7 @@ class LambdaProvider(Provider):
         ttl_s = details.worker_ttl_s or self.DEFAULT_TTL_S
         self._census = InvocationCensus(
             ttl_s=ttl_s,
-            start_grace_s=min(details.start_grace_s, ttl_s),
+            start_grace_s=details.start_grace_s,
             poll_gap_s=details.poll_gap_s,
             clock=clock,
         )
