@@ -40,7 +40,8 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from collections import Counter
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +96,7 @@ class Row:
     billed_s: float
     retries: int
     idle_handlers: int
+    retry_causes: dict[str, int] = field(default_factory=dict)
 
 
 async def _start_waves(client: Client, queue: str, waves: tuple[Wave, ...]) -> list[Any]:
@@ -117,9 +119,11 @@ async def _start_waves(client: Client, queue: str, waves: tuple[Wave, ...]) -> l
     return handles
 
 
-async def _history_figures(handles: list[Any], t0: float) -> tuple[float, float, int]:
-    """(first task started, makespan, retries), from the workflows' histories (wall clock)."""
-    first, last, retries = float("inf"), 0.0, 0
+async def _history_figures(handles: list[Any], t0: float) -> tuple[float, float, list[str]]:
+    """(first task started, makespan, why each retry happened), from the workflows' histories
+    (wall clock). A retry's cause is the failure its attempt carries (e.g. a heartbeat timeout:
+    the worker that held the previous attempt went away)."""
+    first, last, retry_causes = float("inf"), 0.0, []
     for handle in handles:
         history = await handle.fetch_history()
         for event in history.events:
@@ -127,9 +131,11 @@ async def _history_figures(handles: list[Any], t0: float) -> tuple[float, float,
             if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
                 first = min(first, at)
             elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
-                retries += event.activity_task_started_event_attributes.attempt > 1
+                started = event.activity_task_started_event_attributes
+                if started.attempt > 1:
+                    retry_causes.append(started.last_failure.message or "?")
             last = max(last, at)
-    return first - t0, last - t0, retries
+    return first - t0, last - t0, retry_causes
 
 
 def _wait_handlers(offline: LambdaOffline, count: int, timeout_s: float) -> list[dict[str, Any]]:
@@ -146,7 +152,7 @@ async def _measure(
     proxy.reset()
     t0 = time.time()
     handles = await _start_waves(client, queue, waves)
-    first, makespan, retries = await _history_figures(handles, t0)
+    first, makespan, retry_causes = await _history_figures(handles, t0)
     invokes = len(proxy.invoke_times())
     runs = _wait_handlers(offline, invokes, LAMBDA_TIMEOUT_S + 30)
     return Row(
@@ -154,7 +160,8 @@ async def _measure(
         makespan_s=round(makespan, 1),
         invokes=invokes,
         billed_s=round(sum(r["runtime_s"] for r in runs), 1),
-        retries=retries,
+        retries=len(retry_causes),
+        retry_causes=dict(Counter(retry_causes)),
         idle_handlers=sum(1 for r in runs if r["completed"] == 0),
     )
 
@@ -269,7 +276,9 @@ def report(results: dict[str, dict[str, Row]]) -> str:
     return "\n".join(lines)
 
 
-async def main_async(scenarios: dict[str, tuple[Wave, ...]], workdir: Path) -> dict[str, Any]:
+async def main_async(
+    scenarios: dict[str, tuple[Wave, ...]], workdir: Path, drivers: tuple[str, ...] = DRIVERS
+) -> dict[str, Any]:
     proxy = LambdaApiProxy(timeout_s=LAMBDA_TIMEOUT_S)
     proxy.start()
     results: dict[str, dict[str, Row]] = {}
@@ -277,7 +286,7 @@ async def main_async(scenarios: dict[str, tuple[Wave, ...]], workdir: Path) -> d
         with temporal_controller_server(proxy, workdir) as server:
             for name, waves in scenarios.items():
                 results[name] = {}
-                for driver in DRIVERS:
+                for driver in drivers:
                     rundir = workdir / f"{name}-{driver}"
                     rundir.mkdir()
                     run = run_temporal if driver == "temporal" else run_workerplane
@@ -293,13 +302,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="one small scenario (smoke run)")
     parser.add_argument("--only", nargs="*", choices=sorted(SCENARIOS), help="these scenarios")
+    parser.add_argument("--driver", choices=DRIVERS, help="run only this driver (no ratios)")
     args = parser.parse_args()
     scenarios = QUICK if args.quick else SCENARIOS
     if args.only:
         scenarios = {name: SCENARIOS[name] for name in args.only}
     workdir = Path(tempfile.mkdtemp(prefix="wp-vs-temporal-"))
     print(f"workdir {workdir}", flush=True)
-    results = asyncio.run(main_async(scenarios, workdir))
+    drivers = (args.driver,) if args.driver else DRIVERS
+    results = asyncio.run(main_async(scenarios, workdir, drivers))
     print()
     print(report(results))
     print(json.dumps({s: {d: asdict(r) for d, r in rows.items()} for s, rows in results.items()}))

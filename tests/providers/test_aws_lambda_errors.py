@@ -76,7 +76,7 @@ async def test_refused_connection_is_internal_and_retryable(tmp_path: Path) -> N
 
 async def test_concurrency_limit_caps_invokes_without_calling() -> None:
     provider = _provider(f"http://127.0.0.1:{free_port()}", max_concurrency=3)
-    provider._ledger.add(3)  # three invocations already running
+    provider._census.add(["a", "b", "c"])  # three invocations already running
     assert provider.capacity() == 0
     assert await provider.invoke(5) == 0
     await provider.close()

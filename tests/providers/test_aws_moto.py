@@ -65,7 +65,7 @@ async def test_lambda_validate_finds_function_and_reads_timeout(
     check = await provider.validate()
     assert check.ok, check.message
     # The census TTL follows the function timeout (120 s here) when no worker_ttl_s is set.
-    assert provider._ledger.ttl_s == 120.0
+    assert provider._census.ttl_s == 120.0
     await provider.close()
 
 

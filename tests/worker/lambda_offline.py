@@ -107,7 +107,9 @@ def lambda_offline(
         "WORKERPLANE_SLOTS": str(slots),
         "WORKERPLANE_SAFETY_MARGIN_S": str(safety_margin_s),
         "WORKERPLANE_LAMBDA_RESULTS": str(results),
-        "PYTHONPATH": str(REPO),
+        # The repository (examples.app) and its src first, so the handler runs this checkout's
+        # workerplane rather than whichever one the venv installed.
+        "PYTHONPATH": os.pathsep.join((str(REPO), str(REPO / "src"))),
         **(extra_env or {}),
     }
     with log.open("wb") as out:

@@ -56,6 +56,10 @@ TEMPORAL_CONTROLLER_CONFIG = {
     "workercontroller.compute_providers.enabled": '["aws-lambda"]',
     "workercontroller.scaling_algorithms.enabled": '["no-sync"]',
     "workercontroller.compute_providers.aws.require_role_and_external_id": "false",
+    # A worker that shuts down (a handler returning when idle) has the server complete its
+    # outstanding polls empty (ShutdownWorker) instead of dropping them on its side: a task the
+    # server matched to a dropped poll is lost until its heartbeat or start-to-close timeout.
+    "frontend.enableCancelWorkerPollsOnShutdown": "true",
 }
 
 #: Temporal refuses a ``no-sync`` metrics poll more frequent than this.

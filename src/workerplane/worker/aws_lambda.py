@@ -14,6 +14,10 @@ through :func:`workerplane.worker.run_worker` and returns when the first of thes
   the worker stops polling and in-flight activities get ``graceful_shutdown_s`` to finish before
   Lambda would kill the sandbox.
 
+Its worker polls under the identity ``workerplane-lambda:<invocation id>``, so the provider's census
+sees from the queue's pollers when the invocation has returned
+(:mod:`workerplane.providers.aws_lambda.census`).
+
 It returns ``{"exit_reason": "idle" | "deadline" | ..., "completed": N, "runtime_s": T, ...}`` and
 logs what it processed. Defaults are sized for Lambda: a handful of slots (one vCPU at ~1.8 GB) and
 eager activities off, so every activity goes through the activity queue where the controller sees
@@ -48,7 +52,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from workerplane.worker.runtime import WorkerOptions, run_worker
+from workerplane.providers.aws_lambda.census import worker_identity
+from workerplane.temporal.connection import connect, resolve_connection
+from workerplane.worker.runtime import WorkerOptions, WorkerResult, run_worker
 
 logger = logging.getLogger("workerplane.worker.lambda")
 
@@ -125,6 +131,15 @@ def handler_for(
             os.environ.clear()
             os.environ.update(saved)
 
+    async def _run(invocation_id: str, worker_options: WorkerOptions) -> WorkerResult:
+        # The identity carries the invocation ID, so the provider's census sees from the queue's
+        # pollers when this invocation's worker stops polling (an empty event: the SDK default).
+        identity = {"identity": worker_identity(invocation_id)} if invocation_id else {}
+        client = await connect(resolve_connection(), **identity)
+        return await run_worker(
+            workflows=workflows, activities=activities, options=worker_options, client=client
+        )
+
     def _handle(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         started = time.monotonic()
         block = event.get(EVENT_KEY, {}) if isinstance(event, Mapping) else {}
@@ -162,9 +177,7 @@ def handler_for(
             os.environ.get("TEMPORAL_NAMESPACE", "default"),
             shown,
         )
-        result = asyncio.run(
-            run_worker(workflows=workflows, activities=activities, options=worker_options)
-        )
+        result = asyncio.run(_run(invocation_id, worker_options))
         reply = {
             "exit_reason": result.exit_reason,
             "completed": result.completed,

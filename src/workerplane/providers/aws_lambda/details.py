@@ -40,6 +40,14 @@ class LambdaDetails(AwsAccess):
     capacity an invoke really adds; unset, they learn it from what runs."""
     worker_ttl_s: float | None = Field(default=None, gt=0, le=86_400)
     """How long an invoked worker is counted as running; the function's timeout when unset."""
+    start_grace_s: float | None = Field(default=None, gt=0, le=86_400)
+    """How long an invocation whose worker has not polled yet counts as running (its cold start:
+    the sandbox boots, imports and connects); unset, its whole TTL, so that slow cold starts
+    are never taken for gone and doubled."""
+    poll_gap_s: float = Field(default=10.0, gt=0, le=900)
+    """An invocation whose worker has started no poll for this long counts as returned. Above the
+    handler's ``idle_exit_s``; raise it when activities hold every slot for longer (a full worker
+    is otherwise counted as gone while it serves no backlog)."""
     include_secrets: bool = False
     """Put the Temporal API key / TLS data in the invocation event (off: the function has its
     own)."""

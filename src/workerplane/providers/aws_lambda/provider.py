@@ -2,7 +2,8 @@
 
 Details keys (Temporal's, so configs are portable): ``arn``, ``role``, ``role_external_id``; plus
 workerplane's optional ``region``, ``endpoint_url``, ``max_concurrency``, ``worker_ttl_s``,
-``max_attempts``, ``include_secrets``, ``check_function`` and static credentials
+``start_grace_s``, ``poll_gap_s``, ``max_attempts``, ``include_secrets``, ``check_function`` and
+static credentials
 (``aws_access_key_id``, ``aws_secret_access_key``, ``aws_session_token``; normally left out so that
 boto3's default chain applies: environment, shared config/SSO, container or instance role).
 
@@ -19,10 +20,11 @@ What it does better than Temporal's controller:
   not found are final (``retryable=False``) so the controller reports them as validation errors in
   the compute status instead of retrying forever.
 
-Lambda gives no list of running invocations, so :meth:`LambdaProvider.census` reports the provider's
-OWN count of successful invocations, each forgotten after ``worker_ttl_s`` (default: the function's
-timeout). It is an upper bound: a worker that exited early because it was idle is still counted
-until then. The controller should read Temporal's pollers alongside it.
+Lambda gives no list of running invocations, so :meth:`LambdaProvider.census` counts the
+provider's own invocations and ends each one from what its worker reports: the handler polls
+under an identity carrying its invocation ID, and an invocation whose worker has stopped polling
+is no longer counted (:mod:`.census`). ``worker_ttl_s`` (default: the function's timeout) bounds
+every count, and is all that is left when Temporal's poller lists cannot be read.
 
 boto3 calls block, so they run in a small thread pool owned by the provider.
 """
@@ -38,10 +40,14 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from workerplane.providers._retry import Backoff, InflightLedger, retry_async, run_blocking
+from temporalio.client import Client
+
+from workerplane.providers._retry import Backoff, retry_async, run_blocking
 from workerplane.providers.aws.access import session_name
 from workerplane.providers.aws.clients import AwsClients, classify_aws_error
+from workerplane.providers.aws_lambda.census import InvocationCensus
 from workerplane.providers.aws_lambda.details import LambdaDetails
+from workerplane.providers.aws_lambda.pollers import PollersUnavailable, last_polls
 from workerplane.providers.base import (
     Provider,
     ProviderCheck,
@@ -49,6 +55,7 @@ from workerplane.providers.base import (
     WorkerEnvironment,
 )
 from workerplane.scaling.types import Strategy, WorkerCensus
+from workerplane.temporal.connection import connect, resolve_connection
 
 log = logging.getLogger(__name__)
 
@@ -119,10 +126,14 @@ class LambdaProvider(Provider):
         self._env = worker_env
         self._backoff = backoff or Backoff(attempts=details.max_attempts)
         self._aws = AwsClients(details, session_name(deployment))
-        self._ledger = InflightLedger(
-            ttl_s=details.worker_ttl_s or self.DEFAULT_TTL_S,
+        ttl_s = details.worker_ttl_s or self.DEFAULT_TTL_S
+        self._census = InvocationCensus(
+            ttl_s=ttl_s,
+            start_grace_s=details.start_grace_s,
+            poll_gap_s=details.poll_gap_s,
             clock=clock,
         )
+        self._temporal: Client | None = None
         self._pool = ThreadPoolExecutor(
             max_workers=self.MAX_PARALLEL_CALLS, thread_name_prefix="wp-lambda"
         )
@@ -158,7 +169,7 @@ class LambdaProvider(Provider):
         timeout = config.get("Timeout")
         if self.details.worker_ttl_s is None and isinstance(timeout, int | float) and timeout > 0:
             # A worker cannot outlive the function timeout: count it at most that long.
-            self._ledger.ttl_s = float(timeout)
+            self._census.ttl_s = float(timeout)
         role_note = " and role assumable with the external ID" if self.details.role else ""
         return ProviderCheck(True, f"function {config.get('FunctionName', '?')} found{role_note}")
 
@@ -201,7 +212,7 @@ class LambdaProvider(Provider):
         """How many more workers ``max_concurrency`` allows now (``None``: unlimited)."""
         if self.details.max_concurrency is None:
             return None
-        return max(0, self.details.max_concurrency - self._ledger.count())
+        return max(0, self.details.max_concurrency - self._census.running())
 
     async def invoke(self, count: int) -> int:
         """Invoke ``count`` workers at once, capped by ``max_concurrency``; return how many began.
@@ -220,7 +231,7 @@ class LambdaProvider(Provider):
         )
         ok = [r for r in results if isinstance(r, str)]
         errors = [r for r in results if isinstance(r, BaseException)]
-        self._ledger.add(len(ok))
+        self._census.add(ok)
         self.invocation_ids.extend(ok)
         log.info(
             "lambda invoke %s: requested %d, allowed %d, started %d, failed %d",
@@ -243,8 +254,26 @@ class LambdaProvider(Provider):
         return len(ok)
 
     async def census(self) -> WorkerCensus:
-        """Invocations started within the TTL: our own count (Lambda cannot list invocations)."""
-        return WorkerCensus(running=self._ledger.count(), slots=self.details.slots)
+        """Our invocations whose worker still starts or polls (:mod:`.census`)."""
+        if self._census.pending():
+            self._census.observe_pollers(await self._read_pollers())
+        return WorkerCensus(
+            running=self._census.running(), ready=self._census.ready(), slots=self.details.slots
+        )
+
+    async def _read_pollers(self) -> dict[str, float] | None:
+        """The group's pollers (``identity -> last poll``), or ``None`` when unreadable."""
+        queue_types = self._env.task_queue_types or ("WORKFLOW", "ACTIVITY")
+        try:
+            if self._temporal is None:
+                # The workers' own connection settings: what they poll is what we read.
+                self._temporal = await connect(resolve_connection(env=self._env.as_env()))
+            return await last_polls(
+                self._temporal, self._env.namespace, self._env.task_queues, queue_types
+            )
+        except (PollersUnavailable, OSError, RuntimeError) as err:  # connect: RuntimeError
+            log.warning("lambda census: pollers unavailable, counting by TTL: %s", err)
+            return None
 
     async def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
