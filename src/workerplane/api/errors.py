@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from workerplane.api import schemas as S
 from workerplane.errors import Conflict, Invalid, NotFound, ValidationIssue
+from workerplane.security.crypto import DecryptionError
 from workerplane.security.redact import scrub
 
 logger = logging.getLogger("workerplane.api")
@@ -85,6 +86,12 @@ async def _on_http(_: Request, exc: Exception) -> JSONResponse:
     return response
 
 
+async def _on_undecryptable(_: Request, exc: Exception) -> JSONResponse:
+    """A stored secret this process cannot open: its message names the key id (never data)."""
+    logger.error("%s", exc)
+    return _error(500, "encryption_key", str(exc))
+
+
 async def _on_crash(_: Request, exc: Exception) -> JSONResponse:
     logger.error("internal error: %s", scrub(f"{type(exc).__name__}: {exc}"))
     return _error(500, "internal", "internal error")
@@ -96,4 +103,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(NotFound, _on_not_found)
     app.add_exception_handler(Conflict, _on_conflict)
     app.add_exception_handler(StarletteHTTPException, _on_http)
+    app.add_exception_handler(DecryptionError, _on_undecryptable)
     app.add_exception_handler(Exception, _on_crash)

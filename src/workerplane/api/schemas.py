@@ -21,7 +21,7 @@ from pydantic import (
 )
 
 from workerplane.config.model import ComputeConfig, ScalingGroup
-from workerplane.security.crypto import PREFIX
+from workerplane.security.crypto import SEALED_PREFIX
 from workerplane.store.endpoint_fields import (
     Command,
     EndpointFields,
@@ -57,8 +57,10 @@ def _check_strings(value: Any, path: str = "") -> None:
             value.encode("utf-8")
         except UnicodeEncodeError:
             raise ValueError(f"{path or 'value'}: must be valid UTF-8 text") from None
-        if value.startswith(PREFIX):
-            raise ValueError(f"{path or 'value'}: values starting with '{PREFIX}' are reserved")
+        if value.startswith(SEALED_PREFIX):
+            raise ValueError(
+                f"{path or 'value'}: values starting with '{SEALED_PREFIX}' are reserved"
+            )
     elif isinstance(value, dict):
         for key, item in value.items():
             _check_strings(key, path)
