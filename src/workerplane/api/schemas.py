@@ -15,6 +15,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StringConstraints,
     field_validator,
     model_validator,
@@ -209,7 +210,7 @@ class ConfigValidate(RequestModel):
     )
     compute_config: ComputeConfig
     temporal_namespace: Namespace | None = None
-    provider_checks: bool = True
+    provider_checks: StrictBool = True
 
 
 class VersionAction(RequestModel):
