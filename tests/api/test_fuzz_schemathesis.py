@@ -80,4 +80,4 @@ def test_no_generated_request_breaks_the_documented_contract(tmp_path: Path) -> 
         ]  # fmt: skip
     cases = sum(int(n) for output in outputs for n in re.findall(r"(\d+) generated", output))
     assert cases >= MIN_CASES, outputs[0][-2000:]
-    print(f"{cases} cases", outputs[0][-1500:])
+    print(f"{cases} cases\n" + outputs[0][-1500:])

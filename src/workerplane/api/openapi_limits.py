@@ -1,12 +1,14 @@
 """The input limits every request body enforces, published in the OpenAPI document.
 
 :class:`workerplane.api.schemas.RequestModel` refuses, anywhere in a body, strings (values and
-keys) holding NUL characters and numbers beyond ±2**53 (neither database stores them intact).
+keys) holding NUL characters (no database column stores them) and numbers beyond ±2**53 (past
+which JSON clients lose precision).
 Typed fields say so with their own patterns and bounds; this module adds the same limits to
 every schema a request can reach: a NUL-free ``pattern`` on strings that have none, a NUL-free
 ``propertyNames`` on objects, and free-form objects (provider and scaler ``details``) typed as
 :data:`JSON_VALUE`, so that a client generating bodies from the document (a fuzzer, a typed
-client) gets exactly what the server accepts.
+client) gets what the server accepts. Rules JSON Schema cannot state (``min_workers`` <=
+``max_workers``, a provider's own ``details`` model) still answer 400 with field-level details.
 """
 
 from __future__ import annotations
