@@ -15,7 +15,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    StrictBool,
     StringConstraints,
     field_validator,
     model_validator,
@@ -225,7 +224,7 @@ class ConfigValidate(RequestModel):
     )
     compute_config: ComputeConfig
     temporal_namespace: Namespace | None = None
-    provider_checks: StrictBool = True
+    provider_checks: bool = True
 
 
 class VersionAction(RequestModel):
