@@ -154,7 +154,7 @@ async def test_secrets_are_encrypted_redacted_and_never_logged(
             row[0] for row in conn.execute(text("SELECT spec_json FROM deployment_versions"))
         )
     assert secret not in dump
-    assert "wpenc:v1:" in dump
+    assert "wpenc:v2:" in dump
     assert secret not in caplog.text
     assert "***REDACTED***" in caplog.text
 

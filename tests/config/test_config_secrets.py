@@ -90,7 +90,7 @@ def test_env_secrets_are_sealed_and_redacted_plain_env_is_not(box: SecretBox) ->
     spec = spec_for("subprocess")
     details = seal_spec(spec, box)["compute"]["scaling_groups"]["g"]["provider"]["details"]
     assert details["env"] == {"MODE": "x"}
-    assert details["secret_env"]["DB_PW"].startswith("wpenc:v1:")
+    assert details["secret_env"]["DB_PW"].startswith("wpenc:v2:")
     public = public_spec(spec)["compute"]["scaling_groups"]["g"]["provider"]["details"]
     assert public["secret_env"] == {"DB_PW": REDACTED}
 

@@ -25,6 +25,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from workerplane.api.deps import Routing, require_admin, require_token
 from workerplane.api.errors import ERROR_RESPONSES, install_error_handlers
+from workerplane.api.openapi_limits import publish_input_limits
 from workerplane.api.routers import audit, deployments, endpoints, health, tokens, versions
 from workerplane.api.schemas import ErrorResponse
 from workerplane.api.settings import ApiSettings, TemporalHook
@@ -106,4 +107,5 @@ def create_app(
             responses={**ERROR_RESPONSES, 503: _UNAVAILABLE_RESPONSE},
         )
     audit.install_audit(app)
+    publish_input_limits(app)
     return app

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -17,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from workerplane.api import schemas as S
 from workerplane.errors import Conflict, Invalid, NotFound, ValidationIssue
+from workerplane.security.crypto import DecryptionError
 from workerplane.security.redact import scrub
 
 logger = logging.getLogger("workerplane.api")
@@ -77,12 +79,33 @@ async def _on_conflict(_: Request, exc: Exception) -> JSONResponse:
     return _error(409, "conflict", str(exc))
 
 
-async def _on_http(_: Request, exc: Exception) -> JSONResponse:
+def _allowed_methods(request: Request) -> str:
+    """Every method the OpenAPI document lists at this path (Starlette's 405 names only the
+    methods of the first route that matched the path)."""
+    methods: set[str] = set()
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, request.url.path):
+            methods |= {method.upper() for method in operations}
+    if "GET" in methods:
+        methods.add("HEAD")
+    return ", ".join(sorted(methods))
+
+
+async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     response = _error(exc.status_code, _HTTP_CODES.get(exc.status_code, "error"), str(exc.detail))
     if exc.headers:
         response.headers.update(exc.headers)
+    if exc.status_code == 405:
+        response.headers["Allow"] = _allowed_methods(request)
     return response
+
+
+async def _on_undecryptable(_: Request, exc: Exception) -> JSONResponse:
+    """A stored secret this process cannot open: its message names the key id (never data)."""
+    logger.error("%s", exc)
+    return _error(500, "encryption_key", str(exc))
 
 
 async def _on_crash(_: Request, exc: Exception) -> JSONResponse:
@@ -96,4 +119,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(NotFound, _on_not_found)
     app.add_exception_handler(Conflict, _on_conflict)
     app.add_exception_handler(StarletteHTTPException, _on_http)
+    app.add_exception_handler(DecryptionError, _on_undecryptable)
     app.add_exception_handler(Exception, _on_crash)

@@ -21,7 +21,7 @@ from pydantic import (
 )
 
 from workerplane.config.model import ComputeConfig, ScalingGroup
-from workerplane.security.crypto import PREFIX
+from workerplane.security.crypto import SEALED_PREFIX
 from workerplane.store.endpoint_fields import (
     Command,
     EndpointFields,
@@ -48,8 +48,9 @@ RequestId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 ConflictToken = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
-def _check_strings(value: Any, path: str = "") -> None:
-    """Reject what no database column can hold, and our own ciphertext marker."""
+def _checked(value: Any, path: str = "") -> Any:
+    """``value`` with integral floats as integers (JSON has one number type: ``2.0`` is the
+    integer 2), after refusing what no database column can hold and our ciphertext marker."""
     if isinstance(value, str):
         if "\x00" in value:
             raise ValueError(f"{path or 'value'}: must not contain NUL characters")
@@ -57,27 +58,37 @@ def _check_strings(value: Any, path: str = "") -> None:
             value.encode("utf-8")
         except UnicodeEncodeError:
             raise ValueError(f"{path or 'value'}: must be valid UTF-8 text") from None
-        if value.startswith(PREFIX):
-            raise ValueError(f"{path or 'value'}: values starting with '{PREFIX}' are reserved")
+        if value.startswith(SEALED_PREFIX):
+            raise ValueError(
+                f"{path or 'value'}: values starting with '{SEALED_PREFIX}' are reserved"
+            )
     elif isinstance(value, dict):
-        for key, item in value.items():
-            _check_strings(key, path)
-            _check_strings(item, f"{path}.{key}" if path else str(key))
+        return {
+            _checked(key, path): _checked(item, f"{path}.{key}" if path else str(key))
+            for key, item in value.items()
+        }
     elif isinstance(value, list):
-        for i, item in enumerate(value):
-            _check_strings(item, f"{path}[{i}]")
-    elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**53:
-        raise ValueError(f"{path or 'value'}: integer out of range")
+        return [_checked(item, f"{path}[{i}]") for i, item in enumerate(value)]
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        if abs(value) > 2**53:
+            raise ValueError(f"{path or 'value'}: number out of range (at most 2**53 either way)")
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+    return value
 
 
 class RequestModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, str_max_length=65536)
+    """A request body. Strict: JSON types are not coerced (``false`` is no integer, ``"1"`` no
+    number), so a field accepts what the OpenAPI document says its type is."""
+
+    model_config = ConfigDict(
+        extra="forbid", allow_inf_nan=False, str_max_length=65536, strict=True
+    )
 
     @model_validator(mode="before")
     @classmethod
-    def _safe_strings(cls, data: Any) -> Any:
-        _check_strings(data)
-        return data
+    def _safe_values(cls, data: Any) -> Any:
+        return _checked(data)
 
     def fingerprint(self) -> str:
         """What identifies this request's body, stored beside its ``request_id`` so that a
@@ -89,6 +100,12 @@ class RequestModel(BaseModel):
             data["secret_env"] = sorted(data["secret_env"])
         canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+#: The answer to a create repeated with the same ``request_id`` and body (documented beside 201).
+REPLAYED: dict[str, Any] = {"description": "Already created by this request_id: the resource"}
+#: The answer to a delete that completed at once (no controller to drain the workers).
+DELETED: dict[str, Any] = {"description": "Deleted at once (no controller runs)"}
 
 
 # -- errors ---------------------------------------------------------------------------------
@@ -300,8 +317,19 @@ EndpointStatus = Literal[
 ]
 
 
+#: "Exactly one of command or image", as JSON Schema (each may also be sent as null).
+_COMMAND_OR_IMAGE: dict[str, Any] = {
+    "oneOf": [
+        {"required": ["command"], "properties": {"command": {"type": "array"}}},
+        {"required": ["image"], "properties": {"image": {"type": "string"}}},
+    ]
+}
+
+
 class EndpointCreate(RequestModel, EndpointFields):
     """``POST /v1/endpoints`` (Launch's ``temporal`` endpoint type)."""
+
+    model_config = ConfigDict(json_schema_extra=_COMMAND_OR_IMAGE)
 
     name: EndpointName
     endpoint_type: Literal["temporal"]
@@ -312,6 +340,16 @@ class EndpointCreate(RequestModel, EndpointFields):
 class EndpointUpdate(RequestModel):
     """``PUT /v1/endpoints/{id}``: only the fields given change (an explicit null resets a field
     to its default)."""
+
+    #: "Not both command and image", as JSON Schema.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "not": {
+                "required": ["command", "image"],
+                "properties": {"command": {"type": "array"}, "image": {"type": "string"}},
+            }
+        }
+    )
 
     temporal_task_queue: TaskQueue | None = None
     temporal_namespace: Namespace | None = None

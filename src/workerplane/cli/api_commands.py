@@ -1,5 +1,5 @@
 """CLI commands of the control-plane service: ``serve``, ``push``, ``endpoints``, ``versions``,
-``tokens``.
+``tokens``, ``keys``.
 
 The main app mounts them::
 
@@ -20,6 +20,7 @@ import typer
 
 from workerplane.cli.api_client import err_console
 from workerplane.cli.endpoints import endpoints_app
+from workerplane.cli.keys import keys_app
 from workerplane.cli.options import TemporalAddressOpt, TemporalScalerOpt
 from workerplane.cli.tokens import tokens_app
 from workerplane.cli.versions import versions_app
@@ -121,6 +122,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(endpoints_app, name="endpoints")
     app.add_typer(versions_app, name="versions")
     app.add_typer(tokens_app, name="tokens")
+    app.add_typer(keys_app, name="keys")
     app.command("serve")(serve)
     app.command("push")(push)
 

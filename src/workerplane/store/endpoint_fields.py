@@ -24,7 +24,10 @@ EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,
 LabelKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]([A-Za-z0-9._/-]{0,252})?$")]
 LabelValue = Annotated[str, StringConstraints(max_length=255)]
 ShortText = Annotated[str, StringConstraints(max_length=4096)]
-TaskQueue = Annotated[str, StringConstraints(max_length=255)]
+#: Not blank and no surrounding whitespace (:func:`check_task_queue` says why when it is refused).
+TaskQueue = Annotated[
+    str, StringConstraints(max_length=255, pattern=r"^[^\s\x00]([^\x00]*[^\s\x00])?$")
+]
 Command = list[Annotated[str, StringConstraints(min_length=1, max_length=4096)]]
 Image = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 GpuType = Annotated[str, StringConstraints(max_length=128)]

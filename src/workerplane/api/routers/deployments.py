@@ -16,7 +16,7 @@ from workerplane.store.views import DeploymentView
 router = APIRouter(prefix="/worker-deployments", tags=["deployments"])
 
 
-@router.post("", response_model=S.DeploymentOut, status_code=201)
+@router.post("", response_model=S.DeploymentOut, status_code=201, responses={200: S.REPLAYED})
 def create_deployment(
     body: S.DeploymentCreate, response: Response, store: StoreDep
 ) -> S.DeploymentOut:

@@ -32,7 +32,7 @@ def _record(fields: dict[str, Any], secret_env_keys: list[str]) -> EndpointRecor
         raise Invalid(pydantic_issues(err.errors())) from None
 
 
-@router.post("", response_model=S.EndpointOut, status_code=201)
+@router.post("", response_model=S.EndpointOut, status_code=201, responses={200: S.REPLAYED})
 def create_endpoint(body: S.EndpointCreate, store: StoreDep) -> Response:
     """Create a Launch-style ``temporal`` endpoint (idempotent by ``request_id``)."""
     fields = _record(
@@ -109,7 +109,7 @@ def update_endpoint(ref: S.EndpointRef, body: S.EndpointUpdate, store: StoreDep)
     return endpoint_out(view)
 
 
-@router.delete("/{ref}", response_model=S.EndpointOut, status_code=202)
+@router.delete("/{ref}", response_model=S.EndpointOut, status_code=202, responses={204: S.DELETED})
 def delete_endpoint(
     ref: S.EndpointRef,
     store: StoreDep,

@@ -28,7 +28,7 @@ VERSIONS = "/worker-deployments/{name}/versions"
 VERSION = VERSIONS + "/{build_id}"
 
 
-@router.post(VERSIONS, response_model=S.VersionOut, status_code=201)
+@router.post(VERSIONS, response_model=S.VersionOut, status_code=201, responses={200: S.REPLAYED})
 def create_version(
     name: S.DeploymentName, body: S.VersionCreate, response: Response, store: StoreDep
 ) -> S.VersionOut:
@@ -167,7 +167,7 @@ def drain_version(
     return version_out(store.versions.set_draining(name, build_id, True, body.conflict_token))
 
 
-@router.delete(VERSION, response_model=S.VersionOut, status_code=202)
+@router.delete(VERSION, response_model=S.VersionOut, status_code=202, responses={204: S.DELETED})
 def delete_version(
     name: S.DeploymentName,
     build_id: S.BuildId,
