@@ -3,6 +3,8 @@ so after a failover each adopted the other's workers. Keys now map to paths one-
 
 from __future__ import annotations
 
+import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -40,30 +42,48 @@ def test_keys_differing_by_slash_and_underscore_get_their_own_directory(tmp_path
     assert len(path_component("x" * 1000)) < 100  # a long key still makes a valid file name
 
 
+#: The controller that takes over is a new process, as after a real failover: it builds both
+#: groups' providers over the same state directory and prints what each adopted.
+TAKE_OVER = """
+import asyncio, json, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[2])
+from test_key_paths import _provider
+
+async def main() -> None:
+    tmp = Path(sys.argv[1])
+    adopted = {}
+    for key in ("orders/v2", "orders_v2"):
+        provider = _provider(tmp, key)
+        await provider.start()
+        adopted[key] = sorted(pid for _, pid, _ in provider.workers())
+        await provider.drain(timeout_s=10)
+        await provider.close()
+    print(json.dumps(adopted))
+
+asyncio.run(main())
+"""
+
+
 async def test_after_a_failover_each_version_adopts_only_its_own_workers(tmp_path: Path) -> None:
     slash, underscore = _provider(tmp_path, "orders/v2"), _provider(tmp_path, "orders_v2")
     await slash.start()
     await underscore.start()
-    try:
-        await slash.set_size(1)
-        await underscore.set_size(2)
-        assert len(slash.workers()) == 1 and len(underscore.workers()) == 2
-        own = {p: {pid for _, pid, _ in p.workers()} for p in (slash, underscore)}
-        # The controller goes away (workers live on) and a new one takes over.
-        await slash.close()
-        await underscore.close()
-        slash_again, underscore_again = (
-            _provider(tmp_path, "orders/v2"),
-            _provider(tmp_path, "orders_v2"),
-        )
-        await slash_again.start()
-        await underscore_again.start()
-        assert {pid for _, pid, _ in slash_again.workers()} == own[slash]
-        assert {pid for _, pid, _ in underscore_again.workers()} == own[underscore]
-        assert (await slash_again.census()).running == 1
-        assert (await underscore_again.census()).running == 2
-        slash, underscore = slash_again, underscore_again
-    finally:
-        for provider in (slash, underscore):
-            await provider.drain(timeout_s=10)
-            await provider.close()
+    await slash.set_size(1)
+    await underscore.set_size(2)
+    own = {
+        "orders/v2": sorted(pid for _, pid, _ in slash.workers()),
+        "orders_v2": sorted(pid for _, pid, _ in underscore.workers()),
+    }
+    assert [len(v) for v in own.values()] == [1, 2]
+    # The controller goes away (its workers live on) and a new one takes over, then drains.
+    await slash.close()
+    await underscore.close()
+    result = subprocess.run(
+        [sys.executable, "-c", TAKE_OVER, str(tmp_path), str(Path(__file__).parent)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == own
