@@ -16,7 +16,7 @@ from fastapi import APIRouter, FastAPI, Query, Request, Response
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
-from workerplane.api import schemas as S
+from workerplane.api import access_schemas as A
 from workerplane.api.deps import StoreDep
 from workerplane.store.store import Store
 from workerplane.store.tokens import TokenInfo
@@ -28,17 +28,17 @@ router = APIRouter(prefix="/audit", tags=["audit"])
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-@router.get("", response_model=S.AuditList)
+@router.get("", response_model=A.AuditList)
 def list_audit(
     store: StoreDep,
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=10**9),
-) -> S.AuditList:
+) -> A.AuditList:
     """The writes recorded, newest first."""
     records, total = store.audit.page(limit, offset)
     nxt = offset + limit if offset + limit < total else None
-    items = [S.AuditEntryOut(**asdict(r)) for r in records]
-    return S.AuditList(items=items, total=total, next_offset=nxt)
+    items = [A.AuditEntryOut(**asdict(r)) for r in records]
+    return A.AuditList(items=items, total=total, next_offset=nxt)
 
 
 def resource_of(path: str) -> str:

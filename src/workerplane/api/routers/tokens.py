@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
-from workerplane.api import schemas as S
+from workerplane.api import access_schemas as A
 from workerplane.api.deps import StoreDep
 from workerplane.errors import NotFound
 
@@ -17,18 +17,18 @@ router = APIRouter(prefix="/tokens", tags=["tokens"])
 TokenId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
-@router.post("", response_model=S.TokenCreated, status_code=201)
-def create_token(body: S.TokenCreate, store: StoreDep) -> S.TokenCreated:
+@router.post("", response_model=A.TokenCreated, status_code=201)
+def create_token(body: A.TokenCreate, store: StoreDep) -> A.TokenCreated:
     """Create a token. The answer holds the token: it is shown this once, stored as a hash."""
     expires_at = time.time() + body.expires_in_s if body.expires_in_s is not None else None
     info, token = store.tokens.create(body.name, body.scope, expires_at)
-    return S.TokenCreated(**asdict(info), token=token)
+    return A.TokenCreated(**asdict(info), token=token)
 
 
-@router.get("", response_model=S.TokenList)
-def list_tokens(store: StoreDep) -> S.TokenList:
+@router.get("", response_model=A.TokenList)
+def list_tokens(store: StoreDep) -> A.TokenList:
     """Every token (revoked and expired ones too): never the tokens themselves."""
-    return S.TokenList(items=[S.TokenOut(**asdict(info)) for info in store.tokens.list()])
+    return A.TokenList(items=[A.TokenOut(**asdict(info)) for info in store.tokens.list()])
 
 
 @router.delete("/{token_id}", status_code=204)
