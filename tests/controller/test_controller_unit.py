@@ -16,9 +16,9 @@ import pytest
 
 from workerplane.config.model import DeploymentSpec
 from workerplane.controller.controller import Controller, ControllerSettings
-from workerplane.controller.cycle import GroupRuntime, run_cycle
+from workerplane.controller.cycle import CycleReport, GroupRuntime, run_cycle
 from workerplane.controller.interfaces import MetricsSource
-from workerplane.planning.actions import GroupState
+from workerplane.planning.actions import GroupState, Resize
 from workerplane.planning.status import GroupStatus, ManagedVersion, Readiness, VersionStatus
 from workerplane.providers.base import Provider, ProviderCheck, ProviderError, WorkerEnvironment
 from workerplane.scaling.registry import build_scaler
@@ -380,6 +380,41 @@ async def test_the_controller_builds_providers_and_publishes_version_status(
         "0 of 1 minimum workers polling",
     )
     assert built[0].calls[0] == ("set_size", 1)
+
+
+class RecordingObserver:
+    def __init__(self, fail: bool = False) -> None:
+        self.reports: list[CycleReport] = []
+        self.fail = fail
+
+    def on_cycle(self, report: CycleReport) -> None:
+        if self.fail:
+            raise RuntimeError("observer bug")
+        self.reports.append(report)
+
+
+async def test_observers_hear_every_cycle_and_a_failing_one_is_skipped(tmp_path: Path) -> None:
+    observer = RecordingObserver()
+    sink = RecordingSink()
+    controller = Controller(
+        ListSource([ManagedVersion(key="orders", spec=spec(min_count=1))]),
+        sink,
+        ControllerSettings(state_dir=tmp_path),
+        providers=lambda *a, **k: FakeProvider(SET),
+        metrics=FakeMetrics(0),
+        observers=(RecordingObserver(fail=True), observer),
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(controller.run(stop))
+    await asyncio.wait_for(sink.reported.wait(), 30)
+    stop.set()
+    await task
+    await controller.shutdown(drain=False)
+    first, second = observer.reports[:2]
+    assert (first.version_key, first.group_id, first.previous) == ("orders", "g", None)
+    assert first.plan.action == Resize(1, first.plan.decision.reason)
+    assert first.failure is None and first.duration_s >= 0
+    assert second.previous == first.status
 
 
 @pytest.mark.parametrize(

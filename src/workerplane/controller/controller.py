@@ -12,13 +12,20 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from workerplane.config.model import DeploymentSpec, effective_task_queue_types
-from workerplane.controller.cycle import GroupRuntime, TemporalMetrics, record_crash, run_cycle
+from workerplane.controller.cycle import (
+    CycleReport,
+    GroupRuntime,
+    TemporalMetrics,
+    record_crash,
+    run_cycle,
+)
 from workerplane.controller.interfaces import (
+    CycleObserver,
     MetricsConnector,
     ProviderFactory,
     SpecSource,
@@ -89,9 +96,11 @@ class Controller:
         on_cycle: Callable[[list[GroupStatus]], None] | None = None,
         providers: ProviderFactory = build_provider,
         metrics: MetricsConnector | None = None,
+        observers: Sequence[CycleObserver] = (),
     ) -> None:
         """``providers`` builds each group's provider and ``metrics`` reads its queue stats;
-        both default to the real ones (tests pass in-memory fakes)."""
+        both default to the real ones (tests pass in-memory fakes). ``observers`` hear of every
+        finished group cycle."""
         self._source = source
         self._sink = sink
         self._settings = settings
@@ -103,6 +112,7 @@ class Controller:
         self._versions: list[ManagedVersion] = []
         self._retiring: set[asyncio.Task[None]] = set()
         self._failures: dict[tuple[str, str], StartFailure] = {}
+        self._observers = tuple(observers)
 
     # -- public ------------------------------------------------------------------------------
 
@@ -320,7 +330,8 @@ class Controller:
         while True:
             started = time.monotonic()
             try:
-                await run_cycle(group, self._metrics)
+                report = await run_cycle(group, self._metrics)
+                self._notify(report)
             except asyncio.CancelledError:
                 raise
             except Exception as err:  # a bug or an unexpected provider failure: keep going
@@ -329,6 +340,13 @@ class Controller:
             await self._publish()
             elapsed = time.monotonic() - started
             await asyncio.sleep(max(0.0, group.scaler.poll_interval_s - elapsed))
+
+    def _notify(self, report: CycleReport) -> None:
+        for observer in self._observers:
+            try:
+                observer.on_cycle(report)
+            except Exception:
+                logger.exception("cycle observer %r failed", observer)
 
     async def _publish(self) -> None:
         statuses = self.statuses()

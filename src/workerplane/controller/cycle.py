@@ -24,6 +24,7 @@ from workerplane.planning.actions import (
     GroupState,
     Invoke,
     NoAction,
+    Plan,
     Reconcile,
     Resize,
 )
@@ -117,14 +118,43 @@ class TemporalMetrics:
         return source
 
 
+@dataclass(frozen=True)
+class CycleReport:
+    """What one cycle of one group saw, planned and did, for the controller's
+    :class:`~workerplane.controller.interfaces.CycleObserver` s (Prometheus counters, the
+    telemetry the console charts, ...).
+
+    Attributes:
+        version_key, group_id: the group.
+        observation: what the cycle observed (stats, census, fresh signals, errors).
+        plan: what the planner decided and the action it asked for.
+        failure: the provider call of the plan that failed, if one did.
+        previous: the group's status before this cycle (``None`` on its first cycle).
+        status: the group's status after this cycle.
+        started_at: monotonic time the cycle began.
+        duration_s: how long the whole cycle took, I/O included.
+    """
+
+    version_key: str
+    group_id: str
+    observation: Observation
+    plan: Plan
+    failure: ExecutionFailure | None
+    previous: GroupStatus | None
+    status: GroupStatus
+    started_at: float
+    duration_s: float
+
+
 async def run_cycle(
     group: GroupRuntime,
     metrics: MetricsConnector,
     *,
     monotonic: Callable[[], float] = time.monotonic,
     wall_clock: Callable[[], float] = time.time,
-) -> None:
+) -> CycleReport:
     """Observe ``group``, plan, execute, log the decision and keep the new state and status."""
+    started = monotonic()
     observed, now = await observe(group, metrics, monotonic=monotonic, wall_clock=wall_clock)
     plan, status = plan_cycle(observed, group.intent(), group.state, now)
     group.state = plan.state
@@ -132,7 +162,18 @@ async def run_cycle(
     if failure is not None:
         group.state, status = record_failure(plan, status, failure)
     decision_log.log(plan.log.level, plan.log.message)
-    group.status = status
+    previous, group.status = group.status, status
+    return CycleReport(
+        version_key=group.version.key,
+        group_id=group.group_id,
+        observation=observed,
+        plan=plan,
+        failure=failure,
+        previous=previous,
+        status=status,
+        started_at=started,
+        duration_s=max(0.0, monotonic() - started),
+    )
 
 
 def record_crash(group: GroupRuntime, err: Exception) -> None:

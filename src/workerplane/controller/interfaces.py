@@ -12,13 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from workerplane.planning.status import GroupStatus, ManagedVersion, VersionStatus
 from workerplane.providers.base import Provider, WorkerEnvironment
 from workerplane.scaling.types import QueueStats
 from workerplane.temporal.connection import ResolvedConnection
 from workerplane.temporal.metrics import QueueTarget
+
+if TYPE_CHECKING:  # cycle.py imports this module: the report type is for annotations only
+    from workerplane.controller.cycle import CycleReport
 
 
 class SpecSource(Protocol):
@@ -78,3 +81,13 @@ class ProviderFactory(Protocol):
         worker_env: WorkerEnvironment,
         state_dir: Path,
     ) -> Provider: ...
+
+
+class CycleObserver(Protocol):
+    """Told about every finished group cycle (counters, histograms, the console's telemetry).
+
+    Called on the controller's event loop right after the cycle, so it must be quick and must
+    not block: buffer, and write elsewhere. An observer that raises is logged and skipped.
+    """
+
+    def on_cycle(self, report: CycleReport) -> None: ...
