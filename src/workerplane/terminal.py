@@ -17,6 +17,7 @@ def status_table(groups: list[GroupStatus], *, title: str = "") -> Group:
     table.add_column("provider", overflow="fold", min_width=10)
     for column in ("workers", "ready", "busy", "pollers", "backlog", "age", "desired"):
         table.add_column(column, justify="right", no_wrap=True)
+    table.add_column("s2s p95", justify="right", no_wrap=True)
     table.add_column("decision", no_wrap=True)
     reasons: list[Text] = []
     for g in groups:
@@ -30,6 +31,7 @@ def status_table(groups: list[GroupStatus], *, title: str = "") -> Group:
             str(g.backlog) if g.metrics_ok else "[red]n/a[/]",
             f"{g.backlog_age_s:.1f}s",
             "-" if g.desired is None else str(g.desired),
+            _achieved_p95(g),
             g.last_decision,
         )
         line = Text.assemble((f"{g.group_id} ({g.strategy}): ", "bold"), g.last_reason)
@@ -37,7 +39,20 @@ def status_table(groups: list[GroupStatus], *, title: str = "") -> Group:
             line.append(f"  error: {g.last_error}", style="red")
         if g.last_worker_exit:
             line.append(f"  last worker exit: {g.last_worker_exit}", style="red")
+        achieved = g.schedule_to_start
+        if achieved is not None and achieved.missing_slo:
+            line.append(f"  missing its SLO: {achieved.reason}", style="red")
         if g.provider_validation_error:
             line.append(f"  provider: {g.provider_validation_error}", style="red")
         reasons.append(line)
     return Group(table, *reasons)
+
+
+def _achieved_p95(g: GroupStatus) -> str:
+    """The achieved p95 schedule-to-start against the SLO, e.g. ``1.2s/5s``."""
+    achieved = g.schedule_to_start
+    if achieved is None or achieved.p95_s is None:
+        return "-"
+    slo = f"/{achieved.slo_s:g}s" if achieved.slo_s is not None else ""
+    text = f"{achieved.p95_s:.1f}s{slo}"
+    return f"[red]{text}[/]" if achieved.missing_slo else text

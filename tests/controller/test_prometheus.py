@@ -165,6 +165,17 @@ async def test_run_exports_the_groups_scaling_from_zero(
         found = dict(labels)
         assert unique_name in found["version"]
         assert (found["group"], found["provider"]) == ("workers", "subprocess")
+        # Each of the 6 activities' schedule-to-start, as its worker measured it, lands in the
+        # histogram within a cycle or two of its completion.
+        count = "workerplane_task_schedule_to_start_seconds_count"
+        while _scrape(port).get(count, {}).get(labels, 0) < 6:
+            assert time.monotonic() < deadline, "the histogram never counted the 6 activities"
+            await asyncio.sleep(0.2)
+        scraped = _scrape(port)
+        assert scraped[count][labels] == 6
+        inf = (*labels, ("le", "+Inf"))
+        assert scraped["workerplane_task_schedule_to_start_seconds_bucket"][tuple(sorted(inf))] == 6
+        assert scraped["workerplane_task_schedule_to_start_seconds_sum"][labels] > 0
     finally:
         controller.send_signal(signal.SIGTERM)
         controller.wait(timeout=120)

@@ -250,6 +250,19 @@ class ValidationOut(BaseModel):
     )
 
 
+class AchievedLatencyOut(BaseModel):
+    """The schedule-to-start the group's tasks really got, as its workers measured each one."""
+
+    window_s: float = Field(description="How far back the figures reach")
+    count: int = Field(description="Tasks measured in the window")
+    p50_s: float | None
+    p95_s: float | None
+    p99_s: float | None
+    slo_s: float | None = Field(description="The group's SLO (the slo scaler's), if any")
+    missing_slo: bool = Field(description="p95 is above the SLO")
+    reason: str | None = Field(description="Why the controller believes the SLO was missed")
+
+
 class GroupStatusOut(BaseModel):
     provider_type: str
     scaler_type: str
@@ -272,6 +285,11 @@ class GroupStatusOut(BaseModel):
         default=None,
         description="How the last failed worker exited (exit code, the end of its output), "
         "while the group has not run a healthy worker since",
+    )
+    schedule_to_start: AchievedLatencyOut | None = Field(
+        default=None,
+        description="Achieved schedule-to-start over the last 15 minutes, measured per task by "
+        "the workers (null when the provider's workers report none)",
     )
 
 

@@ -129,6 +129,7 @@ def run(
     """Run the controller for one deployment spec until Ctrl-C."""
     from workerplane.config.loader import SpecError
     from workerplane.controller.controller import Controller, ControllerSettings
+    from workerplane.controller.latency_histogram import ScheduleToStartHistogram
     from workerplane.controller.local import FileSpecSource, JsonStatusSink, StateDirLock
     from workerplane.controller.reachability import wait_for_temporal
     from workerplane.temporal.connection import TemporalConnectionError, resolve_connection
@@ -155,12 +156,15 @@ def run(
     settings = ControllerSettings(
         state_dir=state_dir.resolve(), address=address, namespace=namespace
     )
-    controller = Controller(source, JsonStatusSink(state_dir / "status.json"), settings)
+    latency = ScheduleToStartHistogram()
+    controller = Controller(
+        source, JsonStatusSink(state_dir / "status.json"), settings, observers=[latency]
+    )
     if metrics_port is not None:
         from workerplane.controller.prometheus import serve_metrics
 
         try:
-            serve_metrics(controller.statuses, metrics_port, metrics_address)
+            serve_metrics(controller.statuses, metrics_port, metrics_address, collectors=[latency])
         except OSError as err:
             raise _fail(
                 f"--metrics-port {metrics_port}: cannot listen on {metrics_address}: {err.strerror}"

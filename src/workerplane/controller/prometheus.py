@@ -101,12 +101,19 @@ class StatusCollector(Collector):
 
 
 def serve_metrics(
-    statuses: Callable[[], Sequence[GroupStatus]], port: int, address: str = "127.0.0.1"
+    statuses: Callable[[], Sequence[GroupStatus]],
+    port: int,
+    address: str = "127.0.0.1",
+    *,
+    collectors: Sequence[Collector] = (),
 ) -> WSGIServer:
     """Serve ``/metrics`` on ``address:port`` from a background thread; returns the server
-    (``shutdown()`` stops it). Only the controller's own gauges are exported."""
+    (``shutdown()`` stops it). The controller's gauges, plus ``collectors`` (its observers that
+    keep histograms)."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(StatusCollector(statuses))
+    for collector in collectors:
+        registry.register(collector)
     server, _thread = start_http_server(port, addr=address, registry=registry)
     return server
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from workerplane.planning.achieved import LatencyWindow
 from workerplane.scaling.types import Decision
 
 
@@ -62,6 +63,7 @@ class GroupState:
         last_decision, last_reason: the previous decision, so an unchanged hold logs quietly.
         validation_error: why the provider cannot work (its own check, or a call refused for a
             reason that retrying will not fix).
+        latency: the schedule-to-start the group's tasks achieved, per minute.
     """
 
     scaler_state: Any
@@ -69,6 +71,7 @@ class GroupState:
     last_decision: str = "none yet"
     last_reason: str = ""
     validation_error: str | None = None
+    latency: LatencyWindow = field(default_factory=LatencyWindow)
 
 
 @dataclass(frozen=True)

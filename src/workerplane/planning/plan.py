@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from workerplane.planning.achieved import STATUS_WINDOW_S, achieved_over, latency_target
 from workerplane.planning.actions import (
     Action,
     ExecutionFailure,
@@ -75,7 +76,10 @@ def plan_cycle(
     metrics = observed.metrics
     scaler_state, decision = intent.scaler.decide(state.scaler_state, metrics, now)
     decision = apply_rules(decision, intent, metrics)
-    next_state = advance(state, scaler_state, decision)
+    next_state = dataclasses.replace(
+        advance(state, scaler_state, decision),
+        latency=state.latency.observe(observed.census.schedule_to_start, observed.wall_time),
+    )
     plan = Plan(
         decision=decision,
         action=action_for(decision, state.held_size, observed.census.running),
@@ -197,6 +201,13 @@ def group_status(
         metrics_ok=metrics is not None,
         updated_at=observed.wall_time,
         last_worker_exit=census.last_worker_exit,
+        schedule_to_start=achieved_over(
+            state.latency,
+            STATUS_WINDOW_S,
+            observed.wall_time,
+            latency_target(intent.scaler, state.scaler_state),
+            census.running,
+        ),
     )
 
 

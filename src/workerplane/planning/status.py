@@ -4,9 +4,12 @@ store, the API, the console and the CLI."""
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from workerplane.config.model import DeploymentSpec
+from workerplane.scaling.latency import AchievedLatency
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,8 @@ class GroupStatus:
 
     ``last_worker_exit`` says how the last failed worker exited (exit code, the end of its
     output) while the group has not run a healthy worker since, e.g. in a crash loop.
+    ``schedule_to_start`` is what the group's tasks really waited over the last 15 minutes, as
+    its workers measured it, against its SLO (``None`` when its workers report no measurement).
     """
 
     version_key: str
@@ -55,6 +60,16 @@ class GroupStatus:
     metrics_ok: bool
     updated_at: float
     last_worker_exit: str | None = None
+    schedule_to_start: AchievedLatency | None = None
+
+
+def status_from_dict(data: Mapping[str, Any]) -> GroupStatus:
+    """A status from its ``dataclasses.asdict`` form (the status file, the store's JSON)."""
+    fields = dict(data)
+    achieved = fields.get("schedule_to_start")
+    if isinstance(achieved, Mapping):
+        fields["schedule_to_start"] = AchievedLatency(**achieved)
+    return GroupStatus(**fields)
 
 
 class Readiness(enum.StrEnum):

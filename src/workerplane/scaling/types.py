@@ -9,6 +9,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from workerplane.scaling.latency import LatencySketch
+
 
 class Strategy(enum.StrEnum):
     """How a provider adds capacity.
@@ -74,6 +76,9 @@ class WorkerCensus:
         last_worker_exit: how the last worker that failed exited (exit code, the last lines of
             its output), while its group has not run a healthy worker since; ``None`` otherwise
             or when the provider cannot tell.
+        schedule_to_start: the schedule-to-start every task of the group's workers got, as they
+            measured it, since the provider started (exited workers included: it only grows);
+            ``None`` when the provider cannot collect it.
     """
 
     running: int = 0
@@ -85,6 +90,7 @@ class WorkerCensus:
     tasks_finished: int = 0
     tasks_completed: int | None = None
     last_worker_exit: str | None = None
+    schedule_to_start: LatencySketch | None = None
 
 
 @dataclass(frozen=True)

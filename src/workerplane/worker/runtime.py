@@ -38,7 +38,8 @@ from temporalio.worker import (
 )
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
-from workerplane.worker.status import HEARTBEAT_S, STATUS_FILE_ENV, WorkerStatus, write_status
+from workerplane.worker.interceptor import ActivityTally, ScheduleToStartInterceptor, status_of
+from workerplane.worker.status import HEARTBEAT_S, STATUS_FILE_ENV, write_status
 
 logger = logging.getLogger("workerplane.worker")
 
@@ -115,23 +116,27 @@ class WorkerResult:
 
 
 class _Activity:
-    """Counts work so the worker knows when it is idle. Lives outside any workflow sandbox."""
+    """Counts work so the worker knows when it is idle. Lives outside any workflow sandbox.
+
+    The activity figures (in flight, finished, run time, schedule-to-start) are the ``tally``
+    the :class:`ScheduleToStartInterceptor` keeps; ``completed`` also counts workflow tasks.
+    """
 
     def __init__(self) -> None:
-        self.in_flight = 0
+        self.tally = ActivityTally()
         self.completed = 0
-        self.activities_finished = 0
-        self.activity_seconds = 0.0
         self.last_task_at = time.monotonic()
         self.last_task_wall: float | None = None
         self.changed = asyncio.Event()
 
+    @property
+    def in_flight(self) -> int:
+        return self.tally.in_flight
+
     def started(self) -> None:
-        self.in_flight += 1
         self._touch()
 
     def finished(self) -> None:
-        self.in_flight -= 1
         self.completed += 1
         self._touch()
 
@@ -159,12 +164,9 @@ class _CountingActivityInbound(ActivityInboundInterceptor):
 
     async def execute_activity(self, input: ExecuteActivityInput) -> Any:
         self._activity.started()
-        began = time.monotonic()
         try:
             return await super().execute_activity(input)
         finally:
-            self._activity.activity_seconds += time.monotonic() - began
-            self._activity.activities_finished += 1
             self._activity.finished()
 
 
@@ -238,18 +240,14 @@ async def run_worker(
         with contextlib.suppress(OSError):
             write_status(
                 status_path,
-                WorkerStatus(
-                    pid=os.getpid(),
-                    state=state,
-                    in_flight=activity.in_flight,
+                status_of(
+                    activity.tally,
+                    time.time() - (time.monotonic() - started),
+                    state,
                     completed=activity.completed,
-                    started_at=time.time() - (time.monotonic() - started),
                     last_task_at=activity.last_task_wall,
-                    updated_at=time.time(),
                     exit_reason=exit_reason,
                     slots=reported_slots,
-                    tasks_finished=activity.activities_finished,
-                    task_seconds=round(activity.activity_seconds, 3),
                 ),
             )
 
@@ -280,7 +278,11 @@ async def run_worker(
             task_queue=queue,
             workflows=list(workflows) if serve_workflows else [],
             activities=list(activities) if serve_activities else [],
-            interceptors=[_CountingInterceptor(activity)],
+            # Outermost first: the count sees an activity before the measurement starts it.
+            interceptors=[
+                _CountingInterceptor(activity),
+                ScheduleToStartInterceptor(activity.tally),
+            ],
             workflow_runner=_CountingWorkflowRunner(activity),
             max_concurrent_activities=options.max_concurrent_activities,
             max_concurrent_workflow_tasks=options.max_concurrent_workflow_tasks,

@@ -13,6 +13,9 @@ import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
+
+from workerplane.scaling.latency import LatencySketch
 
 STATUS_FILE_ENV = "WORKERPLANE_STATUS_FILE"
 HEARTBEAT_S = 1.0
@@ -36,6 +39,8 @@ class WorkerStatus:
         tasks_finished: tasks of the kind ``in_flight`` counts (activities) finished since start.
         task_seconds: their total run time: with ``tasks_finished``, the mean task duration a
             scaler needs, measured where the work runs rather than inferred from server rates.
+        schedule_to_start: what each of those tasks waited from its scheduling to its start, as
+            a latency sketch in its wire form (``LatencySketch.to_wire``), since start.
     """
 
     pid: int
@@ -49,6 +54,16 @@ class WorkerStatus:
     slots: int | None = None
     tasks_finished: int = 0
     task_seconds: float = 0.0
+    schedule_to_start: dict[str, Any] | None = None
+
+    def waited(self) -> LatencySketch | None:
+        """:attr:`schedule_to_start` as a sketch (``None`` when absent or malformed)."""
+        if self.schedule_to_start is None:
+            return None
+        try:
+            return LatencySketch.from_wire(self.schedule_to_start)
+        except ValueError:
+            return None
 
     @property
     def polling(self) -> bool:

@@ -39,6 +39,7 @@ from workerplane.providers.subprocess.records import (
     WorkerProcess,
     WorkerRecords,
 )
+from workerplane.scaling.latency import LatencySketch
 from workerplane.scaling.types import Strategy, WorkerCensus
 from workerplane.security.redact import register_secret
 from workerplane.worker.runtime import (
@@ -77,6 +78,7 @@ class SubprocessProvider(Provider):
         self._desired: int | None = None
         # Tasks finished by workers that have exited, so the census's completion count only grows.
         self._completed_by_exited = 0
+        self._waited_by_exited = LatencySketch()
         self._lease_task: asyncio.Task[None] | None = None
         self._forkserver: subprocess.Popen[bytes] | None = None
         self._crash_loop = CrashLoop()
@@ -182,6 +184,7 @@ class SubprocessProvider(Provider):
         slots: int | None = None
         finished, task_seconds = 0, 0.0
         completed = self._completed_by_exited
+        waited = self._waited_by_exited
         now = time.time()
         for worker in self._workers.values():
             if now - worker.started_at > CRASH_WINDOW_S:
@@ -194,6 +197,7 @@ class SubprocessProvider(Provider):
                     in_flight_known = False
                 continue
             completed += status.tasks_finished  # a stale report still counts what it finished
+            waited = waited.merge(status.waited() or LatencySketch())
             if not status.is_fresh(now):
                 in_flight_known = False
                 continue
@@ -215,6 +219,7 @@ class SubprocessProvider(Provider):
             tasks_finished=finished,
             tasks_completed=completed,
             last_worker_exit=self._crash_loop.last_exit,
+            schedule_to_start=waited,
         )
 
     async def drain(self, timeout_s: float) -> None:
@@ -386,6 +391,9 @@ class SubprocessProvider(Provider):
                 last = self._status(worker.worker_id)
                 if last is not None:
                     self._completed_by_exited += last.tasks_finished
+                    self._waited_by_exited = self._waited_by_exited.merge(
+                        last.waited() or LatencySketch()
+                    )
                 code = worker.process.wait() if worker.process is not None else 0
                 failed = code != 0 and not worker.killed
                 if failed and worker.retiring_since is None:
