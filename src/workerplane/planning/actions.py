@@ -62,6 +62,8 @@ class GroupState:
         last_decision, last_reason: the previous decision, so an unchanged hold logs quietly.
         validation_error: why the provider cannot work (its own check, or a call refused for a
             reason that retrying will not fix).
+        prewarm: what pre-warming has timed of the group's worker startups
+            (:class:`~workerplane.planning.prewarm.WarmTiming`; ``None`` before a warm-up).
     """
 
     scaler_state: Any
@@ -69,6 +71,7 @@ class GroupState:
     last_decision: str = "none yet"
     last_reason: str = ""
     validation_error: str | None = None
+    prewarm: Any = None
 
 
 @dataclass(frozen=True)

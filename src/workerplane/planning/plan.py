@@ -25,6 +25,7 @@ from workerplane.planning.actions import (
     Resize,
 )
 from workerplane.planning.observe import Observation
+from workerplane.planning.prewarm import prewarm
 from workerplane.planning.status import GroupStatus
 from workerplane.scaling.types import (
     Decision,
@@ -75,14 +76,16 @@ def plan_cycle(
     metrics = observed.metrics
     scaler_state, decision = intent.scaler.decide(state.scaler_state, metrics, now)
     decision = apply_rules(decision, intent, metrics)
-    next_state = advance(state, scaler_state, decision)
+    decision, warmups, timing = prewarm(decision, intent, observed, scaler_state, state)
+    next_state = dataclasses.replace(advance(state, scaler_state, decision), prewarm=timing)
     plan = Plan(
         decision=decision,
         action=action_for(decision, state.held_size, observed.census.running),
         log=decision_log_line(intent, observed, decision, state),
         state=next_state,
     )
-    return plan, group_status(intent, observed, next_state, decision, observed.metrics_error)
+    status = group_status(intent, observed, next_state, decision, observed.metrics_error)
+    return plan, dataclasses.replace(status, warmups=warmups)
 
 
 def apply_rules(decision: Decision, intent: GroupIntent, metrics: GroupMetrics | None) -> Decision:

@@ -4,7 +4,9 @@ store, the API, the console and the CLI."""
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from workerplane.config.model import DeploymentSpec
 
@@ -27,11 +29,39 @@ class ManagedVersion:
 
 
 @dataclass(frozen=True)
+class Warmup:
+    """A warm-up the controller plans ahead of a Temporal Schedule's run
+    (:mod:`workerplane.planning.prewarm`). Times are epoch seconds.
+
+    Attributes:
+        schedule_id: the schedule whose run it is for.
+        action_at: when the schedule fires.
+        starts_at: when the workers are asked for (one worker startup and a margin ahead).
+        ends_at: when the floor is released (the run has landed; the scaler takes over).
+        workers: how many workers are held from ``starts_at`` to ``ends_at``.
+        basis: what the figure is based on (the user's hint, or the past runs it was learned from).
+    """
+
+    schedule_id: str
+    action_at: float
+    starts_at: float
+    ends_at: float
+    workers: int
+    basis: str
+
+    @classmethod
+    def coerce(cls, value: Warmup | Mapping[str, Any]) -> Warmup:
+        """A warm-up from itself or from its JSON object (a status read back from the store)."""
+        return value if isinstance(value, Warmup) else cls(**value)
+
+
+@dataclass(frozen=True)
 class GroupStatus:
     """The compute status of one scaling group, as of ``updated_at`` (epoch seconds).
 
     ``last_worker_exit`` says how the last failed worker exited (exit code, the end of its
     output) while the group has not run a healthy worker since, e.g. in a crash loop.
+    ``warmups`` are the upcoming schedule warm-ups, the next one per schedule.
     """
 
     version_key: str
@@ -55,6 +85,11 @@ class GroupStatus:
     metrics_ok: bool
     updated_at: float
     last_worker_exit: str | None = None
+    warmups: tuple[Warmup, ...] = ()
+
+    def __post_init__(self) -> None:
+        # A status read back from JSON carries its warm-ups as a list of objects.
+        object.__setattr__(self, "warmups", tuple(Warmup.coerce(w) for w in self.warmups))
 
 
 class Readiness(enum.StrEnum):
