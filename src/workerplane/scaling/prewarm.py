@@ -34,8 +34,9 @@ class ScheduleHint(ScalerDetails):
 
 
 class PrewarmDetails(ScalerDetails):
-    """Schedule-aware pre-warming (off unless ``enabled``: it costs the server a schedule list per
-    namespace every ``schedule_refresh_s`` of the controller, and a describe per matching schedule)."""
+    """Schedule-aware pre-warming. Off unless ``enabled``: it costs the server a schedule list per
+    namespace every ``schedule_refresh_s`` of the controller and a describe per matching schedule
+    (docs/prewarming.md)."""
 
     algorithm_name = "slo"
 
