@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from workerplane.planning.actions import GroupState
 from workerplane.planning.status import Warmup
+from workerplane.providers.registry import PROVIDER_TYPES
 from workerplane.scaling.prewarm import PrewarmDetails
 from workerplane.scaling.slo import SloScaler
 from workerplane.scaling.slo_floor import DEFAULT_STARTUP_MS
@@ -253,7 +254,7 @@ def sizing_of(
     scaler_state: Any,
     timing: WarmTiming,
     census: WorkerCensus,
-    strategy: Strategy,
+    default_startup_ms: float,
 ) -> WarmupSizing:
     """The warm-up sizing of an ``slo`` group: its timed, configured or default startup, and its
     configured, reported or learned slots."""
@@ -266,7 +267,7 @@ def sizing_of(
     elif d.worker_startup_ms is not None:
         startup_ms = float(d.worker_startup_ms)
     else:
-        startup_ms = float(DEFAULT_STARTUP_MS[strategy])
+        startup_ms = default_startup_ms
     slots = d.target_per_worker or (float(census.slots) if census.slots else None) or learned.slots
     return WarmupSizing(
         startup_s=startup_ms / 1000.0,
@@ -276,6 +277,11 @@ def sizing_of(
         target_wait_s=d.target_wait_fraction * d.schedule_to_start_slo_ms / 1000.0,
         max_count=d.max_count,
     )
+
+
+def prewarm_enabled(scaler: object) -> bool:
+    """Whether a group with this scaler pre-warms (the controller then reads its schedules)."""
+    return isinstance(scaler, SloScaler) and scaler.details.prewarm.enabled
 
 
 def prewarm(
@@ -289,19 +295,18 @@ def prewarm(
     upcoming warm-ups and the startup timing to keep. Only an ``slo`` group with
     ``prewarm.enabled`` that is neither draining nor retiring warms."""
     scaler = intent.scaler
-    if (
-        not isinstance(scaler, SloScaler)
-        or not scaler.details.prewarm.enabled
-        or intent.draining
-        or intent.retiring
-    ):
+    if not isinstance(scaler, SloScaler) or not prewarm_enabled(scaler):
+        return decision, (), state.prewarm
+    if intent.draining or intent.retiring:
         return decision, (), state.prewarm
     census, now = observed.census, observed.wall_time
     kept = state.prewarm if isinstance(state.prewarm, WarmTiming) else WarmTiming()
     timing = kept.observe(census, now)
     if not observed.upcoming_runs:
         return decision, (), timing
-    sizing = sizing_of(scaler, scaler_state, timing, census, intent.strategy)
+    known = PROVIDER_TYPES.get(intent.provider_type)
+    default_ms = known.typical_startup_ms if known else DEFAULT_STARTUP_MS[intent.strategy]
+    sizing = sizing_of(scaler, scaler_state, timing, census, float(default_ms))
     warmups = plan_warmups(observed.upcoming_runs, scaler.details.prewarm, sizing, now)
     raised = apply_warm_floor(
         decision,
