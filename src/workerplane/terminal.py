@@ -7,7 +7,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from workerplane.planning.status import GroupStatus
+from workerplane.planning.prewarm import clock
+from workerplane.planning.status import GroupStatus, Warmup
 
 
 def status_table(groups: list[GroupStatus], *, title: str = "") -> Group:
@@ -40,4 +41,15 @@ def status_table(groups: list[GroupStatus], *, title: str = "") -> Group:
         if g.provider_validation_error:
             line.append(f"  provider: {g.provider_validation_error}", style="red")
         reasons.append(line)
+        reasons.extend(warmup_line(w) for w in g.warmups)
     return Group(table, *reasons)
+
+
+def warmup_line(warmup: Warmup) -> Text:
+    """An upcoming schedule warm-up: how many workers, for which run, from when, and why."""
+    return Text.assemble(
+        "  warm-up: ",
+        (f"{warmup.workers} workers", "bold"),
+        f" for schedule {warmup.schedule_id} at {clock(warmup.action_at)} UTC"
+        f" (from {clock(warmup.starts_at)}; {warmup.basis})",
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from fastapi import Response
 from pydantic import BaseModel
 
@@ -44,6 +46,7 @@ def group_status_out(g: GroupStatus) -> S.GroupStatusOut:
         metrics_ok=g.metrics_ok,
         updated_at=g.updated_at,
         last_worker_exit=scrub(g.last_worker_exit) if g.last_worker_exit else None,
+        warmups=[S.WarmupOut(**dataclasses.asdict(w)) for w in g.warmups],
     )
 
 

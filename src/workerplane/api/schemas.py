@@ -250,6 +250,17 @@ class ValidationOut(BaseModel):
     )
 
 
+class WarmupOut(BaseModel):
+    """An upcoming warm-up ahead of a Temporal Schedule's run (docs/prewarming.md)."""
+
+    schedule_id: str
+    action_at: float = Field(description="When the schedule fires (epoch seconds)")
+    starts_at: float = Field(description="When the workers are asked for (epoch seconds)")
+    ends_at: float = Field(description="When the warm floor is released (epoch seconds)")
+    workers: int
+    basis: str = Field(description="The hint, or the past runs the figure was learned from")
+
+
 class GroupStatusOut(BaseModel):
     provider_type: str
     scaler_type: str
@@ -272,6 +283,10 @@ class GroupStatusOut(BaseModel):
         default=None,
         description="How the last failed worker exited (exit code, the end of its output), "
         "while the group has not run a healthy worker since",
+    )
+    warmups: list[WarmupOut] = Field(
+        default_factory=list,
+        description="Upcoming schedule warm-ups, the next one per schedule (pre-warming groups)",
     )
 
 

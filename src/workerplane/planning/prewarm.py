@@ -56,7 +56,7 @@ class PastRun:
         action_at: when the schedule fired (epoch seconds).
         tasks: activity tasks the run scheduled on the group's task queues.
         mean_task_s: their mean run time (``None`` when none completed).
-        spread_s: from the action time until the run's last task was scheduled.
+        spread_s: from the run's first task to its last (when they were scheduled).
     """
 
     action_at: float

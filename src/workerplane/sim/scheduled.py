@@ -53,7 +53,7 @@ class TraceSchedule:
                 action_at=start,
                 tasks=len(arrivals),
                 mean_task_s=float(durations.mean()),
-                spread_s=float(arrivals.max()) - start,
+                spread_s=float(arrivals.max() - arrivals.min()),
             )
             self.runs.append(_Run(past, float((arrivals + durations).max())))
         if len(self.actions) > 1 and self.runs:

@@ -89,8 +89,9 @@ def past_run(
     events: Iterable[HistoryEvent], action_at: float, task_queues: Iterable[str]
 ) -> PastRun:
     """What one run brought, from its workflow's history: the activities it scheduled on
-    ``task_queues``, their mean run time (started to closed) and how long after ``action_at``
-    the last one was scheduled."""
+    ``task_queues``, their mean run time (started to closed) and how long its first and last were
+    scheduled apart (not counted from ``action_at``: a run that found no worker scheduled its
+    activities late, and would teach a spread the next, warmed, run does not have)."""
     queues = set(task_queues)
     scheduled: dict[int, float] = {}
     started: dict[int, float] = {}
@@ -115,7 +116,7 @@ def past_run(
         action_at=action_at,
         tasks=len(scheduled),
         mean_task_s=sum(run_times) / len(run_times) if run_times else None,
-        spread_s=max(0.0, max(scheduled.values(), default=action_at) - action_at),
+        spread_s=max(scheduled.values()) - min(scheduled.values()) if scheduled else 0.0,
     )
 
 
