@@ -76,8 +76,11 @@ def plan_cycle(
     metrics = observed.metrics
     scaler_state, decision = intent.scaler.decide(state.scaler_state, metrics, now)
     decision = apply_rules(decision, intent, metrics)
-    decision, warmups, timing = prewarm(decision, intent, observed, scaler_state, state)
-    next_state = dataclasses.replace(advance(state, scaler_state, decision), prewarm=timing)
+    warm = prewarm(decision, intent, observed, scaler_state, state)
+    decision = warm.decision
+    next_state = dataclasses.replace(
+        advance(state, warm.scaler_state, decision), prewarm=warm.timing
+    )
     plan = Plan(
         decision=decision,
         action=action_for(decision, state.held_size, observed.census.running),
@@ -85,7 +88,7 @@ def plan_cycle(
         state=next_state,
     )
     status = group_status(intent, observed, next_state, decision, observed.metrics_error)
-    return plan, dataclasses.replace(status, warmups=warmups)
+    return plan, dataclasses.replace(status, warmups=warm.warmups)
 
 
 def apply_rules(decision: Decision, intent: GroupIntent, metrics: GroupMetrics | None) -> Decision:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -284,26 +284,50 @@ def prewarm_enabled(scaler: object) -> bool:
     return isinstance(scaler, SloScaler) and scaler.details.prewarm.enabled
 
 
+@dataclass(frozen=True)
+class Prewarmed:
+    """What the plan's pre-warming step gives back.
+
+    Attributes:
+        decision: the decision, raised to the active warm-up.
+        warmups: the group's upcoming warm-ups (for the status).
+        timing: what pre-warming has timed of the worker startup (kept in the group's state).
+        scaler_state: the scaler's state, taught the timed startup while it has timed none of
+            its own (a group that is always warmed ahead never scales up by itself, and the
+            ``slo`` scaler's scale-down window is its startup).
+    """
+
+    decision: Decision
+    warmups: tuple[Warmup, ...]
+    timing: WarmTiming | None
+    scaler_state: Any
+
+
 def prewarm(
     decision: Decision,
     intent: GroupIntent,
     observed: Observation,
     scaler_state: Any,
     state: GroupState,
-) -> tuple[Decision, tuple[Warmup, ...], WarmTiming | None]:
-    """The plan's pre-warming step: ``decision`` raised to the active warm-up, the group's
-    upcoming warm-ups and the startup timing to keep. Only an ``slo`` group with
-    ``prewarm.enabled`` that is neither draining nor retiring warms."""
+) -> Prewarmed:
+    """The plan's pre-warming step. Only an ``slo`` group with ``prewarm.enabled`` that is
+    neither draining nor retiring warms."""
     scaler = intent.scaler
     if not isinstance(scaler, SloScaler) or not prewarm_enabled(scaler):
-        return decision, (), state.prewarm
+        return Prewarmed(decision, (), state.prewarm, scaler_state)
     if intent.draining or intent.retiring:
-        return decision, (), state.prewarm
+        return Prewarmed(decision, (), state.prewarm, scaler_state)
     census, now = observed.census, observed.wall_time
     kept = state.prewarm if isinstance(state.prewarm, WarmTiming) else WarmTiming()
     timing = kept.observe(census, now)
+    if (
+        isinstance(scaler_state, SloState)
+        and scaler_state.startup_ms is None
+        and timing.startup_s is not None
+    ):
+        scaler_state = replace(scaler_state, startup_ms=timing.startup_s * 1000.0)
     if not observed.upcoming_runs:
-        return decision, (), timing
+        return Prewarmed(decision, (), timing, scaler_state)
     known = PROVIDER_TYPES.get(intent.provider_type)
     default_ms = known.typical_startup_ms if known else DEFAULT_STARTUP_MS[intent.strategy]
     sizing = sizing_of(scaler, scaler_state, timing, census, float(default_ms))
@@ -321,4 +345,4 @@ def prewarm(
         timing = timing.asked(census, raised.size, now)
     elif raised is not decision and isinstance(raised, StartWorkers):
         timing = timing.asked(census, census.running + raised.count, now)
-    return raised, warmups, timing
+    return Prewarmed(raised, warmups, timing, scaler_state)
