@@ -43,6 +43,11 @@ STARTUP_SPREAD = 1.5
 #: What a run brings is learned from at most this many of the schedule's latest finished runs.
 LEARN_RUNS = 5
 
+#: The run's spread counts at this weight in the window its tasks may start in: a slot takes its
+#: first task as the run lands, so it has a little less than the spread to work through others
+#: (set on the policy lab's scheduled storm, where the full spread leaves p95 just above the SLO).
+SPREAD_WEIGHT = 0.9
+
 #: The floor is held this many poll intervals after the run's last task was expected to land, so
 #: that the scaler has seen the run (in flight or waiting) before the floor goes.
 HOLD_POLLS = 2
@@ -128,12 +133,13 @@ def workers_for(work: RunWork, sizing: WarmupSizing) -> int:
 
     Tasks land over ``spread_s`` and each may wait ``target_wait_s``: a slot starts one task at
     once and another every task duration of that window, so ``tasks * d / (d + window)`` slots
-    suffice (every task its own slot while the duration is unknown). Never above ``max_count``.
+    suffice (every task its own slot while the duration is unknown; the spread weighs
+    ``SPREAD_WEIGHT``). Never above ``max_count``.
     """
     if work.tasks <= 0:
         return 0
     d = work.mean_task_s
-    window = work.spread_s + sizing.target_wait_s
+    window = SPREAD_WEIGHT * work.spread_s + sizing.target_wait_s
     slots = float(work.tasks) if d is None or d <= 0 else work.tasks * d / (d + window)
     return min(sizing.max_count, math.ceil(slots / sizing.slots - 1e-9))
 
