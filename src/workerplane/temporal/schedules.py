@@ -5,8 +5,9 @@ Per namespace, every ``refresh_s`` (30 s by default) and only while a pre-warmin
 
 * one ``ListSchedules`` (paged by 1000): every schedule's id, next action times and recent actions;
 * one ``DescribeSchedule`` per schedule that starts a workflow on a managed queue (its exact next
-  action times, recent and running actions), and once per ``DESCRIBE_EVERY_S`` for the others (the
-  list does not name a schedule's task queue; a schedule edited to move queue is seen that late);
+  action times, recent and running actions), and once per ``DESCRIBE_EVERY_S`` for the others, at
+  most ``DESCRIBE_BUDGET`` of them per refresh (the list does not name a schedule's task queue; a
+  schedule edited to move queue is seen that late);
 * one ``GetWorkflowExecutionHistory`` per finished run of a matching schedule, once per run (the
   history of a closed workflow never changes, so it is cached), for its latest ``LEARN_RUNS``
   runs: the activities it scheduled on the managed queues, their run times and how long after the
@@ -44,6 +45,10 @@ logger = logging.getLogger("workerplane.schedules")
 
 #: How often a schedule that starts no managed work is described again (to see its queue change).
 DESCRIBE_EVERY_S = 600.0
+
+#: At most this many schedules that start no managed work are described per refresh (a namespace
+#: with thousands of schedules is learned over a few refreshes, not in one burst).
+DESCRIBE_BUDGET = 50
 
 #: A run that fired this long ago is still returned, so the warm floor holds while it lands.
 RECENT_S = 300.0
@@ -210,10 +215,17 @@ class ScheduleReader:
                 view.recent = _recent(entry.info.recent_actions)
             listed[entry.id] = view
         space.schedules = listed
+        others = DESCRIBE_BUDGET
         for schedule_id, view in listed.items():
             matching = view.task_queue in space.queues
-            if matching or now - view.described_at >= DESCRIBE_EVERY_S:
-                description = await client.get_schedule_handle(schedule_id).describe()
+            due = now - view.described_at >= DESCRIBE_EVERY_S
+            if matching or (due and others > 0):
+                others -= 0 if matching else 1
+                try:
+                    description = await client.get_schedule_handle(schedule_id).describe()
+                except RPCError as err:  # deleted since the list, or not visible yet
+                    logger.debug("schedule %s not described: %s", schedule_id, err)
+                    continue
                 _apply(view, description, now)
             if view.task_queue in space.queues:
                 await self._learn(client, space, view)
