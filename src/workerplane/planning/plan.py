@@ -1,7 +1,8 @@
 """``plan_cycle``: everything the controller decides for one scaling group in one cycle.
 
 The scaler's decision, then the rules that override it (a draining version goes to zero once idle,
-a group removed from the spec never grows), then the action that carries it out (with the
+a group removed from the spec never grows), the warm floor ahead of a Temporal Schedule's run
+(:mod:`workerplane.planning.prewarm`), then the action that carries it out (with the
 held-size reconcile), the decision log line and the status. The controller executes the plan and
 the simulator runs the same function, so what the policy lab measures is what production does.
 """
