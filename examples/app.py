@@ -1,4 +1,5 @@
-"""The example application: a workflow that runs one activity of a given length.
+"""The example application: a workflow that runs one activity of a given length, and one that
+fans out many (what a scheduled batch does).
 
 Used by ``workerplane up``, the integration tests and the benchmarks.
 """
@@ -33,3 +34,24 @@ class ProcessItem:
             start_to_close_timeout=timedelta(seconds=max(60.0, seconds * 3)),
             heartbeat_timeout=timedelta(seconds=10),
         )
+
+
+@workflow.defn
+class ProcessBatch:
+    """Runs ``count`` ``process_item`` activities at once: one run of a scheduled batch (a
+    Temporal Schedule starts one workflow per action; this makes it bring ``count`` tasks)."""
+
+    @workflow.run
+    async def run(self, count: int, seconds: float) -> int:
+        await asyncio.gather(
+            *(
+                workflow.execute_activity(
+                    process_item,
+                    seconds,
+                    start_to_close_timeout=timedelta(seconds=max(60.0, seconds * 3)),
+                    heartbeat_timeout=timedelta(seconds=10),
+                )
+                for _ in range(count)
+            )
+        )
+        return count

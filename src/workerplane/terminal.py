@@ -7,7 +7,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from workerplane.planning.status import GroupStatus
+from workerplane.planning.prewarm import clock
+from workerplane.planning.status import GroupStatus, Warmup
 
 
 def status_table(groups: list[GroupStatus], *, title: str = "") -> Group:
@@ -45,6 +46,7 @@ def status_table(groups: list[GroupStatus], *, title: str = "") -> Group:
         if g.provider_validation_error:
             line.append(f"  provider: {g.provider_validation_error}", style="red")
         reasons.append(line)
+        reasons.extend(warmup_line(w) for w in g.warmups)
     return Group(table, *reasons)
 
 
@@ -56,3 +58,13 @@ def _achieved_p95(g: GroupStatus) -> str:
     slo = f"/{achieved.slo_s:g}s" if achieved.slo_s is not None else ""
     text = f"{achieved.p95_s:.1f}s{slo}"
     return f"[red]{text}[/]" if achieved.missing_slo else text
+
+
+def warmup_line(warmup: Warmup) -> Text:
+    """An upcoming schedule warm-up: how many workers, for which run, from when, and why."""
+    return Text.assemble(
+        "  warm-up: ",
+        (f"{warmup.workers} workers", "bold"),
+        f" for schedule {warmup.schedule_id} at {clock(warmup.action_at)} UTC"
+        f" (from {clock(warmup.starts_at)}; {warmup.basis})",
+    )

@@ -387,6 +387,10 @@ SCALER_DETAILS: list[tuple[str, str, dict[str, Any], str]] = [
     ("no-sync poll interval too small", "no-sync", {"metrics_poll_interval_ms": 5}, "metrics_poll_interval_ms"),
     ("rate-based alpha out of range", "rate-based", {"ewma_alpha": 2}, "ewma_alpha"),
     ("rate-based unknown key", "rate-based", {"alpha": 0.5}, "alpha"),
+    ("slo prewarm unknown key", "slo", {"prewarm": {"enable": True}}, "prewarm.enable"),
+    ("slo prewarm hint negative", "slo", {"prewarm": {"schedules": {"nightly": {"workers": -1}}}}, "prewarm.schedules.nightly.workers"),
+    ("slo prewarm hint without workers", "slo", {"prewarm": {"schedules": {"nightly": {}}}}, "prewarm.schedules.nightly.workers"),
+    ("slo prewarm enabled not a bool", "slo", {"prewarm": {"enabled": "often"}}, "prewarm.enabled"),
 ]  # fmt: skip
 
 

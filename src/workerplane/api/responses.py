@@ -51,6 +51,7 @@ def group_status_out(g: GroupStatus) -> S.GroupStatusOut:
             if g.schedule_to_start is not None
             else None
         ),
+        warmups=[S.WarmupOut(**dataclasses.asdict(w)) for w in g.warmups],
     )
 
 

@@ -263,6 +263,17 @@ class AchievedLatencyOut(BaseModel):
     reason: str | None = Field(description="Why the controller believes the SLO was missed")
 
 
+class WarmupOut(BaseModel):
+    """An upcoming warm-up ahead of a Temporal Schedule's run (docs/prewarming.md)."""
+
+    schedule_id: str
+    action_at: float = Field(description="When the schedule fires (epoch seconds)")
+    starts_at: float = Field(description="When the workers are asked for (epoch seconds)")
+    ends_at: float = Field(description="When the warm floor is released (epoch seconds)")
+    workers: int
+    basis: str = Field(description="The hint, or the past runs the figure was learned from")
+
+
 class GroupStatusOut(BaseModel):
     provider_type: str
     scaler_type: str
@@ -290,6 +301,10 @@ class GroupStatusOut(BaseModel):
         default=None,
         description="Achieved schedule-to-start over the last 15 minutes, measured per task by "
         "the workers (null when the provider's workers report none)",
+    )
+    warmups: list[WarmupOut] = Field(
+        default_factory=list,
+        description="Upcoming schedule warm-ups, the next one per schedule (pre-warming groups)",
     )
 
 

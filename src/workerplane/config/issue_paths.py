@@ -183,6 +183,8 @@ def issues_from_pydantic(
         loc = list(err["loc"])
         if not loc:
             loc = _implied_field(err, model)
+        elif err["type"] == "unknown_key":  # in a nested details model (slo's ``prewarm``)
+            loc = [*loc, str((err.get("ctx") or {})["key"])]
         parts, _ = _walk(model, loc)
         allowed = _allowed_keys(model, loc[:-1]) if err["type"] == "extra_forbidden" else []
         path = join_path(base, parts)

@@ -41,6 +41,7 @@ from workerplane.providers.registry import provider_strategy
 from workerplane.scaling.registry import DEFAULT_SCALER, build_scaler
 from workerplane.temporal.connection import ResolvedConnection, resolve_connection
 from workerplane.temporal.metrics import QueueTarget
+from workerplane.temporal.schedules import ScheduleReader
 
 logger = logging.getLogger("workerplane.controller")
 
@@ -70,6 +71,8 @@ class ControllerSettings:
         fresh_signals: read the uncached backlog hint for groups with no polling worker, so a
             task on an idle queue starts one without waiting for the server's stats cache
             (docs/temporal-signals.md); off, such a task waits up to 5 s on a default server.
+        schedule_refresh_s: how often the schedules of a namespace with a pre-warming group are
+            listed (docs/prewarming.md).
     """
 
     state_dir: Path
@@ -78,6 +81,7 @@ class ControllerSettings:
     refresh_s: float = 1.0
     drain_timeout_s: float = 60.0
     fresh_signals: bool = True
+    schedule_refresh_s: float = 30.0
 
 
 class Controller:
@@ -113,6 +117,7 @@ class Controller:
         self._retiring: set[asyncio.Task[None]] = set()
         self._failures: dict[tuple[str, str], StartFailure] = {}
         self._observers = tuple(observers)
+        self._schedules = ScheduleReader(refresh_s=settings.schedule_refresh_s)
 
     # -- public ------------------------------------------------------------------------------
 
@@ -144,6 +149,7 @@ class Controller:
         await asyncio.gather(*(self._stop_group(g, drain=drain) for g in groups))
         if self._retiring:
             await asyncio.gather(*self._retiring, return_exceptions=True)
+        await self._schedules.close()
         await self._publish()
 
     # -- reconciliation of the managed set ---------------------------------------------------
@@ -330,7 +336,7 @@ class Controller:
         while True:
             started = time.monotonic()
             try:
-                report = await run_cycle(group, self._metrics)
+                report = await run_cycle(group, self._metrics, schedules=self._schedules)
                 self._notify(report)
             except asyncio.CancelledError:
                 raise

@@ -30,6 +30,7 @@ from workerplane.planning.actions import (
 )
 from workerplane.planning.observe import Observation, needs_fresh_backlog
 from workerplane.planning.plan import GroupIntent, plan_cycle, record_failure
+from workerplane.planning.prewarm import prewarm_enabled
 from workerplane.planning.status import GroupStatus, ManagedVersion
 from workerplane.providers.base import Provider, ProviderError
 from workerplane.scaling.base import Scaler
@@ -43,6 +44,7 @@ from workerplane.temporal.metrics import (
     TemporalMetricsSource,
     total,
 )
+from workerplane.temporal.schedules import ScheduleReader
 
 logger = logging.getLogger("workerplane.controller")
 decision_log = logging.getLogger("workerplane.decisions")
@@ -152,10 +154,15 @@ async def run_cycle(
     *,
     monotonic: Callable[[], float] = time.monotonic,
     wall_clock: Callable[[], float] = time.time,
+    schedules: ScheduleReader | None = None,
 ) -> CycleReport:
-    """Observe ``group``, plan, execute, log the decision and keep the new state and status."""
+    """Observe ``group``, plan, execute, log the decision and keep the new state and status.
+    A group that pre-warms also sees the runs its queues' schedules will start."""
     started = monotonic()
     observed, now = await observe(group, metrics, monotonic=monotonic, wall_clock=wall_clock)
+    if schedules is not None and prewarm_enabled(group.scaler):
+        runs = schedules.upcoming(group.connection, group.target.task_queues)
+        observed = dataclasses.replace(observed, upcoming_runs=runs)
     plan, status = plan_cycle(observed, group.intent(), group.state, now)
     group.state = plan.state
     failure = await execute(plan.action, group.provider, group.name)

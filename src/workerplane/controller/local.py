@@ -17,7 +17,7 @@ from pathlib import Path
 
 from workerplane.config.loader import SpecError, load_spec
 from workerplane.config.model import DeploymentSpec
-from workerplane.planning.status import GroupStatus, ManagedVersion, VersionStatus, status_from_dict
+from workerplane.planning.status import GroupStatus, ManagedVersion, VersionStatus
 
 logger = logging.getLogger("workerplane.controller")
 
@@ -90,7 +90,7 @@ def read_status_file(path: Path) -> tuple[int | None, list[GroupStatus]]:
         payload = json.loads(path.read_text())
     except (OSError, ValueError):
         return None, []
-    return payload.get("pid"), [status_from_dict(g) for g in payload.get("groups", [])]
+    return payload.get("pid"), [GroupStatus(**g) for g in payload.get("groups", [])]
 
 
 class StateDirLock:

@@ -64,6 +64,8 @@ class GroupState:
         validation_error: why the provider cannot work (its own check, or a call refused for a
             reason that retrying will not fix).
         latency: the schedule-to-start the group's tasks achieved, per minute.
+        prewarm: what pre-warming has timed of the group's worker startups
+            (:class:`~workerplane.planning.prewarm.WarmTiming`; ``None`` before a warm-up).
     """
 
     scaler_state: Any
@@ -72,6 +74,7 @@ class GroupState:
     last_reason: str = ""
     validation_error: str | None = None
     latency: LatencyWindow = field(default_factory=LatencyWindow)
+    prewarm: Any = None
 
 
 @dataclass(frozen=True)

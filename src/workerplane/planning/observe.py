@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from workerplane.planning.prewarm import UpcomingRun
 from workerplane.scaling.types import GroupMetrics, QueueStats, WorkerCensus
 
 
@@ -34,6 +35,8 @@ class Observation:
         wall_time: epoch seconds of the observation, stamped on the status it yields.
         fresh_backlog: tasks waiting now per task-queue type, from the signals that bypass the
             server's stats cache (:mod:`workerplane.temporal.fresh`); empty when not read.
+        upcoming_runs: the runs Temporal Schedules will start on the group's queues
+            (:mod:`workerplane.temporal.schedules`); empty unless the group pre-warms.
     """
 
     census: WorkerCensus
@@ -41,6 +44,7 @@ class Observation:
     metrics_error: str | None = None
     wall_time: float = 0.0
     fresh_backlog: Mapping[str, int] = field(default_factory=dict)
+    upcoming_runs: tuple[UpcomingRun, ...] = ()
 
     def with_fresh_backlog(self) -> Observation:
         """This observation with each type's cached backlog raised to what the fresh signals

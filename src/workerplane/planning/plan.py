@@ -1,7 +1,8 @@
 """``plan_cycle``: everything the controller decides for one scaling group in one cycle.
 
 The scaler's decision, then the rules that override it (a draining version goes to zero once idle,
-a group removed from the spec never grows), then the action that carries it out (with the
+a group removed from the spec never grows), the warm floor ahead of a Temporal Schedule's run
+(:mod:`workerplane.planning.prewarm`), then the action that carries it out (with the
 held-size reconcile), the decision log line and the status. The controller executes the plan and
 the simulator runs the same function, so what the policy lab measures is what production does.
 """
@@ -26,6 +27,7 @@ from workerplane.planning.actions import (
     Resize,
 )
 from workerplane.planning.observe import Observation
+from workerplane.planning.prewarm import prewarm
 from workerplane.planning.status import GroupStatus
 from workerplane.scaling.types import (
     Decision,
@@ -76,8 +78,11 @@ def plan_cycle(
     metrics = observed.metrics
     scaler_state, decision = intent.scaler.decide(state.scaler_state, metrics, now)
     decision = apply_rules(decision, intent, metrics)
+    warm = prewarm(decision, intent, observed, scaler_state, state)
+    decision = warm.decision
     next_state = dataclasses.replace(
-        advance(state, scaler_state, decision),
+        advance(state, warm.scaler_state, decision),
+        prewarm=warm.timing,
         latency=state.latency.observe(observed.census.schedule_to_start, observed.wall_time),
     )
     plan = Plan(
@@ -86,7 +91,8 @@ def plan_cycle(
         log=decision_log_line(intent, observed, decision, state),
         state=next_state,
     )
-    return plan, group_status(intent, observed, next_state, decision, observed.metrics_error)
+    status = group_status(intent, observed, next_state, decision, observed.metrics_error)
+    return plan, dataclasses.replace(status, warmups=warm.warmups)
 
 
 def apply_rules(decision: Decision, intent: GroupIntent, metrics: GroupMetrics | None) -> Decision:

@@ -30,6 +30,33 @@ class ManagedVersion:
 
 
 @dataclass(frozen=True)
+class Warmup:
+    """A warm-up the controller plans ahead of a Temporal Schedule's run
+    (:mod:`workerplane.planning.prewarm`). Times are epoch seconds.
+
+    Attributes:
+        schedule_id: the schedule whose run it is for.
+        action_at: when the schedule fires.
+        starts_at: when the workers are asked for (one worker startup and a margin ahead).
+        ends_at: when the floor is released (the run has landed; the scaler takes over).
+        workers: how many workers are held from ``starts_at`` to ``ends_at``.
+        basis: what the figure is based on (the user's hint, or the past runs it was learned from).
+    """
+
+    schedule_id: str
+    action_at: float
+    starts_at: float
+    ends_at: float
+    workers: int
+    basis: str
+
+    @classmethod
+    def coerce(cls, value: Warmup | Mapping[str, Any]) -> Warmup:
+        """A warm-up from itself or from its JSON object (a status read back from the store)."""
+        return value if isinstance(value, Warmup) else cls(**value)
+
+
+@dataclass(frozen=True)
 class GroupStatus:
     """The compute status of one scaling group, as of ``updated_at`` (epoch seconds).
 
@@ -37,6 +64,7 @@ class GroupStatus:
     output) while the group has not run a healthy worker since, e.g. in a crash loop.
     ``schedule_to_start`` is what the group's tasks really waited over the last 15 minutes, as
     its workers measured it, against its SLO (``None`` when its workers report no measurement).
+    ``warmups`` are the upcoming schedule warm-ups, the next one per schedule.
     """
 
     version_key: str
@@ -61,15 +89,15 @@ class GroupStatus:
     updated_at: float
     last_worker_exit: str | None = None
     schedule_to_start: AchievedLatency | None = None
+    warmups: tuple[Warmup, ...] = ()
 
-
-def status_from_dict(data: Mapping[str, Any]) -> GroupStatus:
-    """A status from its ``dataclasses.asdict`` form (the status file, the store's JSON)."""
-    fields = dict(data)
-    achieved = fields.get("schedule_to_start")
-    if isinstance(achieved, Mapping):
-        fields["schedule_to_start"] = AchievedLatency(**achieved)
-    return GroupStatus(**fields)
+    def __post_init__(self) -> None:
+        # A status read back from JSON (the status file, the store) carries its nested values
+        # as plain objects.
+        object.__setattr__(self, "warmups", tuple(Warmup.coerce(w) for w in self.warmups))
+        achieved: object = self.schedule_to_start
+        if isinstance(achieved, Mapping):
+            object.__setattr__(self, "schedule_to_start", AchievedLatency(**achieved))
 
 
 class Readiness(enum.StrEnum):

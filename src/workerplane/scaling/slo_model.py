@@ -13,6 +13,7 @@ from typing import Annotated
 from pydantic import model_validator
 
 from workerplane.scaling._fields import ScalerDetails, rule_error, temporal_float, temporal_int
+from workerplane.scaling.prewarm import PrewarmDetails
 from workerplane.scaling.types import GroupMetrics, QueueStats
 
 #: Rates at or below this (tasks/s) are "no activity".
@@ -113,6 +114,10 @@ class SloDetails(ScalerDetails):
     """Keep one idle worker warm this long after the last task when a cold start cannot meet the
     SLO (ski rental with a bound: the user pays for the lower SLO). Unset: a worker is kept warm
     only while the expected gap to the next task costs less than a cold start."""
+
+    prewarm: PrewarmDetails = PrewarmDetails()
+    """Warm workers ahead of the Temporal Schedules that start work on the group's queues
+    (:mod:`workerplane.planning.prewarm`, docs/prewarming.md)."""
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> SloDetails:

@@ -34,6 +34,7 @@ from workerplane.planning.plan import GroupIntent, action_for, advance, plan_cyc
 from workerplane.scaling.types import Decision, GroupMetrics, Hold, QueueStats, WorkerCensus
 from workerplane.sim.models import ServerModel, SimOptions, SimResult, SimScaler, WorkerModel
 from workerplane.sim.partitions import PartitionedBacklog
+from workerplane.sim.scheduled import TraceSchedule
 from workerplane.sim.server_rates import SlidingRate
 from workerplane.sim.traces import Trace
 
@@ -105,6 +106,7 @@ class Simulation:
             scaler=scaler,
         )
         self.plan_state = GroupState(scaler_state=None)
+        self.schedule = TraceSchedule(trace)
         self.series: list[tuple[float, int, int, int, int]] = []
         self.task_added: Callable[..., tuple[Any, Decision]] | None = None
         if self.opt.signal_task_adds:
@@ -286,6 +288,7 @@ class Simulation:
             metrics=metrics,
             wall_time=self.now,
             fresh_backlog=self._fresh_backlog(metrics),
+            upcoming_runs=self.schedule.upcoming(self.now),
         )
         plan, _ = plan_cycle(observed, self.intent, self.plan_state, self.now)
         self.plan_state = plan.state

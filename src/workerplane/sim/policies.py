@@ -85,7 +85,8 @@ def _registry(
 
 
 def slo_policy(slo_s: float, max_count: int = 100) -> Policy:
-    """workerplane's SLO-driven default: the user sets only the SLO and min/max."""
+    """workerplane's SLO-driven default: the user sets only the SLO and min/max. Pre-warming is on:
+    it acts only on a trace whose schedule's action times are known (``Trace.actions``)."""
     return Policy(
         name="workerplane-slo",
         kind="workerplane",
@@ -96,10 +97,14 @@ def slo_policy(slo_s: float, max_count: int = 100) -> Policy:
                 "schedule_to_start_slo_ms": round(slo_s * 1000),
                 "min_count": 0,
                 "max_count": max_count,
+                "prewarm": {"enabled": True},
             },
         ),
         strategy=Strategy.WORKER_SET,
-        description=f"workerplane `slo` (p95 SLO {slo_s:g}s, min 0, max {max_count}), worker-set",
+        description=(
+            f"workerplane `slo` (p95 SLO {slo_s:g}s, min 0, max {max_count}, pre-warming on), "
+            "worker-set"
+        ),
     )
 
 

@@ -7,11 +7,13 @@
 * ``longtail`` - a steady stream whose durations are Pareto-distributed (a few very long tasks);
 * ``trickle``  - sparse load: one task every few minutes, each finding an idle queue;
 * ``cron-storm`` - 500 tasks within 2 s every 15 minutes, nothing in between;
+* ``scheduled-storm`` - the cron storm, with the schedule's action times known to the policy;
 * ``bimodal``  - 90 % 0.2 s tasks and 10 % 60 s tasks: retiring a worker rarely saves anything.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import numpy as np
@@ -200,6 +202,25 @@ def cron_storm(
     )
 
 
+def scheduled_storm(
+    seed: int = 7,
+    storm_size: int = 500,
+    storm_s: float = 2.0,
+    every_s: float = 900.0,
+    horizon_s: float = 3600.0,
+    duration: Distribution | None = None,
+) -> Trace:
+    """The cron storm, started by a Temporal Schedule whose action times the policy knows (a
+    policy that pre-warms reads them: :mod:`workerplane.sim.scheduled`)."""
+    storm = cron_storm(seed, storm_size, storm_s, every_s, horizon_s, duration)
+    return dataclasses.replace(
+        storm,
+        name="scheduled-storm",
+        description=f"{storm.description}, fired by a schedule whose action times are known",
+        actions=tuple(float(t) for t in np.arange(30.0, horizon_s, every_s)),
+    )
+
+
 def bimodal(
     seed: int = 8,
     rate: float = 5.0,
@@ -228,5 +249,6 @@ BUILTIN: dict[str, Callable[[], Trace]] = {
     "longtail": longtail,
     "trickle": trickle,
     "cron-storm": cron_storm,
+    "scheduled-storm": scheduled_storm,
     "bimodal": bimodal,
 }

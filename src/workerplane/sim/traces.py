@@ -24,6 +24,9 @@ class Trace:
         durations: each task's execution time in seconds (same length as ``arrivals``).
         horizon_s: the length of the trace; arrivals lie in ``[0, horizon_s)``.
         description: one line for reports.
+        actions: the action times of the Temporal Schedule that starts the trace's runs, known
+            to a policy that pre-warms (:mod:`workerplane.sim.scheduled`); empty for unscheduled
+            load.
     """
 
     name: str
@@ -32,6 +35,7 @@ class Trace:
     horizon_s: float
     description: str = ""
     meta: dict[str, str] = field(default_factory=dict)
+    actions: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         if len(self.arrivals) != len(self.durations):
@@ -57,4 +61,5 @@ class Trace:
             horizon_s=end_s - start_s,
             description=self.description,
             meta=dict(self.meta),
+            actions=tuple(a - start_s for a in self.actions if start_s <= a < end_s),
         )

@@ -24,7 +24,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from workerplane.errors import Conflict, NotFound
-from workerplane.planning.status import GroupStatus, status_from_dict
+from workerplane.planning.status import GroupStatus
 from workerplane.store.lifecycle import UPDATE_PENDING
 from workerplane.store.models import DeploymentVersion, Endpoint, GroupStatusRow, WorkerDeployment
 
@@ -150,7 +150,7 @@ def load_statuses(s: Session, keys: Iterable[str]) -> dict[str, list[GroupStatus
         .order_by(GroupStatusRow.group_id)
     )
     for row in rows:
-        result[row.version_key].append(status_from_dict(json.loads(row.payload_json)))
+        result[row.version_key].append(GroupStatus(**json.loads(row.payload_json)))
     return result
 
 

@@ -1,0 +1,354 @@
+"""Schedule-aware pre-warming: a floor under a group's size so that the workers a Temporal
+Schedule's next run needs are polling when it fires.
+
+A reactive scaler sees a scheduled storm only once it has landed, and its first tasks then wait a
+signal, a poll and a worker startup. A schedule's action times are known in advance
+(``ListSchedules``), and how much work a run brings can be learned from its past runs or given as a
+hint. So for each upcoming run the plan holds ``workers`` as a floor (like ``min_count``) from one
+worker startup (and the poll interval and a margin) before the action time until the run has
+landed; then the floor is released and the scaler's normal scale-down lets go of whatever the run
+did not need.
+
+Pure: the runs come in with the observation (the controller reads them with
+:mod:`workerplane.temporal.schedules`, the simulator from its trace), times are epoch seconds
+compared with the observation's ``wall_time``.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from workerplane.planning.actions import GroupState
+from workerplane.planning.status import Warmup
+from workerplane.providers.registry import PROVIDER_TYPES
+from workerplane.scaling.prewarm import PrewarmDetails
+from workerplane.scaling.slo import SloScaler
+from workerplane.scaling.slo_floor import DEFAULT_STARTUP_MS
+from workerplane.scaling.slo_model import SloState
+from workerplane.scaling.types import Decision, SetSize, StartWorkers, Strategy, WorkerCensus
+
+if TYPE_CHECKING:  # plan.py and observe.py import this module
+    from workerplane.planning.observe import Observation
+    from workerplane.planning.plan import GroupIntent
+
+#: Warmed workers are asked for this many typical startups ahead (the startup is timed until half
+#: of a scale-up polls; the slower half still polls before the run's later tasks land).
+STARTUP_SPREAD = 1.5
+
+#: What a run brings is learned from at most this many of the schedule's latest finished runs.
+LEARN_RUNS = 5
+
+#: The run's spread counts at this weight in the window its tasks may start in: a slot takes its
+#: first task as the run lands, so it has a little less than the spread to work through others
+#: (set on the policy lab's scheduled storm, where the full spread leaves p95 just above the SLO).
+SPREAD_WEIGHT = 0.9
+
+#: The floor is held this many poll intervals after the run's last task was expected to land, so
+#: that the scaler has seen the run (in flight or waiting) before the floor goes.
+HOLD_POLLS = 2
+
+
+@dataclass(frozen=True)
+class PastRun:
+    """One finished run of a schedule, as its workflow's history tells it.
+
+    Attributes:
+        action_at: when the schedule fired (epoch seconds).
+        tasks: activity tasks the run scheduled on the group's task queues.
+        mean_task_s: their mean run time (``None`` when none completed).
+        spread_s: from the run's first task to its last (when they were scheduled).
+    """
+
+    action_at: float
+    tasks: int
+    mean_task_s: float | None
+    spread_s: float
+
+
+@dataclass(frozen=True)
+class RunWork:
+    """What a schedule's next run is expected to bring, learned from ``runs`` past runs."""
+
+    tasks: int
+    mean_task_s: float | None
+    spread_s: float
+    runs: int
+
+
+@dataclass(frozen=True)
+class UpcomingRun:
+    """A run a schedule will start on the group's queues.
+
+    Attributes:
+        schedule_id: the schedule.
+        at: its action time (epoch seconds).
+        work: what it is expected to bring; ``None`` until a past run has been seen (only a hint
+            then warms for it).
+    """
+
+    schedule_id: str
+    at: float
+    work: RunWork | None = None
+
+
+@dataclass(frozen=True)
+class WarmupSizing:
+    """What turns a run's work into workers and its action time into a warm-up window."""
+
+    startup_s: float
+    poll_s: float
+    margin_s: float
+    slots: float
+    target_wait_s: float
+    max_count: int
+
+    @property
+    def lead_s(self) -> float:
+        """How long before the action time the workers are asked for."""
+        return STARTUP_SPREAD * self.startup_s + self.poll_s + self.margin_s
+
+
+def learn_run_work(past: Sequence[PastRun]) -> RunWork | None:
+    """The work of a schedule's next run: the median tasks and duration of its latest runs, and
+    the widest spread (``None`` without a past run)."""
+    recent = sorted(past, key=lambda r: r.action_at)[-LEARN_RUNS:]
+    if not recent:
+        return None
+    durations = [r.mean_task_s for r in recent if r.mean_task_s is not None]
+    return RunWork(
+        tasks=int(statistics.median_high(r.tasks for r in recent)),
+        mean_task_s=statistics.median(durations) if durations else None,
+        spread_s=max(r.spread_s for r in recent),
+        runs=len(recent),
+    )
+
+
+def workers_for(work: RunWork, sizing: WarmupSizing) -> int:
+    """Workers whose slots start every task of the run within the scaler's target wait.
+
+    Tasks land over ``spread_s`` and each may wait ``target_wait_s``: a slot starts one task at
+    once and another every task duration of that window, so ``tasks * d / (d + window)`` slots
+    suffice (every task its own slot while the duration is unknown; the spread weighs
+    ``SPREAD_WEIGHT``). Never above ``max_count``.
+    """
+    if work.tasks <= 0:
+        return 0
+    d = work.mean_task_s
+    window = SPREAD_WEIGHT * work.spread_s + sizing.target_wait_s
+    slots = float(work.tasks) if d is None or d <= 0 else work.tasks * d / (d + window)
+    return min(sizing.max_count, math.ceil(slots / sizing.slots - 1e-9))
+
+
+def plan_warmups(
+    runs: Sequence[UpcomingRun], details: PrewarmDetails, sizing: WarmupSizing, now: float
+) -> tuple[Warmup, ...]:
+    """The next warm-up of each schedule (not yet released at ``now``), earliest first. A hint
+    replaces what was learned; a run with neither is not warmed for."""
+    planned: dict[str, Warmup] = {}
+    for run in sorted(runs, key=lambda r: r.at):
+        if run.schedule_id in planned:
+            continue
+        hint = details.schedules.get(run.schedule_id)
+        spread = run.work.spread_s if run.work is not None else 0.0
+        if hint is not None:
+            workers = min(hint.workers, sizing.max_count)
+            basis = f"hint: {hint.workers} workers"
+        elif run.work is not None:
+            workers = workers_for(run.work, sizing)
+            basis = describe_work(run.work)
+        else:
+            continue
+        ends = run.at + spread + HOLD_POLLS * sizing.poll_s
+        if workers <= 0 or ends <= now:
+            continue
+        planned[run.schedule_id] = Warmup(
+            schedule_id=run.schedule_id,
+            action_at=run.at,
+            starts_at=run.at - sizing.lead_s,
+            ends_at=ends,
+            workers=workers,
+            basis=basis,
+        )
+    return tuple(sorted(planned.values(), key=lambda w: w.starts_at))
+
+
+def describe_work(work: RunWork) -> str:
+    """What a learned warm-up is based on, in a few words."""
+    duration = "?" if work.mean_task_s is None else f"{work.mean_task_s:.1f}s"
+    runs = "run" if work.runs == 1 else f"{work.runs} runs"
+    return f"learned: {work.tasks} tasks of {duration} over {work.spread_s:.1f}s (last {runs})"
+
+
+def clock(epoch_s: float) -> str:
+    """A time of day (UTC) for a decision reason."""
+    return datetime.fromtimestamp(epoch_s, UTC).strftime("%H:%M:%S")
+
+
+def apply_warm_floor(
+    decision: Decision,
+    warmups: Sequence[Warmup],
+    *,
+    now: float,
+    strategy: Strategy,
+    max_count: int,
+    held_size: int | None,
+    census: WorkerCensus,
+) -> Decision:
+    """``decision`` raised to the warm-ups active at ``now`` (their workers add up, never above
+    ``max_count``); unchanged when it already asks for as many."""
+    active = [w for w in warmups if w.starts_at <= now < w.ends_at]
+    if not active:
+        return decision
+    floor = min(max_count, sum(w.workers for w in active))
+    first = min(active, key=lambda w: w.action_at)
+    names = ", ".join(sorted({w.schedule_id for w in active}))
+    label = "schedules" if len(active) > 1 else "schedule"
+    reason = f"pre-warming {floor} workers for {label} {names} at {clock(first.action_at)} UTC"
+    if strategy is Strategy.INVOKE:
+        starting = decision.count if isinstance(decision, StartWorkers) else 0
+        if census.running + starting >= floor:
+            return decision
+        return StartWorkers(floor - census.running, reason)
+    if isinstance(decision, SetSize):
+        size = decision.size
+    elif held_size is not None:
+        size = held_size
+    else:
+        size = census.desired if census.desired is not None else census.running
+    return decision if size >= floor else SetSize(floor, reason)
+
+
+@dataclass(frozen=True)
+class WarmTiming:
+    """What pre-warming learns of a group's worker startup: from a warm-up's ask until half its
+    workers poll (as the ``slo`` scaler times its own scale-ups, which a group that is always
+    warmed ahead never makes).
+
+    Attributes:
+        startup_s: the learned startup (``None`` until a warm-up has been timed).
+        asked_at: when the warm-up being timed was asked for (epoch seconds; ``None``: none).
+        mark: the ready count that marks half of its workers polling.
+    """
+
+    startup_s: float | None = None
+    asked_at: float | None = None
+    mark: int = 0
+
+    def observe(self, census: WorkerCensus, now: float) -> WarmTiming:
+        """This timing after seeing ``census`` at ``now``: a warm-up timed once half polls."""
+        if self.asked_at is None or census.ready is None or census.ready < self.mark:
+            return self
+        sample = now - self.asked_at
+        learned = sample if self.startup_s is None else 0.7 * self.startup_s + 0.3 * sample
+        return WarmTiming(startup_s=learned)
+
+    def asked(self, census: WorkerCensus, floor: int, now: float) -> WarmTiming:
+        """This timing once a warm-up asked for ``floor`` workers at ``now`` (one at a time)."""
+        if self.asked_at is not None or census.ready is None or census.ready >= floor:
+            return self
+        mark = census.ready + math.ceil((floor - census.ready) / 2)
+        return WarmTiming(self.startup_s, asked_at=now, mark=mark)
+
+
+def sizing_of(
+    scaler: SloScaler,
+    scaler_state: Any,
+    timing: WarmTiming,
+    census: WorkerCensus,
+    default_startup_ms: float,
+) -> WarmupSizing:
+    """The warm-up sizing of an ``slo`` group: its timed, configured or default startup, and its
+    configured, reported or learned slots."""
+    d = scaler.details
+    learned = scaler_state if isinstance(scaler_state, SloState) else SloState()
+    if timing.startup_s is not None:
+        startup_ms = timing.startup_s * 1000.0
+    elif learned.startup_ms is not None:
+        startup_ms = learned.startup_ms
+    elif d.worker_startup_ms is not None:
+        startup_ms = float(d.worker_startup_ms)
+    else:
+        startup_ms = default_startup_ms
+    slots = d.target_per_worker or (float(census.slots) if census.slots else None) or learned.slots
+    return WarmupSizing(
+        startup_s=startup_ms / 1000.0,
+        poll_s=d.metrics_poll_interval_ms / 1000.0,
+        margin_s=d.prewarm.margin_ms / 1000.0,
+        slots=slots or 1.0,
+        target_wait_s=d.target_wait_fraction * d.schedule_to_start_slo_ms / 1000.0,
+        max_count=d.max_count,
+    )
+
+
+def prewarm_enabled(scaler: object) -> bool:
+    """Whether a group with this scaler pre-warms (the controller then reads its schedules)."""
+    return isinstance(scaler, SloScaler) and scaler.details.prewarm.enabled
+
+
+@dataclass(frozen=True)
+class Prewarmed:
+    """What the plan's pre-warming step gives back.
+
+    Attributes:
+        decision: the decision, raised to the active warm-up.
+        warmups: the group's upcoming warm-ups (for the status).
+        timing: what pre-warming has timed of the worker startup (kept in the group's state).
+        scaler_state: the scaler's state, taught the timed startup while it has timed none of
+            its own (a group that is always warmed ahead never scales up by itself, and the
+            ``slo`` scaler's scale-down window is its startup).
+    """
+
+    decision: Decision
+    warmups: tuple[Warmup, ...]
+    timing: WarmTiming | None
+    scaler_state: Any
+
+
+def prewarm(
+    decision: Decision,
+    intent: GroupIntent,
+    observed: Observation,
+    scaler_state: Any,
+    state: GroupState,
+) -> Prewarmed:
+    """The plan's pre-warming step. Only an ``slo`` group with ``prewarm.enabled`` that is
+    neither draining nor retiring warms."""
+    scaler = intent.scaler
+    if not isinstance(scaler, SloScaler) or not prewarm_enabled(scaler):
+        return Prewarmed(decision, (), state.prewarm, scaler_state)
+    if intent.draining or intent.retiring:
+        return Prewarmed(decision, (), state.prewarm, scaler_state)
+    census, now = observed.census, observed.wall_time
+    kept = state.prewarm if isinstance(state.prewarm, WarmTiming) else WarmTiming()
+    timing = kept.observe(census, now)
+    if (
+        isinstance(scaler_state, SloState)
+        and scaler_state.startup_ms is None
+        and timing.startup_s is not None
+    ):
+        scaler_state = replace(scaler_state, startup_ms=timing.startup_s * 1000.0)
+    if not observed.upcoming_runs:
+        return Prewarmed(decision, (), timing, scaler_state)
+    known = PROVIDER_TYPES.get(intent.provider_type)
+    default_ms = known.typical_startup_ms if known else DEFAULT_STARTUP_MS[intent.strategy]
+    sizing = sizing_of(scaler, scaler_state, timing, census, float(default_ms))
+    warmups = plan_warmups(observed.upcoming_runs, scaler.details.prewarm, sizing, now)
+    raised = apply_warm_floor(
+        decision,
+        warmups,
+        now=now,
+        strategy=intent.strategy,
+        max_count=sizing.max_count,
+        held_size=state.held_size,
+        census=census,
+    )
+    if raised is not decision and isinstance(raised, SetSize):
+        timing = timing.asked(census, raised.size, now)
+    elif raised is not decision and isinstance(raised, StartWorkers):
+        timing = timing.asked(census, census.running + raised.count, now)
+    return Prewarmed(raised, warmups, timing, scaler_state)

@@ -1,0 +1,37 @@
+"""Pre-warming end to end: a real Temporal Schedule on the dev server fans out work on a queue the
+real controller manages with real subprocess workers.
+
+From the second run on, the controller has learned what a run brings (from the first run's
+history) and warms the group ahead of each action time: a worker is polling before the action, so
+the run's first task starts at once instead of after a cold start.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from workerplane.lab.prewarm_run import ScheduledBatch, run_batch
+
+pytestmark = pytest.mark.integration
+
+
+async def test_scheduled_runs_find_a_warm_worker(
+    temporal_address: str, tmp_path: Path, unique_name: str
+) -> None:
+    batch = ScheduledBatch(interval_s=15.0, runs=3, tasks=8, task_s=1.0, slots=4, max_count=4)
+    # A generous margin: the machine may be loaded, and the test is about behaviour, not timing.
+    prewarm = {"enabled": True, "margin_ms": 3_000}
+    result = await run_batch(
+        temporal_address, unique_name, tmp_path, batch, mode="prewarm", prewarm=prewarm
+    )
+
+    assert len(result.runs) == 3
+    later = result.runs[1:]
+    assert all(run.polling_before for run in later), result.runs
+    # Warm: the first task starts about when the workflow does, far below a cold start.
+    assert all(run.first_task_s < 2.0 for run in later), result.runs
+    warmups = [s.warmups for _, statuses in result.history for s in statuses if s.warmups]
+    assert warmups, "the status must list the upcoming warm-ups"
+    assert warmups[-1][0].schedule_id == f"{unique_name}-schedule"

@@ -1,0 +1,193 @@
+"""Schedule-aware pre-warming: the warm floor the plan holds ahead of a schedule's runs."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+import pytest
+
+from workerplane.planning.actions import GroupState
+from workerplane.planning.observe import Observation
+from workerplane.planning.plan import GroupIntent, plan_cycle
+from workerplane.planning.prewarm import (
+    PastRun,
+    RunWork,
+    UpcomingRun,
+    WarmTiming,
+    WarmupSizing,
+    apply_warm_floor,
+    learn_run_work,
+    plan_warmups,
+    workers_for,
+)
+from workerplane.planning.status import GroupStatus, Warmup
+from workerplane.scaling.prewarm import PrewarmDetails
+from workerplane.scaling.registry import build_scaler
+from workerplane.scaling.types import (
+    GroupMetrics,
+    Hold,
+    QueueStats,
+    SetSize,
+    StartWorkers,
+    Strategy,
+    WorkerCensus,
+)
+
+NOON = 43_200.0  # 12:00:00 UTC on the epoch's first day
+
+SIZING = WarmupSizing(
+    startup_s=2.0, poll_s=1.0, margin_s=0.5, slots=4.0, target_wait_s=1.2, max_count=10
+)
+
+
+def test_learned_work_is_the_median_of_the_latest_runs() -> None:
+    assert learn_run_work([]) is None
+    runs = [PastRun(float(i), tasks, 2.0, spread) for i, (tasks, spread) in enumerate(
+        [(100, 1.0), (8, 0.5), (10, 3.0), (12, 0.2), (9, 0.1), (11, 0.4)]
+    )]  # fmt: skip
+    work = learn_run_work(runs)
+    # The oldest run (100 tasks) is beyond the last five; spreads: the widest.
+    assert work == RunWork(tasks=10, mean_task_s=2.0, spread_s=3.0, runs=5)
+
+
+@pytest.mark.parametrize(
+    ("work", "expected"),
+    [
+        (RunWork(8, None, 0.0, 1), 2),  # duration unknown: a slot per task
+        (RunWork(500, 2.0, 2.0, 3), 10),  # capped at max_count
+        (RunWork(20, 1.0, 0.0, 3), 3),  # 20 * 1 / (1 + 1.2) = 9.1 slots -> 3 workers
+        (RunWork(0, 1.0, 0.0, 3), 0),
+    ],
+)
+def test_workers_for_a_run(work: RunWork, expected: int) -> None:
+    assert workers_for(work, SIZING) == expected
+
+
+def test_warmups_one_startup_ahead_hint_first_and_the_next_per_schedule() -> None:
+    details = PrewarmDetails(enabled=True, schedules={"nightly": {"workers": 25}})  # type: ignore[arg-type]
+    learned = RunWork(8, None, 0.5, 2)
+    runs = [
+        UpcomingRun("nightly", NOON),
+        UpcomingRun("nightly", NOON + 60),
+        UpcomingRun("hourly", NOON + 30, learned),
+        UpcomingRun("unknown", NOON + 10),  # no past run, no hint: not warmed for
+        UpcomingRun("done", NOON - 100, learned),  # landed long ago: released
+    ]
+    warmups = plan_warmups(runs, details, SIZING, now=NOON - 20)
+    lead = 1.5 * 2.0 + 1.0 + 0.5
+    assert warmups == (
+        Warmup("nightly", NOON, NOON - lead, NOON + 2.0, 10, "hint: 25 workers"),
+        Warmup(
+            "hourly",
+            NOON + 30,
+            NOON + 30 - lead,
+            NOON + 30 + 0.5 + 2.0,
+            2,
+            "learned: 8 tasks of ? over 0.5s (last 2 runs)",
+        ),
+    )
+
+
+def _warm(workers: int = 5, at: float = NOON) -> Warmup:
+    return Warmup("nightly", at, at - 5, at + 2, workers, "hint: 5 workers")
+
+
+@pytest.mark.parametrize(
+    ("decision", "strategy", "held", "census", "expected"),
+    [
+        (Hold("x"), Strategy.WORKER_SET, 0, WorkerCensus(), SetSize(5, "")),
+        (SetSize(2, "x"), Strategy.WORKER_SET, 0, WorkerCensus(), SetSize(5, "")),
+        (SetSize(7, "x"), Strategy.WORKER_SET, 0, WorkerCensus(), SetSize(7, "x")),
+        (Hold("x"), Strategy.WORKER_SET, 6, WorkerCensus(), Hold("x")),
+        (Hold("x"), Strategy.INVOKE, None, WorkerCensus(running=2), StartWorkers(3, "")),
+        (StartWorkers(1, "x"), Strategy.INVOKE, None, WorkerCensus(running=2), StartWorkers(3, "")),
+        (StartWorkers(4, "x"), Strategy.INVOKE, None, WorkerCensus(running=2),
+         StartWorkers(4, "x")),
+    ],
+)  # fmt: skip
+def test_the_floor_raises_a_smaller_decision(
+    decision: Any, strategy: Strategy, held: int | None, census: WorkerCensus, expected: Any
+) -> None:
+    raised = apply_warm_floor(
+        decision, [_warm()], now=NOON - 1, strategy=strategy, max_count=10, held_size=held,
+        census=census,
+    )  # fmt: skip
+    assert type(raised) is type(expected)
+    assert dataclasses.replace(raised, reason="") == dataclasses.replace(expected, reason="")
+    if raised is not decision:
+        assert raised.reason == "pre-warming 5 workers for schedule nightly at 12:00:00 UTC"
+
+
+def test_the_floor_holds_only_in_its_window_and_never_above_max_count() -> None:
+    both = [_warm(6), dataclasses.replace(_warm(6), schedule_id="hourly")]
+    for now in (NOON - 6, NOON + 2):
+        kept = apply_warm_floor(
+            Hold("x"), both, now=now, strategy=Strategy.WORKER_SET, max_count=10, held_size=0,
+            census=WorkerCensus(),
+        )  # fmt: skip
+        assert kept == Hold("x")
+    raised = apply_warm_floor(
+        Hold("x"), both, now=NOON, strategy=Strategy.WORKER_SET, max_count=10, held_size=0,
+        census=WorkerCensus(),
+    )  # fmt: skip
+    assert raised == SetSize(
+        10, "pre-warming 10 workers for schedules hourly, nightly at 12:00:00 UTC"
+    )
+
+
+def test_a_warmup_times_the_startup() -> None:
+    timing = WarmTiming().asked(WorkerCensus(ready=0), 4, now=100.0)
+    assert timing == WarmTiming(None, asked_at=100.0, mark=2)
+    assert timing.observe(WorkerCensus(ready=1), 101.0) == timing
+    assert timing.observe(WorkerCensus(ready=2), 102.5) == WarmTiming(startup_s=2.5)
+
+
+def _intent(prewarm: dict[str, Any], *, draining: bool = False) -> GroupIntent:
+    details = {"schedule_to_start_slo_ms": 2000, "max_count": 8, "target_per_worker": 4,
+               "worker_startup_ms": 2000, "prewarm": prewarm}  # fmt: skip
+    return GroupIntent(
+        version_key="v", group_id="g", provider_type="k8s", scaler_type="slo",
+        strategy=Strategy.WORKER_SET, scaler=build_scaler("slo", details, Strategy.WORKER_SET),
+        draining=draining,
+    )  # fmt: skip
+
+
+def _observed(now: float) -> Observation:
+    census = WorkerCensus(running=0, ready=0, in_flight=0, desired=0)
+    metrics = GroupMetrics(QueueStats(), census, observed_at=now, by_type={})
+    run = UpcomingRun("nightly", NOON, RunWork(20, 1.0, 0.0, 3))
+    return Observation(census, metrics, wall_time=now, upcoming_runs=(run,))
+
+
+def test_the_plan_warms_an_idle_group_ahead_of_the_run_and_reports_it() -> None:
+    intent = _intent({"enabled": True})
+    state = GroupState(scaler_state=intent.scaler.initial_state(0.0))
+    plan, status = plan_cycle(_observed(NOON - 3), intent, state, now=10.0)
+    assert plan.decision == SetSize(3, "pre-warming 3 workers for schedule nightly at 12:00:00 UTC")
+    assert [w.workers for w in status.warmups] == [3]
+    assert plan.state.prewarm == WarmTiming(None, asked_at=NOON - 3, mark=2)
+    # Too early: nothing is warmed yet, but the status lists what is coming.
+    plan, status = plan_cycle(_observed(NOON - 60), intent, state, now=10.0)
+    assert not isinstance(plan.decision, SetSize) or plan.decision.size == 0
+    assert status.warmups[0].starts_at == NOON - 4.5  # 1.5 startups + a poll + the margin
+
+
+@pytest.mark.parametrize(
+    ("prewarm", "draining"), [({"enabled": False}, False), ({"enabled": True}, True)]
+)
+def test_no_warmup_when_disabled_or_draining(prewarm: dict[str, Any], draining: bool) -> None:
+    intent = _intent(prewarm, draining=draining)
+    state = GroupState(scaler_state=intent.scaler.initial_state(0.0))
+    plan, status = plan_cycle(_observed(NOON - 3), intent, state, now=10.0)
+    assert "pre-warming" not in plan.decision.reason
+    assert status.warmups == ()
+
+
+def test_a_status_with_warmups_survives_json() -> None:
+    intent = _intent({"enabled": True})
+    state = GroupState(scaler_state=intent.scaler.initial_state(0.0))
+    _, status = plan_cycle(_observed(NOON - 3), intent, state, now=10.0)
+    again = GroupStatus(**json.loads(json.dumps(dataclasses.asdict(status))))
+    assert again == status
