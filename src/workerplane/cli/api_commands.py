@@ -18,10 +18,10 @@ from pathlib import Path
 
 import typer
 
-from workerplane.cli.api_client import err_console
 from workerplane.cli.endpoints import endpoints_app
 from workerplane.cli.keys import keys_app
 from workerplane.cli.options import TemporalAddressOpt, TemporalScalerOpt
+from workerplane.cli.output import err_console
 from workerplane.cli.tokens import tokens_app
 from workerplane.cli.versions import versions_app
 from workerplane.config.loader import SpecError

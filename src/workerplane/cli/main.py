@@ -10,11 +10,12 @@ import sys
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
-from workerplane.cli.options import TemporalAddressOpt, TemporalScalerOpt
+from workerplane.cli.options import LogFormatOpt, TemporalAddressOpt, TemporalScalerOpt
+from workerplane.cli.output import console, err_console
+from workerplane.cli.status import status
 from workerplane.config.model import DeploymentSpec
-from workerplane.terminal import status_table
+from workerplane.logs import LogFormat, configure_logging
 
 app = typer.Typer(
     name="workerplane",
@@ -23,8 +24,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-console = Console()
-err_console = Console(stderr=True)
 
 DEFAULT_STATE_DIR = Path(".workerplane")
 
@@ -32,23 +31,6 @@ FileOption = typer.Option(..., "--file", "-f", help="The deployment spec (YAML).
 StateDirOption = typer.Option(
     DEFAULT_STATE_DIR, "--state-dir", help="Where the controller keeps worker records and status."
 )
-
-
-def _configure_logging(verbose: bool, log_file: Path | None = None) -> None:
-    handlers: list[logging.Handler] = []
-    if log_file is not None:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.FileHandler(log_file))
-    else:
-        handlers.append(logging.StreamHandler(sys.stderr))
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        handlers=handlers,
-        force=True,
-    )
-    for noisy in ("temporalio", "httpx", "urllib3", "kubernetes", "botocore"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def _fail(message: str) -> typer.Exit:
@@ -113,7 +95,7 @@ def run(
         "--metrics-port",
         min=1,
         max=65535,
-        help="Serve Prometheus metrics (per-group gauges) on this port at /metrics.",
+        help="Serve Prometheus metrics (group gauges, cycle counters) on this port at /metrics.",
     ),
     metrics_address: str = typer.Option(
         "127.0.0.1", "--metrics-address", help="Address the metrics port binds (0.0.0.0: all)."
@@ -125,16 +107,18 @@ def run(
         "(e.g. 300s, 5m), then exit non-zero; 0 retries for ever.",
     ),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
+    log_format: LogFormat = LogFormatOpt,
 ) -> None:
     """Run the controller for one deployment spec until Ctrl-C."""
     from workerplane.config.loader import SpecError
     from workerplane.controller.controller import Controller, ControllerSettings
+    from workerplane.controller.interfaces import CycleObserver
     from workerplane.controller.local import FileSpecSource, JsonStatusSink, StateDirLock
     from workerplane.controller.reachability import wait_for_temporal
     from workerplane.temporal.connection import TemporalConnectionError, resolve_connection
 
     give_up_after_s = _seconds(give_up_after, "--give-up-after")
-    _configure_logging(verbose)
+    configure_logging(verbose=verbose, log_format=log_format)
     try:
         source = FileSpecSource(file)
     except SpecError as err:
@@ -155,16 +139,24 @@ def run(
     settings = ControllerSettings(
         state_dir=state_dir.resolve(), address=address, namespace=namespace
     )
-    controller = Controller(source, JsonStatusSink(state_dir / "status.json"), settings)
+    observers: list[CycleObserver] = []
     if metrics_port is not None:
-        from workerplane.controller.prometheus import serve_metrics
+        # prometheus_client is imported only when metrics are asked for.
+        from workerplane.controller.prometheus import ProcessMetrics
 
+        metrics = ProcessMetrics()
+        observers.append(metrics.cycles)
         try:
-            serve_metrics(controller.statuses, metrics_port, metrics_address)
+            metrics.serve(metrics_port, metrics_address)
         except OSError as err:
             raise _fail(
                 f"--metrics-port {metrics_port}: cannot listen on {metrics_address}: {err.strerror}"
             ) from None
+    controller = Controller(
+        source, JsonStatusSink(state_dir / "status.json"), settings, observers=observers
+    )
+    if metrics_port is not None:
+        metrics.track(controller.statuses)
     problem = asyncio.run(
         wait_for_temporal(
             connection,
@@ -219,41 +211,6 @@ async def _run_until_signal(controller: object, *, drain: bool) -> None:
 
 
 @app.command()
-def status(
-    state_dir: Path = StateDirOption,
-    output: str = typer.Option("table", "--output", "-o", help="table or json"),
-) -> None:
-    """Show each scaling group: workers, pollers, backlog, and the last decision and why."""
-    import dataclasses
-    import json
-
-    from workerplane.controller.local import read_status_file
-
-    pid, groups = read_status_file(state_dir / "status.json")
-    if output == "json":
-        console.print_json(json.dumps([dataclasses.asdict(g) for g in groups]))
-        return
-    if not groups:
-        raise _fail(
-            f"no controller status in {state_dir}/status.json; is `workerplane run` running?"
-        )
-    alive = pid is not None and _pid_alive(pid)
-    console.print(
-        status_table(groups, title=f"controller pid {pid} ({'running' if alive else 'stopped'})")
-    )
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-@app.command()
 def up(
     workflows: int = typer.Option(
         40, "--workflows", "-n", help="How many example workflows to start."
@@ -268,6 +225,7 @@ def up(
     file: Path | None = typer.Option(
         None, "--file", "-f", help="Deployment spec (default: the example)."
     ),
+    log_format: LogFormat = LogFormatOpt,
 ) -> None:
     """The embedded default: a local Temporal dev server, the controller, local worker processes.
 
@@ -283,8 +241,37 @@ def up(
         state_dir=state_dir.resolve(),
         spec_file=file,
         console=console,
+        log_format=log_format,
     )
     os._exit(code)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"workerplane {_version()}\n")
+        raise typer.Exit()
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("workerplane")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
+@app.callback()
+def _options(
+    _version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_print_version,
+        is_eager=True,
+        help="Print the version and exit.",
+    ),
+) -> None:
+    """A control plane for Temporal workers: start, scale and retire workers from the backlog."""
 
 
 def _mount_subcommands() -> None:
@@ -292,7 +279,8 @@ def _mount_subcommands() -> None:
     from workerplane.export.cli import app as export_app
     from workerplane.lab.cli import app as bench_app
 
-    register(app)  # serve, push, endpoints, versions
+    app.command("status")(status)
+    register(app)  # serve, push, endpoints, versions, tokens, keys
     app.add_typer(
         export_app, name="export", help="Export a deployment to other autoscalers (KEDA)."
     )
