@@ -26,6 +26,8 @@ app = typer.Typer(
 )
 
 DEFAULT_STATE_DIR = Path(".workerplane")
+#: Set to show the traceback of an unexpected error instead of its one-line summary.
+DEBUG_ENV = "WORKERPLANE_DEBUG"
 
 FileOption = typer.Option(..., "--file", "-f", help="The deployment spec (YAML).")
 StateDirOption = typer.Option(
@@ -301,6 +303,16 @@ def main() -> None:
         app()
     except SystemExit as exit_:
         code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+    except Exception as err:
+        # Commands report what they expect in one line; anything else is said in one line too,
+        # with the traceback on demand (a bug report wants it, a user does not).
+        if os.environ.get(DEBUG_ENV):
+            raise
+        err_console.print(
+            f"error: {type(err).__name__}: {err} (set {DEBUG_ENV}=1 for the traceback)",
+            markup=False, highlight=False, soft_wrap=True,
+        )  # fmt: skip
+        code = 1
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

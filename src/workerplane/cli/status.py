@@ -166,8 +166,8 @@ def watch(
     sleep: Callable[[float], None] = time.sleep,
 ) -> None:
     """Show ``read()`` every ``interval_s`` until Ctrl-C: redrawn in place on a terminal table,
-    else printed again whenever the groups changed (a JSON list per line with ``-o json``, YAML
-    documents with ``-o yaml``)."""
+    else printed again whenever what the groups show changed (a JSON list per line with
+    ``-o json``, YAML documents with ``-o yaml``)."""
     try:
         if console.is_terminal and not output.structured:
             with Live(_render(read(), output), console=console, auto_refresh=False) as live:
@@ -177,9 +177,11 @@ def watch(
         last: list[GroupStatus] | None = None
         while True:
             snapshot = read()
-            if snapshot.groups != last:
+            # Every cycle stamps a new time: only a change of what the groups show is news.
+            shown = [dataclasses.replace(g, updated_at=0.0) for g in snapshot.groups]
+            if shown != last:
                 _print_update(snapshot, output)
-                last = snapshot.groups
+                last = shown
             sleep(interval_s)
     except KeyboardInterrupt:
         return
