@@ -151,27 +151,8 @@ def test_watch_prints_each_change_once() -> None:
         if len(reads) == 4:
             raise KeyboardInterrupt  # Ctrl-C ends the watch quietly
 
-    printed: list[str] = []
-    original = status_cli.console.file
-    try:
-        status_cli.console.file = _Collect(printed)
+    with runner.isolation() as (stdout, _stderr, _output):
         status_cli.watch(read, OutputFormat.JSON, 0.0, sleep=sleep)
-    finally:
-        status_cli.console.file = original
-    updates = [json.loads(line) for line in "".join(printed).splitlines()]
+        printed = stdout.getvalue().decode()
+    updates = [json.loads(line) for line in printed.splitlines()]
     assert [u[0]["backlog"] for u in updates] == [17, 0]
-
-
-class _Collect:
-    def __init__(self, into: list[str]) -> None:
-        self.into = into
-
-    def write(self, text: str) -> int:
-        self.into.append(text)
-        return len(text)
-
-    def flush(self) -> None:
-        pass
-
-    def isatty(self) -> bool:
-        return False

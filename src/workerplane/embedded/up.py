@@ -38,7 +38,7 @@ EXAMPLE_WORKFLOW = "ProcessItem"
 
 
 @dataclass
-class _Progress:
+class DemoProgress:
     started_at: float = field(default_factory=time.monotonic)
     events: list[str] = field(default_factory=list)
     statuses: list[GroupStatus] = field(default_factory=list)
@@ -77,7 +77,7 @@ class Endpoints:
         )  # fmt: skip
 
 
-def _render(progress: _Progress, total: int, endpoints: Endpoints) -> Group:
+def render_screen(progress: DemoProgress, total: int, endpoints: Endpoints) -> Group:
     head = Text.assemble(
         ("workerplane up", "bold"),
         f"  workflows {progress.completed}/{total} done"
@@ -132,7 +132,7 @@ async def _demo(
     keep: bool,
     console: Console,
 ) -> int:
-    progress = _Progress()
+    progress = DemoProgress()
     source = FileSpecSource(spec_file)
     spec = (await source.snapshot())[0].spec
 
@@ -174,13 +174,13 @@ async def _demo(
     client = await connect(resolve_connection(spec.temporal, address=address))
     code = 1
     with Live(
-        _render(progress, workflows, endpoints), console=console, refresh_per_second=4
+        render_screen(progress, workflows, endpoints), console=console, refresh_per_second=4
     ) as live:
 
         async def refresh_until(condition: object, timeout_s: float) -> bool:
             deadline = time.monotonic() + timeout_s
             while time.monotonic() < deadline:
-                live.update(_render(progress, workflows, endpoints))
+                live.update(render_screen(progress, workflows, endpoints))
                 if callable(condition) and condition():
                     return True
                 await asyncio.sleep(0.25)
@@ -218,7 +218,7 @@ async def _demo(
             progress.note("--keep: still running; Ctrl-C to stop")
             with contextlib.suppress(asyncio.CancelledError):
                 await refresh_until(lambda: False, 10**9)
-        live.update(_render(progress, workflows, endpoints))
+        live.update(render_screen(progress, workflows, endpoints))
         for waiter in waiters:
             waiter.cancel()
     stop.set()
