@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import typer
+from rich.console import Console
 
 from workerplane.cli.options import LogFormatOpt, TemporalAddressOpt, TemporalScalerOpt
 from workerplane.cli.output import console, err_console
@@ -242,7 +243,8 @@ def up(
         keep=keep,
         state_dir=state_dir.resolve(),
         spec_file=file,
-        console=console,
+        # A live screen, never wider than the terminal (or 80 columns when piped).
+        console=Console(),
         log_format=log_format,
     )
     os._exit(code)
