@@ -33,7 +33,7 @@ class Connection:
     def __init__(self, url: str | None, token: str | None, profile: str | None) -> None:
         try:
             self.config: ClientConfig = resolve_client_config(url, token, profile)
-        except (FileNotFoundError, OSError, ValueError) as err:
+        except (OSError, ValueError) as err:  # no such profile file, or a malformed one
             fail(f"error: {err}", code=2)
         profile_name = profile or os.environ.get("WORKERPLANE_PROFILE") or "default"
         in_profile = f"profile '{profile_name}' in {config_path()}"
@@ -62,14 +62,11 @@ class Connection:
         """The API said no: one line (a 400 also lists its fields); exit 1."""
         line = f"error ({err.status} {err.code}): {err.message}"
         if err.status == 401:
-            where = (
-                f"the token comes from {self.token_origin}"
-                if self.token_origin
-                else ("no token is set")
-            )
+            where = self.token_origin and f"the token comes from {self.token_origin}"
             line += (
-                f"; {where}: pass --token or set WORKERPLANE_TOKEN (serve prints a token at its "
-                f"first start; `workerplane tokens create` makes more)"
+                f"; {where or 'no token is set'}: pass --token, set WORKERPLANE_TOKEN or a "
+                f"profile's token in {config_path()} (serve prints a token at its first start; "
+                "`workerplane tokens create` makes more)"
             )
         elif err.status == 403:
             line += (

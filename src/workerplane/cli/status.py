@@ -23,10 +23,11 @@ from typing import Any
 
 import typer
 import yaml
+from rich.console import Group
 from rich.live import Live
 
 from workerplane.cli.api_client import Connection, fail
-from workerplane.cli.output import OutputFormat, OutputOpt, console
+from workerplane.cli.output import OutputFormat, OutputOpt, console, dump
 from workerplane.client.http import WorkerplaneClient
 from workerplane.planning.status import GroupStatus
 from workerplane.terminal import status_table
@@ -146,16 +147,12 @@ def _pid_alive(pid: int) -> bool:
 def show_snapshot(snapshot: Snapshot, output: OutputFormat) -> None:
     """Print one snapshot: a table, or the statuses as a JSON or YAML list."""
     if output.structured:
-        rows = [dataclasses.asdict(g) for g in snapshot.groups]
-        if output is OutputFormat.YAML:
-            console.file.write(yaml.safe_dump(rows, sort_keys=False))
-        else:
-            console.file.write(json.dumps(rows, indent=2) + "\n")
+        dump([dataclasses.asdict(g) for g in snapshot.groups], output)
         return
     console.print(_render(snapshot, output))
 
 
-def _render(snapshot: Snapshot, output: OutputFormat) -> Any:
+def _render(snapshot: Snapshot, output: OutputFormat) -> Group:
     return status_table(snapshot.groups, title=snapshot.title, wide=output is OutputFormat.WIDE)
 
 
