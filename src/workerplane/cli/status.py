@@ -36,6 +36,10 @@ from workerplane.terminal import status_table
 SERVE_DATABASE = "workerplane.db"
 
 
+class NoStatus(LookupError):
+    """No controller has published a status where ``status`` looked (yet)."""
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """The groups as one source shows them, and a title naming the source."""
@@ -56,11 +60,10 @@ def from_state_dir(state_dir: Path) -> Snapshot:
     database = state_dir / SERVE_DATABASE
     if database.exists():
         return Snapshot(f"serve database {database}", _database_statuses(database))
-    fail(
-        f"error: no controller status in {state_dir} (neither {status_file.name} from "
+    raise NoStatus(
+        f"no controller status in {state_dir} (neither {status_file.name} from "
         f"`workerplane run` nor {SERVE_DATABASE} from `workerplane serve`); "
-        "pass --state-dir, or --api URL for a running serve",
-        code=2,
+        "pass --state-dir, or --api URL for a running serve"
     )
 
 
@@ -220,7 +223,12 @@ def status(
     else:
 
         def read() -> Snapshot:
-            return from_state_dir(state_dir)
+            try:
+                return from_state_dir(state_dir)
+            except NoStatus as missing:
+                if watch_:  # like `kubectl get -w`: wait for the controller to publish
+                    return Snapshot(f"waiting: {missing}", [])
+                fail(f"error: {missing}", code=2)
 
     if watch_:
         watch(read, output, interval_s)
