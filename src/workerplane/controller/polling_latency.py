@@ -18,45 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from workerplane.controller.cycle import CycleReport
-from workerplane.planning.actions import Invoke, Reconcile, Resize
+from workerplane.controller.cycle_facts import started_workers
+from workerplane.planning.actions import Resize
 
 #: A start not seen polling after this long is given up (a crash loop, an image that never pulls).
 GIVE_UP_AFTER_S = 900.0
-
-
-def started_workers(report: CycleReport) -> int:
-    """How many workers the cycle's provider call started (0 when it failed or started none)."""
-    action = report.plan.action
-    if report.failure is not None:
-        return 0
-    if isinstance(action, Invoke):
-        return action.count
-    if isinstance(action, Reconcile):
-        return max(0, action.size - action.running)
-    if isinstance(action, Resize):
-        return max(0, action.size - held_before(report))
-    return 0
-
-
-def retired_workers(report: CycleReport) -> int:
-    """How many workers the cycle's provider call retired (0 when it failed or retired none)."""
-    action = report.plan.action
-    if report.failure is not None:
-        return 0
-    if isinstance(action, Reconcile):
-        return max(0, action.running - action.size)
-    if isinstance(action, Resize):
-        return max(0, held_before(report) - action.size)
-    return 0
-
-
-def held_before(report: CycleReport) -> int:
-    """The size the group held before this cycle: the previous status's, else the provider's
-    census (an adopted group), else the workers running."""
-    if report.previous is not None and report.previous.desired is not None:
-        return report.previous.desired
-    census = report.observation.census
-    return census.desired if census.desired is not None else census.running
 
 
 @dataclass

@@ -16,13 +16,13 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from workerplane.controller.cycle import CycleReport
-from workerplane.controller.polling_latency import (
-    PollingLatency,
-    held_before,
+from workerplane.controller.cycle_facts import (
+    decision_kind,
+    provider_call,
     retired_workers,
     started_workers,
 )
-from workerplane.planning.actions import Invoke, NoAction, Reconcile, Resize
+from workerplane.controller.polling_latency import PollingLatency
 
 GROUP_LABELS = ("version", "group")
 
@@ -30,31 +30,6 @@ GROUP_LABELS = ("version", "group")
 CYCLE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 #: Seconds: a local process polls in about a second, a pod or a task in tens of seconds.
 POLLING_BUCKETS = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0)
-
-
-def decision_kind(report: CycleReport) -> str:
-    """What the cycle decided, in a word: ``scale_up``, ``scale_down``, ``invoke``,
-    ``reconcile`` (ask again for the held size) or ``hold``."""
-    action = report.plan.action
-    if isinstance(action, Invoke):
-        return "invoke"
-    if isinstance(action, Reconcile):
-        return "reconcile"
-    if isinstance(action, Resize):
-        held = held_before(report)
-        if action.size > held:
-            return "scale_up"
-        if action.size < held:
-            return "scale_down"
-    return "hold"
-
-
-def provider_call(report: CycleReport) -> str | None:
-    """The provider method the cycle called (``invoke`` or ``set_size``), if it called one."""
-    action = report.plan.action
-    if isinstance(action, NoAction):
-        return None
-    return "invoke" if isinstance(action, Invoke) else "set_size"
 
 
 class CycleMetrics:
