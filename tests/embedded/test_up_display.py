@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from workerplane.embedded.up import DemoProgress, Endpoints, render_screen
+from workerplane.embedded.up import DemoAddresses, DemoProgress, render_screen
 
 
 def test_the_header_keeps_the_urls_and_the_token_above_the_timeline() -> None:
     progress = DemoProgress()
     for i in range(50):
         progress.note(f"event {i}")
-    endpoints = Endpoints("127.0.0.1:7233", 8765, "tok-abc123")
+    addresses = DemoAddresses("127.0.0.1:7233", 8765, "tok-abc123")
     console = Console(width=160, record=True)
-    console.print(render_screen(progress, 40, endpoints))
+    console.print(render_screen(progress, 40, addresses))
     screen = console.export_text()
     for shown in (
         "http://127.0.0.1:8765/ui",

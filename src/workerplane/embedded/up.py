@@ -55,7 +55,7 @@ class DemoProgress:
 
 
 @dataclass(frozen=True)
-class Endpoints:
+class DemoAddresses:
     """Where the demo's services answer, and the token of its API."""
 
     temporal_address: str
@@ -77,7 +77,7 @@ class Endpoints:
         )  # fmt: skip
 
 
-def render_screen(progress: DemoProgress, total: int, endpoints: Endpoints) -> Group:
+def render_screen(progress: DemoProgress, total: int, addresses: DemoAddresses) -> Group:
     head = Text.assemble(
         ("workerplane up", "bold"),
         f"  workflows {progress.completed}/{total} done"
@@ -85,7 +85,7 @@ def render_screen(progress: DemoProgress, total: int, endpoints: Endpoints) -> G
     )
     return Group(
         head,
-        endpoints.header(),
+        addresses.header(),
         status_table(progress.statuses),
         Panel("\n".join(progress.events[-12:]) or "starting...", title="timeline"),
     )
@@ -158,14 +158,14 @@ async def _demo(
     controller_task = asyncio.create_task(controller.run(stop))
     # The REST API (and its store-backed controller) runs too, so endpoints created while the
     # demo runs (`--keep`) get workers on the same dev server.
-    endpoints = Endpoints(address, free_port(), secrets.token_urlsafe(24))
+    addresses = DemoAddresses(address, free_port(), secrets.token_urlsafe(24))
     api_task = asyncio.create_task(
         serve(
             ServeConfig(
                 state_dir=state_dir / "api",
-                port=endpoints.api_port,
+                port=addresses.api_port,
                 temporal_address=address,
-                tokens=(endpoints.token,),
+                tokens=(addresses.token,),
             ),
             stop=stop,
             metrics=metrics,
@@ -174,13 +174,13 @@ async def _demo(
     client = await connect(resolve_connection(spec.temporal, address=address))
     code = 1
     with Live(
-        render_screen(progress, workflows, endpoints), console=console, refresh_per_second=4
+        render_screen(progress, workflows, addresses), console=console, refresh_per_second=4
     ) as live:
 
         async def refresh_until(condition: object, timeout_s: float) -> bool:
             deadline = time.monotonic() + timeout_s
             while time.monotonic() < deadline:
-                live.update(render_screen(progress, workflows, endpoints))
+                live.update(render_screen(progress, workflows, addresses))
                 if callable(condition) and condition():
                     return True
                 await asyncio.sleep(0.25)
@@ -218,7 +218,7 @@ async def _demo(
             progress.note("--keep: still running; Ctrl-C to stop")
             with contextlib.suppress(asyncio.CancelledError):
                 await refresh_until(lambda: False, 10**9)
-        live.update(render_screen(progress, workflows, endpoints))
+        live.update(render_screen(progress, workflows, addresses))
         for waiter in waiters:
             waiter.cancel()
     stop.set()
