@@ -3,6 +3,8 @@ status table, and ``workerplane up`` shows it live."""
 
 from __future__ import annotations
 
+import datetime
+
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -11,20 +13,34 @@ from workerplane.planning.prewarm import clock
 from workerplane.planning.status import GroupStatus, Warmup
 
 
-def status_table(groups: list[GroupStatus], *, title: str = "") -> Group:
-    """One row per scaling group, then each group's last decision and why (which can be long)."""
+def status_table(groups: list[GroupStatus], *, title: str = "", wide: bool = False) -> Group:
+    """One row per scaling group, then each group's last decision and why (which can be long).
+
+    ``wide`` adds the scaler, the strategy, the server's add and dispatch rates and when the
+    status was taken (``status -o wide``)."""
     table = Table(title=title or None, expand=False)
     table.add_column("version / group", overflow="fold", min_width=12)
     table.add_column("provider", overflow="fold", min_width=10)
+    if wide:
+        table.add_column("scaler", no_wrap=True)
+        table.add_column("strategy", no_wrap=True)
     for column in ("workers", "ready", "busy", "pollers", "backlog", "age", "desired"):
         table.add_column(column, justify="right", no_wrap=True)
     table.add_column("s2s p95", justify="right", no_wrap=True)
+    if wide:
+        for column in ("add/s", "dispatch/s", "updated"):
+            table.add_column(column, justify="right", no_wrap=True)
     table.add_column("decision", no_wrap=True)
     reasons: list[Text] = []
     for g in groups:
+        extra = [g.scaler_type, g.strategy] if wide else []
+        rates = (
+            [f"{g.add_rate:.2f}", f"{g.dispatch_rate:.2f}", _clock(g.updated_at)] if wide else []
+        )
         table.add_row(
             f"{g.version_key} / {g.group_id}",
             g.provider_type,
+            *extra,
             str(g.workers_running),
             "-" if g.workers_ready is None else str(g.workers_ready),
             "-" if g.in_flight is None else str(g.in_flight),
@@ -33,6 +49,7 @@ def status_table(groups: list[GroupStatus], *, title: str = "") -> Group:
             f"{g.backlog_age_s:.1f}s",
             "-" if g.desired is None else str(g.desired),
             _achieved_p95(g),
+            *rates,
             g.last_decision,
         )
         line = Text.assemble((f"{g.group_id} ({g.strategy}): ", "bold"), g.last_reason)
@@ -68,3 +85,8 @@ def warmup_line(warmup: Warmup) -> Text:
         f" for schedule {warmup.schedule_id} at {clock(warmup.action_at)} UTC"
         f" (from {clock(warmup.starts_at)}; {warmup.basis})",
     )
+
+
+def _clock(epoch: float) -> str:
+    """An epoch time as the UTC time of day (the status is seconds old, not days)."""
+    return datetime.datetime.fromtimestamp(epoch, datetime.UTC).strftime("%H:%M:%SZ")

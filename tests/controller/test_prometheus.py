@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from wsgiref.simple_server import WSGIServer
 
 import httpx
 import pytest
@@ -17,7 +18,7 @@ from temporalio.client import Client
 
 from examples.app import ProcessItem
 from tests.controller.support import REPO_ROOT, subprocess_group, write_spec
-from workerplane.controller.prometheus import GAUGES, serve_metrics
+from workerplane.controller.prometheus import GAUGES, ProcessMetrics, StatusSource
 from workerplane.planning.status import GroupStatus
 from workerplane.temporal.devserver import free_port
 
@@ -47,6 +48,12 @@ def _status(**overrides: object) -> GroupStatus:
     }
     fields.update(overrides)
     return GroupStatus(**fields)  # type: ignore[arg-type]
+
+
+def serve_metrics(statuses: StatusSource, port: int) -> WSGIServer:
+    metrics = ProcessMetrics()
+    metrics.track(statuses)
+    return metrics.serve(port)
 
 
 def _run_cli(spec: Path, address: str, state_dir: Path, port: int, *extra: str) -> list[str]:
@@ -168,6 +175,7 @@ async def test_run_exports_the_groups_scaling_from_zero(
         # Each of the 6 activities' schedule-to-start, as its worker measured it, lands in the
         # histogram within a cycle or two of its completion.
         count = "workerplane_task_schedule_to_start_seconds_count"
+        labels = (("group", found["group"]), ("version", found["version"]))
         while _scrape(port).get(count, {}).get(labels, 0) < 6:
             assert time.monotonic() < deadline, "the histogram never counted the 6 activities"
             await asyncio.sleep(0.2)

@@ -30,7 +30,9 @@ from temporalio.service import RPCError
 
 from workerplane.api.app import create_app
 from workerplane.api.readiness import ServeRuntime, TemporalHealth, watch_temporal
+from workerplane.api.routers.metrics import mount_metrics
 from workerplane.api.settings import ApiSettings
+from workerplane.controller.prometheus import ProcessMetrics
 from workerplane.errors import Conflict
 from workerplane.security.crypto import load_secret_box
 from workerplane.security.redact import install_log_scrubber, register_secret
@@ -89,6 +91,7 @@ def uvicorn_config(app: Any, host: str, port: int) -> uvicorn.Config:
     """The uvicorn settings of ``workerplane serve`` (also used by the tests' server)."""
     return uvicorn.Config(
         app, host=host, port=port, log_level="warning", access_log=False, lifespan="off",
+        log_config=None,  # uvicorn logs through the process's handlers (text or JSON)
         timeout_keep_alive=KEEP_ALIVE_S, backlog=BACKLOG,
     )  # fmt: skip
 
@@ -163,8 +166,15 @@ def temporal_routing_hook(address: str) -> Any:
     return hook
 
 
-async def serve(config: ServeConfig, *, stop: asyncio.Event | None = None) -> None:
-    """Run until ``stop`` is set (or SIGINT/SIGTERM when ``stop`` is ``None``)."""
+async def serve(
+    config: ServeConfig,
+    *,
+    stop: asyncio.Event | None = None,
+    metrics: ProcessMetrics | None = None,
+) -> None:
+    """Run until ``stop`` is set (or SIGINT/SIGTERM when ``stop`` is ``None``); ``/metrics``
+    shows ``metrics`` (the process's, when another part of it exports too), else its own."""
+    metrics = metrics or ProcessMetrics()
     store = await asyncio.to_thread(build_store, config)
     settings = ApiSettings(
         temporal_address=config.temporal_address,
@@ -181,6 +191,7 @@ async def serve(config: ServeConfig, *, stop: asyncio.Event | None = None) -> No
         temporal=TemporalHealth(config.temporal_address, config.namespace),
     )
     app.state.runtime = runtime
+    mount_metrics(app, metrics)
     # Blocking store calls run in this thread pool (sync routes, run_in_threadpool); it matches
     # the database pool (pool_size + max_overflow) so a thread never waits for a connection.
     to_thread.current_default_thread_limiter().total_tokens = config.api_threads
@@ -204,7 +215,7 @@ async def serve(config: ServeConfig, *, stop: asyncio.Event | None = None) -> No
     assert runtime.temporal is not None
     temporal_task = asyncio.create_task(watch_temporal(runtime.temporal, stop))
     controller_task = (
-        asyncio.create_task(_controller_loop(store, runtime.lease, config, stop))
+        asyncio.create_task(_controller_loop(store, runtime.lease, config, stop, metrics))
         if runtime.lease is not None
         else None
     )
@@ -225,7 +236,11 @@ async def serve(config: ServeConfig, *, stop: asyncio.Event | None = None) -> No
 
 
 async def _controller_loop(
-    store: Store, lease: ControllerLease, config: ServeConfig, stop: asyncio.Event
+    store: Store,
+    lease: ControllerLease,
+    config: ServeConfig,
+    stop: asyncio.Event,
+    metrics: ProcessMetrics,
 ) -> None:
     """Hold the lease and run the controller; on losing the lease, stop it and stand by.
 
@@ -248,7 +263,9 @@ async def _controller_loop(
                 address=config.temporal_address,
                 refresh_s=config.refresh_s,
             ),
+            observers=metrics.observers,
         )
+        untrack = metrics.track(controller.statuses)
         run_stop = asyncio.Event()
         keeper = asyncio.create_task(lease.keep(run_stop))
         relay_task = asyncio.create_task(_first_of(stop, lease.lost, then=run_stop))
@@ -257,6 +274,7 @@ async def _controller_loop(
         finally:
             # Without --drain the workers live on, for the next holder to adopt.
             await controller.shutdown(drain=config.drain_on_exit and stop.is_set())
+            untrack()
             run_stop.set()
             relay_task.cancel()
             keeper.cancel()

@@ -18,13 +18,14 @@ from pathlib import Path
 
 import typer
 
-from workerplane.cli.api_client import err_console
 from workerplane.cli.endpoints import endpoints_app
 from workerplane.cli.keys import keys_app
-from workerplane.cli.options import TemporalAddressOpt, TemporalScalerOpt
+from workerplane.cli.options import LogFormatOpt, TemporalAddressOpt, TemporalScalerOpt
+from workerplane.cli.output import err_console
 from workerplane.cli.tokens import tokens_app
 from workerplane.cli.versions import versions_app
 from workerplane.config.loader import SpecError
+from workerplane.logs import LogFormat, configure_logging
 
 
 def serve(
@@ -53,22 +54,15 @@ def serve(
         [], "--token", help="Accept this bearer token (also WORKERPLANE_TOKEN)."
     ),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
+    log_format: LogFormat = LogFormatOpt,
 ) -> None:
-    """Run the REST API and (while holding the lease) the controller, in one process."""
-    import logging
-
+    """Run the REST API and (while holding the lease) the controller, in one process; Prometheus
+    metrics at /metrics."""
     from workerplane.api.server import ServeConfig
     from workerplane.api.server import serve as run_serve
-    from workerplane.security.redact import install_log_scrubber
     from workerplane.security.tokens import generate_token
 
-    install_log_scrubber()
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    for noisy in ("temporalio", "httpx", "uvicorn.access"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    configure_logging(verbose=verbose, log_format=log_format)
     tokens = list(token)
     if os.environ.get("WORKERPLANE_TOKEN"):
         tokens.append(os.environ["WORKERPLANE_TOKEN"])

@@ -8,29 +8,50 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from workerplane.cli.api_client import console, parse_kv, request, show
-from workerplane.cli.options import OutputOpt, ProfileOpt, TokenOpt, UrlOpt
+from workerplane.cli.api_client import parse_kv, request
+from workerplane.cli.options import ProfileOpt, TokenOpt, UrlOpt
+from workerplane.cli.output import OutputFormat, OutputOpt, console, show
 
 endpoints_app = typer.Typer(
     help="Launch-style temporal endpoints (via the API).", no_args_is_help=True
 )
 
 
-def endpoint_table(items: list[dict[str, Any]]) -> Table:
-    table = Table(
-        "NAME", "STATUS", "TASK QUEUE", "MIN", "MAX", "PER", "AVAILABLE", "UNAVAILABLE", "REASON"
-    )
+def endpoint_table(items: list[dict[str, Any]], *, wide: bool = False) -> Table:
+    """One row per endpoint; ``wide`` adds its id, namespace, what it runs, its resources,
+    labels and version."""
+    columns = ["NAME", "STATUS", "TASK QUEUE", "MIN", "MAX", "PER", "AVAILABLE", "UNAVAILABLE"]
+    if wide:
+        columns += ["ID", "NAMESPACE", "RUNS", "CPUS", "MEMORY", "GPUS", "LABELS", "VERSION"]
+    table = Table(*columns, "REASON")
     for e in items:
-        table.add_row(
+        row = [
             e["name"], e["status"], e["temporal_task_queue"], str(e["min_workers"]),
             str(e["max_workers"]), str(e["per_worker"]), str(e["available_workers"]),
-            str(e["unavailable_workers"]), e.get("status_reason") or "",
-        )  # fmt: skip
+            str(e["unavailable_workers"]),
+        ]  # fmt: skip
+        if wide:
+            runs = e.get("image") or shlex.join(e.get("command") or [])
+            labels = ",".join(f"{k}={v}" for k, v in sorted(e.get("labels", {}).items()))
+            row += [
+                e["id"], e.get("temporal_namespace") or "", runs, _maybe(e.get("cpus")),
+                e.get("memory") or "", str(e.get("gpus", 0)), labels,
+                f"{e['deployment_name']}/{e['build_id']}",
+            ]  # fmt: skip
+        table.add_row(*row, e.get("status_reason") or "")
     return table
+
+
+def _maybe(value: object) -> str:
+    return "" if value is None else str(value)
 
 
 def _one(endpoint: dict[str, Any]) -> Table:
     return endpoint_table([endpoint])
+
+
+def _one_wide(endpoint: dict[str, Any]) -> Table:
+    return endpoint_table([endpoint], wide=True)
 
 
 def _set_optional(body: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
@@ -60,7 +81,7 @@ def endpoints_create(
     url: str | None = UrlOpt,
     token: str | None = TokenOpt,
     profile: str | None = ProfileOpt,
-    output: str = OutputOpt,
+    output: OutputFormat = OutputOpt,
 ) -> None:
     """Create a temporal endpoint."""
     body: dict[str, Any] = {
@@ -78,16 +99,16 @@ def endpoints_create(
         {"temporal_namespace": namespace, "cpus": cpus, "memory": memory, "gpu_type": gpu_type,
          "request_id": request_id},
     )  # fmt: skip
-    show(request(url, token, profile, lambda c: c.create_endpoint(body)), output, _one)
+    show(request(url, token, profile, lambda c: c.create_endpoint(body)), output, _one, _one_wide)
 
 
 @endpoints_app.command("get")
 def endpoints_get(
     ref: str, url: str | None = UrlOpt, token: str | None = TokenOpt,
-    profile: str | None = ProfileOpt, output: str = OutputOpt,
+    profile: str | None = ProfileOpt, output: OutputFormat = OutputOpt,
 ) -> None:  # fmt: skip
     """Show one endpoint (by ID or name)."""
-    show(request(url, token, profile, lambda c: c.get_endpoint(ref)), output, _one)
+    show(request(url, token, profile, lambda c: c.get_endpoint(ref)), output, _one, _one_wide)
 
 
 @endpoints_app.command("list")
@@ -95,12 +116,17 @@ def endpoints_list(
     label: str | None = typer.Option(None, "--label", help="KEY=VALUE filter."),
     limit: int = typer.Option(100, "--limit"), offset: int = typer.Option(0, "--offset"),
     url: str | None = UrlOpt, token: str | None = TokenOpt, profile: str | None = ProfileOpt,
-    output: str = OutputOpt,
+    output: OutputFormat = OutputOpt,
 ) -> None:  # fmt: skip
     """List endpoints."""
     result = request(url, token, profile, lambda c: c.list_endpoints(limit, offset, label))
-    show(result, output, lambda page: endpoint_table(page["items"]))
-    if output != "json":
+    show(
+        result,
+        output,
+        lambda page: endpoint_table(page["items"]),
+        lambda page: endpoint_table(page["items"], wide=True),
+    )
+    if not output.structured:
         console.print(f"{len(result['items'])} of {result['total']}")
 
 
@@ -114,7 +140,7 @@ def endpoints_update(
     command: str | None = typer.Option(None, "--command"),
     conflict_token: str | None = typer.Option(None, "--conflict-token"),
     url: str | None = UrlOpt, token: str | None = TokenOpt, profile: str | None = ProfileOpt,
-    output: str = OutputOpt,
+    output: OutputFormat = OutputOpt,
 ) -> None:  # fmt: skip
     """Change an endpoint; min/max apply to the running workers."""
     body = _set_optional(
@@ -124,13 +150,14 @@ def endpoints_update(
     )  # fmt: skip
     if command is not None:
         body["command"] = shlex.split(command)
-    show(request(url, token, profile, lambda c: c.update_endpoint(ref, body)), output, _one)
+    result = request(url, token, profile, lambda c: c.update_endpoint(ref, body))
+    show(result, output, _one, _one_wide)
 
 
 @endpoints_app.command("delete")
 def endpoints_delete(
     ref: str, url: str | None = UrlOpt, token: str | None = TokenOpt,
-    profile: str | None = ProfileOpt, output: str = OutputOpt,
+    profile: str | None = ProfileOpt, output: OutputFormat = OutputOpt,
 ) -> None:  # fmt: skip
     """Delete an endpoint: its workers are drained first."""
     result = request(url, token, profile, lambda c: c.delete_endpoint(ref))

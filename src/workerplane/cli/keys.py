@@ -12,14 +12,12 @@ Rotation, as an operator runs it:
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import typer
 
-from workerplane.cli.api_client import console, err_console
-from workerplane.cli.options import OutputOpt
+from workerplane.cli.output import OutputFormat, OutputOpt, console, dump, err_console
 from workerplane.security.crypto import (
     EncryptionKeyError,
     SecretBox,
@@ -52,12 +50,12 @@ def keys_generate() -> None:
 
 
 @keys_app.command("show")
-def keys_show(state_dir: Path = StateDirOpt, output: str = OutputOpt) -> None:
+def keys_show(state_dir: Path = StateDirOpt, output: OutputFormat = OutputOpt) -> None:
     """The ids of the configured keys (never the keys): the primary, then the previous ones."""
     box = _box(state_dir)
     shown = {"primary": box.primary_key_id, "previous": list(box.key_ids[1:])}
-    if output == "json":
-        sys.stdout.write(json.dumps(shown) + "\n")
+    if output.structured:
+        dump(shown, output)
         return
     console.print(f"primary:  {shown['primary']}", markup=False)
     for previous in shown["previous"]:
@@ -75,7 +73,7 @@ def keys_rotate(
         None, "--database-url-file", help="Read the database URL from this file."
     ),
     state_dir: Path = StateDirOpt,
-    output: str = OutputOpt,
+    output: OutputFormat = OutputOpt,
 ) -> None:  # fmt: skip
     """Re-seal every stored secret with the primary key; then the previous keys can go.
 
@@ -94,7 +92,7 @@ def keys_rotate(
         report = Store(database, box).reseal()
     finally:
         database.dispose()
-    if output == "json":
+    if output.structured:
         failed = [{"version": key, "error": reason} for key, reason in report.failed]
         summary = {
             "primary_key_id": box.primary_key_id,
@@ -102,7 +100,7 @@ def keys_rotate(
             "current": report.current,
             "failed": failed,
         }
-        sys.stdout.write(json.dumps(summary) + "\n")
+        dump(summary, output)
     else:
         console.print(
             f"re-sealed {report.resealed} specs with key {box.primary_key_id}"

@@ -12,9 +12,11 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from workerplane.cli.options import TemporalAddressOpt, TemporalScalerOpt
+from workerplane.cli.options import LogFormatOpt, TemporalAddressOpt, TemporalScalerOpt
+from workerplane.cli.output import console, err_console
+from workerplane.cli.status import status
 from workerplane.config.model import DeploymentSpec
-from workerplane.terminal import status_table
+from workerplane.logs import LogFormat, configure_logging
 
 app = typer.Typer(
     name="workerplane",
@@ -23,32 +25,15 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-console = Console()
-err_console = Console(stderr=True)
 
 DEFAULT_STATE_DIR = Path(".workerplane")
+#: Set to show the traceback of an unexpected error instead of its one-line summary.
+DEBUG_ENV = "WORKERPLANE_DEBUG"
 
 FileOption = typer.Option(..., "--file", "-f", help="The deployment spec (YAML).")
 StateDirOption = typer.Option(
     DEFAULT_STATE_DIR, "--state-dir", help="Where the controller keeps worker records and status."
 )
-
-
-def _configure_logging(verbose: bool, log_file: Path | None = None) -> None:
-    handlers: list[logging.Handler] = []
-    if log_file is not None:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.FileHandler(log_file))
-    else:
-        handlers.append(logging.StreamHandler(sys.stderr))
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        handlers=handlers,
-        force=True,
-    )
-    for noisy in ("temporalio", "httpx", "urllib3", "kubernetes", "botocore"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def _fail(message: str) -> typer.Exit:
@@ -113,7 +98,7 @@ def run(
         "--metrics-port",
         min=1,
         max=65535,
-        help="Serve Prometheus metrics (per-group gauges) on this port at /metrics.",
+        help="Serve Prometheus metrics (group gauges, cycle counters) on this port at /metrics.",
     ),
     metrics_address: str = typer.Option(
         "127.0.0.1", "--metrics-address", help="Address the metrics port binds (0.0.0.0: all)."
@@ -125,17 +110,18 @@ def run(
         "(e.g. 300s, 5m), then exit non-zero; 0 retries for ever.",
     ),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
+    log_format: LogFormat = LogFormatOpt,
 ) -> None:
     """Run the controller for one deployment spec until Ctrl-C."""
     from workerplane.config.loader import SpecError
     from workerplane.controller.controller import Controller, ControllerSettings
-    from workerplane.controller.latency_histogram import ScheduleToStartHistogram
+    from workerplane.controller.interfaces import CycleObserver
     from workerplane.controller.local import FileSpecSource, JsonStatusSink, StateDirLock
     from workerplane.controller.reachability import wait_for_temporal
     from workerplane.temporal.connection import TemporalConnectionError, resolve_connection
 
     give_up_after_s = _seconds(give_up_after, "--give-up-after")
-    _configure_logging(verbose)
+    configure_logging(verbose=verbose, log_format=log_format)
     try:
         source = FileSpecSource(file)
     except SpecError as err:
@@ -156,19 +142,24 @@ def run(
     settings = ControllerSettings(
         state_dir=state_dir.resolve(), address=address, namespace=namespace
     )
-    latency = ScheduleToStartHistogram()
-    controller = Controller(
-        source, JsonStatusSink(state_dir / "status.json"), settings, observers=[latency]
-    )
+    observers: list[CycleObserver] = []
     if metrics_port is not None:
-        from workerplane.controller.prometheus import serve_metrics
+        # prometheus_client is imported only when metrics are asked for.
+        from workerplane.controller.prometheus import ProcessMetrics
 
+        metrics = ProcessMetrics()
+        observers.extend(metrics.observers)
         try:
-            serve_metrics(controller.statuses, metrics_port, metrics_address, collectors=[latency])
+            metrics.serve(metrics_port, metrics_address)
         except OSError as err:
             raise _fail(
                 f"--metrics-port {metrics_port}: cannot listen on {metrics_address}: {err.strerror}"
             ) from None
+    controller = Controller(
+        source, JsonStatusSink(state_dir / "status.json"), settings, observers=observers
+    )
+    if metrics_port is not None:
+        metrics.track(controller.statuses)
     problem = asyncio.run(
         wait_for_temporal(
             connection,
@@ -223,41 +214,6 @@ async def _run_until_signal(controller: object, *, drain: bool) -> None:
 
 
 @app.command()
-def status(
-    state_dir: Path = StateDirOption,
-    output: str = typer.Option("table", "--output", "-o", help="table or json"),
-) -> None:
-    """Show each scaling group: workers, pollers, backlog, and the last decision and why."""
-    import dataclasses
-    import json
-
-    from workerplane.controller.local import read_status_file
-
-    pid, groups = read_status_file(state_dir / "status.json")
-    if output == "json":
-        console.print_json(json.dumps([dataclasses.asdict(g) for g in groups]))
-        return
-    if not groups:
-        raise _fail(
-            f"no controller status in {state_dir}/status.json; is `workerplane run` running?"
-        )
-    alive = pid is not None and _pid_alive(pid)
-    console.print(
-        status_table(groups, title=f"controller pid {pid} ({'running' if alive else 'stopped'})")
-    )
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-@app.command()
 def up(
     workflows: int = typer.Option(
         40, "--workflows", "-n", help="How many example workflows to start."
@@ -272,6 +228,7 @@ def up(
     file: Path | None = typer.Option(
         None, "--file", "-f", help="Deployment spec (default: the example)."
     ),
+    log_format: LogFormat = LogFormatOpt,
 ) -> None:
     """The embedded default: a local Temporal dev server, the controller, local worker processes.
 
@@ -286,9 +243,39 @@ def up(
         keep=keep,
         state_dir=state_dir.resolve(),
         spec_file=file,
-        console=console,
+        # A live screen, never wider than the terminal (or 80 columns when piped).
+        console=Console(),
+        log_format=log_format,
     )
     os._exit(code)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"workerplane {_version()}\n")
+        raise typer.Exit()
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("workerplane")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
+@app.callback()
+def _options(
+    _version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_print_version,
+        is_eager=True,
+        help="Print the version and exit.",
+    ),
+) -> None:
+    """A control plane for Temporal workers: start, scale and retire workers from the backlog."""
 
 
 def _mount_subcommands() -> None:
@@ -296,7 +283,8 @@ def _mount_subcommands() -> None:
     from workerplane.export.cli import app as export_app
     from workerplane.lab.cli import app as bench_app
 
-    register(app)  # serve, push, endpoints, versions
+    app.command("status")(status)
+    register(app)  # serve, push, endpoints, versions, tokens, keys
     app.add_typer(
         export_app, name="export", help="Export a deployment to other autoscalers (KEDA)."
     )
@@ -317,6 +305,16 @@ def main() -> None:
         app()
     except SystemExit as exit_:
         code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+    except Exception as err:
+        # Commands report what they expect in one line; anything else is said in one line too,
+        # with the traceback on demand (a bug report wants it, a user does not).
+        if os.environ.get(DEBUG_ENV):
+            raise
+        err_console.print(
+            f"error: {type(err).__name__}: {err} (set {DEBUG_ENV}=1 for the traceback)",
+            markup=False, highlight=False, soft_wrap=True,
+        )  # fmt: skip
+        code = 1
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

@@ -9,8 +9,9 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from workerplane.cli.api_client import request, show
-from workerplane.cli.options import OutputOpt, ProfileOpt, TokenOpt, UrlOpt
+from workerplane.cli.api_client import request
+from workerplane.cli.options import ProfileOpt, TokenOpt, UrlOpt
+from workerplane.cli.output import OutputFormat, OutputOpt, show
 
 tokens_app = typer.Typer(help="API tokens and the audit log (via the API).", no_args_is_help=True)
 
@@ -41,7 +42,7 @@ def tokens_create(
     url: str | None = UrlOpt,
     token: str | None = TokenOpt,
     profile: str | None = ProfileOpt,
-    output: str = OutputOpt,
+    output: OutputFormat = OutputOpt,
 ) -> None:
     """Create a token. It is printed this once: the server keeps only its hash."""
     created = request(url, token, profile, lambda c: c.create_token(name, scope, expires_in_s))
@@ -51,7 +52,7 @@ def tokens_create(
 @tokens_app.command("list")
 def tokens_list(
     url: str | None = UrlOpt, token: str | None = TokenOpt, profile: str | None = ProfileOpt,
-    output: str = OutputOpt,
+    output: OutputFormat = OutputOpt,
 ) -> None:  # fmt: skip
     """List tokens (never the tokens themselves)."""
     result = request(url, token, profile, lambda c: c.list_tokens())
@@ -65,14 +66,14 @@ def tokens_revoke(
 ) -> None:  # fmt: skip
     """Revoke a token: it stops working."""
     request(url, token, profile, lambda c: c.revoke_token(token_id))
-    show(None, "table", lambda _: f"token {token_id} revoked")
+    show(None, OutputFormat.TABLE, lambda _: f"token {token_id} revoked")
 
 
 @tokens_app.command("audit")
 def tokens_audit(
     limit: int = typer.Option(100, "--limit"), offset: int = typer.Option(0, "--offset"),
     url: str | None = UrlOpt, token: str | None = TokenOpt, profile: str | None = ProfileOpt,
-    output: str = OutputOpt,
+    output: OutputFormat = OutputOpt,
 ) -> None:  # fmt: skip
     """The writes made through the API, newest first: who, what, when, and the outcome."""
     result = request(url, token, profile, lambda c: c.audit(limit, offset))

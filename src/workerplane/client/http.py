@@ -146,8 +146,10 @@ class WorkerplaneClient:
     def get_deployment(self, name: str) -> Any:
         return self._call("GET", f"/v1/worker-deployments/{name}")
 
-    def list_deployments(self) -> Any:
-        return self._call("GET", "/v1/worker-deployments")
+    def list_deployments(self, limit: int = 100, offset: int = 0) -> Any:
+        return self._call(
+            "GET", "/v1/worker-deployments", params={"limit": limit, "offset": offset}
+        )
 
     def delete_deployment(self, name: str) -> Any:
         return self._call("DELETE", f"/v1/worker-deployments/{name}")

