@@ -9,6 +9,7 @@ Routes (all under ``/v1`` need ``Authorization: Bearer <token>``; ``/livez``, ``
 * ``/v1/validate``
 * ``/v1/endpoints`` (+ ``/{id or name}``)
 * ``/v1/tokens`` (+ ``/{id}``) and ``/v1/audit``: admin scope only
+* ``/ui``: the web console (static files; the data it shows comes from ``/v1`` with a token)
 
 A ``read`` token may only GET; every write is recorded in the audit log.
 """
@@ -23,6 +24,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from workerplane.api.console import install_console
 from workerplane.api.deps import Routing, require_admin, require_token
 from workerplane.api.errors import ERROR_RESPONSES, install_error_handlers
 from workerplane.api.openapi_limits import publish_input_limits
@@ -107,5 +109,6 @@ def create_app(
             responses={**ERROR_RESPONSES, 503: _UNAVAILABLE_RESPONSE},
         )
     audit.install_audit(app)
+    install_console(app)
     publish_input_limits(app)
     return app
