@@ -86,7 +86,7 @@ function route() {
   showBanner("");
   document.getElementById("nav").hidden = false;
   document.getElementById("logout").hidden = false;
-  document.getElementById("who").textContent = "token set";
+  document.getElementById("who").textContent = "logged in";
   const path = (location.hash || "#/").slice(1) || "/";
   for (const [pattern, make] of ROUTES) {
     const match = path.match(pattern);

@@ -78,7 +78,7 @@ function details(e) {
     item("Status", status(e.status, e.status_reason)),
     item("Task queue", e.temporal_task_queue),
     item("Workers", `${e.available_workers} available, ${e.unavailable_workers} starting`),
-    item("Min–max", `${e.min_workers}–${e.max_workers}`, h("span", { class: "muted" }, `, ${e.per_worker} tasks per worker`)),
+    item("Bounds", `min ${e.min_workers}, max ${e.max_workers}`, h("span", { class: "muted" }, `, ${e.per_worker} tasks per worker`)),
     item("Runs", e.command ? e.command.join(" ") : e.image),
     item("Scaling group", h("a", { href: `#/groups/${seg(e.deployment_name)}/${seg(e.build_id)}/workers` },
       `${e.deployment_name} / ${e.build_id} / workers`)));
