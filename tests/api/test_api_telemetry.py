@@ -46,10 +46,20 @@ def _sample(
     key: str, group: str, at: float, running: int, action: ActionMarker | None = None
 ) -> GroupSample:
     return GroupSample(
-        key, group, at, backlog=running * 10, backlog_age_s=1.5, in_flight=None,
-        workers_running=running, workers_ready=running, desired=running, pollers=running,
-        add_rate=2.0, dispatch_rate=1.0, action=action,
-    )  # fmt: skip
+        key,
+        group,
+        at,
+        backlog=running * 10,
+        backlog_age_s=1.5,
+        in_flight=None,
+        workers_running=running,
+        workers_ready=running,
+        desired=running,
+        pollers=running,
+        add_rate=2.0,
+        dispatch_rate=1.0,
+        action=action,
+    )
 
 
 def _event(key: str, group: str | None, at: float, kind: EventKind) -> GroupEvent:
@@ -89,8 +99,18 @@ async def test_group_metrics(seeded: Api) -> None:
     assert body["step_s"] == pytest.approx(1.5)
     assert [s["workers_running"] for s in body["samples"]][:5] == [0, 1, 2, 3, 0]
     first = body["samples"][0]
-    assert set(first) == {"at", "backlog", "backlog_age_s", "in_flight", "workers_running",
-                          "workers_ready", "desired", "pollers", "add_rate", "dispatch_rate"}  # fmt: skip
+    assert set(first) == {
+        "at",
+        "backlog",
+        "backlog_age_s",
+        "in_flight",
+        "workers_running",
+        "workers_ready",
+        "desired",
+        "pollers",
+        "add_rate",
+        "dispatch_rate",
+    }
     assert first["in_flight"] is None
     assert [(a["kind"], a["size"], a["reason"]) for a in body["actions"]] == [
         ("scale_up", 3, "backlog 30 over 3 minutes")
@@ -111,8 +131,10 @@ async def test_endpoint_metrics_and_events(seeded: Api) -> None:
     async with seeded.client() as c:
         metrics = (await c.get("/v1/endpoints/ep/metrics")).json()
         assert (metrics["deployment"], metrics["build_id"], metrics["group"]) == (
-            "ep", "default", "workers",
-        )  # fmt: skip
+            "ep",
+            "default",
+            "workers",
+        )
         assert [s["workers_running"] for s in metrics["samples"]] == [2]
         events = (await c.get("/v1/endpoints/ep/events")).json()
     assert [e["kind"] for e in events["events"]] == ["worker_exit"]
@@ -125,10 +147,21 @@ async def test_events_filters_and_paging(seeded: Api) -> None:
         assert [e["kind"] for e in every] == ["worker_exit", "readiness", "decision"]
         readiness = every[1]
         assert (readiness["deployment"], readiness["build_id"], readiness["group"]) == (
-            "orders", "v1", None,
-        )  # fmt: skip
-        assert set(readiness) == {"id", "at", "deployment", "build_id", "group", "kind",
-                                  "severity", "reason", "message"}  # fmt: skip
+            "orders",
+            "v1",
+            None,
+        )
+        assert set(readiness) == {
+            "id",
+            "at",
+            "deployment",
+            "build_id",
+            "group",
+            "kind",
+            "severity",
+            "reason",
+            "message",
+        }
         page = (await c.get("/v1/events", params={"limit": 2})).json()
         assert len(page["events"]) == 2 and page["next_until"] == pytest.approx(every[2]["at"])
         older = (await c.get("/v1/events", params={"until": page["next_until"]})).json()

@@ -41,10 +41,19 @@ def db(url: str) -> Iterator[Database]:
 
 def sample(at: float, backlog: int = 0, running: int = 0, **kw: object) -> GroupSample:
     fields: dict[str, object] = {
-        "version_key": KEY, "group_id": "g", "at": at, "backlog": backlog,
-        "backlog_age_s": 0.0, "in_flight": 0, "workers_running": running, "workers_ready": None,
-        "desired": running, "pollers": running, "add_rate": 0.0, "dispatch_rate": 0.0,
-    }  # fmt: skip
+        "version_key": KEY,
+        "group_id": "g",
+        "at": at,
+        "backlog": backlog,
+        "backlog_age_s": 0.0,
+        "in_flight": 0,
+        "workers_running": running,
+        "workers_ready": None,
+        "desired": running,
+        "pollers": running,
+        "add_rate": 0.0,
+        "dispatch_rate": 0.0,
+    }
     fields.update(kw)
     return GroupSample(**fields)  # type: ignore[arg-type]
 
@@ -103,8 +112,9 @@ def test_events_filter_and_page_without_splitting_an_instant(db: Database) -> No
     assert page.next_until == 103.0
     page2 = store.events(0.0, page.next_until, limit=3)
     assert [(e.event.at, e.event.kind) for e in page2.events][:2] == [
-        (103.0, EventKind.PROVIDER_ERROR), (103.0, EventKind.DECISION),
-    ]  # fmt: skip
+        (103.0, EventKind.PROVIDER_ERROR),
+        (103.0, EventKind.DECISION),
+    ]
     stored = page.events[0]
     assert (stored.deployment, stored.build_id, stored.event.group_id) == ("orders", "v1", None)
 
