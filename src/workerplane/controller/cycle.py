@@ -238,7 +238,7 @@ async def execute(action: Action, provider: Provider, name: str) -> ExecutionFai
         logger.warning("%s provider call failed (%s): %s", name, err.kind, err)
         # Access denied, not found, invalid: a config problem, not a passing fault.
         validation = None if err.retryable else f"{err.kind}: {err}"
-        return ExecutionFailure(f"provider: {err}", validation)
+        return ExecutionFailure(f"provider: {err}", validation, err.kind)
     except Exception as err:
         logger.warning("%s provider call failed: %s", name, err)
         return ExecutionFailure(f"provider: {err}")

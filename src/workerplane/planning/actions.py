@@ -95,7 +95,10 @@ class ExecutionFailure:
     Attributes:
         message: what the status reports as its last error.
         validation_error: set when retrying will not help (access denied, not found, invalid).
+        kind: the provider's error kind ("throttled", "access_denied", ...); ``None`` when the
+            call failed with something else than a provider error.
     """
 
     message: str
     validation_error: str | None = None
+    kind: str | None = None
