@@ -4,12 +4,15 @@ for is served from the package, none from the internet, with the security header
 from __future__ import annotations
 
 import re
+import tomllib
 from collections.abc import AsyncIterator
+from fnmatch import fnmatch
 from pathlib import Path
 
 import httpx
 import pytest
 from api_support import make_api
+from console_support import REPO_ROOT
 
 from workerplane.api.console import ASSETS_DIR
 
@@ -61,3 +64,14 @@ def test_vendored_chart_library_has_its_license_and_version() -> None:
     vendor = ASSETS_DIR / "vendor"
     assert (vendor / "LICENSE").read_text().startswith("The MIT License")
     assert re.search(r"uPlot \d+\.\d+\.\d+", (vendor / "README.md").read_text())
+
+
+def test_package_data_ships_every_asset() -> None:
+    """pyproject's package-data patterns cover every console file, so a wheel has them all."""
+    pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["workerplane.api.console"]
+    for path in ASSETS_DIR.rglob("*"):
+        relative = path.relative_to(ASSETS_DIR).as_posix()
+        if path.is_dir() or path.suffix in (".py", ".pyc") or "__pycache__" in relative:
+            continue
+        assert any(fnmatch(relative, pattern) for pattern in patterns), relative
