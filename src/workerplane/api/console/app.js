@@ -2,7 +2,7 @@
 // Each view is `{ render(container, params) -> { refresh(signal), dispose() } }`; the shell calls
 // refresh every few seconds, one call at a time, and aborts it when the user navigates away.
 
-import { ApiError, get, onUnauthorized, setToken, token } from "./api.js";
+import { get, onUnauthorized, setToken, token } from "./api.js";
 import { errorBox, fill, h } from "./dom.js";
 import { endpointNewView, endpointView } from "./endpoints.js";
 import { eventsView } from "./events.js";
@@ -64,10 +64,10 @@ function loginView(message) {
     try {
       await get("endpoints", { limit: 1 });
     } catch (err) {
-      if (err.status !== 401) setToken(null);
-      feedback.textContent = err instanceof ApiError && err.status === 401
-        ? `The server refused this token: ${err.message}`
-        : err.message;
+      // A 401 already brought the login back with the server's reason (onUnauthorized).
+      if (err.status === 401) return;
+      setToken(null);
+      feedback.textContent = err.message;
       feedback.hidden = false;
       return;
     }
