@@ -31,6 +31,7 @@ from temporalio.service import RPCError
 from workerplane.api.app import create_app
 from workerplane.api.readiness import ServeRuntime, TemporalHealth, watch_temporal
 from workerplane.api.settings import ApiSettings
+from workerplane.controller.telemetry import RecordingStatusSink, TelemetryRecorder
 from workerplane.errors import Conflict
 from workerplane.security.crypto import load_secret_box
 from workerplane.security.redact import install_log_scrubber, register_secret
@@ -38,6 +39,7 @@ from workerplane.store.controller_io import StoreSpecSource, StoreStatusSink
 from workerplane.store.db import Database, default_sqlite_url, normalize_url
 from workerplane.store.leases import ControllerLease
 from workerplane.store.store import Store
+from workerplane.store.telemetry import DEFAULT_RETENTION_S, StoreTelemetrySink
 from workerplane.temporal.connection import connect, resolve_connection
 
 logger = logging.getLogger("workerplane.serve")
@@ -54,6 +56,7 @@ class ServeConfig:
         controller: run the embedded controller (only while holding the lease).
         tokens: bearer tokens to accept (stored hashed at start).
         temporal_routing: mirror set-current / set-ramping to the Temporal server.
+        telemetry_retention_s: how long the console's samples and events are kept.
         api_threads: threads for blocking store calls. Few threads beat many: each request is
             mostly Python work under the GIL; in one bench run 40 threads gave a create p99
             3x that of 8.
@@ -73,6 +76,7 @@ class ServeConfig:
     lease_ttl_s: float = 15.0
     drain_on_exit: bool = False
     api_threads: int = 16
+    telemetry_retention_s: float = DEFAULT_RETENTION_S
 
 
 #: Idle keep-alive connections are kept this long. It must exceed the keep-alive of common
@@ -121,6 +125,7 @@ def build_store(config: ServeConfig) -> Store:
     db.migrate()
     box = load_secret_box(state_dir=config.state_dir)
     store = Store(db, box)
+    store.telemetry.retention_s = config.telemetry_retention_s
     for token in config.tokens:
         register_secret(token)
         store.tokens.add(token, "serve")
@@ -203,8 +208,12 @@ async def serve(config: ServeConfig, *, stop: asyncio.Event | None = None) -> No
     api_task = asyncio.create_task(server.serve())
     assert runtime.temporal is not None
     temporal_task = asyncio.create_task(watch_temporal(runtime.temporal, stop))
+    # One recorder for the process: its flush outlives a lost and regained lease.
+    recorder = TelemetryRecorder(StoreTelemetrySink(store.telemetry))
+    recorder_stop = asyncio.Event()
+    recorder_task = asyncio.create_task(recorder.run(recorder_stop))
     controller_task = (
-        asyncio.create_task(_controller_loop(store, runtime.lease, config, stop))
+        asyncio.create_task(_controller_loop(store, runtime.lease, config, stop, recorder))
         if runtime.lease is not None
         else None
     )
@@ -215,6 +224,8 @@ async def serve(config: ServeConfig, *, stop: asyncio.Event | None = None) -> No
     if controller_task is not None:
         with contextlib.suppress(asyncio.CancelledError):
             await controller_task
+    recorder_stop.set()  # after the controller's last cycle: the last flush has everything
+    await recorder_task
     server.should_exit = True
     with contextlib.suppress(asyncio.CancelledError):
         await api_task
@@ -225,7 +236,11 @@ async def serve(config: ServeConfig, *, stop: asyncio.Event | None = None) -> No
 
 
 async def _controller_loop(
-    store: Store, lease: ControllerLease, config: ServeConfig, stop: asyncio.Event
+    store: Store,
+    lease: ControllerLease,
+    config: ServeConfig,
+    stop: asyncio.Event,
+    recorder: TelemetryRecorder,
 ) -> None:
     """Hold the lease and run the controller; on losing the lease, stop it and stand by.
 
@@ -242,12 +257,16 @@ async def _controller_loop(
             StoreSpecSource(
                 store.controller, config.namespace, fence=fence, on_fenced=lease.mark_lost
             ),
-            StoreStatusSink(store.controller, fence=fence, on_fenced=lease.mark_lost),
+            RecordingStatusSink(
+                StoreStatusSink(store.controller, fence=fence, on_fenced=lease.mark_lost),
+                recorder,
+            ),
             ControllerSettings(
                 state_dir=config.state_dir.resolve(),
                 address=config.temporal_address,
                 refresh_s=config.refresh_s,
             ),
+            observers=[recorder],
         )
         run_stop = asyncio.Event()
         keeper = asyncio.create_task(lease.keep(run_stop))

@@ -52,6 +52,12 @@ def serve(
     token: list[str] = typer.Option(
         [], "--token", help="Accept this bearer token (also WORKERPLANE_TOKEN)."
     ),
+    telemetry_retention: str = typer.Option(
+        "24h",
+        "--telemetry-retention",
+        envvar="WORKERPLANE_TELEMETRY_RETENTION",
+        help="How long the console's charts and events are kept (e.g. 6h, 24h, 7d).",
+    ),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Run the REST API and (while holding the lease) the controller, in one process."""
@@ -61,7 +67,12 @@ def serve(
     from workerplane.api.server import serve as run_serve
     from workerplane.security.redact import install_log_scrubber
     from workerplane.security.tokens import generate_token
+    from workerplane.store.telemetry import parse_duration
 
+    try:
+        retention_s = parse_duration(telemetry_retention)
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint="--telemetry-retention") from None
     install_log_scrubber()
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
@@ -76,6 +87,7 @@ def serve(
         state_dir=state_dir, host=host, port=port, database_url=db, database_url_file=db_file,
         temporal_address=address, namespace=namespace, controller=not no_controller,
         tokens=tuple(tokens), lease_ttl_s=lease_ttl_s,
+        telemetry_retention_s=retention_s,
     )  # fmt: skip
     if not tokens:
         from workerplane.api.server import build_store

@@ -10,6 +10,7 @@ mean) in a bucket, so a spike shorter than a bucket still shows on a 24-hour cha
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -32,6 +33,19 @@ from workerplane.store.models import TelemetryEvent, TelemetrySample
 DEFAULT_RETENTION_S = 24 * 3600.0
 DEFAULT_MAX_SAMPLES = 2_000_000
 DEFAULT_MAX_EVENTS = 200_000
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
+_UNIT_S = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in ``"90s"``, ``"15m"``, ``"24h"`` or ``"7d"`` (the form of ``--telemetry-retention``
+    and of the API's ``since=15m``); ``ValueError`` for anything else."""
+    match = _DURATION.match(text)
+    if match is None:
+        raise ValueError(f"{text!r} is not a duration (use e.g. 90s, 15m, 24h, 7d)")
+    return float(match.group(1)) * _UNIT_S[match.group(2)]
 
 
 def split_version_key(key: str) -> tuple[str, str]:

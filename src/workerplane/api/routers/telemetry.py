@@ -9,7 +9,7 @@ naming the parameter. The samples are recorded by the controller under ``workerp
 
 from __future__ import annotations
 
-import re
+import math
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,7 +27,7 @@ from workerplane.api.service import ENDPOINT_GROUP
 from workerplane.errors import NotFound
 from workerplane.planning.events import EventKind
 from workerplane.store.store import Store
-from workerplane.store.telemetry import EventFilter, EventPage, Series
+from workerplane.store.telemetry import EventFilter, EventPage, Series, parse_duration
 
 _UNPROCESSABLE = {
     "model": ErrorResponse,
@@ -42,8 +42,6 @@ MAX_POINTS = 5000
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
-_UNIT_S = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _TIME_HELP = "epoch seconds, an ISO-8601 time, or a duration ago such as 15m, 2h, 24h"
 
 #: A scaling group ID (the spec's rule).
@@ -73,12 +71,17 @@ def parse_time(value: str, now: float, field: str) -> float:
     duration before ``now``."""
     text = value.strip()
     try:
-        return float(text)
+        seconds = float(text)
+    except ValueError:
+        seconds = None
+    if seconds is not None:
+        if not math.isfinite(seconds):
+            raise InvalidQuery.field(field, f"must be {_TIME_HELP}")
+        return seconds
+    try:
+        return now - parse_duration(text)
     except ValueError:
         pass
-    duration = _DURATION.match(text)
-    if duration is not None:
-        return now - float(duration.group(1)) * _UNIT_S[duration.group(2)]
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
