@@ -111,4 +111,4 @@ async def screenshot(page: Page, name: str, *, for_docs: bool = False) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
     if for_docs and os.environ.get(DOCS_SCREENSHOT_ENV):
-        await page.screenshot(path=str(REPO_ROOT / "docs" / "img" / "console.png"))
+        await page.screenshot(path=str(REPO_ROOT / "docs" / "img" / "console.png"), full_page=True)

@@ -75,8 +75,9 @@ async def test_console_end_to_end(page: Page, served: Served, temporal_address: 
     )
     decisions = page.locator("#decision-log tbody tr")
     await expect(decisions.first).to_be_visible(timeout=SLOW_MS)
-    await expect(page.locator("#decision-log")).to_contain_text("scale", ignore_case=True)
-    await screenshot(page, "03-endpoint-burst", for_docs=True)
+    await expect(page.locator("#decision-log")).to_contain_text("scaled up")
+    await expect(page.locator("#events-table [data-kind=decision]").first).to_be_visible()
+    await screenshot(page, "03-endpoint-burst")
     await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), SLOW_MS / 1000)
 
     # Edit min/max: a bound the API refuses shows by its field; a rule between two fields shows
@@ -108,6 +109,8 @@ async def test_console_end_to_end(page: Page, served: Served, temporal_address: 
     await group_row.locator("a").click()
     await expect(page.locator("#group-summary")).to_contain_text("READY")
     await page.wait_for_function(_peak("backlog", "peakBacklog"))
+    await expect(page.locator("#decision-log tbody tr").first).to_be_visible()
+    await screenshot(page, "06-group", for_docs=True)
     await page.click("[data-window='1h']")
     await expect(page.locator("[data-window='1h']")).to_have_attribute("aria-pressed", "true")
 
@@ -117,7 +120,7 @@ async def test_console_end_to_end(page: Page, served: Served, temporal_address: 
     await page.click("#delete-endpoint")
     await page.click("#confirm-delete")
     await expect(page.locator("#endpoint-deleted")).to_contain_text("is deleted", timeout=SLOW_MS)
-    await screenshot(page, "06-deleted")
+    await screenshot(page, "07-deleted")
 
 
 async def test_console_tokens(page: Page, served: Served) -> None:
@@ -138,4 +141,4 @@ async def test_console_tokens(page: Page, served: Served) -> None:
     await form.locator("[name=command]").fill("true")
     await form.locator("button[type=submit]").click()
     await expect(form.locator(".form-error")).to_contain_text("read-only scope")
-    await screenshot(page, "07-read-only-token")
+    await screenshot(page, "08-read-only-token")

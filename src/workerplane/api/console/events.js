@@ -39,12 +39,12 @@ export function decisionLog(events) {
     return h("p", { class: "muted", id: "decision-log" }, "No decisions in this window.");
   }
   const rows = events.map((e) =>
-    h("tr", { "data-event-id": String(e.id), "data-reason": e.reason }, [
+    h("tr", { "data-event-id": String(e.id) }, [
       h("span", { title: clock(e.at) }, age(e.at)),
-      h("strong", {}, e.reason),
-      h("span", { class: "message" }, e.message),
+      // The message says what was decided and the scaler's reason ("scaled up to 3: ...").
+      h("span", { class: "message", title: e.reason }, e.message),
     ].map((c) => h("td", {}, c))));
-  return table(["Age", "Decision", "Why"], rows, { class: "grid decisions", id: "decision-log" });
+  return table(["Age", "Decision and reason"], rows, { class: "grid decisions", id: "decision-log" });
 }
 
 /** Every event of the control plane, newest first, filtered by kind. */
