@@ -184,6 +184,8 @@ async def test_events_filters_and_paging(seeded: Api) -> None:
         ({"limit": 0}, "limit"),
         ({"limit": 1001}, "limit"),
         ({"kind": "explosion"}, "kind"),
+        ({"kind": ""}, "kind"),
+        ({"until": ""}, "until"),
     ],
 )
 async def test_bad_queries_are_422_naming_the_field(

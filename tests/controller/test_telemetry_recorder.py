@@ -180,3 +180,15 @@ def test_published_statuses_give_readiness_events_and_pass_through() -> None:
         (EventKind.READINESS, "ready", 50.0, None),
         (EventKind.READINESS, "workers fail: exit 3", 50.0, None),
     ]
+
+
+def test_a_group_that_stopped_cycling_is_forgotten() -> None:
+    sink = MemorySink()
+    recorder = TelemetryRecorder(sink, sample_interval_s=2.0, idle_interval_s=60.0)
+    recorder.on_cycle(report(0.0, None))
+    recorder.on_published([], [], at=500.0)
+    recorder.on_cycle(report(1.0, None))  # still tracked: too soon for another sample
+    recorder.on_published([], [], at=601.0)  # no sample for ten idle intervals: forgotten
+    recorder.on_cycle(report(1.5, None))  # so this one is a first sample again
+    asyncio.run(recorder.flush())
+    assert [s.at for s in sink.samples] == [0.0, 1.5]

@@ -4,6 +4,7 @@ process (a new Database on the same URL)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +19,13 @@ from workerplane.planning.events import (
     Severity,
 )
 from workerplane.store.db import Database
-from workerplane.store.telemetry import EventFilter, TelemetryStore, split_version_key
+from workerplane.store.telemetry import (
+    EventFilter,
+    StoreTelemetrySink,
+    TelemetryStore,
+    parse_duration,
+    split_version_key,
+)
 
 KEY = "orders/v1"
 
@@ -62,6 +69,19 @@ def event(
     at: float, kind: EventKind = EventKind.DECISION, group: str | None = "g", key: str = KEY
 ) -> GroupEvent:
     return GroupEvent(at, key, group, kind, Severity.INFO, "why", f"{kind} at {at}")
+
+
+def test_parse_duration() -> None:
+    assert [parse_duration(t) for t in ("90s", "15m", "24h", "7d", "1.5h")] == [
+        90.0,
+        900.0,
+        86400.0,
+        604800.0,
+        5400.0,
+    ]
+    for bad in ("", "15", "15 minutes", "-1h", "h"):
+        with pytest.raises(ValueError, match="not a duration"):
+            parse_duration(bad)
 
 
 def test_split_version_key() -> None:
@@ -153,3 +173,23 @@ def test_data_outlives_the_process(url: str) -> None:
     assert store.series(KEY, "g", 0.0, 10.0, 10).samples[0].backlog == 3
     assert store.events(0.0, 10.0, 10).events[0].event.kind is EventKind.DECISION
     again.dispose()
+
+
+def test_the_sink_writes_every_batch_and_prunes_once_a_minute(db: Database) -> None:
+    store = TelemetryStore(db, retention_s=100.0)
+    clock = {"mono": 0.0, "wall": 1000.0}
+    sink = StoreTelemetrySink(
+        store, prune_every_s=60.0, monotonic=lambda: clock["mono"], wall_clock=lambda: clock["wall"]
+    )
+
+    async def write(at: float) -> None:
+        await sink.write([sample(at)], [])
+
+    asyncio.run(write(950.0))  # the first write prunes (nothing old yet)
+    clock["wall"] = 1200.0
+    clock["mono"] = 30.0
+    asyncio.run(write(1190.0))  # not a minute since: 950 stays
+    assert len(store.series(KEY, "g", 0.0, 2000.0, 1000).samples) == 2
+    clock["mono"] = 61.0
+    asyncio.run(write(1195.0))  # a minute since: 950 is past the retention
+    assert [s.at for s in store.series(KEY, "g", 0.0, 2000.0, 1000).samples] == [1190.0, 1195.0]

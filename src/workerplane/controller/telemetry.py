@@ -44,6 +44,9 @@ logger = logging.getLogger("workerplane.telemetry")
 
 GroupKey = tuple[str, str]
 
+#: A group that wrote no sample for this many idle intervals has stopped: its track is dropped.
+FORGET_AFTER_IDLE_INTERVALS = 10
+
 
 class TelemetrySink(Protocol):
     """Where recorded samples and events go (e.g. :class:`~workerplane.store.telemetry.
@@ -117,7 +120,9 @@ class TelemetryRecorder:
         self, statuses: Sequence[GroupStatus], versions: Sequence[VersionStatus], at: float
     ) -> None:
         """Record what only the published statuses show: readiness changes and groups that
-        could not start. Forgets the groups and versions no longer published."""
+        could not start. Forgets the groups that stopped cycling: every live group writes a
+        sample at least every ``idle_interval_s`` (a retiring group cycles on unpublished, so
+        its publication is no sign of life)."""
         groups = {(s.version_key, s.group_id): s for s in statuses}
         for key, current in groups.items():
             event = start_failure_event(self._groups.get(key), current)
@@ -129,7 +134,8 @@ class TelemetryRecorder:
             )
         self._groups = groups
         self._versions = {v.version_key: v for v in versions}
-        for gone in [key for key in self._written if key not in groups]:
+        horizon = at - FORGET_AFTER_IDLE_INTERVALS * self._idle_interval_s
+        for gone in [key for key, last in self._written.items() if last.at < horizon]:
             del self._written[gone]
             self._pending_action.pop(gone, None)
 

@@ -10,12 +10,14 @@ mean) in a bucket, so a spike shorter than a bucket still shows on a 24-hour cha
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, Integer, cast, delete, func, insert, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from workerplane.planning.events import (
     ActionKind,
@@ -27,6 +29,8 @@ from workerplane.planning.events import (
 )
 from workerplane.store.db import Database
 from workerplane.store.models import TelemetryEvent, TelemetrySample
+
+logger = logging.getLogger("workerplane.telemetry")
 
 #: Defaults: a day of history, and caps that keep the tables bounded whatever the fleet does
 #: (a thousand busy groups at one sample per 2 s would otherwise write 43 million rows a day).
@@ -315,7 +319,7 @@ def _stored_event(row: TelemetryEvent) -> StoredEvent:
 class StoreTelemetrySink:
     """The telemetry recorder's sink backed by the store: each batch is written in a worker
     thread (the event loop never waits on the database), and every ``prune_every_s`` the tables
-    are pruned after a write."""
+    are pruned after a write. ``write`` raises only when the batch was not written."""
 
     def __init__(
         self,
@@ -336,4 +340,9 @@ class StoreTelemetrySink:
         now = self._monotonic()
         if self._pruned_at is None or now - self._pruned_at >= self._prune_every_s:
             self._pruned_at = now
-            await asyncio.to_thread(self._telemetry.prune, self._wall_clock())
+            try:
+                await asyncio.to_thread(self._telemetry.prune, self._wall_clock())
+            except SQLAlchemyError as err:  # the batch is written: only the pruning waits
+                logger.warning(
+                    "telemetry not pruned (next try in %.0fs): %s", self._prune_every_s, err
+                )

@@ -48,7 +48,17 @@ _TIME_HELP = "epoch seconds, an ISO-8601 time, or a duration ago such as 15m, 2h
 GroupName = Annotated[
     str, StringConstraints(pattern=r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,253}[A-Za-z0-9])?$")
 ]
-TimeParam = Annotated[str | None, Query(max_length=64, description=_TIME_HELP)]
+#: The forms ``since`` and ``until`` take, published in the OpenAPI document only: a value
+#: outside them is refused by :func:`parse_time` with a 422 naming the parameter.
+_TIME_FORMS = (
+    r"^(\d+(\.\d+)?[smhd]?"
+    r"|\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?)$"
+)
+_KINDS = "|".join(k.value for k in EventKind)
+TimeParam = Annotated[
+    str | None,
+    Query(max_length=64, description=_TIME_HELP, json_schema_extra={"pattern": _TIME_FORMS}),
+]
 MaxPoints = Annotated[
     int,
     Query(
@@ -62,7 +72,11 @@ Limit = Annotated[
 ]
 KindParam = Annotated[
     str | None,
-    Query(max_length=256, description="event kinds, comma-separated (e.g. decision,worker_exit)"),
+    Query(
+        max_length=256,
+        description="event kinds, comma-separated (e.g. decision,worker_exit)",
+        json_schema_extra={"pattern": f"^({_KINDS})(,({_KINDS}))*$"},
+    ),
 ]
 
 
@@ -100,8 +114,8 @@ class Window:
 def window(since: str | None, until: str | None, now: float | None = None) -> Window:
     """The ``[since, until]`` window of a query (default: the last 15 minutes)."""
     now = time.time() if now is None else now
-    start = parse_time(since or DEFAULT_SINCE, now, "since")
-    end = parse_time(until, now, "until") if until else now
+    start = parse_time(DEFAULT_SINCE if since is None else since, now, "since")
+    end = now if until is None else parse_time(until, now, "until")
     if start >= end:
         raise InvalidQuery.field("since", "must be before until")
     if end - start > MAX_WINDOW_S:
@@ -116,7 +130,9 @@ def _bounded(value: int, field: str, high: int) -> int:
 
 
 def _kinds(kind: str | None) -> tuple[str, ...]:
-    kinds = tuple(k.strip() for k in (kind or "").split(",") if k.strip())
+    if kind is None:
+        return ()
+    kinds = tuple(k.strip() for k in kind.split(","))
     known = {k.value for k in EventKind}
     unknown = [k for k in kinds if k not in known]
     if unknown:
