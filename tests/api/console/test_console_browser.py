@@ -100,19 +100,22 @@ async def test_console_end_to_end(page: Page, served: Served, temporal_address: 
 
     # The overview lists the endpoint and its scaling group.
     await page.click("nav >> text=Overview")
-    await expect(page.locator(f'[data-endpoint="{name}"]')).to_contain_text("READY")
+    await expect(page.locator(f'[data-endpoint="{name}"]')).to_contain_text(
+        "READY", timeout=SLOW_MS
+    )
     group_row = page.locator(f'[data-group="{name}/default/workers"]')
     await expect(group_row).to_be_visible()
     await screenshot(page, "05-overview")
 
     # The group page: the same charts, by deployment/version/group.
     await group_row.locator("a").click()
-    await expect(page.locator("#group-summary")).to_contain_text("READY")
+    await expect(page.locator("#group-summary")).to_contain_text("READY", timeout=SLOW_MS)
     await page.wait_for_function(_peak("backlog", "peakBacklog"))
     await expect(page.locator("#decision-log tbody tr").first).to_be_visible()
     await screenshot(page, "06-group", for_docs=True)
     await page.click("[data-window='1h']")
     await expect(page.locator("[data-window='1h']")).to_have_attribute("aria-pressed", "true")
+    await expect(page.locator("#chart-backlog")).to_have_attribute("data-window-s", "3600")
 
     # Delete: confirm, the workers drain, the endpoint is gone.
     await page.click("nav >> text=Overview")

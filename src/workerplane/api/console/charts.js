@@ -129,6 +129,7 @@ export function metricCharts(container) {
         plot.setData([xs, ...columns]);
         box.dataset.samples = String(xs.length);
         box.dataset.actions = String(next.actions.length);
+        box.dataset.windowS = String(Math.round(next.until - next.since));
         spec.series.forEach(([key], i) => {
           box.dataset[`peak_${key}`.replace(/_(.)/g, (_, c) => c.toUpperCase())] = String(peak(columns[i]) ?? "");
         });
