@@ -117,6 +117,13 @@ async def test_console_end_to_end(page: Page, served: Served, temporal_address: 
     await expect(page.locator("[data-window='1h']")).to_have_attribute("aria-pressed", "true")
     await expect(page.locator("#chart-backlog")).to_have_attribute("data-window-s", "3600")
 
+    # The event stream of the whole control plane, filtered by kind.
+    await page.click("nav >> text=Events")
+    await expect(page.locator("#events-table [data-kind=decision]").first).to_be_visible()
+    await page.select_option("#event-kind", "readiness")
+    await expect(page.locator("#events-table [data-kind=readiness]").first).to_be_visible()
+    await expect(page.locator("#events-table [data-kind=decision]")).to_have_count(0)
+
     # Delete: confirm, the workers drain, the endpoint is gone.
     await page.click("nav >> text=Overview")
     await page.locator(f'[data-endpoint="{name}"] a').click()

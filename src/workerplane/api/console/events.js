@@ -47,20 +47,35 @@ export function decisionLog(events) {
   return table(["Age", "Decision and reason"], rows, { class: "grid decisions", id: "decision-log" });
 }
 
-/** Every event of the control plane, newest first, filtered by kind. */
+/** Every event of the control plane, newest first, filtered by kind, a page more on demand. */
 export function eventsView(container) {
   let kind = "";
+  let pages = 1;
   const select = h("select", { id: "event-kind", "aria-label": "Event kind" },
     h("option", { value: "" }, "all kinds"), EVENT_KINDS.map((k) => h("option", { value: k }, k)));
   const list = h("section", {});
+  const showError = (err) => fill(list, h("div", { class: "error" }, err.message));
+  const refresh = async (signal) => {
+    const events = [];
+    let until = null;
+    for (let page = 0; page < pages; page += 1) {
+      const answer = await get("events", { since: "24h", until, kind, limit: 200 }, signal);
+      events.push(...answer.events);
+      until = answer.next_until;
+      if (until === null) break;
+    }
+    const older = until === null ? null : h("button", { type: "button", id: "older-events" }, "Older events");
+    older?.addEventListener("click", () => {
+      pages += 1;
+      refresh().catch(showError);
+    });
+    fill(list, eventTable(events), older);
+  };
   select.addEventListener("change", () => {
     kind = select.value;
-    refresh().catch((err) => fill(list, h("div", { class: "error" }, err.message)));
+    pages = 1;
+    refresh().catch(showError);
   });
-  const refresh = async (signal) => {
-    const page = await get("events", { since: "24h", kind, limit: 200 }, signal);
-    fill(list, eventTable(page.events));
-  };
   fill(container,
     h("h1", {}, "Events"),
     h("p", { class: "muted" }, "Newest first, the last 24 hours. ", h("label", {}, "Kind: ", select)),
