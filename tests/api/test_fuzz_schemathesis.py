@@ -6,7 +6,7 @@ examples, coverage, fuzzing and stateful phases, with all its checks: no 5xx, st
 content types, headers and bodies as documented, schema-violating input refused,
 schema-valid input accepted, ``Allow`` headers, auth not ignored, and more.
 
-Two allowances, each for a reason the document cannot carry:
+Three allowances, each for a reason the document cannot carry:
 
 * ``DELETE /v1/tokens/{token_id}`` runs on its own, last: run with the rest, it revokes the
   fuzzer's own token and every later request is a 401.
@@ -14,6 +14,8 @@ Two allowances, each for a reason the document cannot carry:
   rules JSON Schema cannot state: cross-field ones (``min_workers`` <= ``max_workers``) and a
   compute config's, which depend on the provider and scaler types (their ``details`` are
   validated by each type's own model).
+* A telemetry query may get a 422 naming ``since`` when its window runs backwards or spans more
+  than 24 hours (a rule across ``since`` and ``until``).
 """
 
 from __future__ import annotations
@@ -35,6 +37,14 @@ SEMANTIC_RULES = (
     "POST /v1/worker-deployments/{name}/versions",
     "PATCH /v1/worker-deployments/{name}/versions/{build_id}/compute-config",
 )
+#: Telemetry queries: a time window must run forward and span at most 24 h, a rule across two
+#: parameters (a 422 naming one).
+WINDOW_RULES = (
+    "GET /v1/worker-deployments/{name}/versions/{build_id}/groups/{group}/metrics",
+    "GET /v1/endpoints/{ref}/metrics",
+    "GET /v1/events",
+    "GET /v1/endpoints/{ref}/events",
+)
 MIN_CASES = 3000
 
 
@@ -44,6 +54,12 @@ def _config(path: Path) -> Path:
         "[operations.checks.positive_data_acceptance]\n"
         'expected-statuses = ["2xx", "400", "401", "403", "404", "409"]\n'
         for name in SEMANTIC_RULES
+    ]
+    blocks += [
+        f'[[operations]]\ninclude-name = "{name}"\n'
+        "[operations.checks.positive_data_acceptance]\n"
+        'expected-statuses = ["2xx", "401", "403", "404", "422"]\n'
+        for name in WINDOW_RULES
     ]
     path.write_text("\n".join(blocks))
     return path

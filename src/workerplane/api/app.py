@@ -8,7 +8,10 @@ Routes (all under ``/v1`` need ``Authorization: Bearer <token>``; ``/livez``, ``
   ``/compute-config/validate``, ``/drain``)
 * ``/v1/validate``
 * ``/v1/endpoints`` (+ ``/{id or name}``)
+* ``/v1/worker-deployments/{name}/versions/{build_id}/groups/{group}/metrics``,
+  ``/v1/endpoints/{ref}/metrics``, ``/v1/events``, ``/v1/endpoints/{ref}/events``: telemetry
 * ``/v1/tokens`` (+ ``/{id}``) and ``/v1/audit``: admin scope only
+* ``/ui``: the web console (static files; the data it shows comes from ``/v1`` with a token)
 
 A ``read`` token may only GET; every write is recorded in the audit log.
 """
@@ -23,10 +26,19 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from workerplane.api.console import install_console
 from workerplane.api.deps import Routing, require_admin, require_token
 from workerplane.api.errors import ERROR_RESPONSES, install_error_handlers
 from workerplane.api.openapi_limits import publish_input_limits
-from workerplane.api.routers import audit, deployments, endpoints, health, tokens, versions
+from workerplane.api.routers import (
+    audit,
+    deployments,
+    endpoints,
+    health,
+    telemetry,
+    tokens,
+    versions,
+)
 from workerplane.api.schemas import ErrorResponse
 from workerplane.api.settings import ApiSettings, TemporalHook
 from workerplane.security.redact import scrub
@@ -92,7 +104,7 @@ def create_app(
     for error in (DBAPIError, PoolTimeout, psycopg.Error):
         app.add_exception_handler(error, _on_database_error)
     app.include_router(health.router)
-    for resource in (deployments, versions, endpoints):
+    for resource in (deployments, versions, endpoints, telemetry):
         app.include_router(
             resource.router,
             prefix="/v1",
@@ -107,5 +119,6 @@ def create_app(
             responses={**ERROR_RESPONSES, 503: _UNAVAILABLE_RESPONSE},
         )
     audit.install_audit(app)
+    install_console(app)
     publish_input_limits(app)
     return app

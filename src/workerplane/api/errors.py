@@ -1,6 +1,7 @@
 """Every error the API returns has one body: ``{"error": {code, message, details}}``.
 
-:class:`~workerplane.errors.Invalid` and request validation become 400 with one detail per field,
+:class:`~workerplane.errors.Invalid` and request validation become 400 with one detail per field
+(:class:`InvalidQuery`, a query parameter out of its domain, 422),
 :class:`~workerplane.errors.NotFound` 404, :class:`~workerplane.errors.Conflict` 409.
 """
 
@@ -66,9 +67,14 @@ async def _on_validation(_: Request, exc: Exception) -> JSONResponse:
     return _error(400, "invalid_argument", message or "invalid request", issues)
 
 
+class InvalidQuery(Invalid):
+    """A query parameter outside its domain (a time window, a page size): 422 naming it."""
+
+
 async def _on_invalid(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, Invalid)
-    return _error(400, "invalid_argument", str(exc), exc.issues)
+    status = 422 if isinstance(exc, InvalidQuery) else 400
+    return _error(status, "invalid_argument", str(exc), exc.issues)
 
 
 async def _on_not_found(_: Request, exc: Exception) -> JSONResponse:

@@ -33,6 +33,7 @@ from workerplane.api.readiness import ServeRuntime, TemporalHealth, watch_tempor
 from workerplane.api.routers.metrics import mount_metrics
 from workerplane.api.settings import ApiSettings
 from workerplane.controller.prometheus import ProcessMetrics
+from workerplane.controller.telemetry import RecordingStatusSink, TelemetryRecorder
 from workerplane.errors import Conflict
 from workerplane.security.crypto import load_secret_box
 from workerplane.security.redact import install_log_scrubber, register_secret
@@ -40,6 +41,7 @@ from workerplane.store.controller_io import StoreSpecSource, StoreStatusSink
 from workerplane.store.db import Database, default_sqlite_url, normalize_url
 from workerplane.store.leases import ControllerLease
 from workerplane.store.store import Store
+from workerplane.store.telemetry import DEFAULT_RETENTION_S, StoreTelemetrySink
 from workerplane.temporal.connection import connect, resolve_connection
 
 logger = logging.getLogger("workerplane.serve")
@@ -56,6 +58,7 @@ class ServeConfig:
         controller: run the embedded controller (only while holding the lease).
         tokens: bearer tokens to accept (stored hashed at start).
         temporal_routing: mirror set-current / set-ramping to the Temporal server.
+        telemetry_retention_s: how long the console's samples and events are kept.
         api_threads: threads for blocking store calls. Few threads beat many: each request is
             mostly Python work under the GIL; in one bench run 40 threads gave a create p99
             3x that of 8.
@@ -75,6 +78,7 @@ class ServeConfig:
     lease_ttl_s: float = 15.0
     drain_on_exit: bool = False
     api_threads: int = 16
+    telemetry_retention_s: float = DEFAULT_RETENTION_S
 
 
 #: Idle keep-alive connections are kept this long. It must exceed the keep-alive of common
@@ -124,6 +128,7 @@ def build_store(config: ServeConfig) -> Store:
     db.migrate()
     box = load_secret_box(state_dir=config.state_dir)
     store = Store(db, box)
+    store.telemetry.retention_s = config.telemetry_retention_s
     for token in config.tokens:
         register_secret(token)
         store.tokens.add(token, "serve")
@@ -214,8 +219,12 @@ async def serve(
     api_task = asyncio.create_task(server.serve())
     assert runtime.temporal is not None
     temporal_task = asyncio.create_task(watch_temporal(runtime.temporal, stop))
+    # One recorder for the process: its flush outlives a lost and regained lease.
+    recorder = TelemetryRecorder(StoreTelemetrySink(store.telemetry))
+    recorder_stop = asyncio.Event()
+    recorder_task = asyncio.create_task(recorder.run(recorder_stop))
     controller_task = (
-        asyncio.create_task(_controller_loop(store, runtime.lease, config, stop, metrics))
+        asyncio.create_task(_controller_loop(store, runtime.lease, config, stop, metrics, recorder))
         if runtime.lease is not None
         else None
     )
@@ -226,6 +235,8 @@ async def serve(
     if controller_task is not None:
         with contextlib.suppress(asyncio.CancelledError):
             await controller_task
+    recorder_stop.set()  # after the controller's last cycle: the last flush has everything
+    await recorder_task
     server.should_exit = True
     with contextlib.suppress(asyncio.CancelledError):
         await api_task
@@ -241,6 +252,7 @@ async def _controller_loop(
     config: ServeConfig,
     stop: asyncio.Event,
     metrics: ProcessMetrics,
+    recorder: TelemetryRecorder,
 ) -> None:
     """Hold the lease and run the controller; on losing the lease, stop it and stand by.
 
@@ -257,13 +269,16 @@ async def _controller_loop(
             StoreSpecSource(
                 store.controller, config.namespace, fence=fence, on_fenced=lease.mark_lost
             ),
-            StoreStatusSink(store.controller, fence=fence, on_fenced=lease.mark_lost),
+            RecordingStatusSink(
+                StoreStatusSink(store.controller, fence=fence, on_fenced=lease.mark_lost),
+                recorder,
+            ),
             ControllerSettings(
                 state_dir=config.state_dir.resolve(),
                 address=config.temporal_address,
                 refresh_s=config.refresh_s,
             ),
-            observers=metrics.observers,
+            observers=[*metrics.observers, recorder],
         )
         untrack = metrics.track(controller.statuses)
         run_stop = asyncio.Event()

@@ -53,6 +53,12 @@ def serve(
     token: list[str] = typer.Option(
         [], "--token", help="Accept this bearer token (also WORKERPLANE_TOKEN)."
     ),
+    telemetry_retention: str = typer.Option(
+        "24h",
+        "--telemetry-retention",
+        envvar="WORKERPLANE_TELEMETRY_RETENTION",
+        help="How long the console's charts and events are kept (e.g. 6h, 24h, 7d).",
+    ),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
     log_format: LogFormat = LogFormatOpt,
 ) -> None:
@@ -61,7 +67,12 @@ def serve(
     from workerplane.api.server import ServeConfig
     from workerplane.api.server import serve as run_serve
     from workerplane.security.tokens import generate_token
+    from workerplane.store.telemetry import parse_duration
 
+    try:
+        retention_s = parse_duration(telemetry_retention)
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint="--telemetry-retention") from None
     configure_logging(verbose=verbose, log_format=log_format)
     tokens = list(token)
     if os.environ.get("WORKERPLANE_TOKEN"):
@@ -70,6 +81,7 @@ def serve(
         state_dir=state_dir, host=host, port=port, database_url=db, database_url_file=db_file,
         temporal_address=address, namespace=namespace, controller=not no_controller,
         tokens=tuple(tokens), lease_ttl_s=lease_ttl_s,
+        telemetry_retention_s=retention_s,
     )  # fmt: skip
     if not tokens:
         from workerplane.api.server import build_store

@@ -41,6 +41,8 @@ from workerplane.scaling.types import (
 
 RETIRING_REASON = "group removed from the spec: finishing its open work"
 DRAINED_REASON = "version is draining and has no work left"
+#: The reason of a group whose provider could not be built or started (:func:`unstarted_status`).
+UNSTARTED_REASON = "the provider could not start"
 
 
 class Decider(Protocol):
@@ -245,7 +247,7 @@ def unstarted_status(
         dispatch_rate=0.0,
         desired=None,
         last_decision="hold",
-        last_reason="the provider could not start",
+        last_reason=UNSTARTED_REASON,
         last_error=error,
         provider_validation_error=error,
         metrics_ok=False,

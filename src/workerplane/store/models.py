@@ -8,9 +8,11 @@ in ``Text`` columns as canonical JSON: secrets inside them are already encrypted
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -171,3 +173,57 @@ class Lease(Base):
     expires_at: Mapped[float] = mapped_column(Float)
     acquired_at: Mapped[float] = mapped_column(Float)
     fencing_token: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+#: A 64-bit key on PostgreSQL; SQLite's INTEGER PRIMARY KEY is already 64-bit (and only that
+#: exact type is its autoincrementing rowid).
+_ROW_ID = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class TelemetrySample(Base):
+    """One chart point of a scaling group (:class:`~workerplane.planning.events.GroupSample`),
+    with the scale action of that cycle if it made one. Bounded by age and row count."""
+
+    __tablename__ = "telemetry_samples"
+    __table_args__ = (Index("ix_telemetry_samples_group_at", "version_key", "group_id", "at"),)
+
+    id: Mapped[int] = mapped_column(_ROW_ID, primary_key=True, autoincrement=True)
+    version_key: Mapped[str] = mapped_column(String(512))
+    group_id: Mapped[str] = mapped_column(String(255))
+    at: Mapped[float] = mapped_column(Float, index=True)
+    backlog: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    backlog_age_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    in_flight: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    workers_running: Mapped[int] = mapped_column(Integer)
+    workers_ready: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    desired: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    pollers: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    add_rate: Mapped[float | None] = mapped_column(Float, nullable=True)
+    dispatch_rate: Mapped[float | None] = mapped_column(Float, nullable=True)
+    action_kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    action_size: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    action_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class TelemetryEvent(Base):
+    """One event of the log (:class:`~workerplane.planning.events.GroupEvent`); ``group_id``
+    is ``None`` for an event of the whole version. ``deployment`` and ``build_id`` are split
+    from the version key when written, so the events of a deleted version still say whose
+    they were."""
+
+    __tablename__ = "telemetry_events"
+    __table_args__ = (
+        Index("ix_telemetry_events_group_at", "version_key", "group_id", "at"),
+        Index("ix_telemetry_events_deployment_at", "deployment", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(_ROW_ID, primary_key=True, autoincrement=True)
+    at: Mapped[float] = mapped_column(Float, index=True)
+    version_key: Mapped[str] = mapped_column(String(512))
+    deployment: Mapped[str] = mapped_column(String(255))
+    build_id: Mapped[str] = mapped_column(String(255))
+    group_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    message: Mapped[str] = mapped_column(Text)

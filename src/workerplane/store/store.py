@@ -15,6 +15,7 @@ from workerplane.store.deployments import DeploymentStore
 from workerplane.store.endpoints import EndpointStore
 from workerplane.store.leases import LeaseStore
 from workerplane.store.models import DeploymentVersion
+from workerplane.store.telemetry import TelemetryStore
 from workerplane.store.tokens import AuditLog, TokenStore
 from workerplane.store.versions import VersionStore
 
@@ -45,6 +46,7 @@ class Store:
         self.endpoints = EndpointStore(db, box, self.versions)
         self.controller = ControllerIO(db, box)
         self.leases = LeaseStore(db)
+        self.telemetry = TelemetryStore(db)
 
     def reseal(self) -> ResealReport:
         """Seal every stored spec's secrets with the primary key (key rotation).

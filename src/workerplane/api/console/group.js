@@ -1,0 +1,97 @@
+// One scaling group: its live status, charts over the chosen window, its decision log and its
+// event stream. The telemetry part is shared with the endpoint page (an endpoint is one group).
+
+import { get, seg } from "./api.js";
+import { metricCharts, windowSelector } from "./charts.js";
+import { decisionLog, eventTable } from "./events.js";
+import { age, fill, h, num, status } from "./dom.js";
+
+/**
+ * Charts, decision log and events of one group, in `container`.
+ * `metricsPath` and `eventsPath` are API paths ("endpoints/x/metrics", "events"), and
+ * `eventFilter` the query that selects the group's events there.
+ */
+export function telemetryPanel(container, { metricsPath, eventsPath, eventFilter = {} }) {
+  let since = "15m";
+  const chartsBox = h("div", {});
+  const chartError = h("div", { class: "error", hidden: true });
+  const decisions = h("section", {});
+  const events = h("section", {});
+  const charts = metricCharts(chartsBox);
+  fill(container,
+    h("h2", {}, "Metrics"),
+    windowSelector(since, (value) => {
+      since = value;
+      refresh().catch((err) => {
+        chartError.textContent = err.message;
+        chartError.hidden = false;
+      });
+    }),
+    chartError, chartsBox,
+    h("div", { class: "columns" },
+      h("div", {}, h("h2", {}, "Decision log"), decisions),
+      h("div", {}, h("h2", {}, "Events"), events)));
+
+  const show = (box, error) => fill(box, h("div", { class: "error" }, error.message));
+  async function refresh(signal) {
+    const window = { since };
+    const [metrics, decided, recent] = await Promise.allSettled([
+      get(metricsPath, { ...window, max_points: 600 }, signal),
+      get(eventsPath, { ...eventFilter, ...window, kind: "decision", limit: 50 }, signal),
+      get(eventsPath, { ...eventFilter, ...window, limit: 100 }, signal),
+    ]);
+    for (const result of [metrics, decided, recent]) {
+      if (result.status === "rejected" && result.reason.name === "AbortError") throw result.reason;
+      if (result.status === "rejected" && result.reason.status === 401) throw result.reason;
+    }
+    chartError.hidden = metrics.status === "fulfilled";
+    if (metrics.status === "fulfilled") charts.update(metrics.value);
+    else chartError.textContent = `metrics: ${metrics.reason.message}`;
+    if (decided.status === "fulfilled") fill(decisions, decisionLog(decided.value.events));
+    else show(decisions, decided.reason);
+    if (recent.status === "fulfilled") fill(events, eventTable(recent.value.events, { withObject: false }));
+    else show(events, recent.reason);
+  }
+  return { refresh, dispose: () => charts.dispose() };
+}
+
+function groupSummary(version, groupId) {
+  const g = version.compute_status.scaling_groups[groupId];
+  if (!g) return h("p", { class: "error" }, `no scaling group '${groupId}' in this version`);
+  const item = (label, ...value) => h("div", { class: "stat" }, h("span", { class: "label" }, label), h("span", {}, ...value));
+  return h("div", { class: "stats", id: "group-summary" },
+    item("Status", status(version.status, version.status_reason)),
+    item("Workers / desired", `${g.current_size} / ${num(g.desired_size)}`),
+    item("Ready", num(g.workers_ready)),
+    item("Pollers", String(g.pollers)),
+    item("Backlog", `${g.backlog} (oldest ${num(g.backlog_age_s, 1)} s)`),
+    item("In flight", num(g.in_flight)),
+    item("Provider / scaler", `${g.provider_type} / ${g.scaler_type} (${g.strategy})`),
+    item("Last decision", g.last_decision || "–", g.last_reason ? h("span", { class: "reason" }, g.last_reason) : ""),
+    g.last_error ? item("Last error", h("span", { class: "bad-text" }, g.last_error)) : null,
+    g.last_worker_exit ? item("Last worker exit", h("span", { class: "bad-text" }, g.last_worker_exit)) : null,
+    item("Updated", `${age(g.updated_at)} ago`));
+}
+
+export function groupView(container, [deployment, buildId, groupId]) {
+  const versionPath = `worker-deployments/${seg(deployment)}/versions/${seg(buildId)}`;
+  const summary = h("section", {});
+  const panelBox = h("section", {});
+  fill(container,
+    h("p", {}, h("a", { href: "#/" }, "← Overview")),
+    h("h1", {}, `${deployment} / ${buildId} / ${groupId}`),
+    summary, panelBox);
+  const panel = telemetryPanel(panelBox, {
+    metricsPath: `${versionPath}/groups/${seg(groupId)}/metrics`,
+    eventsPath: "events",
+    eventFilter: { deployment, build_id: buildId, group: groupId },
+  });
+  return {
+    async refresh(signal) {
+      const version = await get(versionPath, null, signal);
+      fill(summary, groupSummary(version, groupId));
+      await panel.refresh(signal);
+    },
+    dispose: panel.dispose,
+  };
+}

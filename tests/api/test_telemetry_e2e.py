@@ -1,0 +1,131 @@
+"""End to end: ``workerplane serve`` on PostgreSQL and a real Temporal dev server records the
+telemetry of a burst on an endpoint. The metrics route shows the workers rising and falling, the
+events route the scale-up decision with the scaler's reason; after a restart of the whole app
+the same data is served again."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from temporalio.client import Client
+from test_serve_e2e import REPO_ROOT, _wait
+
+from examples.app import ProcessItem
+from workerplane.api.server import ServeConfig, serve
+from workerplane.security.tokens import generate_token
+from workerplane.temporal.devserver import free_port
+
+pytestmark = pytest.mark.integration
+
+
+@contextlib.asynccontextmanager
+async def serving(config: ServeConfig, token: str) -> Any:
+    stop = asyncio.Event()
+    server = asyncio.create_task(serve(config, stop=stop))
+    try:
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{config.port}",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        ) as client:
+            await _wait(client, "/healthz", lambda r: r.status_code == 200)
+            yield client
+    finally:
+        stop.set()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(server, 60)
+
+
+def _rose_and_fell(response: httpx.Response) -> bool:
+    if response.status_code != 200:
+        return False
+    running = [s["workers_running"] for s in response.json()["samples"]]
+    return bool(running) and max(running) >= 2 and running[-1] == 0
+
+
+async def test_a_burst_is_charted_and_logged_and_survives_a_restart(
+    temporal_address: str,
+    pg_url: str,
+    tmp_path: Path,
+    unique_name: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(REPO_ROOT)  # the example worker is `python -m examples.worker`
+    token = generate_token()
+    config = ServeConfig(
+        state_dir=tmp_path / "state",
+        port=free_port(),
+        database_url=pg_url,
+        temporal_address=temporal_address,
+        tokens=(token,),
+        refresh_s=0.3,
+        temporal_routing=False,
+    )
+    name = "tel-" + str(abs(hash(unique_name)) % 10**8)
+    queue = f"{name}-q"
+    body = {
+        "name": name,
+        "endpoint_type": "temporal",
+        "temporal_task_queue": queue,
+        "command": [sys.executable, "-m", "examples.worker"],
+        "min_workers": 0,
+        "max_workers": 3,
+        "per_worker": 2,
+    }
+    async with serving(config, token) as c:
+        created = await c.post("/v1/endpoints", json=body)
+        assert created.status_code == 201, created.text
+        await _wait(c, f"/v1/endpoints/{name}", lambda r: r.json()["status"] == "READY", 90)
+
+        temporal = await Client.connect(temporal_address)
+        handles = [
+            await temporal.start_workflow(
+                ProcessItem.run, 1.0, id=f"{queue}-{uuid.uuid4().hex[:8]}", task_queue=queue
+            )
+            for _ in range(12)
+        ]
+        await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), 180)
+
+        # Back to zero after the scaler's idle cooldown: the chart shows the rise and the fall.
+        metrics_path = f"/v1/endpoints/{name}/metrics?since=30m"
+        metrics = (await _wait(c, metrics_path, _rose_and_fell, 120)).json()
+        assert (metrics["deployment"], metrics["build_id"], metrics["group"]) == (
+            name,
+            "default",
+            "workers",
+        )
+        window = {"since": metrics["since"], "until": metrics["until"]}
+        kinds = [a["kind"] for a in metrics["actions"]]
+        assert "scale_up" in kinds and "scale_down" in kinds
+        by_group = await c.get(
+            f"/v1/worker-deployments/{name}/versions/default/groups/workers/metrics",
+            params=window,
+        )
+        assert by_group.json()["samples"] == metrics["samples"]
+
+        events = (await c.get(f"/v1/endpoints/{name}/events?since=30m&kind=decision")).json()
+        ups = [e for e in events["events"] if e["message"].startswith("scaled up")]
+        assert ups, events
+        assert ups[-1]["reason"] and ups[-1]["reason"] in ups[-1]["message"]
+        assert (ups[-1]["deployment"], ups[-1]["group"], ups[-1]["severity"]) == (
+            name,
+            "workers",
+            "info",
+        )
+        everything = (await c.get("/v1/events", params={"deployment": name, "since": "30m"})).json()
+        assert "readiness" in {e["kind"] for e in everything["events"]}
+
+    async with serving(config, token) as again:
+        kept = (await again.get(f"/v1/endpoints/{name}/metrics", params=window)).json()
+        assert kept["samples"] == metrics["samples"] and kept["actions"] == metrics["actions"]
+        kept_events = (
+            await again.get(f"/v1/endpoints/{name}/events?since=30m&kind=decision")
+        ).json()
+        assert {e["id"] for e in events["events"]} <= {e["id"] for e in kept_events["events"]}
