@@ -185,10 +185,22 @@ def test_published_statuses_give_readiness_events_and_pass_through() -> None:
 def test_a_group_that_stopped_cycling_is_forgotten() -> None:
     sink = MemorySink()
     recorder = TelemetryRecorder(sink, sample_interval_s=2.0, idle_interval_s=60.0)
-    recorder.on_cycle(report(0.0, None))
-    recorder.on_published([], [], at=500.0)
-    recorder.on_cycle(report(1.0, None))  # still tracked: too soon for another sample
-    recorder.on_published([], [], at=601.0)  # no sample for ten idle intervals: forgotten
-    recorder.on_cycle(report(1.5, None))  # so this one is a first sample again
+
+    def cycle(at: float, group: str) -> None:
+        recorder.on_cycle(dataclasses.replace(report(at, None, group_id=group), group_id=group))
+
+    cycle(0.0, "stops")
+    cycle(1.0, "stops")  # too soon for another sample
+    cycle(500.0, "lives")
     asyncio.run(recorder.flush())
-    assert [s.at for s in sink.samples] == [0.0, 1.5]
+    cycle(1.5, "stops")  # still tracked: still too soon
+    cycle(601.0, "lives")  # ten idle intervals after the last sample of "stops"
+    asyncio.run(recorder.flush())  # ... which the flush forgets
+    cycle(1.8, "stops")  # so this one is a first sample again
+    asyncio.run(recorder.flush())
+    assert [(s.group_id, s.at) for s in sink.samples] == [
+        ("stops", 0.0),
+        ("lives", 500.0),
+        ("lives", 601.0),
+        ("stops", 1.8),
+    ]

@@ -87,6 +87,7 @@ class TelemetryRecorder:
         self._versions: dict[str, VersionStatus] = {}
         self._groups: dict[GroupKey, GroupStatus] = {}
         self._failing = False
+        self._latest_at = 0.0
 
     # -- recording (on the event loop, no I/O) --------------------------------------------------
 
@@ -101,6 +102,7 @@ class TelemetryRecorder:
         marker = action_marker(report.plan, report.previous, report.observation.census.running)
         action = marker or self._pending_action.pop(key, None)
         sample = sample_of(report.status, action)
+        self._latest_at = max(self._latest_at, sample.at)
         if self._due(self._written.get(key), sample):
             self._samples.append(sample)
             self._written[key] = sample
@@ -120,9 +122,7 @@ class TelemetryRecorder:
         self, statuses: Sequence[GroupStatus], versions: Sequence[VersionStatus], at: float
     ) -> None:
         """Record what only the published statuses show: readiness changes and groups that
-        could not start. Forgets the groups that stopped cycling: every live group writes a
-        sample at least every ``idle_interval_s`` (a retiring group cycles on unpublished, so
-        its publication is no sign of life)."""
+        could not start."""
         groups = {(s.version_key, s.group_id): s for s in statuses}
         for key, current in groups.items():
             event = start_failure_event(self._groups.get(key), current)
@@ -134,7 +134,12 @@ class TelemetryRecorder:
             )
         self._groups = groups
         self._versions = {v.version_key: v for v in versions}
-        horizon = at - FORGET_AFTER_IDLE_INTERVALS * self._idle_interval_s
+
+    def _forget_stopped_groups(self) -> None:
+        """Drop the tracks of groups that stopped cycling: every live group writes a sample at
+        least every ``idle_interval_s``. (A publication is no sign of life: a retiring group
+        cycles on unpublished.)"""
+        horizon = self._latest_at - FORGET_AFTER_IDLE_INTERVALS * self._idle_interval_s
         for gone in [key for key, last in self._written.items() if last.at < horizon]:
             del self._written[gone]
             self._pending_action.pop(gone, None)
@@ -143,6 +148,7 @@ class TelemetryRecorder:
 
     async def flush(self) -> None:
         """Write what is buffered; on failure keep it (bounded) for the next flush."""
+        self._forget_stopped_groups()
         if not self._samples and not self._events:
             return
         samples, events = list(self._samples), list(self._events)
