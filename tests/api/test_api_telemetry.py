@@ -110,8 +110,10 @@ async def test_group_metrics(seeded: Api) -> None:
         "pollers",
         "add_rate",
         "dispatch_rate",
+        "schedule_to_start_p95_s",
     }
     assert first["in_flight"] is None
+    assert body["schedule_to_start"] is None  # no worker measured a task
     assert [(a["kind"], a["size"], a["reason"]) for a in body["actions"]] == [
         ("scale_up", 3, "backlog 30 over 3 minutes")
     ]

@@ -104,6 +104,11 @@ async def test_a_burst_is_charted_and_logged_and_survives_a_restart(
         window = {"since": metrics["since"], "until": metrics["until"]}
         kinds = [a["kind"] for a in metrics["actions"]]
         assert "scale_up" in kinds and "scale_down" in kinds
+        # Each of the 12 activities' schedule-to-start, as its worker measured it.
+        achieved = metrics["schedule_to_start"]
+        assert achieved is not None and achieved["count"] == 12, achieved
+        assert achieved["p50_s"] <= achieved["p95_s"] <= achieved["p99_s"]
+        assert any(s["schedule_to_start_p95_s"] is not None for s in metrics["samples"])
         by_group = await c.get(
             f"/v1/worker-deployments/{name}/versions/default/groups/workers/metrics",
             params=window,

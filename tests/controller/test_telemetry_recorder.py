@@ -11,6 +11,7 @@ from typing import Any
 
 from workerplane.controller.cycle import CycleReport
 from workerplane.controller.telemetry import RecordingStatusSink, TelemetryRecorder
+from workerplane.planning.achieved import LatencyWindow
 from workerplane.planning.actions import (
     Action,
     GroupState,
@@ -22,6 +23,7 @@ from workerplane.planning.actions import (
 from workerplane.planning.events import ActionKind, EventKind, GroupEvent, GroupSample
 from workerplane.planning.observe import Observation
 from workerplane.planning.status import GroupStatus, Readiness, VersionStatus
+from workerplane.scaling.latency import LatencySketch
 from workerplane.scaling.types import Hold, SetSize, WorkerCensus
 
 NO_ACTION = NoAction()
@@ -67,10 +69,15 @@ def status(at: float, **changes: Any) -> GroupStatus:
 
 
 def report(
-    at: float, previous: GroupStatus | None, action: Action = NO_ACTION, **changes: Any
+    at: float,
+    previous: GroupStatus | None,
+    action: Action = NO_ACTION,
+    measured: LatencySketch | None = None,
+    **changes: Any,
 ) -> CycleReport:
     decision = SetSize(action.size, action.reason) if isinstance(action, Resize) else Hold("hold")
-    plan = Plan(decision, action, LogLine(20, ""), GroupState(scaler_state=None))
+    latency = LatencyWindow(latest=measured or LatencySketch())
+    plan = Plan(decision, action, LogLine(20, ""), GroupState(scaler_state=None, latency=latency))
     after = status(at, **changes)
     observation = Observation(census=WorkerCensus(running=after.workers_running), metrics=None)
     return CycleReport("orders/v1", "g", observation, plan, None, previous, after, 0.0, 0.0)
@@ -204,3 +211,22 @@ def test_a_group_that_stopped_cycling_is_forgotten() -> None:
         ("lives", 601.0),
         ("stops", 1.8),
     ]
+
+
+def test_measured_latencies_ride_on_the_next_sample_and_none_is_lost() -> None:
+    """Cycles every 0.5 s each measure a task; samples are written every 2 s (and one is due
+    as soon as tasks were measured, even for an idle group): every task is in some sample."""
+    sink = MemorySink()
+    recorder = TelemetryRecorder(sink, sample_interval_s=2.0, idle_interval_s=60.0)
+    previous = None
+    for i in range(21):  # the last cycle measures nothing: it carries what is still pending
+        measured = LatencySketch.of([0.1 * (i + 1)]) if i < 20 else None
+        r = report(i * 0.5, previous, measured=measured)
+        recorder.on_cycle(r)
+        previous = r.status
+    asyncio.run(recorder.flush())
+    total = LatencySketch()
+    for sample in sink.samples:
+        total = total.merge(sample.waited or LatencySketch())
+    assert total.buckets == LatencySketch.of([0.1 * (i + 1) for i in range(20)]).buckets
+    assert [s.at for s in sink.samples] == [0.0, 2.0, 4.0, 6.0, 8.0, 10.0]

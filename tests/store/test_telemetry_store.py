@@ -18,6 +18,7 @@ from workerplane.planning.events import (
     GroupSample,
     Severity,
 )
+from workerplane.scaling.latency import LatencySketch
 from workerplane.store.db import Database
 from workerplane.store.telemetry import (
     EventFilter,
@@ -193,3 +194,24 @@ def test_the_sink_writes_every_batch_and_prunes_once_a_minute(db: Database) -> N
     clock["mono"] = 61.0
     asyncio.run(write(1195.0))  # a minute since: 950 is past the retention
     assert [s.at for s in store.series(KEY, "g", 0.0, 2000.0, 1000).samples] == [1190.0, 1195.0]
+
+
+def test_the_series_keeps_every_measured_latency_per_bucket_and_for_the_window(
+    db: Database,
+) -> None:
+    store = TelemetryStore(db)
+    store.insert(
+        [
+            sample(100.0, waited=LatencySketch.of([0.2, 0.4])),
+            sample(101.0),
+            sample(130.0, waited=LatencySketch.of([6.0])),
+        ],
+        [],
+    )
+    series = store.series(KEY, "g", 100.0, 160.0, max_points=2)
+    assert series.waited.count == 3
+    first, second = series.samples
+    assert first.waited is not None and first.waited.count == 2
+    assert second.waited is not None and second.waited.quantile(0.95) == pytest.approx(
+        6.0, rel=0.02
+    )

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+
+from workerplane.api.schemas import AchievedLatencyOut
 
 ActionKindName = Literal["scale_up", "scale_down", "invoke", "reconcile"]
 EventKindName = Literal[
@@ -35,6 +37,10 @@ class SampleOut(BaseModel):
     pollers: int | None
     add_rate: float | None
     dispatch_rate: float | None
+    schedule_to_start_p95_s: float | None = Field(
+        default=None,
+        description="p95 schedule-to-start of the tasks the workers measured in this bucket",
+    )
 
 
 class ActionOut(BaseModel):
@@ -59,6 +65,11 @@ class MetricsOut(BaseModel):
     step_s: float
     samples: list[SampleOut]
     actions: list[ActionOut]
+    schedule_to_start: AchievedLatencyOut | None = Field(
+        default=None,
+        description="The schedule-to-start every task measured in the window got, against the "
+        "group's SLO (null when its workers measured none)",
+    )
 
 
 class EventOut(BaseModel):

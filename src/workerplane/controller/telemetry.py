@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections import deque
@@ -36,6 +37,7 @@ from workerplane.planning.events import (
     version_events,
 )
 from workerplane.planning.status import GroupStatus, VersionStatus
+from workerplane.scaling.latency import LatencySketch
 
 if TYPE_CHECKING:  # cycle.py imports the controller's interfaces: the report is for annotations
     from workerplane.controller.cycle import CycleReport
@@ -84,6 +86,7 @@ class TelemetryRecorder:
         self._events: deque[GroupEvent] = deque(maxlen=max_buffered)
         self._written: dict[GroupKey, GroupSample] = {}
         self._pending_action: dict[GroupKey, ActionMarker] = {}
+        self._pending_waited: dict[GroupKey, LatencySketch] = {}
         self._versions: dict[str, VersionStatus] = {}
         self._groups: dict[GroupKey, GroupStatus] = {}
         self._failing = False
@@ -101,13 +104,20 @@ class TelemetryRecorder:
         key = (report.version_key, report.group_id)
         marker = action_marker(report.plan, report.previous, report.observation.census.running)
         action = marker or self._pending_action.pop(key, None)
-        sample = sample_of(report.status, action)
+        measured = report.plan.state.latency.latest
+        waited = self._pending_waited.pop(key, None)
+        if measured.count:
+            waited = measured if waited is None else waited.merge(measured)
+        sample = dataclasses.replace(sample_of(report.status, action), waited=waited)
         self._latest_at = max(self._latest_at, sample.at)
         if self._due(self._written.get(key), sample):
             self._samples.append(sample)
             self._written[key] = sample
-        elif action is not None:
+            return
+        if action is not None:
             self._pending_action[key] = action
+        if waited is not None:
+            self._pending_waited[key] = waited  # rides on the next sample, never lost
 
     def _due(self, last: GroupSample | None, sample: GroupSample) -> bool:
         if last is None:
@@ -115,7 +125,8 @@ class TelemetryRecorder:
         elapsed = sample.at - last.at
         if 0 <= elapsed < self._sample_interval_s:
             return False
-        changed = sample.action is not None or not sample.same_values(last)
+        measured = sample.waited is not None
+        changed = sample.action is not None or measured or not sample.same_values(last)
         return changed or not 0 <= elapsed < self._idle_interval_s
 
     def on_published(
@@ -143,6 +154,7 @@ class TelemetryRecorder:
         for gone in [key for key, last in self._written.items() if last.at < horizon]:
             del self._written[gone]
             self._pending_action.pop(gone, None)
+            self._pending_waited.pop(gone, None)
 
     # -- writing (the sink runs in a thread) ----------------------------------------------------
 

@@ -102,12 +102,18 @@ def achieved_over(
     report any measurement (a provider that cannot collect them)."""
     if window.last is None:
         return None
+    return judge(window.over(window_s, wall_time), window_s, target, workers)
+
+
+def judge(
+    sketch: LatencySketch, window_s: float, target: LatencyTarget | None, workers: int | None
+) -> AchievedLatency:
+    """``sketch`` (the tasks of a ``window_s`` window) against ``target``; ``workers`` is what
+    the group ran (to tell a capped group)."""
     facts = GroupFacts(
         desired=workers,
         max_count=target.max_count if target else None,
         startup_s=target.startup_s if target else None,
         signal_delay_s=target.signal_delay_s if target else 0.0,
     )
-    return achieved(
-        window.over(window_s, wall_time), window_s, target.slo_s if target else None, facts
-    )
+    return achieved(sketch, window_s, target.slo_s if target else None, facts)

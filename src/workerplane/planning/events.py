@@ -14,6 +14,7 @@ from workerplane.planning.actions import ExecutionFailure, Invoke, Plan, Reconci
 from workerplane.planning.observe import Observation
 from workerplane.planning.plan import UNSTARTED_REASON
 from workerplane.planning.status import GroupStatus, Readiness, VersionStatus
+from workerplane.scaling.latency import LatencySketch
 
 
 class EventKind(enum.StrEnum):
@@ -92,6 +93,8 @@ class GroupSample:
     add_rate: float | None
     dispatch_rate: float | None
     action: ActionMarker | None = None
+    #: The schedule-to-start of the tasks measured since the group's previous sample.
+    waited: LatencySketch | None = None
 
     def same_values(self, other: GroupSample) -> bool:
         """Whether ``other`` shows the same figures (its time and action aside)."""

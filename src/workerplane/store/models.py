@@ -203,6 +203,9 @@ class TelemetrySample(Base):
     action_kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
     action_size: Mapped[int | None] = mapped_column(Integer, nullable=True)
     action_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: The schedule-to-start of the tasks measured since the previous sample (a latency
+    #: sketch's wire form), ``None`` when none was.
+    waited_json: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class TelemetryEvent(Base):

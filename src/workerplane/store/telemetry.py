@@ -10,11 +10,12 @@ mean) in a bucket, so a spike shorter than a bucket still shows on a 24-hour cha
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import ColumnElement, Integer, cast, delete, func, insert, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -27,6 +28,7 @@ from workerplane.planning.events import (
     GroupSample,
     Severity,
 )
+from workerplane.scaling.latency import LatencySketch
 from workerplane.store.db import Database
 from workerplane.store.models import TelemetryEvent, TelemetrySample
 
@@ -69,11 +71,14 @@ class ActionPoint:
 
 @dataclass(frozen=True)
 class Series:
-    """A group's samples over a window, at most one per ``step_s`` bucket, and its actions."""
+    """A group's samples over a window, at most one per ``step_s`` bucket, and its actions.
+    ``waited`` is the schedule-to-start of every task measured in the window (each sample's
+    ``waited``, those of its bucket)."""
 
     step_s: float
     samples: list[GroupSample]
     actions: list[ActionPoint]
+    waited: LatencySketch
 
 
 @dataclass(frozen=True)
@@ -202,13 +207,26 @@ class TelemetryStore:
             .order_by(TelemetrySample.at.desc())
             .limit(max_points)
         )
+        measured = (
+            select(bucket.label("bucket"), TelemetrySample.waited_json)
+            .where(in_window & TelemetrySample.waited_json.is_not(None))
+            .order_by(TelemetrySample.at)
+        )
         with self._db.read_session() as s:
             samples = [_bucket_sample(version_key, group_id, row) for row in s.execute(query)]
             points = [
                 ActionPoint(at, ActionMarker(ActionKind(kind or ""), size or 0, reason or ""))
                 for at, kind, size, reason in s.execute(actions)
             ]
-        return Series(step_s=step, samples=samples, actions=points[::-1])
+            by_bucket: dict[int, LatencySketch] = {}
+            for index, wire in s.execute(measured):
+                sketch = _sketch(wire or "{}")
+                by_bucket[int(index)] = by_bucket.get(int(index), LatencySketch()).merge(sketch)
+        samples = [replace(x, waited=by_bucket.get(int((x.at - since) // step))) for x in samples]
+        waited = LatencySketch()
+        for sketch in by_bucket.values():
+            waited = waited.merge(sketch)
+        return Series(step_s=step, samples=samples, actions=points[::-1], waited=waited)
 
     def events(
         self, since: float, until: float, limit: int, where: EventFilter | None = None
@@ -259,6 +277,7 @@ def _sample_row(sample: GroupSample) -> dict[str, object]:
         "action_kind": action.kind.value if action else None,
         "action_size": action.size if action else None,
         "action_reason": action.reason if action else None,
+        "waited_json": json.dumps(sample.waited.to_wire()) if sample.waited else None,
     }
 
 
@@ -293,6 +312,15 @@ def _bucket_sample(version_key: str, group_id: str, row: Sequence[object]) -> Gr
         add_rate=_float(add),
         dispatch_rate=_float(dispatch),
     )
+
+
+def _sketch(wire: str) -> LatencySketch:
+    """A stored sketch; one that cannot be read counts as none (it was written by this code,
+    so only a hand-edited row can be malformed)."""
+    try:
+        return LatencySketch.from_wire(json.loads(wire))
+    except ValueError:
+        return LatencySketch()
 
 
 def _int(value: object) -> int | None:

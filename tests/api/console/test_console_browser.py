@@ -79,6 +79,16 @@ async def test_console_end_to_end(page: Page, served: Served, temporal_address: 
     await expect(page.locator("#events-table [data-kind=decision]").first).to_be_visible()
     await screenshot(page, "03-endpoint-burst")
     await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), SLOW_MS / 1000)
+    # Each activity's schedule-to-start, as its worker measured it: the line and the chart.
+    await page.wait_for_function(
+        "() => Number(document.querySelector('#achieved-latency [data-count]')"
+        "?.dataset.count || 0) === 12",
+        timeout=SLOW_MS,
+    )
+    await expect(page.locator("#achieved-latency")).to_contain_text("p95")
+    await page.wait_for_function(
+        _peak("schedule-to-start", "peakScheduleToStartP95S"), timeout=SLOW_MS
+    )
 
     # Edit min/max: a bound the API refuses shows by its field; a rule between two fields shows
     # at the top of the form; a valid change is saved.

@@ -32,6 +32,14 @@ const CHARTS = [
     id: "rates", title: "Task rates (per second)",
     series: [["add_rate", "added", "#c62828"], ["dispatch_rate", "dispatched", "#2e7d32"]],
   },
+  {
+    // What the tasks really waited, as the workers measured each one, against the group's SLO.
+    id: "schedule-to-start", title: "Schedule-to-start p95 (s), measured per task",
+    series: [
+      ["schedule_to_start_p95_s", "achieved p95", "#6a1b9a"],
+      ["slo_s", "SLO", "#9e9e9e", (_sample, metrics) => metrics.schedule_to_start?.slo_s ?? null],
+    ],
+  },
 ];
 
 /** A row of buttons to pick the chart window; `onChange(since)` when one is picked. */
@@ -125,7 +133,8 @@ export function metricCharts(container) {
       metrics = next;
       const xs = next.samples.map((s) => s.at);
       for (const { spec, box, plot } of plots) {
-        const columns = spec.series.map(([key]) => next.samples.map((s) => s[key] ?? null));
+        const columns = spec.series.map(([key, , , derive]) =>
+          next.samples.map((s) => (derive ? derive(s, next) : s[key]) ?? null));
         plot.setData([xs, ...columns]);
         box.dataset.samples = String(xs.length);
         box.dataset.actions = String(next.actions.length);

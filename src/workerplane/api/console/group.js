@@ -4,7 +4,7 @@
 import { get, seg } from "./api.js";
 import { metricCharts, windowSelector } from "./charts.js";
 import { decisionLog, eventTable } from "./events.js";
-import { age, fill, h, num, status } from "./dom.js";
+import { age, clock, fill, h, num, status } from "./dom.js";
 
 /**
  * Charts, decision log and events of one group, in `container`.
@@ -15,6 +15,7 @@ export function telemetryPanel(container, { metricsPath, eventsPath, eventFilter
   let since = "15m";
   const chartsBox = h("div", {});
   const chartError = h("div", { class: "error", hidden: true });
+  const achievedBox = h("p", { id: "achieved-latency" });
   const decisions = h("section", {});
   const events = h("section", {});
   const charts = metricCharts(chartsBox);
@@ -27,7 +28,7 @@ export function telemetryPanel(container, { metricsPath, eventsPath, eventFilter
         chartError.hidden = false;
       });
     }),
-    chartError, chartsBox,
+    chartError, achievedBox, chartsBox,
     h("div", { class: "columns" },
       h("div", {}, h("h2", {}, "Decision log"), decisions),
       h("div", {}, h("h2", {}, "Events"), events)));
@@ -45,7 +46,10 @@ export function telemetryPanel(container, { metricsPath, eventsPath, eventFilter
       if (result.status === "rejected" && result.reason.status === 401) throw result.reason;
     }
     chartError.hidden = metrics.status === "fulfilled";
-    if (metrics.status === "fulfilled") charts.update(metrics.value);
+    if (metrics.status === "fulfilled") {
+      charts.update(metrics.value);
+      fill(achievedBox, achievedLine(metrics.value.schedule_to_start, "in this window"));
+    }
     else chartError.textContent = `metrics: ${metrics.reason.message}`;
     if (decided.status === "fulfilled") fill(decisions, decisionLog(decided.value.events));
     else show(decisions, decided.reason);
@@ -53,6 +57,17 @@ export function telemetryPanel(container, { metricsPath, eventsPath, eventFilter
     else show(events, recent.reason);
   }
   return { refresh, dispose: () => charts.dispose() };
+}
+
+/** What the tasks really waited (`AchievedLatencyOut`), against the SLO, in one line. */
+function achievedLine(achieved, when) {
+  if (!achieved) return h("span", { class: "muted" }, `Schedule-to-start: no task measured ${when}`);
+  const s = (v) => (v === null || v === undefined ? "–" : `${num(v, 2)} s`);
+  const slo = achieved.slo_s === null ? "" : ` against an SLO of ${achieved.slo_s} s`;
+  return h("span", { class: achieved.missing_slo ? "bad-text" : null, "data-count": String(achieved.count) },
+    `Schedule-to-start ${when}: p50 ${s(achieved.p50_s)}, p95 ${s(achieved.p95_s)}, ` +
+      `p99 ${s(achieved.p99_s)} over ${achieved.count} tasks${slo}`,
+    achieved.missing_slo ? ` – missing it: ${achieved.reason}` : "");
 }
 
 function groupSummary(version, groupId) {
@@ -70,6 +85,10 @@ function groupSummary(version, groupId) {
     item("Last decision", g.last_decision || "–", g.last_reason ? h("span", { class: "reason" }, g.last_reason) : ""),
     g.last_error ? item("Last error", h("span", { class: "bad-text" }, g.last_error)) : null,
     g.last_worker_exit ? item("Last worker exit", h("span", { class: "bad-text" }, g.last_worker_exit)) : null,
+    item("Schedule-to-start (15 min)", achievedLine(g.schedule_to_start, "in the last 15 min")),
+    (g.warmups || []).length ? item("Upcoming warm-ups", h("ul", {}, g.warmups.map((w) =>
+      h("li", {}, `${w.workers} workers for schedule ${w.schedule_id} at ${clock(w.action_at)} ` +
+        `(from ${clock(w.starts_at)}; ${w.basis})`)))) : null,
     item("Updated", `${age(g.updated_at)} ago`));
 }
 

@@ -9,6 +9,7 @@ naming the parameter. The samples are recorded by the controller under ``workerp
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass
@@ -24,8 +25,12 @@ from workerplane.api.deps import StoreDep
 from workerplane.api.errors import InvalidQuery
 from workerplane.api.schemas import ErrorResponse
 from workerplane.api.service import ENDPOINT_GROUP
+from workerplane.config.model import ScalingGroup
 from workerplane.errors import NotFound
+from workerplane.planning.achieved import judge, latency_target
 from workerplane.planning.events import EventKind
+from workerplane.providers.registry import provider_strategy
+from workerplane.scaling.registry import DEFAULT_SCALER, build_scaler
 from workerplane.store.store import Store
 from workerplane.store.telemetry import EventFilter, EventPage, Series, parse_duration
 
@@ -140,21 +145,36 @@ def _kinds(kind: str | None) -> tuple[str, ...]:
     return kinds
 
 
-def _group_key(store: Store, name: str, build_id: str, group: str) -> str:
-    """The version key of an existing version's group (404 otherwise)."""
+def _group_key(store: Store, name: str, build_id: str, group: str) -> tuple[str, ScalingGroup]:
+    """The version key of an existing version's group, and the group (404 otherwise)."""
     view = store.versions.get(name, build_id)
-    if group not in view.spec.compute.scaling_groups:
+    spec = view.spec.compute.scaling_groups.get(group)
+    if spec is None:
         raise NotFound(f"scaling group '{group}' not found in version '{name}/{build_id}'")
-    return view.key
+    return view.key, spec
+
+
+def _achieved(series: Series, span: Window, group: ScalingGroup) -> S.AchievedLatencyOut | None:
+    """What the window's tasks got, against the group's SLO (the ``slo`` scaler's)."""
+    if not series.waited.count:
+        return None
+    try:
+        strategy = provider_strategy(group.provider.type, group.provider.details)
+        scaler = build_scaler(group.scaler.type or DEFAULT_SCALER, group.scaler.details, strategy)
+    except ValueError:
+        scaler = None  # a spec the controller could not run either: no SLO to judge against
+    workers = max((x.workers_running for x in series.samples), default=None)
+    result = judge(series.waited, span.until - span.since, latency_target(scaler, None), workers)
+    return S.AchievedLatencyOut(**dataclasses.asdict(result))
 
 
 def _metrics(
-    deployment: str, build_id: str, group: str, series: Series, span: Window
+    deployment: str, build_id: str, group_id: str, group: ScalingGroup, series: Series, span: Window
 ) -> T.MetricsOut:
     return T.MetricsOut(
         deployment=deployment,
         build_id=build_id,
-        group=group,
+        group=group_id,
         since=span.since,
         until=span.until,
         step_s=series.step_s,
@@ -170,6 +190,7 @@ def _metrics(
                 pollers=s.pollers,
                 add_rate=s.add_rate,
                 dispatch_rate=s.dispatch_rate,
+                schedule_to_start_p95_s=s.waited.quantile(0.95) if s.waited else None,
             )
             for s in series.samples
         ],
@@ -179,6 +200,7 @@ def _metrics(
             )
             for a in series.actions
         ],
+        schedule_to_start=_achieved(series, span, group),
     )
 
 
@@ -218,9 +240,9 @@ def group_metrics(
     """A scaling group's backlog, workers, pollers and rates over time, and its scale actions."""
     span = window(since, until)
     points = _bounded(max_points, "max_points", MAX_POINTS)
-    key = _group_key(store, name, build_id, group)
+    key, spec = _group_key(store, name, build_id, group)
     series = store.telemetry.series(key, group, span.since, span.until, points)
-    return _metrics(name, build_id, group, series, span)
+    return _metrics(name, build_id, group, spec, series, span)
 
 
 @router.get("/endpoints/{ref}/metrics", response_model=T.MetricsOut)
@@ -236,7 +258,8 @@ def endpoint_metrics(
     points = _bounded(max_points, "max_points", MAX_POINTS)
     version = store.endpoints.get(ref).version
     series = store.telemetry.series(version.key, ENDPOINT_GROUP, span.since, span.until, points)
-    return _metrics(version.deployment, version.build_id, ENDPOINT_GROUP, series, span)
+    spec = version.spec.compute.scaling_groups[ENDPOINT_GROUP]
+    return _metrics(version.deployment, version.build_id, ENDPOINT_GROUP, spec, series, span)
 
 
 @router.get("/events", response_model=T.EventList)
