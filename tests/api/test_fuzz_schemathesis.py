@@ -25,6 +25,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from api_support import ServerThread, make_api
 
 from workerplane.temporal.devserver import free_port
@@ -79,6 +80,9 @@ def _schemathesis(port: int, token: str, config: Path, *selection: str) -> str:
     return output
 
 
+# Two schemathesis runs of up to 900 s each: about 2 minutes on an idle machine, far longer on
+# a loaded one (the suite's 300 s default would cut it off).
+@pytest.mark.timeout(1800)
 def test_no_generated_request_breaks_the_documented_contract(tmp_path: Path) -> None:
     api = make_api(f"sqlite:///{tmp_path / 'fuzz.db'}")
     port = free_port()
