@@ -93,7 +93,8 @@ def uvicorn_config(app: Any, host: str, port: int) -> uvicorn.Config:
     )  # fmt: skip
 
 
-#: The environment variable ``serve`` reads the database URL from (deploy/kustomize sets it).
+#: The environment variable ``serve`` reads the database URL from (the Helm chart mounts the
+#: Secret's key as a file and passes ``--database-url-file`` instead).
 DATABASE_URL_ENV = "WORKERPLANE_DATABASE_URL"
 
 
