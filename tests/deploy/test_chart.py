@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import helm_python
 import pytest
 import yaml
 from chart_support import (
@@ -15,6 +14,7 @@ from chart_support import (
     K8S_VERSIONS,
     RELEASE_NAMESPACE,
     example_values,
+    helm_python,
     of_kind,
     one,
     policy_text,
