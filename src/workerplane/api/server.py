@@ -35,6 +35,7 @@ from workerplane.api.settings import ApiSettings
 from workerplane.controller.prometheus import ProcessMetrics
 from workerplane.controller.telemetry import RecordingStatusSink, TelemetryRecorder
 from workerplane.errors import Conflict
+from workerplane.providers.kubernetes.provider import load_cluster_policy
 from workerplane.security.crypto import load_secret_box
 from workerplane.security.redact import install_log_scrubber, register_secret
 from workerplane.store.controller_io import StoreSpecSource, StoreStatusSink
@@ -100,7 +101,8 @@ def uvicorn_config(app: Any, host: str, port: int) -> uvicorn.Config:
     )  # fmt: skip
 
 
-#: The environment variable ``serve`` reads the database URL from (deploy/kustomize sets it).
+#: The environment variable ``serve`` reads the database URL from (the Helm chart mounts the
+#: Secret's key as a file and passes ``--database-url-file`` instead).
 DATABASE_URL_ENV = "WORKERPLANE_DATABASE_URL"
 
 
@@ -186,6 +188,7 @@ async def serve(
         default_namespace=config.namespace,
         temporal_routing=config.temporal_routing,
         controller="embedded" if config.controller else "external",
+        cluster_policy=load_cluster_policy(),
     )
     app = create_app(store, settings, temporal_hook=temporal_routing_hook(config.temporal_address))
     runtime = ServeRuntime(

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from workerplane.config.cluster_policy import cluster_policy_issues
 from workerplane.config.model import (
     ComputeConfig,
     DeploymentSpec,
@@ -25,17 +26,23 @@ from workerplane.config.model import (
     WorkerDeploymentRef,
 )
 from workerplane.config.validation import validate_spec
-from workerplane.errors import Invalid
+from workerplane.errors import Invalid, ValidationIssue
 from workerplane.providers.base import WorkerEnvironment
 from workerplane.providers.factory import build_provider
+from workerplane.providers.kubernetes.details import ClusterPolicy
 from workerplane.store.endpoint_fields import EndpointFields
 
 ENDPOINT_GROUP = "workers"
 
 
-def check_spec(spec: DeploymentSpec) -> None:
-    """Raise :class:`Invalid` with every issue of ``spec`` (validation's own messages)."""
-    issues = validate_spec(spec)
+def spec_issues(spec: DeploymentSpec, policy: ClusterPolicy) -> list[ValidationIssue]:
+    """Every issue of ``spec``: validation's own, then the cluster policy's."""
+    return validate_spec(spec) or cluster_policy_issues(spec, policy)
+
+
+def check_spec(spec: DeploymentSpec, policy: ClusterPolicy) -> None:
+    """Raise :class:`Invalid` with every issue of ``spec`` (see :func:`spec_issues`)."""
+    issues = spec_issues(spec, policy)
     if issues:
         raise Invalid(issues)
 

@@ -17,6 +17,7 @@ from workerplane.cli.output import console, err_console
 from workerplane.cli.status import status
 from workerplane.config.model import DeploymentSpec
 from workerplane.logs import LogFormat, configure_logging
+from workerplane.providers.kubernetes.details import ClusterPolicy
 
 app = typer.Typer(
     name="workerplane",
@@ -49,14 +50,22 @@ def validate(
     ),
     address: str | None = TemporalAddressOpt,
     temporal_scaler: str = TemporalScalerOpt,
+    k8s_policy: Path | None = typer.Option(
+        None,
+        "--k8s-policy",
+        envvar="WORKERPLANE_K8S_POLICY",
+        help="The Kubernetes cluster policy (allowed namespaces, per-pod limits) to check k8s "
+        "groups against; the Helm chart mounts it into serve at this variable's path.",
+    ),
 ) -> None:
     """Check a deployment spec; print every problem with its file, group, field and rule."""
     from workerplane.cli.interop import load_spec_for_server
     from workerplane.config.loader import SpecError, load_spec
 
+    policy = _cluster_policy(k8s_policy)
     try:
         # --server: Temporal's own test providers (test-invoke) are left to the server to check.
-        spec = load_spec_for_server(file) if server else load_spec(file)
+        spec = load_spec_for_server(file) if server else load_spec(file, policy=policy)
     except SpecError as err:
         for line in str(err).splitlines():
             err_console.print(line, highlight=False, soft_wrap=True, markup=False)
@@ -68,6 +77,19 @@ def validate(
     groups = ", ".join(spec.compute.scaling_groups)
     console.print(f"{file}: valid ([bold]{spec.name}[/], groups: {groups})")
     _print_warnings(spec, file)
+
+
+def _cluster_policy(path: Path | None) -> ClusterPolicy:
+    """The cluster policy the provider would apply: the file given, else the defaults."""
+    # The provider module loads the kubernetes client; only `validate` needs it here.
+    from workerplane.providers.kubernetes.provider import load_cluster_policy
+
+    try:
+        return load_cluster_policy(path) if path is not None else ClusterPolicy()
+    except OSError as err:
+        raise _fail(f"--k8s-policy {path}: {err.strerror}") from None
+    except ValueError as err:  # pydantic's ValidationError is a ValueError
+        raise _fail(f"--k8s-policy {path}: {err}") from None
 
 
 def _print_warnings(spec: DeploymentSpec, file: Path) -> None:

@@ -23,11 +23,13 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from workerplane.config.cluster_policy import cluster_policy_issues
 from workerplane.config.issue_paths import issues_from_pydantic, join_path
 from workerplane.config.model import DeploymentSpec
 from workerplane.config.secrets import public_spec, reveal_spec
 from workerplane.config.validation import normalize_task_queue_type, validate_spec, with_line
 from workerplane.errors import ValidationIssue
+from workerplane.providers.kubernetes.details import ClusterPolicy
 
 
 class SpecError(Exception):
@@ -193,9 +195,16 @@ def _normalize(data: dict[str, Any]) -> tuple[dict[str, Any], list[ValidationIss
 
 
 def parse_spec(
-    data: Any, file: str = "<string>", *, lines: Mapping[str, int] | None = None
+    data: Any,
+    file: str = "<string>",
+    *,
+    lines: Mapping[str, int] | None = None,
+    policy: ClusterPolicy | None = None,
 ) -> DeploymentSpec:
     """Validate already-parsed YAML/JSON data into a spec.
+
+    ``policy``: also check the ``k8s`` groups against the cluster policy (allowed namespaces,
+    per-pod limits), which the caller read from where the operator keeps it.
 
     Raises:
         SpecError: structural or semantic issues.
@@ -225,13 +234,17 @@ def parse_spec(
             file, located(issues_from_pydantic(exc, "", model=DeploymentSpec, code="structure"))
         ) from None
     semantic = validate_spec(spec)
+    if policy is not None:
+        semantic += cluster_policy_issues(spec, policy)
     if semantic:
         raise SpecError(file, located(semantic))
     return spec
 
 
-def load_spec_text(text: str, file: str = "<string>") -> DeploymentSpec:
-    """Parse and validate a spec from YAML text.
+def load_spec_text(
+    text: str, file: str = "<string>", *, policy: ClusterPolicy | None = None
+) -> DeploymentSpec:
+    """Parse and validate a spec from YAML text (``policy``: see :func:`parse_spec`).
 
     Raises:
         SpecError: YAML, structural or semantic issues.
@@ -246,11 +259,11 @@ def load_spec_text(text: str, file: str = "<string>") -> DeploymentSpec:
         data = yaml.load(text, Loader=_Loader)  # _Loader is a SafeLoader
     except yaml.YAMLError as exc:
         raise SpecError(file, [_yaml_error(exc)]) from None
-    return parse_spec(data, file, lines=_line_index(node))
+    return parse_spec(data, file, lines=_line_index(node), policy=policy)
 
 
-def load_spec(path: str | Path) -> DeploymentSpec:
-    """Read, parse and validate ``deploy.yaml``.
+def load_spec(path: str | Path, *, policy: ClusterPolicy | None = None) -> DeploymentSpec:
+    """Read, parse and validate ``deploy.yaml`` (``policy``: see :func:`parse_spec`).
 
     Raises:
         SpecError: the file cannot be read, or has YAML, structural or semantic issues.
@@ -263,7 +276,7 @@ def load_spec(path: str | Path) -> DeploymentSpec:
         raise SpecError(
             file, [ValidationIssue("", f"cannot read file: {reason}", None, "io")]
         ) from None
-    return load_spec_text(text, file)
+    return load_spec_text(text, file, policy=policy)
 
 
 # --------------------------------------------------------------------------------------------

@@ -33,13 +33,13 @@ def _record(fields: dict[str, Any], secret_env_keys: list[str]) -> EndpointRecor
 
 
 @router.post("", response_model=S.EndpointOut, status_code=201, responses={200: S.REPLAYED})
-def create_endpoint(body: S.EndpointCreate, store: StoreDep) -> Response:
+def create_endpoint(body: S.EndpointCreate, store: StoreDep, settings: SettingsDep) -> Response:
     """Create a Launch-style ``temporal`` endpoint (idempotent by ``request_id``)."""
     fields = _record(
         body.model_dump(include=set(EndpointFields.model_fields)), sorted(body.secret_env)
     )
     spec = render_endpoint(body.name, fields, body.secret_env)
-    check_spec(spec)
+    check_spec(spec, settings.cluster_policy)
     view, created = store.endpoints.create(
         body.name, body.endpoint_type, fields, spec, body.request_id, body.fingerprint()
     )
@@ -69,7 +69,9 @@ def get_endpoint(ref: S.EndpointRef, store: StoreDep) -> Response:
 
 
 @router.put("/{ref}", response_model=S.EndpointOut)
-def update_endpoint(ref: S.EndpointRef, body: S.EndpointUpdate, store: StoreDep) -> S.EndpointOut:
+def update_endpoint(
+    ref: S.EndpointRef, body: S.EndpointUpdate, store: StoreDep, settings: SettingsDep
+) -> S.EndpointOut:
     """Change an endpoint; min/max/per_worker take effect on the running workers."""
     # Read, compute the new fields and spec here, then store them only if the version's conflict
     # token is still the one read (the client's, when it sent one).
@@ -97,7 +99,7 @@ def update_endpoint(ref: S.EndpointRef, body: S.EndpointUpdate, store: StoreDep)
     stored = current.fields.model_dump(exclude={"secret_env_keys"})
     fields = _record({**stored, **changes}, sorted(secret_env))
     spec = render_endpoint(current.name, fields, secret_env)
-    check_spec(spec)
+    check_spec(spec, settings.cluster_policy)
     view, _ = store.endpoints.update(
         current.id,
         fields,

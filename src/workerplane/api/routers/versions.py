@@ -11,13 +11,12 @@ from starlette.concurrency import run_in_threadpool
 from workerplane.api import schemas as S
 from workerplane.api.deps import SettingsDep, StoreDep
 from workerplane.api.responses import version_out
-from workerplane.api.service import check_spec, provider_checks, version_spec
+from workerplane.api.service import check_spec, provider_checks, spec_issues, version_spec
 from workerplane.api.settings import ApiSettings
 from workerplane.config.advice import spec_warnings
 from workerplane.config.model import ComputeConfig, DeploymentSpec
 from workerplane.config.proto import ScalingGroupUpdate
 from workerplane.config.update import UpdateError, apply_compute_config_update
-from workerplane.config.validation import validate_spec
 from workerplane.errors import Invalid
 from workerplane.security.redact import scrub
 from workerplane.store.rows import is_replay
@@ -30,7 +29,11 @@ VERSION = VERSIONS + "/{build_id}"
 
 @router.post(VERSIONS, response_model=S.VersionOut, status_code=201, responses={200: S.REPLAYED})
 def create_version(
-    name: S.DeploymentName, body: S.VersionCreate, response: Response, store: StoreDep
+    name: S.DeploymentName,
+    body: S.VersionCreate,
+    response: Response,
+    store: StoreDep,
+    settings: SettingsDep,
 ) -> S.VersionOut:
     """``CreateWorkerDeploymentVersion`` with a compute config."""
     dep = store.deployments.get(name)
@@ -41,7 +44,7 @@ def create_version(
         body.compute_config,
         body.temporal_namespace or dep.namespace,
     )
-    check_spec(spec)
+    check_spec(spec, settings.cluster_policy)
     view, created = store.versions.create(
         name, body.build_id, spec, body.request_id, body.fingerprint()
     )
@@ -76,7 +79,11 @@ def _apply_update(current: ComputeConfig, body: S.ComputeConfigUpdate) -> Comput
 
 @router.patch(VERSION + "/compute-config", response_model=S.VersionOut)
 def update_compute_config(
-    name: S.DeploymentName, build_id: S.BuildId, body: S.ComputeConfigUpdate, store: StoreDep
+    name: S.DeploymentName,
+    build_id: S.BuildId,
+    body: S.ComputeConfigUpdate,
+    store: StoreDep,
+    settings: SettingsDep,
 ) -> S.VersionOut:
     """``UpdateWorkerDeploymentVersionComputeConfig``: per-group masks and removals."""
     # Read the spec and its token, compute the new spec here, then store it only if the token
@@ -90,7 +97,7 @@ def update_compute_config(
         return version_out(store.versions.get(name, build_id))
     new = current.spec.model_copy(update={"compute": _apply_update(current.spec.compute, body)})
     new = DeploymentSpec.model_validate(new.model_dump())
-    check_spec(new)
+    check_spec(new, settings.cluster_policy)
     view, _ = store.versions.replace_spec(
         name,
         build_id,
@@ -105,7 +112,8 @@ def update_compute_config(
 async def _validate(
     spec: DeploymentSpec, run_checks: bool, settings: ApiSettings
 ) -> S.ValidationOut:
-    issues = [S.FieldIssue(field=i.path, message=i.message) for i in validate_spec(spec)]
+    found = spec_issues(spec, settings.cluster_policy)
+    issues = [S.FieldIssue(field=i.path, message=i.message) for i in found]
     checks: list[S.ProviderCheckOut] = []
     if not issues and run_checks:
         for c in await provider_checks(

@@ -9,10 +9,12 @@ Two modes share the provider type ``k8s``:
   and deletes it again when the deployment goes away.
 
 The :class:`ClusterPolicy` is what the cluster operator allows: the GPU types and how to schedule
-them (resource name, node selector, tolerations), and per-pod resource ceilings. It comes from a
-YAML file named by ``WORKERPLANE_K8S_POLICY`` (the Helm/kustomize install mounts a ConfigMap
-there; :func:`workerplane.providers.kubernetes.provider.load_cluster_policy` reads it), so one
-team cannot widen it through its own deployment spec.
+them (resource name, node selector, tolerations), per-pod resource ceilings, and the namespaces
+workers may run in. It comes from a YAML file named by ``WORKERPLANE_K8S_POLICY`` (the Helm chart
+mounts a ConfigMap there, its ``allowed_namespaces`` from the same value as its RBAC;
+:func:`workerplane.providers.kubernetes.provider.load_cluster_policy` reads it), so one team
+cannot widen it through its own deployment spec. :meth:`K8sDetails.check_policy` is the one
+check: the provider runs it before any request, ``workerplane validate`` before anything runs.
 
 This module is pure (pydantic only): the provider registry and the config layer import it.
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
@@ -82,6 +85,23 @@ def format_cpus(cpus: float | str) -> str:
     return str(millis // 1000) if millis % 1000 == 0 else f"{millis}m"
 
 
+@dataclass(frozen=True)
+class PolicyProblem:
+    """One way provider details break the cluster policy.
+
+    Attributes:
+        field: the offending key, relative to ``provider.details`` (``namespace``,
+            ``managed.cpus``), so callers can name it in the spec's own terms.
+        rule: what the policy allows, in plain words.
+    """
+
+    field: str
+    rule: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.rule}"
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -127,7 +147,28 @@ class ClusterPolicy(_Model):
     max_storage: str = "1Ti"
     max_replicas: int = Field(default=1000, ge=0)
     allowed_namespaces: list[str] | None = None
-    """Namespaces workerplane may manage workers in; ``None``: any (RBAC still applies)."""
+    """Namespaces workerplane may scale or manage workers in (user-owned and managed alike);
+    ``None``: any (RBAC still applies). The Helm chart sets it from ``workerNamespaces``, the
+    value its Roles are made from, so the policy and the RBAC agree."""
+
+    @field_validator("allowed_namespaces")
+    @classmethod
+    def _namespaces(cls, value: list[str] | None) -> list[str] | None:
+        for namespace in value or []:
+            dns_name(namespace, "allowed namespace")
+        return value
+
+    def namespace_problem(self, namespace: str) -> PolicyProblem | None:
+        """Why workers may not run in ``namespace``, or ``None`` when they may."""
+        allowed = self.allowed_namespaces
+        if allowed is None or namespace in allowed:
+            return None
+        listed = ", ".join(allowed) if allowed else "none"
+        return PolicyProblem(
+            "namespace",
+            f"namespace {namespace!r} is not allowed by the cluster policy "
+            f"(allowed_namespaces: {listed})",
+        )
 
     @field_validator("max_memory", "max_storage")
     @classmethod
@@ -264,42 +305,42 @@ class ManagedDeploymentSpec(_Model):
         """``terminationGracePeriodSeconds``: the longest activity plus the drain margin."""
         return math.ceil(self.longest_activity_s + self.drain_margin_s)
 
-    def check_policy(self, policy: ClusterPolicy, namespace: str) -> list[str]:
-        """Every way this spec breaks the cluster policy, as ``field: reason`` lines."""
-        problems: list[str] = []
-        if policy.allowed_namespaces is not None and namespace not in policy.allowed_namespaces:
-            problems.append(
-                f"namespace: {namespace!r} is not one of the allowed namespaces "
-                f"{policy.allowed_namespaces}"
-            )
+    def check_policy(self, policy: ClusterPolicy) -> list[PolicyProblem]:
+        """Every way this block breaks the cluster's per-pod limits (fields under ``managed``)."""
+        problems: list[tuple[str, str]] = []
         if parse_quantity(self.cpus) > policy.max_cpus:
             problems.append(
-                f"cpus: {parse_quantity(self.cpus):g} is above the cluster limit of "
-                f"{policy.max_cpus:g}"
+                (
+                    "cpus",
+                    f"{parse_quantity(self.cpus):g} is above the cluster limit of "
+                    f"{policy.max_cpus:g}",
+                )
             )
         if parse_quantity(self.memory) > parse_quantity(policy.max_memory):
             problems.append(
-                f"memory: {self.memory} is above the cluster limit of {policy.max_memory}"
+                ("memory", f"{self.memory} is above the cluster limit of {policy.max_memory}")
             )
         if self.storage and parse_quantity(self.storage) > parse_quantity(policy.max_storage):
             problems.append(
-                f"storage: {self.storage} is above the cluster limit of {policy.max_storage}"
+                ("storage", f"{self.storage} is above the cluster limit of {policy.max_storage}")
             )
         if self.gpu_type:
             gpu = policy.gpu_types.get(self.gpu_type)
             if gpu is None:
                 known = ", ".join(sorted(policy.gpu_types)) or "none"
-                problems.append(f"gpu_type: unknown GPU type {self.gpu_type!r} (known: {known})")
+                unknown = f"unknown GPU type {self.gpu_type!r} (known: {known})"
+                problems.append(("gpu_type", unknown))
             elif self.gpus > gpu.max_gpus:
-                problems.append(
-                    f"gpus: {self.gpus} is above the limit of {gpu.max_gpus} for {self.gpu_type}"
-                )
+                limit = f"{self.gpus} is above the limit of {gpu.max_gpus} for {self.gpu_type}"
+                problems.append(("gpus", limit))
         if self.initial_replicas > policy.max_replicas:
             problems.append(
-                f"initial_replicas: {self.initial_replicas} is above the cluster limit of "
-                f"{policy.max_replicas}"
+                (
+                    "initial_replicas",
+                    f"{self.initial_replicas} is above the cluster limit of {policy.max_replicas}",
+                )
             )
-        return problems
+        return [PolicyProblem(f"managed.{key}", rule) for key, rule in problems]
 
 
 class K8sDetails(_Model):
@@ -325,3 +366,11 @@ class K8sDetails(_Model):
     @classmethod
     def _deployment(cls, value: str) -> str:
         return dns_name(value, "deployment")
+
+    def check_policy(self, policy: ClusterPolicy) -> list[PolicyProblem]:
+        """Every way these details break the cluster policy: the namespace (both modes), then
+        the managed block's per-pod limits."""
+        problems = [p for p in [policy.namespace_problem(self.namespace)] if p is not None]
+        if self.managed is not None:
+            problems.extend(self.managed.check_policy(policy))
+        return problems

@@ -137,9 +137,8 @@ class KubernetesProvider(Provider):
         )
 
     def policy_problems(self) -> list[str]:
-        if self.details.managed is None:
-            return []
-        return self.details.managed.check_policy(self.policy, self.details.namespace)
+        """The cluster policy's refusals (namespace, per-pod limits), checked before any request."""
+        return [str(problem) for problem in self.details.check_policy(self.policy)]
 
     @contextlib.contextmanager
     def _recording_errors(self) -> Iterator[None]:
