@@ -25,6 +25,10 @@ from dataclasses import dataclass
 
 #: How long a window the "in use" figure averages over.
 USAGE_WINDOW_S = 10.0
+#: Token arithmetic is in floats: a bucket this close to the cost holds it.
+_EPSILON = 1e-9
+#: The shortest wait for tokens (no busy loop on a rounding error).
+_MIN_WAIT_S = 0.001
 
 
 class Priority(enum.IntEnum):
@@ -117,7 +121,7 @@ class CallBudget:
         """Take ``cost`` tokens if there are enough (a call costing more than the burst may
         go once the bucket is full, leaving it in debt)."""
         now = self._refill()
-        if self._tokens < min(cost, self._burst):
+        if self._tokens + _EPSILON < min(cost, self._burst):
             return False
         self._tokens -= cost
         self._granted.append((now, cost))
@@ -146,4 +150,5 @@ class CallBudget:
                         queue.popleft()
                 waiter.granted.set_result(None)
                 continue
-            await self._sleep((min(waiter.cost, self._burst) - self._tokens) / self.rps)
+            short = min(waiter.cost, self._burst) - self._tokens
+            await self._sleep(max(short / self.rps, _MIN_WAIT_S))

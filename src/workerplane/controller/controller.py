@@ -18,9 +18,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from workerplane.config.model import DeploymentSpec, effective_task_queue_types
+from workerplane.config.model import DeploymentSpec
 from workerplane.controller.budget import CallBudget
 from workerplane.controller.cycle import CycleReport, GroupRuntime, TemporalMetrics
+from workerplane.controller.groups import GroupParts, StartFailure, spec_signature, start_failure
 from workerplane.controller.interfaces import (
     CycleObserver,
     MetricsConnector,
@@ -32,31 +33,14 @@ from workerplane.controller.publisher import StatusPublisher
 from workerplane.controller.runner import GroupRunner
 from workerplane.controller.shared_reads import SharedReads
 from workerplane.planning.actions import GroupState
-from workerplane.planning.plan import open_work_done, unstarted_status
+from workerplane.planning.plan import open_work_done
 from workerplane.planning.status import ControllerStatus, GroupStatus, ManagedVersion
-from workerplane.providers.base import WorkerEnvironment
 from workerplane.providers.factory import build_provider
-from workerplane.providers.registry import provider_strategy
-from workerplane.scaling.registry import DEFAULT_SCALER, build_scaler
-from workerplane.temporal.connection import ResolvedConnection, resolve_connection
-from workerplane.temporal.metrics import QueueTarget, read_types
 
 logger = logging.getLogger("workerplane.controller")
 
-#: Retrying a group whose provider cannot start: 1 s, 2 s, 4 s, ... at most this long apart.
-START_RETRY_CAP_S = 60.0
 #: Groups whose providers start at once (a provider's start may adopt workers, call an API, ...).
 START_CONCURRENCY = 32
-
-
-@dataclass
-class StartFailure:
-    """A group whose provider could not be built or started, reported until it starts."""
-
-    signature: str
-    status: GroupStatus
-    attempts: int
-    retry_at: float
 
 
 @dataclass(frozen=True)
@@ -244,7 +228,7 @@ class Controller:
             spec, generation, signature = known
             if spec is version.spec or (generation and generation == version.generation):
                 return signature
-        return _signature(version, group_id)
+        return spec_signature(version, group_id)
 
     async def _start_group(
         self,
@@ -277,53 +261,17 @@ class Controller:
     def _record_start_failure(
         self, version: ManagedVersion, group_id: str, signature: str, err: Exception
     ) -> None:
-        """Report a group whose provider cannot start (its version fails with the reason), and
-        retry it with a capped backoff, logging it once per spec and error."""
         key = (version.key, group_id)
-        error = f"cannot start: {err}"
-        previous = self._failures.get(key)
-        same = previous is not None and previous.signature == signature
-        attempts = previous.attempts + 1 if previous is not None and same else 1
-        if previous is None or not same or previous.status.last_error != error:
-            logger.error("%s/%s %s (retrying with backoff)", version.key, group_id, error)
-        else:
-            logger.debug("%s/%s still %s", version.key, group_id, error)
-        group = version.spec.compute.scaling_groups[group_id]
-        try:
-            strategy = provider_strategy(group.provider.type, group.provider.details).value
-        except ValueError:
-            strategy = "unknown"
-        status = unstarted_status(
-            version.key,
-            group_id,
-            group.provider.type,
-            group.scaler.type or DEFAULT_SCALER,
-            strategy,
-            error=error,
-            wall_time=time.time(),
+        self._failures[key] = start_failure(
+            version, group_id, signature, err, self._failures.get(key)
         )
-        delay = min(START_RETRY_CAP_S, 2.0 ** (attempts - 1))
-        self._failures[key] = StartFailure(signature, status, attempts, time.monotonic() + delay)
 
     async def _build_group(
         self, version: ManagedVersion, group_id: str, current: GroupRuntime | None
     ) -> GroupRuntime:
-        spec = version.spec
-        group = spec.compute.scaling_groups[group_id]
-        connection = resolve_connection(
-            spec.temporal, address=self._settings.address, namespace=self._settings.namespace
-        )
-        task_queue_types = effective_task_queue_types(spec.compute, group_id)
-        strategy = provider_strategy(group.provider.type, group.provider.details)
-        scaler = build_scaler(group.scaler.type or DEFAULT_SCALER, group.scaler.details, strategy)
+        parts = GroupParts.of(version, group_id, self._settings.address, self._settings.namespace)
+        group, scaler = parts.group, parts.scaler
         now = time.monotonic()
-        target = QueueTarget(
-            namespace=connection.namespace,
-            task_queues=tuple(spec.task_queues),
-            task_queue_types=read_types(task_queue_types, group.task_queue_types),
-            deployment_name=spec.deployment.name if spec.deployment else None,
-            build_id=spec.deployment.build_id if spec.deployment else None,
-        )
         if current is not None and current.group.provider == group.provider:
             # Only the scaler (or the version's metadata) changed: keep the workers, swap the brain.
             await self._runner.remove(current)
@@ -331,7 +279,7 @@ class Controller:
             current.state = dataclasses.replace(
                 current.state, scaler_state=scaler.initial_state(now)
             )
-            current.connection, current.target = connection, target
+            current.connection, current.target = parts.connection, parts.target
             logger.info("%s/%s scaler updated live", version.key, group_id)
             return current
         provider = self._providers(
@@ -339,7 +287,7 @@ class Controller:
             group.provider.details,
             deployment=version.key,
             group_id=group_id,
-            worker_env=_worker_env(connection, spec, task_queue_types),
+            worker_env=parts.worker_env(),
             state_dir=self._settings.state_dir,
         )
         try:
@@ -353,11 +301,11 @@ class Controller:
             version=version,
             group_id=group_id,
             group=group,
-            connection=connection,
+            connection=parts.connection,
             provider=provider,
             scaler=scaler,
-            strategy=strategy,
-            target=target,
+            strategy=parts.strategy,
+            target=parts.target,
             state=GroupState(
                 scaler_state=scaler.initial_state(now),
                 validation_error=None if check.ok else check.message,
@@ -415,31 +363,3 @@ class Controller:
         await self._publisher.publish(
             self.statuses(), self._versions, self._clock(), self.controller_status()
         )
-
-
-def _worker_env(
-    connection: ResolvedConnection, spec: DeploymentSpec, task_queue_types: tuple[str, ...]
-) -> WorkerEnvironment:
-    plain, secret = connection.worker_env()
-    return WorkerEnvironment(
-        address=connection.address,
-        namespace=connection.namespace,
-        task_queues=tuple(spec.task_queues),
-        task_queue_types=task_queue_types,
-        deployment_name=spec.deployment.name if spec.deployment else None,
-        build_id=spec.deployment.build_id if spec.deployment else None,
-        secret_env=secret,
-        extra_env=plain,
-    )
-
-
-def _signature(version: ManagedVersion, group_id: str) -> str:
-    spec = version.spec
-    parts = [
-        spec.compute.model_dump_json(),
-        spec.temporal.model_dump_json(),
-        ",".join(spec.task_queues),
-        spec.deployment.model_dump_json() if spec.deployment else "",
-        group_id,
-    ]
-    return "|".join(parts)

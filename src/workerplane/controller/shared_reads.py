@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
+from workerplane.config.model import TASK_QUEUE_TYPES
 from workerplane.controller.budget import CallBudget
 from workerplane.controller.interfaces import MetricsConnector, MetricsSource
 from workerplane.scaling.types import QueueStats
@@ -112,8 +113,8 @@ class SharedReads:
         if not types:
             return target
         wanted = set(types) | set(target.task_queue_types)
-        order = sorted(wanted, key=lambda t: (t not in target.task_queue_types, t))
-        return replace(target, task_queue_types=tuple(order))
+        # One order for every group of the version, so they all ask the same read.
+        return replace(target, task_queue_types=tuple(t for t in TASK_QUEUE_TYPES if t in wanted))
 
     def saw_backlog(self, namespace: str, queue: str) -> None:
         if self._on_backlog is not None:
