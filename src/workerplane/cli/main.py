@@ -227,7 +227,7 @@ def status(
     import dataclasses
     import json
 
-    from workerplane.controller.local import read_status_file
+    from workerplane.controller.local import read_controller_status, read_status_file
 
     pid, groups = read_status_file(state_dir / "status.json")
     if output == "json":
@@ -241,6 +241,15 @@ def status(
     console.print(
         status_table(groups, title=f"controller pid {pid} ({'running' if alive else 'stopped'})")
     )
+    load = read_controller_status(state_dir / "status.json")
+    if load is not None:
+        console.print(
+            f"Temporal calls: {load.rps_used:g} of {load.rps_budget:g}/s budget; "
+            f"{load.active_groups} active groups at their poll interval, {load.idle_groups} idle "
+            f"read every {load.idle_read_interval_s:g}s",
+            highlight=False,
+            markup=False,
+        )
 
 
 def _pid_alive(pid: int) -> bool:
