@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import signal
@@ -118,6 +119,20 @@ def run(
     metrics_address: str = typer.Option(
         "127.0.0.1", "--metrics-address", help="Address the metrics port binds (0.0.0.0: all)."
     ),
+    rps_budget: float | None = typer.Option(
+        None,
+        "--rps-budget",
+        min=0.1,
+        help="Temporal calls per second the controller may make, all groups together "
+        "(default 40; docs/fleet.md).",
+    ),
+    idle_read_interval: float | None = typer.Option(
+        None,
+        "--idle-read-interval",
+        min=0.1,
+        help="Seconds between reads of a group at zero with nothing to do (default 10; longer "
+        "when the budget cannot afford it).",
+    ),
     give_up_after: str = typer.Option(
         "300s",
         "--give-up-after",
@@ -155,6 +170,10 @@ def run(
     settings = ControllerSettings(
         state_dir=state_dir.resolve(), address=address, namespace=namespace
     )
+    if rps_budget is not None:
+        settings = dataclasses.replace(settings, rps_budget=rps_budget)
+    if idle_read_interval is not None:
+        settings = dataclasses.replace(settings, idle_read_interval_s=idle_read_interval)
     controller = Controller(source, JsonStatusSink(state_dir / "status.json"), settings)
     if metrics_port is not None:
         from workerplane.controller.prometheus import serve_metrics
@@ -224,7 +243,6 @@ def status(
     output: str = typer.Option("table", "--output", "-o", help="table or json"),
 ) -> None:
     """Show each scaling group: workers, pollers, backlog, and the last decision and why."""
-    import dataclasses
     import json
 
     from workerplane.controller.local import read_controller_status, read_status_file
