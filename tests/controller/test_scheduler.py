@@ -51,6 +51,8 @@ def test_jitter_stays_within_its_bounds(jitter: float) -> None:
     assert all(100.0 + 10.0 * (1 - jitter) <= d <= 100.0 + 10.0 * (1 + jitter) for d in dues)
     firsts = [schedule.first(handle, 100.0, 10.0) for handle in range(500, 1000)]
     assert all(100.0 <= d <= 100.0 + 10.0 * jitter for d in firsts)
+    bounded = [schedule.within(handle, 100.0, 10.0) for handle in range(1000, 1500)]
+    assert all(100.0 + 10.0 * (1 - jitter) <= d <= 110.0 for d in bounded), "never past the bound"
     if jitter:
         assert len({round(d, 6) for d in dues}) > 400, "groups sharing an interval spread out"
 

@@ -165,14 +165,12 @@ class GroupRunner:
         now = self._clock()
         if has_activity(group.status):
             self._last_active[handle] = now
-        self._schedule.at(handle, started + self._schedule.jittered(self._interval(handle, group)))
-        self._kick.set()
-
-    def _interval(self, handle: int, group: GroupRuntime) -> float:
         poll = group.scaler.poll_interval_s
-        if self._active(handle, group, self._clock()):
-            return poll
-        return max(poll, self.idle_plan.interval_s)
+        if self._active(handle, group, now):
+            self._schedule.after(handle, started, poll)
+        else:
+            self._schedule.within(handle, started, max(poll, self.idle_plan.interval_s))
+        self._kick.set()
 
     def _active(self, handle: int, group: GroupRuntime, now: float) -> bool:
         if group.retiring or group.version.draining or has_activity(group.status):

@@ -54,6 +54,11 @@ class CycleScheduler:
         """Schedule ``handle`` one jittered ``interval`` after ``now``; returns its due time."""
         return self.at(handle, now + self.jittered(interval))
 
+    def within(self, handle: int, now: float, interval: float) -> float:
+        """Schedule ``handle`` at most ``interval`` after ``now`` (jittered shorter only): for a
+        bound the user set, such as the idle read interval."""
+        return self.at(handle, now + interval * (1.0 - self._rng.uniform(0.0, self._jitter)))
+
     def first(self, handle: int, now: float, interval: float) -> float:
         """Schedule a new group's first cycle within the first jitter fraction of its
         interval: at once, nearly, but groups started together are spread a little."""
