@@ -63,7 +63,8 @@ class ControllerSettings:
             its queue waits about this long, at most); longer when the budget cannot read every
             idle group that often (the status shows the effective interval). Groups with work
             or workers, and groups active in the last ``active_hold_s``, cycle at their
-            scaler's poll interval.
+            scaler's poll interval; 0 reads idle groups at their poll interval too (a single
+            machine with a few groups: ``workerplane up``).
         active_hold_s: how long a group that had work or workers stays on its fast cycle.
         publish_interval_s: how often changed statuses are published.
         max_concurrent_cycles: group cycles running at once (idle ones get a quarter of it).
