@@ -16,7 +16,8 @@ calls. After a warm-up, it measures for a window:
 
 ``--baseline`` runs the same against the controller of commit 922e0da (a git worktree of it is
 created in a temporary directory), side by side. ``--real`` reads a real dev server (started
-here, rate limits raised) instead of the stand-in. Not a test: nothing asserts.
+here, with the embedded dev server's configuration) instead of the stand-in, for CPU and calls
+only: its queues stay empty, so reactions are not measured. Not a test: nothing asserts.
 
     .venv/bin/python bench/fleet.py [--sizes 100,1000,5000] [--baseline] [--real]
 """
@@ -249,7 +250,8 @@ async def child(args: argparse.Namespace) -> dict[str, Any]:
     )
     # A "hot" group: a task waits on it from the start, so it scales up once and back to zero
     # during the warm-up: at zero, but recently active.
-    fleet.backlog[hot] = 1
+    if not args.real:
+        fleet.backlog[hot] = 1
     stop = asyncio.Event()
     started_at = time.monotonic()
     task = asyncio.create_task(controller.run(stop))
@@ -257,16 +259,22 @@ async def child(args: argparse.Namespace) -> dict[str, Any]:
     while len(counter.cycles) < n and time.monotonic() - started_at < args.warmup_s:
         await asyncio.sleep(0.5)
     startup_s = time.monotonic() - started_at
-    while (hot not in fleet.scaled_up or fleet.workers.get(hot, 0)) and (
-        time.monotonic() - started_at < args.react_limit_s
+    while (
+        not args.real
+        and (hot not in fleet.scaled_up or fleet.workers.get(hot, 0))
+        and time.monotonic() - started_at < args.react_limit_s
     ):
         await asyncio.sleep(0.2)
     hot_ready = hot in fleet.scaled_up and not fleet.workers.get(hot, 0)
     cpu0, calls0, wall0 = _cpu(), fleet.calls, time.monotonic()
     cycles0 = dict(counter.cycles)
-    reactions = await asyncio.gather(
-        _react(fleet, cold, args.react_limit_s), _react(fleet, hot, args.react_limit_s)
-    )
+    reactions: list[float | None] = [None, None]
+    if not args.real:  # a task on the real server would need a real worker: not measured
+        reactions = list(
+            await asyncio.gather(
+                _react(fleet, cold, args.react_limit_s), _react(fleet, hot, args.react_limit_s)
+            )
+        )
     await asyncio.sleep(max(0.0, args.window_s - (time.monotonic() - wall0)))
     wall = time.monotonic() - wall0
     cpu, calls = _cpu() - cpu0, fleet.calls - calls0
