@@ -86,7 +86,10 @@ class StatusPublisher:
         """Publish what changed in ``statuses`` (every group's current status) with the statuses
         of the versions they belong to; returns how many groups went out."""
         if self._on_publish is not None:
-            self._on_publish(statuses)
+            try:
+                self._on_publish(statuses)
+            except Exception:
+                logger.exception("status callback %r failed", self._on_publish)
         keys = {(s.version_key, s.group_id) for s in statuses}
         if (
             self._full_due
