@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from workerplane.controller.budget import Priority, call_priority
 from workerplane.controller.cycle import CycleReport, GroupRuntime, record_crash, run_cycle
 from workerplane.controller.scheduler import (
+    DEFAULT_JITTER,
     CycleScheduler,
     IdleReadPlan,
     has_activity,
@@ -63,6 +64,7 @@ class GroupRunner:
         self._last_active: dict[int, float] = {}
         self._last_started: dict[int, float] = {}
         self._wakes: set[int] = set()
+        self._version_dues: dict[tuple[str, str, str], float] = {}
         self._kick = asyncio.Event()
         pool = max(1, settings.max_concurrent_cycles)
         self._pools = {
@@ -166,11 +168,29 @@ class GroupRunner:
         if has_activity(group.status):
             self._last_active[handle] = now
         poll = group.scaler.poll_interval_s
-        if self._active(handle, group, now):
-            self._schedule.after(handle, started, poll)
-        else:
+        if not self._active(handle, group, now):
             self._schedule.within(handle, started, max(poll, self.idle_plan.interval_s))
+        elif (due := self._version_due(group, started + poll, poll)) is not None:
+            self._schedule.at(handle, due)
+        else:
+            self._remember_version_due(group, self._schedule.after(handle, started, poll))
         self._kick.set()
+
+    def _version_due(self, group: GroupRuntime, wanted: float, interval: float) -> float | None:
+        """The next due time another group of the same version took, if close to ``wanted``:
+        the version's groups then cycle together and share its describe call."""
+        target = group.target
+        if not (target.deployment_name and target.build_id):
+            return None
+        due = self._version_dues.get((target.namespace, target.deployment_name, target.build_id))
+        if due is not None and abs(due - wanted) <= interval * DEFAULT_JITTER:
+            return due
+        return None
+
+    def _remember_version_due(self, group: GroupRuntime, due: float) -> None:
+        target = group.target
+        if target.deployment_name and target.build_id:
+            self._version_dues[(target.namespace, target.deployment_name, target.build_id)] = due
 
     def _active(self, handle: int, group: GroupRuntime, now: float) -> bool:
         if group.retiring or group.version.draining or has_activity(group.status):
