@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from workerplane.controller.local import JsonStatusSink
-from workerplane.planning.status import GroupStatus
+from workerplane.planning.status import ControllerStatus, GroupStatus
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,3 +50,16 @@ def test_status_without_a_controller_says_so(tmp_path: Path) -> None:
     result = _run(tmp_path)
     assert result.returncode == 2
     assert "no controller status" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_status_shows_the_controllers_load_on_temporal(tmp_path: Path) -> None:
+    load = ControllerStatus(
+        rps_budget=40.0, rps_used=12.5, idle_read_interval_s=60.0, active_groups=3,
+        idle_groups=97, calls_waiting=0, updated_at=time.time(),
+    )  # fmt: skip
+    sink = JsonStatusSink(tmp_path / "status.json")
+    asyncio.run(sink.publish([_status("wf")], controller=load))
+    result = _run(tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "12.5 of 40/s budget" in result.stdout
+    assert "97 idle read every 60s" in result.stdout

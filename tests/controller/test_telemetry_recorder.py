@@ -161,7 +161,12 @@ class MemoryStatusSink:
         self.published: list[tuple[list[GroupStatus], Sequence[VersionStatus]]] = []
 
     async def publish(
-        self, statuses: list[GroupStatus], versions: Sequence[VersionStatus] = ()
+        self,
+        statuses: list[GroupStatus],
+        versions: Sequence[VersionStatus] = (),
+        *,
+        partial: bool = False,
+        controller: object = None,
     ) -> None:
         self.published.append((statuses, versions))
 

@@ -16,7 +16,7 @@ from run_cli import start_run, status_json, stop, wait_until
 from workerplane.controller.controller import Controller, ControllerSettings
 from workerplane.controller.local import FileSpecSource
 from workerplane.embedded.example import write_deployment
-from workerplane.planning.status import GroupStatus, Readiness, VersionStatus
+from workerplane.planning.status import ControllerStatus, GroupStatus, Readiness, VersionStatus
 from workerplane.temporal.devserver import free_port
 
 pytestmark = pytest.mark.integration
@@ -46,7 +46,12 @@ class RecordingSink:
         self.versions: list[VersionStatus] = []
 
     async def publish(
-        self, statuses: list[GroupStatus], versions: Sequence[VersionStatus] = ()
+        self,
+        statuses: list[GroupStatus],
+        versions: Sequence[VersionStatus] = (),
+        *,
+        partial: bool = False,
+        controller: ControllerStatus | None = None,
     ) -> None:
         self.versions.extend(versions)
 

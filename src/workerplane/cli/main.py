@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import signal
@@ -125,6 +126,20 @@ def run(
     metrics_address: str = typer.Option(
         "127.0.0.1", "--metrics-address", help="Address the metrics port binds (0.0.0.0: all)."
     ),
+    rps_budget: float | None = typer.Option(
+        None,
+        "--rps-budget",
+        min=0.1,
+        help="Temporal calls per second the controller may make, all groups together "
+        "(default 40; docs/fleet.md).",
+    ),
+    idle_read_interval: float | None = typer.Option(
+        None,
+        "--idle-read-interval",
+        min=0.1,
+        help="Seconds between reads of a group at zero with nothing to do (default 10; longer "
+        "when the budget cannot afford it).",
+    ),
     give_up_after: str = typer.Option(
         "300s",
         "--give-up-after",
@@ -164,6 +179,10 @@ def run(
     settings = ControllerSettings(
         state_dir=state_dir.resolve(), address=address, namespace=namespace
     )
+    if rps_budget is not None:
+        settings = dataclasses.replace(settings, rps_budget=rps_budget)
+    if idle_read_interval is not None:
+        settings = dataclasses.replace(settings, idle_read_interval_s=idle_read_interval)
     observers: list[CycleObserver] = []
     if metrics_port is not None:
         # prometheus_client is imported only when metrics are asked for.

@@ -25,11 +25,12 @@ import typer
 import yaml
 from rich.console import Group
 from rich.live import Live
+from rich.text import Text
 
 from workerplane.cli.api_client import Connection, fail
 from workerplane.cli.output import OutputFormat, OutputOpt, console, dump
 from workerplane.client.http import WorkerplaneClient
-from workerplane.planning.status import GroupStatus
+from workerplane.planning.status import ControllerStatus, GroupStatus
 from workerplane.terminal import status_table
 
 #: ``serve``'s SQLite database in its state directory.
@@ -46,17 +47,19 @@ class Snapshot:
 
     title: str
     groups: list[GroupStatus]
+    controller: ControllerStatus | None = None
 
 
 def from_state_dir(state_dir: Path) -> Snapshot:
     """The statuses a ``run`` (``status.json``) or a ``serve`` (its database) left there."""
-    from workerplane.controller.local import read_status_file
+    from workerplane.controller.local import read_controller_status, read_status_file
 
     status_file = state_dir / "status.json"
     if status_file.exists():
         pid, groups = read_status_file(status_file)
         alive = pid is not None and _pid_alive(pid)
-        return Snapshot(f"controller pid {pid} ({'running' if alive else 'stopped'})", groups)
+        title = f"controller pid {pid} ({'running' if alive else 'stopped'})"
+        return Snapshot(title, groups, read_controller_status(status_file))
     database = state_dir / SERVE_DATABASE
     if database.exists():
         return Snapshot(f"serve database {database}", _database_statuses(database))
@@ -156,7 +159,18 @@ def show_snapshot(snapshot: Snapshot, output: OutputFormat) -> None:
 
 
 def _render(snapshot: Snapshot, output: OutputFormat) -> Group:
-    return status_table(snapshot.groups, title=snapshot.title, wide=output is OutputFormat.WIDE)
+    table = status_table(snapshot.groups, title=snapshot.title, wide=output is OutputFormat.WIDE)
+    load = snapshot.controller
+    if load is None:
+        return table
+    return Group(
+        table,
+        Text(
+            f"Temporal calls: {load.rps_used:g} of {load.rps_budget:g}/s budget; "
+            f"{load.active_groups} active groups at their poll interval, {load.idle_groups} idle "
+            f"read every {load.idle_read_interval_s:g}s"
+        ),
+    )
 
 
 def watch(

@@ -1,8 +1,10 @@
 """The reconciler: observe each scaling group, plan its cycle, execute the plan via its provider.
 
-One asyncio task per scaling group runs at the scaler's poll interval; a supervisor task keeps the
-set of groups in line with the :class:`SpecSource`, so spec changes apply live. workerplane is never
-in the task path: workers talk to Temporal directly.
+A supervisor loop keeps the set of groups in line with the :class:`SpecSource`, so spec changes
+apply live; one scheduler runs every group's cycles (:mod:`~workerplane.controller.runner`), their
+reads shared and paid for in one budget (:mod:`~workerplane.controller.shared_reads`), and one
+publisher sends what changed once a second (:mod:`~workerplane.controller.publisher`).
+workerplane is never in the task path: workers talk to Temporal directly.
 """
 
 from __future__ import annotations
@@ -12,18 +14,14 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from workerplane.config.model import DeploymentSpec, effective_task_queue_types
-from workerplane.controller.cycle import (
-    CycleReport,
-    GroupRuntime,
-    TemporalMetrics,
-    record_crash,
-    run_cycle,
-)
+from workerplane.config.model import DeploymentSpec
+from workerplane.controller.budget import CallBudget
+from workerplane.controller.cycle import CycleReport, GroupRuntime, TemporalMetrics
+from workerplane.controller.groups import GroupParts, StartFailure, spec_signature, start_failure
 from workerplane.controller.interfaces import (
     CycleObserver,
     MetricsConnector,
@@ -31,37 +29,25 @@ from workerplane.controller.interfaces import (
     SpecSource,
     StatusSink,
 )
+from workerplane.controller.publisher import StatusPublisher
+from workerplane.controller.runner import GroupRunner
+from workerplane.controller.shared_reads import SharedReads
 from workerplane.planning.actions import GroupState
-from workerplane.planning.plan import open_work_done, unstarted_status
-from workerplane.planning.readiness import version_statuses
-from workerplane.planning.status import GroupStatus, ManagedVersion
-from workerplane.providers.base import WorkerEnvironment
+from workerplane.planning.plan import open_work_done
+from workerplane.planning.status import ControllerStatus, GroupStatus, ManagedVersion
 from workerplane.providers.factory import build_provider
-from workerplane.providers.registry import provider_strategy
-from workerplane.scaling.registry import DEFAULT_SCALER, build_scaler
-from workerplane.temporal.connection import ResolvedConnection, resolve_connection
-from workerplane.temporal.metrics import QueueTarget
 from workerplane.temporal.schedules import ScheduleReader
 
 logger = logging.getLogger("workerplane.controller")
 
-#: Retrying a group whose provider cannot start: 1 s, 2 s, 4 s, ... at most this long apart.
-START_RETRY_CAP_S = 60.0
-
-
-@dataclass
-class StartFailure:
-    """A group whose provider could not be built or started, reported until it starts."""
-
-    signature: str
-    status: GroupStatus
-    attempts: int
-    retry_at: float
+#: Groups whose providers start at once (a provider's start may adopt workers, call an API, ...).
+START_CONCURRENCY = 32
 
 
 @dataclass(frozen=True)
 class ControllerSettings:
-    """Knobs of the controller itself (not of any deployment).
+    """Knobs of the controller itself (not of any deployment); docs/fleet.md says what each
+    of the fleet-scale ones costs.
 
     Attributes:
         state_dir: where providers keep local state (e.g. the subprocess provider's pid records).
@@ -73,6 +59,20 @@ class ControllerSettings:
             (docs/temporal-signals.md); off, such a task waits up to 5 s on a default server.
         schedule_refresh_s: how often the schedules of a namespace with a pre-warming group are
             listed (docs/prewarming.md).
+        rps_budget: Temporal calls per second the controller may make (stats, fresh signals,
+            version describes), shared by every group; keep it well under the namespace's
+            frontend limit, which workers and starters share.
+        idle_read_interval_s: the least time between two reads of a group at zero with nothing
+            to do. 0 (the default): as often as what is left of the budget allows, never more
+            often than its poll interval, so a few groups react at once and thousands share
+            the budget (the status shows the effective interval, which is how long a task on an
+            idle queue may wait). Groups with work or workers, and groups active in the last
+            ``active_hold_s``, cycle at their scaler's poll interval.
+        active_hold_s: how long a group that had work or workers stays on its fast cycle.
+        publish_interval_s: how often changed statuses are published.
+        max_concurrent_cycles: group cycles running at once (idle ones get a quarter of it).
+        shared_read_window_s: a read finished this recently answers other groups asking the
+            same (the server caches stats for 5 s anyway).
     """
 
     state_dir: Path
@@ -82,6 +82,12 @@ class ControllerSettings:
     drain_timeout_s: float = 60.0
     fresh_signals: bool = True
     schedule_refresh_s: float = 30.0
+    rps_budget: float = 40.0
+    idle_read_interval_s: float = 0.0
+    active_hold_s: float = 120.0
+    publish_interval_s: float = 1.0
+    max_concurrent_cycles: int = 64
+    shared_read_window_s: float = 1.0
 
 
 class Controller:
@@ -101,23 +107,35 @@ class Controller:
         providers: ProviderFactory = build_provider,
         metrics: MetricsConnector | None = None,
         observers: Sequence[CycleObserver] = (),
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """``providers`` builds each group's provider and ``metrics`` reads its queue stats;
         both default to the real ones (tests pass in-memory fakes). ``observers`` hear of every
-        finished group cycle."""
+        finished group cycle; ``on_cycle`` gets every group's status on each publish."""
         self._source = source
-        self._sink = sink
         self._settings = settings
-        self._on_cycle = on_cycle
+        self._clock = clock
         self._groups: dict[tuple[str, str], GroupRuntime] = {}
-        self._signatures: dict[tuple[str, str], str] = {}
+        self._signatures: dict[tuple[str, str], tuple[DeploymentSpec, int, str]] = {}
         self._providers = providers
-        self._metrics = metrics or TemporalMetrics(fresh_signals=settings.fresh_signals)
         self._versions: list[ManagedVersion] = []
         self._retiring: set[asyncio.Task[None]] = set()
         self._failures: dict[tuple[str, str], StartFailure] = {}
         self._observers = tuple(observers)
         self._schedules = ScheduleReader(refresh_s=settings.schedule_refresh_s)
+        self._budget = CallBudget(settings.rps_budget, clock=clock)
+        self._reads = SharedReads(
+            metrics or TemporalMetrics(fresh_signals=settings.fresh_signals),
+            self._budget,
+            window_s=settings.shared_read_window_s,
+            on_backlog=self._wake_queue,
+            clock=clock,
+        )
+        self._runner = GroupRunner(
+            self._reads, settings, self._notify, clock, schedules=self._schedules
+        )
+        self._publisher = StatusPublisher(sink, on_publish=on_cycle)
+        self._tasks: list[asyncio.Task[None]] = []
 
     # -- public ------------------------------------------------------------------------------
 
@@ -130,8 +148,28 @@ class Controller:
         by_key.update({k: f.status for k, f in list(self._failures.items())})
         return list(by_key.values())
 
+    def controller_status(self) -> ControllerStatus:
+        """The controller's load on Temporal: the budget, its use, the idle read interval."""
+        usage = self._budget.usage()
+        active, idle = self._runner.counts()
+        return ControllerStatus(
+            rps_budget=usage.rps_budget,
+            rps_used=round(usage.rps_used, 2),
+            idle_read_interval_s=round(self._runner.idle_plan.interval_s, 2),
+            active_groups=active,
+            idle_groups=idle,
+            calls_waiting=usage.waiting,
+            updated_at=time.time(),
+        )
+
     async def run(self, stop: asyncio.Event) -> None:
-        """Reconcile until ``stop`` is set."""
+        """Reconcile until ``stop`` is set (the cycles and the publisher run on until
+        :meth:`shutdown`, so removed groups still drain)."""
+        if not self._tasks:
+            self._tasks = [
+                asyncio.create_task(self._runner.run()),
+                asyncio.create_task(self._publish_forever()),
+            ]
         while not stop.is_set():
             try:
                 await self._sync(await self._source.snapshot())
@@ -150,6 +188,10 @@ class Controller:
         if self._retiring:
             await asyncio.gather(*self._retiring, return_exceptions=True)
         await self._schedules.close()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
         await self._publish()
 
     # -- reconciliation of the managed set ---------------------------------------------------
@@ -160,37 +202,61 @@ class Controller:
         for version in versions:
             for group_id in version.spec.compute.scaling_groups:
                 wanted[(version.key, group_id)] = (version, group_id)
-        gone = [k for k in self._failures if k not in wanted]
-        for key in gone:
+        for key in [k for k in self._failures if k not in wanted]:
             del self._failures[key]
-        failures_changed = bool(gone)
         for key in [k for k in self._groups if k not in wanted]:
             group = self._groups.pop(key)
             self._signatures.pop(key, None)
             logger.info("%s/%s removed: draining its workers", *key)
             self._retire_in_background(group)
+        builds = []
         for key, (version, group_id) in wanted.items():
-            signature = _signature(version, group_id)
+            signature = self._signature(version, group_id)
             current = self._groups.get(key)
-            if current is not None and self._signatures.get(key) == signature:
+            known = self._signatures.get(key)
+            if current is not None and known is not None and known[2] == signature:
                 current.version = version
                 continue
-            if self._backing_off(key, signature):
-                continue
-            try:
-                replacement = await self._build_group(version, group_id, current)
-            except Exception as err:
-                self._record_start_failure(version, group_id, signature, err)
-                failures_changed = True
-                continue
-            if self._failures.pop(key, None) is not None:
-                failures_changed = True
-                logger.info("%s/%s started", version.key, group_id)
-            self._groups[key] = replacement
-            self._signatures[key] = signature
-            replacement.task = asyncio.create_task(self._group_loop(replacement))
-        if failures_changed:
-            await self._publish()  # no group loop publishes for a group that never started
+            if not self._backing_off(key, signature):
+                builds.append(self._start_group(version, group_id, signature, current))
+        if builds:
+            limit = asyncio.Semaphore(START_CONCURRENCY)
+
+            async def bounded(start: Awaitable[None]) -> None:
+                async with limit:
+                    await start
+
+            await asyncio.gather(*(bounded(b) for b in builds))
+
+    def _signature(self, version: ManagedVersion, group_id: str) -> str:
+        """The group's spec signature, recomputed only when its version's spec changed (the
+        same spec object, or the same non-zero generation)."""
+        key = (version.key, group_id)
+        known = self._signatures.get(key)
+        if known is not None:
+            spec, generation, signature = known
+            if spec is version.spec or (generation and generation == version.generation):
+                return signature
+        return spec_signature(version, group_id)
+
+    async def _start_group(
+        self,
+        version: ManagedVersion,
+        group_id: str,
+        signature: str,
+        current: GroupRuntime | None,
+    ) -> None:
+        key = (version.key, group_id)
+        try:
+            replacement = await self._build_group(version, group_id, current)
+        except Exception as err:
+            self._record_start_failure(version, group_id, signature, err)
+            return
+        if self._failures.pop(key, None) is not None:
+            logger.info("%s/%s started", version.key, group_id)
+        self._groups[key] = replacement
+        self._signatures[key] = (version.spec, version.generation, signature)
+        self._runner.add(replacement)
 
     def _backing_off(self, key: tuple[str, str], signature: str) -> bool:
         """Whether the group failed to start with this very spec and its retry is not due."""
@@ -204,61 +270,25 @@ class Controller:
     def _record_start_failure(
         self, version: ManagedVersion, group_id: str, signature: str, err: Exception
     ) -> None:
-        """Report a group whose provider cannot start (its version fails with the reason), and
-        retry it with a capped backoff, logging it once per spec and error."""
         key = (version.key, group_id)
-        error = f"cannot start: {err}"
-        previous = self._failures.get(key)
-        same = previous is not None and previous.signature == signature
-        attempts = previous.attempts + 1 if previous is not None and same else 1
-        if previous is None or not same or previous.status.last_error != error:
-            logger.error("%s/%s %s (retrying with backoff)", version.key, group_id, error)
-        else:
-            logger.debug("%s/%s still %s", version.key, group_id, error)
-        group = version.spec.compute.scaling_groups[group_id]
-        try:
-            strategy = provider_strategy(group.provider.type, group.provider.details).value
-        except ValueError:
-            strategy = "unknown"
-        status = unstarted_status(
-            version.key,
-            group_id,
-            group.provider.type,
-            group.scaler.type or DEFAULT_SCALER,
-            strategy,
-            error=error,
-            wall_time=time.time(),
+        self._failures[key] = start_failure(
+            version, group_id, signature, err, self._failures.get(key)
         )
-        delay = min(START_RETRY_CAP_S, 2.0 ** (attempts - 1))
-        self._failures[key] = StartFailure(signature, status, attempts, time.monotonic() + delay)
 
     async def _build_group(
         self, version: ManagedVersion, group_id: str, current: GroupRuntime | None
     ) -> GroupRuntime:
-        spec = version.spec
-        group = spec.compute.scaling_groups[group_id]
-        connection = resolve_connection(
-            spec.temporal, address=self._settings.address, namespace=self._settings.namespace
-        )
-        task_queue_types = effective_task_queue_types(spec.compute, group_id)
-        strategy = provider_strategy(group.provider.type, group.provider.details)
-        scaler = build_scaler(group.scaler.type or DEFAULT_SCALER, group.scaler.details, strategy)
+        parts = GroupParts.of(version, group_id, self._settings.address, self._settings.namespace)
+        group, scaler = parts.group, parts.scaler
         now = time.monotonic()
-        target = QueueTarget(
-            namespace=connection.namespace,
-            task_queues=tuple(spec.task_queues),
-            task_queue_types=task_queue_types,
-            deployment_name=spec.deployment.name if spec.deployment else None,
-            build_id=spec.deployment.build_id if spec.deployment else None,
-        )
         if current is not None and current.group.provider == group.provider:
             # Only the scaler (or the version's metadata) changed: keep the workers, swap the brain.
-            await self._cancel_loop(current)
+            await self._runner.remove(current)
             current.version, current.group, current.scaler = version, group, scaler
             current.state = dataclasses.replace(
                 current.state, scaler_state=scaler.initial_state(now)
             )
-            current.connection, current.target = connection, target
+            current.connection, current.target = parts.connection, parts.target
             logger.info("%s/%s scaler updated live", version.key, group_id)
             return current
         provider = self._providers(
@@ -266,7 +296,7 @@ class Controller:
             group.provider.details,
             deployment=version.key,
             group_id=group_id,
-            worker_env=_worker_env(connection, spec, task_queue_types),
+            worker_env=parts.worker_env(),
             state_dir=self._settings.state_dir,
         )
         try:
@@ -280,11 +310,11 @@ class Controller:
             version=version,
             group_id=group_id,
             group=group,
-            connection=connection,
+            connection=parts.connection,
             provider=provider,
             scaler=scaler,
-            strategy=strategy,
-            target=target,
+            strategy=parts.strategy,
+            target=parts.target,
             state=GroupState(
                 scaler_state=scaler.initial_state(now),
                 validation_error=None if check.ok else check.message,
@@ -306,22 +336,13 @@ class Controller:
         group.retiring = True
         deadline = time.monotonic() + self._settings.drain_timeout_s
         while time.monotonic() < deadline:
-            if open_work_done(group.status):
-                break
-            if group.task is None or group.task.done():
+            if open_work_done(group.status) or not self._runner.running(group):
                 break
             await asyncio.sleep(group.scaler.poll_interval_s)
         await self._stop_group(group, drain=True)
 
-    async def _cancel_loop(self, group: GroupRuntime) -> None:
-        if group.task is not None:
-            group.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await group.task
-            group.task = None
-
     async def _stop_group(self, group: GroupRuntime, *, drain: bool) -> None:
-        await self._cancel_loop(group)
+        await self._runner.remove(group)
         try:
             if drain:
                 await group.provider.drain(self._settings.drain_timeout_s)
@@ -330,22 +351,7 @@ class Controller:
         finally:
             await group.provider.close()
 
-    # -- one group's cycle -------------------------------------------------------------------
-
-    async def _group_loop(self, group: GroupRuntime) -> None:
-        while True:
-            started = time.monotonic()
-            try:
-                report = await run_cycle(group, self._metrics, schedules=self._schedules)
-                self._notify(report)
-            except asyncio.CancelledError:
-                raise
-            except Exception as err:  # a bug or an unexpected provider failure: keep going
-                record_crash(group, err)
-                logger.exception("%s cycle failed", group.name)
-            await self._publish()
-            elapsed = time.monotonic() - started
-            await asyncio.sleep(max(0.0, group.scaler.poll_interval_s - elapsed))
+    # -- cycles and status -------------------------------------------------------------------
 
     def _notify(self, report: CycleReport) -> None:
         for observer in self._observers:
@@ -354,39 +360,15 @@ class Controller:
             except Exception:
                 logger.exception("cycle observer %r failed", observer)
 
+    def _wake_queue(self, namespace: str, queue: str) -> None:
+        self._runner.wake_queue(namespace, queue)
+
+    async def _publish_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._settings.publish_interval_s)
+            await self._publish()
+
     async def _publish(self) -> None:
-        statuses = self.statuses()
-        if self._on_cycle is not None:
-            self._on_cycle(statuses)
-        try:
-            await self._sink.publish(statuses, versions=version_statuses(self._versions, statuses))
-        except Exception as err:
-            logger.warning("could not publish status: %s", err)
-
-
-def _worker_env(
-    connection: ResolvedConnection, spec: DeploymentSpec, task_queue_types: tuple[str, ...]
-) -> WorkerEnvironment:
-    plain, secret = connection.worker_env()
-    return WorkerEnvironment(
-        address=connection.address,
-        namespace=connection.namespace,
-        task_queues=tuple(spec.task_queues),
-        task_queue_types=task_queue_types,
-        deployment_name=spec.deployment.name if spec.deployment else None,
-        build_id=spec.deployment.build_id if spec.deployment else None,
-        secret_env=secret,
-        extra_env=plain,
-    )
-
-
-def _signature(version: ManagedVersion, group_id: str) -> str:
-    spec = version.spec
-    parts = [
-        spec.compute.model_dump_json(),
-        spec.temporal.model_dump_json(),
-        ",".join(spec.task_queues),
-        spec.deployment.model_dump_json() if spec.deployment else "",
-        group_id,
-    ]
-    return "|".join(parts)
+        await self._publisher.publish(
+            self.statuses(), self._versions, self._clock(), self.controller_status()
+        )

@@ -64,9 +64,13 @@ class GroupRuntime:
     target: QueueTarget
     state: GroupState
     status: GroupStatus | None = None
+    #: The group's cycle while one runs.
     task: asyncio.Task[None] | None = None
     #: Set when the group left the spec: it serves what is left, then goes to zero.
     retiring: bool = False
+    #: Whether this cycle may read the uncached backlog hint (the controller turns it off for
+    #: idle groups read less often than the server's stats cache refreshes: it buys nothing).
+    fresh_reads: bool = True
 
     @property
     def name(self) -> str:
@@ -220,7 +224,12 @@ async def observe(
         logger.warning("%s metrics unavailable: %s", group.name, err)
     census = await group.provider.census()
     fresh: Mapping[str, int] = {}
-    if source is not None and by_type is not None and needs_fresh_backlog(by_type, census):
+    if (
+        group.fresh_reads
+        and source is not None
+        and by_type is not None
+        and needs_fresh_backlog(by_type, census)
+    ):
         try:
             fresh = await source.read_fresh(group.target)
         except (MetricsUnavailable, OSError, RuntimeError) as err:

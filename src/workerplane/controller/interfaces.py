@@ -14,7 +14,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from workerplane.planning.status import GroupStatus, ManagedVersion, VersionStatus
+from workerplane.planning.status import (
+    ControllerStatus,
+    GroupStatus,
+    ManagedVersion,
+    VersionStatus,
+)
 from workerplane.providers.base import Provider, WorkerEnvironment
 from workerplane.scaling.types import QueueStats
 from workerplane.temporal.connection import ResolvedConnection
@@ -33,13 +38,26 @@ class SpecSource(Protocol):
 
 
 class StatusSink(Protocol):
-    """Where the controller publishes status after every cycle."""
+    """Where the controller publishes status, about once a second (see
+    :mod:`workerplane.controller.publisher`)."""
 
     async def publish(
-        self, statuses: list[GroupStatus], versions: Sequence[VersionStatus] = ()
+        self,
+        statuses: list[GroupStatus],
+        versions: Sequence[VersionStatus] = (),
+        *,
+        partial: bool = False,
+        controller: ControllerStatus | None = None,
     ) -> None:
-        """Record every group's status and, in ``versions``, every managed version's status
-        (its groups and its readiness)."""
+        """Record group statuses and, in ``versions``, the status of the versions they belong
+        to (all their groups and their readiness).
+
+        With ``partial``, ``statuses`` holds only the groups whose status changed since the
+        last publish (possibly none) and ``versions`` only their versions: every other group
+        and version keeps what was published before. Without it, ``statuses`` and ``versions``
+        are everything the controller runs: anything else is gone. ``controller`` is the
+        controller's own status (its load on Temporal), for sinks that show it.
+        """
         ...
 
 

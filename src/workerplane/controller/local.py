@@ -6,6 +6,7 @@ applies the change live (an invalid edit is reported and the last good spec is k
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import fcntl
@@ -14,10 +15,16 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from workerplane.config.loader import SpecError, load_spec
 from workerplane.config.model import DeploymentSpec
-from workerplane.planning.status import GroupStatus, ManagedVersion, VersionStatus
+from workerplane.planning.status import (
+    ControllerStatus,
+    GroupStatus,
+    ManagedVersion,
+    VersionStatus,
+)
 
 logger = logging.getLogger("workerplane.controller")
 
@@ -67,30 +74,65 @@ class FileSpecSource:
 
 
 class JsonStatusSink:
-    """Writes every group's status to a JSON file that ``workerplane status`` reads."""
+    """Writes every group's status, and the controller's own, to a JSON file that
+    ``workerplane status`` reads.
+
+    Keeps each group's serialized status, so a partial publish serializes only the groups that
+    changed; the file is written in a thread, off the controller's event loop.
+    """
 
     def __init__(self, path: Path) -> None:
         self._path = path
         path.parent.mkdir(parents=True, exist_ok=True)
+        self._groups: dict[tuple[str, str], str] = {}
 
     async def publish(
-        self, statuses: list[GroupStatus], versions: Sequence[VersionStatus] = ()
+        self,
+        statuses: list[GroupStatus],
+        versions: Sequence[VersionStatus] = (),
+        *,
+        partial: bool = False,
+        controller: ControllerStatus | None = None,
     ) -> None:
         """Write the groups' statuses; ``workerplane status`` shows groups, so ``versions``
         (which only regroup them with a readiness) are not written."""
-        payload = {"pid": os.getpid(), "groups": [dataclasses.asdict(s) for s in statuses]}
+        if not partial:
+            self._groups = {}
+        for status in statuses:
+            self._groups[(status.version_key, status.group_id)] = json.dumps(
+                dataclasses.asdict(status)
+            )
+        head = {
+            "pid": os.getpid(),
+            "controller": dataclasses.asdict(controller) if controller is not None else None,
+        }
+        text = json.dumps(head)[:-1] + ', "groups": [\n' + ",\n".join(self._groups.values())
+        await asyncio.to_thread(self._write, text + "\n]}\n")
+
+    def _write(self, text: str) -> None:
         tmp = self._path.with_name(f".{self._path.name}.tmp")
-        tmp.write_text(json.dumps(payload, indent=1))
+        tmp.write_text(text)
         os.replace(tmp, self._path)
 
 
 def read_status_file(path: Path) -> tuple[int | None, list[GroupStatus]]:
     """The controller PID and group statuses from a status file (empty if there is none)."""
+    payload = _read_payload(path)
+    return payload.get("pid"), [GroupStatus(**g) for g in payload.get("groups", [])]
+
+
+def read_controller_status(path: Path) -> ControllerStatus | None:
+    """The controller's own status from a status file (``None`` if it has none)."""
+    controller = _read_payload(path).get("controller")
+    return ControllerStatus(**controller) if isinstance(controller, dict) else None
+
+
+def _read_payload(path: Path) -> dict[str, Any]:
     try:
         payload = json.loads(path.read_text())
     except (OSError, ValueError):
-        return None, []
-    return payload.get("pid"), [GroupStatus(**g) for g in payload.get("groups", [])]
+        return {}
+    return payload if isinstance(payload, dict) else {}
 
 
 class StateDirLock:

@@ -36,7 +36,7 @@ from workerplane.planning.events import (
     start_failure_event,
     version_events,
 )
-from workerplane.planning.status import GroupStatus, VersionStatus
+from workerplane.planning.status import ControllerStatus, GroupStatus, VersionStatus
 from workerplane.scaling.latency import LatencySketch
 
 if TYPE_CHECKING:  # cycle.py imports the controller's interfaces: the report is for annotations
@@ -130,10 +130,16 @@ class TelemetryRecorder:
         return changed or not 0 <= elapsed < self._idle_interval_s
 
     def on_published(
-        self, statuses: Sequence[GroupStatus], versions: Sequence[VersionStatus], at: float
+        self,
+        statuses: Sequence[GroupStatus],
+        versions: Sequence[VersionStatus],
+        at: float,
+        *,
+        partial: bool = False,
     ) -> None:
         """Record what only the published statuses show: readiness changes and groups that
-        could not start."""
+        could not start. A ``partial`` publication carries only what changed: the others keep
+        their last known state."""
         groups = {(s.version_key, s.group_id): s for s in statuses}
         for key, current in groups.items():
             event = start_failure_event(self._groups.get(key), current)
@@ -143,8 +149,9 @@ class TelemetryRecorder:
             self._events.extend(
                 version_events(self._versions.get(version.version_key), version, at)
             )
-        self._groups = groups
-        self._versions = {v.version_key: v for v in versions}
+        published = {v.version_key: v for v in versions}
+        self._groups = {**self._groups, **groups} if partial else groups
+        self._versions = {**self._versions, **published} if partial else published
 
     def _forget_stopped_groups(self) -> None:
         """Drop the tracks of groups that stopped cycling: every live group writes a sample at
@@ -205,10 +212,15 @@ class RecordingStatusSink:
         self._wall_clock = wall_clock
 
     async def publish(
-        self, statuses: list[GroupStatus], versions: Sequence[VersionStatus] = ()
+        self,
+        statuses: list[GroupStatus],
+        versions: Sequence[VersionStatus] = (),
+        *,
+        partial: bool = False,
+        controller: ControllerStatus | None = None,
     ) -> None:
         try:
-            self._recorder.on_published(statuses, versions, self._wall_clock())
+            self._recorder.on_published(statuses, versions, self._wall_clock(), partial=partial)
         except Exception:
             logger.exception("telemetry of published statuses failed")
-        await self._inner.publish(statuses, versions)
+        await self._inner.publish(statuses, versions, partial=partial, controller=controller)

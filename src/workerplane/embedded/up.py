@@ -149,7 +149,8 @@ async def _demo(
     controller = Controller(
         source,
         JsonStatusSink(state_dir / "status.json"),
-        ControllerSettings(state_dir=state_dir, address=address),
+        # One machine, a few groups: a first task at zero is picked up within the poll interval.
+        ControllerSettings(state_dir=state_dir, address=address, idle_read_interval_s=0.0),
         on_cycle=on_cycle,
         observers=metrics.observers,
     )

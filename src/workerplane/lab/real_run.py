@@ -182,7 +182,15 @@ async def run_real(
     controller = Controller(
         FileSpecSource(spec),
         JsonStatusSink(state / "status.json"),
-        ControllerSettings(state_dir=state, address=address, namespace=namespace),
+        # A calibration measures reaction at the poll interval, sampled finely: idle groups are
+        # read as often as active ones, and status goes out five times a second.
+        ControllerSettings(
+            state_dir=state,
+            address=address,
+            namespace=namespace,
+            idle_read_interval_s=0.0,
+            publish_interval_s=0.2,
+        ),
         on_cycle=on_cycle,
     )
     stop = asyncio.Event()

@@ -135,3 +135,26 @@ class VersionStatus:
     reason: str | None
     validation_error: str | None
     drained: bool
+
+
+@dataclass(frozen=True)
+class ControllerStatus:
+    """The controller's own load on Temporal, as of ``updated_at`` (epoch seconds).
+
+    Attributes:
+        rps_budget: the Temporal calls per second the controller allows itself (the setting).
+        rps_used: calls per second it made lately.
+        idle_read_interval_s: how often an idle group at zero is read now: the user's bound, or
+            longer when the budget left by active groups cannot read them all that often.
+        active_groups: groups with work or workers (read at their scaler's poll interval).
+        idle_groups: groups at zero with nothing to do (read at ``idle_read_interval_s``).
+        calls_waiting: reads waiting for the budget now.
+    """
+
+    rps_budget: float
+    rps_used: float
+    idle_read_interval_s: float
+    active_groups: int
+    idle_groups: int
+    calls_waiting: int
+    updated_at: float

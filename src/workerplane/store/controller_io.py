@@ -18,7 +18,12 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 
 from workerplane.config.model import DeploymentSpec
-from workerplane.planning.status import GroupStatus, ManagedVersion, VersionStatus
+from workerplane.planning.status import (
+    ControllerStatus,
+    GroupStatus,
+    ManagedVersion,
+    VersionStatus,
+)
 from workerplane.security.crypto import SecretBox
 from workerplane.store import spec_codec
 from workerplane.store.db import Database
@@ -100,17 +105,28 @@ class ControllerIO:
         statuses: list[GroupStatus],
         versions: Sequence[VersionStatus] = (),
         fence: Fence | None = None,
+        partial: bool = False,
     ) -> None:
         """Store the controller's group statuses and move each version's lifecycle to the
-        controller's verdict in ``versions``."""
+        controller's verdict in ``versions``. With ``partial`` (see the controller's
+        ``StatusSink``), only the rows of the versions named in ``statuses`` and ``versions``
+        are read and written."""
         now = time.time()
         verdicts = {v.version_key: v for v in versions}
+        keys = {st.version_key for st in statuses} | set(verdicts)
+        if partial and not keys:
+            return
         with self._db.write_session() as s:
             if fence is not None:
                 check_fence(s, fence)
-            rows = list(s.scalars(select(DeploymentVersion)))
+            version_rows = select(DeploymentVersion)
+            status_rows = select(GroupStatusRow)
+            if partial:
+                version_rows = version_rows.where(DeploymentVersion.key.in_(keys))
+                status_rows = status_rows.where(GroupStatusRow.version_key.in_(keys))
+            rows = list(s.scalars(version_rows))
             specs = {v.key: spec_codec.redacted_spec(v.spec_json) for v in rows}
-            existing = {(r.version_key, r.group_id): r for r in s.scalars(select(GroupStatusRow))}
+            existing = {(r.version_key, r.group_id): r for r in s.scalars(status_rows)}
             for (key, group_id), stale in existing.items():
                 if key in specs and group_id not in specs[key].compute.scaling_groups:
                     s.delete(stale)  # a group removed from its version's spec
@@ -209,8 +225,15 @@ class StoreStatusSink:
         self._on_fenced = on_fenced
 
     async def publish(
-        self, statuses: list[GroupStatus], versions: Sequence[VersionStatus] = ()
+        self,
+        statuses: list[GroupStatus],
+        versions: Sequence[VersionStatus] = (),
+        *,
+        partial: bool = False,
+        controller: ControllerStatus | None = None,
     ) -> None:
-        # Group loops publish independently; serialising them avoids pointless write contention.
-        async with self._lock:
-            await _fenced(self._on_fenced, self._io.publish, statuses, versions, self._fence)
+        """Store what changed (``controller``, the controller's own load, is not stored)."""
+        async with self._lock:  # a shutdown's last publish may overlap the publisher's
+            await _fenced(
+                self._on_fenced, self._io.publish, statuses, versions, self._fence, partial
+            )

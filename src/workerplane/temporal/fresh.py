@@ -43,6 +43,12 @@ from workerplane.temporal.metrics import TYPE_TO_PROTO, MetricsUnavailable, Queu
 DEFAULT_PARTITIONS = 4
 
 
+def fresh_calls(target: QueueTarget, partitions: int = DEFAULT_PARTITIONS) -> int:
+    """The ``DescribeTaskQueue`` calls one :meth:`FreshSignalReader.read` of ``target`` makes
+    (without the visibility count): one per partition of every (queue, type)."""
+    return len(target.task_queues) * len(target.task_queue_types) * partitions
+
+
 def partition_rpc_name(task_queue: str, partition: int) -> str:
     """The name that addresses one partition of a normal task queue (partition 0 is the root)."""
     return task_queue if partition == 0 else f"/_sys/{task_queue}/{partition}"

@@ -2,7 +2,10 @@
 
 * Unversioned workers: ``DescribeTaskQueue(report_stats=True)``, one call per task queue type.
 * Versioned workers: ``DescribeWorkerDeploymentVersion(report_task_queue_stats=True)``, one call
-  per version for every queue's stats; live pollers still come from ``DescribeTaskQueue``.
+  per version for every queue's stats; live pollers still come from ``DescribeTaskQueue``, read
+  at most every :data:`POLLER_REFRESH_S` (the census counts the workers meanwhile).
+
+:func:`stats_calls` says what one read costs, so the controller can budget it before making it.
 
 The server caches stats for ``matching.TaskQueueInfoByBuildIdTTL`` and reports rates as decaying
 averages, so these are approximations; scalers are written with that in mind.
@@ -11,6 +14,7 @@ averages, so these are approximations; scalers are written with that in mind.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -38,6 +42,9 @@ TYPE_TO_PROTO = {
 }
 _PROTO_TO_TYPE = {value: key for key, value in TYPE_TO_PROTO.items()}
 
+#: How long a versioned read reuses the poller counts it read (they need one call per queue type).
+POLLER_REFRESH_S = 30.0
+
 
 class MetricsUnavailable(Exception):
     """The stats could not be read (server down, permission denied, ...)."""
@@ -52,6 +59,20 @@ class QueueTarget:
     task_queue_types: tuple[str, ...] = TASK_QUEUE_TYPES
     deployment_name: str | None = None
     build_id: str | None = None
+
+
+def read_types(served: tuple[str, ...], asked: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """The task-queue types worth reading for a group serving ``served``: NEXUS only when the
+    group's spec asks for it by name (a group with no types serves every type, and Nexus queues
+    are rare: reading them for every group would cost a call per queue for nothing)."""
+    return tuple(t for t in served if t != "NEXUS" or t in asked)
+
+
+def stats_calls(target: QueueTarget) -> int:
+    """The Temporal calls one :meth:`TemporalMetricsSource.read` of ``target`` makes at most:
+    one per (queue, type), plus the version's describe for a versioned target."""
+    pairs = len(target.task_queues) * len(target.task_queue_types)
+    return pairs + 1 if target.deployment_name and target.build_id else pairs
 
 
 def _from_proto(stats: TaskQueueStats, pollers: int) -> QueueStats:
@@ -75,12 +96,17 @@ def _count_pollers(response: DescribeTaskQueueResponse, build_id: str | None) ->
     return count
 
 
+#: A version's queues and types: (namespace, build ID, task queues, task queue types).
+_VersionQueues = tuple[str, str, tuple[str, ...], tuple[str, ...]]
+
+
 class TemporalMetricsSource:
     """Reads :class:`QueueStats` per task queue type for a :class:`QueueTarget`."""
 
     def __init__(self, client: Client, *, rpc_timeout_s: float = 5.0) -> None:
         self._client = client
         self._timeout = rpc_timeout_s
+        self._pollers: dict[_VersionQueues, tuple[float, dict[tuple[str, str], int]]] = {}
 
     async def read(self, target: QueueTarget) -> dict[str, QueueStats]:
         """Stats per task queue type, summed over the target's queues.
@@ -140,9 +166,7 @@ class TemporalMetricsSource:
             # The version exists only once a worker of it has polled. Until then its work waits
             # in the unversioned queue, so that is the backlog to scale from zero on.
             return await self._read_unversioned(target)
-        pollers = {
-            (q, t): _count_pollers(r, target.build_id) for q, t, r in await self._pairs(target)
-        }
+        pollers = await self._version_pollers(target)
         by_type: dict[str, QueueStats] = {t: QueueStats() for t in target.task_queue_types}
         wanted = set(target.task_queues)
         for version_queue in described.version_task_queues:
@@ -153,6 +177,20 @@ class TemporalMetricsSource:
                 version_queue.stats, pollers.get((version_queue.name, queue_type), 0)
             )
         return by_type
+
+    async def _version_pollers(self, target: QueueTarget) -> dict[tuple[str, str], int]:
+        """Pollers of the version per (queue, type), re-read at most every POLLER_REFRESH_S."""
+        assert target.build_id
+        key = (target.namespace, target.build_id, target.task_queues, target.task_queue_types)
+        cached = self._pollers.get(key)
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < POLLER_REFRESH_S:
+            return cached[1]
+        pollers = {
+            (q, t): _count_pollers(r, target.build_id) for q, t, r in await self._pairs(target)
+        }
+        self._pollers[key] = (now, pollers)
+        return pollers
 
 
 def total(stats: Iterable[QueueStats]) -> QueueStats:

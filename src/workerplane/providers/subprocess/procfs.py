@@ -102,26 +102,50 @@ def environ_has(pid: int, entry: str) -> bool:
     return entry.encode() in (environ(pid) or [])
 
 
-def live_worker_pids(state_dir: Path | str) -> set[int]:
+#: The last scan of every process's environment: (monotonic time, /proc, pid -> environment).
+_last_scan: tuple[float, Path, dict[int, list[bytes]]] | None = None
+
+
+def _environments(max_age_s: float) -> dict[int, list[bytes]]:
+    """Every process's environment, reusing a scan at most ``max_age_s`` old (a controller
+    starting thousands of groups scans ``/proc`` once, not once per group)."""
+    global _last_scan
+    now = time.monotonic()
+    if _last_scan is not None and now - _last_scan[0] <= max_age_s and _last_scan[1] == PROC:
+        return _last_scan[2]
+    scan = {
+        int(entry.name): environ(int(entry.name)) or []
+        for entry in PROC.iterdir()
+        if entry.name.isdigit()
+    }
+    _last_scan = (now, PROC, scan)
+    return scan
+
+
+def forget_scan() -> None:
+    """Drop the last scan (a process was just started: the scan no longer lists every one)."""
+    global _last_scan
+    _last_scan = None
+
+
+def live_worker_pids(state_dir: Path | str, *, max_age_s: float = 0.0) -> set[int]:
     """PIDs of live worker processes started under ``state_dir`` (by any controller run).
 
     Found from the kernel, not from our records: a process belongs to ``state_dir`` when its
     environment names it (every worker's status file and lease live there). A ``preload`` fork
-    server is not a worker; it is the one among them whose parent is not one of them.
+    server is not a worker; it is the one among them whose parent is not one of them. With
+    ``max_age_s``, the environments read by a scan that recent are reused.
     """
     marker = str(state_dir).encode()
     matches: dict[int, tuple[int, bool]] = {}
-    for entry in PROC.iterdir():
-        if not entry.name.isdigit():
-            continue
-        pid = int(entry.name)
-        if not any(marker in item for item in environ(pid) or []):
+    for pid, env in _environments(max_age_s).items():
+        if not any(marker in item for item in env):
             continue
         stat = _stat(pid)
         if stat is None or stat.state == "Z":
             continue
         try:
-            server = _FORKSERVER_MODULE in (entry / "cmdline").read_bytes()
+            server = _FORKSERVER_MODULE in (PROC / str(pid) / "cmdline").read_bytes()
         except OSError:
             continue
         matches[pid] = (stat.ppid, server)

@@ -9,8 +9,8 @@ Temporal's ``subprocess`` provider runs ``command`` with ``args``. Ours supports
 
 Every worker is recorded in ``state_dir`` (pid, kernel start time, a unique worker ID), so a
 restarted controller finds the workers it started before and adopts them; workers also watch a
-lease file the provider renews, and leave by themselves once idle if no controller renews it. No
-orphan processes, ever.
+lease file the provider renews (one shared file per controller process: see ``lease.py``), and
+leave by themselves once idle if no controller renews it. No orphan processes, ever.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from workerplane.providers.subprocess import procfs
 from workerplane.providers.subprocess.crashes import CRASH_WINDOW_S, CrashLoop, prune_logs
 from workerplane.providers.subprocess.details import SubprocessDetails
 from workerplane.providers.subprocess.layout import group_directory, warn_if_legacy_directory
+from workerplane.providers.subprocess.lease import LEASE_RENEW_S, shared_lease
 from workerplane.providers.subprocess.records import (
     FORKSERVER_DIR_ENV,
     WORKER_ID_ENV,
@@ -54,7 +55,6 @@ from workerplane.worker.status import STATUS_FILE_ENV, WorkerStatus, read_status
 
 logger = logging.getLogger("workerplane.providers.subprocess")
 
-LEASE_RENEW_S = 1.0
 #: How long a new worker may take to write its first status report.
 STARTUP_REPORT_S = 30.0
 
@@ -79,7 +79,6 @@ class SubprocessProvider(Provider):
         # Tasks finished by workers that have exited, so the census's completion count only grows.
         self._completed_by_exited = 0
         self._waited_by_exited = LatencySketch()
-        self._lease_task: asyncio.Task[None] | None = None
         self._forkserver: subprocess.Popen[bytes] | None = None
         self._crash_loop = CrashLoop()
 
@@ -94,8 +93,7 @@ class SubprocessProvider(Provider):
             self._context.state_dir, self._context.deployment, self._context.group_id
         )
         self._dir.mkdir(parents=True, exist_ok=True)
-        self._renew_lease()
-        self._lease_task = asyncio.create_task(self._renew_lease_forever())
+        shared_lease(self._context.state_dir).join(self._lease, self._enforce_grace)
         self._adopt()
         if self._settings.preload_module is not None:
             await asyncio.to_thread(self._start_forkserver)
@@ -109,23 +107,7 @@ class SubprocessProvider(Provider):
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self._forkserver.wait(timeout=5)
             self._forkserver = None
-        if self._lease_task is not None:
-            self._lease_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._lease_task
-            self._lease_task = None
-
-    def _renew_lease(self) -> None:
-        self._lease.touch()
-        now = time.time()
-        os.utime(self._lease, (now, now))
-
-    async def _renew_lease_forever(self) -> None:
-        while True:
-            await asyncio.sleep(LEASE_RENEW_S)
-            with contextlib.suppress(OSError):
-                self._renew_lease()
-            self._enforce_grace()
+        await shared_lease(self._context.state_dir).leave(self._lease)
 
     def _adopt(self) -> None:
         """Take over the live workers an earlier controller run started."""
@@ -342,6 +324,7 @@ class SubprocessProvider(Provider):
             finally:
                 log.close()
             pid = process.pid
+        procfs.forget_scan()  # a scan from before this worker must not be reused for adoption
         ticks = procfs.start_ticks(pid) or 0
         worker = WorkerProcess(worker_id, pid, ticks, process, time.time())
         self._records.write(worker)

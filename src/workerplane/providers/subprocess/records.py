@@ -26,6 +26,10 @@ WORKER_ID_ENV = "WORKERPLANE_WORKER_ID"
 FORKSERVER_DIR_ENV = "WORKERPLANE_FORKSERVER_DIR"
 
 
+#: Groups adopting at about the same time (a controller starting) share one scan of ``/proc``.
+ADOPTION_SCAN_S = 2.0
+
+
 @dataclass
 class WorkerProcess:
     """One worker as the provider tracks it."""
@@ -76,7 +80,8 @@ class WorkerRecords:
             w for w in map(self._adopt_recorded, sorted(self.directory.glob("w-*.json"))) if w
         ]
         known = {w.pid for w in adopted}
-        for pid in procfs.live_worker_pids(f"{self.directory}/") - known:
+        live = procfs.live_worker_pids(f"{self.directory}/", max_age_s=ADOPTION_SCAN_S)
+        for pid in live - known:
             ticks = procfs.start_ticks(pid)
             if ticks is None:
                 continue

@@ -1,0 +1,128 @@
+"""Reads that groups share are made once, and each one is paid for in the budget."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from workerplane.controller.budget import CallBudget
+from workerplane.controller.interfaces import MetricsSource
+from workerplane.controller.shared_reads import SharedReads
+from workerplane.scaling.types import QueueStats
+from workerplane.temporal.connection import ResolvedConnection
+from workerplane.temporal.metrics import QueueTarget
+
+CONNECTION = ResolvedConnection(address="unused:7233", namespace="default")
+
+
+@dataclass
+class CountingSource:
+    """Records every read; serves ``backlog`` per queue on every type."""
+
+    backlog: dict[str, int] = field(default_factory=dict)
+    reads: list[QueueTarget] = field(default_factory=list)
+    fresh_reads: list[QueueTarget] = field(default_factory=list)
+    gate: asyncio.Event | None = None
+
+    async def __call__(self, connection: ResolvedConnection) -> MetricsSource:
+        return self
+
+    async def read(self, target: QueueTarget) -> dict[str, QueueStats]:
+        self.reads.append(target)
+        if self.gate is not None:
+            await self.gate.wait()
+        count = sum(self.backlog.get(q, 0) for q in target.task_queues)
+        return {t: QueueStats(backlog_count=count) for t in target.task_queue_types}
+
+    async def read_fresh(self, target: QueueTarget) -> Mapping[str, int]:
+        self.fresh_reads.append(target)
+        return dict.fromkeys(target.task_queue_types, 0)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def reads_of(
+    source: CountingSource, clock: Clock, woken: list[tuple[str, str]] | None = None
+) -> SharedReads:
+    budget = CallBudget(1000, clock=clock)
+    return SharedReads(
+        source,
+        budget,
+        window_s=1.0,
+        clock=clock,
+        on_backlog=lambda ns, q: woken.append((ns, q)) if woken is not None else None,
+    )
+
+
+def target(*queues: str, types: tuple[str, ...] = ("WORKFLOW", "ACTIVITY")) -> QueueTarget:
+    return QueueTarget("default", queues, types)
+
+
+async def test_groups_sharing_a_queue_share_its_reads_within_the_window() -> None:
+    source, clock = CountingSource(backlog={"orders": 2}), Clock()
+    reads = reads_of(source, clock)
+    view = await reads(CONNECTION)
+    first = await view.read(target("orders"))
+    second = await view.read(target("orders", "billing"))  # orders again, plus billing
+    assert first["ACTIVITY"].backlog_count == 2
+    assert second["ACTIVITY"].backlog_count == 2
+    assert sorted((t.task_queues[0], t.task_queue_types[0]) for t in source.reads) == [
+        ("billing", "ACTIVITY"),
+        ("billing", "WORKFLOW"),
+        ("orders", "ACTIVITY"),
+        ("orders", "WORKFLOW"),
+    ]
+    clock.now = 1.5  # past the window: read again
+    await view.read(target("orders"))
+    assert len(source.reads) == 6
+
+
+async def test_reads_in_flight_are_joined() -> None:
+    source, clock = CountingSource(gate=asyncio.Event()), Clock()
+    view = await reads_of(source, clock)(CONNECTION)
+    pending = [asyncio.create_task(view.read(target("orders"))) for _ in range(5)]
+    await asyncio.sleep(0.01)
+    assert source.gate is not None
+    source.gate.set()
+    await asyncio.gather(*pending)
+    assert len(source.reads) == 2  # one per type, for five groups
+
+
+async def test_a_versions_groups_share_one_describe_covering_all_their_types() -> None:
+    source, clock = CountingSource(), Clock()
+    reads = reads_of(source, clock)
+    workflows = QueueTarget("default", ("orders",), ("WORKFLOW",), "orders", "v2")
+    activities = QueueTarget("default", ("orders",), ("ACTIVITY",), "orders", "v2")
+    reads.register(workflows)
+    reads.register(activities)
+    view = await reads(CONNECTION)
+    seen = await asyncio.gather(view.read(workflows), view.read(activities))
+    assert [set(s) for s in seen] == [{"WORKFLOW"}, {"ACTIVITY"}]
+    [describe] = source.reads
+    assert set(describe.task_queue_types) == {"WORKFLOW", "ACTIVITY"}
+    reads.unregister(activities)
+    assert reads.widened(workflows) == workflows
+
+
+async def test_every_read_takes_its_calls_from_the_budget() -> None:
+    source, clock = CountingSource(), Clock()
+    reads = reads_of(source, clock)
+    view = await reads(CONNECTION)
+    await view.read(target("a", "b"))  # 2 queues x 2 types
+    await view.read_fresh(target("c", types=("ACTIVITY",)))  # 4 partitions
+    assert reads.budget.usage().rps_used * 10 == 4 + 4
+
+
+async def test_backlog_seen_by_one_read_wakes_the_queue() -> None:
+    source, clock = CountingSource(backlog={"orders": 1}), Clock()
+    woken: list[tuple[str, str]] = []
+    view = await reads_of(source, clock, woken)(CONNECTION)
+    await view.read(target("orders", "quiet"))
+    assert ("default", "orders") in woken
