@@ -79,7 +79,27 @@ from workerplane.scaling.types import (
     WorkerCensus,
 )
 
-__all__ = ["SloDetails", "SloScaler", "SloState", "sizing_stats"]
+__all__ = ["SloDetails", "SloScaler", "SloState", "is_fresh", "sizing_stats"]
+
+
+def is_fresh(stats: QueueStats, last: QueueStats | None) -> bool:
+    """Whether ``stats`` is a new reply of the server's stats, not the cached copy seen last.
+
+    A reply that differs from the last only by a lower backlog is the same cached copy: the
+    previous observation's backlog was raised by the uncached backlog hint (which knows no ages
+    nor rates), and the hint is no longer read now that a worker polls. Taking it for fresh
+    would read "nothing waits" while the tasks the hint saw still wait (a storm seen by the hint,
+    then 10 -> 7 workers with 450 tasks waiting). A real refresh moves the rates or the age.
+    """
+    if last is None:
+        return True
+    if stats == last:
+        return False
+    only_backlog_fell = (
+        replace(stats, backlog_count=last.backlog_count) == last
+        and stats.backlog_count < last.backlog_count
+    )
+    return not only_backlog_fell
 
 
 class SloScaler(QueuePlanner):
@@ -183,7 +203,7 @@ class SloScaler(QueuePlanner):
             active = backlog > 0 or stats.dispatch_rate > IDLE_RATE_EPSILON
             busy = census.ready if census.ready is not None else census.running
             in_flight = busy * (k_known or 1.0) if active else 0.0
-        fresh = stats != state.last_stats
+        fresh = is_fresh(stats, state.last_stats)
         capacity = (census.ready if census.ready is not None else census.running) * (k_known or 1.0)
         if not fresh and backlog > 0 and census.in_flight is not None and in_flight < capacity:
             # A cached copy shows waiting tasks, but slots are free now: the server would have

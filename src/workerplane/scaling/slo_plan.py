@@ -111,7 +111,12 @@ class QueuePlanner:
         if fresh:
             waiting = float(backlog)
         elif not saturated:
-            waiting = 0.0
+            # A free slot does not prove the queue empty: with several partitions a slot polls
+            # one of them while tasks wait on another (seen on a real server: 4 -> 1 workers
+            # mid-burst with 57 waiting). The tasks the last fresh stats saw waiting are gone
+            # once as many tasks have started since (completions plus the change in flight).
+            started_since = done + in_flight - state.fresh_in_flight
+            waiting = max(0.0, min(state.backlog_est, state.fresh_backlog - started_since))
         else:
             if started is None:
                 started = in_flight / dur * dt_s
