@@ -538,3 +538,20 @@ def test_the_cached_copy_under_a_hint_is_not_a_fresh_reply() -> None:
     census = WorkerCensus(running=first, ready=1, in_flight=4, desired=first, slots=4)
     st, size, why = s.desired(st, GroupMetrics(cached, census, 2.0), 2000, first)
     assert st.backlog_est > 200 and size == first, why
+
+
+def test_before_the_duration_is_known_the_cached_copy_keeps_the_hint_backlog() -> None:
+    """A storm of 215 tasks seen by the hint gave 54 workers (a slot each: the task duration is
+    not known yet). The next cycles read the cached stats under the hint (backlog 0): the group
+    sizes on what runs (180 slots: 46 workers, with the shrink hysteresis), not on "no backlog"
+    (13 workers, then 91 once the next fresh stats show the storm still waiting)."""
+    s = scaler(target_per_worker=4, max_count=100)
+    cached = QueueStats(backlog_count=0, add_rate=0.0)
+    raised = QueueStats(backlog_count=215, add_rate=0.0)
+    census = WorkerCensus(running=0, ready=0, in_flight=0, desired=0, slots=4)
+    st = SloState(last_stats=cached)
+    st, first, why = s.desired(st, GroupMetrics(raised, census, 1.0), 1000, 0)
+    assert first == 54, why
+    busy = WorkerCensus(running=54, ready=54, in_flight=180, desired=54, slots=4)
+    st, size, why = s.desired(st, GroupMetrics(cached, busy, 4.0), 4000, 54)
+    assert size == 46 and "cached" in why, why

@@ -194,6 +194,9 @@ class SloScaler(QueuePlanner):
         d = self.details
         census = metrics.workers
         stats, needs_poller = sizing_stats(metrics)
+        fresh = is_fresh(stats, state.last_stats)
+        if not fresh and state.last_stats is not None:
+            stats = state.last_stats  # the reply seen last, with the hint's backlog if it had one
         k_known = self._given_slots(census) or state.slots
         backlog = max(0, stats.backlog_count)
         if census.in_flight is not None:
@@ -203,12 +206,6 @@ class SloScaler(QueuePlanner):
             active = backlog > 0 or stats.dispatch_rate > IDLE_RATE_EPSILON
             busy = census.ready if census.ready is not None else census.running
             in_flight = busy * (k_known or 1.0) if active else 0.0
-        fresh = is_fresh(stats, state.last_stats)
-        capacity = (census.ready if census.ready is not None else census.running) * (k_known or 1.0)
-        if not fresh and backlog > 0 and census.in_flight is not None and in_flight < capacity:
-            # A cached copy shows waiting tasks, but slots are free now: the server would have
-            # handed them out, so nothing waits any more.
-            backlog = 0
         recent = (
             *((t, v) for t, v in state.recent if t > now_ms - PEAK_WINDOW_MS and v > in_flight),
             (now_ms, in_flight),

@@ -102,7 +102,8 @@ class QueuePlanner:
             last_in_flight=in_flight,
             last_completed=total,
         )
-        if backlog == 0 and not saturated:
+        if (backlog == 0 or not fresh) and not saturated:
+            # Nothing waits, or a cached copy while a slot is free: what runs is the load.
             load = min(avg, state.recent[0][1])
         else:
             # Busy slots cap what runs; the arrival rate is what the queue must absorb.
