@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from workerplane.scaling.registry import ScalerConfigError, build_scaler
@@ -563,7 +565,14 @@ def test_a_quiet_second_of_a_steady_stream_does_not_shrink_the_group() -> None:
     the load: the group keeps its 2 workers (before, it went to 1 and was back at 2-3 within
     seconds, paying a startup each time: 107 scale actions in 30 minutes, now 43)."""
     s = scaler(target_per_worker=4, schedule_to_start_slo_ms=2000)
-    st = planned(arrival_rate=3.0, load=3.0, recent=((0, 3.0),), fresh_ms=0, last_ms=0)
+    st = planned(
+        arrival_rate=3.0, arrival_sample=3.2, load=3.0, recent=((0, 3.0),), last_ms=0,
+        last_stats=QueueStats(),  # this cycle's stats are the cached copy
+    )  # fmt: skip
     census = WorkerCensus(running=2, ready=2, in_flight=2, desired=2, slots=4)
     _, size, why = s.desired(st, GroupMetrics(QueueStats(), census, 1.0), 1000, 2)
     assert size == 2, why
+    # A burst's end: the latest count fell to nothing, the smoothed rate lags; no floor then.
+    st = replace(st, arrival_sample=0.0)
+    _, size, why = s.desired(st, GroupMetrics(QueueStats(), census, 1.0), 1000, 2)
+    assert size == 1, why
