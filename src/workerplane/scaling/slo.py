@@ -14,9 +14,11 @@ else is learned from what the controller observes:
   flight + completed (the census's running total ``tasks_completed`` when the provider keeps one,
   else estimated from the busy slots), smoothed over ``ARRIVAL_TAU_S``;
 * **waiting tasks** (``B``): the backlog of a fresh stats reply; between fresh replies (the server
-  caches stats for seconds) zero if a slot is free, else carried forward by the arrivals less the
-  starts (completions plus the change in flight, counted when the provider keeps a running total
-  of completions; else ``in_flight / d`` per second).
+  caches stats for seconds; a reply that differs only by a lower backlog is the cached copy under
+  the backlog hint, :func:`is_fresh`) carried forward: with every slot busy, by the arrivals less
+  the starts (completions plus the change in flight, counted when the provider keeps a running
+  total of completions; else ``in_flight / d`` per second); with a slot free (with partitions a
+  free slot does not prove the queue empty), the tasks seen waiting count until as many started.
 
 Each observation plans the size by projecting the FIFO queue over ``H = poll interval + s``, the
 time a worker asked for at the next observation would take to help. For a size ``n`` (ready
