@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from workerplane.scaling.registry import ScalerConfigError, build_scaler
-from workerplane.scaling.slo import SloDetails, SloScaler, SloState
+from workerplane.scaling.slo import SloDetails, SloScaler, SloState, is_fresh
 from workerplane.scaling.slo_floor import reachable_slo, slo_below_reachable
 from workerplane.scaling.types import (
     GroupMetrics,
@@ -269,7 +271,10 @@ def test_cached_stats_carry_the_waiting_estimate_forward() -> None:
     """Between fresh stats a saturated worker's queue grows by arrivals minus completions."""
     s = scaler(target_per_worker=4)
     stats = QueueStats(backlog_count=4, backlog_age_s=1.0, add_rate=3.0)
-    st = planned(arrival_rate=3.0, backlog_est=4.0, last_stats=stats, last_ms=0)
+    st = planned(
+        arrival_rate=3.0, backlog_est=4.0, last_stats=stats, last_ms=0, fresh_ms=0,
+        fresh_backlog=4.0, fresh_in_flight=4.0, last_in_flight=4.0,
+    )  # fmt: skip
     obs = GroupMetrics(
         stats=stats,
         workers=WorkerCensus(running=1, ready=1, in_flight=4, desired=1, slots=4),
@@ -277,13 +282,41 @@ def test_cached_stats_carry_the_waiting_estimate_forward() -> None:
     )
     st, _, _ = s.desired(st, obs, 1000, 1)
     assert st.backlog_est == pytest.approx(4.0 + (3.0 - 4 / 2.0) * 1.0)
-    # A free slot means nothing waits, whatever the cached copy says.
+    # A free slot: the 4 tasks seen waiting are gone once 4 tasks have started since. About
+    # 2.75 have (3.75 completed, in flight 4 -> 3), so about 1.25 still wait.
     obs = GroupMetrics(
         stats=stats,
         workers=WorkerCensus(running=1, ready=1, in_flight=3, desired=1, slots=4),
         observed_at=2.0,
     )
     st, _, _ = s.desired(st, obs, 2000, 1)
+    assert st.backlog_est == pytest.approx(4.0 - (2.0 + 3.5 / 2.0 + 3 - 4))
+
+
+def test_free_slots_on_cached_stats_do_not_empty_the_queue_mid_burst() -> None:
+    """Seen on a real server with 4 partitions: fresh stats showed 40 waiting on 4 workers (16
+    slots), then for a few cached cycles only 3 slots were busy (the pollers were on partitions
+    the backlog was not). Only 2 tasks started in that second (12 completed, in flight 13 -> 3):
+    38 still wait, and the group holds its 4 workers instead of shrinking to 1. Once as many
+    tasks have started as were seen waiting, the queue counts as empty."""
+    s = scaler(target_per_worker=4)
+    stats = QueueStats(backlog_count=40, backlog_age_s=2.0, add_rate=8.0)
+    st = planned(
+        duration_s=1.0, arrival_rate=8.0, backlog_est=40.0, last_stats=stats, last_ms=0,
+        fresh_ms=0, fresh_backlog=40.0, fresh_in_flight=13.0, last_in_flight=13.0,
+        last_completed=100, load=8.0, recent=((0, 13.0),), startup_ms=1500.0,
+    )  # fmt: skip
+
+    def census(in_flight: int, completed: int) -> WorkerCensus:
+        return WorkerCensus(
+            running=4, ready=4, in_flight=in_flight, desired=4, slots=4,
+            tasks_completed=completed,
+        )  # fmt: skip
+
+    st, size, why = s.desired(st, GroupMetrics(stats, census(3, 112), 1.0), 1000, 4)
+    assert st.backlog_est == pytest.approx(38.0)
+    assert size == 4, why
+    st, size, why = s.desired(st, GroupMetrics(stats, census(2, 151), 2.0), 2000, 4)
     assert st.backlog_est == 0.0
 
 
@@ -489,3 +522,57 @@ def test_sparse_load_is_decided_by_ski_rental(
     st, dec = s.decide(st, idle(10.0, 1), 10.0)
     got = dec.size if isinstance(dec, SetSize) else 1
     assert got == size, dec.reason
+
+
+def test_the_cached_copy_under_a_hint_is_not_a_fresh_reply() -> None:
+    """The hint raised the cached backlog of 0 to 241 (a storm on an idle queue). A cycle later
+    a worker polls, so the hint is not read and the same cached copy (backlog 0) comes back. It
+    is not a new reply: the 241 tasks still wait, and the group keeps its 10 workers."""
+    cached = QueueStats(backlog_count=0, backlog_age_s=0.0, add_rate=0.4, dispatch_rate=0.4)
+    raised = QueueStats(backlog_count=241, backlog_age_s=0.0, add_rate=0.4, dispatch_rate=0.4)
+    assert is_fresh(raised, cached) and not is_fresh(cached, raised)
+    assert is_fresh(QueueStats(add_rate=9.0), raised)  # a real refresh moves the rates
+    s = scaler(target_per_worker=4)
+    st = planned(duration_s=3.0, load=0.0, recent=(), arrival_rate=0.4, last_stats=cached)
+    census = WorkerCensus(running=0, ready=0, in_flight=0, desired=0, slots=4)
+    st, first, why = s.desired(st, GroupMetrics(raised, census, 1.0), 1000, 0)
+    assert first >= 10, why
+    census = WorkerCensus(running=first, ready=1, in_flight=4, desired=first, slots=4)
+    st, size, why = s.desired(st, GroupMetrics(cached, census, 2.0), 2000, first)
+    assert st.backlog_est > 200 and size == first, why
+
+
+def test_before_the_duration_is_known_the_cached_copy_keeps_the_hint_backlog() -> None:
+    """A storm of 215 tasks seen by the hint gave 54 workers (a slot each: the task duration is
+    not known yet). The next cycles read the cached stats under the hint (backlog 0): the group
+    sizes on what runs (180 slots: 46 workers, with the shrink hysteresis), not on "no backlog"
+    (13 workers, then 91 once the next fresh stats show the storm still waiting)."""
+    s = scaler(target_per_worker=4, max_count=100)
+    cached = QueueStats(backlog_count=0, add_rate=0.0)
+    raised = QueueStats(backlog_count=215, add_rate=0.0)
+    census = WorkerCensus(running=0, ready=0, in_flight=0, desired=0, slots=4)
+    st = SloState(last_stats=cached)
+    st, first, why = s.desired(st, GroupMetrics(raised, census, 1.0), 1000, 0)
+    assert first == 54, why
+    busy = WorkerCensus(running=54, ready=54, in_flight=180, desired=54, slots=4)
+    st, size, why = s.desired(st, GroupMetrics(cached, busy, 4.0), 4000, 54)
+    assert size == 46 and "cached" in why, why
+
+
+def test_a_quiet_second_of_a_steady_stream_does_not_shrink_the_group() -> None:
+    """3 tasks/s of 2 s tasks (6 slots: 1.5 workers) counted between fresh stats; for a moment
+    only 2 run and the in-flight average dipped to 3. The counted arrival rate is the floor of
+    the load: the group keeps its 2 workers (before, it went to 1 and was back at 2-3 within
+    seconds, paying a startup each time: 107 scale actions in 30 minutes, now 43)."""
+    s = scaler(target_per_worker=4, schedule_to_start_slo_ms=2000)
+    st = planned(
+        arrival_rate=3.0, arrival_sample=3.2, load=3.0, recent=((0, 3.0),), last_ms=0,
+        last_stats=QueueStats(),  # this cycle's stats are the cached copy
+    )  # fmt: skip
+    census = WorkerCensus(running=2, ready=2, in_flight=2, desired=2, slots=4)
+    _, size, why = s.desired(st, GroupMetrics(QueueStats(), census, 1.0), 1000, 2)
+    assert size == 2, why
+    # A burst's end: the latest count fell to nothing, the smoothed rate lags; no floor then.
+    st = replace(st, arrival_sample=0.0)
+    _, size, why = s.desired(st, GroupMetrics(QueueStats(), census, 1.0), 1000, 2)
+    assert size == 1, why

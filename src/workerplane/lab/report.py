@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 from rich.table import Table
 from rich.text import Text
 
+from workerplane.lab.why_missed import why_missed
 from workerplane.sim.models import ServerModel, SimResult, WorkerModel
 from workerplane.sim.oracle import OracleResult, oracle, whole_task_oracle
 from workerplane.sim.policies import Policy, best_fixed, builtin_policies, fixed_policy
@@ -67,6 +68,7 @@ class TraceReport:
     rows: list[PolicyRow] = field(default_factory=list)
     results: dict[str, SimResult] = field(default_factory=dict, repr=False)
     oracle_plan: OracleResult | None = field(default=None, repr=False)
+    miss_reason: str | None = None
 
     def row(self, policy: str) -> PolicyRow:
         for r in self.rows:
@@ -157,6 +159,8 @@ def run_trace(
         fp = fixed_policy(n)
         rep.results[fp.name] = r
         rep.rows.append(_row(fp, fp.name, fp.kind, fp.description, r, *oracles, slo_s))
+    if DEFAULT_POLICY in rep.results and not rep.row(DEFAULT_POLICY).slo_met:
+        rep.miss_reason = why_missed(rep.results[DEFAULT_POLICY], slo_s, wm)
     return rep
 
 
@@ -227,7 +231,8 @@ def render_tables(reports: Sequence[TraceReport]) -> list[object]:
         v = rep.verdict()
         missing = ", ".join(rep.anchors_missing_slo) or "none"
         marks = "  ".join(f"{k}={'yes' if ok else 'NO'}" for k, ok in v.items())
-        out.append(Text(f"{DEFAULT_POLICY}: {marks}; anchors missing the SLO: {missing}\n"))
+        why = f"; it misses because {rep.miss_reason}" if rep.miss_reason else ""
+        out.append(Text(f"{DEFAULT_POLICY}: {marks}; anchors missing the SLO: {missing}{why}\n"))
     return out
 
 
@@ -322,6 +327,7 @@ def summary_markdown(reports: Sequence[TraceReport], command: str) -> str:
             f"**{'yes' if v['within_oracle_budget'] else 'no'}**; cheaper than every anchor "
             f"that meets the SLO: **{'yes' if v['cheaper_than_anchors_meeting_slo'] else 'no'}**.",
             f"- Anchors that miss the SLO: {', '.join(rep.anchors_missing_slo) or 'none'}.",
+            *([f"- Why {DEFAULT_POLICY} misses: {rep.miss_reason}."] if rep.miss_reason else []),
             "",
             f"![{rep.trace}]({rep.trace}.png)",
             "",
@@ -356,6 +362,7 @@ def write_outputs(
                 for r in rep.rows
             ],
             "verdict": rep.verdict(),
+            "miss_reason": rep.miss_reason,
             "anchors_missing_slo": rep.anchors_missing_slo,
         }
         for rep in reports

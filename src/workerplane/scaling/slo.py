@@ -14,9 +14,11 @@ else is learned from what the controller observes:
   flight + completed (the census's running total ``tasks_completed`` when the provider keeps one,
   else estimated from the busy slots), smoothed over ``ARRIVAL_TAU_S``;
 * **waiting tasks** (``B``): the backlog of a fresh stats reply; between fresh replies (the server
-  caches stats for seconds) zero if a slot is free, else carried forward by the arrivals less the
-  starts (completions plus the change in flight, counted when the provider keeps a running total
-  of completions; else ``in_flight / d`` per second).
+  caches stats for seconds; a reply that differs only by a lower backlog is the cached copy under
+  the backlog hint, :func:`is_fresh`) carried forward: with every slot busy, by the arrivals less
+  the starts (completions plus the change in flight, counted when the provider keeps a running
+  total of completions; else ``in_flight / d`` per second); with a slot free (with partitions a
+  free slot does not prove the queue empty), the tasks seen waiting count until as many started.
 
 Each observation plans the size by projecting the FIFO queue over ``H = poll interval + s``, the
 time a worker asked for at the next observation would take to help. For a size ``n`` (ready
@@ -79,7 +81,27 @@ from workerplane.scaling.types import (
     WorkerCensus,
 )
 
-__all__ = ["SloDetails", "SloScaler", "SloState", "sizing_stats"]
+__all__ = ["SloDetails", "SloScaler", "SloState", "is_fresh", "sizing_stats"]
+
+
+def is_fresh(stats: QueueStats, last: QueueStats | None) -> bool:
+    """Whether ``stats`` is a new reply of the server's stats, not the cached copy seen last.
+
+    A reply that differs from the last only by a lower backlog is the same cached copy: the
+    previous observation's backlog was raised by the uncached backlog hint (which knows no ages
+    nor rates), and the hint is no longer read now that a worker polls. Taking it for fresh
+    would read "nothing waits" while the tasks the hint saw still wait (a storm seen by the hint,
+    then 10 -> 7 workers with 450 tasks waiting). A real refresh moves the rates or the age.
+    """
+    if last is None:
+        return True
+    if stats == last:
+        return False
+    only_backlog_fell = (
+        replace(stats, backlog_count=last.backlog_count) == last
+        and stats.backlog_count < last.backlog_count
+    )
+    return not only_backlog_fell
 
 
 class SloScaler(QueuePlanner):
@@ -174,6 +196,9 @@ class SloScaler(QueuePlanner):
         d = self.details
         census = metrics.workers
         stats, needs_poller = sizing_stats(metrics)
+        fresh = is_fresh(stats, state.last_stats)
+        if not fresh and state.last_stats is not None:
+            stats = state.last_stats  # the reply seen last, with the hint's backlog if it had one
         k_known = self._given_slots(census) or state.slots
         backlog = max(0, stats.backlog_count)
         if census.in_flight is not None:
@@ -183,12 +208,6 @@ class SloScaler(QueuePlanner):
             active = backlog > 0 or stats.dispatch_rate > IDLE_RATE_EPSILON
             busy = census.ready if census.ready is not None else census.running
             in_flight = busy * (k_known or 1.0) if active else 0.0
-        fresh = stats != state.last_stats
-        capacity = (census.ready if census.ready is not None else census.running) * (k_known or 1.0)
-        if not fresh and backlog > 0 and census.in_flight is not None and in_flight < capacity:
-            # A cached copy shows waiting tasks, but slots are free now: the server would have
-            # handed them out, so nothing waits any more.
-            backlog = 0
         recent = (
             *((t, v) for t, v in state.recent if t > now_ms - PEAK_WINDOW_MS and v > in_flight),
             (now_ms, in_flight),

@@ -152,7 +152,8 @@ class SloState:
         backlog_est: waiting tasks now: the last fresh stats' backlog, carried forward between
             fresh copies by the arrival rate minus what the busy slots complete.
         last_up_ms: when the group last grew (its workers may still be starting).
-        arrival_rate: tasks/s arriving between the last two fresh stats (``None`` until seen).
+        arrival_rate: tasks/s arriving between fresh stats, smoothed (``None`` until seen).
+        arrival_sample: tasks/s arriving between the last two fresh stats, not smoothed.
         fresh_ms, fresh_backlog, fresh_in_flight: time, backlog and in-flight count of the last
             fresh stats.
         done_since: tasks estimated to have completed since then (in flight / duration).
@@ -180,6 +181,7 @@ class SloState:
     backlog_est: float = 0.0
     last_up_ms: int | None = None
     arrival_rate: float | None = None
+    arrival_sample: float | None = None
     fresh_ms: int | None = None
     fresh_backlog: float = 0.0
     fresh_in_flight: float = 0.0

@@ -8,7 +8,8 @@
 * ``trickle``  - sparse load: one task every few minutes, each finding an idle queue;
 * ``cron-storm`` - 500 tasks within 2 s every 15 minutes, nothing in between;
 * ``scheduled-storm`` - the cron storm, with the schedule's action times known to the policy;
-* ``bimodal``  - 90 % 0.2 s tasks and 10 % 60 s tasks: retiring a worker rarely saves anything.
+* ``bimodal``  - 90 % 0.2 s tasks and 10 % 60 s tasks: retiring a worker rarely saves anything;
+* ``fanouts``  - fan-outs of random size at random times on an idle queue (storms, no schedule).
 """
 
 from __future__ import annotations
@@ -240,6 +241,32 @@ def bimodal(
     )
 
 
+def fanouts(
+    seed: int = 9,
+    mean_gap_s: float = 400.0,
+    sizes: tuple[int, int] = (40, 400),
+    spread_s: float = 3.0,
+    horizon_s: float = 3600.0,
+    duration: Distribution | None = None,
+) -> Trace:
+    """Fan-outs of a random size (uniform in ``sizes``) within ``spread_s`` seconds, at random
+    (Poisson) times, on an otherwise idle queue: a storm without a schedule, so a scaler can
+    neither pre-warm nor learn its size, and the first one comes before any task has run."""
+    rng = np.random.default_rng(seed)
+    dur = duration or Distribution.lognormal(5.0, 0.6)
+    starts = _poisson_times(rng, 1.0 / mean_gap_s, 20.0, horizon_s - spread_s)
+    parts = [np.sort(rng.uniform(s, s + spread_s, int(rng.integers(*sizes)))) for s in starts]
+    arr = np.concatenate(parts) if parts else np.empty(0)
+    return Trace(
+        "fanouts",
+        arr,
+        dur.sample(rng, len(arr)),
+        horizon_s,
+        f"{len(parts)} fan-outs of {sizes[0]}-{sizes[1]} tasks in {spread_s:g}s at random times, "
+        f"durations {dur.describe()}",
+    )
+
+
 #: The built-in traces, by name. Each is a zero-argument factory with fixed seeds.
 BUILTIN: dict[str, Callable[[], Trace]] = {
     "steady": steady,
@@ -251,4 +278,5 @@ BUILTIN: dict[str, Callable[[], Trace]] = {
     "cron-storm": cron_storm,
     "scheduled-storm": scheduled_storm,
     "bimodal": bimodal,
+    "fanouts": fanouts,
 }
