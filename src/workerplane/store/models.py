@@ -171,3 +171,18 @@ class Lease(Base):
     expires_at: Mapped[float] = mapped_column(Float)
     acquired_at: Mapped[float] = mapped_column(Float)
     fencing_token: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class ControllerMember(Base):
+    """A ``serve`` replica running sharded controllers: live while ``heartbeat_at`` is recent.
+
+    ``shards`` is the shard count it hashes versions into; replicas only share shards with
+    replicas that use the same count (another count would map a version to another shard).
+    """
+
+    __tablename__ = "controller_members"
+
+    holder: Mapped[str] = mapped_column(String(128), primary_key=True)
+    shards: Mapped[int] = mapped_column(Integer)
+    heartbeat_at: Mapped[float] = mapped_column(Float)
+    started_at: Mapped[float] = mapped_column(Float)
