@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from workerplane.api import schemas as S
 from workerplane.api.deps import SettingsDep, StoreDep
 from workerplane.api.responses import version_out
-from workerplane.api.service import check_spec, provider_checks, version_spec
+from workerplane.api.service import check_spec, provider_checks, version_spec, write_unguarded
 from workerplane.api.settings import ApiSettings
 from workerplane.config.advice import spec_warnings
 from workerplane.config.model import ComputeConfig, DeploymentSpec
@@ -21,6 +21,7 @@ from workerplane.config.validation import validate_spec
 from workerplane.errors import Invalid
 from workerplane.security.redact import scrub
 from workerplane.store.rows import is_replay
+from workerplane.store.store import Store
 
 router = APIRouter(tags=["versions"])
 
@@ -79,6 +80,14 @@ def update_compute_config(
     name: S.DeploymentName, build_id: S.BuildId, body: S.ComputeConfigUpdate, store: StoreDep
 ) -> S.VersionOut:
     """``UpdateWorkerDeploymentVersionComputeConfig``: per-group masks and removals."""
+    return write_unguarded(
+        body.conflict_token is not None, lambda: _update_compute_config(name, build_id, body, store)
+    )
+
+
+def _update_compute_config(
+    name: str, build_id: str, body: S.ComputeConfigUpdate, store: Store
+) -> S.VersionOut:
     # Read the spec and its token, compute the new spec here, then store it only if the token
     # is still the one read (the client's, when it sent one).
     current = store.versions.editable(name, build_id)
