@@ -122,18 +122,12 @@ async def test_writes_without_a_conflict_token_never_get_409(api: Api) -> None:
             }  # fmt: skip
             await c.post("/v1/worker-deployments/routed/versions", json=version)
         puts = [c.put("/v1/endpoints/busy", json={"max_workers": 2 + i % 5}) for i in range(24)]
+        mask = {"scaling_groups": {"g": {"update_mask": ["scaler.details"]}}}
         patches = [
             c.patch(
                 "/v1/worker-deployments/routed/versions/a/compute-config",
-                json={
-                    "scaling_groups": {
-                        "g": {
-                            "scaling_group": {"scaler": {"details": {"max_count": 2 + i}}},
-                            "update_mask": ["scaler.details"],
-                        }
-                    }
-                },
-            )  # fmt: skip
+                json=_masked(mask, {"scaler": {"details": {"max_count": 2 + i}}}),
+            )
             for i in range(12)
         ]
         routes = [
@@ -151,3 +145,8 @@ async def test_writes_without_a_conflict_token_never_get_409(api: Api) -> None:
             "/v1/endpoints/busy", json={"max_workers": 4, "conflict_token": current}
         )
         assert stale.status_code == 409
+
+
+def _masked(mask: dict[str, Any], group: dict[str, Any]) -> dict[str, Any]:
+    """A compute-config update of group ``g`` with ``group`` under ``mask``."""
+    return {"scaling_groups": {"g": {**mask["scaling_groups"]["g"], "scaling_group": group}}}
