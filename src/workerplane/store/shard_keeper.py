@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 from workerplane.store.db import describe_db_error
 from workerplane.store.leases import Backoff, Fence, LeaseLost, default_holder
@@ -67,6 +67,7 @@ class ShardKeeper:
         self.shrunk = asyncio.Event()
         self._has_shards = asyncio.Event()
         self._wake = asyncio.Event()
+        self._round_lock = asyncio.Lock()
         self._surplus: tuple[int, ...] = ()
         self._clock = clock
         self._renewed_at = 0.0
@@ -96,6 +97,8 @@ class ShardKeeper:
     def mark_lost(self) -> None:
         """The store refused a stale shard fence: restart the controller, and find out at once
         (a round now) which shards moved."""
+        if self.shrunk.is_set():
+            return  # that controller is stopping already
         self._end_epoch("the store refused a write under a stale shard fence")
         self._wake.set()
 
@@ -105,12 +108,15 @@ class ShardKeeper:
         while not stop.is_set():
             started = self._clock()
             try:
-                result = await asyncio.wait_for(
-                    asyncio.to_thread(
-                        self._shards.round, self.holder, self.count, self.ttl_s, dict(self.fences)
-                    ),
-                    timeout=max(0.1, self.ttl_s / 2),
-                )
+                async with self._round_lock:
+                    sent = dict(self.fences)
+                    result = await asyncio.wait_for(
+                        asyncio.to_thread(
+                            self._shards.round, self.holder, self.count, self.ttl_s, sent
+                        ),
+                        timeout=max(0.1, self.ttl_s / 2),
+                    )
+                    self._apply(result, sent, started)
             except Exception as err:  # the database is unreachable, or too slow to answer
                 if self.fences and self._clock() >= self._renewed_at + self.ttl_s / 2:
                     self._drop(list(self.fences), "cannot renew the shard leases in time")
@@ -120,19 +126,19 @@ class ShardKeeper:
                 await self._pause(stop, backoff.next_delay())
                 continue
             backoff.reset()
-            self._apply(result, started)
             await self._pause(stop, started + self.ttl_s / 3 - self._clock())
 
     async def release_surplus(self) -> None:
         """Hand over the shards beyond the fair share (call it once no controller acts)."""
-        surplus = [self.fences.pop(s) for s in self._surplus if s in self.fences]
-        self._surplus = ()
-        if not self.fences:
-            self._has_shards.clear()
-        if surplus:
-            logger.info("handing %d shards over to the other replicas", len(surplus))
-            with contextlib.suppress(Exception):  # they expire anyway
-                await asyncio.to_thread(self._shards.release, surplus)
+        async with self._round_lock:  # a round in flight would renew them again
+            surplus = [self.fences.pop(s) for s in self._surplus if s in self.fences]
+            self._surplus = ()
+            if not self.fences:
+                self._has_shards.clear()
+            if surplus:
+                logger.info("handing %d shards over to the other replicas", len(surplus))
+                with contextlib.suppress(Exception):  # they expire anyway
+                    await asyncio.to_thread(self._shards.release, surplus)
 
     async def leave(self) -> None:
         """Release every shard and stop counting as a member (best effort: both expire)."""
@@ -141,13 +147,16 @@ class ShardKeeper:
             await asyncio.to_thread(self._shards.release, fences)
             await asyncio.to_thread(self._shards.leave, self.holder)
 
-    def _apply(self, result: Round, started: float) -> None:
+    def _apply(self, result: Round, sent: Mapping[int, Fence], started: float) -> None:
+        """Take a round's result in. Shards given up while it ran stay given up."""
         self._renewed_at = started
         self.members, self.blocked = result.members, result.blocked
-        if result.lost:
-            self._drop(sorted(result.lost), "other replicas took them over")
-        claimed = sorted(set(result.held) - set(self.fences))
-        self.fences.update(result.held)
+        lost = result.lost & set(self.fences)
+        if lost:
+            self._drop(sorted(lost), "other replicas took them over")
+        held = {s: f for s, f in result.held.items() if s in self.fences or s not in sent}
+        claimed = sorted(set(held) - set(self.fences))
+        self.fences.update(held)
         if claimed:
             logger.info("%s claimed shards %s (%d held, %d replicas)",
                         self.holder, claimed, len(self.fences), self.members)  # fmt: skip
