@@ -114,11 +114,11 @@ class ShardKeeper:
                         asyncio.to_thread(
                             self._shards.round, self.holder, self.count, self.ttl_s, sent
                         ),
-                        timeout=max(0.1, self.ttl_s / 2),
+                        timeout=max(0.1, self._give_up_at(started) - started),
                     )
                     self._apply(result, sent, started)
             except Exception as err:  # the database is unreachable, or too slow to answer
-                if self.fences and self._clock() >= self._renewed_at + self.ttl_s / 2:
+                if self.fences and self._clock() >= self._give_up_at(started):
                     self._drop(list(self.fences), "cannot renew the shard leases in time")
                 self._log("no-database", logging.WARNING,
                           "cannot reach the database for the shard leases (%s); retrying",
@@ -146,6 +146,11 @@ class ShardKeeper:
         with contextlib.suppress(Exception):
             await asyncio.to_thread(self._shards.release, fences)
             await asyncio.to_thread(self._shards.leave, self.holder)
+
+    def _give_up_at(self, started: float) -> float:
+        """When held shards must be given up if no round succeeds: half a TTL after the last
+        successful round began (the leases run a whole TTL from then)."""
+        return self._renewed_at + self.ttl_s / 2 if self.fences else started + self.ttl_s / 2
 
     def _apply(self, result: Round, sent: Mapping[int, Fence], started: float) -> None:
         """Take a round's result in. Shards given up while it ran stay given up."""
