@@ -9,7 +9,9 @@ For each code (the baseline commit, checked out into a temporary git worktree, a
 checkout) the bench starts ``workerplane serve --no-controller`` from that code on a fresh
 database of a local PostgreSQL (``scripts/setup.d/30-postgresql.sh``), stores ``--stored``
 endpoints through the API, then measures with 1 and with ``--processes`` serve processes on the
-same database (the load generator spreads its connections over their ports, as a Service does):
+same database (the load generator spreads its connections over their ports, as a Service does).
+The codes are measured in turn (each code with 1 process, then each with N), so a change in the
+machine's load between runs biases neither:
 
 * ``get``: one stored endpoint by name, closed loop (``--clients`` connections, each sending
   its next request as soon as the answer arrives): the throughput a process sustains;
@@ -224,32 +226,53 @@ def measure(
     return results
 
 
-def run_code(
-    label: str, src: Path, db_url: str, args: argparse.Namespace, tmp: Path, keyset: bool
-) -> dict[int, dict[str, Phase]]:
-    """Seed the database through the API of ``src``, then measure with 1 and N processes."""
-    state = tmp / label
-    state.mkdir()
-    token = generate_token()
-    processes: list[subprocess.Popen[bytes]] = []
-    try:
-        first, port = start_serve(src, db_url, state, token)
-        processes.append(first)
+@dataclass
+class Code:
+    """One code under test: its sources, its database and its running serve processes."""
+
+    label: str
+    src: Path
+    keyset: bool
+    db_url: str
+    state: Path
+    token: str = field(default_factory=generate_token)
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    ports: list[int] = field(default_factory=list)
+
+    def grow_to(self, count: int) -> None:
+        """Run ``count`` serve processes on the database."""
+        while len(self.ports) < count:
+            process, port = start_serve(self.src, self.db_url, self.state, self.token)
+            self.processes.append(process)
+            self.ports.append(port)
+
+    def seed(self, args: argparse.Namespace) -> None:
+        """Store ``--stored`` endpoints through this code's API."""
         seed = [("POST", "/v1/endpoints", body(f"seed-{i:05d}")) for i in range(args.stored)]
-        seeded = asyncio.run(run_phase([port], token, args.clients, seed, 0))
+        seeded = asyncio.run(run_phase(self.ports, self.token, args.clients, seed, 0))
         if seeded.errors:
-            print(f"{label}: errors while storing endpoints: {seeded.errors}", file=sys.stderr)
-        results = {1: measure([port], token, args, keyset)}
-        ports = [port]
-        for _ in range(args.processes - 1):
-            process, extra = start_serve(src, db_url, state, token)
-            processes.append(process)
-            ports.append(extra)
-        if len(ports) > 1:
-            results[len(ports)] = measure(ports, token, args, keyset)
-        return results
+            print(f"{self.label}: errors while storing endpoints: {seeded.errors}", file=sys.stderr)
+
+
+def run_codes(
+    codes: list[Code], args: argparse.Namespace
+) -> dict[str, dict[int, dict[str, Phase]]]:
+    """Seed each code's database, then measure the codes in turn with 1, then N processes (in
+    turn, so that a change in the machine's load between runs biases no code more than another)."""
+    table: dict[str, dict[int, dict[str, Phase]]] = {code.label: {} for code in codes}
+    try:
+        for code in codes:
+            code.state.mkdir()
+            code.grow_to(1)
+            code.seed(args)
+        for count in sorted({1, args.processes}):
+            for code in codes:
+                code.grow_to(count)
+                table[code.label][count] = measure(code.ports, code.token, args, code.keyset)
+        return table
     finally:
-        stop_all(processes)
+        for code in codes:
+            stop_all(code.processes)
 
 
 def baseline_checkout(commit: str, tmp: Path) -> Path:
@@ -308,14 +331,14 @@ def main() -> None:
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
     tmp = Path(tempfile.mkdtemp(prefix="wp-bench-"))
-    table: dict[str, dict[int, dict[str, Phase]]] = {}
     pg = start_local_postgres()
-    codes = [("this", REPO / "src", True)]
     try:
+        codes = [Code("this", REPO / "src", True, pg.create_database(), tmp / "this")]
         if args.baseline:
-            codes.insert(0, (args.baseline, baseline_checkout(args.baseline, tmp), False))
-        for label, src, keyset in codes:
-            table[label] = run_code(label, src, pg.create_database(), args, tmp, keyset)
+            base = baseline_checkout(args.baseline, tmp)
+            label = args.baseline
+            codes.insert(0, Code(label, base, False, pg.create_database(), tmp / label))
+        table = run_codes(codes, args)
     finally:
         pg.stop()
         if args.baseline:
