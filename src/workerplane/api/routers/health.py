@@ -35,11 +35,13 @@ class ControllerReadiness(BaseModel):
     holds_lease: bool
     fencing_token: int | None = None
     holder: str | None = None
-    #: With ``serve --shards K``: the shards this replica acts on, of ``shard_count``, and the
-    #: live replicas sharing them.
+    #: With ``serve --shards K``: the shards this replica acts on, of ``shard_count``, the live
+    #: replicas sharing them, and why this replica may hold none (another shard count, or a
+    #: replica without ``--shards`` holding the controller lease).
     shards: list[int] | None = None
     shard_count: int | None = None
     replicas: int | None = None
+    shards_blocked: str | None = None
 
 
 class TemporalReadiness(BaseModel):
@@ -111,6 +113,7 @@ def _controller_readiness(runtime: ServeRuntime) -> ControllerReadiness:
         return ControllerReadiness(
             mode=runtime.controller_mode, holds_lease=bool(keeper.fences), holder=keeper.holder,
             shards=sorted(keeper.fences), shard_count=keeper.count, replicas=keeper.members,
+            shards_blocked=keeper.blocked,
         )  # fmt: skip
     lease = runtime.lease
     fence = lease.fence if lease is not None else None
