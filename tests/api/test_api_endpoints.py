@@ -73,7 +73,7 @@ async def test_idempotent_create_and_name_clash(api: Api) -> None:
         clash = await c.post("/v1/endpoints", json={**body, "request_id": "req-2"})
         assert clash.status_code == 409
         assert "already exists" in clash.json()["error"]["message"]
-        assert (await c.get("/v1/endpoints")).json()["total"] == 1
+        assert len((await c.get("/v1/endpoints")).json()["items"]) == 1
 
 
 async def test_stale_conflict_token_is_409(api: Api) -> None:

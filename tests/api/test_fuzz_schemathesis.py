@@ -13,7 +13,8 @@ Three allowances, each for a reason the document cannot carry:
 * A schema-valid body may still get a 400 with field-level details where validity depends on
   rules JSON Schema cannot state: cross-field ones (``min_workers`` <= ``max_workers``) and a
   compute config's, which depend on the provider and scaler types (their ``details`` are
-  validated by each type's own model).
+  validated by each type's own model). Likewise a list's ``page_token`` is any URL-safe string
+  to the schema, but only the tokens the list handed out are accepted.
 * A telemetry query may get a 422 naming ``since`` when its window runs backwards or spans more
   than 24 hours (a rule across ``since`` and ``until``).
 """
@@ -37,6 +38,8 @@ SEMANTIC_RULES = (
     "PUT /v1/endpoints/{ref}",
     "POST /v1/worker-deployments/{name}/versions",
     "PATCH /v1/worker-deployments/{name}/versions/{build_id}/compute-config",
+    "GET /v1/endpoints",
+    "GET /v1/worker-deployments",
 )
 #: Telemetry queries: a time window must run forward and span at most 24 h, a rule across two
 #: parameters (a 422 naming one).

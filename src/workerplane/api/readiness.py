@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from workerplane.store.leases import ControllerLease
+from workerplane.store.shard_keeper import ShardKeeper
 from workerplane.temporal.connection import connect, resolve_connection
 
 logger = logging.getLogger("workerplane.serve")
@@ -40,6 +41,7 @@ class ServeRuntime:
 
     controller_mode: str
     lease: ControllerLease | None = None
+    shards: ShardKeeper | None = None
     temporal: TemporalHealth | None = None
 
 

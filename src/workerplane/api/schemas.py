@@ -151,9 +151,13 @@ class DeploymentOut(BaseModel):
 
 
 class DeploymentList(BaseModel):
+    """One page. ``next_page_token`` continues it (``None``: the last page); ``total`` and
+    ``next_offset`` are only set for a request with ``offset``."""
+
     items: list[DeploymentOut]
-    total: int
-    next_offset: int | None
+    next_page_token: str | None = None
+    total: int | None = None
+    next_offset: int | None = None
 
 
 class SetCurrentVersion(RequestModel):
@@ -448,9 +452,13 @@ class EndpointOut(BaseModel):
 
 
 class EndpointList(BaseModel):
+    """One page. ``next_page_token`` continues it (``None``: the last page); ``total`` and
+    ``next_offset`` are only set for a request with ``offset``."""
+
     items: list[EndpointOut]
-    total: int
-    next_offset: int | None
+    next_page_token: str | None = None
+    total: int | None = None
+    next_offset: int | None = None
 
 
 class Health(BaseModel):

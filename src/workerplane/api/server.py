@@ -4,6 +4,11 @@ uvicorn serves the app; next to it a task waits for the controller lease, runs t
 the store-backed spec source and status sink while it holds the lease (their writes fenced by the
 lease's token), and stops it if the lease is lost; then it stands by to take the lease again. No
 database error ends that task. Migrations run before anything else.
+
+With ``shards`` (``serve --shards K``) the replicas share the work instead: each holds some of K
+shard leases and runs a controller on the versions of those shards
+(:mod:`workerplane.store.shard_keeper`, docs/scaling-out.md). Any number of replicas, with or
+without a controller, serve the API on the same database.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import gc
 import logging
 import os
 import signal
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,15 +37,18 @@ from workerplane.api.app import create_app
 from workerplane.api.readiness import ServeRuntime, TemporalHealth, watch_temporal
 from workerplane.api.routers.metrics import mount_metrics
 from workerplane.api.settings import ApiSettings
+from workerplane.controller.controller import Controller, ControllerSettings
 from workerplane.controller.prometheus import ProcessMetrics
 from workerplane.controller.telemetry import RecordingStatusSink, TelemetryRecorder
 from workerplane.errors import Conflict
 from workerplane.providers.kubernetes.provider import load_cluster_policy
 from workerplane.security.crypto import load_secret_box
 from workerplane.security.redact import install_log_scrubber, register_secret
-from workerplane.store.controller_io import StoreSpecSource, StoreStatusSink
+from workerplane.store.controller_io import FencingSource, StoreSpecSource, StoreStatusSink
 from workerplane.store.db import Database, default_sqlite_url, normalize_url
 from workerplane.store.leases import ControllerLease
+from workerplane.store.shard_keeper import ShardKeeper
+from workerplane.store.shards import ShardStore
 from workerplane.store.store import Store
 from workerplane.store.telemetry import DEFAULT_RETENTION_S, StoreTelemetrySink
 from workerplane.temporal.connection import connect, resolve_connection
@@ -57,6 +65,9 @@ class ServeConfig:
             ``WORKERPLANE_DATABASE_URL``, else SQLite under ``state_dir``. The file and the
             variable keep the password out of ``ps``.
         controller: run the embedded controller (only while holding the lease).
+        shards: share the controller's work among replicas through this many shard leases
+            (every replica must use the same count); 0 runs one controller at a time under the
+            single controller lease, the others standing by.
         tokens: bearer tokens to accept (stored hashed at start).
         temporal_routing: mirror set-current / set-ramping to the Temporal server.
         telemetry_retention_s: how long the console's samples and events are kept.
@@ -77,6 +88,7 @@ class ServeConfig:
     temporal_routing: bool = True
     refresh_s: float = 1.0
     lease_ttl_s: float = 15.0
+    shards: int = 0
     drain_on_exit: bool = False
     api_threads: int = 16
     telemetry_retention_s: float = DEFAULT_RETENTION_S
@@ -191,10 +203,14 @@ async def serve(
         cluster_policy=load_cluster_policy(),
     )
     app = create_app(store, settings, temporal_hook=temporal_routing_hook(config.temporal_address))
+    sharded = config.controller and config.shards > 0
     runtime = ServeRuntime(
         controller_mode=settings.controller,
         lease=ControllerLease(store.leases, ttl_s=config.lease_ttl_s)
-        if config.controller
+        if config.controller and not sharded
+        else None,
+        shards=ShardKeeper(ShardStore(store.db), config.shards, ttl_s=config.lease_ttl_s)
+        if sharded
         else None,
         temporal=TemporalHealth(config.temporal_address, config.namespace),
     )
@@ -226,11 +242,16 @@ async def serve(
     recorder = TelemetryRecorder(StoreTelemetrySink(store.telemetry))
     recorder_stop = asyncio.Event()
     recorder_task = asyncio.create_task(recorder.run(recorder_stop))
-    controller_task = (
-        asyncio.create_task(_controller_loop(store, runtime.lease, config, stop, metrics, recorder))
-        if runtime.lease is not None
-        else None
-    )
+    wiring = _Wiring(metrics, recorder)
+    controller_task = None
+    if runtime.lease is not None:
+        controller_task = asyncio.create_task(
+            _controller_loop(store, runtime.lease, config, stop, wiring)
+        )
+    elif runtime.shards is not None:
+        controller_task = asyncio.create_task(
+            _sharded_controller_loop(store, runtime.shards, config, stop, wiring)
+        )
     logger.info("workerplane API on http://%s:%d", config.host, config.port)
     stop_task = asyncio.create_task(stop.wait())
     await asyncio.wait({api_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
@@ -254,36 +275,19 @@ async def _controller_loop(
     lease: ControllerLease,
     config: ServeConfig,
     stop: asyncio.Event,
-    metrics: ProcessMetrics,
-    recorder: TelemetryRecorder,
+    wiring: _Wiring,
 ) -> None:
     """Hold the lease and run the controller; on losing the lease, stop it and stand by.
 
     The controller's reads and writes carry the lease's fence, so once another process holds
     a newer token the store refuses them (and the controller stops at the first refusal).
     """
-    from workerplane.controller.controller import Controller, ControllerSettings
-
     while not stop.is_set():
         fence = await lease.wait_acquire(stop)
         if fence is None:
             return
-        controller = Controller(
-            StoreSpecSource(
-                store.controller, config.namespace, fence=fence, on_fenced=lease.mark_lost
-            ),
-            RecordingStatusSink(
-                StoreStatusSink(store.controller, fence=fence, on_fenced=lease.mark_lost),
-                recorder,
-            ),
-            ControllerSettings(
-                state_dir=config.state_dir.resolve(),
-                address=config.temporal_address,
-                refresh_s=config.refresh_s,
-            ),
-            observers=[*metrics.observers, recorder],
-        )
-        untrack = metrics.track(controller.statuses)
+        controller = _controller(store, config, fence, lease.mark_lost, wiring)
+        untrack = wiring.metrics.track(controller.statuses)
         run_stop = asyncio.Event()
         keeper = asyncio.create_task(lease.keep(run_stop))
         relay_task = asyncio.create_task(_first_of(stop, lease.lost, then=run_stop))
@@ -301,6 +305,68 @@ async def _controller_loop(
         if stop.is_set():
             await lease.release()
             return
+
+
+@dataclass(frozen=True)
+class _Wiring:
+    """What every controller of the process reports to: its metrics and its telemetry."""
+
+    metrics: ProcessMetrics
+    recorder: TelemetryRecorder
+
+
+def _controller(
+    store: Store,
+    config: ServeConfig,
+    fence: FencingSource,
+    on_fenced: Callable[[], None],
+    wiring: _Wiring,
+) -> Controller:
+    """A controller on the store, its reads and writes made under ``fence``."""
+    return Controller(
+        StoreSpecSource(store.controller, config.namespace, fence=fence, on_fenced=on_fenced),
+        RecordingStatusSink(
+            StoreStatusSink(store.controller, fence=fence, on_fenced=on_fenced), wiring.recorder
+        ),
+        ControllerSettings(
+            state_dir=config.state_dir.resolve(),
+            address=config.temporal_address,
+            refresh_s=config.refresh_s,
+        ),
+        observers=[*wiring.metrics.observers, wiring.recorder],
+    )
+
+
+async def _sharded_controller_loop(
+    store: Store, keeper: ShardKeeper, config: ServeConfig, stop: asyncio.Event, wiring: _Wiring
+) -> None:
+    """Run a controller on the shards this replica holds; restart it whenever shards must go.
+
+    The keeper renews the shards until the controller has stopped (its workers keep running
+    for the next holder to adopt), then this replica leaves: the others take its shards at once.
+    """
+    keeper_stop = asyncio.Event()
+    keeper_task = asyncio.create_task(keeper.run(keeper_stop))
+    try:
+        while await keeper.wait_for_shards(stop):
+            epoch = keeper.begin_epoch()
+            scope = keeper.scope_for(epoch)
+            controller = _controller(store, config, scope, keeper.mark_lost, wiring)
+            untrack = wiring.metrics.track(controller.statuses)
+            run_stop = asyncio.Event()
+            relay_task = asyncio.create_task(_first_of(stop, keeper.shrunk, then=run_stop))
+            try:
+                await controller.run(run_stop)
+            finally:
+                await controller.shutdown(drain=config.drain_on_exit and stop.is_set())
+                untrack()
+                relay_task.cancel()
+            await keeper.release_surplus()
+    finally:
+        keeper_stop.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await keeper_task
+        await keeper.leave()
 
 
 async def _first_of(*events: asyncio.Event, then: asyncio.Event) -> None:

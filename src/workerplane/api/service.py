@@ -10,10 +10,12 @@ from there on the controller treats it like any other version. Validation is
 from __future__ import annotations
 
 import asyncio
+import random
 import tempfile
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from workerplane.config.cluster_policy import cluster_policy_issues
 from workerplane.config.model import (
@@ -31,8 +33,29 @@ from workerplane.providers.base import WorkerEnvironment
 from workerplane.providers.factory import build_provider
 from workerplane.providers.kubernetes.details import ClusterPolicy
 from workerplane.store.endpoint_fields import EndpointFields
+from workerplane.store.rows import StaleToken
 
 ENDPOINT_GROUP = "workers"
+
+
+#: How often a write sent without a conflict token is redone when other writes keep winning.
+UNGUARDED_WRITE_ATTEMPTS = 50
+
+T = TypeVar("T")
+
+
+def write_unguarded(token_sent: bool, attempt: Callable[[], T]) -> T:
+    """Run ``attempt`` (read, compute, compare-and-swap). A client that sent no conflict token
+    asked for its change on whatever is current, so a swap that lost to someone else's write is
+    redone on a fresh read: only a client's own stale token ends in 409."""
+    for _ in range(UNGUARDED_WRITE_ATTEMPTS - 1):
+        try:
+            return attempt()
+        except StaleToken:
+            if token_sent:
+                raise
+            time.sleep(random.uniform(0.0, 0.01))  # let the winner commit; spread the retries
+    return attempt()
 
 
 def spec_issues(spec: DeploymentSpec, policy: ClusterPolicy) -> list[ValidationIssue]:

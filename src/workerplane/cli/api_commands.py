@@ -42,6 +42,14 @@ def serve(
         None, "--database-url-file", help="Read the database URL from this file."
     ),
     lease_ttl_s: float = typer.Option(15.0, "--lease-ttl", help="Controller lease TTL (s)."),
+    shards: int = typer.Option(
+        0,
+        "--shards",
+        min=0,
+        max=4096,
+        help="Share the controller's work among replicas through this many shard leases (e.g."
+        " 64, the same on every replica); 0: one controller at a time, the others stand by.",
+    ),
     address: str = typer.Option(
         os.environ.get("TEMPORAL_ADDRESS", "127.0.0.1:7233"), "--address", help="Temporal frontend."
     ),
@@ -80,7 +88,7 @@ def serve(
     config = ServeConfig(
         state_dir=state_dir, host=host, port=port, database_url=db, database_url_file=db_file,
         temporal_address=address, namespace=namespace, controller=not no_controller,
-        tokens=tuple(tokens), lease_ttl_s=lease_ttl_s,
+        tokens=tuple(tokens), lease_ttl_s=lease_ttl_s, shards=shards,
         telemetry_retention_s=retention_s,
     )  # fmt: skip
     if not tokens:

@@ -114,20 +114,21 @@ def endpoints_get(
 @endpoints_app.command("list")
 def endpoints_list(
     label: str | None = typer.Option(None, "--label", help="KEY=VALUE filter."),
-    limit: int = typer.Option(100, "--limit"), offset: int = typer.Option(0, "--offset"),
+    limit: int = typer.Option(100, "--limit", help="Endpoints per page."),
+    page_token: str | None = typer.Option(None, "--page-token", help="Continue a listing."),
     url: str | None = UrlOpt, token: str | None = TokenOpt, profile: str | None = ProfileOpt,
     output: OutputFormat = OutputOpt,
 ) -> None:  # fmt: skip
-    """List endpoints."""
-    result = request(url, token, profile, lambda c: c.list_endpoints(limit, offset, label))
+    """List endpoints, one page at a time."""
+    result = request(url, token, profile, lambda c: c.list_endpoints(limit, page_token, label))
     show(
         result,
         output,
         lambda page: endpoint_table(page["items"]),
         lambda page: endpoint_table(page["items"], wide=True),
     )
-    if not output.structured:
-        console.print(f"{len(result['items'])} of {result['total']}")
+    if not output.structured and result["next_page_token"]:
+        console.print(f"more: --page-token {result['next_page_token']}")
 
 
 @endpoints_app.command("update")

@@ -120,8 +120,13 @@ class WorkerplaneClient:
     def get_endpoint(self, ref: str) -> Any:
         return self._call("GET", f"/v1/endpoints/{ref}")
 
-    def list_endpoints(self, limit: int = 100, offset: int = 0, label: str | None = None) -> Any:
-        params: dict[str, Any] = {"limit": limit, "offset": offset}
+    def list_endpoints(
+        self, page_size: int = 100, page_token: str | None = None, label: str | None = None
+    ) -> Any:
+        """One page; its ``next_page_token`` (when not null) fetches the next."""
+        params: dict[str, Any] = {"page_size": page_size}
+        if page_token:
+            params["page_token"] = page_token
         if label:
             params["label"] = label
         return self._call("GET", "/v1/endpoints", params=params)

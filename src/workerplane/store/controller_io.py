@@ -3,15 +3,19 @@
 The controller polls :meth:`StoreSpecSource.snapshot` every ``refresh_s``; a change made through
 the API (a new version, new min/max, a removal) is therefore applied live, without a restart.
 What it publishes moves each version's lifecycle forward (:mod:`workerplane.store.lifecycle`).
-Under ``serve`` both carry the controller lease's fence: once another process took the lease
-over, the store refuses them (:class:`~workerplane.store.leases.LeaseLost`).
+Under ``serve`` both carry a :class:`~workerplane.store.leases.Fencing`: the controller lease's
+fence, or with ``--shards`` the fences of the shards this replica holds
+(:class:`~workerplane.store.shards.ShardScope`). The controller then sees and writes only the
+versions its fencing covers, and once a lease moved on the store refuses it
+(:class:`~workerplane.store.leases.LeaseLost`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import select, update
@@ -27,7 +31,7 @@ from workerplane.planning.status import (
 from workerplane.security.crypto import SecretBox
 from workerplane.store import spec_codec
 from workerplane.store.db import Database
-from workerplane.store.leases import Fence, LeaseLost, check_fence
+from workerplane.store.leases import Fencing, LeaseLost
 from workerplane.store.lifecycle import UPDATE_IN_PROGRESS, UPDATE_PENDING
 from workerplane.store.models import DeploymentVersion, GroupStatusRow
 from workerplane.store.rows import purge, status_payload
@@ -50,9 +54,10 @@ class ControllerIO:
         self._box = box
 
     def snapshot(
-        self, default_namespace: str | None = None, fence: Fence | None = None
+        self, default_namespace: str | None = None, fence: Fencing | None = None
     ) -> list[ManagedVersion]:
-        """Every version the controller should run now (secrets decrypted).
+        """Every version the controller should run now (secrets decrypted), of those ``fence``
+        covers.
 
         Records that the controller picked up each version's current generation, so its status
         moves from UPDATE_PENDING to UPDATE_IN_PROGRESS. Deleting versions stay listed (draining)
@@ -62,13 +67,13 @@ class ControllerIO:
         result: list[ManagedVersion] = []
         with self._db.write_session() as s:
             if fence is not None:
-                check_fence(s, fence)
+                fence.check(s)
             rows = list(
                 s.scalars(
                     select(DeploymentVersion).options(selectinload(DeploymentVersion.deployment))
                 )
             )
-            for row in rows:
+            for row in _covered(rows, fence):
                 if row.deleting and row.delete_seen_at is not None:
                     # Its workers are gone: the controller drops it now, and the row goes too.
                     purge(s, row)
@@ -104,13 +109,13 @@ class ControllerIO:
         self,
         statuses: list[GroupStatus],
         versions: Sequence[VersionStatus] = (),
-        fence: Fence | None = None,
+        fence: Fencing | None = None,
         partial: bool = False,
     ) -> None:
         """Store the controller's group statuses and move each version's lifecycle to the
-        controller's verdict in ``versions``. With ``partial`` (see the controller's
-        ``StatusSink``), only the rows of the versions named in ``statuses`` and ``versions``
-        are read and written."""
+        controller's verdict in ``versions`` (of the versions ``fence`` covers). With
+        ``partial`` (see the controller's ``StatusSink``), only the rows of the versions named
+        in ``statuses`` and ``versions`` are read and written."""
         now = time.time()
         verdicts = {v.version_key: v for v in versions}
         keys = {st.version_key for st in statuses} | set(verdicts)
@@ -118,15 +123,19 @@ class ControllerIO:
             return
         with self._db.write_session() as s:
             if fence is not None:
-                check_fence(s, fence)
+                fence.check(s)
             version_rows = select(DeploymentVersion)
             status_rows = select(GroupStatusRow)
             if partial:
                 version_rows = version_rows.where(DeploymentVersion.key.in_(keys))
                 status_rows = status_rows.where(GroupStatusRow.version_key.in_(keys))
-            rows = list(s.scalars(version_rows))
+            rows = _covered(s.scalars(version_rows), fence)
             specs = {v.key: spec_codec.redacted_spec(v.spec_json) for v in rows}
-            existing = {(r.version_key, r.group_id): r for r in s.scalars(status_rows)}
+            existing = {
+                (r.version_key, r.group_id): r
+                for r in s.scalars(status_rows)
+                if r.version_key in specs
+            }
             for (key, group_id), stale in existing.items():
                 if key in specs and group_id not in specs[key].compute.scaling_groups:
                     s.delete(stale)  # a group removed from its version's spec
@@ -156,6 +165,11 @@ class ControllerIO:
                     _advance(version, verdict, now)
 
 
+def _covered(rows: Iterable[DeploymentVersion], fence: Fencing | None) -> list[DeploymentVersion]:
+    """The versions that are this controller's to act on."""
+    return [row for row in rows if fence is None or fence.covers(row.key)]
+
+
 def _advance(row: DeploymentVersion, verdict: VersionStatus, now: float) -> None:
     """Record the controller's verdict on a version it runs at the row's current generation."""
     if (
@@ -173,10 +187,25 @@ def _advance(row: DeploymentVersion, verdict: VersionStatus, now: float) -> None
         row.updated_at = now
 
 
-async def _fenced(on_fenced: Callable[[], None] | None, call: Callable[..., _T], *args: Any) -> _T:
-    """Run a store call in a thread; tell ``on_fenced`` first when the store refused its fence."""
+#: What a spec source or status sink reads and writes under: a fixed fencing, or a function
+#: returning the current one (raising :class:`LeaseLost` once it may no longer act).
+FencingSource = Fencing | Callable[[], Fencing] | None
+
+
+def _current(fence: FencingSource) -> Fencing | None:
+    return fence() if callable(fence) else fence
+
+
+async def _fenced(
+    on_fenced: Callable[[], None] | None,
+    fence: FencingSource,
+    call: Callable[..., _T],
+    *args: Any,
+) -> _T:
+    """Run a store call under the current fencing in a thread; tell ``on_fenced`` first when
+    the fencing is gone or the store refused it."""
     try:
-        return await asyncio.to_thread(call, *args)
+        return await asyncio.to_thread(call, *args, _current(fence))
     except LeaseLost:
         if on_fenced is not None:
             on_fenced()
@@ -195,7 +224,7 @@ class StoreSpecSource:
         io: ControllerIO,
         default_namespace: str | None = None,
         *,
-        fence: Fence | None = None,
+        fence: FencingSource = None,
         on_fenced: Callable[[], None] | None = None,
     ) -> None:
         self._io = io
@@ -205,7 +234,7 @@ class StoreSpecSource:
 
     async def snapshot(self) -> list[ManagedVersion]:
         return await _fenced(
-            self._on_fenced, self._io.snapshot, self._default_namespace, self._fence
+            self._on_fenced, self._fence, self._io.snapshot, self._default_namespace
         )
 
 
@@ -216,7 +245,7 @@ class StoreStatusSink:
         self,
         io: ControllerIO,
         *,
-        fence: Fence | None = None,
+        fence: FencingSource = None,
         on_fenced: Callable[[], None] | None = None,
     ) -> None:
         self._io = io
@@ -234,6 +263,5 @@ class StoreStatusSink:
     ) -> None:
         """Store what changed (``controller``, the controller's own load, is not stored)."""
         async with self._lock:  # a shutdown's last publish may overlap the publisher's
-            await _fenced(
-                self._on_fenced, self._io.publish, statuses, versions, self._fence, partial
-            )
+            publish = functools.partial(self._io.publish, partial=partial)
+            await _fenced(self._on_fenced, self._fence, publish, statuses, versions)

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from workerplane.errors import Conflict, NotFound
 from workerplane.store.db import Database
@@ -29,6 +30,19 @@ class Keep:
 
 
 KEEP = Keep()
+
+
+def _build_ids(s: Session, deployment_ids: list[int]) -> dict[int, list[str]]:
+    """The build IDs of each deployment, oldest first."""
+    builds: dict[int, list[str]] = {i: [] for i in deployment_ids}
+    if deployment_ids:
+        for dep_id, build in s.execute(
+            select(DeploymentVersion.deployment_id, DeploymentVersion.build_id)
+            .where(DeploymentVersion.deployment_id.in_(deployment_ids))
+            .order_by(DeploymentVersion.created_at)
+        ):
+            builds[dep_id].append(build)
+    return builds
 
 
 class DeploymentStore:
@@ -74,6 +88,19 @@ class DeploymentStore:
             )
             return deployment_view(row, builds)
 
+    def page(self, size: int, after: str | None = None) -> tuple[list[DeploymentView], str | None]:
+        """Up to ``size`` deployments in name order, named after ``after`` (keyset pagination),
+        and the name to continue after (``None`` on the last page). No count of the table."""
+        with self._db.read_session() as s:
+            query = select(WorkerDeployment).order_by(WorkerDeployment.name).limit(size + 1)
+            if after is not None:
+                query = query.where(WorkerDeployment.name > after)
+            rows = list(s.scalars(query))
+            more, rows = len(rows) > size, rows[:size]
+            builds = _build_ids(s, [r.id for r in rows])
+            views = [deployment_view(r, builds[r.id]) for r in rows]
+            return views, rows[-1].name if more and rows else None
+
     def list(self, limit: int, offset: int) -> tuple[list[DeploymentView], int]:
         """One page in name order, and the total."""
         with self._db.read_session() as s:
@@ -86,14 +113,7 @@ class DeploymentStore:
                     .offset(offset)
                 )
             )
-            builds: dict[int, list[str]] = {r.id: [] for r in rows}
-            if rows:
-                for dep_id, build in s.execute(
-                    select(DeploymentVersion.deployment_id, DeploymentVersion.build_id)
-                    .where(DeploymentVersion.deployment_id.in_(list(builds)))
-                    .order_by(DeploymentVersion.created_at)
-                ):
-                    builds[dep_id].append(build)
+            builds = _build_ids(s, [r.id for r in rows])
             return [deployment_view(r, builds[r.id]) for r in rows], total
 
     def delete(self, name: str) -> None:
@@ -125,7 +145,8 @@ class DeploymentStore:
         version that becomes current or ramping stops draining.
         """
         with self._db.write_session() as s:
-            row = find_deployment(s, name)
+            # Locked until the end: a change without a conflict token never loses to another.
+            row = find_deployment(s, name, lock=True)
             refuse_endpoint_owned(row)
             if conflict_token and conflict_token != row.conflict_token:
                 raise stale_token("deployment")

@@ -52,6 +52,30 @@ def _find(s: Session, ref: str) -> Endpoint:
     return row
 
 
+#: Rows read per step while looking for endpoints with a label (labels live in ``fields_json``).
+LABEL_SCAN_BATCH = 500
+
+
+def _labelled_ids(s: Session, after: str | None, label: tuple[str, str], wanted: int) -> list[str]:
+    """The IDs of the first ``wanted`` endpoints named after ``after`` that carry ``label``,
+    read in batches (it stops as soon as it has them)."""
+    key, value = label
+    found: list[str] = []
+    cursor = after
+    while len(found) < wanted:
+        query = select(Endpoint.id, Endpoint.name, Endpoint.fields_json).order_by(Endpoint.name)
+        if cursor is not None:
+            query = query.where(Endpoint.name > cursor)
+        batch = list(s.execute(query.limit(LABEL_SCAN_BATCH)))
+        for endpoint_id, _, fields_json in batch:
+            if EndpointRecord.model_validate_json(fields_json).labels.get(key) == value:
+                found.append(endpoint_id)
+        if len(batch) < LABEL_SCAN_BATCH:
+            break
+        cursor = batch[-1][1]
+    return found[:wanted]
+
+
 class EndpointStore:
     def __init__(self, db: Database, box: SecretBox, versions: VersionStore) -> None:
         self._db = db
@@ -112,6 +136,25 @@ class EndpointStore:
             row = _find(s, ref)
             key = row.version.key
             return endpoint_view(row, load_statuses(s, [key])[key])
+
+    def page(
+        self, size: int, after: str | None = None, label: tuple[str, str] | None = None
+    ) -> tuple[list[EndpointView], str | None]:
+        """Up to ``size`` endpoints in name order, named after ``after`` (keyset pagination:
+        each page costs the same however deep, and rows inserted meanwhile never shift it), and
+        the name to continue after (``None`` on the last page). No count of the table."""
+        with self._db.read_session() as s:
+            query = _with_version().order_by(Endpoint.name).limit(size + 1)
+            if after is not None:
+                query = query.where(Endpoint.name > after)
+            if label is not None:
+                wanted = _labelled_ids(s, after, label, size + 1)
+                query = query.where(Endpoint.id.in_(wanted))
+            rows = list(s.scalars(query))
+            more, rows = len(rows) > size, rows[:size]
+            statuses = load_statuses(s, [r.version.key for r in rows])
+            views = [endpoint_view(r, statuses[r.version.key]) for r in rows]
+            return views, rows[-1].name if more and rows else None
 
     def list(
         self, limit: int, offset: int, label: tuple[str, str] | None = None

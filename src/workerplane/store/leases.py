@@ -19,6 +19,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -32,6 +33,22 @@ logger = logging.getLogger("workerplane.store")
 
 CONTROLLER_LEASE = "controller"
 
+#: Shard leases are ``leases`` rows named with this prefix (:mod:`workerplane.store.shards`).
+SHARD_LEASE_PREFIX = "shard:"
+
+
+class Fencing(Protocol):
+    """What the controller's reads and writes are made under: which versions it may act on, and
+    the check (inside the write's transaction) that it still may."""
+
+    def covers(self, version_key: str) -> bool:
+        """Whether the version ``version_key`` is this fencing's to act on."""
+        ...
+
+    def check(self, session: Session) -> None:
+        """Raise :class:`LeaseLost` unless the leases behind this fencing are still held."""
+        ...
+
 
 @dataclass(frozen=True)
 class Fence:
@@ -40,6 +57,13 @@ class Fence:
     name: str
     holder: str
     token: int
+
+    def covers(self, version_key: str) -> bool:
+        """The controller lease covers every version."""
+        return True
+
+    def check(self, session: Session) -> None:
+        check_fence(session, self)
 
 
 class LeaseLost(Exception):
@@ -71,6 +95,16 @@ def _held_under(fence: Fence) -> tuple[ColumnElement[bool], ...]:
     )
 
 
+def _shards_held(session: Session, now: float) -> bool:
+    """Whether any shard lease is live (sharded replicas are acting)."""
+    live = session.scalar(
+        select(Lease.name)
+        .where(Lease.name.startswith(SHARD_LEASE_PREFIX), Lease.expires_at > now)
+        .limit(1)
+    )
+    return live is not None
+
+
 class LeaseStore:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -85,14 +119,16 @@ class LeaseStore:
         try:
             with self._db.write_session() as s:
                 row = s.scalar(select(Lease).where(Lease.name == name).with_for_update())
+                if row is not None and row.expires_at > now and row.holder != holder:
+                    return None
+                if name == CONTROLLER_LEASE and _shards_held(s, now):
+                    return None  # sharded replicas run the controllers now
                 if row is None:
                     s.add(
                         Lease(name=name, holder=holder, expires_at=now + ttl_s, acquired_at=now,
                               fencing_token=1)
                     )  # fmt: skip
                     return Fence(name, holder, 1)
-                if row.expires_at > now and row.holder != holder:
-                    return None
                 if row.expires_at <= now or row.holder != holder:
                     row.fencing_token += 1
                     row.acquired_at = now
@@ -134,9 +170,15 @@ class Backoff:
         self._failures = 0
 
 
-async def _sleep_unless(stop: asyncio.Event, delay_s: float) -> None:
+async def sleep_unless(stop: asyncio.Event, delay_s: float) -> None:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), max(0.0, delay_s))
+
+
+def default_holder() -> str:
+    """This process's name as a lease holder: host, pid and a random suffix (a restarted
+    process with a reused pid is another holder)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class ControllerLease:
@@ -158,7 +200,7 @@ class ControllerLease:
     ) -> None:
         self._leases = leases
         self.ttl_s = ttl_s
-        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.holder = holder or default_holder()
         self.lost = asyncio.Event()
         #: The fence the controller writes under while this process holds the lease.
         self.fence: Fence | None = None
@@ -191,7 +233,7 @@ class ControllerLease:
                     "cannot reach the database to take the controller lease (%s); retrying",
                     describe_db_error(err),
                 )  # fmt: skip
-                await _sleep_unless(stop, backoff.next_delay())
+                await sleep_unless(stop, backoff.next_delay())
                 continue
             backoff.reset()
             if fence is not None:
@@ -207,7 +249,7 @@ class ControllerLease:
                 "standby", logging.INFO,
                 "another process holds the controller lease; standing by",
             )  # fmt: skip
-            await _sleep_unless(stop, self.ttl_s / 5)
+            await sleep_unless(stop, self.ttl_s / 5)
         return None
 
     async def keep(self, stop: asyncio.Event) -> None:
@@ -217,7 +259,7 @@ class ControllerLease:
         backoff = Backoff(base_s=0.2, cap_s=1.0)
         next_attempt = self._renewed_at + self.ttl_s / 3
         while not stop.is_set():
-            await _sleep_unless(stop, next_attempt - self._clock())
+            await sleep_unless(stop, next_attempt - self._clock())
             if stop.is_set():
                 return
             started = self._clock()

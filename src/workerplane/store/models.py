@@ -230,3 +230,18 @@ class TelemetryEvent(Base):
     severity: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(Text)
     message: Mapped[str] = mapped_column(Text)
+
+
+class ControllerMember(Base):
+    """A ``serve`` replica running sharded controllers: live while ``heartbeat_at`` is recent.
+
+    ``shards`` is the shard count it hashes versions into; replicas only share shards with
+    replicas that use the same count (another count would map a version to another shard).
+    """
+
+    __tablename__ = "controller_members"
+
+    holder: Mapped[str] = mapped_column(String(128), primary_key=True)
+    shards: Mapped[int] = mapped_column(Integer)
+    heartbeat_at: Mapped[float] = mapped_column(Float)
+    started_at: Mapped[float] = mapped_column(Float)

@@ -40,12 +40,20 @@ def version_key(deployment: str, build_id: str) -> str:
     return f"{deployment}/{build_id}"
 
 
-def stale_token(what: str) -> Conflict:
-    return Conflict(f"conflict token is stale: the {what} changed since it was read")
+class StaleToken(Conflict):
+    """A compare-and-swap lost: the resource's conflict token is no longer the one expected.
+
+    The API answers 409 when the client sent that token; a write sent without a token is redone
+    on a fresh read instead (:func:`workerplane.api.service.write_unguarded`).
+    """
 
 
-def changed_concurrently(what: str) -> Conflict:
-    return Conflict(f"conflict token is stale: the {what} changed concurrently")
+def stale_token(what: str) -> StaleToken:
+    return StaleToken(f"conflict token is stale: the {what} changed since it was read")
+
+
+def changed_concurrently(what: str) -> StaleToken:
+    return StaleToken(f"conflict token is stale: the {what} changed concurrently")
 
 
 class _Created(Protocol):
@@ -117,8 +125,10 @@ def refuse_endpoint_owned(deployment: WorkerDeployment) -> None:
         )
 
 
-def find_deployment(s: Session, name: str) -> WorkerDeployment:
-    row = s.scalar(select(WorkerDeployment).where(WorkerDeployment.name == name))
+def find_deployment(s: Session, name: str, *, lock: bool = False) -> WorkerDeployment:
+    """The deployment ``name``; with ``lock``, its row stays locked until the transaction ends."""
+    query = select(WorkerDeployment).where(WorkerDeployment.name == name)
+    row = s.scalar(query.with_for_update() if lock else query)
     if row is None:
         raise NotFound(f"worker deployment '{name}' not found")
     return row

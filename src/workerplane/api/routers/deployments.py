@@ -3,17 +3,23 @@ versions (Temporal's SetWorkerDeploymentCurrentVersion / RampingVersion)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
 from starlette.concurrency import run_in_threadpool
 
 from workerplane.api import schemas as S
 from workerplane.api.deps import RoutingDep, SettingsDep, StoreDep
+from workerplane.api.pagination import PageRequest, encode_page_token, page_params
 from workerplane.api.responses import deployment_out
 from workerplane.errors import NotFound
 from workerplane.store.store import Store
 from workerplane.store.views import DeploymentView
 
 router = APIRouter(prefix="/worker-deployments", tags=["deployments"])
+
+#: The list name inside this list's page tokens.
+LISTING = "worker-deployments"
 
 
 @router.post("", response_model=S.DeploymentOut, status_code=201, responses={200: S.REPLAYED})
@@ -30,13 +36,18 @@ def create_deployment(
 
 @router.get("", response_model=S.DeploymentList)
 def list_deployments(
-    store: StoreDep,
-    limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0, le=10**9),
+    store: StoreDep, page: Annotated[PageRequest, Depends(page_params(LISTING))]
 ) -> S.DeploymentList:
-    views, total = store.deployments.list(limit, offset)
-    nxt = offset + limit if offset + limit < total else None
-    return S.DeploymentList(items=[deployment_out(v) for v in views], total=total, next_offset=nxt)
+    if page.offset is not None:
+        views, total = store.deployments.list(page.size, page.offset)
+        nxt = page.offset + page.size if page.offset + page.size < total else None
+        items = [deployment_out(v) for v in views]
+        return S.DeploymentList(items=items, total=total, next_offset=nxt)
+    views, after = store.deployments.page(page.size, page.after)
+    return S.DeploymentList(
+        items=[deployment_out(v) for v in views],
+        next_page_token=encode_page_token(LISTING, after),
+    )
 
 
 @router.get("/{name}", response_model=S.DeploymentOut)

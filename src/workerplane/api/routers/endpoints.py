@@ -6,22 +6,28 @@ conflict token guards both.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import ValidationError
 
 from workerplane.api import schemas as S
 from workerplane.api.deps import SettingsDep, StoreDep
 from workerplane.api.errors import pydantic_issues
+from workerplane.api.pagination import PageRequest, encode_page_token, page_params
 from workerplane.api.responses import endpoint_out, json_response
-from workerplane.api.service import check_spec, render_endpoint
+from workerplane.api.service import check_spec, render_endpoint, write_unguarded
 from workerplane.errors import Invalid
+from workerplane.providers.kubernetes.details import ClusterPolicy
 from workerplane.security.redact import REDACTED
 from workerplane.store.endpoint_fields import EndpointFields, EndpointRecord
 from workerplane.store.rows import ENDPOINT_BUILD_ID, is_replay
+from workerplane.store.store import Store
 
 router = APIRouter(prefix="/endpoints", tags=["endpoints"])
+
+#: The list name inside this list's page tokens.
+LISTING = "endpoints"
 
 
 def _record(fields: dict[str, Any], secret_env_keys: list[str]) -> EndpointRecord:
@@ -49,18 +55,22 @@ def create_endpoint(body: S.EndpointCreate, store: StoreDep, settings: SettingsD
 @router.get("", response_model=S.EndpointList)
 def list_endpoints(
     store: StoreDep,
-    limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0, le=10**9),
+    page: Annotated[PageRequest, Depends(page_params(LISTING))],
     label: str | None = Query(None, max_length=512, pattern=r"^[^=\x00]+=[^\x00]*$"),
 ) -> Response:
     selector = None
     if label:
         key, value = label.split("=", 1)
         selector = (key, value)
-    views, total = store.endpoints.list(limit, offset, selector)
-    nxt = offset + limit if offset + limit < total else None
+    if page.offset is not None:
+        views, total = store.endpoints.list(page.size, page.offset, selector)
+        nxt = page.offset + page.size if page.offset + page.size < total else None
+        items = [endpoint_out(v) for v in views]
+        return json_response(S.EndpointList(items=items, total=total, next_offset=nxt))
+    views, after = store.endpoints.page(page.size, page.after, selector)
+    token = encode_page_token(LISTING, after)
     items = [endpoint_out(v) for v in views]
-    return json_response(S.EndpointList(items=items, total=total, next_offset=nxt))
+    return json_response(S.EndpointList(items=items, next_page_token=token))
 
 
 @router.get("/{ref}", response_model=S.EndpointOut)
@@ -73,6 +83,15 @@ def update_endpoint(
     ref: S.EndpointRef, body: S.EndpointUpdate, store: StoreDep, settings: SettingsDep
 ) -> S.EndpointOut:
     """Change an endpoint; min/max/per_worker take effect on the running workers."""
+    return write_unguarded(
+        body.conflict_token is not None,
+        lambda: _update_endpoint(ref, body, store, settings.cluster_policy),
+    )
+
+
+def _update_endpoint(
+    ref: str, body: S.EndpointUpdate, store: Store, policy: ClusterPolicy
+) -> S.EndpointOut:
     # Read, compute the new fields and spec here, then store them only if the version's conflict
     # token is still the one read (the client's, when it sent one).
     current = store.endpoints.get(ref)
@@ -99,7 +118,7 @@ def update_endpoint(
     stored = current.fields.model_dump(exclude={"secret_env_keys"})
     fields = _record({**stored, **changes}, sorted(secret_env))
     spec = render_endpoint(current.name, fields, secret_env)
-    check_spec(spec, settings.cluster_policy)
+    check_spec(spec, policy)
     view, _ = store.endpoints.update(
         current.id,
         fields,

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from workerplane.api import schemas as S
 from workerplane.api.deps import RuntimeDep, SettingsDep, StoreDep
+from workerplane.api.readiness import ServeRuntime
 from workerplane.store.db import describe_db_error
 
 router = APIRouter(tags=["health"])
@@ -34,6 +35,13 @@ class ControllerReadiness(BaseModel):
     holds_lease: bool
     fencing_token: int | None = None
     holder: str | None = None
+    #: With ``serve --shards K``: the shards this replica acts on, of ``shard_count``, the live
+    #: replicas sharing them, and why this replica may hold none (another shard count, or a
+    #: replica without ``--shards`` holding the controller lease).
+    shards: list[int] | None = None
+    shard_count: int | None = None
+    replicas: int | None = None
+    shards_blocked: str | None = None
 
 
 class TemporalReadiness(BaseModel):
@@ -80,17 +88,10 @@ async def ready(store: StoreDep, runtime: RuntimeDep) -> JSONResponse:
         error = ReadinessError(
             code="unavailable", message=f"database unavailable: {database.error}"
         )
-    lease = runtime.lease
-    fence = lease.fence if lease is not None else None
     body = Readiness(
         status="ok" if database.ok else "unavailable",
         database=database,
-        controller=ControllerReadiness(
-            mode=runtime.controller_mode,
-            holds_lease=fence is not None,
-            fencing_token=fence.token if fence is not None else None,
-            holder=lease.holder if lease is not None else None,
-        ),
+        controller=_controller_readiness(runtime),
         temporal=(
             TemporalReadiness(
                 address=runtime.temporal.address,
@@ -103,3 +104,22 @@ async def ready(store: StoreDep, runtime: RuntimeDep) -> JSONResponse:
         error=error,
     )
     return JSONResponse(body.model_dump(mode="json"), status_code=200 if database.ok else 503)
+
+
+def _controller_readiness(runtime: ServeRuntime) -> ControllerReadiness:
+    """The controller lease this process holds, or with shards the shards it holds."""
+    keeper = runtime.shards
+    if keeper is not None:
+        return ControllerReadiness(
+            mode=runtime.controller_mode, holds_lease=bool(keeper.fences), holder=keeper.holder,
+            shards=sorted(keeper.fences), shard_count=keeper.count, replicas=keeper.members,
+            shards_blocked=keeper.blocked,
+        )  # fmt: skip
+    lease = runtime.lease
+    fence = lease.fence if lease is not None else None
+    return ControllerReadiness(
+        mode=runtime.controller_mode,
+        holds_lease=fence is not None,
+        fencing_token=fence.token if fence is not None else None,
+        holder=lease.holder if lease is not None else None,
+    )

@@ -11,15 +11,23 @@ from starlette.concurrency import run_in_threadpool
 from workerplane.api import schemas as S
 from workerplane.api.deps import SettingsDep, StoreDep
 from workerplane.api.responses import version_out
-from workerplane.api.service import check_spec, provider_checks, spec_issues, version_spec
+from workerplane.api.service import (
+    check_spec,
+    provider_checks,
+    spec_issues,
+    version_spec,
+    write_unguarded,
+)
 from workerplane.api.settings import ApiSettings
 from workerplane.config.advice import spec_warnings
 from workerplane.config.model import ComputeConfig, DeploymentSpec
 from workerplane.config.proto import ScalingGroupUpdate
 from workerplane.config.update import UpdateError, apply_compute_config_update
 from workerplane.errors import Invalid
+from workerplane.providers.kubernetes.details import ClusterPolicy
 from workerplane.security.redact import scrub
 from workerplane.store.rows import is_replay
+from workerplane.store.store import Store
 
 router = APIRouter(tags=["versions"])
 
@@ -86,6 +94,15 @@ def update_compute_config(
     settings: SettingsDep,
 ) -> S.VersionOut:
     """``UpdateWorkerDeploymentVersionComputeConfig``: per-group masks and removals."""
+    return write_unguarded(
+        body.conflict_token is not None,
+        lambda: _update_compute_config(name, build_id, body, store, settings.cluster_policy),
+    )
+
+
+def _update_compute_config(
+    name: str, build_id: str, body: S.ComputeConfigUpdate, store: Store, policy: ClusterPolicy
+) -> S.VersionOut:
     # Read the spec and its token, compute the new spec here, then store it only if the token
     # is still the one read (the client's, when it sent one).
     current = store.versions.editable(name, build_id)
@@ -97,7 +114,7 @@ def update_compute_config(
         return version_out(store.versions.get(name, build_id))
     new = current.spec.model_copy(update={"compute": _apply_update(current.spec.compute, body)})
     new = DeploymentSpec.model_validate(new.model_dump())
-    check_spec(new, settings.cluster_policy)
+    check_spec(new, policy)
     view, _ = store.versions.replace_spec(
         name,
         build_id,
