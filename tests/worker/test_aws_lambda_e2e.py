@@ -280,8 +280,10 @@ async def test_throttling_and_outage_lose_and_duplicate_nothing(
                 60,
                 "the error to clear",
             )
-            invoked = list(provider.invocation_ids)
-            await _wait(lambda: len(offline.results()) >= len(invoked), 120, "handlers to return")
+        # Counted once the controller has stopped: until then a cycle may still invoke (e.g. on
+        # stats that still show the finished burst), and that invocation must be checked too.
+        invoked = list(provider.invocation_ids)
+        await _wait(lambda: len(offline.results()) >= len(invoked), 120, "handlers to return")
     finally:
         proxy.stop()
 
