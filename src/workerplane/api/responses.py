@@ -8,6 +8,7 @@ from fastapi import Response
 from pydantic import BaseModel
 
 from workerplane.api import schemas as S
+from workerplane.api import status_schemas as ST
 from workerplane.planning.status import GroupStatus
 from workerplane.security.redact import REDACTED, scrub
 from workerplane.store.spec_codec import public_spec
@@ -26,8 +27,8 @@ def json_response(model: BaseModel, status_code: int = 200) -> Response:
     )
 
 
-def group_status_out(g: GroupStatus) -> S.GroupStatusOut:
-    return S.GroupStatusOut(
+def group_status_out(g: GroupStatus) -> ST.GroupStatusOut:
+    return ST.GroupStatusOut(
         provider_type=g.provider_type,
         scaler_type=g.scaler_type,
         strategy=g.strategy,
@@ -47,11 +48,11 @@ def group_status_out(g: GroupStatus) -> S.GroupStatusOut:
         updated_at=g.updated_at,
         last_worker_exit=scrub(g.last_worker_exit) if g.last_worker_exit else None,
         schedule_to_start=(
-            S.AchievedLatencyOut(**dataclasses.asdict(g.schedule_to_start))
+            ST.AchievedLatencyOut(**dataclasses.asdict(g.schedule_to_start))
             if g.schedule_to_start is not None
             else None
         ),
-        warmups=[S.WarmupOut(**dataclasses.asdict(w)) for w in g.warmups],
+        warmups=[ST.WarmupOut(**dataclasses.asdict(w)) for w in g.warmups],
     )
 
 
@@ -72,8 +73,8 @@ def version_out(v: VersionView) -> S.VersionOut:
         conflict_token=v.conflict_token,
         available_workers=v.available_workers,
         unavailable_workers=v.unavailable_workers,
-        compute_status=S.ComputeStatusOut(
-            provider_validation=S.ProviderValidationOut(
+        compute_status=ST.ComputeStatusOut(
+            provider_validation=ST.ProviderValidationOut(
                 last_validated_at=v.last_validation_at, error=v.last_validation_error
             ),
             scaling_groups={g.group_id: group_status_out(g) for g in v.groups},

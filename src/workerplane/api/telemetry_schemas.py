@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from workerplane.api.schemas import AchievedLatencyOut
+from workerplane.api.status_schemas import AchievedLatencyOut
 
 ActionKindName = Literal["scale_up", "scale_down", "invoke", "reconcile"]
 EventKindName = Literal[

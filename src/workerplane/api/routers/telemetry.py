@@ -25,6 +25,7 @@ from workerplane.api.deps import StoreDep
 from workerplane.api.errors import InvalidQuery
 from workerplane.api.schemas import ErrorResponse
 from workerplane.api.service import ENDPOINT_GROUP
+from workerplane.api.status_schemas import AchievedLatencyOut
 from workerplane.config.model import ScalingGroup
 from workerplane.errors import NotFound
 from workerplane.planning.achieved import judge, latency_target
@@ -154,7 +155,7 @@ def _group_key(store: Store, name: str, build_id: str, group: str) -> tuple[str,
     return view.key, spec
 
 
-def _achieved(series: Series, span: Window, group: ScalingGroup) -> S.AchievedLatencyOut | None:
+def _achieved(series: Series, span: Window, group: ScalingGroup) -> AchievedLatencyOut | None:
     """What the window's tasks got, against the group's SLO (the ``slo`` scaler's)."""
     if not series.waited.count:
         return None
@@ -165,7 +166,7 @@ def _achieved(series: Series, span: Window, group: ScalingGroup) -> S.AchievedLa
         scaler = None  # a spec the controller could not run either: no SLO to judge against
     workers = max((x.workers_running for x in series.samples), default=None)
     result = judge(series.waited, span.until - span.since, latency_target(scaler, None), workers)
-    return S.AchievedLatencyOut(**dataclasses.asdict(result))
+    return AchievedLatencyOut(**dataclasses.asdict(result))
 
 
 def _metrics(
