@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from workerplane.config.rollout import RolloutSpec
 from workerplane.config.secret_field import Secret
 
 TASK_QUEUE_TYPES = ("WORKFLOW", "ACTIVITY", "NEXUS")
@@ -103,6 +104,8 @@ class DeploymentSpec(_Strict):
         task_queues: the task queue(s) the workers poll.
         deployment: the worker deployment version, for versioned workers.
         compute: the compute config in Temporal's ``compute.v1`` shape.
+        rollout: how a new build replaces this one (versioned workers only); see
+            :mod:`workerplane.config.rollout`.
     """
 
     name: str
@@ -110,6 +113,7 @@ class DeploymentSpec(_Strict):
     task_queues: list[str]
     deployment: WorkerDeploymentRef | None = None
     compute: ComputeConfig
+    rollout: RolloutSpec | None = None
 
     def target(self) -> tuple[str, str]:
         """``(deployment, build_id)`` on a Temporal server: an unversioned spec is its own
