@@ -128,3 +128,30 @@ def test_event_environment_only_takes_temporal_and_workerplane_variables() -> No
     }
     assert event_environment({}) == {}
     assert event_environment({"workerplane": "nonsense"}) == {}
+
+
+def test_emulated_deadline_counts_from_the_invoke_not_the_handler_start(
+    temporal_address: str, unique_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under serverless-offline the handler computes its deadline from
+    ``WORKERPLANE_LAMBDA_TIMEOUT_S``. Lambda counts that timeout from the invoke: a sandbox that
+    booted 55 s after a 60 s invoke has 5 s left, less than its 7 s stop buffer, so it returns at
+    once with ``deadline`` instead of working into the emulator's hard limit (which killed the
+    emulator and every handler in it)."""
+    monkeypatch.setenv("IS_OFFLINE", "true")
+    handler = handler_for(
+        workflows=[ProcessItem],
+        activities=[process_item],
+        idle_exit_s=30.0,
+        graceful_shutdown_s=6.0,
+        safety_margin_s=1.0,
+    )
+    late = _event(temporal_address, unique_name, WORKERPLANE_LAMBDA_TIMEOUT_S="60")
+    late["workerplane"]["invoked_at"] = time.time() - 55.0
+    assert handler(late, DeadlineContext(600))["exit_reason"] == "deadline"
+    # An implausible invoke time (in the future) falls back to the handler's own start.
+    future = _event(temporal_address, unique_name, WORKERPLANE_LAMBDA_TIMEOUT_S="9")
+    future["workerplane"]["invoked_at"] = time.time() + 3600.0
+    started = time.monotonic()
+    assert handler(future, DeadlineContext(600))["exit_reason"] == "deadline"
+    assert time.monotonic() - started >= 1.0, "it worked until its own 9 s timeout's buffer"

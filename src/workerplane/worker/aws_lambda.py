@@ -86,9 +86,24 @@ def event_environment(event: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
-def _remaining_s(context: Any, started: float, timeout_override_s: float | None) -> float | None:
+def _emulated_start(block: Mapping[str, Any], started_wall: float, timeout_s: float) -> float:
+    """When the emulated invocation began (Unix seconds): the invoke time the provider put in
+    the event, if it is plausible, else the handler's own start. Lambda counts its timeout from
+    the invoke; a sandbox that took 20 s to boot has 20 s less to work."""
+    invoked_at = block.get("invoked_at")
+    plausible = (
+        isinstance(invoked_at, int | float)
+        and not isinstance(invoked_at, bool)
+        and started_wall - timeout_s <= invoked_at <= started_wall
+    )
+    return float(invoked_at) if plausible else started_wall
+
+
+def _remaining_s(
+    context: Any, emulated_start: float, timeout_override_s: float | None
+) -> float | None:
     if timeout_override_s is not None:
-        return timeout_override_s - (time.monotonic() - started)
+        return timeout_override_s - (time.time() - emulated_start)
     getter = getattr(context, "get_remaining_time_in_millis", None)
     if getter is None:
         return None
@@ -141,9 +156,10 @@ def handler_for(
         )
 
     def _handle(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
-        started = time.monotonic()
+        started_wall = time.time()
         block = event.get(EVENT_KEY, {}) if isinstance(event, Mapping) else {}
-        invocation_id = str(block.get("invocation_id", "")) if isinstance(block, Mapping) else ""
+        block = block if isinstance(block, Mapping) else {}
+        invocation_id = str(block.get("invocation_id", ""))
         variables = event_environment(event)
         os.environ.update(variables)
         # In Lambda the controller runs elsewhere: its PID means nothing here.
@@ -154,9 +170,14 @@ def handler_for(
             float(override) if override and os.environ.get("IS_OFFLINE") == "true" else None
         )
         buffer_s = graceful_shutdown_s + safety_margin_s
+        emulated_start = (
+            _emulated_start(block, started_wall, timeout_override_s)
+            if timeout_override_s is not None
+            else started_wall
+        )
 
         def near_deadline() -> str | None:
-            remaining = _remaining_s(context, started, timeout_override_s)
+            remaining = _remaining_s(context, emulated_start, timeout_override_s)
             return "deadline" if remaining is not None and remaining <= buffer_s else None
 
         worker_options = replace(
@@ -181,7 +202,7 @@ def handler_for(
         reply = {
             "exit_reason": result.exit_reason,
             "completed": result.completed,
-            "runtime_s": round(time.monotonic() - started, 3),
+            "runtime_s": round(time.time() - started_wall, 3),
             "invocation_id": invocation_id,
         }
         logger.info(

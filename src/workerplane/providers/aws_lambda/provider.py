@@ -79,6 +79,7 @@ def build_event(
     deployment: str,
     group_id: str,
     invocation_id: str,
+    invoked_at: float | None = None,
     include_secrets: bool = False,
 ) -> dict[str, Any]:
     """The invoke payload: what the handler needs to find its work.
@@ -86,6 +87,8 @@ def build_event(
     Secrets are left out unless ``include_secrets`` (Lambda encrypts payloads in transit and at
     rest, but they then appear in the function's event, so the default is to give the function its
     API key through its own configuration, e.g. an encrypted environment variable).
+    ``invoked_at`` (Unix seconds) lets an emulated handler count its deadline from the invoke,
+    as Lambda does, rather than from its own (possibly slow) start.
     """
     variables = {k: v for k, v in env.as_env().items() if k not in env.secret_env}
     if include_secrets:
@@ -94,6 +97,7 @@ def build_event(
         EVENT_KEY: {
             "version": 1,
             "invocation_id": invocation_id,
+            **({"invoked_at": invoked_at} if invoked_at is not None else {}),
             "deployment": deployment,
             "group": group_id,
             "env": variables,
@@ -179,6 +183,7 @@ class LambdaProvider(Provider):
             deployment=self._deployment,
             group_id=self._group_id,
             invocation_id=invocation_id,
+            invoked_at=time.time(),
             include_secrets=self.details.include_secrets,
         )
         return json.dumps(event).encode()
