@@ -47,7 +47,7 @@ def build_provider(
         state_dir=state_dir,
     )
     if nexus is not None:
-        return _load(NEXUS_IMPLEMENTATION)(
+        remote: Provider = _load(NEXUS_IMPLEMENTATION)(
             nexus,
             type_name,
             dict(details),
@@ -55,6 +55,7 @@ def build_provider(
             group_id=group_id,
             worker_env=worker_env,
         )
+        return remote
     provider: Provider = _load(entry.implementation).from_context(context)
     return provider
 

@@ -15,7 +15,7 @@ import dataclasses
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import nexusrpc
 from temporalio.client import WorkflowFailureError
@@ -43,7 +43,10 @@ from workerplane.providers.nexus.workflow import ProviderCall
 from workerplane.providers.registry import provider_strategy
 from workerplane.scaling.types import WorkerCensus
 
-InputT = TypeVar("InputT")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+InputT = TypeVar("InputT", bound="DataclassInstance")
 OutputT = TypeVar("OutputT")
 
 #: A census this young answers the next cycle's census (the handler's costs one operation).
@@ -149,7 +152,7 @@ class NexusProvider(Provider):
             endpoint=self._route.endpoint,
             service=SERVICE_NAME,
             operation=operation.name,
-            input=dataclasses.asdict(input),  # type: ignore[call-overload]
+            input=dataclasses.asdict(input),
             timeout_s=timeout_s,
         )
 
@@ -162,7 +165,10 @@ class NexusProvider(Provider):
                 raise ProviderError(f"{self._where}: Temporal: {err}", kind="internal") from None
 
         raw = await retry_async(once, backoff=BACKOFF, what=f"{self._where} {operation.name}")
-        return value_to_type(operation.output_type, raw)  # type: ignore[arg-type]
+        output_type = operation.output_type
+        assert output_type is not None, "every operation of the service declares its output"
+        output: OutputT = value_to_type(output_type, raw)
+        return output
 
     def _failure(
         self, err: WorkflowFailureError, operation: str, timeout_s: float
