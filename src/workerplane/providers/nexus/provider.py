@@ -54,8 +54,12 @@ CENSUS_TTL_S = 1.0
 #: Schedule-to-close timeouts: a handler that is down fails a census within seconds.
 CENSUS_TIMEOUT_S = 5.0
 CALL_TIMEOUT_S = 10.0
-#: Calls are retried a few times, fast: the next cycle tries again anyway.
-BACKOFF = Backoff(attempts=3, base_s=0.5, max_s=2.0)
+#: Size changes are retried a few times, fast (a retried start is deduplicated by the handler).
+#: A census, a check and a drain are tried once: the next cycle counts again, a group that
+#: cannot start is retried by the controller, and a drain that cannot reach the handler must not
+#: hold a controller's shutdown for minutes.
+RETRIED = Backoff(attempts=3, base_s=0.5, max_s=2.0)
+ONCE = Backoff(attempts=1)
 
 
 class NexusProvider(Provider):
@@ -99,7 +103,7 @@ class NexusProvider(Provider):
 
     async def validate(self) -> ProviderCheck:
         out = await self._call(
-            WorkerProviderService.validate, ValidateInput(self._group), CALL_TIMEOUT_S
+            WorkerProviderService.validate, ValidateInput(self._group), CALL_TIMEOUT_S, ONCE
         )
         if out.ok and out.strategy != self.strategy.value:
             return ProviderCheck(
@@ -113,13 +117,15 @@ class NexusProvider(Provider):
     async def invoke(self, count: int) -> int:
         request = StartWorkersInput(self._group, count, uuid.uuid4().hex)
         self._census = None
-        out = await self._call(WorkerProviderService.start_workers, request, CALL_TIMEOUT_S)
+        out = await self._call(
+            WorkerProviderService.start_workers, request, CALL_TIMEOUT_S, RETRIED
+        )
         return out.started
 
     async def set_size(self, size: int) -> None:
         self._census = None
         await self._call(
-            WorkerProviderService.set_size, SetSizeInput(self._group, size), CALL_TIMEOUT_S
+            WorkerProviderService.set_size, SetSizeInput(self._group, size), CALL_TIMEOUT_S, RETRIED
         )
 
     async def census(self) -> WorkerCensus:
@@ -127,7 +133,7 @@ class NexusProvider(Provider):
         if self._census is not None and now - self._census[0] < CENSUS_TTL_S:
             return self._census[1]
         out: CensusOutput = await self._call(
-            WorkerProviderService.census, CensusInput(self._group), CENSUS_TIMEOUT_S
+            WorkerProviderService.census, CensusInput(self._group), CENSUS_TIMEOUT_S, ONCE
         )
         census = out.census()
         self._census = (self._clock(), census)
@@ -139,10 +145,15 @@ class NexusProvider(Provider):
             WorkerProviderService.drain,
             DrainInput(self._group, timeout_s),
             timeout_s + CALL_TIMEOUT_S,
+            ONCE,
         )
 
     async def _call(
-        self, operation: nexusrpc.Operation[InputT, OutputT], input: InputT, timeout_s: float
+        self,
+        operation: nexusrpc.Operation[InputT, OutputT],
+        input: InputT,
+        timeout_s: float,
+        backoff: Backoff,
     ) -> OutputT:
         """One operation, retried; its output typed as the service declares it."""
         host = self._host
@@ -164,7 +175,7 @@ class NexusProvider(Provider):
             except RPCError as err:
                 raise ProviderError(f"{self._where}: Temporal: {err}", kind="internal") from None
 
-        raw = await retry_async(once, backoff=BACKOFF, what=f"{self._where} {operation.name}")
+        raw = await retry_async(once, backoff=backoff, what=f"{self._where} {operation.name}")
         output_type = operation.output_type
         assert output_type is not None, "every operation of the service declares its output"
         output: OutputT = value_to_type(output_type, raw)
