@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,18 +30,19 @@ def handler_namespace(temporal_address: str) -> str:
 @pytest.fixture
 def nexus_handler(
     temporal_address: str, handler_namespace: str, tmp_path: Path
-) -> Iterator[Callable[[], tuple[str, HandlerProcess]]]:
-    """Create an endpoint targeting a fresh queue in the handler namespace, start its handler;
-    returns ``(endpoint name, handler)``. The handler is stopped after the test."""
+) -> Iterator[Callable[..., tuple[str, HandlerProcess]]]:
+    """Create an endpoint targeting a fresh queue in the handler namespace, start its handler
+    (``pinned``: details its provider file pins); returns ``(endpoint name, handler)``. The
+    handler is stopped after the test."""
     handlers: list[HandlerProcess] = []
 
-    def start() -> tuple[str, HandlerProcess]:
+    def start(pinned: dict[str, Any] | None = None) -> tuple[str, HandlerProcess]:
         endpoint = new_endpoint_name()
         queue = f"{endpoint}-handler"
         create_endpoint(temporal_address, endpoint, handler_namespace, queue)
         directory = tmp_path / endpoint
         directory.mkdir()
-        handler = HandlerProcess(temporal_address, queue, directory)
+        handler = HandlerProcess(temporal_address, queue, directory, pinned or {})
         handlers.append(handler)
         handler.start()
         return endpoint, handler

@@ -76,8 +76,9 @@ class HandlerProcess:
     address: str
     task_queue: str
     directory: Path
+    pinned: dict[str, Any] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
-    starts: int = field(default=0)
+    starts: int = 0
 
     @property
     def state_dir(self) -> Path:
@@ -92,7 +93,9 @@ class HandlerProcess:
         provider_file = self.directory / "provider.yaml"
         # The team pins where its workers run from; the caller chooses the rest.
         provider_file.write_text(
-            yaml.safe_dump({"type": "subprocess", "details": {"cwd": str(REPO_ROOT)}})
+            yaml.safe_dump(
+                {"type": "subprocess", "details": {"cwd": str(REPO_ROOT), **self.pinned}}
+            )
         )
         self.starts += 1
         marker = f"serving subprocess (start {self.starts})"

@@ -68,7 +68,7 @@ async def test_burst_from_zero_and_back_through_endpoint(
     assert not _nexus_errors(running), "a healthy handler reports no error"
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
 async def test_handler_stopped_mid_burst_and_restarted(
     sig: signal.Signals,
     nexus_handler: Any,
