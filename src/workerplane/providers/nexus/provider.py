@@ -53,12 +53,13 @@ OutputT = TypeVar("OutputT")
 CENSUS_TTL_S = 1.0
 #: Schedule-to-close timeouts: a handler that is down fails a census within seconds.
 CENSUS_TIMEOUT_S = 5.0
-CALL_TIMEOUT_S = 10.0
-#: Size changes are retried a few times, fast (a retried start is deduplicated by the handler).
+CALL_TIMEOUT_S = 8.0
+#: A size change is tried twice (a retried start is deduplicated by the handler): a handler that
+#: is down holds the group's cycle for at most two timeouts, then the next cycle plans afresh.
 #: A census, a check and a drain are tried once: the next cycle counts again, a group that
 #: cannot start is retried by the controller, and a drain that cannot reach the handler must not
 #: hold a controller's shutdown for minutes.
-RETRIED = Backoff(attempts=3, base_s=0.5, max_s=2.0)
+RETRIED = Backoff(attempts=2, base_s=0.5, max_s=1.0)
 ONCE = Backoff(attempts=1)
 
 
