@@ -76,3 +76,15 @@ async def test_handler_refuses_another_provider_type(tmp_path: Path, unique_name
         await handler.validate(NO_CONTEXT, ValidateInput(_group("t:1", unique_name, "k8s")))
     assert refused.value.type == HandlerErrorType.BAD_REQUEST
     assert "wraps 'subprocess', not 'k8s'" in str(refused.value)
+
+
+async def test_bad_details_are_refused_without_their_values(
+    tmp_path: Path, unique_name: str
+) -> None:
+    local = ProviderFile(type="subprocess", details={"secret_env": {"KEY": 12345678}})
+    handler = WorkerProviderHandler(local, tmp_path)
+    with pytest.raises(HandlerError) as refused:
+        await handler.census(NO_CONTEXT, CensusInput(_group("t:1", unique_name)))
+    assert refused.value.type == HandlerErrorType.BAD_REQUEST
+    assert "secret_env" in str(refused.value)
+    assert "12345678" not in str(refused.value)

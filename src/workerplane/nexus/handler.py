@@ -46,7 +46,7 @@ from workerplane.nexus.service import (
 )
 from workerplane.providers.base import Provider, ProviderError
 from workerplane.providers.factory import build_provider
-from workerplane.providers.registry import provider_strategy, provider_type
+from workerplane.providers.registry import provider_type
 
 logger = logging.getLogger("workerplane.nexus.handler")
 
@@ -168,7 +168,13 @@ class WorkerProviderHandler:
             except ProviderError as err:
                 logger.warning("%s/%s: %s (%s)", *key, err, err.kind)
                 raise handler_error(err) from None
-            except (ValueError, ValidationError) as err:
+            except ValidationError as err:
+                # Field paths and rules only: the input values may be the handler's secrets.
+                problems = "; ".join(
+                    f"{'.'.join(map(str, e['loc'])) or 'details'}: {e['msg']}" for e in err.errors()
+                )
+                raise handler_error(ProviderError(problems, kind="invalid")) from None
+            except ValueError as err:
                 raise handler_error(ProviderError(str(err), kind="invalid")) from None
 
     async def _current(self, key: tuple[str, str], group: GroupRef) -> Provider:
@@ -187,7 +193,6 @@ class WorkerProviderHandler:
             # The spec changed: the new provider adopts the workers from the same state.
             await known.provider.close()
             del self._groups[key]
-        provider_strategy(group.provider_type, details)
         provider = build_provider(
             group.provider_type,
             details,
