@@ -323,8 +323,10 @@ def _mount_subcommands() -> None:
     from workerplane.cli.api_commands import register
     from workerplane.export.cli import app as export_app
     from workerplane.lab.cli import app as bench_app
+    from workerplane.nexus.cli import nexus_handler
 
     app.command("status")(status)
+    app.command("nexus-handler")(nexus_handler)
     register(app)  # serve, push, endpoints, versions, tokens, keys
     app.add_typer(
         export_app, name="export", help="Export a deployment to other autoscalers (KEDA)."

@@ -36,6 +36,7 @@ from workerplane.planning.actions import GroupState
 from workerplane.planning.plan import open_work_done
 from workerplane.planning.status import ControllerStatus, GroupStatus, ManagedVersion
 from workerplane.providers.factory import build_provider
+from workerplane.providers.nexus.caller import NexusRoute
 from workerplane.temporal.schedules import ScheduleReader
 
 logger = logging.getLogger("workerplane.controller")
@@ -291,6 +292,9 @@ class Controller:
             current.connection, current.target = parts.connection, parts.target
             logger.info("%s/%s scaler updated live", version.key, group_id)
             return current
+        endpoint = group.provider.nexus_endpoint
+        # Only a group behind a Nexus endpoint passes its route (factories may not know it).
+        route = {"nexus": NexusRoute(endpoint, parts.connection)} if endpoint else {}
         provider = self._providers(
             group.provider.type,
             group.provider.details,
@@ -298,6 +302,7 @@ class Controller:
             group_id=group_id,
             worker_env=parts.worker_env(),
             state_dir=self._settings.state_dir,
+            **route,
         )
         try:
             await provider.start()

@@ -21,6 +21,7 @@ from workerplane.planning.status import (
     VersionStatus,
 )
 from workerplane.providers.base import Provider, WorkerEnvironment
+from workerplane.providers.nexus.caller import NexusRoute
 from workerplane.scaling.types import QueueStats
 from workerplane.temporal.connection import ResolvedConnection
 from workerplane.temporal.metrics import QueueTarget
@@ -98,6 +99,7 @@ class ProviderFactory(Protocol):
         group_id: str,
         worker_env: WorkerEnvironment,
         state_dir: Path,
+        nexus: NexusRoute | None = None,
     ) -> Provider: ...
 
 

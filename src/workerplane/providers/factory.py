@@ -13,7 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from workerplane.providers.base import Provider, ProviderContext, WorkerEnvironment
-from workerplane.providers.registry import parse_provider_details, provider_type
+from workerplane.providers.nexus.caller import NexusRoute
+from workerplane.providers.registry import (
+    NEXUS_IMPLEMENTATION,
+    parse_provider_details,
+    provider_type,
+)
 
 
 def build_provider(
@@ -24,8 +29,10 @@ def build_provider(
     group_id: str,
     worker_env: WorkerEnvironment,
     state_dir: Path,
+    nexus: NexusRoute | None = None,
 ) -> Provider:
-    """Validate ``details`` (the spec's ``provider.details``) and build the provider.
+    """Validate ``details`` (the spec's ``provider.details``) and build the provider; with
+    ``nexus``, the provider that drives a handler of this type through its endpoint.
 
     Raises:
         ValueError: unknown provider type.
@@ -39,7 +46,21 @@ def build_provider(
         worker_env=worker_env,
         state_dir=state_dir,
     )
-    module_name, class_name = entry.implementation.split(":")
-    cls = getattr(importlib.import_module(module_name), class_name)
-    provider: Provider = cls.from_context(context)
+    if nexus is not None:
+        remote: Provider = _load(NEXUS_IMPLEMENTATION)(
+            nexus,
+            type_name,
+            dict(details),
+            deployment=deployment,
+            group_id=group_id,
+            worker_env=worker_env,
+        )
+        return remote
+    provider: Provider = _load(entry.implementation).from_context(context)
     return provider
+
+
+def _load(implementation: str) -> Any:
+    """The class a registry's ``"module:Class"`` string names."""
+    module_name, class_name = implementation.split(":")
+    return getattr(importlib.import_module(module_name), class_name)

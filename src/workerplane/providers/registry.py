@@ -124,6 +124,11 @@ PROVIDER_TYPES: dict[str, ProviderType] = {
 }
 
 
+#: The controller's side of any type reached through ``provider.nexus_endpoint``: the type then
+#: names what the remote handler wraps (docs/nexus-provider.md).
+NEXUS_IMPLEMENTATION = f"{_PACKAGE}.nexus.provider:NexusProvider"
+
+
 def provider_types() -> list[str]:
     """Every provider type this build knows."""
     return sorted(PROVIDER_TYPES)

@@ -1,0 +1,1 @@
+"""Worker providers behind a Nexus endpoint: the service contract and the handler a team runs."""

@@ -1,0 +1,1 @@
+"""The controller's side of a provider reached through a Nexus endpoint."""
