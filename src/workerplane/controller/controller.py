@@ -32,11 +32,10 @@ from workerplane.controller.interfaces import (
 from workerplane.controller.publisher import StatusPublisher
 from workerplane.controller.runner import GroupRunner
 from workerplane.controller.shared_reads import SharedReads
-from workerplane.controller.sunset import DrainageSource, SunsetKeeper
+from workerplane.controller.sunset import DrainageSource, SunsetInputs, SunsetKeeper
 from workerplane.planning.actions import GroupState
 from workerplane.planning.plan import open_work_done
 from workerplane.planning.status import ControllerStatus, GroupStatus, ManagedVersion
-from workerplane.planning.sunset import SunsetPhase, SunsetStatus
 from workerplane.providers.factory import build_provider
 from workerplane.temporal.drainage import DrainageReader
 from workerplane.temporal.schedules import ScheduleReader
@@ -149,9 +148,6 @@ class Controller:
             self._budget,
             read_interval_s=settings.drainage_read_interval_s,
         )
-        self._sunsets: dict[str, SunsetStatus] = {}
-        #: Versions whose sunset is over: their groups go, and their resources are deleted.
-        self._sunset_deleted: set[str] = set()
         self._tasks: list[asyncio.Task[None]] = []
 
     # -- public ------------------------------------------------------------------------------
@@ -186,7 +182,9 @@ class Controller:
             self._tasks = [
                 asyncio.create_task(self._runner.run()),
                 asyncio.create_task(self._publish_forever()),
-                asyncio.create_task(self._sunset_forever()),
+                asyncio.create_task(
+                    self._sunset.keep(self._sunset_inputs, self._settings.refresh_s)
+                ),
             ]
         while not stop.is_set():
             try:
@@ -218,7 +216,7 @@ class Controller:
         self._versions = list(versions)
         # A version whose sunset is over stays listed until its source forgets it (the store
         # deletes its record on the next publish); its groups go now.
-        over = {v.key for v in versions if v.draining and v.key in self._sunset_deleted}
+        over = {v.key for v in versions if v.draining and v.key in self._sunset.over}
         wanted: dict[tuple[str, str], tuple[ManagedVersion, str]] = {}
         for version in versions:
             if version.key in over:
@@ -230,13 +228,12 @@ class Controller:
         for key in [k for k in self._groups if k not in wanted]:
             group = self._groups.pop(key)
             self._signatures.pop(key, None)
-            if key[0] in self._sunset_deleted:
+            if key[0] in over:
                 logger.info("%s/%s sunset: deleting its resources", *key)
                 self._retire_in_background(group, remove=True)
             else:
                 logger.info("%s/%s removed: draining its workers", *key)
                 self._retire_in_background(group)
-        self._sunset_deleted = over
         builds = []
         for key, (version, group_id) in wanted.items():
             signature = self._signature(version, group_id)
@@ -394,23 +391,8 @@ class Controller:
     def _wake_queue(self, namespace: str, queue: str) -> None:
         self._runner.wake_queue(namespace, queue)
 
-    async def _sunset_forever(self) -> None:
-        while True:
-            try:
-                await self._refresh_sunsets()
-            except Exception:
-                logger.exception("could not refresh the versions' sunsets")
-            await asyncio.sleep(self._settings.refresh_s)
-
-    async def _refresh_sunsets(self) -> None:
-        """Recompute the draining versions' sunsets and mark the versions whose sunset is over
-        (the next sync removes them)."""
-        groups = list(self._groups.values())
-        self._sunsets = await self._sunset.refresh_groups(self._versions, groups, self.statuses())
-        for key, sunset in self._sunsets.items():
-            if sunset.phase is SunsetPhase.DELETE and key not in self._sunset_deleted:
-                logger.info("%s sunset: drained and scaled down long enough, deleting it", key)
-                self._sunset_deleted.add(key)
+    def _sunset_inputs(self) -> SunsetInputs:
+        return SunsetInputs(self._versions, list(self._groups.values()), self.statuses())
 
     async def _publish_forever(self) -> None:
         while True:
@@ -423,5 +405,5 @@ class Controller:
             self._versions,
             self._clock(),
             self.controller_status(),
-            sunsets=self._sunsets,
+            sunsets=self._sunset.sunsets,
         )

@@ -20,7 +20,7 @@ from workerplane.config.rollout import SunsetPolicy
 from workerplane.controller.budget import CallBudget, Priority, call_priority
 from workerplane.controller.cycle import GroupRuntime
 from workerplane.planning.status import GroupStatus, ManagedVersion
-from workerplane.planning.sunset import Drainage, SunsetStatus, sunset_status
+from workerplane.planning.sunset import Drainage, SunsetPhase, SunsetStatus, sunset_status
 from workerplane.temporal.connection import ResolvedConnection
 from workerplane.temporal.metrics import MetricsUnavailable
 
@@ -39,6 +39,15 @@ class DrainageSource(Protocol):
 class _Read:
     drainage: Drainage | None
     at: float
+
+
+@dataclass(frozen=True)
+class SunsetInputs:
+    """What the keeper reads from the controller on each refresh."""
+
+    versions: Sequence[ManagedVersion]
+    groups: Sequence[GroupRuntime]
+    statuses: Sequence[GroupStatus]
 
 
 def sunset_policy(version: ManagedVersion) -> SunsetPolicy:
@@ -65,6 +74,8 @@ class SunsetKeeper:
         self._clock = clock
         self._wall_clock = wall_clock
         self._reads: dict[str, _Read] = {}
+        self._sunsets: dict[str, SunsetStatus] = {}
+        self._announced: set[str] = set()
 
     async def refresh(
         self,
@@ -99,24 +110,36 @@ class SunsetKeeper:
             if v.key in self._reads
         }
 
-    async def refresh_groups(
-        self,
-        versions: Sequence[ManagedVersion],
-        groups: Sequence[GroupRuntime],
-        statuses: Sequence[GroupStatus],
-    ) -> dict[str, SunsetStatus]:
-        """:meth:`refresh` for the controller's running ``groups`` and their latest
-        ``statuses``; hands each group its version's sunset (its next cycle plans with it)."""
-        workers: dict[str, int] = {}
-        for status in statuses:
-            workers[status.version_key] = workers.get(status.version_key, 0) + (
-                status.workers_running
-            )
-        connections = {g.version.key: g.connection for g in groups}
-        sunsets = await self.refresh(versions, workers, connections)
-        for group in groups:
-            group.sunset = sunsets.get(group.version.key)
-        return sunsets
+    @property
+    def sunsets(self) -> dict[str, SunsetStatus]:
+        """The latest sunset of each draining version read so far, by version key."""
+        return self._sunsets
+
+    @property
+    def over(self) -> set[str]:
+        """The versions whose sunset is over: their groups go and their resources are deleted."""
+        return {k for k, s in self._sunsets.items() if s.phase is SunsetPhase.DELETE}
+
+    async def keep(self, inputs: Callable[[], SunsetInputs], interval_s: float) -> None:
+        """Refresh every ``interval_s`` from the controller's ``inputs`` until cancelled; hands
+        each running group its version's sunset (its next cycle plans with it)."""
+        while True:
+            current = inputs()
+            workers: dict[str, int] = {}
+            for status in current.statuses:
+                key = status.version_key
+                workers[key] = workers.get(key, 0) + status.workers_running
+            connections = {g.version.key: g.connection for g in current.groups}
+            try:
+                self._sunsets = await self.refresh(current.versions, workers, connections)
+            except Exception:
+                logger.exception("could not refresh the versions' sunsets")
+            for group in current.groups:
+                group.sunset = self._sunsets.get(group.version.key)
+            for key in self.over - self._announced:
+                logger.info("%s sunset: drained and scaled down long enough, deleting it", key)
+            self._announced = self.over
+            await asyncio.sleep(interval_s)
 
     async def _read(self, version: ManagedVersion, connection: ResolvedConnection) -> None:
         deployment = version.spec.deployment
