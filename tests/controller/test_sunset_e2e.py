@@ -34,6 +34,7 @@ from workerplane.controller.controller import Controller, ControllerSettings
 from workerplane.controller.local import FileSpecSource, JsonStatusSink
 from workerplane.planning.status import GroupStatus
 from workerplane.planning.sunset import SunsetPhase
+from workerplane.providers.subprocess.layout import group_directory
 from workerplane.temporal.devserver import DevServer, start_dev_server
 
 pytestmark = pytest.mark.integration
@@ -155,6 +156,8 @@ async def test_a_drained_version_is_scaled_down_then_deleted(
         phases = {s.sunset.phase for snap in history for s in _of(snap, v1) if s.sunset}
         assert SunsetPhase.SCALED_DOWN in phases
         assert _of(controller.statuses(), v2)
+        gone = group_directory(state, v1, "workers")
+        await running.wait_for(lambda: not gone.exists(), timeout_s=30)  # its state went too
         described = (await handle.describe()).raw_description.workflow_execution_info
         assert described.versioning_info.deployment_version.build_id == "v1"
     finally:
