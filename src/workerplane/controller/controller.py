@@ -375,7 +375,7 @@ class Controller:
             if remove:
                 await group.provider.remove_resources()
         except Exception as err:
-            logger.error("%s/%s drain failed: %s", group.version.key, group.group_id, err)
+            logger.error("%s/%s retire failed: %s", group.version.key, group.group_id, err)
         finally:
             await group.provider.close()
 
