@@ -1,5 +1,6 @@
-"""The example application: a workflow that runs one activity of a given length, and one that
-fans out many (what a scheduled batch does).
+"""The example application: a workflow that runs one activity of a given length, one that
+fans out many (what a scheduled batch does), and one that waits for a signal first (a long-open
+workflow, pinned to its version while a newer one takes over).
 
 Used by ``workerplane up``, the integration tests and the benchmarks.
 """
@@ -55,3 +56,25 @@ class ProcessBatch:
             )
         )
         return count
+
+
+@workflow.defn
+class AwaitRelease:
+    """Waits for the ``release`` signal, then runs ``process_item`` once and returns its result."""
+
+    def __init__(self) -> None:
+        self._released = False
+
+    @workflow.signal
+    def release(self) -> None:
+        self._released = True
+
+    @workflow.run
+    async def run(self, seconds: float) -> str:
+        await workflow.wait_condition(lambda: self._released)
+        return await workflow.execute_activity(
+            process_item,
+            seconds,
+            start_to_close_timeout=timedelta(seconds=max(60.0, seconds * 3)),
+            heartbeat_timeout=timedelta(seconds=10),
+        )

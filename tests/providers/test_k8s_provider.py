@@ -89,14 +89,17 @@ class Env:
         return await self.api.get(ObjectRef(kind, NS, name))
 
 
-def worker_env(secret: dict[str, str] | None = None) -> WorkerEnvironment:
+def worker_env(
+    secret: dict[str, str] | None = None, build_id: str | None = None
+) -> WorkerEnvironment:
+    """The workers' environment; versioned (one Deployment per version) with a ``build_id``."""
     return WorkerEnvironment(
         address="temporal.example:7233",
         namespace="orders-ns",
         task_queues=("orders",),
         task_queue_types=("ACTIVITY",),
-        deployment_name="orders",
-        build_id="v1",
+        deployment_name="orders" if build_id else None,
+        build_id=build_id,
         secret_env=dict(secret or {}),
         extra_env={"TEMPORAL_TLS_CLIENT_CERT_PATH": "/home/me/cert.pem"},
     )
@@ -298,18 +301,18 @@ NAMES = {
 
 
 async def test_managed_create_renders_valid_gpu_deployment(k8s: Env) -> None:
-    env = worker_env(secret={"TEMPORAL_API_KEY": "super-secret-key"})
+    env = worker_env(secret={"TEMPORAL_API_KEY": "super-secret-key"}, build_id="v1")
     provider = k8s.provider({"deployment": "llm", "managed": GPU_SPEC}, env=env)
     await provider.start()
 
     for kind in MANAGED_KINDS:
-        obj = await k8s.get(kind, NAMES[kind])
+        obj = await k8s.get(kind, NAMES[kind].replace("llm", "llm-v1"))
         assert obj is not None, kind
         assert obj["metadata"]["annotations"][ANN_OWNER] == "orders/activities"
         assert obj["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "workerplane"
         validate_k8s(obj)
 
-    dep = await k8s.get("Deployment", "llm")
+    dep = await k8s.get("Deployment", "llm-v1")
     assert dep is not None
     text = json.dumps(dep)
     assert "super-secret-key" not in text  # credentials only by reference
@@ -317,7 +320,7 @@ async def test_managed_create_renders_valid_gpu_deployment(k8s: Env) -> None:
     worker = pod["containers"][0]
     env_by_name = {e["name"]: e for e in worker["env"]}
     assert env_by_name["TEMPORAL_API_KEY"]["valueFrom"]["secretKeyRef"] == {
-        "name": "llm-temporal",
+        "name": "llm-v1-temporal",
         "key": "TEMPORAL_API_KEY",
     }
     assert env_by_name["TEMPORAL_ADDRESS"]["value"] == "temporal.example:7233"
@@ -344,12 +347,12 @@ async def test_managed_create_renders_valid_gpu_deployment(k8s: Env) -> None:
         "prestop",
     ]
     assert worker["readinessProbe"]["exec"]["command"][-1] == "ready"
-    assert pod["serviceAccountName"] == "llm-worker"
+    assert pod["serviceAccountName"] == "llm-v1-worker"
     assert dep["spec"]["replicas"] == 0
-    pdb = await k8s.get("PodDisruptionBudget", "llm")
+    pdb = await k8s.get("PodDisruptionBudget", "llm-v1")
     assert pdb is not None and pdb["spec"]["selector"] == dep["spec"]["selector"]
 
-    role = await k8s.get("Role", "llm-worker")
+    role = await k8s.get("Role", "llm-v1-worker")
     assert role is not None and role["rules"] == [
         {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "patch"]}
     ]

@@ -81,6 +81,7 @@ def version_out(v: VersionView) -> S.VersionOut:
         ),
         created_at=v.created_at,
         updated_at=v.updated_at,
+        sunset=ST.SunsetOut(**dataclasses.asdict(v.sunset)) if v.sunset is not None else None,
     )
 
 

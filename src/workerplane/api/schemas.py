@@ -20,7 +20,7 @@ from pydantic import (
     model_validator,
 )
 
-from workerplane.api.status_schemas import ComputeStatusOut
+from workerplane.api.status_schemas import ComputeStatusOut, SunsetOut
 from workerplane.config.model import ComputeConfig, ScalingGroup
 from workerplane.security.crypto import SEALED_PREFIX
 from workerplane.store.endpoint_fields import (
@@ -274,6 +274,7 @@ class VersionOut(BaseModel):
     compute_status: ComputeStatusOut
     created_at: float
     updated_at: float
+    sunset: SunsetOut | None = None
 
 
 class VersionList(BaseModel):

@@ -64,6 +64,21 @@ class GroupStatusOut(BaseModel):
     )
 
 
+class SunsetOut(BaseModel):
+    """A draining version's sunset (docs/sunset.md); times are epoch seconds."""
+
+    phase: str = Field(description="active, draining, drained, scaled-down or delete")
+    drainage: str = Field(description="Temporal's drainage: none, draining or drained")
+    drainage_checked_at: float | None = Field(
+        None, description="When Temporal last counted the version's open pinned workflows"
+    )
+    drained_at: float | None = None
+    scale_down_at: float | None = Field(None, description="When its workers go to zero")
+    delete_at: float | None = Field(
+        None, description="When its resources and record are deleted (once no worker is left)"
+    )
+
+
 class ProviderValidationOut(BaseModel):
     last_validated_at: float | None
     error: str | None

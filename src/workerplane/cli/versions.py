@@ -34,9 +34,11 @@ def version_table(items: list[dict[str, Any]], *, wide: bool = False) -> Table:
             f"{gid}={g['current_size']}/{g['desired_size'] if g['desired_size'] is not None else '-'}"  # noqa: E501
             for gid, g in v["compute_status"]["scaling_groups"].items()
         )
+        sunset = v.get("sunset")  # a draining version's phase: draining, drained, scaled-down
+        draining = (f"yes ({sunset['phase']})" if sunset else "yes") if v["draining"] else ""
         row = [
             v["deployment_name"], v["build_id"], v["status"], "yes" if v["is_current"] else "",
-            "yes" if v["draining"] else "", groups or "-", str(v["available_workers"]),
+            draining, groups or "-", str(v["available_workers"]),
         ]  # fmt: skip
         if wide:
             ramping = v.get("ramping_percentage")

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from workerplane.config.build_id import AUTO_BUILD_ID, worker_build_id
 from workerplane.config.rollout import RolloutSpec
 from workerplane.config.secret_field import Secret
 
@@ -114,6 +115,23 @@ class DeploymentSpec(_Strict):
     deployment: WorkerDeploymentRef | None = None
     compute: ComputeConfig
     rollout: RolloutSpec | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_auto_build_id(cls, data: Any) -> Any:
+        """``deployment.build_id: auto`` becomes the hash of the groups' providers (their type
+        and details: what defines the workers, not how many run)."""
+        if not isinstance(data, dict):
+            return data
+        deployment, compute = data.get("deployment"), data.get("compute")
+        if not (isinstance(deployment, dict) and deployment.get("build_id") == AUTO_BUILD_ID):
+            return data
+        groups = compute.get("scaling_groups", {}) if isinstance(compute, dict) else {}
+        providers = {
+            group_id: group.get("provider") if isinstance(group, dict) else group
+            for group_id, group in groups.items()
+        }
+        return {**data, "deployment": {**deployment, "build_id": worker_build_id(providers)}}
 
     def target(self) -> tuple[str, str]:
         """``(deployment, build_id)`` on a Temporal server: an unversioned spec is its own

@@ -32,11 +32,13 @@ from workerplane.controller.interfaces import (
 from workerplane.controller.publisher import StatusPublisher
 from workerplane.controller.runner import GroupRunner
 from workerplane.controller.shared_reads import SharedReads
+from workerplane.controller.sunset import DrainageSource, SunsetInputs, SunsetKeeper
 from workerplane.planning.actions import GroupState
 from workerplane.planning.plan import open_work_done
 from workerplane.planning.status import ControllerStatus, GroupStatus, ManagedVersion
 from workerplane.providers.factory import build_provider
 from workerplane.providers.nexus.caller import NexusRoute
+from workerplane.temporal.drainage import DrainageReader
 from workerplane.temporal.schedules import ScheduleReader
 
 logger = logging.getLogger("workerplane.controller")
@@ -74,6 +76,9 @@ class ControllerSettings:
         max_concurrent_cycles: group cycles running at once (idle ones get a quarter of it).
         shared_read_window_s: a read finished this recently answers other groups asking the
             same (the server caches stats for 5 s anyway).
+        drainage_read_interval_s: how often a draining version's drainage is read from
+            Temporal for its sunset (docs/sunset.md; the server refreshes it every 3 minutes by
+            default, so more often buys little).
     """
 
     state_dir: Path
@@ -89,6 +94,7 @@ class ControllerSettings:
     publish_interval_s: float = 1.0
     max_concurrent_cycles: int = 64
     shared_read_window_s: float = 1.0
+    drainage_read_interval_s: float = 30.0
 
 
 class Controller:
@@ -109,10 +115,12 @@ class Controller:
         metrics: MetricsConnector | None = None,
         observers: Sequence[CycleObserver] = (),
         clock: Callable[[], float] = time.monotonic,
+        drainage: DrainageSource | None = None,
     ) -> None:
-        """``providers`` builds each group's provider and ``metrics`` reads its queue stats;
-        both default to the real ones (tests pass in-memory fakes). ``observers`` hear of every
-        finished group cycle; ``on_cycle`` gets every group's status on each publish."""
+        """``providers`` builds each group's provider, ``metrics`` reads its queue stats and
+        ``drainage`` the versions' drainage; all default to the real ones (tests pass fakes).
+        ``observers`` hear of every finished group cycle; ``on_cycle`` gets every group's
+        status on each publish."""
         self._source = source
         self._settings = settings
         self._clock = clock
@@ -136,6 +144,11 @@ class Controller:
             self._reads, settings, self._notify, clock, schedules=self._schedules
         )
         self._publisher = StatusPublisher(sink, on_publish=on_cycle)
+        self._sunset = SunsetKeeper(
+            drainage or DrainageReader(),
+            self._budget,
+            read_interval_s=settings.drainage_read_interval_s,
+        )
         self._tasks: list[asyncio.Task[None]] = []
 
     # -- public ------------------------------------------------------------------------------
@@ -170,6 +183,9 @@ class Controller:
             self._tasks = [
                 asyncio.create_task(self._runner.run()),
                 asyncio.create_task(self._publish_forever()),
+                asyncio.create_task(
+                    self._sunset.keep(self._sunset_inputs, self._settings.refresh_s)
+                ),
             ]
         while not stop.is_set():
             try:
@@ -199,8 +215,13 @@ class Controller:
 
     async def _sync(self, versions: list[ManagedVersion]) -> None:
         self._versions = list(versions)
+        # A version whose sunset is over stays listed until its source forgets it (the store
+        # deletes its record on the next publish); its groups go now.
+        over = {v.key for v in versions if v.draining and v.key in self._sunset.over}
         wanted: dict[tuple[str, str], tuple[ManagedVersion, str]] = {}
         for version in versions:
+            if version.key in over:
+                continue
             for group_id in version.spec.compute.scaling_groups:
                 wanted[(version.key, group_id)] = (version, group_id)
         for key in [k for k in self._failures if k not in wanted]:
@@ -208,8 +229,12 @@ class Controller:
         for key in [k for k in self._groups if k not in wanted]:
             group = self._groups.pop(key)
             self._signatures.pop(key, None)
-            logger.info("%s/%s removed: draining its workers", *key)
-            self._retire_in_background(group)
+            if key[0] in over:
+                logger.info("%s/%s sunset: deleting its resources", *key)
+                self._retire_in_background(group, remove=True)
+            else:
+                logger.info("%s/%s removed: draining its workers", *key)
+                self._retire_in_background(group)
         builds = []
         for key, (version, group_id) in wanted.items():
             signature = self._signature(version, group_id)
@@ -330,29 +355,32 @@ class Controller:
             self._retire_in_background(current)
         return runtime
 
-    def _retire_in_background(self, group: GroupRuntime) -> None:
-        task = asyncio.create_task(self._retire_when_idle(group))
+    def _retire_in_background(self, group: GroupRuntime, *, remove: bool = False) -> None:
+        task = asyncio.create_task(self._retire_when_idle(group, remove=remove))
         self._retiring.add(task)
         task.add_done_callback(self._retiring.discard)
 
-    async def _retire_when_idle(self, group: GroupRuntime) -> None:
+    async def _retire_when_idle(self, group: GroupRuntime, *, remove: bool = False) -> None:
         """Let a removed group finish its open work (e.g. the last workflow task after an
-        activity), then retire its workers; give up waiting after ``drain_timeout_s``."""
+        activity), then retire its workers; give up waiting after ``drain_timeout_s``. With
+        ``remove`` (a version's sunset is over), delete its provider resources too."""
         group.retiring = True
         deadline = time.monotonic() + self._settings.drain_timeout_s
         while time.monotonic() < deadline:
             if open_work_done(group.status) or not self._runner.running(group):
                 break
             await asyncio.sleep(group.scaler.poll_interval_s)
-        await self._stop_group(group, drain=True)
+        await self._stop_group(group, drain=True, remove=remove)
 
-    async def _stop_group(self, group: GroupRuntime, *, drain: bool) -> None:
+    async def _stop_group(self, group: GroupRuntime, *, drain: bool, remove: bool = False) -> None:
         await self._runner.remove(group)
         try:
             if drain:
                 await group.provider.drain(self._settings.drain_timeout_s)
+            if remove:
+                await group.provider.remove_resources()
         except Exception as err:
-            logger.error("%s/%s drain failed: %s", group.version.key, group.group_id, err)
+            logger.error("%s/%s retire failed: %s", group.version.key, group.group_id, err)
         finally:
             await group.provider.close()
 
@@ -368,6 +396,9 @@ class Controller:
     def _wake_queue(self, namespace: str, queue: str) -> None:
         self._runner.wake_queue(namespace, queue)
 
+    def _sunset_inputs(self) -> SunsetInputs:
+        return SunsetInputs(self._versions, list(self._groups.values()), self.statuses())
+
     async def _publish_forever(self) -> None:
         while True:
             await asyncio.sleep(self._settings.publish_interval_s)
@@ -375,5 +406,9 @@ class Controller:
 
     async def _publish(self) -> None:
         await self._publisher.publish(
-            self.statuses(), self._versions, self._clock(), self.controller_status()
+            self.statuses(),
+            self._versions,
+            self._clock(),
+            self.controller_status(),
+            sunsets=self._sunset.sunsets,
         )

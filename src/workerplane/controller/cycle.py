@@ -32,6 +32,7 @@ from workerplane.planning.observe import Observation, needs_fresh_backlog
 from workerplane.planning.plan import GroupIntent, plan_cycle, record_failure
 from workerplane.planning.prewarm import prewarm_enabled
 from workerplane.planning.status import GroupStatus, ManagedVersion
+from workerplane.planning.sunset import SunsetStatus
 from workerplane.providers.base import Provider, ProviderError
 from workerplane.scaling.base import Scaler
 from workerplane.scaling.registry import DEFAULT_SCALER
@@ -71,6 +72,8 @@ class GroupRuntime:
     #: Whether this cycle may read the uncached backlog hint (the controller turns it off for
     #: idle groups read less often than the server's stats cache refreshes: it buys nothing).
     fresh_reads: bool = True
+    #: Its version's sunset, kept up to date by the controller (``None``: not draining).
+    sunset: SunsetStatus | None = None
 
     @property
     def name(self) -> str:
@@ -87,6 +90,7 @@ class GroupRuntime:
             scaler=self.scaler,
             draining=self.version.draining,
             retiring=self.retiring,
+            sunset=self.sunset,
         )
 
 

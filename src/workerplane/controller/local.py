@@ -30,7 +30,13 @@ logger = logging.getLogger("workerplane.controller")
 
 
 class FileSpecSource:
-    """Serves the deployment described by one YAML file, reloading it when it changes."""
+    """Serves the deployment described by one YAML file, reloading it when it changes.
+
+    A reload that changes a versioned spec's ``deployment.build_id`` (by hand, or through
+    ``build_id: auto`` and a new image or command) is a new version: the previous one keeps
+    running as draining, serving its pinned workflows until its sunset deletes it
+    (docs/sunset.md). Going back to a build ID still draining makes it active again.
+    """
 
     def __init__(self, path: Path) -> None:
         """Load ``path`` now; raises :class:`SpecError` if it is invalid."""
@@ -39,6 +45,8 @@ class FileSpecSource:
         self.last_error: str | None = None
         self._mtime = path.stat().st_mtime
         self._version = self._versioned(load_spec(path))
+        #: Earlier versions of the file, draining, by key.
+        self._draining: dict[str, ManagedVersion] = {}
 
     @property
     def spec(self) -> DeploymentSpec:
@@ -60,17 +68,25 @@ class FileSpecSource:
             return
         self._mtime = mtime
         try:
-            self._version = self._versioned(load_spec(self._path))
+            version = self._versioned(load_spec(self._path))
         except SpecError as err:
             self.last_error = str(err)
             logger.error("%s is invalid, keeping the last good spec: %s", self._path, err)
             return
         self.last_error = None
+        previous, self._version = self._version, version
+        self._draining.pop(version.key, None)
+        if previous.key != version.key and previous.spec.deployment is not None:
+            logger.info("%s is a new version: %s drains", self._path, previous.key)
+            self._draining[previous.key] = dataclasses.replace(
+                previous, draining=True, generation=self._generation
+            )
         logger.info("%s changed: applying it", self._path)
 
     async def snapshot(self) -> list[ManagedVersion]:
+        """The file's version, then the earlier versions still draining."""
         self._reload()
-        return [self._version]
+        return [self._version, *self._draining.values()]
 
 
 class JsonStatusSink:

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from workerplane.controller.interfaces import StatusSink
 from workerplane.planning.readiness import version_status
 from workerplane.planning.status import ControllerStatus, GroupStatus, ManagedVersion
+from workerplane.planning.sunset import SunsetStatus
 
 logger = logging.getLogger("workerplane.controller")
 
@@ -61,6 +62,7 @@ class StatusPublisher:
         self._published: dict[GroupKey, _Published] = {}
         self._full_due = True
         self._last_full = 0.0
+        self._sunsets: Mapping[str, SunsetStatus] = {}
 
     def changed(self, statuses: Iterable[GroupStatus], now: float) -> list[GroupStatus]:
         """Of ``statuses`` (every current one), those to send: changed or due a heartbeat."""
@@ -82,9 +84,13 @@ class StatusPublisher:
         versions: list[ManagedVersion],
         now: float,
         controller: ControllerStatus | None = None,
+        *,
+        sunsets: Mapping[str, SunsetStatus] | None = None,
     ) -> int:
         """Publish what changed in ``statuses`` (every group's current status) with the statuses
-        of the versions they belong to; returns how many groups went out."""
+        of the versions they belong to, and of the versions whose sunset changed (``sunsets``,
+        per version key); returns how many groups went out."""
+        sunsets = sunsets or {}
         if self._on_publish is not None:
             try:
                 self._on_publish(statuses)
@@ -103,8 +109,11 @@ class StatusPublisher:
         for status in statuses:
             by_version.setdefault(status.version_key, []).append(status)
         touched = {s.version_key for s in send}
+        touched |= {
+            k for k in set(sunsets) | set(self._sunsets) if sunsets.get(k) != self._sunsets.get(k)
+        }
         verdicts = [
-            version_status(v, by_version.get(v.key, []))
+            version_status(v, by_version.get(v.key, []), sunset=sunsets.get(v.key))
             for v in versions
             if not partial or v.key in touched
         ]
@@ -116,6 +125,7 @@ class StatusPublisher:
             logger.warning("could not publish status: %s", err)
             self._full_due = True  # the sink may have missed anything: send it all next time
             return 0
+        self._sunsets = dict(sunsets)
         if not partial:
             self._published = {}
             self._last_full = now

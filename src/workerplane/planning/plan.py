@@ -29,6 +29,7 @@ from workerplane.planning.actions import (
 from workerplane.planning.observe import Observation
 from workerplane.planning.prewarm import prewarm
 from workerplane.planning.status import GroupStatus
+from workerplane.planning.sunset import SCALED_DOWN_REASON, SunsetStatus
 from workerplane.scaling.types import (
     Decision,
     GroupMetrics,
@@ -60,6 +61,7 @@ class GroupIntent:
     Attributes:
         draining: its version is draining (serve pinned work, then go to zero).
         retiring: the group left the spec (finish its open work, never grow).
+        sunset: its version's sunset (:mod:`workerplane.planning.sunset`), when it has one.
     """
 
     version_key: str
@@ -70,6 +72,7 @@ class GroupIntent:
     scaler: Decider
     draining: bool = False
     retiring: bool = False
+    sunset: SunsetStatus | None = None
 
 
 def plan_cycle(
@@ -94,13 +97,18 @@ def plan_cycle(
         state=next_state,
     )
     status = group_status(intent, observed, next_state, decision, observed.metrics_error)
-    return plan, dataclasses.replace(status, warmups=warm.warmups)
+    return plan, dataclasses.replace(status, warmups=warm.warmups, sunset=intent.sunset)
 
 
 def apply_rules(decision: Decision, intent: GroupIntent, metrics: GroupMetrics | None) -> Decision:
-    """Override the scaler for a retiring group (it never grows) and a draining version (it
-    starts nothing and goes to zero once it has no work left). Without metrics, nothing is
-    known to be idle, so the size holds."""
+    """Override the scaler for a version its sunset scaled down (held at zero), a retiring
+    group (it never grows) and a draining version (it starts nothing and goes to zero once it
+    has no work left, and serves pinned work that arrives, from zero if need be). Without
+    metrics, nothing is known to be idle, so the size holds."""
+    if intent.sunset is not None and intent.sunset.holds_zero:
+        if intent.strategy is Strategy.WORKER_SET:
+            return SetSize(0, SCALED_DOWN_REASON)
+        return Hold(SCALED_DOWN_REASON)
     if intent.retiring:
         decision = Hold(RETIRING_REASON)
     elif not intent.draining:

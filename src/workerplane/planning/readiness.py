@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 
 from workerplane.config.model import DeploymentSpec
 from workerplane.planning.status import GroupStatus, ManagedVersion, Readiness, VersionStatus
+from workerplane.planning.sunset import SunsetStatus
 from workerplane.scaling.registry import validate_details
 
 
@@ -37,8 +38,11 @@ def min_workers(spec: DeploymentSpec) -> int:
     return total
 
 
-def version_status(version: ManagedVersion, groups: Sequence[GroupStatus]) -> VersionStatus:
-    """The status of ``version`` given its groups' latest statuses (others' are ignored)."""
+def version_status(
+    version: ManagedVersion, groups: Sequence[GroupStatus], sunset: SunsetStatus | None = None
+) -> VersionStatus:
+    """The status of ``version`` given its groups' latest statuses (others' are ignored) and
+    its ``sunset`` (by default, the one its groups report)."""
     wanted = set(version.spec.compute.scaling_groups)
     live = tuple(g for g in groups if g.version_key == version.key and g.group_id in wanted)
     readiness, reason, validation = _readiness(version, live, wanted)
@@ -51,6 +55,7 @@ def version_status(version: ManagedVersion, groups: Sequence[GroupStatus]) -> Ve
         reason=reason,
         validation_error=validation,
         drained=all(g.workers_running == 0 for g in live),
+        sunset=sunset or next((g.sunset for g in live if g.sunset is not None), None),
     )
 
 

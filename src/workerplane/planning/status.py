@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from workerplane.config.model import DeploymentSpec
+from workerplane.planning.sunset import SunsetStatus
 from workerplane.scaling.latency import AchievedLatency
 
 
@@ -65,6 +66,8 @@ class GroupStatus:
     ``schedule_to_start`` is what the group's tasks really waited over the last 15 minutes, as
     its workers measured it, against its SLO (``None`` when its workers report no measurement).
     ``warmups`` are the upcoming schedule warm-ups, the next one per schedule.
+    ``sunset`` is its version's sunset (:mod:`workerplane.planning.sunset`), once the controller
+    read the version's drainage from Temporal.
     """
 
     version_key: str
@@ -90,6 +93,7 @@ class GroupStatus:
     last_worker_exit: str | None = None
     schedule_to_start: AchievedLatency | None = None
     warmups: tuple[Warmup, ...] = ()
+    sunset: SunsetStatus | None = None
 
     def __post_init__(self) -> None:
         # A status read back from JSON (the status file, the store) carries its nested values
@@ -98,6 +102,8 @@ class GroupStatus:
         achieved: object = self.schedule_to_start
         if isinstance(achieved, Mapping):
             object.__setattr__(self, "schedule_to_start", AchievedLatency(**achieved))
+        if self.sunset is not None:
+            object.__setattr__(self, "sunset", SunsetStatus.coerce(self.sunset))
 
 
 class Readiness(enum.StrEnum):
@@ -125,6 +131,7 @@ class VersionStatus:
         reason: why the version is not ready (``None`` when it is, or while ``readiness`` is).
         validation_error: the first provider validation error of its groups, if any.
         drained: no worker of the version is running (a deleting version may then go).
+        sunset: the version's sunset (drainage, scale-down and delete due times), once read.
     """
 
     version_key: str
@@ -135,6 +142,7 @@ class VersionStatus:
     reason: str | None
     validation_error: str | None
     drained: bool
+    sunset: SunsetStatus | None = None
 
 
 @dataclass(frozen=True)

@@ -159,5 +159,9 @@ class Provider(abc.ABC):
         if self.strategy is Strategy.WORKER_SET:
             await self.set_size(0)
 
+    async def remove_resources(self) -> None:  # noqa: B027 - optional hook
+        """Delete what the provider created for the group (e.g. a Kubernetes Deployment), once
+        its workers are drained for good: its version's sunset is over."""
+
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Stop managing without touching the workers (a later controller run adopts them)."""

@@ -28,13 +28,14 @@ from workerplane.planning.status import (
     ManagedVersion,
     VersionStatus,
 )
+from workerplane.planning.sunset import SunsetPhase
 from workerplane.security.crypto import SecretBox
 from workerplane.store import spec_codec
 from workerplane.store.db import Database
 from workerplane.store.leases import Fencing, LeaseLost
-from workerplane.store.lifecycle import UPDATE_IN_PROGRESS, UPDATE_PENDING
+from workerplane.store.lifecycle import DELETE_IN_PROGRESS, UPDATE_IN_PROGRESS, UPDATE_PENDING
 from workerplane.store.models import DeploymentVersion, GroupStatusRow
-from workerplane.store.rows import purge, status_payload
+from workerplane.store.rows import new_token, purge, status_payload
 
 _T = TypeVar("_T")
 
@@ -157,6 +158,8 @@ class ControllerIO:
                     row.updated_at = now
             for version in rows:
                 verdict = verdicts.get(version.key)
+                if verdict is not None and _sunset_over(version, verdict):
+                    _delete_at_sunset(version, now)
                 if version.deleting:
                     if version.delete_seen_at is None and (verdict is None or verdict.drained):
                         # Drained (or never started): the next snapshot removes the row.
@@ -168,6 +171,31 @@ class ControllerIO:
 def _covered(rows: Iterable[DeploymentVersion], fence: Fencing | None) -> list[DeploymentVersion]:
     """The versions that are this controller's to act on."""
     return [row for row in rows if fence is None or fence.covers(row.key)]
+
+
+def _sunset_over(row: DeploymentVersion, verdict: VersionStatus) -> bool:
+    """Whether the controller says the version's sunset is over (drained, scaled down long
+    enough, no worker left) and it is still neither current nor ramping nor being deleted."""
+    dep = row.deployment
+    return (
+        not row.deleting
+        and row.draining
+        and verdict.sunset is not None
+        and verdict.sunset.phase is SunsetPhase.DELETE
+        and verdict.drained
+        and row.build_id not in (dep.current_build_id, dep.ramping_build_id)
+    )
+
+
+def _delete_at_sunset(row: DeploymentVersion, now: float) -> None:
+    """Delete a version whose sunset is over, as :meth:`VersionStore.delete` does (its workers
+    are gone already, so the next snapshot removes the record)."""
+    row.deleting = True
+    row.status = DELETE_IN_PROGRESS
+    row.status_reason = "sunset: drained and scaled down, deleting"
+    row.generation += 1
+    row.conflict_token = new_token()
+    row.updated_at = now
 
 
 def _advance(row: DeploymentVersion, verdict: VersionStatus, now: float) -> None:

@@ -8,6 +8,7 @@ from functools import cached_property
 from workerplane.config.model import DeploymentSpec
 from workerplane.planning.readiness import available_workers, unavailable_workers
 from workerplane.planning.status import GroupStatus
+from workerplane.planning.sunset import SunsetStatus
 from workerplane.store.endpoint_fields import EndpointRecord
 from workerplane.store.models import DeploymentVersion, Endpoint, WorkerDeployment
 from workerplane.store.spec_codec import redacted_spec
@@ -57,6 +58,11 @@ class VersionView:
     @property
     def unavailable_workers(self) -> int:
         return unavailable_workers(self.groups)
+
+    @property
+    def sunset(self) -> SunsetStatus | None:
+        """The version's sunset, as its groups last reported it."""
+        return next((g.sunset for g in self.groups if g.sunset is not None), None)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,9 @@ run in the worker image and must not import the renderer.
 
 from __future__ import annotations
 
+import hashlib
+import re
+
 LABEL_WORKER = "workerplane.dev/worker"
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
 LABEL_NAME = "app.kubernetes.io/name"
@@ -21,6 +24,22 @@ ANN_WORKER_STATE = "workerplane.dev/worker-state"
 ANN_SLOTS = "workerplane.dev/slots"
 #: Read by the ReplicaSet controller: on scale-down, pods with a lower cost go first.
 ANN_DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
+
+#: Kubernetes object names (DNS-1123 labels) are at most this long.
+MAX_NAME = 63
+
+
+def version_object_name(base: str, build_id: str) -> str:
+    """The name of one version's managed objects: ``<base>-<build id>``, one Deployment per
+    version as temporal-worker-controller names them. The build ID is lower-cased with other
+    characters as ``-``; a name too long keeps its start and ends with a hash of the whole."""
+    slug = re.sub(r"[^a-z0-9-]+", "-", build_id.lower()).strip("-") or "build"
+    name = f"{base}-{slug}"
+    if len(name) <= MAX_NAME:
+        return name
+    digest = hashlib.sha256(f"{base}/{build_id}".encode()).hexdigest()[:8]
+    return f"{name[: MAX_NAME - len(digest) - 1].rstrip('-')}-{digest}"
+
 
 STATUS_DIR = "/var/run/workerplane"
 STATUS_FILE = f"{STATUS_DIR}/status.json"

@@ -40,6 +40,7 @@ from workerplane.providers.kubernetes.names import (
     ANN_IN_FLIGHT,
     ANN_OWNER,
     ANN_SLOTS,
+    version_object_name,
 )
 from workerplane.providers.kubernetes.render import (
     ManagedObjects,
@@ -96,6 +97,10 @@ class KubernetesProvider(Provider):
         policy: ClusterPolicy | None = None,
         api: KubeApi | None = None,
     ) -> None:
+        if details.managed is not None and worker_env.build_id:
+            # One managed Deployment per version: two versions of a deployment never share one.
+            name = version_object_name(details.deployment, worker_env.build_id)
+            details = details.model_copy(update={"deployment": name})
         self.details = details
         self.worker_env = worker_env.with_secrets(
             details.managed.secret_env if details.managed is not None else {}
@@ -240,6 +245,10 @@ class KubernetesProvider(Provider):
             if census.running == 0:
                 return
             await asyncio.sleep(1.0)
+
+    async def remove_resources(self) -> None:
+        """Delete the version's managed objects (its Deployment, ...) once its sunset is over."""
+        await self.delete()
 
     async def close(self) -> None:
         if self._api is not None:

@@ -218,6 +218,16 @@ class SubprocessProvider(Provider):
             self._kill(worker)
         self._reap()
 
+    async def remove_resources(self) -> None:
+        """Delete the group's directory (worker records, status files, logs) once no worker of
+        it is left; a worker still running keeps its records."""
+        self._reap()
+        if self._workers:
+            return
+        await asyncio.to_thread(shutil.rmtree, self._dir, True)
+        with contextlib.suppress(OSError):
+            self._dir.parent.rmdir()  # the version's directory, once its last group is gone
+
     # -- internals ---------------------------------------------------------------------------
 
     def workers(self) -> list[tuple[str, int, bool]]:
