@@ -39,6 +39,7 @@ from temporalio.worker import (
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from workerplane.worker.interceptor import ActivityTally, ScheduleToStartInterceptor, status_of
+from workerplane.worker.push import SketchPusher
 from workerplane.worker.status import HEARTBEAT_S, STATUS_FILE_ENV, write_status
 
 logger = logging.getLogger("workerplane.worker")
@@ -252,6 +253,9 @@ async def run_worker(
             )
 
     report()
+    pusher = SketchPusher.from_env(activity.tally.waited.snapshot)
+    if pusher is not None:
+        pusher.start()
     if client is None:
         client = await connect(resolve_connection())
     queues = options.task_queues or tuple(
@@ -346,6 +350,8 @@ async def run_worker(
             logger.error("worker failed: %s", task.exception())
     state = "stopped"
     report(exit_reason=reason)
+    if pusher is not None:
+        await asyncio.to_thread(pusher.close)
     result = WorkerResult(reason, activity.completed, time.monotonic() - started)
     logger.info(
         "worker exited: %s after %.1fs, %d tasks", reason, result.runtime_s, result.completed
