@@ -146,3 +146,44 @@ async def test_pushes_are_not_audited(api: Api) -> None:
     async with api.client(report_token(api)) as c:
         await c.post("/v1/worker-reports", json=body(1, 0.1))
     assert api.store.audit.page(10, 0)[1] == 0
+
+
+GROUP_SPEC = {
+    "provider": {
+        "type": "webhook",
+        "details": {"url": "https://launcher.example/w", "secret": "s", "validate_ping": False},
+    },
+    "scaler": {"type": "slo", "details": {"max_count": 2}},
+}
+
+
+async def test_an_admin_reads_a_groups_report_token_for_workers_it_configures(api: Api) -> None:
+    version = {
+        "build_id": "v1",
+        "task_queues": ["orders"],
+        "compute_config": {"scaling_groups": {"workers": GROUP_SPEC}},
+    }
+    path = "/v1/worker-deployments/orders/versions/v1/groups/workers/report-token"
+    async with api.client() as c:
+        assert (await c.post("/v1/worker-deployments", json={"name": "orders"})).status_code == 201
+        made = await c.post("/v1/worker-deployments/orders/versions", json=version)
+        assert made.status_code == 201, made.text
+        shown = await c.get(path)
+        assert shown.status_code == 200, shown.text
+        missing = await c.get(path.replace("/workers/", "/nope/"))
+        assert missing.status_code == 404
+        spec = (await c.get("/v1/worker-deployments/orders/versions/v1")).text
+    answer = shown.json()
+    assert answer["path"] == "/v1/worker-reports"
+    assert (answer["token_env"], answer["url_env"]) == (
+        "WORKERPLANE_REPORT_TOKEN",
+        "WORKERPLANE_REPORT_URL",
+    )
+    assert answer["token"] == report_token(api)  # the token the controller hands its workers
+    assert answer["token"] not in spec
+    reader = generate_token()
+    api.store.tokens.add(reader, "reader", scope="read")
+    async with api.client(reader) as c:
+        assert (await c.get(path)).status_code == 403
+    async with api.client(answer["token"]) as c:
+        assert (await c.get(path)).status_code == 401

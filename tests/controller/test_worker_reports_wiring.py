@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from workerplane.controller.worker_reports import (
-    REPORT_PATH,
     PushedSketches,
     PushingProvider,
     reporting_providers,
@@ -21,7 +20,7 @@ from workerplane.scaling.latency import LatencySketch
 from workerplane.scaling.types import Strategy, WorkerCensus
 from workerplane.security.crypto import SecretBox
 from workerplane.security.report_tokens import ReportSubject, verify_report_token
-from workerplane.worker.push import REPORT_TOKEN_ENV, REPORT_URL_ENV
+from workerplane.worker.push import REPORT_PATH, REPORT_TOKEN_ENV, REPORT_URL_ENV
 
 BOX = SecretBox(b"\x05" * 32)
 ENV = WorkerEnvironment(address="t:7233", namespace="default", task_queues=("q",))

@@ -72,3 +72,12 @@ class WorkerReportAccepted(BaseModel):
     accepted: bool = Field(
         description="False when a push with this sequence or a later one was already kept."
     )
+
+
+class ReportTokenOut(BaseModel):
+    """What a worker that workerplane does not start needs to push its measurements."""
+
+    token: str = Field(description="The group's report token: give it to the workers as a secret.")
+    path: str = Field(description="The route to push to, under the API's URL.")
+    token_env: str = Field(description="The variable the workers read the token from.")
+    url_env: str = Field(description="The variable the workers read the full URL from.")

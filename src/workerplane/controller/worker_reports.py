@@ -28,12 +28,10 @@ from workerplane.scaling.types import WorkerCensus
 from workerplane.security.crypto import SecretBox
 from workerplane.security.redact import register_secret
 from workerplane.security.report_tokens import ReportSubject, mint_report_token
-from workerplane.worker.push import REPORT_TOKEN_ENV, REPORT_URL_ENV
+from workerplane.worker.push import REPORT_PATH, REPORT_TOKEN_ENV, REPORT_URL_ENV
 
 logger = logging.getLogger("workerplane.controller")
 
-#: The API route workers push to, under the API's base URL.
-REPORT_PATH = "/v1/worker-reports"
 #: How often the pushed sums are read from the store (shared by every group).
 REFRESH_S = 2.0
 #: How often groups nobody reported for in ``retention_s`` are forgotten.

@@ -29,6 +29,8 @@ from collections.abc import Callable, Mapping
 
 from workerplane.scaling.latency import LatencySketch
 
+#: The API route workers push to (``WORKERPLANE_REPORT_URL`` is the API's URL plus this).
+REPORT_PATH = "/v1/worker-reports"
 REPORT_URL_ENV = "WORKERPLANE_REPORT_URL"
 REPORT_TOKEN_ENV = "WORKERPLANE_REPORT_TOKEN"
 PUSH_INTERVAL_ENV = "WORKERPLANE_REPORT_INTERVAL_S"

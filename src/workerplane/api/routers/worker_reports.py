@@ -1,4 +1,6 @@
-"""``POST /v1/worker-reports``: workers push the schedule-to-start they measured.
+"""``POST /v1/worker-reports``: workers push the schedule-to-start they measured; and
+``GET .../groups/{group}/report-token`` (admin) gives an operator the token for workers that
+workerplane does not start itself (ECS task definitions, Cloud Run services).
 
 Only a report token (:mod:`workerplane.security.report_tokens`, handed to the group's workers
 in ``WORKERPLANE_REPORT_TOKEN``) is accepted, and only for its own group: an API token, even an
@@ -20,13 +22,22 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from workerplane.api import report_schemas as R
+from workerplane.api import schemas as S
 from workerplane.api.deps import StoreDep
 from workerplane.api.errors import InvalidReport, pydantic_issues
+from workerplane.api.routers.telemetry import version_group
 from workerplane.errors import ValidationIssue
-from workerplane.security.report_tokens import ReportSubject, verify_report_token
+from workerplane.security.report_tokens import (
+    ReportSubject,
+    mint_report_token,
+    verify_report_token,
+)
 from workerplane.security.tokens import TOKEN_PREFIX
+from workerplane.worker.push import REPORT_PATH, REPORT_TOKEN_ENV, REPORT_URL_ENV
 
 router = APIRouter(tags=["worker reports"])
+#: Routes included with the ``admin`` scope.
+admin_router = APIRouter(tags=["worker reports"])
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -76,7 +87,7 @@ async def _report(request: Request) -> R.WorkerReportIn:
 
 
 @router.post(
-    "/worker-reports",
+    REPORT_PATH.removeprefix("/v1"),
     response_model=R.WorkerReportAccepted,
     openapi_extra=_BODY_SCHEMA,
     responses={413: {"description": "The body is too large"}},
@@ -94,3 +105,19 @@ async def push_worker_report(request: Request, store: StoreDep, subject: Reporte
         time.time(),
     )
     return R.WorkerReportAccepted(accepted=accepted)
+
+
+@admin_router.get(
+    "/worker-deployments/{name}/versions/{build_id}/groups/{group}/report-token",
+    response_model=R.ReportTokenOut,
+)
+def report_token(
+    name: S.DeploymentName, build_id: S.BuildId, group: str, store: StoreDep
+) -> R.ReportTokenOut:
+    """The report token of a group, and the variables its workers push with. Only for workers
+    whose configuration the operator writes: workerplane hands it to the workers it starts."""
+    key, _ = version_group(store, name, build_id, group)
+    token = mint_report_token(store.box, ReportSubject(key, group))
+    return R.ReportTokenOut(
+        token=token, path=REPORT_PATH, token_env=REPORT_TOKEN_ENV, url_env=REPORT_URL_ENV
+    )
