@@ -9,7 +9,6 @@ their first tasks wait for it.
 from __future__ import annotations
 
 import asyncio
-import math
 import os
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from examples.app import ProcessItem
+from tests.controller.test_achieved_latency import nearest_rank
 from workerplane.worker.status import read_status
 
 pytestmark = pytest.mark.integration
@@ -66,11 +66,6 @@ async def first_task_wait_from_history(client: Client, workflow_id: str) -> floa
             assert scheduled is not None
             return at - scheduled
     raise AssertionError(f"{workflow_id}: no workflow task started")
-
-
-def nearest_rank(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
 async def test_first_workflow_tasks_are_measured(

@@ -69,34 +69,24 @@ class WorkerReportStore:
     ) -> bool:
         """Keep ``sketch`` as ``worker``'s latest; ``False`` when a push with this sequence or
         a later one was already kept (a retry: nothing changes)."""
+        key = (subject.version_key, subject.group_id, worker)
         for _ in range(2):  # a concurrent first push of the same worker wins the insert once
             try:
                 with self._db.write_session() as s:
-                    return self._record(s, subject, worker, sequence, sketch, now)
+                    row = s.get(WorkerReport, key)
+                    if row is not None and row.sequence >= sequence:
+                        return False
+                    if row is None:
+                        s.add(_new_row(subject, worker, sequence, sketch, now))
+                    else:
+                        row.sequence, row.sketch_json = sequence, _wire(sketch)
+                        row.updated_at = now
+                    s.flush()
+                    self._fold_stopped(s, subject, now - self._fold_after_s, now)
+                    return True
             except IntegrityError:
                 continue
         return False
-
-    def _record(
-        self,
-        s: Session,
-        subject: ReportSubject,
-        worker: str,
-        sequence: int,
-        sketch: LatencySketch,
-        now: float,
-    ) -> bool:
-        key = (subject.version_key, subject.group_id, worker)
-        row = s.get(WorkerReport, key)
-        if row is not None and row.sequence >= sequence:
-            return False
-        if row is None:
-            s.add(_new_row(subject, worker, sequence, sketch, now))
-        else:
-            row.sequence, row.sketch_json, row.updated_at = sequence, _wire(sketch), now
-        s.flush()
-        self._fold_stopped(s, subject, now - self._fold_after_s, now)
-        return True
 
     def _fold_stopped(
         self, s: Session, subject: ReportSubject, silent_since: float, now: float

@@ -35,6 +35,6 @@ def first_task_wait(activation: Any) -> float | None:
         init = job.initialize_workflow
         if init.cron_schedule or init.attempt > 1 or not init.HasField("start_time"):
             return None  # scheduled after a backoff, or nothing to measure from
-        started = activation.timestamp.ToMicroseconds() / 1e6
-        return max(0.0, started - init.start_time.ToMicroseconds() / 1e6)
+        waited = (activation.timestamp.ToMicroseconds() - init.start_time.ToMicroseconds()) / 1e6
+        return max(0.0, float(waited))
     return None

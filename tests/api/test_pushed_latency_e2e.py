@@ -26,10 +26,12 @@ from typing import Any
 import httpx
 import pytest
 from temporalio.client import Client
+from test_serve_e2e import _wait
+from test_telemetry_e2e import serving
 
 from examples.app import ProcessItem
 from tests.controller.test_achieved_latency import nearest_rank, schedule_to_start_from_history
-from workerplane.api.server import ServeConfig, serve
+from workerplane.api.server import ServeConfig
 from workerplane.providers.webhook.egress import ALLOW_PRIVATE_ENV
 from workerplane.security.tokens import generate_token
 from workerplane.temporal.devserver import free_port
@@ -153,38 +155,25 @@ async def test_pushed_p95_matches_the_workflow_histories(
         "task_queues": [queue],
         "compute_config": {"scaling_groups": {"workers": group}},
     }
-    stop = asyncio.Event()
-    server = asyncio.create_task(serve(config, stop=stop))
-    try:
-        async with httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{config.port}",
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=30,
-        ) as api:
-            await _until(api, "/healthz", lambda r: r.status_code == 200)
-            created = await api.post("/v1/worker-deployments", json={"name": name})
-            assert created.status_code == 201, created.text
-            made = await api.post(f"/v1/worker-deployments/{name}/versions", json=version)
-            assert made.status_code == 201, made.text
-            path = f"/v1/worker-deployments/{name}/versions/v1"
-            await _until(api, path, lambda r: _achieved(r) is not None or _group(r) is not None)
+    async with serving(config, token) as api:
+        created = await api.post("/v1/worker-deployments", json={"name": name})
+        assert created.status_code == 201, created.text
+        made = await api.post(f"/v1/worker-deployments/{name}/versions", json=version)
+        assert made.status_code == 201, made.text
+        path = f"/v1/worker-deployments/{name}/versions/v1"
+        await _wait(api, path, lambda r: _group(r) is not None)
 
-            client = await Client.connect(temporal_address)
-            ids = [f"{name}-{uuid.uuid4().hex[:8]}" for _ in range(40)]
-            handles = [
-                await client.start_workflow(ProcessItem.run, 0.5, id=wid, task_queue=queue)
-                for wid in ids
-            ]
-            await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), 180)
-            # The workers push every second; the controller reads the pushes every 2 s and
-            # publishes its status every second.
-            reported = _achieved(
-                await _until(api, path, lambda r: (_achieved(r) or {}).get("count", 0) >= 40)
-            )
-    finally:
-        stop.set()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(server, 60)
+        client = await Client.connect(temporal_address)
+        ids = [f"{name}-{uuid.uuid4().hex[:8]}" for _ in range(40)]
+        handles = [
+            await client.start_workflow(ProcessItem.run, 0.5, id=wid, task_queue=queue)
+            for wid in ids
+        ]
+        await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), 180)
+        # The workers push every second; the controller reads the pushes every 2 s and
+        # publishes its status every second.
+        counted = await _wait(api, path, lambda r: (_achieved(r) or {}).get("count", 0) >= 40)
+        reported = _achieved(counted)
     assert state.started >= 1
     assert reported is not None and reported["count"] == 40, reported
     truth = [w for wid in ids for w in await schedule_to_start_from_history(client, wid)]
@@ -205,17 +194,3 @@ def _group(response: httpx.Response) -> dict[str, Any] | None:
 def _achieved(response: httpx.Response) -> dict[str, Any] | None:
     group = _group(response)
     return group.get("schedule_to_start") if group else None
-
-
-async def _until(
-    api: httpx.AsyncClient, path: str, ok: Any, timeout_s: float = 90
-) -> httpx.Response:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
-        with contextlib.suppress(httpx.TransportError):
-            response = await api.get(path)
-            if ok(response):
-                return response
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting on {path}")
-        await asyncio.sleep(0.3)
