@@ -4,11 +4,13 @@ naming the field."""
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 import pytest
 from api_support import Api
 
+from workerplane.api.server import ServeConfig
 from workerplane.scaling.latency import LatencySketch
 from workerplane.security.crypto import SecretBox
 from workerplane.security.report_tokens import ReportSubject, mint_report_token
@@ -187,3 +189,13 @@ async def test_an_admin_reads_a_groups_report_token_for_workers_it_configures(ap
         assert (await c.get(path)).status_code == 403
     async with api.client(answer["token"]) as c:
         assert (await c.get(path)).status_code == 401
+
+
+def test_serve_tells_workers_its_own_url_unless_given_one(tmp_path: Any) -> None:
+    def url(**kw: Any) -> str:
+        return ServeConfig(state_dir=tmp_path, port=8233, **kw).worker_report_base_url()
+
+    assert url(host="10.0.0.5") == "http://10.0.0.5:8233"
+    assert url(host="::1") == "http://[::1]:8233"
+    assert url(host="0.0.0.0") == f"http://{socket.getfqdn()}:8233"
+    assert url(report_url="https://wp.example") == "https://wp.example"
