@@ -148,3 +148,15 @@ def test_service_monitor_scrapes_the_api_port() -> None:
 def test_values_that_break_the_promises_are_refused(values: dict[str, Any], message: str) -> None:
     with pytest.raises(helm_python.HelmError, match=message):
         render(values)
+
+
+def test_workers_push_to_this_releases_service_unless_told_otherwise() -> None:
+    def report_url(values: dict[str, Any] | None = None) -> str:
+        args = serve_container(render(values))["args"]
+        [url] = [a.removeprefix("--report-url=") for a in args if a.startswith("--report-url=")]
+        return url
+
+    service = one(render(), "Service")["metadata"]
+    assert report_url().startswith(f"http://{service['name']}.")
+    assert report_url().endswith(".svc:80")
+    assert report_url({"reportUrl": "https://wp.example"}) == "https://wp.example"

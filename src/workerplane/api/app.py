@@ -11,6 +11,8 @@ Routes (all under ``/v1`` need ``Authorization: Bearer <token>``; ``/livez``, ``
 * ``/v1/worker-deployments/{name}/versions/{build_id}/groups/{group}/metrics``,
   ``/v1/endpoints/{ref}/metrics``, ``/v1/events``, ``/v1/endpoints/{ref}/events``: telemetry
 * ``/v1/tokens`` (+ ``/{id}``) and ``/v1/audit``: admin scope only
+* ``/v1/worker-reports``: workers push their schedule-to-start, with their group's report token
+  (not an API token); ``.../versions/{build_id}/groups/{group}/report-token`` (admin) shows it
 * ``/ui``: the web console (static files; the data it shows comes from ``/v1`` with a token)
 
 A ``read`` token may only GET; every write is recorded in the audit log.
@@ -38,6 +40,7 @@ from workerplane.api.routers import (
     telemetry,
     tokens,
     versions,
+    worker_reports,
 )
 from workerplane.api.schemas import ErrorResponse
 from workerplane.api.settings import ApiSettings, TemporalHook
@@ -111,9 +114,15 @@ def create_app(
             dependencies=[Depends(require_token)],
             responses={**ERROR_RESPONSES, 503: _UNAVAILABLE_RESPONSE},
         )
-    for admin in (tokens, audit):
+    # Its own authentication: report tokens only (see the router).
+    app.include_router(
+        worker_reports.router,
+        prefix="/v1",
+        responses={**ERROR_RESPONSES, 503: _UNAVAILABLE_RESPONSE},
+    )
+    for admin in (tokens.router, audit.router, worker_reports.admin_router):
         app.include_router(
-            admin.router,
+            admin,
             prefix="/v1",
             dependencies=[Depends(require_admin)],
             responses={**ERROR_RESPONSES, 503: _UNAVAILABLE_RESPONSE},

@@ -19,6 +19,7 @@ import gc
 import logging
 import os
 import signal
+import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,8 +39,10 @@ from workerplane.api.readiness import ServeRuntime, TemporalHealth, watch_tempor
 from workerplane.api.routers.metrics import mount_metrics
 from workerplane.api.settings import ApiSettings
 from workerplane.controller.controller import Controller, ControllerSettings
+from workerplane.controller.interfaces import ProviderFactory
 from workerplane.controller.prometheus import ProcessMetrics
 from workerplane.controller.telemetry import RecordingStatusSink, TelemetryRecorder
+from workerplane.controller.worker_reports import PushedSketches, reporting_providers
 from workerplane.errors import Conflict
 from workerplane.providers.kubernetes.provider import load_cluster_policy
 from workerplane.security.crypto import load_secret_box
@@ -74,6 +77,9 @@ class ServeConfig:
         api_threads: threads for blocking store calls. Few threads beat many: each request is
             mostly Python work under the GIL; in one bench run 40 threads gave a create p99
             3x that of 8.
+        report_url: the API's base URL as workers reach it: workers the controller cannot read
+            (Kubernetes, ECS, Cloud Run, webhook, Lambda) push their schedule-to-start there.
+            Default: ``http://<host>:<port>``, with this machine's name for a wildcard host.
     """
 
     state_dir: Path
@@ -92,6 +98,14 @@ class ServeConfig:
     drain_on_exit: bool = False
     api_threads: int = 16
     telemetry_retention_s: float = DEFAULT_RETENTION_S
+    report_url: str | None = None
+
+    def worker_report_base_url(self) -> str:
+        """:attr:`report_url`, or the URL this process serves on as seen from elsewhere."""
+        if self.report_url:
+            return self.report_url
+        host = socket.getfqdn() if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
 
 
 #: Idle keep-alive connections are kept this long. It must exceed the keep-alive of common
@@ -242,7 +256,13 @@ async def serve(
     recorder = TelemetryRecorder(StoreTelemetrySink(store.telemetry))
     recorder_stop = asyncio.Event()
     recorder_task = asyncio.create_task(recorder.run(recorder_stop))
-    wiring = _Wiring(metrics, recorder)
+    wiring = _Wiring(
+        metrics,
+        recorder,
+        reporting_providers(
+            config.worker_report_base_url(), store.box, PushedSketches(store.worker_reports)
+        ),
+    )
     controller_task = None
     if runtime.lease is not None:
         controller_task = asyncio.create_task(
@@ -309,10 +329,12 @@ async def _controller_loop(
 
 @dataclass(frozen=True)
 class _Wiring:
-    """What every controller of the process reports to: its metrics and its telemetry."""
+    """What every controller of the process reports to (its metrics and its telemetry), and
+    how it builds providers (their workers push their measurements to this API)."""
 
     metrics: ProcessMetrics
     recorder: TelemetryRecorder
+    providers: ProviderFactory
 
 
 def _controller(
@@ -334,6 +356,7 @@ def _controller(
             refresh_s=config.refresh_s,
         ),
         observers=[*wiring.metrics.observers, wiring.recorder],
+        providers=wiring.providers,
     )
 
 

@@ -67,6 +67,13 @@ def serve(
         envvar="WORKERPLANE_TELEMETRY_RETENTION",
         help="How long the console's charts and events are kept (e.g. 6h, 24h, 7d).",
     ),
+    report_url: str | None = typer.Option(
+        None,
+        "--report-url",
+        envvar="WORKERPLANE_SERVE_REPORT_URL",
+        help="The API's URL as workers reach it (they push their schedule-to-start there); "
+        "default http://HOST:PORT.",
+    ),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
     log_format: LogFormat = LogFormatOpt,
 ) -> None:
@@ -89,7 +96,7 @@ def serve(
         state_dir=state_dir, host=host, port=port, database_url=db, database_url_file=db_file,
         temporal_address=address, namespace=namespace, controller=not no_controller,
         tokens=tuple(tokens), lease_ttl_s=lease_ttl_s, shards=shards,
-        telemetry_retention_s=retention_s,
+        telemetry_retention_s=retention_s, report_url=report_url,
     )  # fmt: skip
     if not tokens:
         from workerplane.api.server import build_store

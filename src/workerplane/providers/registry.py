@@ -53,6 +53,9 @@ class ProviderType:
         typical_startup_ms: from a scale-up until a new worker polls, when nothing better is
             known (the ``slo`` scaler learns the real figure; ``validate`` warns with this one).
         temporal_native: whether Temporal's own controller knows this type too.
+        reads_worker_reports: whether the provider reads its workers' measurements itself
+            (their status files); the workers of the others push them to the API
+            (docs/schedule-to-start.md).
     """
 
     name: str
@@ -62,6 +65,7 @@ class ProviderType:
     implementation: str
     typical_startup_ms: int
     temporal_native: bool = True
+    reads_worker_reports: bool = False
 
 
 _INVOKE = frozenset({Strategy.INVOKE})
@@ -79,6 +83,7 @@ PROVIDER_TYPES: dict[str, ProviderType] = {
             Strategy.INVOKE,
             f"{_PACKAGE}.subprocess.provider:SubprocessProvider",
             1_000,  # a forked process imports, connects and polls
+            reads_worker_reports=True,
         ),
         ProviderType(
             "k8s",

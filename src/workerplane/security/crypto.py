@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -39,6 +40,8 @@ LEGACY_KEY_ID = "legacy-v1"
 #: be replayed into other systems or relabelled with another key id.
 _AAD_V1 = b"workerplane-secret-v1"
 _AAD_V2 = b"workerplane-secret-v2:"
+#: The label the MAC key is derived under (see :meth:`SecretBox.macs`).
+_MAC_KEY_LABEL = b"workerplane-mac-key-v1"
 
 
 class EncryptionKeyError(ValueError):
@@ -100,11 +103,14 @@ class SecretBox:
 
     def __init__(self, key: bytes, previous: Iterable[bytes] = ()) -> None:
         keys: dict[str, AESGCM] = {}
+        mac_keys: dict[str, bytes] = {}
         for one in (key, *previous):
             if len(one) != 32:
                 raise EncryptionKeyError("an encryption key must be 32 bytes")
             keys.setdefault(key_id(one), AESGCM(one))
+            mac_keys.setdefault(key_id(one), hmac.digest(one, _MAC_KEY_LABEL, "sha256"))
         self._keys: Mapping[str, AESGCM] = keys
+        self._mac_keys = tuple(mac_keys.values())
         self.primary_key_id = key_id(key)
 
     @property
@@ -128,6 +134,12 @@ class SecretBox:
     def is_current(self, token: str) -> bool:
         """Whether ``token`` is sealed with the primary key (nothing for rotation to do)."""
         return self.key_id_of(token) == self.primary_key_id
+
+    def macs(self, message: bytes) -> tuple[bytes, ...]:
+        """HMAC-SHA256 of ``message`` under each key (primary first), for values that must be
+        recomputed rather than stored (workers' report tokens). The MAC key is derived from
+        the encryption key under its own label, so neither use can stand for the other."""
+        return tuple(hmac.digest(k, message, "sha256") for k in self._mac_keys)
 
     def encrypt(self, plaintext: str) -> str:
         nonce = os.urandom(12)

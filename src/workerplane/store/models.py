@@ -245,3 +245,20 @@ class ControllerMember(Base):
     shards: Mapped[int] = mapped_column(Integer)
     heartbeat_at: Mapped[float] = mapped_column(Float)
     started_at: Mapped[float] = mapped_column(Float)
+
+
+class WorkerReport(Base):
+    """The latest latency sketch one worker pushed for its scaling group
+    (:mod:`workerplane.store.worker_reports`). ``worker`` ``""`` holds the sum of the group's
+    workers that stopped reporting, so the group's total only grows while the table stays at one
+    row per live worker."""
+
+    __tablename__ = "worker_reports"
+
+    version_key: Mapped[str] = mapped_column(String(512), primary_key=True)
+    group_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    worker: Mapped[str] = mapped_column(String(128), primary_key=True)
+    sequence: Mapped[int] = mapped_column(BigInteger)
+    #: The worker's schedule-to-start since it started (a latency sketch's wire form).
+    sketch_json: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[float] = mapped_column(Float, index=True)

@@ -18,6 +18,7 @@ from workerplane.store.models import DeploymentVersion
 from workerplane.store.telemetry import TelemetryStore
 from workerplane.store.tokens import AuditLog, TokenStore
 from workerplane.store.versions import VersionStore
+from workerplane.store.worker_reports import WorkerReportStore
 
 #: How often :meth:`Store.reseal` retries a row that a concurrent write changed under it.
 _RESEAL_ATTEMPTS = 5
@@ -38,7 +39,8 @@ class Store:
 
     def __init__(self, db: Database, box: SecretBox, *, token_cache_s: float = 10.0) -> None:
         self.db = db
-        self._box = box
+        #: Mints and verifies workers' report tokens (:mod:`workerplane.security.report_tokens`).
+        self.box = box
         self.tokens = TokenStore(db, cache_s=token_cache_s)
         self.audit = AuditLog(db)
         self.deployments = DeploymentStore(db)
@@ -47,6 +49,7 @@ class Store:
         self.controller = ControllerIO(db, box)
         self.leases = LeaseStore(db)
         self.telemetry = TelemetryStore(db)
+        self.worker_reports = WorkerReportStore(db)
 
     def reseal(self) -> ResealReport:
         """Seal every stored spec's secrets with the primary key (key rotation).
@@ -74,7 +77,7 @@ class Store:
             if row is None:
                 return True  # deleted meanwhile
             try:
-                sealed = spec_codec.reseal(self._box, row.spec_json)
+                sealed = spec_codec.reseal(self.box, row.spec_json)
             except DecryptionError as err:
                 report.failed.append((row.key, str(err)))
                 return True

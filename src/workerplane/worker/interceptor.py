@@ -10,10 +10,13 @@ that does not use the runtime adds it to its ``Worker(interceptors=[...])``::
 
 ``reporting()`` also keeps the status file that workerplane gives the worker in
 ``WORKERPLANE_STATUS_FILE`` (polling, tasks in flight, the latency sketch), rewritten every
-second from a daemon thread, so the controller collects the measurements of workers it did not
-write. Without that variable it only measures (read them with :meth:`snapshot`).
+second from a daemon thread, and pushes the sketch to ``WORKERPLANE_REPORT_URL`` when the
+provider gave one (:mod:`workerplane.worker.push`), so the controller collects the measurements
+of workers it did not write. Without those variables it only measures (read them with
+:meth:`snapshot`).
 
-Workflow tasks are not measured: the Python SDK does not expose a workflow task's scheduled time.
+Workflow tasks are not measured: the Python SDK does not expose a workflow task's scheduled time
+(docs/schedule-to-start.md says what was checked).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from temporalio import activity
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
 from workerplane.scaling.latency import LatencyRecorder, LatencySketch
+from workerplane.worker.push import SketchPusher
 from workerplane.worker.status import HEARTBEAT_S, STATUS_FILE_ENV, WorkerStatus, write_status
 
 
@@ -51,17 +55,24 @@ class ScheduleToStartInterceptor(Interceptor):
 
     def __init__(self, tally: ActivityTally | None = None) -> None:
         self.tally = tally or ActivityTally()
+        #: Pushes the sketch to the control plane (set by :meth:`reporting` when asked to);
+        #: ``pusher.close()`` pushes the last measurements before the worker exits.
+        self.pusher: SketchPusher | None = None
 
     @classmethod
     def reporting(cls, status_file: Path | None = None) -> ScheduleToStartInterceptor:
         """An interceptor that also keeps the worker's status file (``WORKERPLANE_STATUS_FILE``
-        by default) for a worker that does not run on workerplane's runtime."""
+        by default) and pushes its sketch (``WORKERPLANE_REPORT_URL``), for a worker that does
+        not run on workerplane's runtime."""
         interceptor = cls()
         path = status_file or (
             Path(os.environ[STATUS_FILE_ENV]) if os.environ.get(STATUS_FILE_ENV) else None
         )
         if path is not None:
             _StatusHeartbeat(path, interceptor.tally).start()
+        interceptor.pusher = SketchPusher.from_env(interceptor.snapshot)
+        if interceptor.pusher is not None:
+            interceptor.pusher.start()
         return interceptor
 
     def snapshot(self) -> LatencySketch:

@@ -20,6 +20,7 @@ import contextlib
 import logging
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -39,7 +40,9 @@ from temporalio.worker import (
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from workerplane.worker.interceptor import ActivityTally, ScheduleToStartInterceptor, status_of
+from workerplane.worker.push import SketchPusher
 from workerplane.worker.status import HEARTBEAT_S, STATUS_FILE_ENV, write_status
+from workerplane.worker.workflow_tasks import first_task_wait
 
 logger = logging.getLogger("workerplane.worker")
 
@@ -120,10 +123,16 @@ class _Activity:
 
     The activity figures (in flight, finished, run time, schedule-to-start) are the ``tally``
     the :class:`ScheduleToStartInterceptor` keeps; ``completed`` also counts workflow tasks.
+    A worker that runs no activities measures the first workflow task of each run instead
+    (:mod:`workerplane.worker.workflow_tasks`), into the same sketch: its group's tasks are
+    workflow tasks only, so the figure keeps one meaning.
     """
 
     def __init__(self) -> None:
         self.tally = ActivityTally()
+        self.measure_workflow_tasks = False
+        #: Workflow tasks run on a thread pool: their measurements are recorded one at a time.
+        self._workflow_lock = threading.Lock()
         self.completed = 0
         self.last_task_at = time.monotonic()
         self.last_task_wall: float | None = None
@@ -142,6 +151,14 @@ class _Activity:
 
     def touched(self) -> None:
         self._touch()
+
+    def workflow_task(self, activation: Any) -> None:
+        if not self.measure_workflow_tasks:
+            return
+        waited = first_task_wait(activation)
+        if waited is not None:
+            with self._workflow_lock:
+                self.tally.waited.record(waited)
 
     def _touch(self) -> None:
         self.last_task_at = time.monotonic()
@@ -191,6 +208,7 @@ class _CountingInstance:
         self._activity.last_task_at = time.monotonic()
         self._activity.last_task_wall = time.time()
         self._activity.completed += 1
+        self._activity.workflow_task(act)
         return self._inner.activate(act)
 
     def __getattr__(self, name: str) -> Any:
@@ -233,6 +251,9 @@ async def run_worker(
     # in_flight counts activities, so the slots reported are activity slots: a scaler then
     # knows each worker's capacity instead of having to learn it.
     reported_slots = options.max_concurrent_activities if serve_activities and activities else None
+    activity.measure_workflow_tasks = bool(
+        serve_workflows and workflows and not (serve_activities and activities)
+    )
 
     def report(exit_reason: str | None = None) -> None:
         if status_path is None:
@@ -252,6 +273,9 @@ async def run_worker(
             )
 
     report()
+    pusher = SketchPusher.from_env(activity.tally.waited.snapshot)
+    if pusher is not None:
+        pusher.start()
     if client is None:
         client = await connect(resolve_connection())
     queues = options.task_queues or tuple(
@@ -346,6 +370,8 @@ async def run_worker(
             logger.error("worker failed: %s", task.exception())
     state = "stopped"
     report(exit_reason=reason)
+    if pusher is not None:
+        await asyncio.to_thread(pusher.close)
     result = WorkerResult(reason, activity.completed, time.monotonic() - started)
     logger.info(
         "worker exited: %s after %.1fs, %d tasks", reason, result.runtime_s, result.completed

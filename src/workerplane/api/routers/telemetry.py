@@ -146,7 +146,7 @@ def _kinds(kind: str | None) -> tuple[str, ...]:
     return kinds
 
 
-def _group_key(store: Store, name: str, build_id: str, group: str) -> tuple[str, ScalingGroup]:
+def version_group(store: Store, name: str, build_id: str, group: str) -> tuple[str, ScalingGroup]:
     """The version key of an existing version's group, and the group (404 otherwise)."""
     view = store.versions.get(name, build_id)
     spec = view.spec.compute.scaling_groups.get(group)
@@ -241,7 +241,7 @@ def group_metrics(
     """A scaling group's backlog, workers, pollers and rates over time, and its scale actions."""
     span = window(since, until)
     points = _bounded(max_points, "max_points", MAX_POINTS)
-    key, spec = _group_key(store, name, build_id, group)
+    key, spec = version_group(store, name, build_id, group)
     series = store.telemetry.series(key, group, span.since, span.until, points)
     return _metrics(name, build_id, group, spec, series, span)
 

@@ -57,6 +57,7 @@ from workerplane.providers.base import (
 )
 from workerplane.scaling.types import Strategy, WorkerCensus
 from workerplane.temporal.connection import connect, resolve_connection
+from workerplane.worker.push import REPORT_TOKEN_ENV
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,9 @@ def build_event(
     variables = {k: v for k, v in env.as_env().items() if k not in env.secret_env}
     if include_secrets:
         variables.update(env.secret_env)
+    elif REPORT_TOKEN_ENV in env.secret_env:
+        # Only lets the invocation push its measurements for this group (and is never logged).
+        variables[REPORT_TOKEN_ENV] = env.secret_env[REPORT_TOKEN_ENV]
     return {
         EVENT_KEY: {
             "version": 1,

@@ -23,6 +23,7 @@ from workerplane.providers.kubernetes.names import (
     TLS_DIR,
     WORKER_CONTAINER,
 )
+from workerplane.worker.push import REPORT_TOKEN_ENV
 
 #: Controller-local settings that mean nothing inside a pod.
 _HOST_ONLY_ENV = ("WORKERPLANE_CONTROLLER_PID", "WORKERPLANE_ORPHAN_EXIT_S")
@@ -122,10 +123,15 @@ def _resources(spec: ManagedDeploymentSpec, policy: ClusterPolicy) -> dict[str, 
 
 
 def own_secret_env(spec: ManagedDeploymentSpec, env: WorkerEnvironment) -> dict[str, str]:
-    """The variables workerplane's own Secret holds: the group's ``secret_env``, plus Temporal's
-    credentials unless the user's :class:`CredentialsRef` Secret supplies those."""
-    temporal = dict(env.secret_env) if spec.credentials is None else {}
-    return {**temporal, **{k: v.get_secret_value() for k, v in spec.secret_env.items()}}
+    """The variables workerplane's own Secret holds: the group's ``secret_env``, the workers'
+    report token, plus Temporal's credentials unless the user's :class:`CredentialsRef` Secret
+    supplies those."""
+    kept = (
+        dict(env.secret_env)
+        if spec.credentials is None
+        else {k: v for k, v in env.secret_env.items() if k == REPORT_TOKEN_ENV}
+    )
+    return {**kept, **{k: v.get_secret_value() for k, v in spec.secret_env.items()}}
 
 
 def pod_template(

@@ -6,11 +6,15 @@ Each request is an HTTP ``POST`` with a JSON body::
      "count": 3, "deployment": "orders", "group": "activities",
      "deployment_name": "orders" | null, "build_id": "v2" | null,
      "task_queue": "orders", "task_queues": ["orders"], "task_types": ["ACTIVITY"],
-     "temporal": {"address": "...", "namespace": "..."}, "sent_at": 1700000000}
+     "temporal": {"address": "...", "namespace": "..."}, "sent_at": 1700000000,
+     "report": {"url": "https://.../v1/worker-reports", "token": "wpr_..."}}
 
 ``action`` is ``start`` (invoke strategy: start ``count`` more workers) or ``set_size`` (worker-set
 strategy: hold ``count`` workers); ``validate`` is sent by :meth:`WebhookProvider.validate` and must
 start nothing. Secrets (API keys) are never sent: the launcher supplies them to its workers itself.
+The one exception is ``report`` (present under ``workerplane serve``): the launcher gives its
+workers ``WORKERPLANE_REPORT_URL`` and ``WORKERPLANE_REPORT_TOKEN`` from it, so they push their
+schedule-to-start; that token can only report measurements for this group.
 
 **Signature.** The header ``Workerplane-Signature: t=<unix seconds>,v1=<hex>`` carries
 ``HMAC-SHA256(secret, "<t>." + raw body)``. A receiver recomputes it over the raw bytes, compares in
@@ -53,6 +57,7 @@ from workerplane.providers.webhook.details import WebhookDetails
 from workerplane.providers.webhook.egress import EgressPolicy, EgressRefused, pinned_target
 from workerplane.providers.webhook.signature import DELIVERY_HEADER, SIGNATURE_HEADER, sign
 from workerplane.scaling.types import Strategy, WorkerCensus
+from workerplane.worker.push import REPORT_TOKEN_ENV, REPORT_URL_ENV
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +109,14 @@ class WebhookProvider(Provider):
             "task_types": list(env.task_queue_types),
             "temporal": {"address": env.address, "namespace": env.namespace},
             "sent_at": int(self._clock()),
+            **self._report(),
         }
+
+    def _report(self) -> dict[str, Any]:
+        """Where the workers push their measurements, when the controller asks them to."""
+        url = self._env.extra_env.get(REPORT_URL_ENV)
+        token = self._env.secret_env.get(REPORT_TOKEN_ENV)
+        return {"report": {"url": url, "token": token}} if url and token else {}
 
     async def _post_once(self, action: str, count: int, delivery_id: str, attempt: int) -> Any:
         body = json.dumps(self._body(action, count, delivery_id, attempt)).encode()
