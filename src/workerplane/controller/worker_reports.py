@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from workerplane.controller.interfaces import ProviderFactory
 from workerplane.providers.base import Provider, ProviderCheck, WorkerEnvironment
 from workerplane.providers.factory import build_provider
+from workerplane.providers.nexus.caller import NexusRoute
 from workerplane.providers.registry import provider_type
 from workerplane.scaling.latency import LatencySketch
 from workerplane.scaling.types import WorkerCensus
@@ -139,11 +140,14 @@ def reporting_providers(
         group_id: str,
         worker_env: WorkerEnvironment,
         state_dir: Path,
+        nexus: NexusRoute | None = None,
     ) -> Provider:
-        if provider_type(type_name).reads_worker_reports:
+        # A group behind a Nexus endpoint: its handler builds the provider and never receives
+        # the controller's secrets, so its workers have no report token to push with.
+        if provider_type(type_name).reads_worker_reports or nexus is not None:
             return build(
                 type_name, details, deployment=deployment, group_id=group_id,
-                worker_env=worker_env, state_dir=state_dir,
+                worker_env=worker_env, state_dir=state_dir, nexus=nexus,
             )  # fmt: skip
         subject = ReportSubject(deployment, group_id)
         token = mint_report_token(box, subject)
