@@ -87,6 +87,8 @@ class GroupRuntime:
             scaler=self.scaler,
             draining=self.version.draining,
             retiring=self.retiring,
+            deployment=self.version.spec.name,
+            count_unmanaged=self.version.spec.unmanaged_pollers == "count",
         )
 
 
@@ -172,6 +174,8 @@ async def run_cycle(
     failure = await execute(plan.action, group.provider, group.name)
     if failure is not None:
         group.state, status = record_failure(plan, status, failure)
+    if plan.notice is not None:
+        logger.log(plan.notice.level, plan.notice.message)
     decision_log.log(
         plan.log.level,
         plan.log.message,

@@ -27,6 +27,7 @@ from workerplane.planning.actions import (
     Resize,
 )
 from workerplane.planning.observe import Observation
+from workerplane.planning.pollers import PollerCensus, counted_metrics, managed_decision
 from workerplane.planning.prewarm import prewarm
 from workerplane.planning.status import GroupStatus
 from workerplane.scaling.types import (
@@ -60,6 +61,10 @@ class GroupIntent:
     Attributes:
         draining: its version is draining (serve pinned work, then go to zero).
         retiring: the group left the spec (finish its open work, never grow).
+        deployment: the workerplane deployment (the spec's name) whose marker its own workers'
+            identities carry (:mod:`workerplane.planning.identity`).
+        count_unmanaged: pollers without that marker count as capacity
+            (``unmanaged_pollers: count``; :mod:`workerplane.planning.pollers`).
     """
 
     version_key: str
@@ -70,6 +75,8 @@ class GroupIntent:
     scaler: Decider
     draining: bool = False
     retiring: bool = False
+    deployment: str = ""
+    count_unmanaged: bool = False
 
 
 def plan_cycle(
@@ -78,20 +85,27 @@ def plan_cycle(
     """Plan one cycle of a group from what was observed; ``now`` is monotonic seconds."""
     observed = observed.with_fresh_backlog()
     metrics = observed.metrics
-    scaler_state, decision = intent.scaler.decide(state.scaler_state, metrics, now)
-    decision = apply_rules(decision, intent, metrics)
+    pollers = observed.poller_census(intent.deployment)
+    counted = pollers.unmanaged if intent.count_unmanaged else 0
+    scaler_state, decision = intent.scaler.decide(
+        state.scaler_state, counted_metrics(metrics, counted), now
+    )
+    decision = apply_rules(managed_decision(decision, counted), intent, metrics)
     warm = prewarm(decision, intent, observed, scaler_state, state)
     decision = warm.decision
     next_state = dataclasses.replace(
         advance(state, warm.scaler_state, decision),
         prewarm=warm.timing,
         latency=state.latency.observe(observed.census.schedule_to_start, observed.wall_time),
+        # Unread stats say nothing of the pollers: keep the last split.
+        pollers=pollers if metrics is not None else state.pollers,
     )
     plan = Plan(
         decision=decision,
         action=action_for(decision, state.held_size, observed.census.running),
         log=decision_log_line(intent, observed, decision, state),
         state=next_state,
+        notice=unmanaged_notice(intent, state.pollers, next_state.pollers),
     )
     status = group_status(intent, observed, next_state, decision, observed.metrics_error)
     return plan, dataclasses.replace(status, warmups=warm.warmups)
@@ -147,6 +161,27 @@ def describe(decision: Decision) -> str:
     if isinstance(decision, SetSize):
         return f"set size {decision.size}"
     return "hold"
+
+
+def unmanaged_notice(
+    intent: GroupIntent, previous: PollerCensus, current: PollerCensus
+) -> LogLine | None:
+    """A warning when the unmanaged pollers changed since the last read, an info line when the
+    last one left; ``None`` while they stay the same."""
+    if current == previous or (current.unmanaged == 0 and previous.unmanaged == 0):
+        return None
+    name = f"{intent.version_key}/{intent.group_id}"
+    if current.unmanaged == 0:
+        return LogLine(logging.INFO, f"{name}: no unmanaged pollers any more")
+    treated = "counted as capacity" if intent.count_unmanaged else "not counted as capacity"
+    listed = ", ".join(current.unmanaged_identities)
+    more = current.unmanaged - len(current.unmanaged_identities)
+    if more > 0:
+        listed += f" and {more} more"
+    return LogLine(
+        logging.WARNING,
+        f"{name}: {current.unmanaged} unmanaged poller(s) on its queues ({treated}): {listed}",
+    )
 
 
 def decision_log_line(
@@ -209,6 +244,9 @@ def group_status(
         metrics_ok=metrics is not None,
         updated_at=observed.wall_time,
         last_worker_exit=census.last_worker_exit,
+        unmanaged_pollers=state.pollers.unmanaged,
+        unmanaged_identities=state.pollers.unmanaged_identities,
+        unmanaged_counted=intent.count_unmanaged,
         schedule_to_start=achieved_over(
             state.latency,
             STATUS_WINDOW_S,

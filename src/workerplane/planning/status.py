@@ -65,6 +65,9 @@ class GroupStatus:
     ``schedule_to_start`` is what the group's tasks really waited over the last 15 minutes, as
     its workers measured it, against its SLO (``None`` when its workers report no measurement).
     ``warmups`` are the upcoming schedule warm-ups, the next one per schedule.
+    ``unmanaged_pollers`` counts the pollers of the group's queues that workerplane did not start
+    (``unmanaged_identities`` lists the first few); ``unmanaged_counted`` says whether the scaler
+    counted them as capacity (:mod:`workerplane.planning.pollers`).
     """
 
     version_key: str
@@ -90,11 +93,15 @@ class GroupStatus:
     last_worker_exit: str | None = None
     schedule_to_start: AchievedLatency | None = None
     warmups: tuple[Warmup, ...] = ()
+    unmanaged_pollers: int = 0
+    unmanaged_identities: tuple[str, ...] = ()
+    unmanaged_counted: bool = False
 
     def __post_init__(self) -> None:
         # A status read back from JSON (the status file, the store) carries its nested values
         # as plain objects.
         object.__setattr__(self, "warmups", tuple(Warmup.coerce(w) for w in self.warmups))
+        object.__setattr__(self, "unmanaged_identities", tuple(self.unmanaged_identities))
         achieved: object = self.schedule_to_start
         if isinstance(achieved, Mapping):
             object.__setattr__(self, "schedule_to_start", AchievedLatency(**achieved))

@@ -1,0 +1,81 @@
+"""Which of a group's pollers workerplane runs, and whether the others count as capacity.
+
+A queue that workerplane scales may also be polled by workers someone started by hand, or by
+another deployment. The census splits the identities ``DescribeTaskQueue`` lists
+(:attr:`~workerplane.scaling.types.QueueStats.poller_identities`) by their marker
+(:mod:`workerplane.planning.identity`): a poller marked with the group's own deployment is
+*managed*, any other is *unmanaged*.
+
+By default (``unmanaged_pollers: ignore``) an unmanaged poller is reported and nothing more: the
+scaler sizes the group from the provider's census of its own workers, as if it did not exist. With
+``count`` the scaler sees each unmanaged poller as one more ready worker, and the size it asks for
+is shared: the provider is asked for what the unmanaged pollers do not already cover
+(:func:`counted_metrics` before the scaler, :func:`managed_decision` after it). Pure.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from workerplane.planning.identity import parse_identity
+from workerplane.scaling.types import Decision, GroupMetrics, SetSize
+
+#: How many unmanaged identities a status lists (the count is always exact).
+LISTED_IDENTITIES = 10
+
+
+@dataclass(frozen=True)
+class PollerCensus:
+    """A group's pollers split by who runs them.
+
+    Attributes:
+        managed: pollers carrying the group's deployment's marker.
+        unmanaged: every other poller.
+        unmanaged_identities: the first :data:`LISTED_IDENTITIES` unmanaged identities, sorted.
+    """
+
+    managed: int = 0
+    unmanaged: int = 0
+    unmanaged_identities: tuple[str, ...] = ()
+
+
+def census_pollers(identities: Iterable[str], deployment: str) -> PollerCensus:
+    """Split poller ``identities`` into those of workers of ``deployment`` and the others.
+
+    Any build and group of the deployment is its own: a worker of one group polls every type its
+    code registers, so it shows up on the queues of the deployment's other groups too.
+    """
+    managed = 0
+    unmanaged: list[str] = []
+    for identity in set(identities):
+        marker = parse_identity(identity).marker
+        if marker is not None and marker.deployment == deployment:
+            managed += 1
+        else:
+            unmanaged.append(identity)
+    listed = tuple(sorted(unmanaged)[:LISTED_IDENTITIES])
+    return PollerCensus(managed, len(unmanaged), listed)
+
+
+def counted_metrics(metrics: GroupMetrics | None, unmanaged: int) -> GroupMetrics | None:
+    """``metrics`` as the scaler sees them when ``unmanaged`` pollers count as capacity: each is
+    one more running, ready worker (their tasks in flight stay unknown)."""
+    if metrics is None or unmanaged <= 0:
+        return metrics
+    census = metrics.workers
+    ready = census.ready + unmanaged if census.ready is not None else None
+    workers = dataclasses.replace(census, running=census.running + unmanaged, ready=ready)
+    return dataclasses.replace(metrics, workers=workers)
+
+
+def managed_decision(decision: Decision, unmanaged: int) -> Decision:
+    """The provider's share of a decision taken on :func:`counted_metrics`: a size covers the
+    unmanaged pollers too, so the provider holds the rest. A start is already what is missing
+    (the scaler subtracted every running worker), and a hold is unchanged."""
+    if not isinstance(decision, SetSize) or unmanaged <= 0:
+        return decision
+    size = max(0, decision.size - unmanaged)
+    reason = f"{decision.reason}; {decision.size - size} covered by unmanaged pollers"
+    return SetSize(size, reason)
