@@ -1,0 +1,179 @@
+"""Table tests of the poller census: managed and unmanaged pollers, and unmanaged pollers
+counted as capacity or not."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from workerplane.planning.actions import GroupState, Resize
+from workerplane.planning.identity import WorkerMarker, worker_identity
+from workerplane.planning.observe import Observation
+from workerplane.planning.plan import GroupIntent, plan_cycle
+from workerplane.planning.pollers import (
+    LISTED_IDENTITIES,
+    PollerCensus,
+    census_pollers,
+    counted_metrics,
+    managed_decision,
+)
+from workerplane.scaling.types import (
+    Decision,
+    GroupMetrics,
+    Hold,
+    QueueStats,
+    SetSize,
+    StartWorkers,
+    Strategy,
+    WorkerCensus,
+)
+
+OURS = worker_identity("1@a", WorkerMarker("orders", "default", "g"))
+OURS_OTHER_GROUP = worker_identity("2@a", WorkerMarker("orders", "v2", "workflows"))
+OTHER_DEPLOYMENT = worker_identity("3@b", WorkerMarker("billing", "default", "g"))
+BY_HAND = "99@laptop"
+
+
+@pytest.mark.parametrize(
+    ("identities", "managed", "unmanaged"),
+    [
+        ((), 0, ()),
+        ((OURS,), 1, ()),
+        ((OURS, OURS_OTHER_GROUP), 2, ()),
+        ((OURS, BY_HAND), 1, (BY_HAND,)),
+        ((OURS, OTHER_DEPLOYMENT, BY_HAND), 1, (OTHER_DEPLOYMENT, BY_HAND)),
+        ((BY_HAND, BY_HAND), 0, (BY_HAND,)),  # one poller listed for two types
+    ],
+)
+def test_the_census_splits_pollers_by_their_deployment_marker(
+    identities: tuple[str, ...], managed: int, unmanaged: tuple[str, ...]
+) -> None:
+    census = census_pollers(identities, "orders")
+    assert census.managed == managed
+    assert census.unmanaged == len(unmanaged)
+    assert census.unmanaged_identities == tuple(sorted(unmanaged))
+
+
+def test_the_listed_identities_are_bounded_but_the_count_is_exact() -> None:
+    many = [f"{i}@host" for i in range(LISTED_IDENTITIES + 5)]
+    census = census_pollers(many, "orders")
+    assert census.unmanaged == LISTED_IDENTITIES + 5
+    assert len(census.unmanaged_identities) == LISTED_IDENTITIES
+
+
+def _metrics(running: int, ready: int | None, identities: tuple[str, ...] = ()) -> GroupMetrics:
+    stats = QueueStats(
+        backlog_count=4, pollers=len(identities), poller_identities=frozenset(identities)
+    )
+    census = WorkerCensus(running=running, ready=ready, in_flight=2)
+    return GroupMetrics(stats=stats, workers=census, observed_at=1.0)
+
+
+@pytest.mark.parametrize(
+    ("running", "ready", "unmanaged", "seen_running", "seen_ready"),
+    [
+        (2, 2, 0, 2, 2),
+        (2, 1, 3, 5, 4),
+        (2, None, 3, 5, None),  # readiness unknown stays unknown
+    ],
+)
+def test_counted_pollers_are_ready_workers_to_the_scaler(
+    running: int, ready: int | None, unmanaged: int, seen_running: int, seen_ready: int | None
+) -> None:
+    seen = counted_metrics(_metrics(running, ready), unmanaged)
+    assert seen is not None
+    assert (seen.workers.running, seen.workers.ready) == (seen_running, seen_ready)
+    assert seen.workers.in_flight == 2
+    assert counted_metrics(None, unmanaged) is None
+
+
+@pytest.mark.parametrize(
+    ("decision", "unmanaged", "expected_size"),
+    [
+        (SetSize(5, "r"), 2, 3),
+        (SetSize(1, "r"), 3, 0),  # never below zero
+        (SetSize(4, "r"), 0, 4),
+    ],
+)
+def test_the_provider_holds_what_the_unmanaged_pollers_do_not_cover(
+    decision: SetSize, unmanaged: int, expected_size: int
+) -> None:
+    shared = managed_decision(decision, unmanaged)
+    assert isinstance(shared, SetSize) and shared.size == expected_size
+
+
+@pytest.mark.parametrize("decision", [StartWorkers(2, "r"), Hold("r")])
+def test_starts_and_holds_are_already_net_of_every_running_worker(decision: Decision) -> None:
+    assert managed_decision(decision, 3) == decision
+
+
+@dataclass(frozen=True)
+class TotalScaler:
+    """Wants ``total`` workers, and remembers the census it was shown."""
+
+    total: int
+
+    def decide(self, state: Any, metrics: GroupMetrics | None, now: float) -> tuple[Any, Decision]:
+        if metrics is None:
+            return state, Hold("no metrics")
+        return metrics.workers, SetSize(self.total, "wants total")
+
+
+def _intent(count: bool) -> GroupIntent:
+    return GroupIntent(
+        version_key="orders",
+        group_id="g",
+        provider_type="subprocess",
+        scaler_type="backlog",
+        strategy=Strategy.WORKER_SET,
+        scaler=TotalScaler(3),
+        deployment="orders",
+        count_unmanaged=count,
+    )
+
+
+def _observed(*identities: str) -> Observation:
+    metrics = _metrics(1, 1, identities)
+    return Observation(census=metrics.workers, metrics=metrics, wall_time=10.0)
+
+
+@pytest.mark.parametrize(
+    ("count", "scaler_sees", "size"),
+    [(False, 1, 3), (True, 2, 2)],
+)
+def test_plan_counts_unmanaged_pollers_only_when_asked(
+    count: bool, scaler_sees: int, size: int
+) -> None:
+    plan, status = plan_cycle(_observed(OURS, BY_HAND), _intent(count), GroupState(None), 1.0)
+    assert plan.state.scaler_state.running == scaler_sees
+    assert plan.action == Resize(size, plan.decision.reason)
+    assert status.workers_running == 1, "the status reports the group's own workers"
+    assert (status.unmanaged_pollers, status.unmanaged_identities) == (1, (BY_HAND,))
+    assert status.unmanaged_counted is count
+
+
+def test_a_change_of_unmanaged_pollers_is_logged_once() -> None:
+    state = GroupState(None)
+    notices = []
+    for identities in [(OURS,), (OURS, BY_HAND), (OURS, BY_HAND), (OURS,), (OURS,)]:
+        plan, _ = plan_cycle(_observed(*identities), _intent(False), state, 1.0)
+        state = plan.state
+        notices.append(plan.notice)
+    assert notices[0] is None
+    assert notices[1] is not None and notices[1].level == logging.WARNING
+    assert BY_HAND in notices[1].message and "not counted" in notices[1].message
+    assert notices[2] is None
+    assert notices[3] is not None and notices[3].level == logging.INFO
+    assert notices[4] is None
+
+
+def test_unread_stats_keep_the_last_split() -> None:
+    plan, _ = plan_cycle(_observed(BY_HAND), _intent(False), GroupState(None), 1.0)
+    blind = Observation(census=WorkerCensus(running=1), metrics=None, metrics_error="down")
+    again, status = plan_cycle(blind, _intent(False), plan.state, 2.0)
+    assert again.notice is None
+    assert again.state.pollers == PollerCensus(0, 1, (BY_HAND,))
+    assert status.unmanaged_pollers == 1
