@@ -158,7 +158,13 @@ def test_plan_counts_unmanaged_pollers_only_when_asked(
 def test_a_change_of_unmanaged_pollers_is_logged_once() -> None:
     state = GroupState(None)
     notices = []
-    for identities in [(OURS,), (OURS, BY_HAND), (OURS, BY_HAND), (OURS,), (OURS,)]:
+    for identities in [
+        (OURS,),
+        (OURS, BY_HAND),
+        (OURS, OURS_OTHER_GROUP, BY_HAND),  # only the group's own workers changed
+        (OURS,),
+        (OURS,),
+    ]:
         plan, _ = plan_cycle(_observed(*identities), _intent(False), state, 1.0)
         state = plan.state
         notices.append(plan.notice)

@@ -27,7 +27,12 @@ from workerplane.planning.actions import (
     Resize,
 )
 from workerplane.planning.observe import Observation
-from workerplane.planning.pollers import PollerCensus, counted_metrics, managed_decision
+from workerplane.planning.pollers import (
+    PollerCensus,
+    counted_metrics,
+    managed_decision,
+    unmanaged_summary,
+)
 from workerplane.planning.prewarm import prewarm
 from workerplane.planning.status import GroupStatus
 from workerplane.scaling.types import (
@@ -168,20 +173,16 @@ def unmanaged_notice(
 ) -> LogLine | None:
     """A warning when the unmanaged pollers changed since the last read, an info line when the
     last one left; ``None`` while they stay the same."""
-    if current == previous or (current.unmanaged == 0 and previous.unmanaged == 0):
+    seen = (current.unmanaged, current.unmanaged_identities)
+    if seen == (previous.unmanaged, previous.unmanaged_identities):
         return None
     name = f"{intent.version_key}/{intent.group_id}"
     if current.unmanaged == 0:
         return LogLine(logging.INFO, f"{name}: no unmanaged pollers any more")
-    treated = "counted as capacity" if intent.count_unmanaged else "not counted as capacity"
-    listed = ", ".join(current.unmanaged_identities)
-    more = current.unmanaged - len(current.unmanaged_identities)
-    if more > 0:
-        listed += f" and {more} more"
-    return LogLine(
-        logging.WARNING,
-        f"{name}: {current.unmanaged} unmanaged poller(s) on its queues ({treated}): {listed}",
+    summary = unmanaged_summary(
+        current.unmanaged, current.unmanaged_identities, intent.count_unmanaged
     )
+    return LogLine(logging.WARNING, f"{name} has {summary}")
 
 
 def decision_log_line(

@@ -79,3 +79,13 @@ def managed_decision(decision: Decision, unmanaged: int) -> Decision:
     size = max(0, decision.size - unmanaged)
     reason = f"{decision.reason}; {decision.size - size} covered by unmanaged pollers"
     return SetSize(size, reason)
+
+
+def unmanaged_summary(count: int, identities: tuple[str, ...], counted: bool) -> str:
+    """What the status and the log say of unmanaged pollers, e.g. ``2 unmanaged pollers (not
+    counted as capacity): 12@laptop, 7@old-host``."""
+    treated = "counted as capacity" if counted else "not counted as capacity"
+    listed = ", ".join(identities)
+    if count > len(identities):
+        listed += f" and {count - len(identities)} more"
+    return f"{count} unmanaged pollers ({treated}): {listed}"
