@@ -15,7 +15,7 @@ from workerplane.planning.observe import Observation
 from workerplane.planning.plan import GroupIntent, plan_cycle
 from workerplane.planning.pollers import (
     LISTED_IDENTITIES,
-    PollerCensus,
+    UNMANAGED_MEMORY_S,
     census_pollers,
     counted_metrics,
     managed_decision,
@@ -135,9 +135,9 @@ def _intent(count: bool) -> GroupIntent:
     )
 
 
-def _observed(*identities: str) -> Observation:
+def _observed(*identities: str, at: float = 10.0) -> Observation:
     metrics = _metrics(1, 1, identities)
-    return Observation(census=metrics.workers, metrics=metrics, wall_time=10.0)
+    return Observation(census=metrics.workers, metrics=metrics, wall_time=at)
 
 
 @pytest.mark.parametrize(
@@ -158,14 +158,15 @@ def test_plan_counts_unmanaged_pollers_only_when_asked(
 def test_a_change_of_unmanaged_pollers_is_logged_once() -> None:
     state = GroupState(None)
     notices = []
-    for identities in [
-        (OURS,),
-        (OURS, BY_HAND),
-        (OURS, OURS_OTHER_GROUP, BY_HAND),  # only the group's own workers changed
-        (OURS,),
-        (OURS,),
+    gone = UNMANAGED_MEMORY_S + 30
+    for at, identities in [
+        (0, (OURS,)),
+        (10, (OURS, BY_HAND)),
+        (20, (OURS, OURS_OTHER_GROUP, BY_HAND)),  # only the group's own workers changed
+        (10 + gone, (OURS,)),
+        (20 + gone, (OURS,)),
     ]:
-        plan, _ = plan_cycle(_observed(*identities), _intent(False), state, 1.0)
+        plan, _ = plan_cycle(_observed(*identities, at=at), _intent(False), state, 1.0)
         state = plan.state
         notices.append(plan.notice)
     assert notices[0] is None
@@ -181,5 +182,20 @@ def test_unread_stats_keep_the_last_split() -> None:
     blind = Observation(census=WorkerCensus(running=1), metrics=None, metrics_error="down")
     again, status = plan_cycle(blind, _intent(False), plan.state, 2.0)
     assert again.notice is None
-    assert again.state.pollers == PollerCensus(0, 1, (BY_HAND,))
+    assert again.state.pollers == plan.state.pollers
     assert status.unmanaged_pollers == 1
+
+
+@pytest.mark.parametrize(
+    ("later", "still_counted"),
+    [(UNMANAGED_MEMORY_S / 2, 1), (UNMANAGED_MEMORY_S, 1), (UNMANAGED_MEMORY_S + 1, 0)],
+)
+def test_an_unmanaged_poller_is_remembered_a_while_after_it_was_listed(
+    later: float, still_counted: int
+) -> None:
+    first = census_pollers([BY_HAND, OURS], "orders", now=1000.0)
+    unlisted = census_pollers([OURS], "orders", previous=first, now=1000.0 + later)
+    assert unlisted.unmanaged == still_counted
+    assert unlisted.managed == 1
+    relisted = census_pollers([BY_HAND], "orders", previous=unlisted, now=1000.0 + later)
+    assert relisted.last_seen == ((BY_HAND, 1000.0 + later),)

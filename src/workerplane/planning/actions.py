@@ -67,8 +67,8 @@ class GroupState:
         latency: the schedule-to-start the group's tasks achieved, per minute.
         prewarm: what pre-warming has timed of the group's worker startups
             (:class:`~workerplane.planning.prewarm.WarmTiming`; ``None`` before a warm-up).
-        pollers: the split of the queues' pollers last read, so a change of the unmanaged ones
-            is logged once, not every cycle.
+        pollers: the split of the queues' pollers, which remembers the unmanaged ones for a
+            while, and logs a change of them once, not every cycle.
     """
 
     scaler_state: Any

@@ -47,12 +47,14 @@ class Observation:
     fresh_backlog: Mapping[str, int] = field(default_factory=dict)
     upcoming_runs: tuple[UpcomingRun, ...] = ()
 
-    def poller_census(self, deployment: str) -> PollerCensus:
-        """The queues' pollers split into ``deployment``'s own workers and the others (nothing
-        when the stats could not be read or list no identities)."""
+    def poller_census(self, deployment: str, previous: PollerCensus) -> PollerCensus:
+        """The queues' pollers split into ``deployment``'s own workers and the others, after
+        ``previous`` (which holds when the stats could not be read)."""
         if self.metrics is None:
-            return PollerCensus()
-        return census_pollers(self.metrics.stats.poller_identities, deployment)
+            return previous
+        return census_pollers(
+            self.metrics.stats.poller_identities, deployment, previous=previous, now=self.wall_time
+        )
 
     def with_fresh_backlog(self) -> Observation:
         """This observation with each type's cached backlog raised to what the fresh signals

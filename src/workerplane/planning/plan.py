@@ -90,7 +90,7 @@ def plan_cycle(
     """Plan one cycle of a group from what was observed; ``now`` is monotonic seconds."""
     observed = observed.with_fresh_backlog()
     metrics = observed.metrics
-    pollers = observed.poller_census(intent.deployment)
+    pollers = observed.poller_census(intent.deployment, state.pollers)
     counted = pollers.unmanaged if intent.count_unmanaged else 0
     scaler_state, decision = intent.scaler.decide(
         state.scaler_state, counted_metrics(metrics, counted), now
@@ -102,8 +102,7 @@ def plan_cycle(
         advance(state, warm.scaler_state, decision),
         prewarm=warm.timing,
         latency=state.latency.observe(observed.census.schedule_to_start, observed.wall_time),
-        # Unread stats say nothing of the pollers: keep the last split.
-        pollers=pollers if metrics is not None else state.pollers,
+        pollers=pollers,
     )
     plan = Plan(
         decision=decision,

@@ -25,38 +25,56 @@ from workerplane.scaling.types import Decision, GroupMetrics, SetSize
 #: How many unmanaged identities a status lists (the count is always exact).
 LISTED_IDENTITIES = 10
 
+#: How long an unmanaged poller stays in the census after the server last listed it. The server
+#: lists a poller for ``matching.PollerHistoryTTL`` after a poll starts on the partition read,
+#: and an idle worker's long poll lasts about a minute; without this memory, an idle worker
+#: with a short TTL (dev servers) would come and go from one read to the next, and so would the
+#: capacity counted for it.
+UNMANAGED_MEMORY_S = 120.0
+
 
 @dataclass(frozen=True)
 class PollerCensus:
     """A group's pollers split by who runs them.
 
     Attributes:
-        managed: pollers carrying the group's deployment's marker.
-        unmanaged: every other poller.
+        managed: pollers carrying the group's deployment's marker, in the last read.
+        unmanaged: every other poller, listed in the last :data:`UNMANAGED_MEMORY_S`.
         unmanaged_identities: the first :data:`LISTED_IDENTITIES` unmanaged identities, sorted.
+        last_seen: each unmanaged identity with when it was last listed (epoch seconds).
     """
 
     managed: int = 0
     unmanaged: int = 0
     unmanaged_identities: tuple[str, ...] = ()
+    last_seen: tuple[tuple[str, float], ...] = ()
 
 
-def census_pollers(identities: Iterable[str], deployment: str) -> PollerCensus:
-    """Split poller ``identities`` into those of workers of ``deployment`` and the others.
+def census_pollers(
+    identities: Iterable[str],
+    deployment: str,
+    *,
+    previous: PollerCensus | None = None,
+    now: float = 0.0,
+) -> PollerCensus:
+    """Split poller ``identities`` (listed at ``now``) into those of workers of ``deployment``
+    and the others, remembering the others ``previous`` saw in the last
+    :data:`UNMANAGED_MEMORY_S`.
 
     Any build and group of the deployment is its own: a worker of one group polls every type its
     code registers, so it shows up on the queues of the deployment's other groups too.
     """
+    remembered = previous.last_seen if previous is not None else ()
+    seen = {identity: at for identity, at in remembered if now - at <= UNMANAGED_MEMORY_S}
     managed = 0
-    unmanaged: list[str] = []
     for identity in set(identities):
         marker = parse_identity(identity).marker
         if marker is not None and marker.deployment == deployment:
             managed += 1
         else:
-            unmanaged.append(identity)
-    listed = tuple(sorted(unmanaged)[:LISTED_IDENTITIES])
-    return PollerCensus(managed, len(unmanaged), listed)
+            seen[identity] = now
+    listed = tuple(sorted(seen)[:LISTED_IDENTITIES])
+    return PollerCensus(managed, len(seen), listed, tuple(sorted(seen.items())))
 
 
 def counted_metrics(metrics: GroupMetrics | None, unmanaged: int) -> GroupMetrics | None:
