@@ -3,6 +3,7 @@ counted as capacity or not."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +19,7 @@ from workerplane.planning.pollers import (
     UNMANAGED_MEMORY_S,
     census_pollers,
     counted_metrics,
-    managed_decision,
+    managed_share,
 )
 from workerplane.scaling.types import (
     Decision,
@@ -91,23 +92,37 @@ def test_counted_pollers_are_ready_workers_to_the_scaler(
 
 
 @pytest.mark.parametrize(
-    ("decision", "unmanaged", "expected_size"),
+    ("case", "decision", "counted", "held", "covered", "expected", "now_covered"),
     [
-        (SetSize(5, "r"), 2, 3),
-        (SetSize(1, "r"), 3, 0),  # never below zero
-        (SetSize(4, "r"), 0, 4),
+        ("a size is shared", SetSize(5, "r"), 2, 3, 0, 3, 2),
+        ("never below zero", SetSize(1, "r"), 3, 1, 0, 0, 1),
+        ("nothing counted", SetSize(4, "r"), 0, 2, 0, 4, 0),
+        ("a hold, unmanaged came", Hold("r"), 1, 2, 0, 1, 1),
+        ("a hold, unmanaged left", Hold("r"), 0, 1, 1, 2, 0),
+        ("a hold, no change", Hold("r"), 1, 1, 1, None, 1),
+        ("a hold before any size", Hold("r"), 2, None, 0, None, 0),
+        ("ignored: a hold stays", Hold("r"), 0, 3, 0, None, 0),
     ],
 )
 def test_the_provider_holds_what_the_unmanaged_pollers_do_not_cover(
-    decision: SetSize, unmanaged: int, expected_size: int
+    case: str,
+    decision: Decision,
+    counted: int,
+    held: int | None,
+    covered: int,
+    expected: int | None,
+    now_covered: int,
 ) -> None:
-    shared = managed_decision(decision, unmanaged)
-    assert isinstance(shared, SetSize) and shared.size == expected_size
+    shared, share = managed_share(decision, counted, held, covered)
+    if expected is None:
+        assert shared == decision, case
+    else:
+        assert isinstance(shared, SetSize) and shared.size == expected, case
+    assert share == now_covered, case
 
 
-@pytest.mark.parametrize("decision", [StartWorkers(2, "r"), Hold("r")])
-def test_starts_and_holds_are_already_net_of_every_running_worker(decision: Decision) -> None:
-    assert managed_decision(decision, 3) == decision
+def test_a_start_is_already_net_of_every_running_worker() -> None:
+    assert managed_share(StartWorkers(2, "r"), 3, None, 0) == (StartWorkers(2, "r"), 0)
 
 
 @dataclass(frozen=True)
@@ -199,3 +214,20 @@ def test_an_unmanaged_poller_is_remembered_a_while_after_it_was_listed(
     assert unlisted.managed == 1
     relisted = census_pollers([BY_HAND], "orders", previous=unlisted, now=1000.0 + later)
     assert relisted.last_seen == ((BY_HAND, 1000.0 + later),)
+
+
+@dataclass(frozen=True)
+class SteadyScaler:
+    """Holds whatever size it has."""
+
+    def decide(self, state: Any, metrics: GroupMetrics | None, now: float) -> tuple[Any, Decision]:
+        return state, Hold("steady")
+
+
+def test_a_steady_group_gives_way_to_counted_pollers_and_takes_it_back() -> None:
+    steady = dataclasses.replace(_intent(True), scaler=SteadyScaler())
+    state = GroupState(None, held_size=1)
+    came, _ = plan_cycle(_observed(OURS, BY_HAND, at=0), steady, state, 1.0)
+    assert came.action == Resize(0, came.decision.reason)
+    gone, _ = plan_cycle(_observed(OURS, at=UNMANAGED_MEMORY_S + 1), steady, came.state, 2.0)
+    assert gone.action == Resize(1, gone.decision.reason)

@@ -69,6 +69,8 @@ class GroupState:
             (:class:`~workerplane.planning.prewarm.WarmTiming`; ``None`` before a warm-up).
         pollers: the split of the queues' pollers, which remembers the unmanaged ones for a
             while, and logs a change of them once, not every cycle.
+        covered: how many workers of the scaler's size unmanaged pollers cover (``held_size``
+            is the rest; :func:`~workerplane.planning.pollers.managed_share`).
     """
 
     scaler_state: Any
@@ -79,6 +81,7 @@ class GroupState:
     latency: LatencyWindow = field(default_factory=LatencyWindow)
     prewarm: Any = None
     pollers: PollerCensus = field(default_factory=PollerCensus)
+    covered: int = 0
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from workerplane.planning.observe import Observation
 from workerplane.planning.pollers import (
     PollerCensus,
     counted_metrics,
-    managed_decision,
+    managed_share,
     unmanaged_summary,
 )
 from workerplane.planning.prewarm import prewarm
@@ -95,7 +95,10 @@ def plan_cycle(
     scaler_state, decision = intent.scaler.decide(
         state.scaler_state, counted_metrics(metrics, counted), now
     )
-    decision = apply_rules(managed_decision(decision, counted), intent, metrics)
+    covered = state.covered
+    if intent.strategy is Strategy.WORKER_SET:
+        decision, covered = managed_share(decision, counted, state.held_size, state.covered)
+    decision = apply_rules(decision, intent, metrics)
     warm = prewarm(decision, intent, observed, scaler_state, state)
     decision = warm.decision
     next_state = dataclasses.replace(
@@ -103,6 +106,7 @@ def plan_cycle(
         prewarm=warm.timing,
         latency=state.latency.observe(observed.census.schedule_to_start, observed.wall_time),
         pollers=pollers,
+        covered=covered,
     )
     plan = Plan(
         decision=decision,

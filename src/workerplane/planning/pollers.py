@@ -10,7 +10,7 @@ By default (``unmanaged_pollers: ignore``) an unmanaged poller is reported and n
 scaler sizes the group from the provider's census of its own workers, as if it did not exist. With
 ``count`` the scaler sees each unmanaged poller as one more ready worker, and the size it asks for
 is shared: the provider is asked for what the unmanaged pollers do not already cover
-(:func:`counted_metrics` before the scaler, :func:`managed_decision` after it). Pure.
+(:func:`counted_metrics` before the scaler, :func:`managed_share` after it). Pure.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from workerplane.planning.identity import parse_identity
-from workerplane.scaling.types import Decision, GroupMetrics, SetSize
+from workerplane.scaling.types import Decision, GroupMetrics, Hold, SetSize
 
 #: How many unmanaged identities a status lists (the count is always exact).
 LISTED_IDENTITIES = 10
@@ -88,15 +88,33 @@ def counted_metrics(metrics: GroupMetrics | None, unmanaged: int) -> GroupMetric
     return dataclasses.replace(metrics, workers=workers)
 
 
-def managed_decision(decision: Decision, unmanaged: int) -> Decision:
-    """The provider's share of a decision taken on :func:`counted_metrics`: a size covers the
-    unmanaged pollers too, so the provider holds the rest. A start is already what is missing
-    (the scaler subtracted every running worker), and a hold is unchanged."""
-    if not isinstance(decision, SetSize) or unmanaged <= 0:
-        return decision
-    size = max(0, decision.size - unmanaged)
-    reason = f"{decision.reason}; {decision.size - size} covered by unmanaged pollers"
-    return SetSize(size, reason)
+def managed_share(
+    decision: Decision, counted: int, held_size: int | None, covered: int
+) -> tuple[Decision, int]:
+    """The provider's share of a worker-set decision taken on :func:`counted_metrics`, and how
+    many workers of the scaler's size the unmanaged pollers cover now.
+
+    The scaler's size counts the ``counted`` unmanaged pollers, so the provider holds the rest.
+    A hold keeps the scaler's size (``held_size`` held by the provider plus the ``covered`` part),
+    but the split is redone when the unmanaged pollers came or left: the provider then gets a new
+    size although the scaler's did not change. With nothing counted (``unmanaged_pollers:
+    ignore``) every decision passes through as it is. An invoke decision needs none of this: a
+    start is already net of every running worker.
+    """
+    if isinstance(decision, SetSize):
+        total = decision.size
+    elif isinstance(decision, Hold) and held_size is not None:
+        total = held_size + covered
+    else:
+        return decision, covered
+    share = min(counted, total)
+    size = total - share
+    if isinstance(decision, Hold) and size == held_size:
+        return decision, share
+    if isinstance(decision, SetSize) and share == 0:
+        return decision, 0
+    reason = f"{decision.reason}; {share} of {total} covered by unmanaged pollers"
+    return SetSize(size, reason), share
 
 
 def unmanaged_summary(count: int, identities: tuple[str, ...], counted: bool) -> str:
