@@ -16,6 +16,7 @@ from workerplane.planning.observe import Observation
 from workerplane.planning.plan import GroupIntent, plan_cycle
 from workerplane.planning.pollers import (
     LISTED_IDENTITIES,
+    REMEMBERED_IDENTITIES,
     UNMANAGED_MEMORY_S,
     census_pollers,
     counted_metrics,
@@ -63,6 +64,13 @@ def test_the_listed_identities_are_bounded_but_the_count_is_exact() -> None:
     census = census_pollers(many, "orders")
     assert census.unmanaged == LISTED_IDENTITIES + 5
     assert len(census.unmanaged_identities) == LISTED_IDENTITIES
+
+
+def test_the_census_remembers_a_bounded_number_of_identities() -> None:
+    old = census_pollers([f"{i}@old" for i in range(REMEMBERED_IDENTITIES)], "orders", now=0.0)
+    census = census_pollers(["1@new", "2@new"], "orders", previous=old, now=1.0)
+    assert census.unmanaged == REMEMBERED_IDENTITIES
+    assert {"1@new", "2@new"} <= {identity for identity, _ in census.last_seen}
 
 
 def _metrics(running: int, ready: int | None, identities: tuple[str, ...] = ()) -> GroupMetrics:

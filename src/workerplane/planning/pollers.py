@@ -32,6 +32,10 @@ LISTED_IDENTITIES = 10
 #: capacity counted for it.
 UNMANAGED_MEMORY_S = 120.0
 
+#: How many unmanaged identities the census remembers at most (the most recently listed), so a
+#: storm of short-lived pollers (each with its own identity) cannot grow a group's state.
+REMEMBERED_IDENTITIES = 1000
+
 
 @dataclass(frozen=True)
 class PollerCensus:
@@ -39,7 +43,8 @@ class PollerCensus:
 
     Attributes:
         managed: pollers carrying the group's deployment's marker, in the last read.
-        unmanaged: every other poller, listed in the last :data:`UNMANAGED_MEMORY_S`.
+        unmanaged: every other poller, listed in the last :data:`UNMANAGED_MEMORY_S` (at most
+            :data:`REMEMBERED_IDENTITIES`).
         unmanaged_identities: the first :data:`LISTED_IDENTITIES` unmanaged identities, sorted.
         last_seen: each unmanaged identity with when it was last listed (epoch seconds).
     """
@@ -73,6 +78,9 @@ def census_pollers(
             managed += 1
         else:
             seen[identity] = now
+    if len(seen) > REMEMBERED_IDENTITIES:
+        newest = sorted(seen.items(), key=lambda item: item[1])[-REMEMBERED_IDENTITIES:]
+        seen = dict(newest)
     listed = tuple(sorted(seen)[:LISTED_IDENTITIES])
     return PollerCensus(managed, len(seen), listed, tuple(sorted(seen.items())))
 
