@@ -103,7 +103,8 @@ def dashboard() -> Dashboard:
         RowPanel(title="Scaling", gridPos=GridPos(h=1, w=24, x=0, y=0)),
         _series(
             "Backlog vs workers",
-            "Tasks waiting against workers running, polling (ready) and desired, per group.",
+            "Tasks waiting against workers running, polling (ready) and desired, per group, "
+            "and the pollers of its queues that workerplane did not start.",
             [
                 (
                     f"sum by (version, group) (workerplane_group_backlog_tasks{{{GROUPS}}})",
@@ -120,6 +121,10 @@ def dashboard() -> Dashboard:
                 (
                     f"sum by (version, group) (workerplane_group_desired_workers{{{GROUPS}}})",
                     "desired {{version}}/{{group}}",
+                ),
+                (
+                    f"sum by (version, group) (workerplane_group_unmanaged_pollers{{{GROUPS}}})",
+                    "unmanaged pollers {{version}}/{{group}}",
                 ),
             ],
             (0, 1),

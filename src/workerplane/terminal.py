@@ -9,6 +9,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from workerplane.planning.pollers import unmanaged_summary
 from workerplane.planning.prewarm import clock
 from workerplane.planning.status import GroupStatus, Warmup
 
@@ -16,8 +17,8 @@ from workerplane.planning.status import GroupStatus, Warmup
 def status_table(groups: list[GroupStatus], *, title: str = "", wide: bool = False) -> Group:
     """One row per scaling group, then each group's last decision and why (which can be long).
 
-    ``wide`` adds the scaler, the strategy, the server's add and dispatch rates and when the
-    status was taken (``status -o wide``)."""
+    ``wide`` adds the scaler, the strategy, the pollers workerplane did not start, the server's
+    add and dispatch rates and when the status was taken (``status -o wide``)."""
     table = Table(title=title or None, expand=False)
     table.add_column("version / group", overflow="fold", min_width=12)
     table.add_column("provider", overflow="fold", min_width=10)
@@ -28,14 +29,21 @@ def status_table(groups: list[GroupStatus], *, title: str = "", wide: bool = Fal
         table.add_column(column, justify="right", no_wrap=True)
     table.add_column("s2s p95", justify="right", no_wrap=True)
     if wide:
-        for column in ("add/s", "dispatch/s", "updated"):
+        for column in ("unmanaged", "add/s", "dispatch/s", "updated"):
             table.add_column(column, justify="right", no_wrap=True)
     table.add_column("decision", no_wrap=True)
     reasons: list[Text] = []
     for g in groups:
         extra = [g.scaler_type, g.strategy] if wide else []
         rates = (
-            [f"{g.add_rate:.2f}", f"{g.dispatch_rate:.2f}", _clock(g.updated_at)] if wide else []
+            [
+                str(g.unmanaged_pollers),
+                f"{g.add_rate:.2f}",
+                f"{g.dispatch_rate:.2f}",
+                _clock(g.updated_at),
+            ]
+            if wide
+            else []
         )
         table.add_row(
             f"{g.version_key} / {g.group_id}",
@@ -62,6 +70,11 @@ def status_table(groups: list[GroupStatus], *, title: str = "", wide: bool = Fal
             line.append(f"  missing its SLO: {achieved.reason}", style="red")
         if g.provider_validation_error:
             line.append(f"  provider: {g.provider_validation_error}", style="red")
+        if g.unmanaged_pollers:
+            summary = unmanaged_summary(
+                g.unmanaged_pollers, g.unmanaged_identities, g.unmanaged_counted
+            )
+            line.append(f"  {summary}", style="yellow")
         reasons.append(line)
         reasons.extend(warmup_line(w) for w in g.warmups)
     return Group(table, *reasons)

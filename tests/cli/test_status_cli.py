@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import subprocess
@@ -63,3 +64,18 @@ def test_status_shows_the_controllers_load_on_temporal(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "12.5 of 40/s budget" in result.stdout
     assert "97 idle read every 60s" in result.stdout
+
+
+def test_status_shows_unmanaged_pollers(tmp_path: Path) -> None:
+    """A group polled by workers workerplane did not start says so, in every output."""
+    status = dataclasses.replace(
+        _status("wf"), unmanaged_pollers=2, unmanaged_identities=("12@laptop", "7@old-host")
+    )
+    asyncio.run(JsonStatusSink(tmp_path / "status.json").publish([status]))
+    table = _run(tmp_path)
+    assert "2 unmanaged pollers (not counted as capacity): 12@laptop, 7@old-host" in table.stdout
+    assert "unmanaged" in _run(tmp_path, "-o", "wide").stdout.splitlines()[2]
+    as_json = json.loads(_run(tmp_path, "--output", "json").stdout)
+    assert as_json[0]["unmanaged_pollers"] == 2
+    assert as_json[0]["unmanaged_identities"] == ["12@laptop", "7@old-host"]
+    assert as_json[0]["unmanaged_counted"] is False

@@ -164,7 +164,7 @@ def test_duplicate_group_id_is_an_error(tmp_path: Path) -> None:
         (
             "name: o\ntask_queue: o\ncompute: {}\nreplicas: 3\n",
             "deploy.yaml: replicas: unknown key (allowed: name, temporal, task_queues, "
-            "deployment, compute, rollout) (line 4)",
+            "deployment, compute, rollout, unmanaged_pollers) (line 4)",
         ),
         (
             "name: o\ntask_queue: o\n"

@@ -75,7 +75,7 @@ def _scrape(port: int) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
 
 def test_scrape_serves_a_gauge_per_figure_and_group() -> None:
     statuses = [
-        _status(),
+        _status(unmanaged_pollers=2),
         _status(group_id="workflows", in_flight=None, workers_ready=None, metrics_ok=False),
     ]
     port = free_port()
@@ -95,6 +95,7 @@ def test_scrape_serves_a_gauge_per_figure_and_group() -> None:
     assert metrics["workerplane_group_backlog_tasks"][labels] == 12
     assert metrics["workerplane_group_tasks_in_flight"][labels] == 7
     assert metrics["workerplane_group_metrics_ok"][labels] == 1
+    assert metrics["workerplane_group_unmanaged_pollers"][labels] == 2
     # Unknown figures are left out rather than reported as 0.
     other = (("group", "workflows"), *labels[1:])
     assert other not in metrics["workerplane_group_tasks_in_flight"]

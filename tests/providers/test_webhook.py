@@ -129,6 +129,7 @@ ENV = WorkerEnvironment(
     deployment_name="orders",
     build_id="v2",
     secret_env={"TEMPORAL_API_KEY": "never-send-me"},
+    extra_env={"WORKERPLANE_WORKER_IDENTITY": "wp:shop/v2/acts"},
 )
 
 FAST = Backoff(attempts=4, base_s=0.01, max_s=0.05)
@@ -158,6 +159,7 @@ async def test_invoke_posts_signed_body_and_counts_workers(receiver: Receiver) -
     assert body["deployment_name"] == "orders"
     assert body["task_queue"] == "orders"
     assert body["task_types"] == ["ACTIVITY"]
+    assert body["worker_identity"] == "wp:shop/v2/acts"
     raw = receiver.raw_requests[0][1]
     assert b"never-send-me" not in raw
     assert (await provider.census()).running == 3

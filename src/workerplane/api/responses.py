@@ -53,6 +53,9 @@ def group_status_out(g: GroupStatus) -> ST.GroupStatusOut:
             else None
         ),
         warmups=[ST.WarmupOut(**dataclasses.asdict(w)) for w in g.warmups],
+        unmanaged_pollers=g.unmanaged_pollers,
+        unmanaged_identities=list(g.unmanaged_identities),
+        unmanaged_counted=g.unmanaged_counted,
     )
 
 

@@ -1,5 +1,6 @@
 """Response bodies of the compute status the controller reports per scaling group: sizes,
-queue figures, the last decision, the achieved schedule-to-start and upcoming warm-ups."""
+queue figures, the last decision, the achieved schedule-to-start, upcoming warm-ups and the
+pollers workerplane does not run."""
 
 from __future__ import annotations
 
@@ -61,6 +62,19 @@ class GroupStatusOut(BaseModel):
     warmups: list[WarmupOut] = Field(
         default_factory=list,
         description="Upcoming schedule warm-ups, the next one per schedule (pre-warming groups)",
+    )
+    unmanaged_pollers: int = Field(
+        default=0,
+        description="Pollers of the group's queues that workerplane did not start (no marker of "
+        "this deployment in their identity; docs/unmanaged-pollers.md)",
+    )
+    unmanaged_identities: list[str] = Field(
+        default_factory=list, description="The first few unmanaged pollers' identities, sorted"
+    )
+    unmanaged_counted: bool = Field(
+        default=False,
+        description="Whether the scaler counts unmanaged pollers as capacity "
+        "(the spec's unmanaged_pollers: count)",
     )
 
 

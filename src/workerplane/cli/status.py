@@ -135,6 +135,9 @@ def _api_groups(version: dict[str, Any]) -> list[GroupStatus]:
             metrics_ok=g["metrics_ok"],
             updated_at=g["updated_at"],
             last_worker_exit=g.get("last_worker_exit"),
+            unmanaged_pollers=g.get("unmanaged_pollers", 0),
+            unmanaged_identities=tuple(g.get("unmanaged_identities", ())),
+            unmanaged_counted=g.get("unmanaged_counted", False),
         )
         for group_id, g in sorted(compute["scaling_groups"].items())
     ]

@@ -12,7 +12,7 @@ messages, typed details) are applied by :func:`workerplane.config.validation.val
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -107,6 +107,10 @@ class DeploymentSpec(_Strict):
         compute: the compute config in Temporal's ``compute.v1`` shape.
         rollout: how a new build replaces this one (versioned workers only); see
             :mod:`workerplane.config.rollout`.
+        unmanaged_pollers: what the scalers make of pollers of the deployment's queues that
+            workerplane did not start (no marker of this deployment in their identity):
+            ``ignore`` (report them, size from its own workers alone) or ``count`` (each is one
+            more ready worker); see :mod:`workerplane.planning.pollers`.
     """
 
     name: str
@@ -115,6 +119,7 @@ class DeploymentSpec(_Strict):
     deployment: WorkerDeploymentRef | None = None
     compute: ComputeConfig
     rollout: RolloutSpec | None = None
+    unmanaged_pollers: Literal["ignore", "count"] = "ignore"
 
     @model_validator(mode="before")
     @classmethod

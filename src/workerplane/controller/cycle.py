@@ -91,6 +91,8 @@ class GroupRuntime:
             draining=self.version.draining,
             retiring=self.retiring,
             sunset=self.sunset,
+            deployment=self.version.spec.name,
+            count_unmanaged=self.version.spec.unmanaged_pollers == "count",
         )
 
 
@@ -176,6 +178,8 @@ async def run_cycle(
     failure = await execute(plan.action, group.provider, group.name)
     if failure is not None:
         group.state, status = record_failure(plan, status, failure)
+    if plan.notice is not None:
+        logger.log(plan.notice.level, plan.notice.message)
     decision_log.log(
         plan.log.level,
         plan.log.message,

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from workerplane.config.model import ScalingGroup, effective_task_queue_types
+from workerplane.planning.identity import MARKER_ENV, WorkerMarker
 from workerplane.planning.plan import unstarted_status
 from workerplane.planning.status import GroupStatus, ManagedVersion
 from workerplane.providers.base import WorkerEnvironment
@@ -31,6 +32,7 @@ class GroupParts:
     """A group's spec, resolved: what to connect to, which scaler decides, what to read."""
 
     version: ManagedVersion
+    group_id: str
     group: ScalingGroup
     connection: ResolvedConnection
     strategy: Strategy
@@ -57,12 +59,15 @@ class GroupParts:
             deployment_name=spec.deployment.name if spec.deployment else None,
             build_id=spec.deployment.build_id if spec.deployment else None,
         )
-        return cls(version, group, connection, strategy, scaler, served, target)
+        return cls(version, group_id, group, connection, strategy, scaler, served, target)
 
     def worker_env(self) -> WorkerEnvironment:
-        """What the group's workers are started with (they poll every type they serve)."""
+        """What the group's workers are started with (they poll every type they serve, under
+        an identity marked as this deployment's: :mod:`workerplane.planning.identity`)."""
         spec = self.version.spec
         plain, secret = self.connection.worker_env()
+        marker = WorkerMarker(spec.name, spec.target()[1], self.group_id)
+        plain[MARKER_ENV] = marker.text
         return WorkerEnvironment(
             address=self.connection.address,
             namespace=self.connection.namespace,

@@ -75,6 +75,11 @@ GAUGES: tuple[_Gauge, ...] = (
         "workerplane_group_pollers", "Pollers the server has seen recently.", lambda s: s.pollers
     ),
     _Gauge(
+        "workerplane_group_unmanaged_pollers",
+        "Pollers of the group's queues that workerplane did not start (docs/unmanaged-pollers.md).",
+        lambda s: s.unmanaged_pollers,
+    ),
+    _Gauge(
         "workerplane_group_metrics_ok",
         "1 if the last cycle read the task-queue stats, 0 if it held on missing metrics.",
         lambda s: int(s.metrics_ok),

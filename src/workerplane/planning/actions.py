@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workerplane.planning.achieved import LatencyWindow
+from workerplane.planning.pollers import PollerCensus
 from workerplane.scaling.types import Decision
 
 
@@ -66,6 +67,10 @@ class GroupState:
         latency: the schedule-to-start the group's tasks achieved, per minute.
         prewarm: what pre-warming has timed of the group's worker startups
             (:class:`~workerplane.planning.prewarm.WarmTiming`; ``None`` before a warm-up).
+        pollers: the split of the queues' pollers, which remembers the unmanaged ones for a
+            while, and logs a change of them once, not every cycle.
+        covered: how many workers of the scaler's size unmanaged pollers cover (``held_size``
+            is the rest; :func:`~workerplane.planning.pollers.managed_share`).
     """
 
     scaler_state: Any
@@ -75,6 +80,8 @@ class GroupState:
     validation_error: str | None = None
     latency: LatencyWindow = field(default_factory=LatencyWindow)
     prewarm: Any = None
+    pollers: PollerCensus = field(default_factory=PollerCensus)
+    covered: int = 0
 
 
 @dataclass(frozen=True)
@@ -86,12 +93,14 @@ class Plan:
         action: what the executor does with the provider.
         log: the decision log line.
         state: the group's state for the next cycle.
+        notice: a warning to log once, when the unmanaged pollers changed (``None`` if not).
     """
 
     decision: Decision
     action: Action
     log: LogLine
     state: GroupState
+    notice: LogLine | None = None
 
 
 @dataclass(frozen=True)

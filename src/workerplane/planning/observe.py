@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from workerplane.planning.pollers import PollerCensus, census_pollers
 from workerplane.planning.prewarm import UpcomingRun
 from workerplane.scaling.types import GroupMetrics, QueueStats, WorkerCensus
 
@@ -45,6 +46,15 @@ class Observation:
     wall_time: float = 0.0
     fresh_backlog: Mapping[str, int] = field(default_factory=dict)
     upcoming_runs: tuple[UpcomingRun, ...] = ()
+
+    def poller_census(self, deployment: str, previous: PollerCensus) -> PollerCensus:
+        """The queues' pollers split into ``deployment``'s own workers and the others, after
+        ``previous`` (which holds when the stats could not be read)."""
+        if self.metrics is None:
+            return previous
+        return census_pollers(
+            self.metrics.stats.poller_identities, deployment, previous=previous, now=self.wall_time
+        )
 
     def with_fresh_backlog(self) -> Observation:
         """This observation with each type's cached backlog raised to what the fresh signals

@@ -27,6 +27,12 @@ from workerplane.planning.actions import (
     Resize,
 )
 from workerplane.planning.observe import Observation
+from workerplane.planning.pollers import (
+    PollerCensus,
+    counted_metrics,
+    managed_share,
+    unmanaged_summary,
+)
 from workerplane.planning.prewarm import prewarm
 from workerplane.planning.status import GroupStatus
 from workerplane.planning.sunset import SCALED_DOWN_REASON, SunsetStatus
@@ -62,6 +68,10 @@ class GroupIntent:
         draining: its version is draining (serve pinned work, then go to zero).
         retiring: the group left the spec (finish its open work, never grow).
         sunset: its version's sunset (:mod:`workerplane.planning.sunset`), when it has one.
+        deployment: the workerplane deployment (the spec's name) whose marker its own workers'
+            identities carry (:mod:`workerplane.planning.identity`).
+        count_unmanaged: pollers without that marker count as capacity
+            (``unmanaged_pollers: count``; :mod:`workerplane.planning.pollers`).
     """
 
     version_key: str
@@ -73,6 +83,8 @@ class GroupIntent:
     draining: bool = False
     retiring: bool = False
     sunset: SunsetStatus | None = None
+    deployment: str = ""
+    count_unmanaged: bool = False
 
 
 def plan_cycle(
@@ -81,7 +93,14 @@ def plan_cycle(
     """Plan one cycle of a group from what was observed; ``now`` is monotonic seconds."""
     observed = observed.with_fresh_backlog()
     metrics = observed.metrics
-    scaler_state, decision = intent.scaler.decide(state.scaler_state, metrics, now)
+    pollers = observed.poller_census(intent.deployment, state.pollers)
+    counted = pollers.unmanaged if intent.count_unmanaged else 0
+    scaler_state, decision = intent.scaler.decide(
+        state.scaler_state, counted_metrics(metrics, counted), now
+    )
+    covered = state.covered
+    if intent.strategy is Strategy.WORKER_SET:
+        decision, covered = managed_share(decision, counted, state.held_size, state.covered)
     decision = apply_rules(decision, intent, metrics)
     warm = prewarm(decision, intent, observed, scaler_state, state)
     decision = warm.decision
@@ -89,12 +108,15 @@ def plan_cycle(
         advance(state, warm.scaler_state, decision),
         prewarm=warm.timing,
         latency=state.latency.observe(observed.census.schedule_to_start, observed.wall_time),
+        pollers=pollers,
+        covered=covered,
     )
     plan = Plan(
         decision=decision,
         action=action_for(decision, state.held_size, observed.census.running),
         log=decision_log_line(intent, observed, decision, state),
         state=next_state,
+        notice=unmanaged_notice(intent, state.pollers, next_state.pollers),
     )
     status = group_status(intent, observed, next_state, decision, observed.metrics_error)
     return plan, dataclasses.replace(status, warmups=warm.warmups, sunset=intent.sunset)
@@ -157,6 +179,23 @@ def describe(decision: Decision) -> str:
     return "hold"
 
 
+def unmanaged_notice(
+    intent: GroupIntent, previous: PollerCensus, current: PollerCensus
+) -> LogLine | None:
+    """A warning when the unmanaged pollers changed since the last read, an info line when the
+    last one left; ``None`` while they stay the same."""
+    seen = (current.unmanaged, current.unmanaged_identities)
+    if seen == (previous.unmanaged, previous.unmanaged_identities):
+        return None
+    name = f"{intent.version_key}/{intent.group_id}"
+    if current.unmanaged == 0:
+        return LogLine(logging.INFO, f"{name}: no unmanaged pollers any more")
+    summary = unmanaged_summary(
+        current.unmanaged, current.unmanaged_identities, intent.count_unmanaged
+    )
+    return LogLine(logging.WARNING, f"{name} has {summary}")
+
+
 def decision_log_line(
     intent: GroupIntent, observed: Observation, decision: Decision, previous: GroupState
 ) -> LogLine:
@@ -217,6 +256,9 @@ def group_status(
         metrics_ok=metrics is not None,
         updated_at=observed.wall_time,
         last_worker_exit=census.last_worker_exit,
+        unmanaged_pollers=state.pollers.unmanaged,
+        unmanaged_identities=state.pollers.unmanaged_identities,
+        unmanaged_counted=intent.count_unmanaged,
         schedule_to_start=achieved_over(
             state.latency,
             STATUS_WINDOW_S,

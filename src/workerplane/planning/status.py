@@ -68,6 +68,9 @@ class GroupStatus:
     ``warmups`` are the upcoming schedule warm-ups, the next one per schedule.
     ``sunset`` is its version's sunset (:mod:`workerplane.planning.sunset`), once the controller
     read the version's drainage from Temporal.
+    ``unmanaged_pollers`` counts the pollers of the group's queues that workerplane did not start
+    (``unmanaged_identities`` lists the first few); ``unmanaged_counted`` says whether the scaler
+    counted them as capacity (:mod:`workerplane.planning.pollers`).
     """
 
     version_key: str
@@ -94,11 +97,15 @@ class GroupStatus:
     schedule_to_start: AchievedLatency | None = None
     warmups: tuple[Warmup, ...] = ()
     sunset: SunsetStatus | None = None
+    unmanaged_pollers: int = 0
+    unmanaged_identities: tuple[str, ...] = ()
+    unmanaged_counted: bool = False
 
     def __post_init__(self) -> None:
         # A status read back from JSON (the status file, the store) carries its nested values
         # as plain objects.
         object.__setattr__(self, "warmups", tuple(Warmup.coerce(w) for w in self.warmups))
+        object.__setattr__(self, "unmanaged_identities", tuple(self.unmanaged_identities))
         achieved: object = self.schedule_to_start
         if isinstance(achieved, Mapping):
             object.__setattr__(self, "schedule_to_start", AchievedLatency(**achieved))

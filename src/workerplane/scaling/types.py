@@ -34,6 +34,9 @@ class QueueStats:
         add_rate: ``tasks_add_rate``, tasks/s, a decaying average kept by the server.
         dispatch_rate: ``tasks_dispatch_rate``, tasks/s, a decaying average kept by the server.
         pollers: pollers the server has seen recently (they linger for ``PollerHistoryTTL``).
+        poller_identities: the identities of those pollers, where the source lists them (the
+            census tells workerplane's own workers from others by them:
+            :mod:`workerplane.planning.pollers`); empty when unknown.
     """
 
     backlog_count: int = 0
@@ -41,6 +44,7 @@ class QueueStats:
     add_rate: float = 0.0
     dispatch_rate: float = 0.0
     pollers: int = 0
+    poller_identities: frozenset[str] = frozenset()
 
     def __add__(self, other: QueueStats) -> QueueStats:
         return QueueStats(
@@ -49,6 +53,7 @@ class QueueStats:
             add_rate=self.add_rate + other.add_rate,
             dispatch_rate=self.dispatch_rate + other.dispatch_rate,
             pollers=max(self.pollers, other.pollers),
+            poller_identities=self.poller_identities | other.poller_identities,
         )
 
 

@@ -75,29 +75,34 @@ def stats_calls(target: QueueTarget) -> int:
     return pairs + 1 if target.deployment_name and target.build_id else pairs
 
 
-def _from_proto(stats: TaskQueueStats, pollers: int) -> QueueStats:
+def _from_proto(stats: TaskQueueStats, pollers: tuple[str, ...]) -> QueueStats:
     return QueueStats(
         backlog_count=int(stats.approximate_backlog_count),
         backlog_age_s=stats.approximate_backlog_age.ToTimedelta().total_seconds(),
         add_rate=float(stats.tasks_add_rate),
         dispatch_rate=float(stats.tasks_dispatch_rate),
-        pollers=pollers,
+        pollers=len(pollers),
+        poller_identities=frozenset(pollers),
     )
 
 
-def _count_pollers(response: DescribeTaskQueueResponse, build_id: str | None) -> int:
-    if build_id is None:
-        return len(response.pollers)
-    count = 0
-    for poller in response.pollers:
-        options = poller.deployment_options
-        if options.build_id == build_id or poller.worker_version_capabilities.build_id == build_id:
-            count += 1
-    return count
+def _pollers(response: DescribeTaskQueueResponse, build_id: str | None) -> tuple[str, ...]:
+    """The identities of the pollers listed (of build ``build_id`` only, when given), one per
+    poller as the server lists them. A queue's root partition answers: it lists the pollers that
+    polled it or had their poll forwarded to it by an idle child partition."""
+    return tuple(
+        poller.identity
+        for poller in response.pollers
+        if build_id is None
+        or poller.deployment_options.build_id == build_id
+        or poller.worker_version_capabilities.build_id == build_id
+    )
 
 
 #: A version's queues and types: (namespace, build ID, task queues, task queue types).
 _VersionQueues = tuple[str, str, tuple[str, ...], tuple[str, ...]]
+#: Poller identities per (queue, type).
+_PollerLists = dict[tuple[str, str], tuple[str, ...]]
 
 
 class TemporalMetricsSource:
@@ -106,7 +111,7 @@ class TemporalMetricsSource:
     def __init__(self, client: Client, *, rpc_timeout_s: float = 5.0) -> None:
         self._client = client
         self._timeout = rpc_timeout_s
-        self._pollers: dict[_VersionQueues, tuple[float, dict[tuple[str, str], int]]] = {}
+        self._pollers: dict[_VersionQueues, tuple[float, _PollerLists]] = {}
 
     async def read(self, target: QueueTarget) -> dict[str, QueueStats]:
         """Stats per task queue type, summed over the target's queues.
@@ -143,7 +148,7 @@ class TemporalMetricsSource:
         by_type: dict[str, QueueStats] = {t: QueueStats() for t in target.task_queue_types}
         for _queue, queue_type, response in await self._pairs(target):
             by_type[queue_type] = by_type[queue_type] + _from_proto(
-                response.stats, _count_pollers(response, None)
+                response.stats, _pollers(response, None)
             )
         return by_type
 
@@ -174,11 +179,11 @@ class TemporalMetricsSource:
             if version_queue.name not in wanted or queue_type not in by_type:
                 continue
             by_type[queue_type] = by_type[queue_type] + _from_proto(
-                version_queue.stats, pollers.get((version_queue.name, queue_type), 0)
+                version_queue.stats, pollers.get((version_queue.name, queue_type), ())
             )
         return by_type
 
-    async def _version_pollers(self, target: QueueTarget) -> dict[tuple[str, str], int]:
+    async def _version_pollers(self, target: QueueTarget) -> dict[tuple[str, str], tuple[str, ...]]:
         """Pollers of the version per (queue, type), re-read at most every POLLER_REFRESH_S."""
         assert target.build_id
         key = (target.namespace, target.build_id, target.task_queues, target.task_queue_types)
@@ -186,9 +191,7 @@ class TemporalMetricsSource:
         now = time.monotonic()
         if cached is not None and now - cached[0] < POLLER_REFRESH_S:
             return cached[1]
-        pollers = {
-            (q, t): _count_pollers(r, target.build_id) for q, t, r in await self._pairs(target)
-        }
+        pollers = {(q, t): _pollers(r, target.build_id) for q, t, r in await self._pairs(target)}
         self._pollers[key] = (now, pollers)
         return pollers
 

@@ -54,6 +54,7 @@ from typing import Any
 
 from workerplane.providers.aws_lambda.census import worker_identity
 from workerplane.temporal.connection import connect, resolve_connection
+from workerplane.worker.identity import marked_identity
 from workerplane.worker.runtime import WorkerOptions, WorkerResult, run_worker
 
 logger = logging.getLogger("workerplane.worker.lambda")
@@ -149,8 +150,10 @@ def handler_for(
     async def _run(invocation_id: str, worker_options: WorkerOptions) -> WorkerResult:
         # The identity carries the invocation ID, so the provider's census sees from the queue's
         # pollers when this invocation's worker stops polling (an empty event: the SDK default).
-        identity = {"identity": worker_identity(invocation_id)} if invocation_id else {}
-        client = await connect(resolve_connection(), **identity)
+        # The deployment's marker follows it (:mod:`workerplane.planning.identity`).
+        base = worker_identity(invocation_id) if invocation_id else None
+        identity = marked_identity(base) or base
+        client = await connect(resolve_connection(), **({"identity": identity} if identity else {}))
         return await run_worker(
             workflows=workflows, activities=activities, options=worker_options, client=client
         )

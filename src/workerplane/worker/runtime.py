@@ -39,6 +39,7 @@ from temporalio.worker import (
 )
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
+from workerplane.worker.identity import marked_identity
 from workerplane.worker.interceptor import ActivityTally, ScheduleToStartInterceptor, status_of
 from workerplane.worker.push import SketchPusher
 from workerplane.worker.status import HEARTBEAT_S, STATUS_FILE_ENV, write_status
@@ -277,7 +278,8 @@ async def run_worker(
     if pusher is not None:
         pusher.start()
     if client is None:
-        client = await connect(resolve_connection())
+        identity = marked_identity()
+        client = await connect(resolve_connection(), **({"identity": identity} if identity else {}))
     queues = options.task_queues or tuple(
         q for q in os.environ.get("WORKERPLANE_TASK_QUEUES", "").split(",") if q
     )

@@ -115,6 +115,8 @@ async def test_console_end_to_end(page: Page, served: Served, temporal_address: 
     )
     group_row = page.locator(f'[data-group="{name}/default/workers"]')
     await expect(group_row).to_be_visible()
+    # Only the endpoint's own workers poll its queue: no unmanaged-pollers badge.
+    await expect(group_row.locator("[data-unmanaged]")).to_have_count(0)
     await screenshot(page, "05-overview")
 
     # The group page: the same charts, by deployment/version/group.

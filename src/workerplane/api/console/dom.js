@@ -84,3 +84,14 @@ export function status(value, reason) {
 export function errorBox(error) {
   return h("div", { class: "error", role: "alert" }, error.message || String(error));
 }
+
+/** A small badge for pollers of the group's queues that workerplane did not start. */
+export function unmanagedBadge(g) {
+  if (!g.unmanaged_pollers) return null;
+  const treated = g.unmanaged_counted ? "counted as capacity" : "not counted as capacity";
+  return h("span", {
+    class: `badge ${g.unmanaged_counted ? "sev-info" : "sev-warning"}`,
+    "data-unmanaged": String(g.unmanaged_pollers),
+    title: `${treated}: ${(g.unmanaged_identities || []).join(", ")}`,
+  }, `+${g.unmanaged_pollers} unmanaged`);
+}

@@ -4,7 +4,7 @@
 import { get, seg } from "./api.js";
 import { metricCharts, windowSelector } from "./charts.js";
 import { decisionLog, eventTable } from "./events.js";
-import { age, clock, fill, h, num, status } from "./dom.js";
+import { age, clock, fill, h, num, status, unmanagedBadge } from "./dom.js";
 
 /**
  * Charts, decision log and events of one group, in `container`.
@@ -79,6 +79,8 @@ function groupSummary(version, groupId) {
     item("Workers / desired", `${g.current_size} / ${num(g.desired_size)}`),
     item("Ready", num(g.workers_ready)),
     item("Pollers", String(g.pollers)),
+    g.unmanaged_pollers ? item("Unmanaged pollers", unmanagedBadge(g), h("span", { class: "reason", id: "unmanaged-identities" },
+      `${g.unmanaged_counted ? "counted" : "not counted"} as capacity: ${(g.unmanaged_identities || []).join(", ")}`)) : null,
     item("Backlog", `${g.backlog} (oldest ${num(g.backlog_age_s, 1)} s)`),
     item("In flight", num(g.in_flight)),
     item("Provider / scaler", `${g.provider_type} / ${g.scaler_type} (${g.strategy})`),

@@ -2,7 +2,7 @@
 // desired, backlog, the last decision and why) and every endpoint.
 
 import { get, seg } from "./api.js";
-import { age, fill, h, num, status, table } from "./dom.js";
+import { age, fill, h, num, status, table, unmanagedBadge } from "./dom.js";
 
 const groupHref = (deployment, buildId, group) =>
   `#/groups/${seg(deployment)}/${seg(buildId)}/${seg(group)}`;
@@ -29,7 +29,8 @@ function versionRows(version) {
         h("a", { href: groupHref(version.deployment_name, version.build_id, groupId) }, groupId),
         h("span", { class: "workers" },
           `${g.current_size} / ${num(g.desired_size)}`,
-          g.workers_ready !== null ? h("span", { class: "muted" }, ` (${g.workers_ready} ready)`) : null),
+          g.workers_ready !== null ? h("span", { class: "muted" }, ` (${g.workers_ready} ready)`) : null,
+          unmanagedBadge(g)),
         h("span", {}, String(g.backlog),
           g.backlog > 0 ? h("span", { class: "muted" }, ` (oldest ${num(g.backlog_age_s, 1)}s)`) : null),
         h("span", { class: "decision" },

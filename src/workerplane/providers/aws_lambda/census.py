@@ -29,6 +29,8 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
+from workerplane.planning.identity import parse_identity
+
 #: The prefix of the worker identity the handler sets: ``workerplane-lambda:<invocation id>``.
 IDENTITY_PREFIX = "workerplane-lambda:"
 
@@ -39,8 +41,10 @@ def worker_identity(invocation_id: str) -> str:
 
 
 def invocation_of(identity: str) -> str | None:
-    """The invocation ID in a worker identity set by :func:`worker_identity`, else ``None``."""
-    return identity[len(IDENTITY_PREFIX) :] if identity.startswith(IDENTITY_PREFIX) else None
+    """The invocation ID in a worker identity set by :func:`worker_identity` (marked with its
+    deployment or not: :mod:`workerplane.planning.identity`), else ``None``."""
+    base = parse_identity(identity).base
+    return base[len(IDENTITY_PREFIX) :] if base.startswith(IDENTITY_PREFIX) else None
 
 
 @dataclass

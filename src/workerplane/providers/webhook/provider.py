@@ -46,6 +46,7 @@ from urllib.parse import urlparse
 
 import httpx
 
+from workerplane.planning.identity import MARKER_ENV
 from workerplane.providers._retry import Backoff, InflightLedger, retry_async
 from workerplane.providers.base import (
     Provider,
@@ -108,6 +109,8 @@ class WebhookProvider(Provider):
             "task_queues": list(env.task_queues),
             "task_types": list(env.task_queue_types),
             "temporal": {"address": env.address, "namespace": env.namespace},
+            # The workers' identity marker: the launcher passes it on as this variable.
+            "worker_identity": env.extra_env.get(MARKER_ENV),
             "sent_at": int(self._clock()),
             **self._report(),
         }
