@@ -265,7 +265,8 @@ def _plan(
         actions, state = _gate(observed.gate, spec, state, now)
         if not state.gate_passed:
             return actions, state
-    if spec.strategy is RolloutStrategy.ALL_AT_ONCE:
+    if spec.strategy is RolloutStrategy.ALL_AT_ONCE or state.previous is routing.current is None:
+        # A first build has nothing to ramp from (temporal-worker-controller does the same).
         return _promote(state)
     if spec.strategy is RolloutStrategy.MANUAL:
         return [], _with(
