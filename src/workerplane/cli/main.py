@@ -325,7 +325,7 @@ def _mount_subcommands() -> None:
     from workerplane.lab.cli import app as bench_app
 
     app.command("status")(status)
-    register(app)  # serve, push, endpoints, versions, tokens, keys
+    register(app)  # serve, push, endpoints, versions, rollout, tokens, keys
     app.add_typer(
         export_app, name="export", help="Export a deployment to other autoscalers (KEDA)."
     )
