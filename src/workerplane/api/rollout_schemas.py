@@ -14,8 +14,8 @@ class RolloutOut(BaseModel):
     ``step`` is the progressive step in effect (1-based; 0 before the first ramp and for the
     other strategies) of ``steps``; ``next_step_at`` is when its pause ends (epoch seconds, not
     while paused); ``gate`` is ``not started``, ``running``, ``passed`` or ``failed`` (``None``
-    without a gate); ``reason`` says why it failed or ended; ``last_error`` is the last call to
-    Temporal that failed (it is retried).
+    without a gate), run as the workflow ``gate_workflow_id``; ``reason`` says why it failed or
+    ended; ``last_error`` is the last call to Temporal that failed (it is retried).
     """
 
     deployment: str
@@ -29,6 +29,7 @@ class RolloutOut(BaseModel):
     next_step_at: float | None
     waiting_for: str | None
     gate: str | None
+    gate_workflow_id: str | None
     paused: bool
     reason: str | None
     last_error: str | None
@@ -44,6 +45,7 @@ class RolloutOut(BaseModel):
             previous_version=state.previous, strategy=status.strategy, phase=status.phase,
             step=status.step, steps=status.steps, ramp_percentage=status.ramp_percentage,
             next_step_at=status.next_step_at, waiting_for=status.waiting_for, gate=status.gate,
+            gate_workflow_id=state.gate_workflow_id,
             paused=status.paused, reason=status.reason, last_error=state.last_error, spec=spec,
             started_at=state.started_at, updated_at=state.updated_at,
         )  # fmt: skip
