@@ -11,6 +11,7 @@ from api_support import Api
 from workerplane.controller.rollouts import RolloutRunner
 from workerplane.planning.status import GroupStatus
 from workerplane.security.tokens import generate_token
+from workerplane.store.rollout_io import StoreRolloutIO
 from workerplane.store.rows import version_key
 
 DEPLOYMENTS = "/v1/worker-deployments"
@@ -42,7 +43,7 @@ def _polling(store: Any, build_id: str, workers: int) -> None:
 
 async def test_a_new_build_is_one_post_and_its_rollout_is_shown_and_controlled(api: Api) -> None:
     clock = [time.time()]  # the API stamps commands with the real clock
-    runner = RolloutRunner(api.store, None, clock=lambda: clock[0])
+    runner = RolloutRunner(StoreRolloutIO(api.store), None, clock=lambda: clock[0])
     async with api.client() as c:
         assert (await c.post(DEPLOYMENTS, json={"name": "shop"})).status_code == 201
         assert (await c.get(f"{DEPLOYMENTS}/shop/rollout")).status_code == 404

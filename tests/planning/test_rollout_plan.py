@@ -13,7 +13,6 @@ from workerplane.planning.rollout import (
     GateObservation,
     GateOutcome,
     RolloutAction,
-    RolloutCommand,
     RolloutObserved,
     RolloutPhase,
     RolloutState,
@@ -21,11 +20,11 @@ from workerplane.planning.rollout import (
     SetCurrent,
     SetRamping,
     StartGate,
-    apply_command,
     gate_workflow_id,
     plan_rollout,
     rollout_status,
 )
+from workerplane.planning.rollout_commands import RolloutCommand, apply_command
 
 T0 = 1_000.0
 V1_CURRENT = Routing(current="v1")

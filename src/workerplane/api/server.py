@@ -43,6 +43,8 @@ from workerplane.security.redact import install_log_scrubber, register_secret
 from workerplane.store.controller_io import FencingSource, StoreSpecSource, StoreStatusSink
 from workerplane.store.db import Database, default_sqlite_url, normalize_url
 from workerplane.store.leases import ControllerLease, LeaseLost
+from workerplane.store.rollout_io import StoreRolloutIO
+from workerplane.store.rows import version_key
 from workerplane.store.shard_keeper import ShardKeeper
 from workerplane.store.shards import ShardScope, ShardStore
 from workerplane.store.store import Store
@@ -300,23 +302,25 @@ def _controller(
 
 
 def _rollout_runner(
-    store: Store, config: ServeConfig, covers: Callable[[str], bool] = lambda _key: True
+    store: Store,
+    config: ServeConfig,
+    covers: Callable[[str, str], bool] = lambda _deployment, _build: True,
 ) -> RolloutRunner:
     """The rollouts next to a controller, asking Temporal for routing when ``serve`` mirrors
     routing to it (else they move the stored routing only)."""
     versioning = Versioning(config.temporal_address) if config.temporal_routing else None
     return RolloutRunner(
-        store, versioning, default_namespace=config.namespace, interval_s=config.refresh_s,
-        covers=covers,
+        StoreRolloutIO(store), versioning, default_namespace=config.namespace,
+        interval_s=config.refresh_s, covers=covers,
     )  # fmt: skip
 
 
-def _shard_covers(scope: Callable[[], ShardScope]) -> Callable[[str], bool]:
+def _shard_covers(scope: Callable[[], ShardScope]) -> Callable[[str, str], bool]:
     """Whether a version falls in a shard held now (none once the shards changed)."""
 
-    def covers(version_key: str) -> bool:
+    def covers(deployment: str, build_id: str) -> bool:
         try:
-            return scope().covers(version_key)
+            return scope().covers(version_key(deployment, build_id))
         except LeaseLost:
             return False
 

@@ -18,24 +18,38 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from workerplane.errors import NotFound
-from workerplane.planning.readiness import available_workers, min_workers
 from workerplane.planning.rollout import (
     GateObservation,
     RolloutAction,
     RolloutObserved,
     RolloutPhase,
+    RolloutRecord,
+    RolloutState,
     Routing,
     SetCurrent,
-    SetRamping,
     StartGate,
+    TargetReadiness,
     plan_rollout,
 )
-from workerplane.store.rollouts import RolloutRecord
-from workerplane.store.rows import version_key
-from workerplane.store.store import Store
-from workerplane.store.views import DeploymentView, VersionView
 
 logger = logging.getLogger("workerplane.rollouts")
+
+
+class RolloutIO(Protocol):
+    """What the runner reads and writes (:class:`workerplane.store.rollout_io.StoreRolloutIO`).
+    Blocking calls: the runner makes them in a thread."""
+
+    def live(self) -> list[RolloutRecord]: ...
+
+    def target(self, deployment: str, build_id: str) -> TargetReadiness: ...
+
+    def stored_routing(self, deployment: str) -> Routing: ...
+
+    def set_current(self, deployment: str, build_id: str | None) -> None: ...
+
+    def set_ramping(self, deployment: str, build_id: str | None, percentage: float) -> None: ...
+
+    def save(self, state: RolloutState, expected_revision: int) -> bool: ...
 
 
 class VersioningCalls(Protocol):
@@ -61,24 +75,25 @@ class RolloutRunner:
     """Ticks every live rollout each ``interval_s``.
 
     Args:
-        store: where rollouts, versions and the stored routing live.
+        io: where rollouts, the new versions' readiness and the stored routing live.
         versioning: Temporal's routing and the gate; ``None`` when routing is only stored (the
-            store's routing is then observed, and a gate cannot run).
-        default_namespace: for deployments that name none.
-        covers: whether this runner owns a version key (its shard); the whole store otherwise.
+            stored routing is then observed, and a gate cannot run).
+        default_namespace: for versions that name none.
+        covers: whether this runner owns a version, by deployment and build ID (its shard);
+            every version otherwise.
     """
 
     def __init__(
         self,
-        store: Store,
+        io: RolloutIO,
         versioning: VersioningCalls | None,
         *,
         default_namespace: str = "default",
         interval_s: float = 1.0,
-        covers: Callable[[str], bool] = lambda _key: True,
+        covers: Callable[[str, str], bool] = lambda _deployment, _build: True,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._store = store
+        self._io = io
         self._versioning = versioning
         self._namespace = default_namespace
         self._interval_s = interval_s
@@ -97,93 +112,80 @@ class RolloutRunner:
 
     async def tick(self) -> None:
         """Advance every live rollout this runner owns, one after the other."""
-        for record in await asyncio.to_thread(self._store.rollouts.live):
-            state = record.state
-            if self._covers(version_key(state.deployment, state.target)):
+        for record in await asyncio.to_thread(self._io.live):
+            if self._covers(record.state.deployment, record.state.target):
                 await self.advance(record)
 
     async def advance(self, record: RolloutRecord) -> None:
         """One tick of one rollout: observe, plan, act, store."""
         state = record.state
         try:
-            dep = await asyncio.to_thread(self._store.deployments.get, state.deployment)
-            version = await asyncio.to_thread(
-                self._store.versions.get, state.deployment, state.target
-            )
+            target = await asyncio.to_thread(self._io.target, state.deployment, state.target)
         except NotFound as err:
             reason = f"stopped: {err}"
             failed = state.model_copy(update={"phase": RolloutPhase.FAILED, "reason": reason})
-            await asyncio.to_thread(self._store.rollouts.save, failed, record.revision)
+            await asyncio.to_thread(self._io.save, failed, record.revision)
             return
-        namespace = version.namespace or self._namespace
-        observed = await self._observe(record, dep, version, namespace)
+        namespace = target.namespace or record.namespace or self._namespace
+        observed = await self._observe(state, target, namespace)
         actions, status = plan_rollout(observed, record.spec, state, self._clock())
-        error = await self._act(actions, dep, namespace)
+        error = await self._act(actions, state.deployment, namespace)
         next_state = status.state.model_copy(update={"last_error": error})
         if next_state.phase is not state.phase:
             logger.info(
                 "rollout of %s to %s: %s -> %s", state.target, state.deployment, state.phase,
                 next_state.phase,
             )  # fmt: skip
-        await asyncio.to_thread(self._store.rollouts.save, next_state, record.revision)
+        await asyncio.to_thread(self._io.save, next_state, record.revision)
 
     async def _observe(
-        self, record: RolloutRecord, dep: DeploymentView, version: VersionView, namespace: str
+        self, state: RolloutState, target: TargetReadiness, namespace: str
     ) -> RolloutObserved:
-        state = record.state
-        wanted = set(version.spec.compute.scaling_groups)
+        gate = None
         if self._versioning is None:
-            routing = Routing(dep.current_build_id, dep.ramping_build_id, dep.ramp_percentage)
-            gate = None
+            routing = await asyncio.to_thread(self._io.stored_routing, state.deployment)
         else:
             routing = await self._versioning.routing(namespace, state.deployment)
-            gate = None
             if state.gate_workflow_id is not None and not state.gate_passed:
                 gate = await self._versioning.gate(namespace, state.gate_workflow_id)
         return RolloutObserved(
-            routing=routing,
-            workers_ready=sum(available_workers(g) for g in version.groups),
-            workers_required=min_workers(version.spec),
-            reported=wanted <= {g.group_id for g in version.groups},
-            gate=gate,
-        )
+            routing=routing, workers_ready=target.workers_ready,
+            workers_required=target.workers_required, reported=target.reported, gate=gate,
+        )  # fmt: skip
 
     async def _act(
-        self, actions: list[RolloutAction], dep: DeploymentView, namespace: str
+        self, actions: list[RolloutAction], deployment: str, namespace: str
     ) -> str | None:
         """Carry out ``actions`` in order; the first that fails stops the rest (all are asked
         again next tick) and is returned, in words."""
         for action in actions:
             try:
-                await self._do(action, dep, namespace)
+                await self._do(action, deployment, namespace)
             except Exception as err:
-                logger.warning("rollout of %s: %s failed: %s", dep.name, action, err)
+                logger.warning("rollout of %s: %s failed: %s", deployment, action, err)
                 return f"{type(action).__name__}: {err}"
         return None
 
-    async def _do(self, action: RolloutAction, dep: DeploymentView, namespace: str) -> None:
+    async def _do(self, action: RolloutAction, deployment: str, namespace: str) -> None:
+        """One action: Temporal first (when routing goes there), then the stored routing."""
         versioning = self._versioning
-        name = dep.name
         if isinstance(action, StartGate):
             if versioning is None:
-                raise RuntimeError(
-                    "the gate needs Temporal routing (serve without it cannot run one)"
-                )
+                raise RuntimeError("a gate needs Temporal routing (serve runs without it)")
             await versioning.start_gate(
-                namespace, name, workflow_id=action.workflow_id,
+                namespace, deployment, workflow_id=action.workflow_id,
                 workflow_type=action.workflow_type, task_queue=action.task_queue,
                 argument=action.input, build_id=action.build_id, timeout_s=action.timeout_s,
             )  # fmt: skip
         elif isinstance(action, SetCurrent):
             if versioning is not None:
-                await versioning.set_current(namespace, name, action.build_id)
-            await asyncio.to_thread(
-                self._store.deployments.set_routing, name, current=action.build_id
-            )
-        elif isinstance(action, SetRamping):
+                await versioning.set_current(namespace, deployment, action.build_id)
+            await asyncio.to_thread(self._io.set_current, deployment, action.build_id)
+        else:
             if versioning is not None:
-                await versioning.set_ramping(namespace, name, action.build_id, action.percentage)
+                await versioning.set_ramping(
+                    namespace, deployment, action.build_id, action.percentage
+                )
             await asyncio.to_thread(
-                self._store.deployments.set_routing, name, ramping=action.build_id,
-                percentage=action.percentage if action.build_id else None,
-            )  # fmt: skip
+                self._io.set_ramping, deployment, action.build_id, action.percentage
+            )

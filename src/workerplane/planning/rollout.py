@@ -8,7 +8,7 @@ now, asked again on every tick until Temporal reports it, so a refused or lost c
 the rollout. The state moves on only from what was observed, never from what was asked.
 
 User commands (pause, resume, promote, rollback) change the state through
-:func:`apply_command`, which refuses one that has nothing to act on.
+:func:`workerplane.planning.rollout_commands.apply_command`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict
 
 from workerplane.config.rollout import RolloutSpec, RolloutStrategy
-from workerplane.errors import Conflict
 
 
 class RolloutPhase(StrEnum):
@@ -37,15 +36,6 @@ class RolloutPhase(StrEnum):
 
 
 FINAL_PHASES = frozenset({RolloutPhase.SUCCEEDED, RolloutPhase.FAILED, RolloutPhase.ROLLED_BACK})
-
-
-class RolloutCommand(StrEnum):
-    """What a user may ask of a rollout."""
-
-    PAUSE = "pause"
-    RESUME = "resume"
-    PROMOTE = "promote"
-    ROLLBACK = "rollback"
 
 
 class GateOutcome(StrEnum):
@@ -71,6 +61,17 @@ class Routing:
     current: str | None = None
     ramping: str | None = None
     percentage: float | None = None
+
+
+@dataclass(frozen=True)
+class TargetReadiness:
+    """The new version as the controller last published it: its namespace, its workers known
+    to poll, its minimum, and whether every group has reported."""
+
+    namespace: str | None
+    workers_ready: int
+    workers_required: int
+    reported: bool
 
 
 @dataclass(frozen=True)
@@ -182,6 +183,17 @@ class RolloutStatus:
     gate: str | None
     paused: bool
     reason: str | None
+
+
+@dataclass(frozen=True)
+class RolloutRecord:
+    """A stored rollout: its deployment's namespace, its spec, its state and its revision (the
+    compare-and-swap guard of every write)."""
+
+    namespace: str | None
+    spec: RolloutSpec
+    state: RolloutState
+    revision: int
 
 
 #: A gate still running this long after its own timeout has failed (Temporal times it out
@@ -353,35 +365,3 @@ def _ramp(
                              waiting_for=waiting)  # fmt: skip
         state = _with(state, step=state.step + 1, step_since=None)
     return _promote(state)
-
-
-def apply_command(
-    state: RolloutState, command: RolloutCommand, routing: Routing, now: float
-) -> RolloutState:
-    """The state after a user's ``command``; :class:`Conflict` when it has nothing to act on."""
-    name = f"the rollout of {state.target} to '{state.deployment}'"
-    if command is RolloutCommand.ROLLBACK:
-        if state.phase in (RolloutPhase.ROLLED_BACK, RolloutPhase.ROLLING_BACK):
-            raise Conflict(f"{name} is already rolled back")
-        if state.previous is None:
-            raise Conflict(f"{name} has no previous version to roll back to")
-        if state.final and state.target not in (routing.current, routing.ramping):
-            raise Conflict(f"{name} has ended ({state.phase}); {state.target} gets no workflows")
-        return _with(state, phase=RolloutPhase.ROLLING_BACK, paused_at=None, promote=False,
-                     updated_at=now)  # fmt: skip
-    overridable = command is RolloutCommand.PROMOTE and state.phase is RolloutPhase.FAILED
-    if (state.final or state.phase is RolloutPhase.ROLLING_BACK) and not overridable:
-        raise Conflict(f"{name} has ended ({state.phase}); there is nothing to {command}")
-    if command is RolloutCommand.PAUSE:
-        if state.paused_at is not None:
-            raise Conflict(f"{name} is already paused")
-        return _with(state, paused_at=now, updated_at=now)
-    if command is RolloutCommand.RESUME:
-        if state.paused_at is None:
-            raise Conflict(f"{name} is not paused")
-        since = state.step_since
-        if since is not None:
-            since += now - state.paused_at
-        return _with(state, paused_at=None, step_since=since, updated_at=now)
-    return _with(state, promote=True, paused_at=None, phase=RolloutPhase.PROMOTING,
-                 reason=None, updated_at=now)  # fmt: skip

@@ -9,30 +9,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from workerplane.config.rollout import RolloutSpec
 from workerplane.errors import Conflict, NotFound
-from workerplane.planning.rollout import FINAL_PHASES, RolloutState
+from workerplane.planning.rollout import FINAL_PHASES, RolloutRecord, RolloutState
 from workerplane.store.db import Database
 from workerplane.store.models import Rollout, WorkerDeployment
 from workerplane.store.rows import find_deployment
 
 #: How often :meth:`RolloutStore.change` re-reads a rollout that a tick changed under it.
 _CHANGE_ATTEMPTS = 5
-
-
-@dataclass(frozen=True)
-class RolloutRecord:
-    """A stored rollout: the deployment's namespace, its spec, its state and its revision."""
-
-    namespace: str | None
-    spec: RolloutSpec
-    state: RolloutState
-    revision: int
 
 
 def _record(row: Rollout, namespace: str | None) -> RolloutRecord:

@@ -10,7 +10,7 @@ from workerplane.api import schemas as S
 from workerplane.api.deps import StoreDep
 from workerplane.api.rollout_schemas import RolloutOut
 from workerplane.api.rollouts import command_rollout, rollout_out
-from workerplane.planning.rollout import RolloutCommand
+from workerplane.planning.rollout_commands import RolloutCommand
 
 router = APIRouter(prefix="/worker-deployments/{name}/rollout", tags=["rollouts"])
 
