@@ -72,6 +72,12 @@ GATED = RolloutSpec(gate={"workflow_type": "Smoke", "timeout": 60})
         (_ready(), ALL_AT_ONCE, _state(paused_at=T0), [], "waiting-for-workers"),
         # A user set v2 current by hand: the rollout is done.
         (_ready(Routing(current="v2")), PROGRESSIVE, _state(), [], "succeeded"),
+        # Someone else made another version current: the rollout stops and says so.
+        (_ready(Routing("v9")), PROGRESSIVE, _state(), [], "failed"),
+        # Temporal keeps the ramp as a float32.
+        (_ready(Routing("v1", "v2", 33.29999923706055)), RolloutSpec(
+            strategy="progressive", steps=[{"ramp_percentage": 33.3, "pause": 60}]), _state(),
+         [], "ramping"),
         # Final phases never act.
         (_ready(), ALL_AT_ONCE, _state(phase="failed"), [], "failed"),
         (_ready(), ALL_AT_ONCE, _state(phase="rolled-back"), [], "rolled-back"),

@@ -263,6 +263,12 @@ def _plan(
         return _roll_back(routing, state)
     if routing.current == state.target:
         return [], _with(state, phase=RolloutPhase.SUCCEEDED, waiting_for=None, last_error=None)
+    if routing.current != state.previous:
+        reason = (
+            f"stopped: {routing.current or 'unversioned workers'} became current outside this"
+            " rollout"
+        )
+        return [], _with(state, phase=RolloutPhase.FAILED, reason=reason, waiting_for=None)
     if state.promote:
         return _promote(state)
     if state.paused_at is not None:
@@ -350,7 +356,9 @@ def _ramp(
     steps = spec.steps
     while state.step < len(steps):
         step = steps[state.step]
-        at_step = routing.ramping == state.target and routing.percentage == step.ramp_percentage
+        at_step = routing.ramping == state.target and _same_share(
+            routing.percentage, step.ramp_percentage
+        )
         if not at_step:
             return [SetRamping(state.target, step.ramp_percentage)], _with(
                 state, phase=RolloutPhase.RAMPING, step_since=None,
@@ -365,3 +373,8 @@ def _ramp(
                              waiting_for=waiting)  # fmt: skip
         state = _with(state, step=state.step + 1, step_since=None)
     return _promote(state)
+
+
+def _same_share(observed: float | None, wanted: float) -> bool:
+    """Temporal keeps a ramp as a float32: 33.3 comes back as 33.29999923706055."""
+    return observed is not None and abs(observed - wanted) < 1e-3

@@ -4,6 +4,7 @@ readiness as the controller published it, the stored routing, and the state."""
 
 from __future__ import annotations
 
+from workerplane.errors import NotFound
 from workerplane.planning.readiness import available_workers, min_workers
 from workerplane.planning.rollout import RolloutRecord, RolloutState, Routing, TargetReadiness
 from workerplane.store.store import Store
@@ -19,6 +20,8 @@ class StoreRolloutIO:
     def target(self, deployment: str, build_id: str) -> TargetReadiness:
         """The version's readiness (:class:`~workerplane.errors.NotFound` once it is gone)."""
         version = self._store.versions.get(deployment, build_id)
+        if version.deleting:
+            raise NotFound(f"version '{build_id}' of worker deployment '{deployment}' is deleted")
         wanted = set(version.spec.compute.scaling_groups)
         return TargetReadiness(
             namespace=version.namespace,
