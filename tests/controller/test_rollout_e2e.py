@@ -139,6 +139,9 @@ async def test_progressive_gated_rollouts_a_rollback_and_a_failed_gate(
             done = await _until(c, rollout, lambda r: r["target_version"] == "v2"
                                 and r["phase"] in ("succeeded", "failed"))  # fmt: skip
             assert done["phase"] == "succeeded" and done["gate"] == "passed", done
+            seen = [e["message"] for e in done["events"]]
+            assert "Temporal ramps 25% to v2 (step 1/2)" in seen, seen
+            assert "Temporal ramps 50% to v2 (step 2/2)" in seen, seen
             assert await temporal.get_workflow_handle(done["gate_workflow_id"]).result() == "v2:1"
             assert await _routing(temporal, name) == ("v2", "", 0.0)
             v1 = (await c.get(f"/v1/worker-deployments/{name}/versions/v1")).json()

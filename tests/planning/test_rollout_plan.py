@@ -9,7 +9,9 @@ from hypothesis import strategies as st
 
 from workerplane.config.rollout import RolloutSpec
 from workerplane.errors import Conflict
-from workerplane.planning.rollout import (
+from workerplane.planning.rollout import gate_workflow_id, plan_rollout, rollout_status
+from workerplane.planning.rollout_commands import RolloutCommand, apply_command
+from workerplane.planning.rollout_model import (
     GateObservation,
     GateOutcome,
     RolloutAction,
@@ -20,11 +22,7 @@ from workerplane.planning.rollout import (
     SetCurrent,
     SetRamping,
     StartGate,
-    gate_workflow_id,
-    plan_rollout,
-    rollout_status,
 )
-from workerplane.planning.rollout_commands import RolloutCommand, apply_command
 
 T0 = 1_000.0
 V1_CURRENT = Routing(current="v1")
@@ -118,6 +116,11 @@ def test_progressive_steps_wait_their_pause_once_temporal_ramps() -> None:
     _, second = plan_rollout(ramp50, PROGRESSIVE, moved.state, T0 + 61)
     actions, last = plan_rollout(ramp50, PROGRESSIVE, second.state, T0 + 61 + 120)
     assert actions == [SetCurrent("v2")] and last.phase is RolloutPhase.PROMOTING
+    assert [(e.at, e.message) for e in last.state.events] == [
+        (T0, "Temporal ramps 10% to v2 (step 1/2)"),
+        (T0 + 61, "Temporal ramps 50% to v2 (step 2/2)"),
+        (T0 + 181, "Temporal to make v2 the current version"),
+    ]
 
 
 def test_a_ramp_changed_by_someone_else_is_asked_again_and_its_pause_restarts() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from workerplane.config.rollout import RolloutSpec, RolloutStrategy
-from workerplane.planning.rollout import RolloutPhase, RolloutStatus
+from workerplane.planning.rollout_model import RolloutEvent, RolloutPhase, RolloutStatus
 
 
 class RolloutOut(BaseModel):
@@ -15,7 +15,8 @@ class RolloutOut(BaseModel):
     other strategies) of ``steps``; ``next_step_at`` is when its pause ends (epoch seconds, not
     while paused); ``gate`` is ``not started``, ``running``, ``passed`` or ``failed`` (``None``
     without a gate), run as the workflow ``gate_workflow_id``; ``reason`` says why it failed or
-    ended; ``last_error`` is the last call to Temporal that failed (it is retried).
+    ended; ``last_error`` is the last call to Temporal that failed (it is retried); ``events``
+    are what it saw happen (phases reached, each step's ramp as Temporal showed it).
     """
 
     deployment: str
@@ -33,6 +34,7 @@ class RolloutOut(BaseModel):
     paused: bool
     reason: str | None
     last_error: str | None
+    events: list[RolloutEvent]
     spec: RolloutSpec
     started_at: float
     updated_at: float
@@ -46,6 +48,7 @@ class RolloutOut(BaseModel):
             step=status.step, steps=status.steps, ramp_percentage=status.ramp_percentage,
             next_step_at=status.next_step_at, waiting_for=status.waiting_for, gate=status.gate,
             gate_workflow_id=state.gate_workflow_id,
-            paused=status.paused, reason=status.reason, last_error=state.last_error, spec=spec,
+            paused=status.paused, reason=status.reason, last_error=state.last_error,
+            events=list(state.events), spec=spec,
             started_at=state.started_at, updated_at=state.updated_at,
         )  # fmt: skip

@@ -12,8 +12,9 @@ from workerplane.api.schemas import VersionCreate
 from workerplane.api.service import version_spec
 from workerplane.config.model import DeploymentSpec
 from workerplane.errors import Invalid, NotFound, ValidationIssue
-from workerplane.planning.rollout import RolloutRecord, RolloutState, Routing, rollout_status
+from workerplane.planning.rollout import rollout_status
 from workerplane.planning.rollout_commands import RolloutCommand, apply_command
+from workerplane.planning.rollout_model import RolloutRecord, RolloutState, Routing
 from workerplane.store.store import Store
 from workerplane.store.views import DeploymentView
 

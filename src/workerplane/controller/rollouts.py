@@ -18,7 +18,8 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from workerplane.errors import NotFound
-from workerplane.planning.rollout import (
+from workerplane.planning.rollout import plan_rollout
+from workerplane.planning.rollout_model import (
     GateObservation,
     RolloutAction,
     RolloutObserved,
@@ -29,7 +30,6 @@ from workerplane.planning.rollout import (
     SetCurrent,
     StartGate,
     TargetReadiness,
-    plan_rollout,
 )
 
 logger = logging.getLogger("workerplane.rollouts")

@@ -13,188 +13,22 @@ User commands (pause, resume, promote, rollback) change the state through
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import StrEnum
-
-from pydantic import BaseModel, ConfigDict
-
 from workerplane.config.rollout import RolloutSpec, RolloutStrategy
-
-
-class RolloutPhase(StrEnum):
-    """Where a rollout is. The last three are final: nothing moves any more."""
-
-    WAITING_FOR_WORKERS = "waiting-for-workers"  # the new version's minimum is not polling yet
-    GATE = "gate"  # the gate workflow runs on the new version
-    RAMPING = "ramping"  # progressive: a share of new workflows goes to the new version
-    WAITING_FOR_PROMOTION = "waiting-for-promotion"  # manual: a user promotes it
-    PROMOTING = "promoting"  # asking Temporal to make the new version current
-    ROLLING_BACK = "rolling-back"  # asking Temporal to route to the previous version again
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    ROLLED_BACK = "rolled-back"
-
-
-FINAL_PHASES = frozenset({RolloutPhase.SUCCEEDED, RolloutPhase.FAILED, RolloutPhase.ROLLED_BACK})
-
-
-class GateOutcome(StrEnum):
-    """The gate workflow as Temporal describes it."""
-
-    NOT_FOUND = "not-found"
-    RUNNING = "running"
-    PASSED = "passed"
-    FAILED = "failed"
-
-
-@dataclass(frozen=True)
-class GateObservation:
-    outcome: GateOutcome
-    message: str | None = None
-
-
-@dataclass(frozen=True)
-class Routing:
-    """A deployment's routing in Temporal: the current version, and the ramping one with its
-    share of new workflows (``None``: unversioned workers, or no ramp)."""
-
-    current: str | None = None
-    ramping: str | None = None
-    percentage: float | None = None
-
-
-@dataclass(frozen=True)
-class TargetReadiness:
-    """The new version as the controller last published it: its namespace, its workers known
-    to poll, its minimum, and whether every group has reported."""
-
-    namespace: str | None
-    workers_ready: int
-    workers_required: int
-    reported: bool
-
-
-@dataclass(frozen=True)
-class RolloutObserved:
-    """What the runner saw this tick.
-
-    Attributes:
-        routing: Temporal's current and ramping versions.
-        workers_ready: the new version's workers known to poll.
-        workers_required: its minimum (the sum of its scalers' ``min_count``).
-        reported: every group of the new version has published a status (a version with a
-            minimum of zero is ready once it has).
-        gate: the gate workflow, once one was started.
-    """
-
-    routing: Routing
-    workers_ready: int = 0
-    workers_required: int = 0
-    reported: bool = False
-    gate: GateObservation | None = None
-
-    @property
-    def ready(self) -> bool:
-        return self.reported and self.workers_ready >= self.workers_required
-
-
-@dataclass(frozen=True)
-class StartGate:
-    """Start the gate workflow pinned to ``build_id`` (idempotent: the ID is the rollout's)."""
-
-    workflow_id: str
-    workflow_type: str
-    task_queue: str
-    input: object
-    build_id: str
-    timeout_s: float
-
-
-@dataclass(frozen=True)
-class SetRamping:
-    """Ramp ``percentage`` of new workflows to ``build_id`` (``None``: end the ramp)."""
-
-    build_id: str | None
-    percentage: float
-
-
-@dataclass(frozen=True)
-class SetCurrent:
-    """Make ``build_id`` the current version (``None``: unversioned workers)."""
-
-    build_id: str | None
-
-
-RolloutAction = StartGate | SetRamping | SetCurrent
-
-
-class RolloutState(BaseModel):
-    """What a rollout remembers between ticks (stored as JSON; times are epoch seconds).
-
-    Attributes:
-        target, previous: the new build, and the one current when the rollout began.
-        task_queue: where the gate runs unless the gate names a queue.
-        step: the progressive step in effect (an index into ``steps``).
-        step_since: when Temporal was first seen ramping at that step's percentage.
-        gate_workflow_id, gate_started_at, gate_passed: the gate's run.
-        paused_at: set while paused; a resume moves ``step_since`` on by the pause's length.
-        promote: a user asked to make the new version current at once.
-        waiting_for: what the last tick waited for, in words.
-        reason: why it failed or ended; last_error: the last call that failed (retried).
-    """
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-    deployment: str
-    target: str
-    previous: str | None
-    task_queue: str
-    started_at: float
-    updated_at: float
-    phase: RolloutPhase = RolloutPhase.WAITING_FOR_WORKERS
-    step: int = 0
-    step_since: float | None = None
-    gate_workflow_id: str | None = None
-    gate_started_at: float | None = None
-    gate_passed: bool = False
-    paused_at: float | None = None
-    promote: bool = False
-    waiting_for: str | None = None
-    reason: str | None = None
-    last_error: str | None = None
-
-    @property
-    def final(self) -> bool:
-        return self.phase in FINAL_PHASES
-
-
-@dataclass(frozen=True)
-class RolloutStatus:
-    """A rollout as users see it (API, CLI), and the state to remember (``state``)."""
-
-    state: RolloutState
-    strategy: RolloutStrategy
-    phase: RolloutPhase
-    step: int  # 1-based; 0 before a progressive rollout's first ramp, or for other strategies
-    steps: int
-    ramp_percentage: float | None
-    next_step_at: float | None
-    waiting_for: str | None
-    gate: str | None
-    paused: bool
-    reason: str | None
-
-
-@dataclass(frozen=True)
-class RolloutRecord:
-    """A stored rollout: its deployment's namespace, its spec, its state and its revision (the
-    compare-and-swap guard of every write)."""
-
-    namespace: str | None
-    spec: RolloutSpec
-    state: RolloutState
-    revision: int
-
+from workerplane.planning.rollout_model import (
+    MAX_EVENTS,
+    GateObservation,
+    GateOutcome,
+    RolloutAction,
+    RolloutEvent,
+    RolloutObserved,
+    RolloutPhase,
+    RolloutState,
+    RolloutStatus,
+    Routing,
+    SetCurrent,
+    SetRamping,
+    StartGate,
+)
 
 #: A gate still running this long after its own timeout has failed (Temporal times it out
 #: first; this covers a gate that never started, e.g. a queue nobody polls refused it).
@@ -245,8 +79,21 @@ def plan_rollout(
     observed: RolloutObserved, spec: RolloutSpec, state: RolloutState, now: float
 ) -> tuple[list[RolloutAction], RolloutStatus]:
     """The routing to ask for now, and the rollout's status (its ``state`` to remember)."""
-    actions, state = _plan(observed, spec, state.model_copy(update={"updated_at": now}), now)
-    return actions, rollout_status(state, spec, observed.routing)
+    actions, planned = _plan(observed, spec, state.model_copy(update={"updated_at": now}), now)
+    planned = _noted(state, planned)
+    return actions, rollout_status(planned, spec, observed.routing)
+
+
+def _noted(before: RolloutState, after: RolloutState) -> RolloutState:
+    """``after`` with an event when it reached another phase (unless this tick noted one)."""
+    if after.phase is before.phase or len(after.events) > len(before.events):
+        return after
+    return _note(after, after.updated_at, after.reason or after.waiting_for or str(after.phase))
+
+
+def _note(state: RolloutState, now: float, message: str) -> RolloutState:
+    events = (*state.events, RolloutEvent(at=now, phase=state.phase, message=message))
+    return _with(state, events=events[-MAX_EVENTS:])
 
 
 def _with(state: RolloutState, **changes: object) -> RolloutState:
@@ -283,8 +130,9 @@ def _plan(
         actions, state = _gate(observed.gate, spec, state, now)
         if not state.gate_passed:
             return actions, state
-    if spec.strategy is RolloutStrategy.ALL_AT_ONCE or state.previous is routing.current is None:
-        # A first build has nothing to ramp from (temporal-worker-controller does the same).
+    if spec.strategy is RolloutStrategy.ALL_AT_ONCE or state.previous is None:
+        # A first build has nothing to ramp from (temporal-worker-controller does the same);
+        # the routing is the previous one's here, so nothing is current yet.
         return _promote(state)
     if spec.strategy is RolloutStrategy.MANUAL:
         return [], _with(
@@ -364,13 +212,17 @@ def _ramp(
                 state, phase=RolloutPhase.RAMPING, step_since=None,
                 waiting_for=f"Temporal to ramp {step.ramp_percentage:g}% to {state.target}",
             )  # fmt: skip
-        since = state.step_since if state.step_since is not None else now
+        since = state.step_since
+        if since is None:  # Temporal shows this step's ramp for the first time: its pause starts
+            since = now
+            seen = f"Temporal ramps {step.ramp_percentage:g}% to {state.target}"
+            state = _with(state, phase=RolloutPhase.RAMPING, step_since=since)
+            state = _note(state, now, f"{seen} (step {state.step + 1}/{len(steps)})")
         if now < since + step.pause:
             waiting = (
                 f"step {state.step + 1}/{len(steps)}: {step.ramp_percentage:g}% for {step.pause:g}s"
             )
-            return [], _with(state, phase=RolloutPhase.RAMPING, step_since=since,
-                             waiting_for=waiting)  # fmt: skip
+            return [], _with(state, waiting_for=waiting)
         state = _with(state, step=state.step + 1, step_since=None)
     return _promote(state)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from workerplane.errors import Conflict
-from workerplane.planning.rollout import RolloutPhase, RolloutState, Routing
+from workerplane.planning.rollout_model import RolloutPhase, RolloutState, Routing
 
 
 class RolloutCommand(StrEnum):

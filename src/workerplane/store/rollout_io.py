@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from workerplane.errors import NotFound
 from workerplane.planning.readiness import available_workers, min_workers
-from workerplane.planning.rollout import RolloutRecord, RolloutState, Routing, TargetReadiness
+from workerplane.planning.rollout_model import RolloutRecord, RolloutState, Routing, TargetReadiness
 from workerplane.store.store import Store
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from workerplane.config.rollout import RolloutSpec
 from workerplane.errors import Conflict, NotFound
-from workerplane.planning.rollout import FINAL_PHASES, RolloutRecord, RolloutState
+from workerplane.planning.rollout_model import FINAL_PHASES, RolloutRecord, RolloutState
 from workerplane.store.db import Database
 from workerplane.store.models import Rollout, WorkerDeployment
 from workerplane.store.rows import find_deployment

@@ -26,7 +26,7 @@ from temporalio.common import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from workerplane.errors import Conflict
-from workerplane.planning.rollout import GateObservation, GateOutcome, Routing
+from workerplane.planning.rollout_model import GateObservation, GateOutcome, Routing
 from workerplane.temporal.connection import connect, resolve_connection
 
 #: Who Temporal records as having changed the routing.
