@@ -3,6 +3,7 @@ commands against a served API (no controller: the rollout waits for workers)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from api_support import ServerThread, make_api
 from typer.testing import CliRunner
 
 from workerplane.cli.main import app
+from workerplane.controller.rollouts import RolloutRunner
+from workerplane.store.rollout_io import StoreRolloutIO
 from workerplane.temporal.devserver import free_port
 
 runner = CliRunner()
@@ -51,6 +54,10 @@ def test_a_new_build_id_in_the_spec_starts_a_rollout_the_cli_shows_and_controls(
         assert "(unversioned) -> v2" in shown.output
         assert "waiting-for-workers" in shown.output
         assert "progressive, step 0/1" in shown.output
+        asyncio.run(RolloutRunner(StoreRolloutIO(api.store), None).tick())
+        ticked = runner.invoke(app, ["rollout", "status", "shop"]).output
+        assert "waiting for  the first status of v2's workers" in ticked
+        assert "progressive rollout of v2 from unversioned workers started" in ticked
         paused = runner.invoke(app, ["rollout", "pause", "shop", "-o", "json"])
         assert json.loads(paused.output)["paused"] is True
         again = runner.invoke(app, ["rollout", "pause", "shop"])

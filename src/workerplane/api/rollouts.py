@@ -14,7 +14,13 @@ from workerplane.config.model import DeploymentSpec
 from workerplane.errors import Invalid, NotFound, ValidationIssue
 from workerplane.planning.rollout import rollout_status
 from workerplane.planning.rollout_commands import RolloutCommand, apply_command
-from workerplane.planning.rollout_model import RolloutRecord, RolloutState, Routing
+from workerplane.planning.rollout_model import (
+    RolloutEvent,
+    RolloutPhase,
+    RolloutRecord,
+    RolloutState,
+    Routing,
+)
 from workerplane.store.store import Store
 from workerplane.store.views import DeploymentView
 
@@ -56,9 +62,15 @@ def start_rollout(store: Store, dep: DeploymentView, spec: DeploymentSpec) -> No
     if spec.rollout is None or spec.deployment is None:
         return
     now = time.time()
+    target, previous = spec.deployment.build_id, dep.current_build_id
+    started = RolloutEvent(
+        at=now, phase=RolloutPhase.WAITING_FOR_WORKERS,
+        message=f"{spec.rollout.strategy} rollout of {target} from"
+        f" {previous or 'unversioned workers'} started",
+    )  # fmt: skip
     state = RolloutState(
-        deployment=dep.name, target=spec.deployment.build_id, previous=dep.current_build_id,
-        task_queue=spec.task_queues[0], started_at=now, updated_at=now,
+        deployment=dep.name, target=target, previous=previous, task_queue=spec.task_queues[0],
+        started_at=now, updated_at=now, events=(started,),
     )  # fmt: skip
     store.rollouts.start(spec.rollout, state)
 

@@ -19,6 +19,10 @@ rollout_app = typer.Typer(
 )
 
 
+#: The newest events the table shows (``-o json`` has them all).
+RECENT_EVENTS = 5
+
+
 def _progress(r: dict[str, Any]) -> str:
     if r["strategy"] != "progressive":
         return str(r["strategy"])
@@ -33,7 +37,7 @@ def _next_step(at: float | None) -> str:
 
 
 def rollout_table(r: dict[str, Any]) -> Table:
-    """One rollout: what moves where, how far it is, and what it waits for."""
+    """One rollout: what moves where, how far it is, what it waits for, what happened last."""
     table = Table(show_header=False, box=None)
     rows = [
         ("deployment", r["deployment"]),
@@ -45,6 +49,10 @@ def rollout_table(r: dict[str, Any]) -> Table:
         ("gate", r["gate"] or ""),
         ("reason", r["reason"] or ""),
         ("last error", r["last_error"] or ""),
+    ]
+    rows += [
+        (time.strftime("%H:%M:%S", time.localtime(e["at"])), e["message"])
+        for e in r["events"][-RECENT_EVENTS:]
     ]
     for label, value in rows:
         if value:
