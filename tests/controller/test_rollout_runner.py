@@ -1,5 +1,6 @@
 """The rollout runner over a real store (SQLite) and a fake Temporal: the gate's start and outcome,
-a refused call shown and asked again, shards it does not own, and a target deleted under it."""
+a refused call and an unreachable Temporal shown and tried again, shards it does not own, and a
+target deleted under it."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ class FakeTemporal:
         self.gates: dict[str, GateObservation] = {}
         self.started: list[dict[str, Any]] = []
         self.refuse: str | None = None
+        self.down = False
 
     async def set_current(self, namespace: str, deployment: str, build_id: str | None) -> None:
         self._maybe_refuse()
@@ -52,6 +54,8 @@ class FakeTemporal:
         )
 
     async def routing(self, namespace: str, deployment: str) -> Routing:
+        if self.down:
+            raise RuntimeError("Temporal is unreachable")
         return self.routing_now
 
     async def start_gate(self, namespace: str, deployment: str, **start: Any) -> None:
@@ -126,6 +130,10 @@ def test_the_gate_starts_pinned_once_and_a_refused_call_is_shown_then_asked_agai
         refused = store.rollouts.get("shop").state
         assert refused.last_error == "SetCurrent: Temporal refused set-current: version not found"
         assert refused.phase is RolloutPhase.PROMOTING and refused.gate_passed
+        temporal.down = True
+        await runner.tick()
+        assert store.rollouts.get("shop").state.last_error == "observing: Temporal is unreachable"
+        temporal.down = False
         await runner.tick()
         await runner.tick()
         done = store.rollouts.get("shop").state

@@ -70,6 +70,9 @@ GATED = RolloutSpec(gate={"workflow_type": "Smoke", "timeout": 60})
         (_ready(), ALL_AT_ONCE, _state(paused_at=T0), [], "waiting-for-workers"),
         # A user set v2 current by hand: the rollout is done.
         (_ready(Routing(current="v2")), PROGRESSIVE, _state(), [], "succeeded"),
+        # Current, but a superseded build still ramps: its ramp ends, then it has succeeded.
+        (_ready(Routing("v2", "v9", 20)), ALL_AT_ONCE, _state(phase="promoting"),
+         [SetRamping(None, 0.0)], "promoting"),
         # Someone else made another version current: the rollout stops and says so.
         (_ready(Routing("v9")), PROGRESSIVE, _state(), [], "failed"),
         # Temporal keeps the ramp as a float32.

@@ -127,7 +127,13 @@ class RolloutRunner:
             await asyncio.to_thread(self._io.save, failed, record.revision)
             return
         namespace = target.namespace or record.namespace or self._namespace
-        observed = await self._observe(state, target, namespace)
+        try:
+            observed = await self._observe(state, target, namespace)
+        except Exception as err:  # Temporal unreachable, say: shown, and read again next tick
+            logger.warning("rollout of %s: cannot observe: %s", state.deployment, err)
+            unseen = state.model_copy(update={"last_error": f"observing: {err}"})
+            await asyncio.to_thread(self._io.save, unseen, record.revision)
+            return
         actions, status = plan_rollout(observed, record.spec, state, self._clock())
         error = await self._act(actions, state.deployment, namespace)
         next_state = status.state.model_copy(update={"last_error": error})

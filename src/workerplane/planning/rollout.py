@@ -108,6 +108,12 @@ def _plan(
         return [], state
     if state.phase is RolloutPhase.ROLLING_BACK:
         return _roll_back(routing, state)
+    if routing.current == state.target and routing.ramping is not None:
+        # Current, but an older rollout's build still ramps: that ramp ends first.
+        waiting = f"Temporal to end the ramp of {routing.ramping}"
+        return [SetRamping(None, 0.0)], _with(
+            state, phase=RolloutPhase.PROMOTING, waiting_for=waiting
+        )
     if routing.current == state.target:
         return [], _with(state, phase=RolloutPhase.SUCCEEDED, waiting_for=None, last_error=None)
     if routing.current != state.previous:
