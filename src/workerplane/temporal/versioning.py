@@ -16,7 +16,7 @@ from temporalio.api.workflowservice.v1 import (
     SetWorkerDeploymentCurrentVersionRequest,
     SetWorkerDeploymentRampingVersionRequest,
 )
-from temporalio.client import Client, WorkflowFailureError
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.common import (
     PinnedVersioningOverride,
     WorkerDeploymentVersion,
@@ -155,7 +155,7 @@ class Versioning:
         return GateObservation(outcome, message)
 
 
-async def _failure_message(handle: Any) -> str:
+async def _failure_message(handle: WorkflowHandle[Any, Any]) -> str:
     """The failed gate's error, as its workflow raised it."""
     try:
         await handle.result(follow_runs=False)
