@@ -4,15 +4,12 @@ and the runner (routing only stored, a clock of its own) moves it; commands and 
 from __future__ import annotations
 
 import time
-from typing import Any
 
-from api_support import Api
+from api_support import Api, publish_polling
 
 from workerplane.controller.rollouts import RolloutRunner
-from workerplane.planning.status import GroupStatus
 from workerplane.security.tokens import generate_token
 from workerplane.store.rollout_io import StoreRolloutIO
-from workerplane.store.rows import version_key
 
 DEPLOYMENTS = "/v1/worker-deployments"
 PROGRESSIVE = {
@@ -29,18 +26,6 @@ V1 = {
 }  # fmt: skip
 
 
-def _polling(store: Any, build_id: str, workers: int) -> None:
-    """Publish what the controller would: ``workers`` of the version polling."""
-    status = GroupStatus(
-        version_key=version_key("shop", build_id), group_id="g", provider_type="subprocess",
-        scaler_type="backlog", strategy="worker-set", workers_running=workers,
-        workers_ready=workers, in_flight=0, pollers=workers, backlog=0, backlog_age_s=0.0,
-        add_rate=0.0, dispatch_rate=0.0, desired=workers, last_decision="hold", last_reason="",
-        last_error=None, provider_validation_error=None, metrics_ok=True, updated_at=0.0,
-    )  # fmt: skip
-    store.controller.publish([status], partial=True)
-
-
 async def test_a_new_build_is_one_post_and_its_rollout_is_shown_and_controlled(api: Api) -> None:
     clock = [time.time()]  # the API stamps commands with the real clock
     runner = RolloutRunner(StoreRolloutIO(api.store), None, clock=lambda: clock[0])
@@ -53,7 +38,7 @@ async def test_a_new_build_is_one_post_and_its_rollout_is_shown_and_controlled(a
         first = (await c.get(f"{DEPLOYMENTS}/shop/rollout")).json()
         assert first["phase"] == "waiting-for-workers"
         assert first["waiting_for"] == "the first status of v1's workers"
-        _polling(api.store, "v1", 1)
+        publish_polling(api.store, "shop", "v1", 1)
         await runner.tick()
         await runner.tick()
         dep = (await c.get(f"{DEPLOYMENTS}/shop")).json()
@@ -70,7 +55,7 @@ async def test_a_new_build_is_one_post_and_its_rollout_is_shown_and_controlled(a
         assert rollout["target_version"] == "v2" and rollout["previous_version"] == "v1"
         assert (rollout["strategy"], rollout["steps"]) == ("progressive", 2)
 
-        _polling(api.store, "v2", 1)
+        publish_polling(api.store, "shop", "v2", 1)
         await runner.tick()  # asks for the first ramp
         await runner.tick()  # sees it: the step's pause starts
         status = (await c.get(f"{DEPLOYMENTS}/shop/rollout")).json()

@@ -8,7 +8,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from api_support import make_store
+from api_support import make_store, publish_polling
 
 from workerplane.config.model import DeploymentSpec
 from workerplane.config.rollout import RolloutSpec
@@ -21,9 +21,7 @@ from workerplane.planning.rollout_model import (
     RolloutState,
     Routing,
 )
-from workerplane.planning.status import GroupStatus
 from workerplane.store.rollout_io import StoreRolloutIO
-from workerplane.store.rows import version_key
 from workerplane.store.store import Store
 
 
@@ -81,14 +79,7 @@ def _version(store: Store, build_id: str, workers: int) -> None:
         }}},
     })  # fmt: skip
     store.versions.create("shop", build_id, spec, None)
-    status = GroupStatus(
-        version_key=version_key("shop", build_id), group_id="g", provider_type="subprocess",
-        scaler_type="backlog", strategy="worker-set", workers_running=workers,
-        workers_ready=workers, in_flight=0, pollers=workers, backlog=0, backlog_age_s=0.0,
-        add_rate=0.0, dispatch_rate=0.0, desired=workers, last_decision="hold", last_reason="",
-        last_error=None, provider_validation_error=None, metrics_ok=True, updated_at=0.0,
-    )  # fmt: skip
-    store.controller.publish([status], partial=True)
+    publish_polling(store, "shop", build_id, workers)
 
 
 def _start(store: Store, spec: RolloutSpec) -> None:
