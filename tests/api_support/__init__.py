@@ -14,10 +14,27 @@ from fastapi import FastAPI
 from workerplane.api.app import create_app
 from workerplane.api.server import uvicorn_config
 from workerplane.api.settings import ApiSettings
+from workerplane.planning.status import GroupStatus
 from workerplane.security.crypto import SecretBox
 from workerplane.security.tokens import generate_token
 from workerplane.store.db import Database
+from workerplane.store.rows import version_key
 from workerplane.store.store import Store
+
+
+def publish_polling(
+    store: Store, deployment: str, build_id: str, workers: int, group_id: str = "g"
+) -> None:
+    """Publish what a controller would: ``workers`` of the version's group polling."""
+    status = GroupStatus(
+        version_key=version_key(deployment, build_id), group_id=group_id,
+        provider_type="subprocess", scaler_type="backlog", strategy="worker-set",
+        workers_running=workers, workers_ready=workers, in_flight=0, pollers=workers, backlog=0,
+        backlog_age_s=0.0, add_rate=0.0, dispatch_rate=0.0, desired=workers,
+        last_decision="hold", last_reason="", last_error=None, provider_validation_error=None,
+        metrics_ok=True, updated_at=0.0,
+    )  # fmt: skip
+    store.controller.publish([status], partial=True)
 
 
 def make_store(url: str) -> Store:

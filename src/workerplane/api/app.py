@@ -37,6 +37,7 @@ from workerplane.api.routers import (
     deployments,
     endpoints,
     health,
+    rollouts,
     telemetry,
     tokens,
     versions,
@@ -107,7 +108,7 @@ def create_app(
     for error in (DBAPIError, PoolTimeout, psycopg.Error):
         app.add_exception_handler(error, _on_database_error)
     app.include_router(health.router)
-    for resource in (deployments, versions, endpoints, telemetry):
+    for resource in (deployments, versions, rollouts, endpoints, telemetry):
         app.include_router(
             resource.router,
             prefix="/v1",

@@ -20,8 +20,10 @@ from pydantic import (
     model_validator,
 )
 
+from workerplane.api.rollout_schemas import RolloutOut
 from workerplane.api.status_schemas import ComputeStatusOut, SunsetOut
 from workerplane.config.model import ComputeConfig, ScalingGroup
+from workerplane.config.rollout import RolloutSpec
 from workerplane.security.crypto import SEALED_PREFIX
 from workerplane.store.endpoint_fields import (
     Command,
@@ -149,6 +151,8 @@ class DeploymentOut(BaseModel):
     conflict_token: str
     created_at: float
     updated_at: float
+    #: The rollout of its newest build (only when one deployment is described).
+    rollout: RolloutOut | None = None
 
 
 class DeploymentList(BaseModel):
@@ -180,14 +184,20 @@ class SetRampingVersion(RequestModel):
 
 
 class VersionCreate(RequestModel):
-    """``CreateWorkerDeploymentVersion`` plus what workerplane needs to run the workers."""
+    """``CreateWorkerDeploymentVersion`` plus what workerplane needs to run the workers.
+
+    A new build of a deployment that has versions may leave out ``task_queues``,
+    ``compute_config`` and ``rollout``: they are copied from its current (else newest) version.
+    With a ``rollout`` the new version is rolled out (docs/rollouts.md).
+    """
 
     build_id: BuildId
-    task_queues: list[Annotated[str, StringConstraints(min_length=1, max_length=255)]] = Field(
-        min_length=1, max_length=100
+    task_queues: list[Annotated[str, StringConstraints(min_length=1, max_length=255)]] | None = (
+        Field(default=None, min_length=1, max_length=100)
     )
-    compute_config: ComputeConfig
+    compute_config: ComputeConfig | None = None
     temporal_namespace: Namespace | None = None
+    rollout: RolloutSpec | None = None
     request_id: RequestId | None = None
 
 

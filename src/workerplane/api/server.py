@@ -3,7 +3,8 @@
 uvicorn serves the app; next to it a task waits for the controller lease, runs the controller on
 the store-backed spec source and status sink while it holds the lease (their writes fenced by the
 lease's token), and stops it if the lease is lost; then it stands by to take the lease again. No
-database error ends that task. Migrations run before anything else.
+database error ends that task. Migrations run before anything else. The rollout runner
+(:mod:`workerplane.controller.rollouts`) runs beside the controller, on the same lease or shards.
 
 With ``shards`` (``serve --shards K``) the replicas share the work instead: each holds some of K
 shard leases and runs a controller on the versions of those shards
@@ -28,11 +29,6 @@ from typing import Any
 import uvicorn
 from anyio import to_thread
 from sqlalchemy.engine import make_url
-from temporalio.api.workflowservice.v1 import (
-    SetWorkerDeploymentCurrentVersionRequest,
-    SetWorkerDeploymentRampingVersionRequest,
-)
-from temporalio.service import RPCError
 
 from workerplane.api.app import create_app
 from workerplane.api.readiness import ServeRuntime, TemporalHealth, watch_temporal
@@ -41,20 +37,22 @@ from workerplane.api.settings import ApiSettings
 from workerplane.controller.controller import Controller, ControllerSettings
 from workerplane.controller.interfaces import ProviderFactory
 from workerplane.controller.prometheus import ProcessMetrics
+from workerplane.controller.rollouts import RolloutRunner
 from workerplane.controller.telemetry import RecordingStatusSink, TelemetryRecorder
 from workerplane.controller.worker_reports import PushedSketches, reporting_providers
-from workerplane.errors import Conflict
 from workerplane.providers.kubernetes.provider import load_cluster_policy
 from workerplane.security.crypto import load_secret_box
 from workerplane.security.redact import install_log_scrubber, register_secret
 from workerplane.store.controller_io import FencingSource, StoreSpecSource, StoreStatusSink
 from workerplane.store.db import Database, default_sqlite_url, normalize_url
-from workerplane.store.leases import ControllerLease
+from workerplane.store.leases import ControllerLease, LeaseLost
+from workerplane.store.rollout_io import StoreRolloutIO
+from workerplane.store.rows import version_key
 from workerplane.store.shard_keeper import ShardKeeper
-from workerplane.store.shards import ShardStore
+from workerplane.store.shards import ShardScope, ShardStore
 from workerplane.store.store import Store
 from workerplane.store.telemetry import DEFAULT_RETENTION_S, StoreTelemetrySink
-from workerplane.temporal.connection import connect, resolve_connection
+from workerplane.temporal.versioning import Versioning, temporal_routing_hook
 
 logger = logging.getLogger("workerplane.serve")
 
@@ -161,42 +159,6 @@ def build_store(config: ServeConfig) -> Store:
         register_secret(token)
         store.tokens.add(token, "serve")
     return store
-
-
-def temporal_routing_hook(address: str) -> Any:
-    """A hook that mirrors routing to Temporal (SetWorkerDeploymentCurrent/RampingVersion)."""
-    clients: dict[str, Any] = {}
-
-    async def hook(op: str, args: dict[str, Any]) -> None:
-        namespace = args["namespace"]
-        client = clients.get(namespace)
-        if client is None:
-            client = await connect(resolve_connection(address=address, namespace=namespace))
-            clients[namespace] = client
-        service = client.workflow_service
-        try:
-            if op == "set_current":
-                await service.set_worker_deployment_current_version(
-                    SetWorkerDeploymentCurrentVersionRequest(
-                        namespace=namespace, deployment_name=args["deployment"],
-                        build_id=args["build_id"] or "", identity="workerplane",
-                        allow_no_pollers=True,
-                        ignore_missing_task_queues=True,
-                    )
-                )  # fmt: skip
-            elif op == "set_ramping":
-                await service.set_worker_deployment_ramping_version(
-                    SetWorkerDeploymentRampingVersionRequest(
-                        namespace=namespace, deployment_name=args["deployment"],
-                        build_id=args["build_id"] or "", percentage=float(args["percentage"]),
-                        identity="workerplane", ignore_missing_task_queues=True,
-                        allow_no_pollers=True,
-                    )
-                )  # fmt: skip
-        except RPCError as err:
-            raise Conflict(f"Temporal refused {op.replace('_', '-')}: {err.message}") from None
-
-    return hook
 
 
 async def serve(
@@ -311,6 +273,7 @@ async def _controller_loop(
         run_stop = asyncio.Event()
         keeper = asyncio.create_task(lease.keep(run_stop))
         relay_task = asyncio.create_task(_first_of(stop, lease.lost, then=run_stop))
+        rollouts = asyncio.create_task(_rollout_runner(store, config).run(run_stop))
         try:
             await controller.run(run_stop)
         finally:
@@ -318,6 +281,7 @@ async def _controller_loop(
             await controller.shutdown(drain=config.drain_on_exit and stop.is_set())
             untrack()
             run_stop.set()
+            await rollouts
             relay_task.cancel()
             keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -360,6 +324,32 @@ def _controller(
     )
 
 
+def _rollout_runner(
+    store: Store,
+    config: ServeConfig,
+    covers: Callable[[str, str], bool] = lambda _deployment, _build: True,
+) -> RolloutRunner:
+    """The rollouts next to a controller, asking Temporal for routing when ``serve`` mirrors
+    routing to it (else they move the stored routing only)."""
+    versioning = Versioning(config.temporal_address) if config.temporal_routing else None
+    return RolloutRunner(
+        StoreRolloutIO(store), versioning, default_namespace=config.namespace,
+        interval_s=config.refresh_s, covers=covers,
+    )  # fmt: skip
+
+
+def _shard_covers(scope: Callable[[], ShardScope]) -> Callable[[str, str], bool]:
+    """Whether a version falls in a shard held now (none once the shards changed)."""
+
+    def covers(deployment: str, build_id: str) -> bool:
+        try:
+            return scope().covers(version_key(deployment, build_id))
+        except LeaseLost:
+            return False
+
+    return covers
+
+
 async def _sharded_controller_loop(
     store: Store, keeper: ShardKeeper, config: ServeConfig, stop: asyncio.Event, wiring: _Wiring
 ) -> None:
@@ -378,12 +368,16 @@ async def _sharded_controller_loop(
             untrack = wiring.metrics.track(controller.statuses)
             run_stop = asyncio.Event()
             relay_task = asyncio.create_task(_first_of(stop, keeper.shrunk, then=run_stop))
+            runner = _rollout_runner(store, config, covers=_shard_covers(scope))
+            rollouts = asyncio.create_task(runner.run(run_stop))
             try:
                 await controller.run(run_stop)
             finally:
                 await controller.shutdown(drain=config.drain_on_exit and stop.is_set())
                 untrack()
                 relay_task.cancel()
+                run_stop.set()
+                await rollouts
             await keeper.release_surplus()
     finally:
         keeper_stop.set()

@@ -1,5 +1,5 @@
 """CLI commands of the control-plane service: ``serve``, ``push``, ``endpoints``, ``versions``,
-``tokens``, ``keys``.
+``rollout``, ``tokens``, ``keys``.
 
 The main app mounts them::
 
@@ -22,6 +22,7 @@ from workerplane.cli.endpoints import endpoints_app
 from workerplane.cli.keys import keys_app
 from workerplane.cli.options import LogFormatOpt, TemporalAddressOpt, TemporalScalerOpt
 from workerplane.cli.output import err_console
+from workerplane.cli.rollouts import rollout_app
 from workerplane.cli.tokens import tokens_app
 from workerplane.cli.versions import versions_app
 from workerplane.config.loader import SpecError
@@ -142,6 +143,7 @@ def register(app: typer.Typer) -> None:
     """Mount everything on the main ``workerplane`` app."""
     app.add_typer(endpoints_app, name="endpoints")
     app.add_typer(versions_app, name="versions")
+    app.add_typer(rollout_app, name="rollout")
     app.add_typer(tokens_app, name="tokens")
     app.add_typer(keys_app, name="keys")
     app.command("serve")(serve)

@@ -327,7 +327,7 @@ def _mount_subcommands() -> None:
 
     app.command("status")(status)
     app.command("nexus-handler")(nexus_handler)
-    register(app)  # serve, push, endpoints, versions, tokens, keys
+    register(app)  # serve, push, endpoints, versions, rollout, tokens, keys
     app.add_typer(
         export_app, name="export", help="Export a deployment to other autoscalers (KEDA)."
     )

@@ -74,14 +74,15 @@ def versions_create(
     url: str | None = UrlOpt, token: str | None = TokenOpt, profile: str | None = ProfileOpt,
     output: OutputFormat = OutputOpt,
 ) -> None:  # fmt: skip
-    """Create a worker deployment version (and its deployment, if new) from a YAML spec."""
+    """Create a worker deployment version (and its deployment, if new) from a YAML spec; with a
+    ``rollout`` section (in the spec or the current version's), the new build is rolled out."""
     spec = _load_spec(file)
     deployment, build_id = spec.target()
     plain = reveal_spec(spec)
     body = {
         "build_id": build_id, "task_queues": plain["task_queues"],
         "compute_config": plain["compute"], "temporal_namespace": spec.temporal.namespace,
-        "request_id": request_id,
+        "rollout": plain.get("rollout"), "request_id": request_id,
     }  # fmt: skip
     connection = Connection(url, token, profile)
     with connection.client() as client:

@@ -196,6 +196,13 @@ class WorkerplaneClient:
     def delete_version(self, deployment: str, build_id: str) -> Any:
         return self._call("DELETE", f"/v1/worker-deployments/{deployment}/versions/{build_id}")
 
+    def get_rollout(self, deployment: str) -> Any:
+        return self._call("GET", f"/v1/worker-deployments/{deployment}/rollout")
+
+    def rollout_command(self, deployment: str, command: str) -> Any:
+        """``pause``, ``resume``, ``promote`` or ``rollback`` the deployment's rollout."""
+        return self._call("POST", f"/v1/worker-deployments/{deployment}/rollout/{command}")
+
     def set_current(
         self, deployment: str, build_id: str | None, conflict_token: str | None = None
     ) -> Any:

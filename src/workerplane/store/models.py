@@ -262,3 +262,22 @@ class WorkerReport(Base):
     #: The worker's schedule-to-start since it started (a latency sketch's wire form).
     sketch_json: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[float] = mapped_column(Float, index=True)
+
+
+class Rollout(Base):
+    """The rollout of a deployment's newest build: its ``rollout`` spec and its state, both
+    JSON (:class:`~workerplane.planning.rollout.RolloutState`). One per deployment: a newer
+    build's rollout replaces it. ``revision`` grows on every write (compare-and-swap between the
+    runner and the API's commands); ``phase`` is copied out of the state to find live ones."""
+
+    __tablename__ = "rollouts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    deployment_id: Mapped[int] = mapped_column(
+        ForeignKey("worker_deployments.id", ondelete="CASCADE"), unique=True
+    )
+    phase: Mapped[str] = mapped_column(String(32), index=True)
+    spec_json: Mapped[str] = mapped_column(Text)
+    state_json: Mapped[str] = mapped_column(Text)
+    revision: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[float] = mapped_column(Float)

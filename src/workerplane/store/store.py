@@ -15,6 +15,7 @@ from workerplane.store.deployments import DeploymentStore
 from workerplane.store.endpoints import EndpointStore
 from workerplane.store.leases import LeaseStore
 from workerplane.store.models import DeploymentVersion
+from workerplane.store.rollouts import RolloutStore
 from workerplane.store.telemetry import TelemetryStore
 from workerplane.store.tokens import AuditLog, TokenStore
 from workerplane.store.versions import VersionStore
@@ -45,6 +46,7 @@ class Store:
         self.audit = AuditLog(db)
         self.deployments = DeploymentStore(db)
         self.versions = VersionStore(db, box)
+        self.rollouts = RolloutStore(db)
         self.endpoints = EndpointStore(db, box, self.versions)
         self.controller = ControllerIO(db, box)
         self.leases = LeaseStore(db)

@@ -12,6 +12,7 @@ from workerplane.api import schemas as S
 from workerplane.api.deps import RoutingDep, SettingsDep, StoreDep
 from workerplane.api.pagination import PageRequest, encode_page_token, page_params
 from workerplane.api.responses import deployment_out
+from workerplane.api.rollouts import maybe_rollout_out
 from workerplane.errors import NotFound
 from workerplane.store.store import Store
 from workerplane.store.views import DeploymentView
@@ -52,7 +53,9 @@ def list_deployments(
 
 @router.get("/{name}", response_model=S.DeploymentOut)
 def describe_deployment(name: S.DeploymentName, store: StoreDep) -> S.DeploymentOut:
-    return deployment_out(store.deployments.get(name))
+    """The deployment, its routing, and the rollout of its newest build."""
+    view = store.deployments.get(name)
+    return deployment_out(view).model_copy(update={"rollout": maybe_rollout_out(store, view)})
 
 
 @router.delete("/{name}", status_code=204)

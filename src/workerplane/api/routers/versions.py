@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from workerplane.api import schemas as S
 from workerplane.api.deps import SettingsDep, StoreDep
 from workerplane.api.responses import version_out
+from workerplane.api.rollouts import new_version_spec, start_rollout
 from workerplane.api.service import (
     check_spec,
     provider_checks,
@@ -43,20 +44,17 @@ def create_version(
     store: StoreDep,
     settings: SettingsDep,
 ) -> S.VersionOut:
-    """``CreateWorkerDeploymentVersion`` with a compute config."""
+    """``CreateWorkerDeploymentVersion`` with a compute config; with a ``rollout`` (given, or
+    the current version's), the new build is rolled out."""
     dep = store.deployments.get(name)
-    spec = version_spec(
-        name,
-        body.build_id,
-        list(body.task_queues),
-        body.compute_config,
-        body.temporal_namespace or dep.namespace,
-    )
+    spec = new_version_spec(store, dep, body)
     check_spec(spec, settings.cluster_policy)
     view, created = store.versions.create(
         name, body.build_id, spec, body.request_id, body.fingerprint()
     )
-    if not created:
+    if created:
+        start_rollout(store, dep, spec)
+    else:
         response.status_code = 200
     return version_out(view)
 
