@@ -79,7 +79,7 @@ class GroupStatusOut(BaseModel):
 
 
 class SunsetOut(BaseModel):
-    """A draining version's sunset (docs/sunset.md); times are epoch seconds."""
+    """A draining version's sunset (docs/rollouts.md, Sunset); times are epoch seconds."""
 
     phase: str = Field(description="active, draining, drained, scaled-down or delete")
     drainage: str = Field(description="Temporal's drainage: none, draining or drained")

@@ -3,7 +3,7 @@ its build ID from the pod template.
 
 Two definitions that differ only in scaling knobs (min, max, targets) get the same build ID, so
 resizing never makes a new version; a new image, command, environment or resource request does,
-and the old version drains (docs/sunset.md).
+and the old version drains (docs/rollouts.md, Sunset).
 """
 
 from __future__ import annotations

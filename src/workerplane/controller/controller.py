@@ -77,8 +77,8 @@ class ControllerSettings:
         shared_read_window_s: a read finished this recently answers other groups asking the
             same (the server caches stats for 5 s anyway).
         drainage_read_interval_s: how often a draining version's drainage is read from
-            Temporal for its sunset (docs/sunset.md; the server refreshes it every 3 minutes by
-            default, so more often buys little).
+            Temporal for its sunset (docs/rollouts.md, Sunset; the server refreshes it every
+            3 minutes by default, so more often buys little).
     """
 
     state_dir: Path

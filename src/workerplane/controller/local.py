@@ -35,7 +35,7 @@ class FileSpecSource:
     A reload that changes a versioned spec's ``deployment.build_id`` (by hand, or through
     ``build_id: auto`` and a new image or command) is a new version: the previous one keeps
     running as draining, serving its pinned workflows until its sunset deletes it
-    (docs/sunset.md). Going back to a build ID still draining makes it active again.
+    (docs/rollouts.md, Sunset). Going back to a build ID still draining makes it active again.
     """
 
     def __init__(self, path: Path) -> None:
