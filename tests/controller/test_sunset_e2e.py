@@ -153,8 +153,13 @@ async def test_a_drained_version_is_scaled_down_then_deleted(
 
         # Drained: scaled down, then deleted (its groups are gone, v2 runs on).
         await running.wait_for(lambda: not _of(controller.statuses(), v1), timeout_s=120)
-        phases = {s.sunset.phase for snap in history for s in _of(snap, v1) if s.sunset}
-        assert SunsetPhase.SCALED_DOWN in phases
+        # It was deleted only at zero, after Temporal said drained. (With 1 s delays, a loaded
+        # machine may not publish a cycle in the scaled-down phase before the delete; the phase
+        # order itself is covered by tests/planning/test_sunset.py.)
+        last_seen = [s for snap in history for s in _of(snap, v1)][-1]
+        assert last_seen.workers_running == 0
+        assert last_seen.sunset is not None
+        assert last_seen.sunset.phase in (SunsetPhase.DRAINED, SunsetPhase.SCALED_DOWN)
         assert _of(controller.statuses(), v2)
         gone = group_directory(state, v1, "workers")
         await running.wait_for(lambda: not gone.exists(), timeout_s=30)  # its state went too
