@@ -12,6 +12,7 @@ from dataclasses import replace
 
 from workerplane.scaling.slo_model import (
     ARRIVAL_TAU_S,
+    ARRIVALS_FELL_SIGMAS,
     DEFAULT_STARTUP_MS,
     DOWN_HORIZON,
     IDLE_RATE_EPSILON,
@@ -113,7 +114,12 @@ class QueuePlanner:
             # scale actions, p95 1.68 -> 1.23 s at the same cost).
             load = min(avg, state.recent[0][1])
             if rate is not None and state.arrival_sample is not None:
-                load = max(load, min(rate, state.arrival_sample) * dur)
+                floor_rate = min(rate, state.arrival_sample)
+                if not fresh and state.fresh_ms is not None:
+                    floor_rate = self._arrivals_since_fresh(
+                        state, floor_rate, done + in_flight, now_ms
+                    )
+                load = max(load, floor_rate * dur)
         else:
             # Busy slots cap what runs; the arrival rate is what the queue must absorb.
             load = (rate if rate is not None else stats.add_rate) * dur
@@ -203,6 +209,27 @@ class QueuePlanner:
         if desired != raw:
             txt += f", clamped to {desired}"
         return state, desired, txt
+
+    def _arrivals_since_fresh(
+        self, state: SloState, rate: float, started_or_running: float, now_ms: int
+    ) -> float:
+        """The arrival rate floor, lowered when the tasks started since the last fresh stats say
+        the arrivals have fallen.
+
+        With a slot free, what arrives starts: the starts since the fresh stats (completions
+        plus the change in flight), less what those stats saw waiting, are the arrivals since.
+        Far fewer than ``rate`` predicts (``ARRIVALS_FELL_SIGMAS`` below, Poisson) means the
+        arrivals fell: a storm's end, which the 5 s stats cache would otherwise hide, holding
+        the storm's workers idle until the next fresh reply. A quiet second of a steady stream
+        is within the noise and keeps the floor.
+        """
+        assert state.fresh_ms is not None
+        span_s = (now_ms - state.fresh_ms) / 1000.0
+        arrived = max(0.0, started_or_running - state.fresh_in_flight - state.fresh_backlog)
+        expected = rate * span_s
+        if arrived < expected - ARRIVALS_FELL_SIGMAS * math.sqrt(expected):
+            return arrived / span_s
+        return rate
 
     def _warm(self, state: SloState, startup_s: float, now_ms: int) -> tuple[int, str]:
         """Ski rental for a group with nothing running or waiting: keep one worker warm, or let
