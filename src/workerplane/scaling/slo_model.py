@@ -175,7 +175,8 @@ class SloState:
         reported_s: the last task duration the workers reported that was trusted.
         reported_n: the finished tasks behind ``reported_s``, decayed over ``REPORTED_TAU_S``.
         idle_since_ms: since when nothing has run or waited (``None``: something does).
-        release_now: ski rental let the idle group go: scale to zero without the window.
+        release_now: scale down without the window: ski rental let the idle group go, or the
+            counted starts say the arrivals have fallen and nothing waits.
     """
 
     size: int | None = None

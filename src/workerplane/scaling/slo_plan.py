@@ -105,6 +105,7 @@ class QueuePlanner:
             last_in_flight=in_flight,
             last_completed=total,
         )
+        arrivals_fell = False
         if (backlog == 0 or not fresh) and not saturated:
             # Nothing waits, or a cached copy while a slot is free: what runs is the load. The
             # average smooths noise; the recent peak cuts its lag when work falls away. The
@@ -115,10 +116,11 @@ class QueuePlanner:
             load = min(avg, state.recent[0][1])
             if rate is not None and state.arrival_sample is not None:
                 floor_rate = min(rate, state.arrival_sample)
-                if not fresh and state.fresh_ms is not None:
-                    floor_rate = self._arrivals_since_fresh(
-                        state, floor_rate, done + in_flight, now_ms
-                    )
+                counted = counted_arrivals(state, fresh, started, done + in_flight, now_ms, dt_s)
+                fell = [a / span for a, span in counted if arrivals_fell_below(floor_rate, a, span)]
+                if fell:
+                    arrivals_fell = True
+                    floor_rate = min(fell)
                 load = max(load, floor_rate * dur)
         else:
             # Busy slots cap what runs; the arrival rate is what the queue must absorb.
@@ -199,6 +201,11 @@ class QueuePlanner:
             # busy saves nothing until its tasks end (and a group whose tasks still pour in, its
             # load average lagging, would retire the workers just started for them).
             raw = max(raw, math.floor(load / k), math.floor(in_flight / k))
+            # Once the counted starts say the arrivals have fallen and nothing waits, the idle
+            # workers go now: the scale-down window guards against a load that comes back
+            # within a startup, and this one has gone (a storm's workers idled through the
+            # window: 21 of them for 5 s after each scheduled storm).
+            state = replace(state, release_now=arrivals_fell and waiting == 0)
         desired = min(max(raw, d.min_count), d.max_count)
         state = replace(state, backlog_est=waiting)
         txt = (
@@ -209,27 +216,6 @@ class QueuePlanner:
         if desired != raw:
             txt += f", clamped to {desired}"
         return state, desired, txt
-
-    def _arrivals_since_fresh(
-        self, state: SloState, rate: float, started_or_running: float, now_ms: int
-    ) -> float:
-        """The arrival rate floor, lowered when the tasks started since the last fresh stats say
-        the arrivals have fallen.
-
-        With a slot free, what arrives starts: the starts since the fresh stats (completions
-        plus the change in flight), less what those stats saw waiting, are the arrivals since.
-        Far fewer than ``rate`` predicts (``ARRIVALS_FELL_SIGMAS`` below, Poisson) means the
-        arrivals fell: a storm's end, which the 5 s stats cache would otherwise hide, holding
-        the storm's workers idle until the next fresh reply. A quiet second of a steady stream
-        is within the noise and keeps the floor.
-        """
-        assert state.fresh_ms is not None
-        span_s = (now_ms - state.fresh_ms) / 1000.0
-        arrived = max(0.0, started_or_running - state.fresh_in_flight - state.fresh_backlog)
-        expected = rate * span_s
-        if arrived < expected - ARRIVALS_FELL_SIGMAS * math.sqrt(expected):
-            return arrived / span_s
-        return rate
 
     def _warm(self, state: SloState, startup_s: float, now_ms: int) -> tuple[int, str]:
         """Ski rental for a group with nothing running or waiting: keep one worker warm, or let
@@ -269,3 +255,37 @@ class QueuePlanner:
             else DEFAULT_STARTUP_MS
         )
         return min(max(learned, MIN_DELAY_MS), MAX_DELAY_MS)
+
+
+def arrivals_fell_below(rate: float, arrived: float, span_s: float) -> bool:
+    """Whether ``arrived`` tasks in ``span_s`` are far fewer than ``rate`` predicts:
+    ``ARRIVALS_FELL_SIGMAS`` standard deviations below (Poisson). A quiet second of a steady
+    stream is within the noise; a storm's end is not."""
+    expected = rate * span_s
+    return arrived < expected - ARRIVALS_FELL_SIGMAS * math.sqrt(expected)
+
+
+def counted_arrivals(
+    state: SloState,
+    fresh: bool,
+    started: float | None,
+    started_or_running: float,
+    now_ms: int,
+    dt_s: float,
+) -> list[tuple[float, float]]:
+    """Arrivals counted by the tasks that started, as ``(tasks, seconds)`` windows, while a slot
+    is free (what arrives then starts at once).
+
+    Since the last fresh stats: the starts (completions plus the change in flight) less what
+    those stats saw waiting. Since the previous observation, when the provider counts
+    completions: the starts less what was estimated waiting then. Both are known before the
+    next fresh reply: the 5 s stats cache would otherwise hide a storm's end and hold its
+    workers idle until then.
+    """
+    windows: list[tuple[float, float]] = []
+    if not fresh and state.fresh_ms is not None and now_ms > state.fresh_ms:
+        since_fresh = started_or_running - state.fresh_in_flight - state.fresh_backlog
+        windows.append((max(0.0, since_fresh), (now_ms - state.fresh_ms) / 1000.0))
+    if started is not None and dt_s > 0:
+        windows.append((max(0.0, started - state.backlog_est), dt_s))
+    return windows
