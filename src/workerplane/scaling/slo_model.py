@@ -167,7 +167,10 @@ class SloState:
         arrival_rate: tasks/s arriving between fresh stats, smoothed (``None`` until seen).
         arrival_sample: tasks/s arriving between the last two fresh stats, not smoothed.
         fresh_ms, fresh_backlog, fresh_in_flight: time, backlog and in-flight count of the last
-            fresh stats.
+            fresh stats (or of the last uncached reading that nothing waits), from which the
+            arrivals are counted.
+        surge_rate: the arrivals/s of the last count, when far above the average before it (a
+            storm's start); ``None`` otherwise.
         done_since: tasks estimated to have completed since then (in flight / duration).
         last_in_flight: the in-flight count of the previous observation.
         littles_s: the task duration by Little's law alone (``None`` until a steady stretch).
@@ -199,6 +202,7 @@ class SloState:
     fresh_ms: int | None = None
     fresh_backlog: float = 0.0
     fresh_in_flight: float = 0.0
+    surge_rate: float | None = None
     done_since: float = 0.0
     last_in_flight: float = 0.0
     littles_s: float | None = None

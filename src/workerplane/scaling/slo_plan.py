@@ -86,14 +86,20 @@ class QueuePlanner:
             busy = (state.last_in_flight + in_flight) / 2.0
             done = state.done_since + max(busy / dur * dt_s, state.last_in_flight - in_flight)
         rate = state.arrival_rate
-        if fresh:
+        # No worker polls and the cached stats show nothing waiting: the controller has read the
+        # uncached backlog hint, and it said nothing waits. That reading counts arrivals as
+        # fresh stats do: an idle queue's stats stop changing, and counted from the last fresh
+        # reply (minutes ago) a storm's first second read as 0.3 tasks/s, not 241.
+        counted = fresh or (ready == 0 and backlog == 0)
+        if counted:
             if state.fresh_ms is not None and now_ms > state.fresh_ms:
                 # Arrivals = more waiting + more running + what completed in between.
                 came = backlog - state.fresh_backlog + in_flight - state.fresh_in_flight + done
                 span_s = (now_ms - state.fresh_ms) / 1000.0
                 sample = max(0.0, came / span_s)
+                rose = rate is not None and arrivals_rose_above(rate, came, span_s)
                 rate = ewma(rate, sample, span_s, ARRIVAL_TAU_S)
-                state = replace(state, arrival_sample=sample)
+                state = replace(state, arrival_sample=sample, surge_rate=sample if rose else None)
             state = replace(
                 state, fresh_ms=now_ms, fresh_backlog=float(backlog), fresh_in_flight=in_flight
             )
@@ -119,8 +125,11 @@ class QueuePlanner:
                 counted = counted_arrivals(state, fresh, started, done + in_flight, now_ms, dt_s)
                 fell = [a / span for a, span in counted if arrivals_fell_below(floor_rate, a, span)]
                 if fell:
+                    # The arrivals have fallen: what runs now is the load, not its average
+                    # (which lags a storm's end by its time constant).
                     arrivals_fell = True
                     floor_rate = min(fell)
+                    load = min(load, in_flight)
                 load = max(load, floor_rate * dur)
         else:
             # Busy slots cap what runs; the arrival rate is what the queue must absorb.
@@ -138,7 +147,11 @@ class QueuePlanner:
         else:
             if started is None:
                 started = in_flight / dur * dt_s
-            waiting = max(0.0, state.backlog_est + lam * dt_s - started)
+            # A surge counted at its start (far above the average of the quiet before it) goes
+            # on arriving unseen until fresh stats: carried at its own rate, not the average's.
+            # (Not projected ahead: how long a surge lasts is not known.)
+            arriving = max(lam, state.surge_rate or 0.0)
+            waiting = max(0.0, state.backlog_est + arriving * dt_s - started)
         startup_s = self.scale_down_delay_ms(state) / 1000.0
         horizon = self.poll_interval_s + startup_s
         since_up = math.inf if state.last_up_ms is None else (now_ms - state.last_up_ms) / 1000.0
@@ -289,3 +302,11 @@ def counted_arrivals(
     if started is not None and dt_s > 0:
         windows.append((max(0.0, started - state.backlog_est), dt_s))
     return windows
+
+
+def arrivals_rose_above(rate: float, arrived: float, span_s: float) -> bool:
+    """Whether ``arrived`` tasks in ``span_s`` are far more than ``rate`` predicts:
+    ``ARRIVALS_FELL_SIGMAS`` standard deviations above (Poisson), and at least a few tasks more.
+    One task of a trickle is within the noise; a storm is not."""
+    expected = rate * span_s
+    return arrived > expected + ARRIVALS_FELL_SIGMAS * max(1.0, math.sqrt(expected))
