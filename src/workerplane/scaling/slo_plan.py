@@ -90,8 +90,8 @@ class QueuePlanner:
         # uncached backlog hint, and it said nothing waits. That reading counts arrivals as
         # fresh stats do: an idle queue's stats stop changing, and counted from the last fresh
         # reply (minutes ago) a storm's first second read as 0.3 tasks/s, not 241.
-        counted = fresh or (ready == 0 and backlog == 0)
-        if counted:
+        recounted = fresh or (ready == 0 and backlog == 0)
+        if recounted:
             if state.fresh_ms is not None and now_ms > state.fresh_ms:
                 # Arrivals = more waiting + more running + what completed in between.
                 came = backlog - state.fresh_backlog + in_flight - state.fresh_in_flight + done
@@ -122,8 +122,8 @@ class QueuePlanner:
             load = min(avg, state.recent[0][1])
             if rate is not None and state.arrival_sample is not None:
                 floor_rate = min(rate, state.arrival_sample)
-                counted = counted_arrivals(state, fresh, started, done + in_flight, now_ms, dt_s)
-                fell = [a / span for a, span in counted if arrivals_fell_below(floor_rate, a, span)]
+                windows = counted_arrivals(state, fresh, started, done + in_flight, now_ms, dt_s)
+                fell = [a / span for a, span in windows if arrivals_fell_below(floor_rate, a, span)]
                 if fell:
                     # The arrivals have fallen: what runs now is the load, not its average
                     # (which lags a storm's end by its time constant).
