@@ -40,9 +40,9 @@ ARRIVAL_TAU_S = 10.0
 REPORTED_SHARE = 0.5
 REPORTED_TAU_S = 60.0
 
-#: Arrivals counted since the last fresh stats this many standard deviations (Poisson) below
-#: what the arrival rate predicts mean the arrivals have stopped or fallen.
-ARRIVALS_FELL_SIGMAS = 3.0
+#: Arrivals counted this many standard deviations (Poisson) below what the arrival rate predicts
+#: mean the arrivals have fallen (a storm's end); this many above, a surge (a storm's start).
+ARRIVALS_SIGMAS = 3.0
 
 #: Time constant (s) of the in-flight average paired with Temporal's decaying rates.
 RATE_TAU_S = 30.0

@@ -12,7 +12,7 @@ from dataclasses import replace
 
 from workerplane.scaling.slo_model import (
     ARRIVAL_TAU_S,
-    ARRIVALS_FELL_SIGMAS,
+    ARRIVALS_SIGMAS,
     DEFAULT_STARTUP_MS,
     DOWN_HORIZON,
     IDLE_RATE_EPSILON,
@@ -272,10 +272,10 @@ class QueuePlanner:
 
 def arrivals_fell_below(rate: float, arrived: float, span_s: float) -> bool:
     """Whether ``arrived`` tasks in ``span_s`` are far fewer than ``rate`` predicts:
-    ``ARRIVALS_FELL_SIGMAS`` standard deviations below (Poisson). A quiet second of a steady
+    ``ARRIVALS_SIGMAS`` standard deviations below (Poisson). A quiet second of a steady
     stream is within the noise; a storm's end is not."""
     expected = rate * span_s
-    return arrived < expected - ARRIVALS_FELL_SIGMAS * math.sqrt(expected)
+    return arrived < expected - ARRIVALS_SIGMAS * math.sqrt(expected)
 
 
 def counted_arrivals(
@@ -306,7 +306,7 @@ def counted_arrivals(
 
 def arrivals_rose_above(rate: float, arrived: float, span_s: float) -> bool:
     """Whether ``arrived`` tasks in ``span_s`` are far more than ``rate`` predicts:
-    ``ARRIVALS_FELL_SIGMAS`` standard deviations above (Poisson), and at least a few tasks more.
+    ``ARRIVALS_SIGMAS`` standard deviations above (Poisson), and at least a few tasks more.
     One task of a trickle is within the noise; a storm is not."""
     expected = rate * span_s
-    return arrived > expected + ARRIVALS_FELL_SIGMAS * max(1.0, math.sqrt(expected))
+    return arrived > expected + ARRIVALS_SIGMAS * max(1.0, math.sqrt(expected))
