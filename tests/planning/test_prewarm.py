@@ -76,7 +76,7 @@ def test_warmups_one_startup_ahead_hint_first_and_the_next_per_schedule() -> Non
         UpcomingRun("done", NOON - 100, learned),  # landed long ago: released
     ]
     warmups = plan_warmups(runs, details, SIZING, now=NOON - 20)
-    lead = 1.5 * 2.0 + 1.0 + 0.5
+    lead = 2.0 + 1.0 + 0.5
     assert warmups == (
         Warmup("nightly", NOON, NOON - lead, NOON + 2.0, 10, "hint: 25 workers"),
         Warmup(
@@ -171,7 +171,7 @@ def test_the_plan_warms_an_idle_group_ahead_of_the_run_and_reports_it() -> None:
     # Too early: nothing is warmed yet, but the status lists what is coming.
     plan, status = plan_cycle(_observed(NOON - 60), intent, state, now=10.0)
     assert not isinstance(plan.decision, SetSize) or plan.decision.size == 0
-    assert status.warmups[0].starts_at == NOON - 4.5  # 1.5 startups + a poll + the margin
+    assert status.warmups[0].starts_at == NOON - 3.5  # a startup + a poll + the margin
 
 
 @pytest.mark.parametrize(

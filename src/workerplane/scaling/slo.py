@@ -60,6 +60,8 @@ from workerplane.scaling.slo_model import (
     MIN_DRAIN_DURATIONS,
     PEAK_WINDOW_MS,
     RATE_TAU_S,
+    REPORTED_SHARE,
+    REPORTED_TAU_S,
     RETIRE_GUARD_DURATIONS,
     RETIRE_GUARD_MIN_MS,
     ROUNDING_SLACK,
@@ -165,12 +167,21 @@ class SloScaler(QueuePlanner):
             sample = slow / rate
             littles = sample if littles is None else 0.8 * littles + 0.2 * sample
         reported = state.reported_s
+        basis = state.reported_n * math.exp(-dt_s / REPORTED_TAU_S)
         mean = census.mean_task_s
-        if mean is not None and mean > 0 and census.tasks_finished >= max(1, in_flight):
+        finished = census.tasks_finished
+        if (
+            mean is not None
+            and mean > 0
+            and finished >= max(1, in_flight)
+            and finished >= REPORTED_SHARE * basis
+        ):
             # Measured where the work runs; trusted once more tasks have finished than run now
-            # (before that the sample is a burst's first, short finishers). Kept when the
-            # workers that reported it have gone.
-            reported = mean
+            # (before that the sample is a burst's first, short finishers), and only from a
+            # sample not much smaller than the one it replaces: the census averages the workers
+            # alive now, and the last ones of a shrinking group are those whose tasks ran
+            # longest. Kept when the workers that reported it have gone.
+            reported, basis = mean, float(finished)
         # Both estimates err low: the reported mean misses long tasks still running, Little's
         # law lags a real server's rates at a burst's start. So the larger wins.
         known = [x for x in (reported, littles) if x is not None]
@@ -181,6 +192,7 @@ class SloScaler(QueuePlanner):
             duration_s=duration,
             littles_s=littles,
             reported_s=reported,
+            reported_n=basis,
             load=load,
             slow_load=slow,
             last_ms=now_ms,

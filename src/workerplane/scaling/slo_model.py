@@ -32,6 +32,18 @@ KEEPS_UP_TOLERANCE = 0.1
 #: Time constant (s) of the arrival rate measured between fresh stats.
 ARRIVAL_TAU_S = 10.0
 
+#: The workers' reported mean task duration is taken only from at least this share of the
+#: finished tasks behind the estimate it replaces (that count decaying over ``REPORTED_TAU_S``).
+#: The census averages the workers alive now, and a shrinking group keeps those whose tasks ran
+#: longest: at a fan-out's end the last survivor reported 12.4 s for 5 s tasks, and the next
+#: fan-out was sized for 2.5x its work.
+REPORTED_SHARE = 0.5
+REPORTED_TAU_S = 60.0
+
+#: Arrivals counted this many standard deviations (Poisson) below what the arrival rate predicts
+#: mean the arrivals have fallen (a storm's end); this many above, a surge (a storm's start).
+ARRIVALS_SIGMAS = 3.0
+
 #: Time constant (s) of the in-flight average paired with Temporal's decaying rates.
 RATE_TAU_S = 30.0
 
@@ -155,14 +167,19 @@ class SloState:
         arrival_rate: tasks/s arriving between fresh stats, smoothed (``None`` until seen).
         arrival_sample: tasks/s arriving between the last two fresh stats, not smoothed.
         fresh_ms, fresh_backlog, fresh_in_flight: time, backlog and in-flight count of the last
-            fresh stats.
+            fresh stats (or of the last uncached reading that nothing waits), from which the
+            arrivals are counted.
+        surge_rate: the arrivals/s of the last count, when far above the average before it (a
+            storm's start); ``None`` otherwise.
         done_since: tasks estimated to have completed since then (in flight / duration).
         last_in_flight: the in-flight count of the previous observation.
         littles_s: the task duration by Little's law alone (``None`` until a steady stretch).
         last_completed: the census's running total of completions at the previous observation.
         reported_s: the last task duration the workers reported that was trusted.
+        reported_n: the finished tasks behind ``reported_s``, decayed over ``REPORTED_TAU_S``.
         idle_since_ms: since when nothing has run or waited (``None``: something does).
-        release_now: ski rental let the idle group go: scale to zero without the window.
+        release_now: scale down without the window: ski rental let the idle group go, or the
+            counted starts say the arrivals have fallen and nothing waits.
     """
 
     size: int | None = None
@@ -185,11 +202,13 @@ class SloState:
     fresh_ms: int | None = None
     fresh_backlog: float = 0.0
     fresh_in_flight: float = 0.0
+    surge_rate: float | None = None
     done_since: float = 0.0
     last_in_flight: float = 0.0
     littles_s: float | None = None
     last_completed: int | None = None
     reported_s: float | None = None
+    reported_n: float = 0.0
     idle_since_ms: int | None = None
     release_now: bool = False
 

@@ -12,6 +12,7 @@ from dataclasses import replace
 
 from workerplane.scaling.slo_model import (
     ARRIVAL_TAU_S,
+    ARRIVALS_SIGMAS,
     DEFAULT_STARTUP_MS,
     DOWN_HORIZON,
     IDLE_RATE_EPSILON,
@@ -85,14 +86,20 @@ class QueuePlanner:
             busy = (state.last_in_flight + in_flight) / 2.0
             done = state.done_since + max(busy / dur * dt_s, state.last_in_flight - in_flight)
         rate = state.arrival_rate
-        if fresh:
+        # No worker polls and the cached stats show nothing waiting: the controller has read the
+        # uncached backlog hint, and it said nothing waits. That reading counts arrivals as
+        # fresh stats do: an idle queue's stats stop changing, and counted from the last fresh
+        # reply (minutes ago) a storm's first second read as 0.3 tasks/s, not 241.
+        recounted = fresh or (ready == 0 and backlog == 0)
+        if recounted:
             if state.fresh_ms is not None and now_ms > state.fresh_ms:
                 # Arrivals = more waiting + more running + what completed in between.
                 came = backlog - state.fresh_backlog + in_flight - state.fresh_in_flight + done
                 span_s = (now_ms - state.fresh_ms) / 1000.0
                 sample = max(0.0, came / span_s)
+                rose = rate is not None and arrivals_rose_above(rate, came, span_s)
                 rate = ewma(rate, sample, span_s, ARRIVAL_TAU_S)
-                state = replace(state, arrival_sample=sample)
+                state = replace(state, arrival_sample=sample, surge_rate=sample if rose else None)
             state = replace(
                 state, fresh_ms=now_ms, fresh_backlog=float(backlog), fresh_in_flight=in_flight
             )
@@ -104,6 +111,7 @@ class QueuePlanner:
             last_in_flight=in_flight,
             last_completed=total,
         )
+        arrivals_fell = False
         if (backlog == 0 or not fresh) and not saturated:
             # Nothing waits, or a cached copy while a slot is free: what runs is the load. The
             # average smooths noise; the recent peak cuts its lag when work falls away. The
@@ -113,7 +121,16 @@ class QueuePlanner:
             # scale actions, p95 1.68 -> 1.23 s at the same cost).
             load = min(avg, state.recent[0][1])
             if rate is not None and state.arrival_sample is not None:
-                load = max(load, min(rate, state.arrival_sample) * dur)
+                floor_rate = min(rate, state.arrival_sample)
+                windows = counted_arrivals(state, fresh, started, done + in_flight, now_ms, dt_s)
+                fell = [a / span for a, span in windows if arrivals_fell_below(floor_rate, a, span)]
+                if fell:
+                    # The arrivals have fallen: what runs now is the load, not its average
+                    # (which lags a storm's end by its time constant).
+                    arrivals_fell = True
+                    floor_rate = min(fell)
+                    load = min(load, in_flight)
+                load = max(load, floor_rate * dur)
         else:
             # Busy slots cap what runs; the arrival rate is what the queue must absorb.
             load = (rate if rate is not None else stats.add_rate) * dur
@@ -130,7 +147,11 @@ class QueuePlanner:
         else:
             if started is None:
                 started = in_flight / dur * dt_s
-            waiting = max(0.0, state.backlog_est + lam * dt_s - started)
+            # A surge counted at its start (far above the average of the quiet before it) goes
+            # on arriving unseen until fresh stats: carried at its own rate, not the average's.
+            # (Not projected ahead: how long a surge lasts is not known.)
+            arriving = max(lam, state.surge_rate or 0.0)
+            waiting = max(0.0, state.backlog_est + arriving * dt_s - started)
         startup_s = self.scale_down_delay_ms(state) / 1000.0
         horizon = self.poll_interval_s + startup_s
         since_up = math.inf if state.last_up_ms is None else (now_ms - state.last_up_ms) / 1000.0
@@ -193,6 +214,11 @@ class QueuePlanner:
             # busy saves nothing until its tasks end (and a group whose tasks still pour in, its
             # load average lagging, would retire the workers just started for them).
             raw = max(raw, math.floor(load / k), math.floor(in_flight / k))
+            # Once the counted starts say the arrivals have fallen and nothing waits, the idle
+            # workers go now: the scale-down window guards against a load that comes back
+            # within a startup, and this one has gone (a storm's workers idled through the
+            # window: 21 of them for 5 s after each scheduled storm).
+            state = replace(state, release_now=arrivals_fell and waiting == 0)
         desired = min(max(raw, d.min_count), d.max_count)
         state = replace(state, backlog_est=waiting)
         txt = (
@@ -242,3 +268,45 @@ class QueuePlanner:
             else DEFAULT_STARTUP_MS
         )
         return min(max(learned, MIN_DELAY_MS), MAX_DELAY_MS)
+
+
+def arrivals_fell_below(rate: float, arrived: float, span_s: float) -> bool:
+    """Whether ``arrived`` tasks in ``span_s`` are far fewer than ``rate`` predicts:
+    ``ARRIVALS_SIGMAS`` standard deviations below (Poisson). A quiet second of a steady
+    stream is within the noise; a storm's end is not."""
+    expected = rate * span_s
+    return arrived < expected - ARRIVALS_SIGMAS * math.sqrt(expected)
+
+
+def counted_arrivals(
+    state: SloState,
+    fresh: bool,
+    started: float | None,
+    started_or_running: float,
+    now_ms: int,
+    dt_s: float,
+) -> list[tuple[float, float]]:
+    """Arrivals counted by the tasks that started, as ``(tasks, seconds)`` windows, while a slot
+    is free (what arrives then starts at once).
+
+    Since the last fresh stats: the starts (completions plus the change in flight) less what
+    those stats saw waiting. Since the previous observation, when the provider counts
+    completions: the starts less what was estimated waiting then. Both are known before the
+    next fresh reply: the 5 s stats cache would otherwise hide a storm's end and hold its
+    workers idle until then.
+    """
+    windows: list[tuple[float, float]] = []
+    if not fresh and state.fresh_ms is not None and now_ms > state.fresh_ms:
+        since_fresh = started_or_running - state.fresh_in_flight - state.fresh_backlog
+        windows.append((max(0.0, since_fresh), (now_ms - state.fresh_ms) / 1000.0))
+    if started is not None and dt_s > 0:
+        windows.append((max(0.0, started - state.backlog_est), dt_s))
+    return windows
+
+
+def arrivals_rose_above(rate: float, arrived: float, span_s: float) -> bool:
+    """Whether ``arrived`` tasks in ``span_s`` are far more than ``rate`` predicts:
+    ``ARRIVALS_SIGMAS`` standard deviations above (Poisson), and at least a few tasks more.
+    One task of a trickle is within the noise; a storm is not."""
+    expected = rate * span_s
+    return arrived > expected + ARRIVALS_SIGMAS * max(1.0, math.sqrt(expected))
