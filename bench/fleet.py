@@ -209,8 +209,9 @@ async def _react(fleet: Fleet, queue: str, limit_s: float) -> float | None:
 
 
 async def child(args: argparse.Namespace) -> dict[str, Any]:
-    from workerplane.controller.controller import Controller, ControllerSettings
+    from workerplane.controller.controller import Controller
     from workerplane.controller.local import JsonStatusSink
+    from workerplane.controller.settings import ControllerSettings
     from workerplane.planning.status import ManagedVersion
 
     n, poll_ms = args.groups, int(args.poll_s * 1000)

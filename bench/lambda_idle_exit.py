@@ -44,8 +44,9 @@ from temporalio.client import Client  # noqa: E402
 
 from examples.app import ProcessItem, process_item  # noqa: E402
 from tests.worker.lambda_offline import LambdaOffline, lambda_offline  # noqa: E402
-from workerplane.controller.controller import Controller, ControllerSettings  # noqa: E402
+from workerplane.controller.controller import Controller  # noqa: E402
 from workerplane.controller.local import FileSpecSource, JsonStatusSink  # noqa: E402
+from workerplane.controller.settings import ControllerSettings  # noqa: E402
 from workerplane.providers.aws_lambda.details import LambdaDetails  # noqa: E402
 from workerplane.providers.aws_lambda.provider import LambdaProvider  # noqa: E402
 from workerplane.providers.base import WorkerEnvironment  # noqa: E402

@@ -35,8 +35,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from examples.app import ProcessItem  # noqa: E402
-from workerplane.controller.controller import Controller, ControllerSettings  # noqa: E402
+from workerplane.controller.controller import Controller  # noqa: E402
 from workerplane.controller.local import FileSpecSource, JsonStatusSink  # noqa: E402
+from workerplane.controller.settings import ControllerSettings  # noqa: E402
 from workerplane.embedded.example import example_worker_group, write_deployment  # noqa: E402
 from workerplane.providers.subprocess.procfs import live_worker_pids  # noqa: E402
 from workerplane.temporal.devserver import start_dev_server  # noqa: E402

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from tests.controller.support import RunningController
-from workerplane.controller.controller import Controller, ControllerSettings
+from workerplane.controller.controller import Controller
 from workerplane.controller.local import FileSpecSource, JsonStatusSink
+from workerplane.controller.settings import ControllerSettings
 from workerplane.planning.status import GroupStatus
 
 

@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 
 from workerplane.config.model import DeploymentSpec
-from workerplane.controller.controller import Controller, ControllerSettings
+from workerplane.controller.controller import Controller
 from workerplane.controller.cycle import CycleReport, GroupRuntime, run_cycle
 from workerplane.controller.interfaces import MetricsSource
+from workerplane.controller.settings import ControllerSettings
 from workerplane.planning.actions import GroupState, Resize
 from workerplane.planning.status import (
     ControllerStatus,

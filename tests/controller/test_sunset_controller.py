@@ -11,7 +11,8 @@ from typing import Any
 
 from tests.controller.test_controller_unit import SET, FakeMetrics, FakeProvider, ListSource
 from workerplane.config.model import DeploymentSpec
-from workerplane.controller.controller import Controller, ControllerSettings
+from workerplane.controller.controller import Controller
+from workerplane.controller.settings import ControllerSettings
 from workerplane.planning.status import ControllerStatus, GroupStatus, ManagedVersion, VersionStatus
 from workerplane.planning.sunset import Drainage, DrainageState, SunsetPhase
 from workerplane.providers.base import Provider, WorkerEnvironment

@@ -30,8 +30,9 @@ from temporalio.client import Client
 
 from examples.app import AwaitRelease
 from tests.controller.support import RunningController, subprocess_group
-from workerplane.controller.controller import Controller, ControllerSettings
+from workerplane.controller.controller import Controller
 from workerplane.controller.local import FileSpecSource, JsonStatusSink
+from workerplane.controller.settings import ControllerSettings
 from workerplane.planning.status import GroupStatus
 from workerplane.planning.sunset import SunsetPhase
 from workerplane.providers.subprocess.layout import group_directory

@@ -12,8 +12,9 @@ from temporalio.client import Client
 
 from examples.app import ProcessItem
 from tests.controller.support import subprocess_group, write_spec
-from workerplane.controller.controller import Controller, ControllerSettings
+from workerplane.controller.controller import Controller
 from workerplane.controller.local import FileSpecSource, JsonStatusSink
+from workerplane.controller.settings import ControllerSettings
 from workerplane.temporal.devserver import free_port, start_dev_server
 
 pytestmark = pytest.mark.integration

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from run_cli import start_run, status_json, stop, wait_until
 
-from workerplane.controller.controller import Controller, ControllerSettings
+from workerplane.controller.controller import Controller
 from workerplane.controller.local import FileSpecSource
+from workerplane.controller.settings import ControllerSettings
 from workerplane.embedded.example import write_deployment
 from workerplane.planning.status import ControllerStatus, GroupStatus, Readiness, VersionStatus
 from workerplane.temporal.devserver import free_port

@@ -65,8 +65,9 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 
 from examples.app import ProcessItem
-from workerplane.controller.controller import Controller, ControllerSettings
+from workerplane.controller.controller import Controller
 from workerplane.controller.local import FileSpecSource, JsonStatusSink
+from workerplane.controller.settings import ControllerSettings
 from workerplane.planning.status import GroupStatus
 from workerplane.providers.kubernetes.api import KubeApi, ObjectRef, load_api_client
 from workerplane.providers.kubernetes.names import (

@@ -11,7 +11,8 @@ from tests.controller.test_controller_unit import FakeMetrics, ListSource
 from tests.controller.test_sunset_controller import FakeDrainage, SunsetSink
 from tests.providers.test_k8s_provider import NS, Env, k8s  # noqa: F401 - the fixture
 from workerplane.config.model import DeploymentSpec
-from workerplane.controller.controller import Controller, ControllerSettings
+from workerplane.controller.controller import Controller
+from workerplane.controller.settings import ControllerSettings
 from workerplane.planning.status import ManagedVersion
 from workerplane.planning.sunset import Drainage, DrainageState
 from workerplane.providers.kubernetes.names import version_object_name

@@ -19,8 +19,9 @@ from tls_front import TLSFront, tls_front_fixture  # noqa: F401 - fixture
 
 from examples.app import ProcessItem
 from workerplane.config.model import TemporalConnection, TLSSettings
-from workerplane.controller.controller import Controller, ControllerSettings
+from workerplane.controller.controller import Controller
 from workerplane.controller.local import FileSpecSource, JsonStatusSink
+from workerplane.controller.settings import ControllerSettings
 from workerplane.embedded.example import REPO_ROOT, example_worker_group
 from workerplane.temporal.connection import connect, resolve_connection
 

@@ -27,8 +27,9 @@ from temporalio.client import Client
 
 from examples.app import ProcessItem
 from tests.worker.lambda_offline import FaultProxy, LambdaOffline, lambda_offline
-from workerplane.controller.controller import Controller, ControllerSettings
+from workerplane.controller.controller import Controller
 from workerplane.controller.local import FileSpecSource, JsonStatusSink
+from workerplane.controller.settings import ControllerSettings
 from workerplane.planning.status import GroupStatus
 from workerplane.providers.aws_lambda.provider import LambdaProvider
 

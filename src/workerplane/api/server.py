@@ -34,10 +34,11 @@ from workerplane.api.app import create_app
 from workerplane.api.readiness import ServeRuntime, TemporalHealth, watch_temporal
 from workerplane.api.routers.metrics import mount_metrics
 from workerplane.api.settings import ApiSettings
-from workerplane.controller.controller import Controller, ControllerSettings
+from workerplane.controller.controller import Controller
 from workerplane.controller.interfaces import ProviderFactory
 from workerplane.controller.prometheus import ProcessMetrics
 from workerplane.controller.rollouts import RolloutRunner
+from workerplane.controller.settings import ControllerSettings
 from workerplane.controller.telemetry import RecordingStatusSink, TelemetryRecorder
 from workerplane.controller.worker_reports import PushedSketches, reporting_providers
 from workerplane.providers.kubernetes.provider import load_cluster_policy

@@ -151,10 +151,11 @@ def run(
 ) -> None:
     """Run the controller for one deployment spec until Ctrl-C."""
     from workerplane.config.loader import SpecError
-    from workerplane.controller.controller import Controller, ControllerSettings
+    from workerplane.controller.controller import Controller
     from workerplane.controller.interfaces import CycleObserver
     from workerplane.controller.local import FileSpecSource, JsonStatusSink, StateDirLock
     from workerplane.controller.reachability import wait_for_temporal
+    from workerplane.controller.settings import ControllerSettings
     from workerplane.temporal.connection import TemporalConnectionError, resolve_connection
 
     give_up_after_s = _seconds(give_up_after, "--give-up-after")

@@ -33,7 +33,7 @@ from workerplane.temporal.metrics import stats_calls
 from workerplane.temporal.schedules import ScheduleReader
 
 if TYPE_CHECKING:  # controller.py imports this module: its settings are for annotations only
-    from workerplane.controller.controller import ControllerSettings
+    from workerplane.controller.settings import ControllerSettings
 
 logger = logging.getLogger("workerplane.controller")
 

@@ -22,9 +22,10 @@ from rich.panel import Panel
 from rich.text import Text
 
 from workerplane.api.server import ServeConfig, serve
-from workerplane.controller.controller import Controller, ControllerSettings
+from workerplane.controller.controller import Controller
 from workerplane.controller.local import FileSpecSource, JsonStatusSink
 from workerplane.controller.prometheus import ProcessMetrics
+from workerplane.controller.settings import ControllerSettings
 from workerplane.embedded.example import REPO_ROOT
 from workerplane.logs import LogFormat, configure_logging
 from workerplane.planning.status import GroupStatus

@@ -27,8 +27,9 @@ from temporalio.client import (
     ScheduleSpec,
 )
 
-from workerplane.controller.controller import Controller, ControllerSettings
+from workerplane.controller.controller import Controller
 from workerplane.controller.local import FileSpecSource, JsonStatusSink
+from workerplane.controller.settings import ControllerSettings
 from workerplane.embedded.example import REPO_ROOT, example_worker_group, write_deployment
 from workerplane.planning.status import GroupStatus
 from workerplane.temporal.connection import ResolvedConnection, connect

@@ -40,8 +40,9 @@ import numpy.typing as npt
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
-from workerplane.controller.controller import Controller, ControllerSettings
+from workerplane.controller.controller import Controller
 from workerplane.controller.local import FileSpecSource, JsonStatusSink
+from workerplane.controller.settings import ControllerSettings
 from workerplane.embedded.example import REPO_ROOT, example_worker_group, write_deployment
 from workerplane.lab.calibration import CalibrationConfig
 from workerplane.planning.status import GroupStatus
