@@ -20,7 +20,6 @@ import contextlib
 import logging
 import os
 import signal
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -31,19 +30,15 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
 from temporalio.worker import (
-    ActivityInboundInterceptor,
-    ExecuteActivityInput,
-    Interceptor,
     Worker,
     WorkerDeploymentConfig,
 )
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from workerplane.worker.identity import marked_identity
-from workerplane.worker.interceptor import ActivityTally, ScheduleToStartInterceptor, status_of
+from workerplane.worker.interceptor import ScheduleToStartInterceptor, status_of
 from workerplane.worker.push import SketchPusher
 from workerplane.worker.status import HEARTBEAT_S, STATUS_FILE_ENV, write_status
-from workerplane.worker.workflow_tasks import first_task_wait
+from workerplane.worker.tracking import CountingInterceptor, CountingWorkflowRunner, WorkTracker
 
 logger = logging.getLogger("workerplane.worker")
 
@@ -119,103 +114,6 @@ class WorkerResult:
     runtime_s: float
 
 
-class _Activity:
-    """Counts work so the worker knows when it is idle. Lives outside any workflow sandbox.
-
-    The activity figures (in flight, finished, run time, schedule-to-start) are the ``tally``
-    the :class:`ScheduleToStartInterceptor` keeps; ``completed`` also counts workflow tasks.
-    A worker that runs no activities measures the first workflow task of each run instead
-    (:mod:`workerplane.worker.workflow_tasks`), into the same sketch: its group's tasks are
-    workflow tasks only, so the figure keeps one meaning.
-    """
-
-    def __init__(self) -> None:
-        self.tally = ActivityTally()
-        self.measure_workflow_tasks = False
-        #: Workflow tasks run on a thread pool: their measurements are recorded one at a time.
-        self._workflow_lock = threading.Lock()
-        self.completed = 0
-        self.last_task_at = time.monotonic()
-        self.last_task_wall: float | None = None
-        self.changed = asyncio.Event()
-
-    @property
-    def in_flight(self) -> int:
-        return self.tally.in_flight
-
-    def started(self) -> None:
-        self._touch()
-
-    def finished(self) -> None:
-        self.completed += 1
-        self._touch()
-
-    def touched(self) -> None:
-        self._touch()
-
-    def workflow_task(self, activation: Any) -> None:
-        if not self.measure_workflow_tasks:
-            return
-        waited = first_task_wait(activation)
-        if waited is not None:
-            with self._workflow_lock:
-                self.tally.waited.record(waited)
-
-    def _touch(self) -> None:
-        self.last_task_at = time.monotonic()
-        self.last_task_wall = time.time()
-        self.changed.set()
-
-
-class _CountingInterceptor(Interceptor):
-    def __init__(self, activity: _Activity) -> None:
-        self._activity = activity
-
-    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
-        return _CountingActivityInbound(next, self._activity)
-
-
-class _CountingActivityInbound(ActivityInboundInterceptor):
-    def __init__(self, next: ActivityInboundInterceptor, activity: _Activity) -> None:
-        super().__init__(next)
-        self._activity = activity
-
-    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
-        self._activity.started()
-        try:
-            return await super().execute_activity(input)
-        finally:
-            self._activity.finished()
-
-
-class _CountingWorkflowRunner(SandboxedWorkflowRunner):
-    """The default sandboxed runner, noting every workflow activation (a workflow task)."""
-
-    def __init__(self, activity: _Activity) -> None:
-        super().__init__()
-        self._activity = activity
-
-    def create_instance(self, det: Any) -> Any:
-        return _CountingInstance(super().create_instance(det), self._activity)
-
-
-class _CountingInstance:
-    def __init__(self, inner: Any, activity: _Activity) -> None:
-        self._inner = inner
-        self._activity = activity
-
-    def activate(self, act: Any) -> Any:
-        # Runs on the workflow task thread pool; only touch plain attributes here.
-        self._activity.last_task_at = time.monotonic()
-        self._activity.last_task_wall = time.time()
-        self._activity.completed += 1
-        self._activity.workflow_task(act)
-        return self._inner.activate(act)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-
 def _controller_alive(max_age_s: float) -> bool:
     """Whether the controller that manages this worker still renews its lease file.
 
@@ -243,7 +141,7 @@ async def run_worker(
 
     options = options or WorkerOptions.from_env()
     started = time.monotonic()
-    activity = _Activity()
+    activity = WorkTracker()
     status_path = Path(os.environ[STATUS_FILE_ENV]) if os.environ.get(STATUS_FILE_ENV) else None
     state = "starting"
     types = {t for t in os.environ.get("WORKERPLANE_TASK_QUEUE_TYPES", "").split(",") if t}
@@ -306,10 +204,10 @@ async def run_worker(
             activities=list(activities) if serve_activities else [],
             # Outermost first: the count sees an activity before the measurement starts it.
             interceptors=[
-                _CountingInterceptor(activity),
+                CountingInterceptor(activity),
                 ScheduleToStartInterceptor(activity.tally),
             ],
-            workflow_runner=_CountingWorkflowRunner(activity),
+            workflow_runner=CountingWorkflowRunner(activity),
             max_concurrent_activities=options.max_concurrent_activities,
             max_concurrent_workflow_tasks=options.max_concurrent_workflow_tasks,
             graceful_shutdown_timeout=timedelta(seconds=options.graceful_shutdown_s),
