@@ -1,9 +1,10 @@
 """A versioned endpoint end to end: ``workerplane serve`` (API, controller, rollout runner) with
 real subprocess workers on a real Temporal dev server.
 
-A change to the endpoint's worker definition (its env here) is a new build: v2 takes new
-workflows once its rollout made it current, while a workflow pinned to v1 finishes on v1. Every
-wait is for an outcome, never for a time.
+The workers run ``tests/controller/rollout_worker.py`` (workflow ``PinnedOrder``, signal
+``finish``). A change to the endpoint's worker definition (its env here) is a new build: v2
+takes new workflows once its rollout made it current, while a workflow pinned to v1 finishes on
+v1. Every wait is for an outcome, never for a time.
 """
 
 from __future__ import annotations
@@ -17,9 +18,8 @@ from typing import Any
 
 import httpx
 import pytest
-from rollout_worker import PinnedOrder
+from api_support.rollout_waits import temporal_routing, until
 from temporalio.client import Client, WorkflowHandle
-from test_rollout_e2e import _routing, _until
 
 from workerplane.api.server import ServeConfig, serve
 from workerplane.security.tokens import generate_token
@@ -58,7 +58,7 @@ async def test_a_new_env_is_a_new_build_while_pinned_work_finishes_on_the_old(
             base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"},
             timeout=30,
         ) as c:  # fmt: skip
-            await _until(c, "/healthz", lambda _: True)
+            await until(c, "/healthz", lambda _: True)
             body = {
                 "name": name, "endpoint_type": "temporal", "temporal_task_queue": queue,
                 "command": [sys.executable, "-m", "tests.controller.rollout_worker"],
@@ -68,32 +68,28 @@ async def test_a_new_env_is_a_new_build_while_pinned_work_finishes_on_the_old(
             created = await c.post("/v1/endpoints", json=body)
             assert created.status_code == 201, created.text
             v1 = created.json()["build_id"]
-            done = await _until(c, path, lambda e: e["rollout"]["phase"] == "succeeded")
+            done = await until(c, path, lambda e: e["rollout"]["phase"] == "succeeded")
             assert done["rollout"]["target_version"] == v1
-            assert (await _routing(temporal, name))[0] == v1
+            assert (await temporal_routing(temporal, name))[0] == v1
 
-            old = await temporal.start_workflow(
-                PinnedOrder.run, id=f"{name}-old", task_queue=queue
-            )
+            old = await temporal.start_workflow("PinnedOrder", id=f"{name}-old", task_queue=queue)
             await _pinned_to(old, v1)
 
             changed = await c.put(path, json={"env": {"RELEASE": "2"}})
             assert changed.status_code == 200, changed.text
             v2 = changed.json()["build_id"]
             assert v2 != v1
-            done = await _until(
+            done = await until(
                 c, path, lambda e: e["rollout"]["target_version"] == v2
                 and e["rollout"]["phase"] in ("succeeded", "failed"),
             )  # fmt: skip
             assert done["rollout"]["phase"] == "succeeded", done["rollout"]
-            assert (await _routing(temporal, name))[0] == v2
+            assert (await temporal_routing(temporal, name))[0] == v2
 
-            new = await temporal.start_workflow(
-                PinnedOrder.run, id=f"{name}-new", task_queue=queue
-            )
+            new = await temporal.start_workflow("PinnedOrder", id=f"{name}-new", task_queue=queue)
             await _pinned_to(new, v2)
-            await new.signal(PinnedOrder.finish)
-            await old.signal(PinnedOrder.finish)
+            await new.signal("finish")
+            await old.signal("finish")
             assert await new.result() == f"{v2}:1"
             assert await old.result() == f"{v1}:1"
             drained = await c.get(f"/v1/worker-deployments/{name}/versions/{v1}")
