@@ -111,13 +111,17 @@ async def test_explicit_build_id_is_new_only_when_it_changes(api: Api) -> None:
         same = await c.put("/v1/endpoints/pinned", json={"command": ["python", "-m", "hotfix"]})
         assert same.json()["build_id"] == "1.0"
         assert _versions(api, "pinned") == {"1.0": False}
-        bumped = await c.put(
-            "/v1/endpoints/pinned",
-            json={"versioning": {"build_id": "1.1", "rollout": {"strategy": "manual"}}},
-        )
+        body = {
+            "versioning": {"build_id": "1.1", "rollout": {"strategy": "manual"}},
+            "request_id": "bump-1",
+        }
+        bumped = await c.put("/v1/endpoints/pinned", json=body)
         assert bumped.status_code == 200, bumped.text
         assert bumped.json()["build_id"] == "1.1"
         assert bumped.json()["rollout"]["strategy"] == "manual"
+        replayed = await c.put("/v1/endpoints/pinned", json=body)  # a retry: the same change
+        assert replayed.status_code == 200
+        assert replayed.json()["conflict_token"] == bumped.json()["conflict_token"]
     assert set(_versions(api, "pinned")) == {"1.0", "1.1"}
 
 
@@ -150,3 +154,14 @@ async def test_bad_versioning_is_400_naming_the_field(api: Api) -> None:
             r = await c.put(f"/v1/endpoints/{name}", json={"versioning": versioning})
             assert r.status_code == 400, r.text
             assert r.json()["error"]["details"][0]["field"] == "versioning"
+
+
+async def test_secret_env_names_define_the_build_not_their_values(api: Api) -> None:
+    first = await _create(api, "s1", secret_env={"TOKEN": "a"}, labels={"team": "x"})
+    other_value = await _create(api, "s2", secret_env={"TOKEN": "b"})
+    other_name = await _create(api, "s3", secret_env={"API_TOKEN": "a"})
+    assert first["build_id"] == other_value["build_id"] != other_name["build_id"]
+    async with api.client() as c:
+        rotated = await c.put("/v1/endpoints/s1", json={"secret_env": {"TOKEN": "c"}})
+        assert rotated.json()["build_id"] == first["build_id"]
+    assert _versions(api, "s1") == {first["build_id"]: False}
