@@ -25,7 +25,7 @@ from workerplane.security.crypto import SecretBox
 from workerplane.store import spec_codec
 from workerplane.store.db import Database
 from workerplane.store.endpoint_fields import EndpointRecord
-from workerplane.store.lifecycle import UPDATE_PENDING
+from workerplane.store.lifecycle import DELETE_IN_PROGRESS, UPDATE_PENDING
 from workerplane.store.models import DeploymentVersion, Endpoint, WorkerDeployment
 from workerplane.store.rollouts import put_rollout
 from workerplane.store.rows import (
@@ -272,19 +272,30 @@ def _new_build(
     drains.
 
     The build's version is new, or an older one of the same build still draining (a change
-    undone), which takes ``sealed`` as its next generation.
+    undone), which takes ``sealed`` as its next generation. A ``current`` that never became
+    current or ramping (replaced before its rollout moved) has no pinned work to keep: it is
+    deleted, so it never lingers with its workers and no drainage for a sunset to follow.
     """
+    dep = current.deployment
+    took_work = current.build_id in (dep.current_build_id, dep.ramping_build_id)
+    values: dict[str, object] = {"conflict_token": new_token(), "updated_at": time.time()}
+    if not took_work:
+        values.update(
+            deleting=True, draining=True, status=DELETE_IN_PROGRESS,
+            status_reason=f"replaced by build {build_id} before it took work",
+            generation=DeploymentVersion.generation + 1,
+        )  # fmt: skip
     bumped = s.execute(
         update(DeploymentVersion)
         .where(
             DeploymentVersion.id == current.id,
             DeploymentVersion.conflict_token == expected_token,
         )
-        .values(conflict_token=new_token(), updated_at=time.time())
+        .values(**values)
     )
     if not bumped.rowcount:  # type: ignore[attr-defined]
         raise stale_token("endpoint")
-    key = version_key(current.deployment.name, build_id)
+    key = version_key(dep.name, build_id)
     existing = s.scalar(select(DeploymentVersion).where(DeploymentVersion.key == key))
     if existing is not None:
         if existing.deleting:
