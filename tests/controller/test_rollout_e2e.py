@@ -12,16 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from api_support.rollout_waits import temporal_routing, until
 from rollout_worker import PinnedOrder
-from temporalio.api.workflowservice.v1 import DescribeWorkerDeploymentRequest
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from workerplane.api.server import ServeConfig, serve
@@ -30,22 +28,6 @@ from workerplane.temporal.devserver import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.integration
-
-
-async def _until(
-    client: httpx.AsyncClient, path: str, ok: Callable[[Any], bool], timeout_s: float = 180
-) -> Any:
-    """The JSON at ``path`` once ``ok`` holds (a generous bound only catches a hang)."""
-    deadline = time.monotonic() + timeout_s
-    body: Any = None
-    while time.monotonic() < deadline:
-        with contextlib.suppress(httpx.TransportError):
-            response = await client.get(path)
-            body = response.json() if response.status_code == 200 else None
-            if body is not None and ok(body):
-                return body
-        await asyncio.sleep(0.3)
-    raise AssertionError(f"{path} never got there; last: {body}")
 
 
 def _version(build_id: str, queue: str, rollout: dict[str, Any]) -> dict[str, Any]:
@@ -63,19 +45,6 @@ def _version(build_id: str, queue: str, rollout: dict[str, Any]) -> dict[str, An
         }}},
         "rollout": rollout,
     }  # fmt: skip
-
-
-async def _routing(client: Client, deployment: str) -> tuple[str, str, float]:
-    """Temporal's own word: (current build, ramping build, ramp %)."""
-    described = await client.workflow_service.describe_worker_deployment(
-        DescribeWorkerDeploymentRequest(namespace="default", deployment_name=deployment)
-    )
-    config = described.worker_deployment_info.routing_config
-    return (
-        config.current_deployment_version.build_id,
-        config.ramping_deployment_version.build_id,
-        config.ramping_version_percentage,
-    )
 
 
 async def test_progressive_gated_rollouts_a_rollback_and_a_failed_gate(
@@ -99,7 +68,7 @@ async def test_progressive_gated_rollouts_a_rollback_and_a_failed_gate(
             base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"},
             timeout=30,
         ) as c:  # fmt: skip
-            await _until(c, "/healthz", lambda _: True)
+            await until(c, "/healthz", lambda _: True)
             assert (await c.post("/v1/worker-deployments", json={"name": name})).status_code == 201
 
             # v1, the first build: its gate passes on v1, then it is current.
@@ -111,11 +80,11 @@ async def test_progressive_gated_rollouts_a_rollback_and_a_failed_gate(
                 f"/v1/worker-deployments/{name}/versions", json=_version("v1", queue, progressive)
             )
             assert created.status_code == 201, created.text
-            done = await _until(c, rollout, lambda r: r["phase"] in ("succeeded", "failed"))
+            done = await until(c, rollout, lambda r: r["phase"] in ("succeeded", "failed"))
             assert done["phase"] == "succeeded" and done["gate"] == "passed", done
             gate_run = temporal.get_workflow_handle(done["gate_workflow_id"])
             assert await gate_run.result() == "v1:1"
-            assert (await _routing(temporal, name))[0] == "v1"
+            assert (await temporal_routing(temporal, name))[0] == "v1"
 
             # Pinned workflows open on v1 while v2 rolls out.
             orders = [
@@ -136,14 +105,14 @@ async def test_progressive_gated_rollouts_a_rollback_and_a_failed_gate(
                 f"/v1/worker-deployments/{name}/versions", json={"build_id": "v2"}
             )
             assert created.status_code == 201, created.text
-            done = await _until(c, rollout, lambda r: r["target_version"] == "v2"
+            done = await until(c, rollout, lambda r: r["target_version"] == "v2"
                                 and r["phase"] in ("succeeded", "failed"))  # fmt: skip
             assert done["phase"] == "succeeded" and done["gate"] == "passed", done
             seen = [e["message"] for e in done["events"]]
             assert "Temporal ramps 25% to v2 (step 1/2)" in seen, seen
             assert "Temporal ramps 50% to v2 (step 2/2)" in seen, seen
             assert await temporal.get_workflow_handle(done["gate_workflow_id"]).result() == "v2:1"
-            assert await _routing(temporal, name) == ("v2", "", 0.0)
+            assert await temporal_routing(temporal, name) == ("v2", "", 0.0)
             v1 = (await c.get(f"/v1/worker-deployments/{name}/versions/v1")).json()
             assert v1["draining"] is True
             # The pinned workflows finish on v1, with no retry.
@@ -155,25 +124,25 @@ async def test_progressive_gated_rollouts_a_rollback_and_a_failed_gate(
             held = {"strategy": "progressive", "steps": [{"ramp_percentage": 40, "pause": "1h"}]}
             body = {"build_id": "v3", "rollout": held}
             assert (await c.post(f"/v1/worker-deployments/{name}/versions", json=body)).is_success
-            ramped = await _until(c, rollout, lambda r: r["target_version"] == "v3"
+            ramped = await until(c, rollout, lambda r: r["target_version"] == "v3"
                                   and r["next_step_at"] is not None)  # fmt: skip
             assert (ramped["step"], ramped["ramp_percentage"]) == (1, 40)
-            assert await _routing(temporal, name) == ("v2", "v3", 40.0)
+            assert await temporal_routing(temporal, name) == ("v2", "v3", 40.0)
             assert (await c.post(f"{rollout}/rollback")).status_code == 200
-            back = await _until(c, rollout, lambda r: r["phase"] == "rolled-back")
+            back = await until(c, rollout, lambda r: r["phase"] == "rolled-back")
             assert back["reason"] == "rolled back: v2 is current again"
-            assert await _routing(temporal, name) == ("v2", "", 0.0)
+            assert await temporal_routing(temporal, name) == ("v2", "", 0.0)
             assert (await c.post(f"{rollout}/rollback")).status_code == 409
 
             # v4: its gate fails; the rollout stops, says why, and routing stays on v2.
             failing = {"strategy": "all-at-once", "gate": {**gate, "input": False}}
             body = {"build_id": "v4", "rollout": failing}
             assert (await c.post(f"/v1/worker-deployments/{name}/versions", json=body)).is_success
-            failed = await _until(c, rollout, lambda r: r["target_version"] == "v4"
+            failed = await until(c, rollout, lambda r: r["target_version"] == "v4"
                                   and r["phase"] in ("failed", "succeeded"))  # fmt: skip
             assert failed["phase"] == "failed" and failed["gate"] == "failed", failed
             assert "smoke test failed: checkout returned 500" in failed["reason"]
-            assert await _routing(temporal, name) == ("v2", "", 0.0)
+            assert await temporal_routing(temporal, name) == ("v2", "", 0.0)
             gate_run = temporal.get_workflow_handle(failed["gate_workflow_id"])
             assert (await gate_run.describe()).status == WorkflowExecutionStatus.FAILED
     finally:

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from workerplane.api import schemas as S
 from workerplane.api import status_schemas as ST
+from workerplane.api.rollout_schemas import RolloutOut
 from workerplane.planning.status import GroupStatus
 from workerplane.security.redact import REDACTED, scrub
 from workerplane.store.spec_codec import public_spec
@@ -103,7 +104,8 @@ def deployment_out(d: DeploymentView) -> S.DeploymentOut:
     )
 
 
-def endpoint_out(e: EndpointView) -> S.EndpointOut:
+def endpoint_out(e: EndpointView, rollout: RolloutOut | None = None) -> S.EndpointOut:
+    """The endpoint as the API shows it; ``rollout`` is a versioned endpoint's."""
     fields = e.fields
     version = e.version
     return S.EndpointOut(
@@ -119,6 +121,7 @@ def endpoint_out(e: EndpointView) -> S.EndpointOut:
         unavailable_workers=version.unavailable_workers,
         deployment_name=version.deployment,
         build_id=version.build_id,
+        rollout=rollout,
         conflict_token=e.conflict_token,
         created_at=e.created_at,
         updated_at=e.updated_at,

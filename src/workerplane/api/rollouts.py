@@ -57,22 +57,29 @@ def _of(base: DeploymentSpec | None, field: str) -> Any:
     return None if base is None else getattr(base, field)
 
 
-def start_rollout(store: Store, dep: DeploymentView, spec: DeploymentSpec) -> None:
-    """Roll the new version out, from the version current now, under ``spec.rollout``."""
+def new_rollout(spec: DeploymentSpec, previous: str | None) -> RolloutState | None:
+    """The first state of the rollout of ``spec``'s build from ``previous`` (the version current
+    now); ``None`` when ``spec`` is unversioned or has no ``rollout`` section."""
     if spec.rollout is None or spec.deployment is None:
-        return
+        return None
     now = time.time()
-    target, previous = spec.deployment.build_id, dep.current_build_id
+    target = spec.deployment.build_id
     started = RolloutEvent(
         at=now, phase=RolloutPhase.WAITING_FOR_WORKERS,
         message=f"{spec.rollout.strategy} rollout of {target} from"
         f" {previous or 'unversioned workers'} started",
     )  # fmt: skip
-    state = RolloutState(
-        deployment=dep.name, target=target, previous=previous, task_queue=spec.task_queues[0],
-        started_at=now, updated_at=now, events=(started,),
+    return RolloutState(
+        deployment=spec.deployment.name, target=target, previous=previous,
+        task_queue=spec.task_queues[0], started_at=now, updated_at=now, events=(started,),
     )  # fmt: skip
-    store.rollouts.start(spec.rollout, state)
+
+
+def start_rollout(store: Store, dep: DeploymentView, spec: DeploymentSpec) -> None:
+    """Roll the new version out, from the version current now, under ``spec.rollout``."""
+    state = new_rollout(spec, dep.current_build_id)
+    if state is not None and spec.rollout is not None:
+        store.rollouts.start(spec.rollout, state)
 
 
 def _routing(dep: DeploymentView) -> Routing:

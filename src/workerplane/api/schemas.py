@@ -28,6 +28,7 @@ from workerplane.security.crypto import SEALED_PREFIX
 from workerplane.store.endpoint_fields import (
     Command,
     EndpointFields,
+    EndpointVersioning,
     EnvName,
     GpuType,
     Image,
@@ -347,6 +348,7 @@ class EndpointUpdate(RequestModel):
     max_workers: int | None = Field(default=None, ge=1, le=1000)
     per_worker: int | None = Field(default=None, ge=1, le=100_000)
     labels: dict[LabelKey, LabelValue] | None = Field(default=None, max_length=64)
+    versioning: EndpointVersioning | None = None
     conflict_token: ConflictToken | None = None
     request_id: RequestId | None = None
 
@@ -386,6 +388,9 @@ class EndpointOut(BaseModel):
     max_workers: int
     per_worker: int
     labels: dict[str, str]
+    versioning: EndpointVersioning | None = None
+    #: A versioned endpoint's latest rollout (single reads; ``None`` in lists).
+    rollout: RolloutOut | None = None
     available_workers: int
     unavailable_workers: int
     deployment_name: str

@@ -32,7 +32,7 @@ from workerplane.errors import Invalid, ValidationIssue
 from workerplane.providers.base import WorkerEnvironment
 from workerplane.providers.factory import build_provider
 from workerplane.providers.kubernetes.details import ClusterPolicy
-from workerplane.store.endpoint_fields import EndpointFields
+from workerplane.store.endpoint_fields import EndpointRecord, endpoint_build_id
 from workerplane.store.rows import StaleToken
 
 ENDPOINT_GROUP = "workers"
@@ -87,9 +87,10 @@ def version_spec(
 
 
 def render_endpoint(
-    name: str, fields: EndpointFields, secret_env: Mapping[str, str]
+    name: str, fields: EndpointRecord, secret_env: Mapping[str, str]
 ) -> DeploymentSpec:
-    """The deployment spec of an endpoint.
+    """The deployment spec of an endpoint: versioned (a version of the deployment ``name``,
+    with its build ID and rollout) when the endpoint has ``versioning``.
 
     ``secret_env`` values equal to ``REDACTED`` keep the stored secret (the store substitutes it).
     """
@@ -144,17 +145,24 @@ def render_endpoint(
                 "idle_exit_s": None,
             },
         )
-    return DeploymentSpec(
-        name=name,
-        temporal=TemporalConnection(namespace=fields.temporal_namespace),
-        task_queues=[fields.temporal_task_queue],
-        deployment=None,
-        compute=ComputeConfig(
-            scaling_groups={
-                ENDPOINT_GROUP: ScalingGroup(task_queue_types=[], provider=provider, scaler=scaler)
-            }
-        ),
+    compute = ComputeConfig(
+        scaling_groups={
+            ENDPOINT_GROUP: ScalingGroup(task_queue_types=[], provider=provider, scaler=scaler)
+        }
     )
+    build_id = endpoint_build_id(fields)
+    if build_id is None or fields.versioning is None:
+        return DeploymentSpec(
+            name=name,
+            temporal=TemporalConnection(namespace=fields.temporal_namespace),
+            task_queues=[fields.temporal_task_queue],
+            deployment=None,
+            compute=compute,
+        )
+    spec = version_spec(
+        name, build_id, [fields.temporal_task_queue], compute, fields.temporal_namespace
+    )
+    return spec.model_copy(update={"rollout": fields.versioning.rollout})
 
 
 async def provider_checks(

@@ -27,7 +27,7 @@ import re
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -35,8 +35,11 @@ _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 def parse_duration(value: Any) -> Any:
     """Seconds from ``90``, ``90.5``, ``"90s"``, ``"5m"``, ``"1h30m"``; other values pass on
-    unchanged so pydantic names the field and the type it wanted."""
-    if isinstance(value, bool) or not isinstance(value, str):
+    unchanged so pydantic names the field and the type it wanted. ``true``/``false`` are
+    refused here (pydantic would read them as 1 and 0)."""
+    if isinstance(value, bool):
+        raise ValueError("must be a duration: seconds, or a number with a unit ms, s, m, h or d")
+    if not isinstance(value, str):
         return value
     text = value.strip().lower()
     if not text:
@@ -57,7 +60,12 @@ def parse_duration(value: Any) -> Any:
 
 
 #: Seconds, written as a number or a string with a unit; never negative.
-Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
+Duration = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    Field(ge=0),
+    WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0}, {"type": "string"}]}),
+]
 
 
 class _Strict(BaseModel):

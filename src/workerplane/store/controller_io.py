@@ -34,7 +34,7 @@ from workerplane.store import spec_codec
 from workerplane.store.db import Database
 from workerplane.store.leases import Fencing, LeaseLost
 from workerplane.store.lifecycle import DELETE_IN_PROGRESS, UPDATE_IN_PROGRESS, UPDATE_PENDING
-from workerplane.store.models import DeploymentVersion, GroupStatusRow
+from workerplane.store.models import DeploymentVersion, Endpoint, GroupStatusRow
 from workerplane.store.rows import new_token, purge, status_payload
 
 _T = TypeVar("_T")
@@ -156,9 +156,21 @@ class ControllerIO:
                 elif row.payload_json != payload:
                     row.payload_json = payload
                     row.updated_at = now
+            # The version an endpoint shows is deleted only with its endpoint, even drained (a
+            # versioned endpoint's rolled-back build): its fields are what the endpoint reads.
+            draining = [version.id for version in rows if version.draining]
+            shown = (
+                set(s.scalars(select(Endpoint.version_id).where(Endpoint.version_id.in_(draining))))
+                if draining
+                else set()
+            )
             for version in rows:
                 verdict = verdicts.get(version.key)
-                if verdict is not None and _sunset_over(version, verdict):
+                if (
+                    verdict is not None
+                    and version.id not in shown
+                    and _sunset_over(version, verdict)
+                ):
                     _delete_at_sunset(version, now)
                 if version.deleting:
                     if version.delete_seen_at is None and (verdict is None or verdict.drained):

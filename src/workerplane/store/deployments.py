@@ -138,16 +138,19 @@ class DeploymentStore:
         ramping: str | Keep | None = KEEP,
         percentage: float | None = None,
         conflict_token: str | None = None,
+        by_rollout: bool = False,
     ) -> DeploymentView:
         """Set the current and/or ramping version (Temporal's Set*Version semantics).
 
         A version that stops being current or ramping is marked draining, as Temporal does; a
-        version that becomes current or ramping stops draining.
+        version that becomes current or ramping stops draining. A versioned endpoint's routing
+        is its rollout's alone (``by_rollout``).
         """
         with self._db.write_session() as s:
             # Locked until the end: a change without a conflict token never loses to another.
             row = find_deployment(s, name, lock=True)
-            refuse_endpoint_owned(row)
+            if not by_rollout:
+                refuse_endpoint_owned(row)
             if conflict_token and conflict_token != row.conflict_token:
                 raise stale_token("deployment")
             before = {row.current_build_id, row.ramping_build_id} - {None}

@@ -36,12 +36,13 @@ class StoreRolloutIO:
 
     def set_current(self, deployment: str, build_id: str | None) -> None:
         """Record the new current version (the one it replaces starts draining)."""
-        self._store.deployments.set_routing(deployment, current=build_id)
+        self._store.deployments.set_routing(deployment, current=build_id, by_rollout=True)
 
     def set_ramping(self, deployment: str, build_id: str | None, percentage: float) -> None:
         self._store.deployments.set_routing(
-            deployment, ramping=build_id, percentage=percentage if build_id else None
-        )
+            deployment, ramping=build_id, percentage=percentage if build_id else None,
+            by_rollout=True,
+        )  # fmt: skip
 
     def save(self, state: RolloutState, expected_revision: int) -> bool:
         return self._store.rollouts.save(state, expected_revision)

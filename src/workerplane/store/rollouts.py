@@ -37,29 +37,36 @@ def _row(s: Session, deployment: WorkerDeployment) -> Rollout | None:
     return s.scalar(select(Rollout).where(Rollout.deployment_id == deployment.id))
 
 
+def put_rollout(
+    s: Session, dep: WorkerDeployment, spec: RolloutSpec, state: RolloutState
+) -> Rollout:
+    """Store a new rollout of ``dep`` in the caller's transaction, replacing the one it had (an
+    endpoint's new build stores its version and its rollout in one transaction)."""
+    row = _row(s, dep)
+    values = {
+        "phase": str(state.phase), "spec_json": spec.model_dump_json(),
+        "state_json": state.model_dump_json(), "updated_at": time.time(),
+    }  # fmt: skip
+    if row is None:
+        row = Rollout(deployment_id=dep.id, revision=1, **values)
+        s.add(row)
+    else:
+        for key, value in values.items():
+            setattr(row, key, value)
+        row.revision += 1
+    s.flush()
+    return row
+
+
 class RolloutStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
     def start(self, spec: RolloutSpec, state: RolloutState) -> RolloutRecord:
         """Store a new rollout of ``state.deployment``, replacing the one it had."""
-        now = time.time()
         with self._db.write_session() as s:
             dep = find_deployment(s, state.deployment, lock=True)
-            row = _row(s, dep)
-            values = {
-                "phase": str(state.phase), "spec_json": spec.model_dump_json(),
-                "state_json": state.model_dump_json(), "updated_at": now,
-            }  # fmt: skip
-            if row is None:
-                row = Rollout(deployment_id=dep.id, revision=1, **values)
-                s.add(row)
-            else:
-                for key, value in values.items():
-                    setattr(row, key, value)
-                row.revision += 1
-            s.flush()
-            return _record(row, dep.namespace)
+            return _record(put_rollout(s, dep, spec, state), dep.namespace)
 
     def get(self, deployment: str) -> RolloutRecord:
         with self._db.read_session() as s:

@@ -188,7 +188,10 @@ def purge(s: Session, row: DeploymentVersion) -> None:
     s.execute(delete(Endpoint).where(Endpoint.version_id == row.id))
     s.execute(delete(DeploymentVersion).where(DeploymentVersion.id == row.id))
     if dep.owner == "endpoint":
-        s.execute(delete(WorkerDeployment).where(WorkerDeployment.id == dep.id))
+        # A versioned endpoint's deployment goes with its last version (older builds drain on).
+        others = select(DeploymentVersion.id).where(DeploymentVersion.deployment_id == dep.id)
+        if s.scalar(others.limit(1)) is None:
+            s.execute(delete(WorkerDeployment).where(WorkerDeployment.id == dep.id))
     elif row.build_id in (dep.current_build_id, dep.ramping_build_id):
         values: dict[str, Any] = {
             "current_build_id": None

@@ -1,7 +1,8 @@
 """``/v1/endpoints``: Launch-style ``temporal`` endpoints, each a projection of one version.
 
 A create or update renders the endpoint's fields into its version's spec; the version's
-conflict token guards both.
+conflict token guards both. With ``versioning``, an update that changes the build ID (what
+defines the workers) is a new version and its rollout instead (docs/rollouts.md).
 """
 
 from __future__ import annotations
@@ -16,13 +17,16 @@ from workerplane.api.deps import SettingsDep, StoreDep
 from workerplane.api.errors import pydantic_issues
 from workerplane.api.pagination import PageRequest, encode_page_token, page_params
 from workerplane.api.responses import endpoint_out, json_response
+from workerplane.api.rollout_schemas import RolloutOut
+from workerplane.api.rollouts import maybe_rollout_out, new_rollout
 from workerplane.api.service import check_spec, render_endpoint, write_unguarded
-from workerplane.errors import Invalid
+from workerplane.errors import Invalid, ValidationIssue
 from workerplane.providers.kubernetes.details import ClusterPolicy
 from workerplane.security.redact import REDACTED
 from workerplane.store.endpoint_fields import EndpointFields, EndpointRecord
-from workerplane.store.rows import ENDPOINT_BUILD_ID, is_replay
+from workerplane.store.rows import is_replay
 from workerplane.store.store import Store
+from workerplane.store.views import EndpointView
 
 router = APIRouter(prefix="/endpoints", tags=["endpoints"])
 
@@ -38,6 +42,17 @@ def _record(fields: dict[str, Any], secret_env_keys: list[str]) -> EndpointRecor
         raise Invalid(pydantic_issues(err.errors())) from None
 
 
+def _rollout(store: Store, view: EndpointView) -> RolloutOut | None:
+    if view.fields.versioning is None:
+        return None
+    return maybe_rollout_out(store, store.deployments.get(view.name))
+
+
+def _out(store: Store, view: EndpointView) -> S.EndpointOut:
+    """A single read: the endpoint with its rollout."""
+    return endpoint_out(view, _rollout(store, view))
+
+
 @router.post("", response_model=S.EndpointOut, status_code=201, responses={200: S.REPLAYED})
 def create_endpoint(body: S.EndpointCreate, store: StoreDep, settings: SettingsDep) -> Response:
     """Create a Launch-style ``temporal`` endpoint (idempotent by ``request_id``)."""
@@ -47,9 +62,10 @@ def create_endpoint(body: S.EndpointCreate, store: StoreDep, settings: SettingsD
     spec = render_endpoint(body.name, fields, body.secret_env)
     check_spec(spec, settings.cluster_policy)
     view, created = store.endpoints.create(
-        body.name, body.endpoint_type, fields, spec, body.request_id, body.fingerprint()
-    )
-    return json_response(endpoint_out(view), 201 if created else 200)
+        body.name, body.endpoint_type, fields, spec, body.request_id, body.fingerprint(),
+        rollout=new_rollout(spec, previous=None),
+    )  # fmt: skip
+    return json_response(_out(store, view), 201 if created else 200)
 
 
 @router.get("", response_model=S.EndpointList)
@@ -75,14 +91,15 @@ def list_endpoints(
 
 @router.get("/{ref}", response_model=S.EndpointOut)
 def get_endpoint(ref: S.EndpointRef, store: StoreDep) -> Response:
-    return json_response(endpoint_out(store.endpoints.get(ref)))
+    return json_response(_out(store, store.endpoints.get(ref)))
 
 
 @router.put("/{ref}", response_model=S.EndpointOut)
 def update_endpoint(
     ref: S.EndpointRef, body: S.EndpointUpdate, store: StoreDep, settings: SettingsDep
 ) -> S.EndpointOut:
-    """Change an endpoint; min/max/per_worker take effect on the running workers."""
+    """Change an endpoint; min/max/per_worker take effect on the running workers, and a new
+    build ID of a versioned endpoint is a new version rolled out."""
     return write_unguarded(
         body.conflict_token is not None,
         lambda: _update_endpoint(ref, body, store, settings.cluster_policy),
@@ -100,13 +117,19 @@ def _update_endpoint(
         body.request_id, fingerprint, stored_id=current.version.last_update_request_id,
         stored_hash=current.version.last_update_request_hash,
     ):  # fmt: skip
-        return endpoint_out(current)
+        return _out(store, current)
     changes = body.model_dump(
         exclude_unset=True, exclude={"conflict_token", "request_id", "secret_env"}
     )
     for name, value in changes.items():
         if value is None:
             changes[name] = EndpointFields.model_fields[name].get_default(call_default_factory=True)
+    if "versioning" in changes and (changes["versioning"] is None) != (
+        current.fields.versioning is None
+    ):
+        raise Invalid(
+            [ValidationIssue("versioning", "versioning is set when an endpoint is created")]
+        )
     if body.command is not None:
         changes["image"] = None
     if body.image is not None:
@@ -119,6 +142,9 @@ def _update_endpoint(
     fields = _record({**stored, **changes}, sorted(secret_env))
     spec = render_endpoint(current.name, fields, secret_env)
     check_spec(spec, policy)
+    rollout = None
+    if spec.deployment is not None and spec.deployment.build_id != current.version.build_id:
+        rollout = new_rollout(spec, store.deployments.get(current.name).current_build_id)
     view, _ = store.endpoints.update(
         current.id,
         fields,
@@ -126,8 +152,9 @@ def _update_endpoint(
         expected_token=body.conflict_token or current.conflict_token,
         request_id=body.request_id,
         fingerprint=fingerprint,
+        rollout=rollout,
     )
-    return endpoint_out(view)
+    return _out(store, view)
 
 
 @router.delete("/{ref}", response_model=S.EndpointOut, status_code=202, responses={204: S.DELETED})
@@ -140,6 +167,6 @@ def delete_endpoint(
     """Drain the endpoint's workers, then delete it (DELETE_IN_PROGRESS until done)."""
     view = store.endpoints.delete(ref, conflict_token)
     if settings.controller == "none":
-        store.versions.purge(view.name, ENDPOINT_BUILD_ID)
+        store.endpoints.purge(view.name)
         return Response(status_code=204)
     return endpoint_out(view)
