@@ -60,6 +60,8 @@ class GroupIntent:
     Attributes:
         draining: its version is draining (serve pinned work, then go to zero).
         retiring: the group left the spec (finish its open work, never grow).
+        typical_startup_ms: the provider's typical worker startup when its type is not in the
+            provider registry (the simulator's workers); ``None``: the registry's figure.
     """
 
     version_key: str
@@ -70,6 +72,7 @@ class GroupIntent:
     scaler: Decider
     draining: bool = False
     retiring: bool = False
+    typical_startup_ms: float | None = None
 
 
 def plan_cycle(

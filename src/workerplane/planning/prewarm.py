@@ -113,7 +113,7 @@ class WarmupSizing:
     @property
     def lead_s(self) -> float:
         """How long before the action time the workers are asked for."""
-        return STARTUP_LEAD * self.startup_s + self.poll_s + self.margin_s
+        return STARTUP_LEAD * self.startup_s + self.margin_s
 
 
 def learn_run_work(past: Sequence[PastRun]) -> RunWork | None:
@@ -192,6 +192,11 @@ def clock(epoch_s: float) -> str:
     return datetime.fromtimestamp(epoch_s, UTC).strftime("%H:%M:%S")
 
 
+def active_warmups(warmups: Sequence[Warmup], now: float) -> list[Warmup]:
+    """The warm-ups whose floor holds at ``now``."""
+    return [w for w in warmups if w.starts_at <= now < w.ends_at]
+
+
 def apply_warm_floor(
     decision: Decision,
     warmups: Sequence[Warmup],
@@ -204,7 +209,7 @@ def apply_warm_floor(
 ) -> Decision:
     """``decision`` raised to the warm-ups active at ``now`` (their workers add up, never above
     ``max_count``); unchanged when it already asks for as many."""
-    active = [w for w in warmups if w.starts_at <= now < w.ends_at]
+    active = active_warmups(warmups, now)
     if not active:
         return decision
     floor = min(max_count, sum(w.workers for w in active))
@@ -230,17 +235,21 @@ def apply_warm_floor(
 class WarmTiming:
     """What pre-warming learns of a group's worker startup: from a warm-up's ask until half its
     workers poll (as the ``slo`` scaler times its own scale-ups, which a group that is always
-    warmed ahead never makes).
+    warmed ahead never makes). Each warm-up is timed once, from its first ask: the floor is asked
+    again every cycle until its workers poll, and timing those asks too would count only the
+    last stragglers, one cycle each, and learn a startup far too short.
 
     Attributes:
         startup_s: the learned startup (``None`` until a warm-up has been timed).
         asked_at: when the warm-up being timed was asked for (epoch seconds; ``None``: none).
         mark: the ready count that marks half of its workers polling.
+        action_at: the action time of the warm-up being timed, or of the last one timed.
     """
 
     startup_s: float | None = None
     asked_at: float | None = None
     mark: int = 0
+    action_at: float | None = None
 
     def observe(self, census: WorkerCensus, now: float) -> WarmTiming:
         """This timing after seeing ``census`` at ``now``: a warm-up timed once half polls."""
@@ -248,14 +257,17 @@ class WarmTiming:
             return self
         sample = now - self.asked_at
         learned = sample if self.startup_s is None else 0.7 * self.startup_s + 0.3 * sample
-        return WarmTiming(startup_s=learned)
+        return WarmTiming(startup_s=learned, action_at=self.action_at)
 
-    def asked(self, census: WorkerCensus, floor: int, now: float) -> WarmTiming:
-        """This timing once a warm-up asked for ``floor`` workers at ``now`` (one at a time)."""
-        if self.asked_at is not None or census.ready is None or census.ready >= floor:
+    def asked(self, census: WorkerCensus, floor: int, now: float, action_at: float) -> WarmTiming:
+        """This timing once the warm-up for the run at ``action_at`` asked for ``floor`` workers
+        at ``now`` (one warm-up at a time, each once)."""
+        if self.asked_at is not None or self.action_at == action_at:
+            return self
+        if census.ready is None or census.ready >= floor:
             return self
         mark = census.ready + math.ceil((floor - census.ready) / 2)
-        return WarmTiming(self.startup_s, asked_at=now, mark=mark)
+        return WarmTiming(self.startup_s, asked_at=now, mark=mark, action_at=action_at)
 
 
 def sizing_of(
@@ -286,6 +298,17 @@ def sizing_of(
         target_wait_s=d.target_wait_fraction * d.schedule_to_start_slo_ms / 1000.0,
         max_count=d.max_count,
     )
+
+
+def typical_startup_ms(intent: GroupIntent) -> float:
+    """A group's worker startup before anything was timed: its provider's typical startup (the
+    registry's, or the intent's own for a type the registry does not know), else the strategy's
+    default. A guess far above the real startup asks the first warm-up too early, and once the
+    warm-up is timed its lead shrinks: the floor is released and asked again."""
+    if intent.typical_startup_ms is not None:
+        return intent.typical_startup_ms
+    known = PROVIDER_TYPES.get(intent.provider_type)
+    return float(known.typical_startup_ms if known else DEFAULT_STARTUP_MS[intent.strategy])
 
 
 def prewarm_enabled(scaler: object) -> bool:
@@ -337,9 +360,7 @@ def prewarm(
         scaler_state = replace(scaler_state, startup_ms=timing.startup_s * 1000.0)
     if not observed.upcoming_runs:
         return Prewarmed(decision, (), timing, scaler_state)
-    known = PROVIDER_TYPES.get(intent.provider_type)
-    default_ms = known.typical_startup_ms if known else DEFAULT_STARTUP_MS[intent.strategy]
-    sizing = sizing_of(scaler, scaler_state, timing, census, float(default_ms))
+    sizing = sizing_of(scaler, scaler_state, timing, census, typical_startup_ms(intent))
     warmups = plan_warmups(observed.upcoming_runs, scaler.details.prewarm, sizing, now)
     raised = apply_warm_floor(
         decision,
@@ -350,8 +371,10 @@ def prewarm(
         held_size=state.held_size,
         census=census,
     )
-    if raised is not decision and isinstance(raised, SetSize):
-        timing = timing.asked(census, raised.size, now)
-    elif raised is not decision and isinstance(raised, StartWorkers):
-        timing = timing.asked(census, census.running + raised.count, now)
+    if raised is not decision:
+        action_at = min(w.action_at for w in active_warmups(warmups, now))
+        if isinstance(raised, SetSize):
+            timing = timing.asked(census, raised.size, now, action_at)
+        elif isinstance(raised, StartWorkers):
+            timing = timing.asked(census, census.running + raised.count, now, action_at)
     return Prewarmed(raised, warmups, timing, scaler_state)
