@@ -20,12 +20,14 @@ from workerplane.planning.prewarm import (
     apply_warm_floor,
     learn_run_work,
     plan_warmups,
+    taught,
     typical_startup_ms,
     workers_for,
 )
 from workerplane.planning.status import GroupStatus, Warmup
 from workerplane.scaling.prewarm import PrewarmDetails
 from workerplane.scaling.registry import build_scaler
+from workerplane.scaling.slo_model import SloState
 from workerplane.scaling.types import (
     GroupMetrics,
     Hold,
@@ -194,6 +196,33 @@ def test_the_startup_before_anything_is_timed(
         typical_startup_ms=own_ms,
     )  # fmt: skip
     assert typical_startup_ms(intent) == expected_ms
+
+
+_RUN = UpcomingRun("nightly", NOON, RunWork(20, 1.5, 0.0, 3))
+
+
+@pytest.mark.parametrize(
+    ("state", "timing", "runs", "startup_ms", "duration_s"),
+    [
+        (SloState(), WarmTiming(), (), None, None),  # nothing known
+        (SloState(), WarmTiming(startup_s=2.0), (_RUN,), 2000.0, 1.5),  # both taught
+        # The scaler's own figures win.
+        (SloState(startup_ms=900.0, duration_s=3.0), WarmTiming(startup_s=2.0), (_RUN,), 900.0,
+         3.0),
+        # A run whose durations are unknown teaches none.
+        (SloState(), WarmTiming(), (UpcomingRun("nightly", NOON, RunWork(8, None, 0.0, 1)),),
+         None, None),
+    ],
+)  # fmt: skip
+def test_the_scaler_is_taught_what_prewarming_knows_while_it_knows_nothing(
+    state: SloState,
+    timing: WarmTiming,
+    runs: tuple[UpcomingRun, ...],
+    startup_ms: float | None,
+    duration_s: float | None,
+) -> None:
+    got = taught(state, timing, runs)
+    assert (got.startup_ms, got.duration_s) == (startup_ms, duration_s)
 
 
 def _observed(now: float) -> Observation:

@@ -324,15 +324,30 @@ class Prewarmed:
         decision: the decision, raised to the active warm-up.
         warmups: the group's upcoming warm-ups (for the status).
         timing: what pre-warming has timed of the worker startup (kept in the group's state).
-        scaler_state: the scaler's state, taught the timed startup while it has timed none of
-            its own (a group that is always warmed ahead never scales up by itself, and the
-            ``slo`` scaler's scale-down window is its startup).
+        scaler_state: the scaler's state, :func:`taught` what pre-warming knows.
     """
 
     decision: Decision
     warmups: tuple[Warmup, ...]
     timing: WarmTiming | None
     scaler_state: Any
+
+
+def taught(scaler_state: Any, timing: WarmTiming, runs: Sequence[UpcomingRun]) -> Any:
+    """The ``slo`` scaler's state, taught what pre-warming knows while it knows nothing of its
+    own: the startup the warm-ups timed (a group that is always warmed ahead never scales up by
+    itself, and the scaler's scale-down window is its startup), and the task duration of the
+    schedule's past runs (before its first task finishes, the scaler sizes without one and does
+    not count arrivals, so it held a first run's idle workers through the window: 90 worker-s
+    after the policy lab's first scheduled storm, 2-3 after the others)."""
+    if not isinstance(scaler_state, SloState):
+        return scaler_state
+    if scaler_state.startup_ms is None and timing.startup_s is not None:
+        scaler_state = replace(scaler_state, startup_ms=timing.startup_s * 1000.0)
+    durations = [r.work.mean_task_s for r in runs if r.work is not None and r.work.mean_task_s]
+    if scaler_state.duration_s is None and durations:
+        scaler_state = replace(scaler_state, duration_s=statistics.median(durations))
+    return scaler_state
 
 
 def prewarm(
@@ -352,12 +367,7 @@ def prewarm(
     census, now = observed.census, observed.wall_time
     kept = state.prewarm if isinstance(state.prewarm, WarmTiming) else WarmTiming()
     timing = kept.observe(census, now)
-    if (
-        isinstance(scaler_state, SloState)
-        and scaler_state.startup_ms is None
-        and timing.startup_s is not None
-    ):
-        scaler_state = replace(scaler_state, startup_ms=timing.startup_s * 1000.0)
+    scaler_state = taught(scaler_state, timing, observed.upcoming_runs)
     if not observed.upcoming_runs:
         return Prewarmed(decision, (), timing, scaler_state)
     sizing = sizing_of(scaler, scaler_state, timing, census, typical_startup_ms(intent))
