@@ -5,7 +5,7 @@ A reactive scaler sees a scheduled storm only once it has landed, and its first 
 signal, a poll and a worker startup. A schedule's action times are known in advance
 (``ListSchedules``), and how much work a run brings can be learned from its past runs or given as a
 hint. So for each upcoming run the plan holds ``workers`` as a floor (like ``min_count``) from one
-worker startup (and the poll interval and a margin) before the action time until the run has
+worker startup (and a margin) before the action time until the run has
 landed; then the floor is released and the scaler's normal scale-down lets go of whatever the run
 did not need.
 
@@ -37,10 +37,11 @@ if TYPE_CHECKING:  # plan.py and observe.py import this module
     from workerplane.planning.plan import GroupIntent
 
 #: Warmed workers are asked for a typical startup (the time until half of a scale-up polls)
-#: ahead, plus the poll interval and the margin: the slower half polls while the run lands, and
-#: a run's tasks land over its spread and may each wait the target wait, which the warm size
-#: already counts on. 1.5 startups ahead left every warmed worker idle a second or two before
-#: the run (the policy lab's scheduled storm: 346 of 2,457 worker-s).
+#: ahead, plus the margin: the slower half polls while the run lands, and a run's tasks land
+#: over its spread and may each wait the target wait, which the warm size already counts on.
+#: No poll interval is added: the timed startup runs from the cycle that asked to the cycle that
+#: saw half the workers poll, so it already holds the cycle's rounding (with it, each warmed
+#: worker idled a second before the policy lab's scheduled storm; 1.5 startups ahead, two).
 STARTUP_LEAD = 1.0
 
 #: What a run brings is learned from at most this many of the schedule's latest finished runs.
@@ -112,7 +113,8 @@ class WarmupSizing:
 
     @property
     def lead_s(self) -> float:
-        """How long before the action time the workers are asked for."""
+        """How long before the action time the workers are asked for (the floor is applied on
+        the first cycle from then on)."""
         return STARTUP_LEAD * self.startup_s + self.margin_s
 
 
