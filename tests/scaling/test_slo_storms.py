@@ -138,7 +138,8 @@ def test_a_shrink_floor_never_grows_the_group(rate: float, size: int) -> None:
     """12 workers warmed for a scheduled storm, whose 500 tasks landed 3 s ago at 100/s; fresh
     stats show 351 waiting at a 30 s SLO. The queue drains in time on what runs: the load the
     counted rate fills (39/s of 1.7 s tasks, 16 workers) is a floor of a shrink, not a reason to
-    grow (it grew the group to 16, then 18, mid-run)."""
+    grow (it grew the group to 16, then 18, mid-run). The workers the tasks in flight fill (12)
+    stay a floor."""
     s = slo(schedule_to_start_slo_ms=30_000)
     st = replace(
         s.initial_state(0.0), duration_s=1.7, load=48.0, slow_load=48.0, slots=4.0,
