@@ -20,11 +20,14 @@ from workerplane.planning.prewarm import (
     apply_warm_floor,
     learn_run_work,
     plan_warmups,
+    taught,
+    typical_startup_ms,
     workers_for,
 )
 from workerplane.planning.status import GroupStatus, Warmup
 from workerplane.scaling.prewarm import PrewarmDetails
 from workerplane.scaling.registry import build_scaler
+from workerplane.scaling.slo_model import SloState
 from workerplane.scaling.types import (
     GroupMetrics,
     Hold,
@@ -76,7 +79,7 @@ def test_warmups_one_startup_ahead_hint_first_and_the_next_per_schedule() -> Non
         UpcomingRun("done", NOON - 100, learned),  # landed long ago: released
     ]
     warmups = plan_warmups(runs, details, SIZING, now=NOON - 20)
-    lead = 2.0 + 1.0 + 0.5
+    lead = 2.0 + 0.5  # the timed startup (cycle to cycle) and the margin
     assert warmups == (
         Warmup("nightly", NOON, NOON - lead, NOON + 2.0, 10, "hint: 25 workers"),
         Warmup(
@@ -138,10 +141,31 @@ def test_the_floor_holds_only_in_its_window_and_never_above_max_count() -> None:
 
 
 def test_a_warmup_times_the_startup() -> None:
-    timing = WarmTiming().asked(WorkerCensus(ready=0), 4, now=100.0)
-    assert timing == WarmTiming(None, asked_at=100.0, mark=2)
+    timing = WarmTiming().asked(WorkerCensus(ready=0), 4, now=100.0, action_at=105.0)
+    assert timing == WarmTiming(None, asked_at=100.0, mark=2, action_at=105.0)
     assert timing.observe(WorkerCensus(ready=1), 101.0) == timing
-    assert timing.observe(WorkerCensus(ready=2), 102.5) == WarmTiming(startup_s=2.5)
+    timed = timing.observe(WorkerCensus(ready=2), 102.5)
+    assert timed == WarmTiming(startup_s=2.5, action_at=105.0)
+
+
+@pytest.mark.parametrize(
+    ("timing", "ready", "action_at", "timed_from"),
+    [
+        (WarmTiming(), 0, 105.0, 103.0),  # nothing timed yet
+        # The same warm-up asked again while its last workers start: not timed again (it
+        # would time the stragglers over one cycle and learn a startup far too short).
+        (WarmTiming(startup_s=2.0, action_at=105.0), 2, 105.0, None),
+        (WarmTiming(startup_s=2.0, action_at=105.0), 0, 905.0, 103.0),  # the next run's
+        # One warm-up timed at a time.
+        (WarmTiming(None, asked_at=101.0, mark=2, action_at=105.0), 1, 905.0, 101.0),
+        (WarmTiming(), 4, 105.0, None),  # every worker already polls
+    ],
+)  # fmt: skip
+def test_each_warmup_is_timed_once_from_its_first_ask(
+    timing: WarmTiming, ready: int, action_at: float, timed_from: float | None
+) -> None:
+    asked = timing.asked(WorkerCensus(ready=ready), 4, now=103.0, action_at=action_at)
+    assert asked.asked_at == timed_from
 
 
 def _intent(prewarm: dict[str, Any], *, draining: bool = False) -> GroupIntent:
@@ -154,6 +178,53 @@ def _intent(prewarm: dict[str, Any], *, draining: bool = False) -> GroupIntent:
     )  # fmt: skip
 
 
+@pytest.mark.parametrize(
+    ("provider_type", "strategy", "own_ms", "expected_ms"),
+    [
+        ("k8s", Strategy.WORKER_SET, None, 15_000.0),  # the registry's figure
+        ("simulated", Strategy.WORKER_SET, 2_000.0, 2_000.0),  # the simulator's workers
+        ("simulated", Strategy.WORKER_SET, None, 10_000.0),  # unknown: the strategy's default
+        ("simulated", Strategy.INVOKE, None, 2_000.0),
+    ],
+)
+def test_the_startup_before_anything_is_timed(
+    provider_type: str, strategy: Strategy, own_ms: float | None, expected_ms: float
+) -> None:
+    intent = GroupIntent(
+        version_key="v", group_id="g", provider_type=provider_type, scaler_type="slo",
+        strategy=strategy, scaler=build_scaler("slo", {"schedule_to_start_slo_ms": 2000}, strategy),
+        typical_startup_ms=own_ms,
+    )  # fmt: skip
+    assert typical_startup_ms(intent) == expected_ms
+
+
+_RUN = UpcomingRun("nightly", NOON, RunWork(20, 1.5, 0.0, 3))
+
+
+@pytest.mark.parametrize(
+    ("state", "timing", "runs", "startup_ms", "duration_s"),
+    [
+        (SloState(), WarmTiming(), (), None, None),  # nothing known
+        (SloState(), WarmTiming(startup_s=2.0), (_RUN,), 2000.0, 1.5),  # both taught
+        # The scaler's own figures win.
+        (SloState(startup_ms=900.0, duration_s=3.0), WarmTiming(startup_s=2.0), (_RUN,), 900.0,
+         3.0),
+        # A run whose durations are unknown teaches none.
+        (SloState(), WarmTiming(), (UpcomingRun("nightly", NOON, RunWork(8, None, 0.0, 1)),),
+         None, None),
+    ],
+)  # fmt: skip
+def test_the_scaler_is_taught_what_prewarming_knows_while_it_knows_nothing(
+    state: SloState,
+    timing: WarmTiming,
+    runs: tuple[UpcomingRun, ...],
+    startup_ms: float | None,
+    duration_s: float | None,
+) -> None:
+    got = taught(state, timing, runs)
+    assert (got.startup_ms, got.duration_s) == (startup_ms, duration_s)
+
+
 def _observed(now: float) -> Observation:
     census = WorkerCensus(running=0, ready=0, in_flight=0, desired=0)
     metrics = GroupMetrics(QueueStats(), census, observed_at=now, by_type={})
@@ -164,14 +235,14 @@ def _observed(now: float) -> Observation:
 def test_the_plan_warms_an_idle_group_ahead_of_the_run_and_reports_it() -> None:
     intent = _intent({"enabled": True})
     state = GroupState(scaler_state=intent.scaler.initial_state(0.0))
-    plan, status = plan_cycle(_observed(NOON - 3), intent, state, now=10.0)
+    plan, status = plan_cycle(_observed(NOON - 2), intent, state, now=10.0)
     assert plan.decision == SetSize(3, "pre-warming 3 workers for schedule nightly at 12:00:00 UTC")
     assert [w.workers for w in status.warmups] == [3]
-    assert plan.state.prewarm == WarmTiming(None, asked_at=NOON - 3, mark=2)
+    assert plan.state.prewarm == WarmTiming(None, asked_at=NOON - 2, mark=2, action_at=NOON)
     # Too early: nothing is warmed yet, but the status lists what is coming.
     plan, status = plan_cycle(_observed(NOON - 60), intent, state, now=10.0)
     assert not isinstance(plan.decision, SetSize) or plan.decision.size == 0
-    assert status.warmups[0].starts_at == NOON - 3.5  # a startup + a poll + the margin
+    assert status.warmups[0].starts_at == NOON - 2.5  # a startup + the margin
 
 
 @pytest.mark.parametrize(

@@ -131,3 +131,22 @@ def test_the_duration_is_not_learned_from_a_shrinking_group_s_last_survivors() -
     # Much later, a sample of its own size is trusted again (the old one has decayed).
     st, _ = s.decide(st, GroupMetrics(stats, tail, 1000.0), 1000.0)
     assert st.duration_s == 12.0
+
+
+@pytest.mark.parametrize(("rate", "size"), [(39.3, 12), (0.0, 12)])
+def test_a_shrink_floor_never_grows_the_group(rate: float, size: int) -> None:
+    """12 workers warmed for a scheduled storm, whose 500 tasks landed 3 s ago at 100/s; fresh
+    stats show 351 waiting at a 30 s SLO. The queue drains in time on what runs: the load the
+    counted rate fills (39/s of 1.7 s tasks, 16 workers) is a floor of a shrink, not a reason to
+    grow (it grew the group to 16, then 18, mid-run). The workers the tasks in flight fill (12)
+    stay a floor."""
+    s = slo(schedule_to_start_slo_ms=30_000)
+    st = replace(
+        s.initial_state(0.0), duration_s=1.7, load=48.0, slow_load=48.0, slots=4.0,
+        arrival_rate=rate, arrival_sample=100.0, fresh_ms=30_000, last_ms=34_000,
+        last_in_flight=48.0, last_completed=100, recent=((34_000, 48.0),), size=12,
+        startup_ms=2000.0, reported_s=1.7, reported_n=100.0, last_stats=QueueStats(),
+    )  # fmt: skip
+    stats = QueueStats(backlog_count=351, backlog_age_s=4.0, add_rate=rate, dispatch_rate=rate)
+    _, dec = s.decide(st, GroupMetrics(stats, census(12, 48, 101), 35.0), 35.0)
+    assert not isinstance(dec, SetSize) or dec.size == size

@@ -72,6 +72,8 @@ class GroupIntent:
             identities carry (:mod:`workerplane.planning.identity`).
         count_unmanaged: pollers without that marker count as capacity
             (``unmanaged_pollers: count``; :mod:`workerplane.planning.pollers`).
+        typical_startup_ms: the provider's typical worker startup when its type is not in the
+            provider registry (the simulator's workers); ``None``: the registry's figure.
     """
 
     version_key: str
@@ -85,6 +87,7 @@ class GroupIntent:
     sunset: SunsetStatus | None = None
     deployment: str = ""
     count_unmanaged: bool = False
+    typical_startup_ms: float | None = None
 
 
 def plan_cycle(

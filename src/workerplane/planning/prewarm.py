@@ -5,7 +5,7 @@ A reactive scaler sees a scheduled storm only once it has landed, and its first 
 signal, a poll and a worker startup. A schedule's action times are known in advance
 (``ListSchedules``), and how much work a run brings can be learned from its past runs or given as a
 hint. So for each upcoming run the plan holds ``workers`` as a floor (like ``min_count``) from one
-worker startup (and the poll interval and a margin) before the action time until the run has
+worker startup (and a margin) before the action time until the run has
 landed; then the floor is released and the scaler's normal scale-down lets go of whatever the run
 did not need.
 
@@ -37,10 +37,11 @@ if TYPE_CHECKING:  # plan.py and observe.py import this module
     from workerplane.planning.plan import GroupIntent
 
 #: Warmed workers are asked for a typical startup (the time until half of a scale-up polls)
-#: ahead, plus the poll interval and the margin: the slower half polls while the run lands, and
-#: a run's tasks land over its spread and may each wait the target wait, which the warm size
-#: already counts on. 1.5 startups ahead left every warmed worker idle a second or two before
-#: the run (the policy lab's scheduled storm: 346 of 2,457 worker-s).
+#: ahead, plus the margin: the slower half polls while the run lands, and a run's tasks land
+#: over its spread and may each wait the target wait, which the warm size already counts on.
+#: No poll interval is added: the timed startup runs from the cycle that asked to the cycle that
+#: saw half the workers poll, so it already holds the cycle's rounding (with it, each warmed
+#: worker idled a second before the policy lab's scheduled storm; 1.5 startups ahead, two).
 STARTUP_LEAD = 1.0
 
 #: What a run brings is learned from at most this many of the schedule's latest finished runs.
@@ -112,8 +113,9 @@ class WarmupSizing:
 
     @property
     def lead_s(self) -> float:
-        """How long before the action time the workers are asked for."""
-        return STARTUP_LEAD * self.startup_s + self.poll_s + self.margin_s
+        """How long before the action time the workers are asked for (the floor is applied on
+        the first cycle from then on)."""
+        return STARTUP_LEAD * self.startup_s + self.margin_s
 
 
 def learn_run_work(past: Sequence[PastRun]) -> RunWork | None:
@@ -192,6 +194,11 @@ def clock(epoch_s: float) -> str:
     return datetime.fromtimestamp(epoch_s, UTC).strftime("%H:%M:%S")
 
 
+def active_warmups(warmups: Sequence[Warmup], now: float) -> list[Warmup]:
+    """The warm-ups whose floor holds at ``now``."""
+    return [w for w in warmups if w.starts_at <= now < w.ends_at]
+
+
 def apply_warm_floor(
     decision: Decision,
     warmups: Sequence[Warmup],
@@ -204,7 +211,7 @@ def apply_warm_floor(
 ) -> Decision:
     """``decision`` raised to the warm-ups active at ``now`` (their workers add up, never above
     ``max_count``); unchanged when it already asks for as many."""
-    active = [w for w in warmups if w.starts_at <= now < w.ends_at]
+    active = active_warmups(warmups, now)
     if not active:
         return decision
     floor = min(max_count, sum(w.workers for w in active))
@@ -230,17 +237,21 @@ def apply_warm_floor(
 class WarmTiming:
     """What pre-warming learns of a group's worker startup: from a warm-up's ask until half its
     workers poll (as the ``slo`` scaler times its own scale-ups, which a group that is always
-    warmed ahead never makes).
+    warmed ahead never makes). Each warm-up is timed once, from its first ask: the floor is asked
+    again every cycle until its workers poll, and timing those asks too would count only the
+    last stragglers, one cycle each, and learn a startup far too short.
 
     Attributes:
         startup_s: the learned startup (``None`` until a warm-up has been timed).
         asked_at: when the warm-up being timed was asked for (epoch seconds; ``None``: none).
         mark: the ready count that marks half of its workers polling.
+        action_at: the action time of the warm-up being timed, or of the last one timed.
     """
 
     startup_s: float | None = None
     asked_at: float | None = None
     mark: int = 0
+    action_at: float | None = None
 
     def observe(self, census: WorkerCensus, now: float) -> WarmTiming:
         """This timing after seeing ``census`` at ``now``: a warm-up timed once half polls."""
@@ -248,14 +259,17 @@ class WarmTiming:
             return self
         sample = now - self.asked_at
         learned = sample if self.startup_s is None else 0.7 * self.startup_s + 0.3 * sample
-        return WarmTiming(startup_s=learned)
+        return WarmTiming(startup_s=learned, action_at=self.action_at)
 
-    def asked(self, census: WorkerCensus, floor: int, now: float) -> WarmTiming:
-        """This timing once a warm-up asked for ``floor`` workers at ``now`` (one at a time)."""
-        if self.asked_at is not None or census.ready is None or census.ready >= floor:
+    def asked(self, census: WorkerCensus, floor: int, now: float, action_at: float) -> WarmTiming:
+        """This timing once the warm-up for the run at ``action_at`` asked for ``floor`` workers
+        at ``now`` (one warm-up at a time, each once)."""
+        if self.asked_at is not None or self.action_at == action_at:
+            return self
+        if census.ready is None or census.ready >= floor:
             return self
         mark = census.ready + math.ceil((floor - census.ready) / 2)
-        return WarmTiming(self.startup_s, asked_at=now, mark=mark)
+        return WarmTiming(self.startup_s, asked_at=now, mark=mark, action_at=action_at)
 
 
 def sizing_of(
@@ -288,6 +302,17 @@ def sizing_of(
     )
 
 
+def typical_startup_ms(intent: GroupIntent) -> float:
+    """A group's worker startup before anything was timed: its provider's typical startup (the
+    registry's, or the intent's own for a type the registry does not know), else the strategy's
+    default. A guess far above the real startup asks the first warm-up too early, and once the
+    warm-up is timed its lead shrinks: the floor is released and asked again."""
+    if intent.typical_startup_ms is not None:
+        return intent.typical_startup_ms
+    known = PROVIDER_TYPES.get(intent.provider_type)
+    return float(known.typical_startup_ms if known else DEFAULT_STARTUP_MS[intent.strategy])
+
+
 def prewarm_enabled(scaler: object) -> bool:
     """Whether a group with this scaler pre-warms (the controller then reads its schedules)."""
     return isinstance(scaler, SloScaler) and scaler.details.prewarm.enabled
@@ -301,15 +326,30 @@ class Prewarmed:
         decision: the decision, raised to the active warm-up.
         warmups: the group's upcoming warm-ups (for the status).
         timing: what pre-warming has timed of the worker startup (kept in the group's state).
-        scaler_state: the scaler's state, taught the timed startup while it has timed none of
-            its own (a group that is always warmed ahead never scales up by itself, and the
-            ``slo`` scaler's scale-down window is its startup).
+        scaler_state: the scaler's state, :func:`taught` what pre-warming knows.
     """
 
     decision: Decision
     warmups: tuple[Warmup, ...]
     timing: WarmTiming | None
     scaler_state: Any
+
+
+def taught(scaler_state: Any, timing: WarmTiming, runs: Sequence[UpcomingRun]) -> Any:
+    """The ``slo`` scaler's state, taught what pre-warming knows while it knows nothing of its
+    own: the startup the warm-ups timed (a group that is always warmed ahead never scales up by
+    itself, and the scaler's scale-down window is its startup), and the task duration of the
+    schedule's past runs (before its first task finishes, the scaler sizes without one and does
+    not count arrivals, so it held a first run's idle workers through the window: 90 worker-s
+    after the policy lab's first scheduled storm, 2-3 after the others)."""
+    if not isinstance(scaler_state, SloState):
+        return scaler_state
+    if scaler_state.startup_ms is None and timing.startup_s is not None:
+        scaler_state = replace(scaler_state, startup_ms=timing.startup_s * 1000.0)
+    durations = [r.work.mean_task_s for r in runs if r.work is not None and r.work.mean_task_s]
+    if scaler_state.duration_s is None and durations:
+        scaler_state = replace(scaler_state, duration_s=statistics.median(durations))
+    return scaler_state
 
 
 def prewarm(
@@ -329,17 +369,10 @@ def prewarm(
     census, now = observed.census, observed.wall_time
     kept = state.prewarm if isinstance(state.prewarm, WarmTiming) else WarmTiming()
     timing = kept.observe(census, now)
-    if (
-        isinstance(scaler_state, SloState)
-        and scaler_state.startup_ms is None
-        and timing.startup_s is not None
-    ):
-        scaler_state = replace(scaler_state, startup_ms=timing.startup_s * 1000.0)
+    scaler_state = taught(scaler_state, timing, observed.upcoming_runs)
     if not observed.upcoming_runs:
         return Prewarmed(decision, (), timing, scaler_state)
-    known = PROVIDER_TYPES.get(intent.provider_type)
-    default_ms = known.typical_startup_ms if known else DEFAULT_STARTUP_MS[intent.strategy]
-    sizing = sizing_of(scaler, scaler_state, timing, census, float(default_ms))
+    sizing = sizing_of(scaler, scaler_state, timing, census, typical_startup_ms(intent))
     warmups = plan_warmups(observed.upcoming_runs, scaler.details.prewarm, sizing, now)
     raised = apply_warm_floor(
         decision,
@@ -350,8 +383,10 @@ def prewarm(
         held_size=state.held_size,
         census=census,
     )
-    if raised is not decision and isinstance(raised, SetSize):
-        timing = timing.asked(census, raised.size, now)
-    elif raised is not decision and isinstance(raised, StartWorkers):
-        timing = timing.asked(census, census.running + raised.count, now)
+    if raised is not decision:
+        action_at = min(w.action_at for w in active_warmups(warmups, now))
+        if isinstance(raised, SetSize):
+            timing = timing.asked(census, raised.size, now, action_at)
+        elif isinstance(raised, StartWorkers):
+            timing = timing.asked(census, census.running + raised.count, now, action_at)
     return Prewarmed(raised, warmups, timing, scaler_state)

@@ -47,5 +47,5 @@ class PrewarmDetails(ScalerDetails):
     """Per schedule id, a hint that replaces what is learned from its past runs."""
 
     margin_ms: Annotated[int, temporal_int(0)] = 500
-    """Extra lead on top of the worker startup and the controller's poll interval, for a worker
+    """Extra lead on top of the worker startup (timed from cycle to cycle), for a worker
     that starts slower than usual and a cycle that runs late."""

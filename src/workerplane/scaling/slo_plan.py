@@ -212,8 +212,11 @@ class QueuePlanner:
             # Never below what the load fills: only the fractional worker is duty-cycled. Nor
             # below the workers the tasks in flight fill: a retired worker whose slots are all
             # busy saves nothing until its tasks end (and a group whose tasks still pour in, its
-            # load average lagging, would retire the workers just started for them).
-            raw = max(raw, math.floor(load / k), math.floor(in_flight / k))
+            # load average lagging, would retire the workers just started for them). The load
+            # is a floor of the shrink, never a growth: the wait says fewer workers serve the
+            # queue in time, and a storm's rate, counted as it ended, grew its warmed group
+            # mid-run (12 -> 18 workers for a scheduled storm at a 30 s SLO).
+            raw = max(raw, min(current, math.floor(load / k)), math.floor(in_flight / k))
             # Once the counted starts say the arrivals have fallen and nothing waits, the idle
             # workers go now: the scale-down window guards against a load that comes back
             # within a startup, and this one has gone (a storm's workers idled through the

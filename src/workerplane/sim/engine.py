@@ -23,7 +23,6 @@ import heapq
 import math
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -32,29 +31,13 @@ from workerplane.planning.actions import Action, GroupState, Invoke, NoAction, R
 from workerplane.planning.observe import Observation, needs_fresh_backlog
 from workerplane.planning.plan import GroupIntent, action_for, advance, plan_cycle
 from workerplane.scaling.types import Decision, GroupMetrics, Hold, QueueStats, WorkerCensus
+from workerplane.sim.fleet import EXITED, READY, RETIRING, STARTING, SimWorker, bill
 from workerplane.sim.models import ServerModel, SimOptions, SimResult, SimScaler, WorkerModel
 from workerplane.sim.partitions import PartitionedBacklog
 from workerplane.sim.scheduled import TraceSchedule
 from workerplane.sim.server_rates import SlidingRate
 from workerplane.sim.traces import Trace
 
-
-@dataclass
-class _Worker:
-    wid: int
-    launched_at: float
-    state: int  # _STARTING, _READY, _RETIRING, _EXITED
-    in_flight: int = 0
-    ends_at: float = 0.0  # when its last in-flight task ends (its exit, if it retires now)
-    finished: int = 0
-    task_seconds: float = 0.0
-    idle_since: float = 0.0
-    ready_at: float | None = None
-    stopped_polling_at: float | None = None
-    exited_at: float | None = None
-
-
-_STARTING, _READY, _RETIRING, _EXITED = range(4)
 _ARRIVE, _WORKER_READY, _TASK_DONE, _TICK, _IDLE_CHECK, _LIFETIME, _SAMPLE, _SLOT_FREE = range(8)
 
 
@@ -83,7 +66,7 @@ class Simulation:
         self.completed = np.zeros(n, dtype=np.int64)
         self.backlog = PartitionedBacklog(self.sm.partitions, self.rng)
         self.free_slots: deque[int] = deque()  # worker ids, one entry per free slot, FIFO
-        self.workers: list[_Worker] = []
+        self.workers: list[SimWorker] = []
         self.alive: set[int] = set()
         self.events: list[tuple[float, int, int, int, float]] = []
         self.seq = 0
@@ -104,6 +87,7 @@ class Simulation:
             scaler_type=policy_name,
             strategy=scaler.strategy,
             scaler=scaler,
+            typical_startup_ms=workers.startup.mean * 1000.0,
         )
         self.plan_state = GroupState(scaler_state=None)
         self.schedule = TraceSchedule(trace)
@@ -121,7 +105,7 @@ class Simulation:
     def _launch(self) -> None:
         if len(self.alive) >= self.opt.max_workers:
             return
-        w = _Worker(wid=len(self.workers), launched_at=self.now, state=_STARTING)
+        w = SimWorker(wid=len(self.workers), launched_at=self.now, state=STARTING)
         self.workers.append(w)
         self.alive.add(w.wid)
         self.launches += 1
@@ -130,39 +114,39 @@ class Simulation:
         if self.wm.max_lifetime_s is not None:
             self._push(self.now + self.wm.max_lifetime_s, _LIFETIME, w.wid)
 
-    def _exit(self, w: _Worker) -> None:
-        w.state = _EXITED
+    def _exit(self, w: SimWorker) -> None:
+        w.state = EXITED
         w.exited_at = self.now
         if w.stopped_polling_at is None:
             w.stopped_polling_at = self.now
         self.alive.discard(w.wid)
 
-    def _stop_polling(self, w: _Worker) -> None:
+    def _stop_polling(self, w: SimWorker) -> None:
         """Retire ``w`` gracefully: no new tasks; exit once in-flight work is done."""
-        if w.state == _STARTING:
+        if w.state == STARTING:
             self._exit(w)
             return
-        if w.state != _READY:
+        if w.state != READY:
             return
-        w.state = _RETIRING
+        w.state = RETIRING
         w.stopped_polling_at = self.now
         if w.in_flight == 0:
             self._exit(w)
 
-    def _became_idle(self, w: _Worker) -> None:
+    def _became_idle(self, w: SimWorker) -> None:
         w.idle_since = self.now
         if self.wm.idle_exit_s is not None:
             self._push(self.now + self.wm.idle_exit_s, _IDLE_CHECK, w.wid, self.now)
 
     # ------------------------------------------------------------------ task flow
-    def _take_free_slot(self) -> _Worker | None:
+    def _take_free_slot(self) -> SimWorker | None:
         while self.free_slots:
             w = self.workers[self.free_slots.popleft()]
-            if w.state == _READY:
+            if w.state == READY:
                 return w
         return None
 
-    def _start_task(self, task: int, w: _Worker) -> None:
+    def _start_task(self, task: int, w: SimWorker) -> None:
         self.waits[task] = self.now - self.trace.arrivals[task]
         w.in_flight += 1
         end = self.now + float(self.trace.durations[task])
@@ -183,7 +167,7 @@ class Simulation:
             return self.cached_stats
         pollers = 0
         for w in self.workers:
-            if w.state == _READY or (
+            if w.state == READY or (
                 w.stopped_polling_at is not None
                 and self.now - w.stopped_polling_at < self.sm.poller_history_ttl_s
             ):
@@ -207,9 +191,9 @@ class Simulation:
             in_flight += w.in_flight
             finished += w.finished
             task_seconds += w.task_seconds
-            if w.state in (_STARTING, _READY):
+            if w.state in (STARTING, READY):
                 running += 1
-            if w.state == _READY:
+            if w.state == READY:
                 ready += 1
         reports = self.wm.reports_status
         return WorkerCensus(
@@ -251,7 +235,7 @@ class Simulation:
             self.scale_actions += 1
         self.desired = target
         active = [self.workers[i] for i in sorted(self.alive)]
-        active = [w for w in active if w.state in (_STARTING, _READY)]
+        active = [w for w in active if w.state in (STARTING, READY)]
         if target > len(active):
             for _ in range(target - len(active)):
                 self._launch()
@@ -262,7 +246,7 @@ class Simulation:
             order = sorted(
                 active,
                 key=lambda w: (
-                    w.state != _STARTING,
+                    w.state != STARTING,
                     w.in_flight > 0,
                     w.ends_at,
                     -w.launched_at,
@@ -329,9 +313,9 @@ class Simulation:
                         self._execute(dec, action_for(dec))
             elif kind == _WORKER_READY:
                 w = self.workers[a]
-                if w.state != _STARTING:
+                if w.state != STARTING:
                     continue
-                w.state = _READY
+                w.state = READY
                 w.ready_at = t
                 self.free_slots.extend([w.wid] * self.wm.slots)
                 self._dispatch_backlog()
@@ -344,7 +328,7 @@ class Simulation:
                 w.in_flight -= 1
                 w.finished += 1
                 w.task_seconds += float(self.trace.durations[int(b)])
-                if w.state == _READY:
+                if w.state == READY:
                     if self.wm.slot_turnaround_s > 0:
                         self._push(t + self.wm.slot_turnaround_s, _SLOT_FREE, w.wid)
                     else:
@@ -352,49 +336,38 @@ class Simulation:
                         self._dispatch_backlog()
                     if w.in_flight == 0:
                         self._became_idle(w)
-                elif w.state == _RETIRING and w.in_flight == 0:
+                elif w.state == RETIRING and w.in_flight == 0:
                     self._exit(w)
             elif kind == _TICK:
                 self._tick()
                 self._push(t + self.scaler.poll_interval_s, _TICK)
             elif kind == _IDLE_CHECK:
                 w = self.workers[a]
-                if w.state == _READY and w.in_flight == 0 and w.idle_since == b:
+                if w.state == READY and w.in_flight == 0 and w.idle_since == b:
                     self._stop_polling(w)
             elif kind == _LIFETIME:
                 self._stop_polling(self.workers[a])
             elif kind == _SLOT_FREE:
                 w = self.workers[a]
-                if w.state == _READY:
+                if w.state == READY:
                     self.free_slots.append(w.wid)
                     self._dispatch_backlog()
             elif kind == _SAMPLE:
                 busy = sum(self.workers[i].in_flight for i in self.alive)
-                ready = sum(1 for i in self.alive if self.workers[i].state == _READY)
+                ready = sum(1 for i in self.alive if self.workers[i].state == READY)
                 self.series.append((t, len(self.backlog), len(self.alive), ready, busy))
                 self._push(t + self.opt.sample_every_s, _SAMPLE)
         end = self.now
-        worker_seconds = sum(
-            (w.exited_at if w.exited_at is not None else end) - w.launched_at for w in self.workers
-        )
-        startup = retiring = 0.0
-        for w in self.workers:
-            gone = w.exited_at if w.exited_at is not None else end
-            if w.ready_at is None:
-                startup += gone - w.launched_at
-                continue
-            startup += w.ready_at - w.launched_at
-            if w.stopped_polling_at is not None:
-                retiring += gone - w.stopped_polling_at
+        billed = bill(self.workers, end)
         s = np.array(self.series, dtype=np.float64).reshape(-1, 5)
         return SimResult(
             trace=tr.name,
             policy=self.policy_name,
             waits=self.waits,
             completed=self.completed,
-            worker_seconds=float(worker_seconds),
-            startup_seconds=startup,
-            retiring_seconds=retiring,
+            worker_seconds=billed.worker_seconds,
+            startup_seconds=billed.startup_seconds,
+            retiring_seconds=billed.retiring_seconds,
             launches=self.launches,
             scale_actions=self.scale_actions,
             decisions=self.decisions,

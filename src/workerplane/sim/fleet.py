@@ -1,0 +1,68 @@
+"""The simulator's workers and what they bill.
+
+A worker is billed from its launch until it exits: its startup (launch to first poll), the time
+it polls, and, once retired, the time it finishes its in-flight tasks. The engine
+(:mod:`workerplane.sim.engine`) moves workers through their states; this module holds a worker's
+record and adds up the bill.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+STARTING, READY, RETIRING, EXITED = range(4)
+
+
+@dataclass
+class SimWorker:
+    """One simulated worker.
+
+    Attributes:
+        state: ``STARTING``, ``READY`` (polling), ``RETIRING`` (finishing its tasks) or ``EXITED``.
+        ends_at: when its last in-flight task ends (its exit, if it retires now).
+        finished: tasks it completed, and ``task_seconds`` their run time (its status report).
+        idle_since: when it last became idle (an invoke worker's idle exit counts from there).
+    """
+
+    wid: int
+    launched_at: float
+    state: int
+    in_flight: int = 0
+    ends_at: float = 0.0
+    finished: int = 0
+    task_seconds: float = 0.0
+    idle_since: float = 0.0
+    ready_at: float | None = None
+    stopped_polling_at: float | None = None
+    exited_at: float | None = None
+
+
+@dataclass(frozen=True)
+class Bill:
+    """Worker-seconds of a run, launch to exit, and two parts of them.
+
+    Attributes:
+        worker_seconds: every worker, launch to exit (or to the end of the run).
+        startup_seconds: from launch to the first poll (a worker that never polled: all of it).
+        retiring_seconds: from when a worker stopped polling until it exited.
+    """
+
+    worker_seconds: float
+    startup_seconds: float
+    retiring_seconds: float
+
+
+def bill(workers: Sequence[SimWorker], end: float) -> Bill:
+    """What ``workers`` cost by ``end`` (the workers still alive then bill until ``end``)."""
+    total = startup = retiring = 0.0
+    for w in workers:
+        gone = w.exited_at if w.exited_at is not None else end
+        total += gone - w.launched_at
+        if w.ready_at is None:
+            startup += gone - w.launched_at
+            continue
+        startup += w.ready_at - w.launched_at
+        if w.stopped_polling_at is not None:
+            retiring += gone - w.stopped_polling_at
+    return Bill(total, startup, retiring)
