@@ -1,8 +1,7 @@
 """Every error the API returns has one body: ``{"error": {code, message, details}}``.
 
 :class:`~workerplane.errors.Invalid` and request validation become 400 with one detail per field
-(:class:`InvalidQuery`, a query parameter out of its domain, and :class:`InvalidReport`, a
-worker's report, 422),
+(:class:`InvalidQuery`, a query parameter out of its domain, 422),
 :class:`~workerplane.errors.NotFound` 404, :class:`~workerplane.errors.Conflict` 409.
 """
 
@@ -70,10 +69,6 @@ async def _on_validation(_: Request, exc: Exception) -> JSONResponse:
 
 class InvalidQuery(Invalid):
     """A query parameter outside its domain (a time window, a page size): 422 naming it."""
-
-
-class InvalidReport(InvalidQuery):
-    """A worker's report that breaks its schema: 422 naming the field, like a bad query."""
 
 
 async def _on_invalid(_: Request, exc: Exception) -> JSONResponse:

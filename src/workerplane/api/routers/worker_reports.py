@@ -24,9 +24,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from workerplane.api import report_schemas as R
 from workerplane.api import schemas as S
 from workerplane.api.deps import StoreDep
-from workerplane.api.errors import InvalidReport, pydantic_issues
+from workerplane.api.errors import pydantic_issues
 from workerplane.api.routers.telemetry import version_group
-from workerplane.errors import ValidationIssue
+from workerplane.errors import Invalid, ValidationIssue
 from workerplane.security.report_tokens import (
     ReportSubject,
     mint_report_token,
@@ -73,17 +73,17 @@ _BODY_SCHEMA: dict[str, Any] = {
 
 
 async def _report(request: Request) -> R.WorkerReportIn:
-    """The body, validated here rather than by FastAPI: a bad report answers 422 naming the
-    field (a worker tells it apart from an authentication failure)."""
+    """The body, validated here, after the token was checked, rather than by FastAPI: a bad
+    report answers 400 naming the field, and only to a caller allowed to report."""
     raw = await request.body()
     if len(raw) > R.MAX_BODY_BYTES:
         raise StarletteHTTPException(413, f"a report is at most {R.MAX_BODY_BYTES} bytes")
     try:
         return R.WorkerReportIn.model_validate(json.loads(raw))
     except json.JSONDecodeError as err:
-        raise InvalidReport([ValidationIssue("body", f"not JSON: {err.msg}")]) from None
+        raise Invalid([ValidationIssue("body", f"not JSON: {err.msg}")]) from None
     except ValidationError as err:
-        raise InvalidReport(pydantic_issues(err.errors())) from None
+        raise Invalid(pydantic_issues(err.errors())) from None
 
 
 @router.post(
