@@ -7,6 +7,7 @@ import dataclasses
 from fastapi import Response
 from pydantic import BaseModel
 
+from workerplane.api import endpoint_schemas as ES
 from workerplane.api import schemas as S
 from workerplane.api import status_schemas as ST
 from workerplane.api.rollout_schemas import RolloutOut
@@ -104,11 +105,11 @@ def deployment_out(d: DeploymentView) -> S.DeploymentOut:
     )
 
 
-def endpoint_out(e: EndpointView, rollout: RolloutOut | None = None) -> S.EndpointOut:
+def endpoint_out(e: EndpointView, rollout: RolloutOut | None = None) -> ES.EndpointOut:
     """The endpoint as the API shows it; ``rollout`` is a versioned endpoint's."""
     fields = e.fields
     version = e.version
-    return S.EndpointOut(
+    return ES.EndpointOut(
         **fields.model_dump(exclude={"secret_env_keys", "temporal_namespace"}),
         temporal_namespace=fields.temporal_namespace or version.deployment_namespace,
         secret_env=dict.fromkeys(fields.secret_env_keys, REDACTED),

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import ValidationError
 
+from workerplane.api import endpoint_schemas as ES
 from workerplane.api import schemas as S
 from workerplane.api.deps import SettingsDep, StoreDep
 from workerplane.api.errors import pydantic_issues
@@ -48,13 +49,13 @@ def _rollout(store: Store, view: EndpointView) -> RolloutOut | None:
     return maybe_rollout_out(store, store.deployments.get(view.name))
 
 
-def _out(store: Store, view: EndpointView) -> S.EndpointOut:
+def _out(store: Store, view: EndpointView) -> ES.EndpointOut:
     """A single read: the endpoint with its rollout."""
     return endpoint_out(view, _rollout(store, view))
 
 
-@router.post("", response_model=S.EndpointOut, status_code=201, responses={200: S.REPLAYED})
-def create_endpoint(body: S.EndpointCreate, store: StoreDep, settings: SettingsDep) -> Response:
+@router.post("", response_model=ES.EndpointOut, status_code=201, responses={200: S.REPLAYED})
+def create_endpoint(body: ES.EndpointCreate, store: StoreDep, settings: SettingsDep) -> Response:
     """Create a Launch-style ``temporal`` endpoint (idempotent by ``request_id``)."""
     fields = _record(
         body.model_dump(include=set(EndpointFields.model_fields)), sorted(body.secret_env)
@@ -68,7 +69,7 @@ def create_endpoint(body: S.EndpointCreate, store: StoreDep, settings: SettingsD
     return json_response(_out(store, view), 201 if created else 200)
 
 
-@router.get("", response_model=S.EndpointList)
+@router.get("", response_model=ES.EndpointList)
 def list_endpoints(
     store: StoreDep,
     page: Annotated[PageRequest, Depends(page_params(LISTING))],
@@ -82,22 +83,22 @@ def list_endpoints(
         views, total = store.endpoints.list(page.size, page.offset, selector)
         nxt = page.offset + page.size if page.offset + page.size < total else None
         items = [endpoint_out(v) for v in views]
-        return json_response(S.EndpointList(items=items, total=total, next_offset=nxt))
+        return json_response(ES.EndpointList(items=items, total=total, next_offset=nxt))
     views, after = store.endpoints.page(page.size, page.after, selector)
     token = encode_page_token(LISTING, after)
     items = [endpoint_out(v) for v in views]
-    return json_response(S.EndpointList(items=items, next_page_token=token))
+    return json_response(ES.EndpointList(items=items, next_page_token=token))
 
 
-@router.get("/{ref}", response_model=S.EndpointOut)
+@router.get("/{ref}", response_model=ES.EndpointOut)
 def get_endpoint(ref: S.EndpointRef, store: StoreDep) -> Response:
     return json_response(_out(store, store.endpoints.get(ref)))
 
 
-@router.put("/{ref}", response_model=S.EndpointOut)
+@router.put("/{ref}", response_model=ES.EndpointOut)
 def update_endpoint(
-    ref: S.EndpointRef, body: S.EndpointUpdate, store: StoreDep, settings: SettingsDep
-) -> S.EndpointOut:
+    ref: S.EndpointRef, body: ES.EndpointUpdate, store: StoreDep, settings: SettingsDep
+) -> ES.EndpointOut:
     """Change an endpoint; min/max/per_worker take effect on the running workers, and a new
     build ID of a versioned endpoint is a new version rolled out."""
     return write_unguarded(
@@ -107,8 +108,8 @@ def update_endpoint(
 
 
 def _update_endpoint(
-    ref: str, body: S.EndpointUpdate, store: Store, policy: ClusterPolicy
-) -> S.EndpointOut:
+    ref: str, body: ES.EndpointUpdate, store: Store, policy: ClusterPolicy
+) -> ES.EndpointOut:
     # Read, compute the new fields and spec here, then store them only if the version's conflict
     # token is still the one read (the client's, when it sent one).
     current = store.endpoints.get(ref)
@@ -157,7 +158,7 @@ def _update_endpoint(
     return _out(store, view)
 
 
-@router.delete("/{ref}", response_model=S.EndpointOut, status_code=202, responses={204: S.DELETED})
+@router.delete("/{ref}", response_model=ES.EndpointOut, status_code=202, responses={204: S.DELETED})
 def delete_endpoint(
     ref: S.EndpointRef,
     store: StoreDep,
