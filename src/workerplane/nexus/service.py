@@ -118,15 +118,6 @@ class CensusInput:
 
 
 @dataclass(frozen=True)
-class LatencyBuckets:
-    """A :class:`~workerplane.scaling.latency.LatencySketch` as plain JSON."""
-
-    buckets: list[list[int]]
-    under_floor: int
-    sum_s: float
-
-
-@dataclass(frozen=True)
 class CensusOutput:
     """The workers that exist now, as the wrapped provider observes them (see
     :class:`~workerplane.scaling.types.WorkerCensus`, field for field)."""
@@ -140,7 +131,8 @@ class CensusOutput:
     tasks_finished: int = 0
     tasks_completed: int | None = None
     last_worker_exit: str | None = None
-    schedule_to_start: LatencyBuckets | None = None
+    #: The workers' schedule-to-start sketch in its wire form (``LatencySketch.to_wire``).
+    schedule_to_start: dict[str, Any] | None = None
 
     @classmethod
     def of(cls, census: WorkerCensus) -> CensusOutput:
@@ -155,17 +147,11 @@ class CensusOutput:
             tasks_finished=census.tasks_finished,
             tasks_completed=census.tasks_completed,
             last_worker_exit=census.last_worker_exit,
-            schedule_to_start=None
-            if sketch is None
-            else LatencyBuckets(
-                buckets=[[index, count] for index, count in sketch.buckets],
-                under_floor=sketch.under_floor,
-                sum_s=sketch.sum_s,
-            ),
+            schedule_to_start=None if sketch is None else sketch.to_wire(),
         )
 
     def census(self) -> WorkerCensus:
-        buckets = self.schedule_to_start
+        wire = self.schedule_to_start
         return WorkerCensus(
             running=self.running,
             ready=self.ready,
@@ -176,13 +162,7 @@ class CensusOutput:
             tasks_finished=self.tasks_finished,
             tasks_completed=self.tasks_completed,
             last_worker_exit=self.last_worker_exit,
-            schedule_to_start=None
-            if buckets is None
-            else LatencySketch(
-                buckets=tuple((int(i), int(c)) for i, c in buckets.buckets),
-                under_floor=buckets.under_floor,
-                sum_s=buckets.sum_s,
-            ),
+            schedule_to_start=None if wire is None else LatencySketch.from_wire(wire),
         )
 
 
