@@ -120,7 +120,7 @@ async def test_console_end_to_end(page: Page, served: Served, temporal_address: 
     await screenshot(page, "05-overview")
 
     # The group page: the same charts, by deployment/version/group.
-    await group_row.locator("a").click()
+    await group_row.locator('a[href^="#/groups/"]').click()
     await expect(page.locator("#group-summary")).to_contain_text("READY", timeout=SLOW_MS)
     await page.wait_for_function(_peak("backlog", "peakBacklog"))
     await expect(page.locator("#decision-log tbody tr").first).to_be_visible()

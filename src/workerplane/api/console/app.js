@@ -3,6 +3,7 @@
 // refresh every few seconds, one call at a time, and aborts it when the user navigates away.
 
 import { get, onUnauthorized, setToken, token } from "./api.js";
+import { deploymentView } from "./deployment.js";
 import { errorBox, fill, h } from "./dom.js";
 import { endpointNewView, endpointView } from "./endpoints.js";
 import { eventsView } from "./events.js";
@@ -15,6 +16,7 @@ const ROUTES = [
   [/^\/$/, overviewView],
   [/^\/endpoints\/new$/, endpointNewView],
   [/^\/endpoints\/([^/]+)$/, endpointView],
+  [/^\/deployments\/([^/]+)$/, deploymentView],
   [/^\/groups\/([^/]+)\/([^/]+)\/([^/]+)$/, groupView],
   [/^\/events$/, eventsView],
 ];

@@ -80,6 +80,7 @@ function details(e) {
     item("Workers", `${e.available_workers} available, ${e.unavailable_workers} starting`),
     item("Bounds", `min ${e.min_workers}, max ${e.max_workers}`, h("span", { class: "muted" }, `, ${e.per_worker} tasks per worker`)),
     item("Runs", e.command ? e.command.join(" ") : e.image),
+    item("Deployment", h("a", { href: `#/deployments/${seg(e.deployment_name)}` }, e.deployment_name)),
     item("Scaling group", h("a", { href: `#/groups/${seg(e.deployment_name)}/${seg(e.build_id)}/workers` },
       `${e.deployment_name} / ${e.build_id} / workers`)));
 }

@@ -13,7 +13,7 @@ function versionRows(version) {
     ? "current"
     : version.ramping_percentage !== null ? `ramping ${version.ramping_percentage}%` : "";
   const head = [
-    version.deployment_name,
+    h("a", { href: `#/deployments/${seg(version.deployment_name)}` }, version.deployment_name),
     h("span", {}, version.build_id, routing ? h("span", { class: "tag" }, routing) : null),
     status(version.status, version.status_reason),
   ];
