@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import shlex
+from pathlib import Path
 from typing import Any
 
 import typer
 from rich.table import Table
 
 from workerplane.cli.api_client import parse_kv, request
+from workerplane.cli.endpoint_versioning import (
+    RolloutFileOpt,
+    RolloutOpt,
+    RolloutStepOpt,
+    VersioningOpt,
+    VersioningOptions,
+    versioning_options,
+)
 from workerplane.cli.options import ProfileOpt, TokenOpt, UrlOpt
 from workerplane.cli.output import OutputFormat, OutputOpt, console, show
+from workerplane.client.http import WorkerplaneClient
 
 endpoints_app = typer.Typer(
     help="Launch-style temporal endpoints (via the API).", no_args_is_help=True
@@ -78,12 +88,18 @@ def endpoints_create(
     gpus: int = typer.Option(0, "--gpus"),
     gpu_type: str | None = typer.Option(None, "--gpu-type"),
     request_id: str | None = typer.Option(None, "--request-id", help="Idempotency key."),
+    versioning: str | None = VersioningOpt,
+    rollout: str | None = RolloutOpt,
+    rollout_step: list[str] = RolloutStepOpt,
+    rollout_file: Path | None = RolloutFileOpt,
     url: str | None = UrlOpt,
     token: str | None = TokenOpt,
     profile: str | None = ProfileOpt,
     output: OutputFormat = OutputOpt,
 ) -> None:
-    """Create a temporal endpoint."""
+    """Create a temporal endpoint; with --versioning, its workers are versioned and each new
+    build is rolled out (docs/rollouts.md)."""
+    versioned = versioning_options(versioning, rollout, rollout_step, rollout_file).for_create()
     body: dict[str, Any] = {
         "name": name, "endpoint_type": "temporal", "temporal_task_queue": task_queue,
         "min_workers": min_workers, "max_workers": max_workers, "per_worker": per_worker,
@@ -97,7 +113,7 @@ def endpoints_create(
     _set_optional(
         body,
         {"temporal_namespace": namespace, "cpus": cpus, "memory": memory, "gpu_type": gpu_type,
-         "request_id": request_id},
+         "request_id": request_id, "versioning": versioned},
     )  # fmt: skip
     show(request(url, token, profile, lambda c: c.create_endpoint(body)), output, _one, _one_wide)
 
@@ -140,10 +156,16 @@ def endpoints_update(
     per_worker: int | None = typer.Option(None, "--per-worker"),
     command: str | None = typer.Option(None, "--command"),
     conflict_token: str | None = typer.Option(None, "--conflict-token"),
+    versioning: str | None = VersioningOpt,
+    rollout: str | None = RolloutOpt,
+    rollout_step: list[str] = RolloutStepOpt,
+    rollout_file: Path | None = RolloutFileOpt,
     url: str | None = UrlOpt, token: str | None = TokenOpt, profile: str | None = ProfileOpt,
     output: OutputFormat = OutputOpt,
 ) -> None:  # fmt: skip
-    """Change an endpoint; min/max apply to the running workers."""
+    """Change an endpoint; min/max apply to the running workers. A versioned endpoint's new
+    --versioning build ID (or a changed command) is a new build, rolled out under its rollout."""
+    versioned = versioning_options(versioning, rollout, rollout_step, rollout_file)
     body = _set_optional(
         {},
         {"temporal_task_queue": task_queue, "min_workers": min_workers,
@@ -151,8 +173,22 @@ def endpoints_update(
     )  # fmt: skip
     if command is not None:
         body["command"] = shlex.split(command)
-    result = request(url, token, profile, lambda c: c.update_endpoint(ref, body))
+    result = request(
+        url, token, profile, lambda c: c.update_endpoint(ref, _versioned(body, versioned, c, ref))
+    )
     show(result, output, _one, _one_wide)
+
+
+def _versioned(
+    body: dict[str, Any], versioned: VersioningOptions, client: WorkerplaneClient, ref: str
+) -> dict[str, Any]:
+    """``body`` with the ``versioning`` the options give, completed from the endpoint's own (an
+    update replaces it whole), under the conflict token read with it unless one was given."""
+    if not versioned.given:
+        return body
+    current = client.get_endpoint(ref)
+    body.setdefault("conflict_token", current["conflict_token"])
+    return {**body, "versioning": versioned.merged_with(current.get("versioning"))}
 
 
 @endpoints_app.command("delete")
