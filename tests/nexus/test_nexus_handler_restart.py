@@ -6,11 +6,13 @@ end-to-end tests drive the same handler through a Nexus endpoint.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
 from nexusrpc import HandlerError, HandlerErrorType
+from pydantic import ValidationError
 
 from tests.controller.support import REPO_ROOT
 from workerplane.nexus.handler import ProviderFile, WorkerProviderHandler
@@ -81,10 +83,16 @@ async def test_handler_refuses_another_provider_type(tmp_path: Path, unique_name
 async def test_bad_details_are_refused_without_their_values(
     tmp_path: Path, unique_name: str
 ) -> None:
-    local = ProviderFile(type="subprocess", details={"secret_env": {"KEY": 12345678}})
-    handler = WorkerProviderHandler(local, tmp_path)
+    # The provider file refuses its own bad details when it is read; a caller's are refused at
+    # the call.
+    with pytest.raises(ValidationError) as bad_file:
+        ProviderFile(type="subprocess", details={"secret_env": {"KEY": 12345678}})
+    assert "secret_env" in str(bad_file.value) and "12345678" not in str(bad_file.value)
+    handler = WorkerProviderHandler(_local(), tmp_path)
+    group = _group("t:1", unique_name)
+    caller = replace(group, details={**group.details, "secret_env": {"KEY": 12345678}})
     with pytest.raises(HandlerError) as refused:
-        await handler.census(NO_CONTEXT, CensusInput(_group("t:1", unique_name)))
+        await handler.census(NO_CONTEXT, CensusInput(caller))
     assert refused.value.type == HandlerErrorType.BAD_REQUEST
     assert "secret_env" in str(refused.value)
     assert "12345678" not in str(refused.value)

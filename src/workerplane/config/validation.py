@@ -27,6 +27,7 @@ from pydantic import ValidationError
 
 from workerplane.config.issue_paths import group_path, issues_from_pydantic
 from workerplane.config.model import TASK_QUEUE_TYPES, ComputeConfig, DeploymentSpec, ScalingGroup
+from workerplane.config.nexus_rules import behind_nexus, nexus_rules
 from workerplane.config.proto import payload_envelope_encoding
 from workerplane.errors import ValidationIssue
 from workerplane.providers.registry import PROVIDER_TYPES, provider_strategy
@@ -46,8 +47,6 @@ _REGION_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 #: never ``.`` or ``..``), at most 63 characters like a DNS label or a label value.
 GROUP_ID_MAX_LENGTH = 63
 _GROUP_ID = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?$")
-#: A Nexus endpoint's name as Temporal accepts it (letters, digits, ``-``; a letter first).
-_NEXUS_ENDPOINT = re.compile(r"^[A-Za-z]([A-Za-z0-9_-]*[A-Za-z0-9])?$")
 
 #: Temporal's refusal of a scaling group keyed by the empty string.
 MISSING_GROUP_ID = ValidationIssue(
@@ -320,26 +319,9 @@ def validate_compute_config(cfg: ComputeConfig) -> list[ValidationIssue]:
     issues = _shared_rules(cfg)
     for key, group in cfg.scaling_groups.items():
         if key:
-            issues.extend(_details_rules(key, group))
-            issues.extend(_nexus_rules(key, group))
+            issues.extend(behind_nexus(key, group, _details_rules(key, group)))
+            issues.extend(nexus_rules(key, group))
     return issues
-
-
-def _nexus_rules(key: str, group: ScalingGroup) -> list[ValidationIssue]:
-    """A group behind a Nexus endpoint names it as Temporal would accept it
-    (docs/nexus-provider.md); its details are checked here as for any provider of its type."""
-    endpoint = group.provider.nexus_endpoint
-    if not endpoint or (_NEXUS_ENDPOINT.match(endpoint) and len(endpoint) <= 200):
-        return []
-    return [
-        ValidationIssue(
-            f"{group_path(key)}.provider.nexus_endpoint",
-            f"invalid Nexus endpoint name '{endpoint}': letters, digits, '-' and '_', starting "
-            "with a letter",
-            key,
-            "nexus-endpoint",
-        )
-    ]
 
 
 def _text_rules(path: str, value: str, what: str) -> list[ValidationIssue]:

@@ -50,7 +50,9 @@ def nexus_handler(
         local = ProviderFile.load(provider_file)
         connection = resolve_connection(address=address, namespace=namespace)
     except (OSError, ValueError, TemporalConnectionError) as err:
-        err_console.print(f"error: {provider_file}: {err}", highlight=False, markup=False)
+        err_console.print(
+            f"error: {provider_file}: {err}", highlight=False, markup=False, soft_wrap=True
+        )
         raise typer.Exit(code=2) from None
     asyncio.run(_serve_until_signal(connection, task_queue, local, state_dir.resolve()))
     os._exit(0)  # temporalio can crash at interpreter exit (SDK #300)

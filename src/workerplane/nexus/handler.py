@@ -25,7 +25,8 @@ from typing import Any
 
 import yaml
 from nexusrpc.handler import StartOperationContext, service_handler, sync_operation
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import ErrorDetails
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -64,27 +65,80 @@ class ProviderFile(BaseModel):
         caller_keys: the details keys a caller may set; ``None``: every key the file leaves open.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Its details may hold the team's secrets: an error never repeats the input.
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     type: str
     details: dict[str, Any] = Field(default_factory=dict)
     caller_keys: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _keys_fit_the_type(self) -> ProviderFile:
+        """The type is known, ``caller_keys`` name keys of its details that the file leaves
+        open, and each pinned key is valid for the type (the keys a caller must give are
+        checked when the details are merged, at the group's first call)."""
+        model = provider_type(self.type).details_model
+        known = ", ".join(model.model_fields)
+        problems = []
+        for index, key in enumerate(self.caller_keys or ()):
+            if key not in model.model_fields:
+                problems.append(
+                    f"caller_keys[{index}]: '{key}' is not a {self.type} details key "
+                    f"(known: {known})"
+                )
+            elif key in self.details:
+                problems.append(
+                    f"caller_keys[{index}]: '{key}' is pinned in details, so a caller's value "
+                    "would never be used: leave it out of one of them"
+                )
+        problems.extend(_pinned_problems(model, self.details, known))
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     @classmethod
     def load(cls, path: Path) -> ProviderFile:
         """Read and check a provider file.
 
         Raises:
-            ValueError: unknown provider type, or a file that breaks the model.
+            ValueError: unknown provider type, or a file that breaks the model, every problem
+                named by its field (``caller_keys[0]``, ``details.slots``); no value is quoted.
         """
-        loaded = cls.model_validate(yaml.safe_load(path.read_text()) or {})
-        provider_type(loaded.type)
-        return loaded
+        try:
+            return cls.model_validate(yaml.safe_load(path.read_text()) or {})
+        except ValidationError as err:
+            raise ValueError("; ".join(map(_problem, err.errors(include_input=False)))) from None
 
     def details_for(self, caller: dict[str, Any]) -> dict[str, Any]:
         """The details a group's provider is built with: the caller's open keys, then ours."""
         allowed = set(caller) if self.caller_keys is None else set(self.caller_keys)
         return {**{k: v for k, v in caller.items() if k in allowed}, **self.details}
+
+
+def _problem(error: ErrorDetails) -> str:
+    """One of pydantic's errors as ``field: rule``; the file's own checks say their fields."""
+    if error["type"] == "value_error":
+        return str(error["ctx"]["error"])
+    return f"{'.'.join(map(str, error['loc'])) or 'file'}: {error['msg']}"
+
+
+def _pinned_problems(model: type[BaseModel], details: dict[str, Any], known: str) -> list[str]:
+    """What is wrong with the keys ``details`` pins, alone: an unknown key, a value the type
+    refuses. A key left for the caller is not missing here."""
+    try:
+        model.model_validate(details)
+    except ValidationError as err:
+        return [
+            f"details.{'.'.join(map(str, e['loc']))}: "
+            + (
+                f"not a details key (known: {known})"
+                if e["type"] == "extra_forbidden"
+                else e["msg"]
+            )
+            for e in err.errors(include_input=False)
+            if e["loc"] and e["type"] != "missing"
+        ]
+    return []
 
 
 @dataclass
