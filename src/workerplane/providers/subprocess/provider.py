@@ -10,14 +10,14 @@ Temporal's ``subprocess`` provider runs ``command`` with ``args``. Ours supports
 Every worker is recorded in ``state_dir`` (pid, kernel start time, a unique worker ID), so a
 restarted controller finds the workers it started before and adopts them; workers also watch a
 lease file the provider renews (one shared file per controller process: see ``lease.py``), and
-leave by themselves once idle if no controller renews it. No orphan processes, ever.
+leave by themselves once idle if no controller renews it. No orphan processes, ever. With
+``preload``, workers are forked from a group's fork server (``fork_server.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import shutil
@@ -28,18 +28,14 @@ import time
 import uuid
 from pathlib import Path
 
-from workerplane.providers.base import Provider, ProviderCheck, ProviderContext, ProviderError
+from workerplane.providers.base import Provider, ProviderCheck, ProviderContext
 from workerplane.providers.subprocess import procfs
 from workerplane.providers.subprocess.crashes import CRASH_WINDOW_S, CrashLoop, prune_logs
 from workerplane.providers.subprocess.details import SubprocessDetails
+from workerplane.providers.subprocess.fork_server import ForkServer
 from workerplane.providers.subprocess.layout import group_directory, warn_if_legacy_directory
 from workerplane.providers.subprocess.lease import LEASE_RENEW_S, shared_lease
-from workerplane.providers.subprocess.records import (
-    FORKSERVER_DIR_ENV,
-    WORKER_ID_ENV,
-    WorkerProcess,
-    WorkerRecords,
-)
+from workerplane.providers.subprocess.records import WORKER_ID_ENV, WorkerProcess, WorkerRecords
 from workerplane.scaling.latency import LatencySketch
 from workerplane.scaling.types import Strategy, WorkerCensus
 from workerplane.security.redact import register_secret
@@ -79,7 +75,10 @@ class SubprocessProvider(Provider):
         # Tasks finished by workers that have exited, so the census's completion count only grows.
         self._completed_by_exited = 0
         self._waited_by_exited = LatencySketch()
-        self._forkserver: subprocess.Popen[bytes] | None = None
+        preload = context.details.preload_module
+        self._fork_server = (
+            None if preload is None else ForkServer(preload, self._dir, self._settings.cwd)
+        )
         self._crash_loop = CrashLoop()
 
     @classmethod
@@ -95,18 +94,12 @@ class SubprocessProvider(Provider):
         self._dir.mkdir(parents=True, exist_ok=True)
         shared_lease(self._context.state_dir).join(self._lease, self._enforce_grace)
         self._adopt()
-        if self._settings.preload_module is not None:
-            await asyncio.to_thread(self._start_forkserver)
+        if self._fork_server is not None:
+            await asyncio.to_thread(self._fork_server.start, self._command(), self._base_env())
 
     async def close(self) -> None:
-        if self._forkserver is not None:
-            # The server exits when its stdin closes; the workers it forked live on.
-            with contextlib.suppress(OSError):
-                assert self._forkserver.stdin is not None
-                self._forkserver.stdin.close()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self._forkserver.wait(timeout=5)
-            self._forkserver = None
+        if self._fork_server is not None:
+            self._fork_server.close()
         await shared_lease(self._context.state_dir).leave(self._lease)
 
     def _adopt(self) -> None:
@@ -269,55 +262,13 @@ class SubprocessProvider(Provider):
         # The controller's own interpreter, with its packages, for the common case.
         return sys.executable if command in ("python", "python3") else command
 
-    def _start_forkserver(self) -> None:
-        """Start the fork server and wait until it has imported the worker module."""
-        module = self._settings.preload_module
-        assert module is not None
-        env = self._base_env()
-        env[FORKSERVER_DIR_ENV] = str(self._dir)
-        log = open(self._dir / "forkserver.log", "ab")  # noqa: SIM115 - handed to the child
-        try:
-            server = subprocess.Popen(
-                [self._command(), "-m", "workerplane.worker.forkserver", module],
-                env=env,
-                cwd=self._settings.cwd,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=log,
-                start_new_session=True,
-            )
-        finally:
-            log.close()
-        assert server.stdout is not None
-        if not json.loads(server.stdout.readline() or b"{}").get("ready"):
-            server.kill()
-            server.wait()
-            raise ProviderError(
-                f"fork server for '{module}' failed to start; see {self._dir / 'forkserver.log'}",
-                kind="invalid",
-                retryable=False,
-            )
-        self._forkserver = server
-        logger.info("fork server for %s ready (pid %d)", module, server.pid)
-
-    def _fork(self, env: dict[str, str], log_path: Path) -> int:
-        server = self._forkserver
-        if server is None or server.poll() is not None:
-            self._start_forkserver()
-            server = self._forkserver
-        assert server is not None and server.stdin is not None and server.stdout is not None
-        request = {"env": env, "cwd": self._settings.cwd, "log": str(log_path)}
-        server.stdin.write(json.dumps(request).encode() + b"\n")
-        server.stdin.flush()
-        return int(json.loads(server.stdout.readline())["pid"])
-
     def _spawn(self) -> WorkerProcess:
         worker_id = f"w-{uuid.uuid4().hex[:12]}"
         env = self._env_for(worker_id)
         log_path = self._records.path(worker_id, ".log")
         process: subprocess.Popen[bytes] | None = None
-        if self._settings.preload_module is not None:
-            pid = self._fork(env, log_path)
+        if self._fork_server is not None:
+            pid = self._fork_server.fork(env, log_path)
         else:
             log = open(log_path, "ab")  # noqa: SIM115 - handed to the child
             try:
