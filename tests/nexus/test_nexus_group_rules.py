@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from workerplane.cli.main import app
 from workerplane.config.model import ComputeConfig
-from workerplane.config.nexus_rules import REQUIRED_BEHIND_NEXUS
+from workerplane.config.nexus_rules import REQUIRED_BEHIND_NEXUS, SECRET_BEHIND_NEXUS
 from workerplane.config.validation import validate_compute_config
 from workerplane.nexus.handler import ProviderFile
 
@@ -61,6 +61,21 @@ def test_a_required_key_is_explained_behind_nexus_only() -> None:
     assert _issues({"command": "python", "slots": "many"}) == {
         "compute.scaling_groups.workers.provider.details.slots": "must be an integer"
     }
+
+
+def test_a_secret_in_the_details_of_a_nexus_group_is_refused() -> None:
+    """The details travel in the Nexus operation's input, which Temporal keeps in the caller
+    workflow's history: a secret there would be stored unencrypted, outside workerplane."""
+    details = {"command": "python", "secret_env": {"API_KEY": "s3cr3t", "DB_PASSWORD": "pw"}}
+    issues = _issues(details)
+    secret_path = "compute.scaling_groups.workers.provider.details.secret_env"
+    assert issues == {
+        f"{secret_path}.API_KEY": SECRET_BEHIND_NEXUS,
+        f"{secret_path}.DB_PASSWORD": SECRET_BEHIND_NEXUS,
+    }
+    assert not any("s3cr3t" in rule for rule in issues.values())
+    # The same details on a group the controller drives itself are fine.
+    assert _issues(details, endpoint="") == {}
 
 
 def test_workerplane_validate_names_each_field(tmp_path: Path) -> None:
@@ -113,6 +128,24 @@ async def test_the_api_refuses_with_the_field_and_stores_nothing(api: Api) -> No
         assert (after["compute_config"], after["generation"]) == (
             before["compute_config"], before["generation"]
         )  # fmt: skip
+
+        with_secret = _group({"command": "python", "secret_env": {"KEY": "s3cr3t"}})
+        secret = await c.post(
+            versions,
+            json={
+                **body, "build_id": "v2",
+                "compute_config": {"scaling_groups": {"workers": with_secret}},
+            },
+        )  # fmt: skip
+        assert secret.status_code == 400, secret.text
+        assert "s3cr3t" not in secret.text
+        assert secret.json()["error"]["details"] == [
+            {
+                "field": "compute.scaling_groups.workers.provider.details.secret_env.KEY",
+                "message": f"entry workers: {SECRET_BEHIND_NEXUS}",
+            }
+        ]
+        assert (await c.get(f"{versions}/v2")).status_code == 404
 
         checked = await c.post("/v1/validate", json={
             "task_queues": ["q"], "compute_config": {"scaling_groups": {"workers": _group({})}},

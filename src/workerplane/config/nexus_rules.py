@@ -10,8 +10,11 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+from pydantic import ValidationError
+
 from workerplane.config.issue_paths import group_path
 from workerplane.config.model import ScalingGroup
+from workerplane.config.secrets import details_secret_paths
 from workerplane.errors import ValidationIssue
 from workerplane.providers.registry import PROVIDER_TYPES
 
@@ -42,20 +45,43 @@ def _endpoint_name_problem(name: str) -> str | None:
     return None
 
 
+#: Why a secret may not be set in the spec of a group behind a Nexus endpoint.
+SECRET_BEHIND_NEXUS = (
+    "a secret cannot be sent through a Nexus endpoint: the details travel in the operation's "
+    "input, which Temporal keeps in the caller workflow's history; pin it in the handler's "
+    "provider file instead (docs/nexus-provider.md#limits)"
+)
+
+
 def nexus_rules(key: str, group: ScalingGroup) -> list[ValidationIssue]:
-    """The endpoint name's issue, if any (a group without an endpoint has none)."""
+    """The endpoint name's issue and every secret set in the details (a group without an
+    endpoint has none)."""
     endpoint = group.provider.nexus_endpoint
-    problem = _endpoint_name_problem(endpoint) if endpoint else None
-    if problem is None:
+    if not endpoint:
         return []
-    return [
-        ValidationIssue(
-            f"{group_path(key)}.provider.nexus_endpoint",
-            f"invalid Nexus endpoint name: {problem} (Temporal's rule: {_ENDPOINT_RULE})",
-            key,
-            "nexus-endpoint",
+    issues: list[ValidationIssue] = []
+    problem = _endpoint_name_problem(endpoint)
+    if problem is not None:
+        issues.append(
+            ValidationIssue(
+                f"{group_path(key)}.provider.nexus_endpoint",
+                f"invalid Nexus endpoint name: {problem} (Temporal's rule: {_ENDPOINT_RULE})",
+                key,
+                "nexus-endpoint",
+            )
         )
-    ]
+    try:
+        secrets = details_secret_paths(group.provider.type, group.provider.details)
+    except ValidationError:
+        secrets = []  # invalid details: the details rules report them
+    details_path = f"{group_path(key)}.provider.details"
+    issues.extend(
+        ValidationIssue(
+            ".".join([details_path, *map(str, path)]), SECRET_BEHIND_NEXUS, key, "nexus-secret"
+        )
+        for path, _ in secrets
+    )
+    return issues
 
 
 def behind_nexus(

@@ -50,6 +50,22 @@ def _details_path(group_id: str) -> Path:
     return (*_DETAILS_ROOT, group_id, "provider", "details")
 
 
+def details_secret_paths(
+    provider_type: str, details: Mapping[str, Any], context: dict[str, Any] | None = None
+) -> list[tuple[Path, SecretStr]]:
+    """The secrets set in a group's ``provider.details`` (paths inside the details), read through
+    the type's model; an unknown type has none.
+
+    Raises:
+        pydantic.ValidationError: the details break the type's model.
+    """
+    ptype = PROVIDER_TYPES.get(provider_type)
+    if ptype is None or not details:
+        return []
+    model = ptype.details_model.model_validate(dict(details), context=context)
+    return list(_leaves(model.model_dump(exclude_unset=True)))
+
+
 def _secrets(
     doc: Mapping[str, Any], context: dict[str, Any] | None = None
 ) -> list[tuple[Path, SecretStr]]:
@@ -59,12 +75,8 @@ def _secrets(
     groups = (doc.get("compute") or {}).get("scaling_groups") or {}
     for group_id, group in groups.items():
         provider = group.get("provider") or {}
-        ptype = PROVIDER_TYPES.get(provider.get("type", ""))
-        details = provider.get("details")
-        if ptype is None or not details:
-            continue
-        model = ptype.details_model.model_validate(dict(details), context=context)
-        for path, value in _leaves(model.model_dump(exclude_unset=True)):
+        details = provider.get("details") or {}
+        for path, value in details_secret_paths(provider.get("type", ""), details, context):
             found.append(((*_details_path(group_id), *path), value))
     return found
 
