@@ -67,7 +67,7 @@ def test_a_missed_storm_keeps_the_period_two_do_not() -> None:
     assert [r.at for r in runs] == [3630.0, 4530.0]
     # Two slots that pass without a surge: the period is forgotten.
     assert MAX_MISSES == 1
-    assert find_period(_surges(onsets[:3] + [2730.0]), TOLERANCE, now=4540.0) is None
+    assert find_period(_surges([*onsets[:3], 2730.0]), TOLERANCE, now=4540.0) is None
     # A period whose latest slot passed without a surge still predicts the one after, when it
     # has surges enough (three surges and a miss are no evidence).
     four = _surges([30.0, 930.0, 1830.0, 2730.0])
