@@ -107,7 +107,7 @@ def plan_cycle(
     if intent.strategy is Strategy.WORKER_SET:
         decision, covered = managed_share(decision, counted, state.held_size, state.covered)
     decision = apply_rules(decision, intent, metrics)
-    observed, recurrence = infer_runs(observed, intent, scaler_state, state.recurrence)
+    observed, recurrence = infer_runs(observed, intent, scaler_state, state)
     warm = prewarm(decision, intent, observed, scaler_state, state)
     decision = warm.decision
     next_state = dataclasses.replace(
