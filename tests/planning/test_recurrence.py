@@ -201,3 +201,21 @@ def test_a_schedule_takes_precedence_over_an_inferred_run() -> None:
     )
     _, status = _run(_intent({"enabled": True}), readings)
     assert [w.schedule_id for w in status.warmups] == ["every-100s"]
+
+
+def test_a_fan_out_is_timed_from_its_workflow_task() -> None:
+    """On an idle queue, the workflow task that starts a fan-out waits for a worker (a cold
+    start) before its activities show: the surge began when the workflow task was seen."""
+
+    def observed(now: float, workflow: int, activities: int) -> Observation:
+        census = WorkerCensus(running=1, ready=1, in_flight=activities, slots=100)
+        by_type = {"WORKFLOW": QueueStats(backlog_count=workflow), "ACTIVITY": QueueStats()}
+        metrics = GroupMetrics(QueueStats(backlog_count=workflow), census, now, by_type=by_type)
+        return Observation(census, metrics, wall_time=now, fresh_backlog={"WORKFLOW": workflow})
+
+    rec = Recurrence()
+    for t in range(10):
+        rec = rec.observe(observed(float(t), 0, 0), duration_s=None)
+    for t, (workflow, activities) in enumerate([(1, 0), (1, 0), (0, 30)], start=10):
+        rec = rec.observe(observed(float(t), workflow, activities), duration_s=None)
+    assert rec.surge is not None and rec.surge.onset_at == 9.5

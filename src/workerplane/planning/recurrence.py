@@ -89,6 +89,9 @@ SIZE_RATIO = 2.0
 #: startup and the margin): faster than the scaler can follow it.
 STORM_LEADS = 2.0
 
+#: A surge counted within this long of the first task seen on an idle queue began with it.
+WAKE_WINDOW_S = 60.0
+
 #: The background arrival rate (outside surges) is averaged over this long.
 BACKGROUND_TAU_S = 300.0
 
@@ -174,6 +177,8 @@ class Recurrence:
         background: arrivals/s outside surges, averaged (``None`` until a second reading).
         surge: the surge arriving now, if any.
         surges: the latest surges that ended, oldest first.
+        idle_at: the last observation at which nothing of any type ran or waited.
+        woke_at: the first observation after it at which something did (``None``: none yet).
     """
 
     arrived: float | None = None
@@ -183,6 +188,8 @@ class Recurrence:
     background: float | None = None
     surge: OpenSurge | None = None
     surges: tuple[Surge, ...] = ()
+    idle_at: float | None = None
+    woke_at: float | None = None
 
     def observe(self, observed: Observation, duration_s: float | None) -> Recurrence:
         """This state after ``observed``; a surge that ends is kept with ``duration_s`` (the task
@@ -197,6 +204,10 @@ class Recurrence:
             return self
         stats, _ = sizing_stats(metrics)
         kept = replace(self, last_stats=replace(stats, backlog_count=0))
+        if metrics.stats.backlog_count == 0 and census.in_flight == 0:
+            kept = replace(kept, idle_at=now, woke_at=None)
+        elif self.woke_at is None and self.idle_at is not None:
+            kept = replace(kept, woke_at=now)
         exact = trusted(observed, stats, self.last_stats)
         if not exact and stats.backlog_count > 0:
             return kept
@@ -227,6 +238,11 @@ class Recurrence:
             return replace(read, surge=None, surges=(*self.surges, ended)[-KEPT_SURGES:])
         if rose and came >= MIN_SURGE_TASKS and came >= SURGE_FACTOR * background * span:
             onset_at = (self.read_at + now) / 2.0
+            if kept.idle_at is not None and kept.woke_at is not None:
+                # From an idle queue: timed from the first task of any type (the workflow task
+                # that starts a fan-out waits for a worker before its activities show).
+                woke = (kept.idle_at + kept.woke_at) / 2.0
+                onset_at = min(onset_at, woke) if now - woke <= WAKE_WINDOW_S else onset_at
             return replace(
                 read, surge=OpenSurge(onset_at, self.arrived, ((now, arrived),), came / span)
             )
