@@ -30,6 +30,7 @@ the period again from three surges.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -120,13 +121,15 @@ class Surge:
 
 @dataclass(frozen=True)
 class OpenSurge:
-    """A surge still arriving: its onset, the arrivals counted before it, and the readings since
-    (``(time, arrivals counted)``)."""
+    """A surge still arriving: its onset, the arrivals counted before it, the readings since
+    (``(time, arrivals counted)``), the rate its onset came at, and whether its onset reading was
+    exact (else a lower bound: no slot was free, as when warm workers took its first tasks)."""
 
     onset_at: float
     baseline: float
     readings: tuple[tuple[float, float], ...]
     onset_rate: float
+    exact: bool = True
 
     def closed(self, background: float, duration_s: float | None) -> Surge:
         """The surge as it ended: the tasks above the background, and its spread: the time its
@@ -236,6 +239,8 @@ class Recurrence:
             if not exact:
                 return kept
             ended = surge.closed(background, duration_s)
+            if not surge.exact:
+                ended = replace(ended, spread_s=min(ended.spread_s, self.spread_like(ended)))
             return replace(read, surge=None, surges=(*self.surges, ended)[-KEPT_SURGES:])
         if rose and came >= MIN_SURGE_TASKS and came >= SURGE_FACTOR * background * span:
             onset_at = (self.read_at + now) / 2.0
@@ -244,12 +249,22 @@ class Recurrence:
                 # that starts a fan-out waits for a worker before its activities show).
                 woke = (kept.idle_at + kept.woke_at) / 2.0
                 onset_at = min(onset_at, woke) if now - woke <= WAKE_WINDOW_S else onset_at
-            return replace(
-                read, surge=OpenSurge(onset_at, self.arrived, ((now, arrived),), came / span)
-            )
+            onset = OpenSurge(onset_at, self.arrived, ((now, arrived),), came / span, exact)
+            return replace(read, surge=onset)
         if not exact:
             return kept
         return replace(read, background=ewma(background, came / span, span, BACKGROUND_TAU_S))
+
+    def spread_like(self, surge: Surge) -> float:
+        """The spread of the latest surge of a size like ``surge``'s (``inf``: none). A surge
+        whose first tasks filled every slot (warm workers took them) shows its arrivals only
+        as the cached stats let them: its measured spread is seconds long (4.9 s for the
+        policy lab's 2 s storms) and would shrink every later warm-up (12 -> 10 workers: the
+        scaler then grew each storm, 315 -> 350 worker-s); it keeps the one measured before."""
+        for kept in reversed(self.surges):
+            if max(kept.tasks, surge.tasks) <= SIZE_RATIO * max(1, min(kept.tasks, surge.tasks)):
+                return kept.spread_s
+        return math.inf
 
     def upcoming(self, now: float, tolerance_s: float) -> tuple[UpcomingRun, ...]:
         """The runs the period predicts: the last surge's while it lands (when the period had
