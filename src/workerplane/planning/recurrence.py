@@ -53,15 +53,15 @@ if TYPE_CHECKING:  # observe.py imports prewarm, which this module imports
     from workerplane.planning.observe import Observation
     from workerplane.planning.plan import GroupIntent
 
-#: The schedule id of an inferred run (parenthesised: no Temporal Schedule id is compared).
+#: The schedule id of an inferred run (parenthesised, so as not to read as a schedule's id).
 INFERRED_ID = "(inferred)"
 
 #: Surges on the period before a run is predicted (two equal intervals: one is a coincidence).
 MIN_SURGES = 3
 
 #: Slots of the period that may pass without a surge (a missed storm does not erase the period),
-#: counting the slots since its last surge; a period always has ``MIN_SURGES`` surges more than
-#: missed slots (three surges on four slots are no evidence).
+#: counting the slots since its last surge; its surges outnumber its missed slots by
+#: ``MIN_SURGES`` at least (three surges on four slots are no evidence).
 MAX_MISSES = 1
 
 #: Surges kept, and how far back (in periods) a period looks for its surges.
@@ -259,8 +259,9 @@ class Recurrence:
         """The spread of the latest surge of a size like ``surge``'s (``inf``: none). A surge
         whose first tasks filled every slot (warm workers took them) shows its arrivals only
         as the cached stats let them: its measured spread is seconds long (4.9 s for the
-        policy lab's 2 s storms) and would shrink every later warm-up (12 -> 10 workers: the
-        scaler then grew each storm, 315 -> 350 worker-s); it keeps the one measured before."""
+        policy lab's 2 s storms) and would shrink every later warm-up (12 -> 10 workers at 30 s:
+        the scaler then grew each storm, about 315 -> 355 worker-s); it keeps the one measured
+        before."""
         for kept in reversed(self.surges):
             if max(kept.tasks, surge.tasks) <= SIZE_RATIO * max(1, min(kept.tasks, surge.tasks)):
                 return kept.spread_s
