@@ -246,7 +246,8 @@ def test_the_plan_warms_an_idle_group_ahead_of_the_run_and_reports_it() -> None:
 
 
 @pytest.mark.parametrize(
-    ("prewarm", "draining"), [({"enabled": False}, False), ({"enabled": True}, True)]
+    ("prewarm", "draining"),
+    [({"enabled": False, "recurring": False}, False), ({"enabled": True}, True)],
 )
 def test_no_warmup_when_disabled_or_draining(prewarm: dict[str, Any], draining: bool) -> None:
     intent = _intent(prewarm, draining=draining)

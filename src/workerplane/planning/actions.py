@@ -67,6 +67,8 @@ class GroupState:
         latency: the schedule-to-start the group's tasks achieved, per minute.
         prewarm: what pre-warming has timed of the group's worker startups
             (:class:`~workerplane.planning.prewarm.WarmTiming`; ``None`` before a warm-up).
+        recurrence: the surges the group saw and their period, if they recur
+            (:class:`~workerplane.planning.recurrence.Recurrence`; ``None``: not inferred).
         pollers: the split of the queues' pollers, which remembers the unmanaged ones for a
             while, and logs a change of them once, not every cycle.
         covered: how many workers of the scaler's size unmanaged pollers cover (``held_size``
@@ -80,6 +82,7 @@ class GroupState:
     validation_error: str | None = None
     latency: LatencyWindow = field(default_factory=LatencyWindow)
     prewarm: Any = None
+    recurrence: Any = None
     pollers: PollerCensus = field(default_factory=PollerCensus)
     covered: int = 0
 

@@ -2,7 +2,8 @@
 
 The scaler's decision, then the rules that override it (a draining version goes to zero once idle,
 a group removed from the spec never grows), the warm floor ahead of a Temporal Schedule's run
-(:mod:`workerplane.planning.prewarm`), then the action that carries it out (with the
+or of a surge that recurs (:mod:`workerplane.planning.prewarm`, :mod:`workerplane.planning.
+recurrence`), then the action that carries it out (with the
 held-size reconcile), the decision log line and the status. The controller executes the plan and
 the simulator runs the same function, so what the policy lab measures is what production does.
 """
@@ -34,6 +35,7 @@ from workerplane.planning.pollers import (
     unmanaged_summary,
 )
 from workerplane.planning.prewarm import prewarm
+from workerplane.planning.recurrence import infer_runs
 from workerplane.planning.status import GroupStatus
 from workerplane.planning.sunset import SCALED_DOWN_REASON, SunsetStatus
 from workerplane.scaling.types import (
@@ -105,11 +107,13 @@ def plan_cycle(
     if intent.strategy is Strategy.WORKER_SET:
         decision, covered = managed_share(decision, counted, state.held_size, state.covered)
     decision = apply_rules(decision, intent, metrics)
+    observed, recurrence = infer_runs(observed, intent, scaler_state, state)
     warm = prewarm(decision, intent, observed, scaler_state, state)
     decision = warm.decision
     next_state = dataclasses.replace(
         advance(state, warm.scaler_state, decision),
         prewarm=warm.timing,
+        recurrence=recurrence,
         latency=state.latency.observe(observed.census.schedule_to_start, observed.wall_time),
         pollers=pollers,
         covered=covered,

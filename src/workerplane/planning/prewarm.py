@@ -93,11 +93,14 @@ class UpcomingRun:
         at: its action time (epoch seconds).
         work: what it is expected to bring; ``None`` until a past run has been seen (only a hint
             then warms for it).
+        basis: what its time is based on when no schedule announced it (an inferred period,
+            :mod:`workerplane.planning.recurrence`); empty for a schedule's run.
     """
 
     schedule_id: str
     at: float
     work: RunWork | None = None
+    basis: str = ""
 
 
 @dataclass(frozen=True)
@@ -166,6 +169,8 @@ def plan_warmups(
         elif run.work is not None:
             workers = workers_for(run.work, sizing)
             basis = describe_work(run.work)
+            if run.basis:
+                basis = f"{run.basis}; {basis}"
         else:
             continue
         ends = run.at + spread + HOLD_POLLS * sizing.poll_s
@@ -314,8 +319,16 @@ def typical_startup_ms(intent: GroupIntent) -> float:
 
 
 def prewarm_enabled(scaler: object) -> bool:
-    """Whether a group with this scaler pre-warms (the controller then reads its schedules)."""
+    """Whether a group with this scaler reads its schedules to pre-warm for them."""
     return isinstance(scaler, SloScaler) and scaler.details.prewarm.enabled
+
+
+def warms(scaler: object) -> bool:
+    """Whether a group with this scaler may pre-warm: for its schedules, or for the recurring
+    surges it infers (:mod:`workerplane.planning.recurrence`)."""
+    return prewarm_enabled(scaler) or (
+        isinstance(scaler, SloScaler) and scaler.details.prewarm.recurring
+    )
 
 
 @dataclass(frozen=True)
@@ -359,10 +372,10 @@ def prewarm(
     scaler_state: Any,
     state: GroupState,
 ) -> Prewarmed:
-    """The plan's pre-warming step. Only an ``slo`` group with ``prewarm.enabled`` that is
-    neither draining nor retiring warms."""
+    """The plan's pre-warming step, for the runs of ``observed`` (its schedules' and those
+    inferred). Only an ``slo`` group that :func:`warms`, neither draining nor retiring, warms."""
     scaler = intent.scaler
-    if not isinstance(scaler, SloScaler) or not prewarm_enabled(scaler):
+    if not isinstance(scaler, SloScaler) or not warms(scaler):
         return Prewarmed(decision, (), state.prewarm, scaler_state)
     if intent.draining or intent.retiring:
         return Prewarmed(decision, (), state.prewarm, scaler_state)

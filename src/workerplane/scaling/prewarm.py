@@ -1,4 +1,5 @@
-"""``scaler.details.prewarm`` of the ``slo`` scaler: warm workers before a Temporal Schedule fires.
+"""``scaler.details.prewarm`` of the ``slo`` scaler: warm workers before a Temporal Schedule fires,
+or before a surge that recurs on a period (``recurring``, on by default).
 
 The keys only; what the controller reads from Temporal is in :mod:`workerplane.temporal.schedules`
 and the warm floor it plans is in :mod:`workerplane.planning.prewarm` (docs/prewarming.md).
@@ -12,6 +13,7 @@ and the warm floor it plans is in :mod:`workerplane.planning.prewarm` (docs/prew
         max_count: 50
         prewarm:
           enabled: true
+          recurring: true             # also warm for surges that recur without a schedule
           schedules:
             nightly: {workers: 20}    # a hint: warm 20 workers for schedule "nightly"
 """
@@ -42,6 +44,11 @@ class PrewarmDetails(ScalerDetails):
 
     enabled: bool = False
     """Read the schedules that start work on the group's task queues and warm workers ahead."""
+
+    recurring: bool = True
+    """Warm for surges that recur on a period no schedule announces (an external cron), learned
+    from what the controller already observes of the group: it reads nothing more from
+    Temporal (:mod:`workerplane.planning.recurrence`)."""
 
     schedules: dict[str, ScheduleHint] = {}
     """Per schedule id, a hint that replaces what is learned from its past runs."""

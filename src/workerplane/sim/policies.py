@@ -86,7 +86,8 @@ def _registry(
 
 def slo_policy(slo_s: float, max_count: int = 100) -> Policy:
     """workerplane's SLO-driven default: the user sets only the SLO and min/max. Pre-warming is on:
-    it acts only on a trace whose schedule's action times are known (``Trace.actions``)."""
+    for a trace whose schedule's action times are known (``Trace.actions``), and, as by default,
+    for storms it infers recur from what it observes (:mod:`workerplane.planning.recurrence`)."""
     return Policy(
         name="workerplane-slo",
         kind="workerplane",

@@ -1,0 +1,221 @@
+"""Inferred recurrence: surges the group saw, their period, and the warm-ups it predicts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from workerplane.planning.actions import GroupState
+from workerplane.planning.observe import Observation
+from workerplane.planning.plan import GroupIntent, plan_cycle
+from workerplane.planning.prewarm import RunWork, UpcomingRun
+from workerplane.planning.recurrence import (
+    INFERRED_ID,
+    MAX_MISSES,
+    Recurrence,
+    Surge,
+    duration_text,
+    find_period,
+)
+from workerplane.planning.status import GroupStatus
+from workerplane.scaling.registry import build_scaler
+from workerplane.scaling.types import GroupMetrics, QueueStats, Strategy, WorkerCensus
+
+TOLERANCE = 1.0
+EVERY = 900.0
+
+
+def _surges(onsets: list[float], tasks: int | list[int] = 500) -> list[Surge]:
+    sizes = tasks if isinstance(tasks, list) else [tasks] * len(onsets)
+    return [Surge(t, n, 2.0, 2.0) for t, n in zip(onsets, sizes, strict=True)]
+
+
+def test_periodic_surges_give_a_period_and_the_next_run() -> None:
+    onsets = [30.0, 930.0, 1830.0]
+    period = find_period(_surges(onsets), TOLERANCE, now=1900.0)
+    assert period is not None
+    assert (period.period_s, period.anchor_at, period.misses) == (EVERY, 1830.0, 0)
+    runs = Recurrence(surges=tuple(_surges(onsets))).upcoming(1900.0, TOLERANCE)
+    assert [r.at for r in runs] == [2730.0]
+    assert runs[0].schedule_id == INFERRED_ID
+    assert runs[0].basis == "inferred: every 15m0s from 3 surges"
+    assert runs[0].work == RunWork(tasks=500, mean_task_s=2.0, spread_s=2.0, runs=3)
+
+
+def test_two_surges_are_no_period() -> None:
+    assert find_period(_surges([30.0, 930.0]), TOLERANCE, now=1000.0) is None
+
+
+def test_jittered_periods_within_a_poll_or_two() -> None:
+    onsets = [30.0, 930.8, 1829.4, 2730.6]
+    period = find_period(_surges(onsets), TOLERANCE, now=2800.0)
+    assert period is not None and len(period.surges) == 4
+    assert period.period_s == pytest.approx(EVERY, abs=1.0)
+    # Far off (10 s) is not on the period.
+    assert find_period(_surges([30.0, 940.0, 1830.0]), TOLERANCE, now=1900.0) is None
+
+
+def test_a_missed_storm_keeps_the_period_two_do_not() -> None:
+    onsets = [30.0, 930.0, 1830.0, 3630.0]  # 2730 never came
+    period = find_period(_surges(onsets), TOLERANCE, now=3700.0)
+    assert period is not None and (period.period_s, period.misses) == (EVERY, 1)
+    # The next slot is predicted (after the latest surge's, which the period had predicted and
+    # whose floor holds while it lands).
+    runs = Recurrence(surges=tuple(_surges(onsets))).upcoming(3700.0, TOLERANCE)
+    assert [r.at for r in runs] == [3630.0, 4530.0]
+    # Two slots that pass without a surge: the period is forgotten.
+    assert MAX_MISSES == 1
+    assert find_period(_surges([*onsets[:3], 2730.0]), TOLERANCE, now=4540.0) is None
+    # A period whose latest slot passed without a surge still predicts the one after, when it
+    # has surges enough (three surges and a miss are no evidence).
+    four = _surges([30.0, 930.0, 1830.0, 2730.0])
+    assert [r.at for r in Recurrence(surges=tuple(four)).upcoming(3640.0, TOLERANCE)] == [4530.0]
+    assert Recurrence(surges=tuple(four[:3])).upcoming(2740.0, TOLERANCE) == ()
+
+
+def test_a_fan_out_off_the_period_does_not_break_it() -> None:
+    surges = _surges([30.0, 930.0, 1400.0, 1830.0, 2000.0], [500, 500, 80, 500, 300])
+    period = find_period(surges, TOLERANCE, now=2100.0)
+    assert period is not None and period.anchor_at == 1830.0 and len(period.surges) == 3
+
+
+def test_a_period_that_changes_is_relearned() -> None:
+    old = [30.0, 930.0, 1830.0, 2730.0]
+    new = [2730.0 + 600.0 * k for k in (1, 2)]
+    period = find_period(_surges(old + new), TOLERANCE, now=new[-1] + 10)
+    # The last old surge and the two new ones are three surges 10 minutes apart.
+    assert period is not None and period.period_s == 600.0 and period.anchor_at == new[-1]
+
+
+def test_surges_of_very_different_sizes_are_no_period() -> None:
+    assert find_period(_surges([30.0, 930.0, 1830.0], [40, 400, 200]), TOLERANCE, 1900) is None
+
+
+def test_random_fan_outs_are_rejected() -> None:
+    """Fan-outs of random sizes at random times (the policy lab's ``fanouts``, a day of them
+    in 24 draws): no period, so no warm-up."""
+    rng = np.random.default_rng(9)
+    found = 0
+    for _ in range(24):
+        onsets = np.cumsum(rng.exponential(400.0, size=9)) + 20.0
+        sizes = rng.integers(40, 400, size=9)
+        surges = _surges([float(t) for t in onsets], [int(n) for n in sizes])
+        for end in range(3, len(surges) + 1):
+            found += find_period(surges[:end], TOLERANCE, now=surges[end - 1].onset_at) is not None
+    assert found == 0
+
+
+def test_duration_text() -> None:
+    assert [duration_text(s) for s in (45.0, 900.0, 3600.0, 5430.4)] == [
+        "45s",
+        "15m0s",
+        "1h0m0s",
+        "1h30m30s",
+    ]
+
+
+# ---------------------------------------------------------------- from observations, in the plan
+
+
+def _reading(now: float, arrived: int, waiting: int = 0) -> Observation:
+    """An idle group at zero: what arrived has completed, except ``waiting`` tasks the uncached
+    backlog hint shows (so the reading is exact)."""
+    census = WorkerCensus(
+        running=0, ready=0, in_flight=0, desired=0, tasks_completed=arrived - waiting
+    )
+    stats = QueueStats(backlog_count=waiting)
+    metrics = GroupMetrics(stats, census, observed_at=now, by_type={"ACTIVITY": stats})
+    return Observation(census, metrics, wall_time=now, fresh_backlog={"ACTIVITY": waiting})
+
+
+def _storms(onsets: list[float], until: float, size: int = 200) -> list[Observation]:
+    """A reading every second; each storm lands within a second and is done the next."""
+    readings, arrived = [], 0
+    for t in np.arange(0.0, until, 1.0):
+        waiting = 0
+        for onset in onsets:
+            if onset < t <= onset + 1.0:
+                arrived += size
+                waiting = size
+        readings.append(_reading(float(t), arrived, waiting))
+    return readings
+
+
+def test_surges_are_counted_from_the_readings() -> None:
+    rec = Recurrence()
+    for observed in _storms([30.2, 130.2, 230.2], until=300.0):
+        rec = rec.observe(observed, duration_s=1.5)
+    assert [(s.onset_at, s.tasks, s.mean_task_s) for s in rec.surges] == [
+        (30.5, 200, 1.5),
+        (130.5, 200, 1.5),
+        (230.5, 200, 1.5),
+    ]
+    assert [r.at for r in rec.upcoming(300.0, TOLERANCE)] == [330.5]
+
+
+def _intent(prewarm: dict[str, Any]) -> GroupIntent:
+    details = {"schedule_to_start_slo_ms": 2000, "max_count": 8, "target_per_worker": 4,
+               "worker_startup_ms": 2000, "prewarm": prewarm}  # fmt: skip
+    return GroupIntent(
+        version_key="v", group_id="g", provider_type="k8s", scaler_type="slo",
+        strategy=Strategy.WORKER_SET, scaler=build_scaler("slo", details, Strategy.WORKER_SET),
+    )  # fmt: skip
+
+
+def _run(intent: GroupIntent, readings: list[Observation]) -> tuple[GroupState, GroupStatus]:
+    state = GroupState(scaler_state=intent.scaler.initial_state(0.0))
+    status = None
+    for observed in readings:
+        plan, status = plan_cycle(observed, intent, state, now=observed.wall_time)
+        state = plan.state
+    assert status is not None
+    return state, status
+
+
+def test_the_plan_warms_for_an_inferred_period_and_says_why() -> None:
+    readings = _storms([30.2, 130.2, 230.2], until=331.0)  # the warm-up starts 1-2 s ahead
+    state, status = _run(_intent({}), readings)  # recurring is on by default
+    assert isinstance(state.recurrence, Recurrence) and len(state.recurrence.surges) == 3
+    (warmup,) = status.warmups
+    assert (warmup.schedule_id, warmup.action_at) == (INFERRED_ID, 330.5)
+    assert warmup.basis.startswith("inferred: every 1m40s from 3 surges; learned: 200 tasks")
+    assert "pre-warming" in state.last_reason and INFERRED_ID in state.last_reason
+
+
+def test_turned_off_nothing_is_inferred() -> None:
+    state, status = _run(_intent({"recurring": False}), _storms([30.2, 130.2, 230.2], 327.0))
+    assert state.recurrence is None and status.warmups == ()
+
+
+def test_a_schedule_takes_precedence_over_an_inferred_run() -> None:
+    readings = _storms([30.2, 130.2, 230.2], until=327.0)
+    scheduled = UpcomingRun("every-100s", 330.0, RunWork(200, 1.0, 1.0, 3))
+    readings[-1] = Observation(
+        readings[-1].census,
+        readings[-1].metrics,
+        wall_time=readings[-1].wall_time,
+        fresh_backlog=readings[-1].fresh_backlog,
+        upcoming_runs=(scheduled,),
+    )
+    _, status = _run(_intent({"enabled": True}), readings)
+    assert [w.schedule_id for w in status.warmups] == ["every-100s"]
+
+
+def test_a_fan_out_is_timed_from_its_workflow_task() -> None:
+    """On an idle queue, the workflow task that starts a fan-out waits for a worker (a cold
+    start) before its activities show: the surge began when the workflow task was seen."""
+
+    def observed(now: float, workflow: int, activities: int) -> Observation:
+        census = WorkerCensus(running=1, ready=1, in_flight=activities, slots=100)
+        by_type = {"WORKFLOW": QueueStats(backlog_count=workflow), "ACTIVITY": QueueStats()}
+        metrics = GroupMetrics(QueueStats(backlog_count=workflow), census, now, by_type=by_type)
+        return Observation(census, metrics, wall_time=now, fresh_backlog={"WORKFLOW": workflow})
+
+    rec = Recurrence()
+    for t in range(10):
+        rec = rec.observe(observed(float(t), 0, 0), duration_s=None)
+    for t, (workflow, activities) in enumerate([(1, 0), (1, 0), (0, 30)], start=10):
+        rec = rec.observe(observed(float(t), workflow, activities), duration_s=None)
+    assert rec.surge is not None and rec.surge.onset_at == 9.5
