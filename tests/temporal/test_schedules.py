@@ -27,7 +27,14 @@ from temporalio.client import (
 
 from workerplane.planning.prewarm import PastRun
 from workerplane.temporal.connection import ResolvedConnection
-from workerplane.temporal.schedules import ScheduleReader, past_run
+from workerplane.temporal.schedule_runs import (
+    StartedWorkflow,
+    WorkflowActivities,
+    run_work,
+    started_during_query,
+    workflow_activities,
+)
+from workerplane.temporal.schedules import ScheduleReader
 
 
 def _at(seconds: float) -> Timestamp:
@@ -71,10 +78,36 @@ def test_a_past_run_counts_the_activities_on_managed_queues() -> None:
         *_activity(20, "orders", 1001.5, 4.0),
         *_activity(30, "elsewhere", 1003.0, 60.0),
     ]
-    assert past_run(events, 1000.0, ["orders"]) == PastRun(
+    own = workflow_activities(events, ["orders"])
+    assert run_work(1000.0, own) == PastRun(
         action_at=1000.0, tasks=2, mean_task_s=pytest.approx(3.0), spread_s=pytest.approx(1.0)
     )
-    assert past_run([], 1000.0, ["orders"]) == PastRun(1000.0, 0, None, 0.0)
+    assert run_work(1000.0, workflow_activities([], ["orders"])) == PastRun(1000.0, 0, None, 0.0)
+
+
+def test_a_past_run_counts_the_work_of_the_workflows_it_started() -> None:
+    """Every started workflow brings what the sample of its type and queue brought, shifted to
+    its own start; one without a sample brings nothing known."""
+    own = WorkflowActivities(1000.0, 1010.0, scheduled=(), run_times=(), starts_children=True)
+    child = WorkflowActivities(2000.0, 2003.0, scheduled=(2000.2,), run_times=(2.0,))
+    started = [
+        StartedWorkflow("Child", "orders", 1000.1 + i * 0.01, True, f"c{i}", f"r{i}")
+        for i in range(100)
+    ]
+    stranger = StartedWorkflow("Other", "orders", 1000.5, False, "o", "ro")
+    work = run_work(1000.0, own, [*started, stranger], {("Child", "orders"): child})
+    assert work.tasks == 100
+    assert work.mean_task_s == pytest.approx(2.0)
+    assert work.spread_s == pytest.approx(0.99)
+
+
+def test_the_started_workflows_query_names_the_run_and_the_window() -> None:
+    query = started_during_query("run-1", ["b", "a's"], 0.0, 60.5)
+    assert query == (
+        "TaskQueue IN ('a\\'s', 'b') "
+        "AND StartTime BETWEEN '1970-01-01T00:00:00.000000Z' AND '1970-01-01T00:01:00.500000Z' "
+        "AND (RootRunId = 'run-1' OR (ParentWorkflowId IS NULL AND TemporalScheduledById IS NULL))"
+    )
 
 
 @pytest.mark.integration

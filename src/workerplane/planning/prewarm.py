@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -133,28 +133,34 @@ def learn_run_work(past: Sequence[PastRun]) -> RunWork | None:
     )
 
 
-def workers_for(work: RunWork, sizing: WarmupSizing) -> int:
-    """Workers whose slots start every task of the run within the scaler's target wait.
+def slots_for(work: RunWork, sizing: WarmupSizing) -> float:
+    """Slots that start every task of the run within the scaler's target wait.
 
     Tasks land over ``spread_s`` and each may wait ``target_wait_s``: a slot starts one task at
     once and another every task duration of that window, so ``tasks * d / (d + window)`` slots
     suffice (every task its own slot while the duration is unknown; the spread weighs
-    ``SPREAD_WEIGHT``). Never above ``max_count``.
+    ``SPREAD_WEIGHT``).
     """
     if work.tasks <= 0:
-        return 0
+        return 0.0
     d = work.mean_task_s
     window = SPREAD_WEIGHT * work.spread_s + sizing.target_wait_s
-    slots = float(work.tasks) if d is None or d <= 0 else work.tasks * d / (d + window)
-    return min(sizing.max_count, math.ceil(slots / sizing.slots - 1e-9))
+    return float(work.tasks) if d is None or d <= 0 else work.tasks * d / (d + window)
+
+
+def workers_for(work: RunWork, sizing: WarmupSizing) -> int:
+    """Workers for :func:`slots_for` the run, never above ``max_count``."""
+    return min(sizing.max_count, math.ceil(slots_for(work, sizing) / sizing.slots - 1e-9))
 
 
 def plan_warmups(
     runs: Sequence[UpcomingRun], details: PrewarmDetails, sizing: WarmupSizing, now: float
 ) -> tuple[Warmup, ...]:
     """The next warm-up of each schedule (not yet released at ``now``), earliest first. A hint
-    replaces what was learned; a run with neither is not warmed for."""
+    replaces what was learned; a run with neither is not warmed for. Learned runs that land
+    together are sized together (:func:`share_landing_together`)."""
     planned: dict[str, Warmup] = {}
+    learned: dict[str, RunWork] = {}
     for run in sorted(runs, key=lambda r: r.at):
         if run.schedule_id in planned:
             continue
@@ -171,6 +177,8 @@ def plan_warmups(
         ends = run.at + spread + HOLD_POLLS * sizing.poll_s
         if workers <= 0 or ends <= now:
             continue
+        if hint is None and run.work is not None:
+            learned[run.schedule_id] = run.work
         planned[run.schedule_id] = Warmup(
             schedule_id=run.schedule_id,
             action_at=run.at,
@@ -179,7 +187,42 @@ def plan_warmups(
             workers=workers,
             basis=basis,
         )
+    planned.update(share_landing_together(planned, learned, sizing))
     return tuple(sorted(planned.values(), key=lambda w: w.starts_at))
+
+
+def share_landing_together(
+    planned: Mapping[str, Warmup], learned: Mapping[str, RunWork], sizing: WarmupSizing
+) -> dict[str, Warmup]:
+    """The learned warm-ups of runs that land together (each fires before the others' tasks
+    have all landed), re-sized on their summed slots: a hundred schedules that each start one
+    short task at the same minute need the slots of a hundred tasks, not a worker each. The
+    group's workers go to its schedules by largest share (some get none; the status still
+    lists them, with the group they share)."""
+    ordered = sorted(learned, key=lambda s: (planned[s].action_at, s))
+    groups: list[list[str]] = []
+    lands_until = -math.inf
+    for schedule_id in ordered:
+        warmup = planned[schedule_id]
+        if groups and warmup.action_at <= lands_until:
+            groups[-1].append(schedule_id)
+        else:
+            groups.append([schedule_id])
+            lands_until = -math.inf
+        lands_until = max(lands_until, warmup.action_at + learned[schedule_id].spread_s)
+    shared: dict[str, Warmup] = {}
+    for group in (g for g in groups if len(g) > 1):
+        shares = {s: slots_for(learned[s], sizing) / sizing.slots for s in group}
+        total = min(sizing.max_count, math.ceil(sum(shares.values()) - 1e-9))
+        workers = {s: math.floor(shares[s]) for s in group}
+        by_remainder = sorted(group, key=lambda s: (workers[s] - shares[s], s))
+        for schedule_id in by_remainder[: max(0, total - sum(workers.values()))]:
+            workers[schedule_id] += 1
+        for schedule_id in group:
+            warmup = planned[schedule_id]
+            basis = f"{warmup.basis}; {total} workers shared by {len(group)} schedules"
+            shared[schedule_id] = replace(warmup, workers=workers[schedule_id], basis=basis)
+    return shared
 
 
 def describe_work(work: RunWork) -> str:
