@@ -44,6 +44,12 @@ if TYPE_CHECKING:  # plan.py and observe.py import this module
 #: worker idled a second before the policy lab's scheduled storm; 1.5 startups ahead, two).
 STARTUP_LEAD = 1.0
 
+#: Until a warm-up has been timed, a startup the ``slo`` scaler timed on its own scale-ups is
+#: taken this many times ahead: those started fewer workers than a warm-up may, and many workers
+#: starting at once start slower (on the dev server, 5 workers took 6.1 s where the scaler had
+#: timed 4.7 s, and the first warmed run found none polling).
+SCALE_UP_TIMED_LEAD = 1.5
+
 #: What a run brings is learned from at most this many of the schedule's latest finished runs.
 LEARN_RUNS = 5
 
@@ -110,12 +116,13 @@ class WarmupSizing:
     slots: float
     target_wait_s: float
     max_count: int
+    startup_lead: float = STARTUP_LEAD
 
     @property
     def lead_s(self) -> float:
         """How long before the action time the workers are asked for (the floor is applied on
         the first cycle from then on)."""
-        return STARTUP_LEAD * self.startup_s + self.margin_s
+        return self.startup_lead * self.startup_s + self.margin_s
 
 
 def learn_run_work(past: Sequence[PastRun]) -> RunWork | None:
@@ -322,14 +329,16 @@ def sizing_of(
     census: WorkerCensus,
     default_startup_ms: float,
 ) -> WarmupSizing:
-    """The warm-up sizing of an ``slo`` group: its timed, configured or default startup, and its
-    configured, reported or learned slots."""
+    """The warm-up sizing of an ``slo`` group: its timed, scaler-timed (taken
+    ``SCALE_UP_TIMED_LEAD`` ahead), configured or default startup, and its configured, reported
+    or learned slots."""
     d = scaler.details
     learned = scaler_state if isinstance(scaler_state, SloState) else SloState()
+    lead = STARTUP_LEAD
     if timing.startup_s is not None:
         startup_ms = timing.startup_s * 1000.0
     elif learned.startup_ms is not None:
-        startup_ms = learned.startup_ms
+        startup_ms, lead = learned.startup_ms, SCALE_UP_TIMED_LEAD
     elif d.worker_startup_ms is not None:
         startup_ms = float(d.worker_startup_ms)
     else:
@@ -342,6 +351,7 @@ def sizing_of(
         slots=slots or 1.0,
         target_wait_s=d.target_wait_fraction * d.schedule_to_start_slo_ms / 1000.0,
         max_count=d.max_count,
+        startup_lead=lead,
     )
 
 
