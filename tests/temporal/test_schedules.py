@@ -26,8 +26,10 @@ from temporalio.client import (
 )
 
 from workerplane.planning.prewarm import PastRun
+from workerplane.temporal import schedules
 from workerplane.temporal.connection import ResolvedConnection
 from workerplane.temporal.schedule_runs import (
+    LearnedRun,
     StartedWorkflow,
     WorkflowActivities,
     run_work,
@@ -141,3 +143,38 @@ async def test_reader_returns_the_schedules_of_managed_queues(
     assert {r.schedule_id for r in runs} == {f"{unique_name}-hourly"}
     assert all(b.at - a.at == pytest.approx(3600) for a, b in itertools.pairwise(runs))
     assert all(r.work is None for r in runs), "no run has happened yet"
+
+
+async def test_learning_stays_within_its_budget_newest_run_of_every_schedule_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """100 schedules with 3 finished runs each: a refresh learns 30 runs (2 reads each, 60 reads),
+    the newest of 30 schedules; the next refreshes go on where it stopped."""
+    learned: list[tuple[str, float]] = []
+
+    async def fake_learn(
+        client: object, at: float, wid: str, rid: str, queues: tuple[str, ...]
+    ) -> LearnedRun:
+        learned.append((wid, at))
+        return LearnedRun(PastRun(at, 1, 1.0, 0.0), reads=2)
+
+    monkeypatch.setattr(schedules, "learn_run", fake_learn)
+    reader = ScheduleReader()
+    connection = ResolvedConnection(address="unused:7233", namespace="default")
+    reader.upcoming(connection, ["orders"])  # registers the queue; no loop task is awaited here
+    space = reader._namespaces[(connection.address, connection.namespace)]
+    if space.task is not None:
+        space.task.cancel()
+    views = [
+        schedules.ScheduleView(
+            "orders", 0.0, recent=tuple((float(t), f"s{i}", f"r{i}-{t}") for t in range(3))
+        )
+        for i in range(100)
+    ]
+    await reader._learn(client=None, space=space, views=views)  # type: ignore[arg-type]
+    assert len(learned) == schedules.LEARN_BUDGET // 2
+    assert all(at == 2.0 for _, at in learned), "the newest run of each schedule first"
+    learned.clear()
+    for _ in range(10):
+        await reader._learn(client=None, space=space, views=views)  # type: ignore[arg-type]
+    assert len(space.runs) == 300

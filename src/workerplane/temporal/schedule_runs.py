@@ -19,6 +19,7 @@ activities two.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,8 +27,11 @@ from datetime import UTC, datetime
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
+from temporalio.service import RPCError
 
 from workerplane.planning.prewarm import PastRun
+
+logger = logging.getLogger("workerplane.schedules")
 
 #: A run is charged with at most this many started workflows (the visibility read stays one or
 #: two pages even on a queue with heavy unscheduled traffic).
@@ -200,11 +204,15 @@ async def learn_run(
     if own.closed_at is None:
         return LearnedRun(None, 1)
     query = started_during_query(run_id, task_queues, action_at, own.closed_at)
-    started = [
-        _started(execution)
-        async for execution in client.list_workflows(query, limit=MAX_STARTED)
-        if execution.run_id != run_id
-    ]
+    try:
+        started = [
+            _started(execution)
+            async for execution in client.list_workflows(query, limit=MAX_STARTED)
+            if execution.run_id != run_id
+        ]
+    except RPCError as err:  # a server without these search attributes: the run's own work
+        logger.debug("workflows started by %s not listed: %s", workflow_id, err)
+        started = []
     reads = 2
     samples: dict[tuple[str, str], WorkflowActivities] = {}
     for workflow in started:
