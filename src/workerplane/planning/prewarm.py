@@ -59,7 +59,10 @@ LEARN_RUNS = 5
 SPREAD_WEIGHT = 0.9
 
 #: The floor is held this many poll intervals after the run's last task was expected to land, so
-#: that the scaler has seen the run (in flight or waiting) before the floor goes.
+#: that the scaler has seen the run (in flight or waiting) before the floor goes; and at least a
+#: startup: a warm-up that came up slower than learned is still starting then, and releasing its
+#: floor stopped its workers before they polled (100 schedules on a loaded dev server: five
+#: workers asked 6 s ahead, not polling 1 s after the action, stopped by the scale-down).
 HOLD_POLLS = 2
 
 
@@ -181,7 +184,7 @@ def plan_warmups(
             basis = describe_work(run.work)
         else:
             continue
-        ends = run.at + spread + HOLD_POLLS * sizing.poll_s
+        ends = run.at + spread + max(HOLD_POLLS * sizing.poll_s, sizing.startup_s)
         if workers <= 0 or ends <= now:
             continue
         if hint is None and run.work is not None:
