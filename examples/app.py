@@ -1,5 +1,6 @@
 """The example application: a workflow that runs one activity of a given length, one that
-fans out many (what a scheduled batch does), and one that waits for a signal first (a long-open
+fans out many (what a scheduled batch does), one that fans out as many child workflows (a
+scheduled run that starts workflows), and one that waits for a signal first (a long-open
 workflow, pinned to its version while a newer one takes over).
 
 Used by ``workerplane up``, the integration tests and the benchmarks.
@@ -53,6 +54,25 @@ class ProcessBatch:
                     heartbeat_timeout=timedelta(seconds=10),
                 )
                 for _ in range(count)
+            )
+        )
+        return count
+
+
+@workflow.defn
+class ProcessChildren:
+    """Starts ``count`` ``ProcessItem`` child workflows on its own task queue and waits for them:
+    a scheduled run whose work is in the workflows it starts, not in its own history."""
+
+    @workflow.run
+    async def run(self, count: int, seconds: float) -> int:
+        me = workflow.info()
+        await asyncio.gather(
+            *(
+                workflow.execute_child_workflow(
+                    ProcessItem.run, seconds, id=f"{me.workflow_id}-{i}", task_queue=me.task_queue
+                )
+                for i in range(count)
             )
         )
         return count

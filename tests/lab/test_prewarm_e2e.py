@@ -35,3 +35,29 @@ async def test_scheduled_runs_find_a_warm_worker(
     warmups = [s.warmups for _, statuses in result.history for s in statuses if s.warmups]
     assert warmups, "the status must list the upcoming warm-ups"
     assert warmups[-1][0].schedule_id == f"{unique_name}-schedule"
+
+
+async def test_a_run_that_starts_child_workflows_is_warmed_for_their_work(
+    temporal_address: str, tmp_path: Path, unique_name: str
+) -> None:
+    """The scheduled workflow only starts children; the activities are theirs. The warm-up is
+    sized from the children's work (one visibility list and one child history per run), not
+    from the parent's own history, which schedules no activity."""
+    batch = ScheduledBatch(
+        interval_s=15.0, runs=3, tasks=8, task_s=1.0, slots=4, max_count=4, shape="children"
+    )
+    prewarm = {"enabled": True, "margin_ms": 3_000}
+    result = await run_batch(
+        temporal_address, unique_name, tmp_path, batch, mode="prewarm", prewarm=prewarm
+    )
+
+    assert [run.workflows for run in result.runs] == [9, 9, 9], result.runs
+    later = result.runs[1:]
+    assert all(run.polling_before for run in later), result.runs
+    assert all(run.first_task_s < 2.0 for run in later), result.runs
+    warmups = [w for _, statuses in result.history for s in statuses for w in s.warmups]
+    assert warmups, "the status must list the upcoming warm-ups"
+    assert warmups[-1].schedule_id == f"{unique_name}-schedule"
+    # 8 one-second tasks that may each wait 1.2 s: 8 / 2.2 = 3.6 slots -> one 4-slot worker.
+    assert warmups[-1].basis.startswith("learned: 8 tasks of 1.0s"), warmups[-1]
+    assert warmups[-1].workers == 1

@@ -1,46 +1,61 @@
-"""One real pre-warming run: a Temporal Schedule fans out work on a queue the real controller
-manages with real subprocess workers; the run's histories say when each run's first task started.
+"""One real pre-warming run: Temporal Schedules bring work to a queue the real controller manages
+with real subprocess workers; the runs' histories say when each run's tasks started
+(:mod:`workerplane.lab.prewarm_measure`).
 
-Used by the end-to-end test (tests/lab/test_prewarm_e2e.py) and ``bench/prewarm.py``, which runs
-it without pre-warming, with it, and with a hand-placed warm-up (a per-schedule hint) side by side.
+Used by the end-to-end tests (tests/lab/test_prewarm_e2e.py) and ``bench/prewarm.py``, which runs
+it without pre-warming, with it, and with a hand-placed warm-up (per-schedule hints) side by side.
+Three shapes of a run of ``tasks`` activities:
+
+* ``batch``: one schedule starts one ``ProcessBatch`` workflow that fans out the activities;
+* ``children``: one schedule starts one ``ProcessChildren`` workflow that starts ``tasks`` child
+  workflows, each running one activity;
+* ``schedules``: ``tasks`` schedules that fire together each start one ``ProcessItem`` workflow.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from temporalio.api.enums.v1 import EventType
 from temporalio.client import (
     Client,
     Schedule,
-    ScheduleActionExecutionStartWorkflow,
     ScheduleActionStartWorkflow,
     ScheduleIntervalSpec,
     ScheduleSpec,
+    ScheduleState,
 )
 
 from workerplane.controller.controller import Controller
 from workerplane.controller.local import FileSpecSource, JsonStatusSink
 from workerplane.controller.settings import ControllerSettings
 from workerplane.embedded.example import REPO_ROOT, example_worker_group, write_deployment
-from workerplane.planning.status import GroupStatus
+from workerplane.lab.prewarm_measure import (
+    GROUP,
+    BatchResult,
+    run_timing,
+    run_workflows,
+    worker_seconds,
+)
 from workerplane.temporal.connection import ResolvedConnection, connect
 
-GROUP = "workers"
+SHAPES = ("batch", "children", "schedules")
+
+#: Schedules are created at least this long before their first action time, so that all of them
+#: fire at the same action times.
+CREATE_AHEAD_S = 5.0
 
 
 @dataclass(frozen=True)
 class ScheduledBatch:
-    """The schedule and the group: every ``interval_s`` a run brings ``tasks`` activities of
-    ``task_s`` seconds to a worker-set group of ``slots``-slot workers."""
+    """The schedules and the group: every ``interval_s`` a run brings ``tasks`` activities of
+    ``task_s`` seconds (in the given ``shape``) to a worker-set group of ``slots``-slot workers."""
 
     interval_s: float = 20.0
     runs: int = 3
@@ -51,36 +66,28 @@ class ScheduledBatch:
     slo_ms: int = 2_000
     worker_startup_ms: int | None = None
     schedule_refresh_s: float = 2.0
+    shape: str = "batch"
 
+    def schedule_ids(self, queue: str) -> list[str]:
+        """The ids of the bench's schedules on ``queue``."""
+        if self.shape == "schedules":
+            return [f"{queue}-schedule-{i:03}" for i in range(self.tasks)]
+        return [f"{queue}-schedule"]
 
-@dataclass(frozen=True)
-class RunTiming:
-    """One run of the schedule as its history and the controller's status saw it.
+    def action(self, queue: str, schedule_id: str) -> ScheduleActionStartWorkflow:
+        """What each of the schedules starts."""
+        run_id = schedule_id.replace("-schedule", "-run")
+        if self.shape == "schedules":
+            args: list[Any] = [self.task_s]
+            workflow = "ProcessItem"
+        else:
+            args = [self.tasks, self.task_s]
+            workflow = "ProcessChildren" if self.shape == "children" else "ProcessBatch"
+        return ScheduleActionStartWorkflow(workflow, args=args, id=run_id, task_queue=queue)
 
-    Attributes:
-        action_at: the action time (epoch seconds).
-        first_task_s: from the action time until the run's first task (its workflow task) started.
-        first_activity_s: from the action time until its first activity started.
-        last_activity_s: from the action time until its last activity started.
-        polling_before: a worker of the group was polling in the second before the action time.
-    """
-
-    action_at: float
-    first_task_s: float
-    first_activity_s: float
-    last_activity_s: float
-    polling_before: bool
-
-
-@dataclass
-class BatchResult:
-    """What one mode measured: each run, and the group's worker-seconds from the second run's
-    previous interval to one interval after the last run (the cold first run left out)."""
-
-    mode: str
-    runs: list[RunTiming] = field(default_factory=list)
-    worker_seconds: float = 0.0
-    history: list[tuple[float, list[GroupStatus]]] = field(default_factory=list, repr=False)
+    def workflows_per_run(self) -> int:
+        """How many workflows one run of the schedules brings."""
+        return {"batch": 1, "children": 1 + self.tasks, "schedules": self.tasks}[self.shape]
 
 
 def scaler_details(batch: ScheduledBatch, prewarm: dict[str, Any] | None) -> dict[str, Any]:
@@ -98,10 +105,18 @@ def scaler_details(batch: ScheduledBatch, prewarm: dict[str, Any] | None) -> dic
     return details
 
 
-def hand_placed(batch: ScheduledBatch, schedule_id: str) -> dict[str, Any]:
-    """The warm-up a user would place by hand: a slot for every task of the run."""
+def hand_placed(batch: ScheduledBatch, queue: str) -> dict[str, Any]:
+    """The warm-up a user would place by hand: a slot for every task of the run, as hints on
+    the schedules (the ``schedules`` shape's single-task schedules: a worker on enough of them,
+    0 on the others)."""
     workers = min(batch.max_count, math.ceil(batch.tasks / batch.slots))
-    return {"enabled": True, "schedules": {schedule_id: {"workers": workers}}}
+    ids = batch.schedule_ids(queue)
+    if len(ids) == 1:
+        return {"enabled": True, "schedules": {ids[0]: {"workers": workers}}}
+    return {
+        "enabled": True,
+        "schedules": {s: {"workers": 1 if i < workers else 0} for i, s in enumerate(ids)},
+    }
 
 
 async def run_batch(
@@ -113,9 +128,8 @@ async def run_batch(
     mode: str,
     prewarm: dict[str, Any] | None,
 ) -> BatchResult:
-    """Run the controller on ``queue`` while a schedule fires ``batch.runs`` times, then measure.
-
-    The schedule's id is ``f"{queue}-schedule"`` (for a hint)."""
+    """Run the controller on ``queue`` while the schedules fire ``batch.runs`` times each, then
+    measure. The schedules' ids are :meth:`ScheduledBatch.schedule_ids` (for hints)."""
     group = example_worker_group(
         cwd=REPO_ROOT,
         scaler_type="slo",
@@ -143,106 +157,61 @@ async def run_batch(
     stop = asyncio.Event()
     loop = asyncio.create_task(controller.run(stop))
     client = await connect(ResolvedConnection(address=address, namespace="default"))
-    schedule_id = f"{queue}-schedule"
-    handle = await client.create_schedule(
-        schedule_id,
-        Schedule(
-            action=ScheduleActionStartWorkflow(
-                "ProcessBatch",  # examples/app.py: fans out `tasks` activities
-                args=[batch.tasks, batch.task_s],
-                id=f"{queue}-run",
-                task_queue=queue,
-            ),
-            spec=ScheduleSpec(
-                intervals=[ScheduleIntervalSpec(every=timedelta(seconds=batch.interval_s))]
-            ),
-        ),
-    )
+    ids = batch.schedule_ids(queue)
     try:
-        actions = await _wait_for_runs(client, schedule_id, batch)
+        await _create_schedules(client, queue, ids, batch)
+        runs = await _wait_for_runs(client, queue, batch)
     finally:
-        with contextlib.suppress(Exception):
-            await handle.delete()
+        for schedule_id in ids:
+            with contextlib.suppress(Exception):
+                await client.get_schedule_handle(schedule_id).delete()
         stop.set()
         with contextlib.suppress(Exception):
             await loop
         await controller.shutdown(drain=True)
-    for at, workflow_id, run_id in actions:
-        result.runs.append(await _timing(client, at, workflow_id, run_id, result.history))
-    if len(actions) > 1:
-        start = actions[1][0] - batch.interval_s
+    for at, workflows in runs.items():
+        result.runs.append(await run_timing(client, at, workflows, result.history))
+    if len(runs) > 1:
+        start = result.runs[1].action_at - batch.interval_s
         result.worker_seconds = worker_seconds(
-            result.history, start, start + batch.interval_s * len(actions)
+            result.history, start, start + batch.interval_s * len(runs)
         )
     return result
 
 
+async def _create_schedules(
+    client: Client, queue: str, ids: list[str], batch: ScheduledBatch
+) -> None:
+    """Create the schedules, each limited to ``batch.runs`` actions, early enough in an interval
+    that all of them fire at the same action times (interval schedules fire at multiples of their
+    interval since the epoch)."""
+    into_interval = time.time() % batch.interval_s
+    if batch.interval_s - into_interval < CREATE_AHEAD_S + 0.01 * len(ids):
+        await asyncio.sleep(batch.interval_s - into_interval + 0.5)
+    for schedule_id in ids:
+        await client.create_schedule(
+            schedule_id,
+            Schedule(
+                action=batch.action(queue, schedule_id),
+                spec=ScheduleSpec(
+                    intervals=[ScheduleIntervalSpec(every=timedelta(seconds=batch.interval_s))]
+                ),
+                state=ScheduleState(limited_actions=True, remaining_actions=batch.runs),
+            ),
+        )
+
+
 async def _wait_for_runs(
-    client: Client, schedule_id: str, batch: ScheduledBatch
-) -> list[tuple[float, str, str]]:
-    """The first ``batch.runs`` actions, once each of their workflows has closed."""
-    deadline = time.monotonic() + batch.interval_s * (batch.runs + 2) + 120.0
-    handle = client.get_schedule_handle(schedule_id)
+    client: Client, queue: str, batch: ScheduledBatch
+) -> dict[float, list[tuple[str, str]]]:
+    """Every run's workflows, once all of them have started and closed."""
+    deadline = time.monotonic() + batch.interval_s * (batch.runs + 2) + 180.0
+    expected = batch.runs * batch.workflows_per_run()
     while time.monotonic() < deadline:
-        info = (await handle.describe()).info
-        running = {
-            r.workflow_id
-            for r in info.running_actions
-            if isinstance(r, ScheduleActionExecutionStartWorkflow)
-        }
-        actions = [
-            (a.scheduled_at.timestamp(), a.action.workflow_id, a.action.first_execution_run_id)
-            for a in info.recent_actions
-            if isinstance(a.action, ScheduleActionExecutionStartWorkflow)
-        ][: batch.runs]
-        if len(actions) >= batch.runs and not any(wid in running for _, wid, _ in actions):
-            return actions
-        await asyncio.sleep(1.0)
-    raise TimeoutError(f"schedule {schedule_id} did not complete {batch.runs} runs in time")
-
-
-async def _timing(
-    client: Client,
-    at: float,
-    workflow_id: str,
-    run_id: str,
-    history: list[tuple[float, list[GroupStatus]]],
-) -> RunTiming:
-    events = (await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()).events
-    task_starts: list[float] = []
-    activity_starts: list[float] = []
-    for event in events:
-        moment = event.event_time.ToMicroseconds() / 1e6
-        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
-            task_starts.append(moment)
-        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
-            activity_starts.append(moment)
-    polling = any(
-        at - 1.0 <= t < at and s.group_id == GROUP and (s.workers_ready or 0) > 0
-        for t, statuses in history
-        for s in statuses
-    )
-    return RunTiming(
-        action_at=at,
-        first_task_s=min(task_starts) - at,
-        first_activity_s=min(activity_starts) - at,
-        last_activity_s=max(activity_starts) - at,
-        polling_before=polling,
-    )
-
-
-def worker_seconds(
-    history: list[tuple[float, list[GroupStatus]]], start: float, end: float
-) -> float:
-    """The group's running workers integrated over ``[start, end)`` (epoch seconds), from the
-    controller's published statuses (a step function between publishes)."""
-    samples = [
-        (t, sum(s.workers_running for s in statuses if s.group_id == GROUP))
-        for t, statuses in history
-    ]
-    total = 0.0
-    for (t0, n), (t1, _) in itertools.pairwise(samples):
-        lo, hi = max(t0, start), min(t1, end)
-        if hi > lo:
-            total += n * (hi - lo)
-    return total
+        await asyncio.sleep(2.0)
+        closed = await client.count_workflows(
+            f"TaskQueue = '{queue}' AND ExecutionStatus != 'Running'"
+        )
+        if closed.count >= expected:
+            return await run_workflows(client, queue)
+    raise TimeoutError(f"the schedules on {queue} did not complete {batch.runs} runs in time")

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -44,6 +44,12 @@ if TYPE_CHECKING:  # plan.py and observe.py import this module
 #: worker idled a second before the policy lab's scheduled storm; 1.5 startups ahead, two).
 STARTUP_LEAD = 1.0
 
+#: Until a warm-up has been timed, a startup the ``slo`` scaler timed on its own scale-ups is
+#: taken this many times ahead: those started fewer workers than a warm-up may, and many workers
+#: starting at once start slower (on the dev server, 5 workers took 6.1 s where the scaler had
+#: timed 4.7 s, and the first warmed run found none polling).
+SCALE_UP_TIMED_LEAD = 1.5
+
 #: What a run brings is learned from at most this many of the schedule's latest finished runs.
 LEARN_RUNS = 5
 
@@ -53,7 +59,10 @@ LEARN_RUNS = 5
 SPREAD_WEIGHT = 0.9
 
 #: The floor is held this many poll intervals after the run's last task was expected to land, so
-#: that the scaler has seen the run (in flight or waiting) before the floor goes.
+#: that the scaler has seen the run (in flight or waiting) before the floor goes; and at least a
+#: startup: a warm-up that came up slower than learned is still starting then, and releasing its
+#: floor stopped its workers before they polled (100 schedules on a loaded dev server: five
+#: workers asked 6 s ahead, not polling 1 s after the action, stopped by the scale-down).
 HOLD_POLLS = 2
 
 
@@ -113,12 +122,13 @@ class WarmupSizing:
     slots: float
     target_wait_s: float
     max_count: int
+    startup_lead: float = STARTUP_LEAD
 
     @property
     def lead_s(self) -> float:
         """How long before the action time the workers are asked for (the floor is applied on
         the first cycle from then on)."""
-        return STARTUP_LEAD * self.startup_s + self.margin_s
+        return self.startup_lead * self.startup_s + self.margin_s
 
 
 def learn_run_work(past: Sequence[PastRun]) -> RunWork | None:
@@ -136,28 +146,34 @@ def learn_run_work(past: Sequence[PastRun]) -> RunWork | None:
     )
 
 
-def workers_for(work: RunWork, sizing: WarmupSizing) -> int:
-    """Workers whose slots start every task of the run within the scaler's target wait.
+def slots_for(work: RunWork, sizing: WarmupSizing) -> float:
+    """Slots that start every task of the run within the scaler's target wait.
 
     Tasks land over ``spread_s`` and each may wait ``target_wait_s``: a slot starts one task at
     once and another every task duration of that window, so ``tasks * d / (d + window)`` slots
     suffice (every task its own slot while the duration is unknown; the spread weighs
-    ``SPREAD_WEIGHT``). Never above ``max_count``.
+    ``SPREAD_WEIGHT``).
     """
     if work.tasks <= 0:
-        return 0
+        return 0.0
     d = work.mean_task_s
     window = SPREAD_WEIGHT * work.spread_s + sizing.target_wait_s
-    slots = float(work.tasks) if d is None or d <= 0 else work.tasks * d / (d + window)
-    return min(sizing.max_count, math.ceil(slots / sizing.slots - 1e-9))
+    return float(work.tasks) if d is None or d <= 0 else work.tasks * d / (d + window)
+
+
+def workers_for(work: RunWork, sizing: WarmupSizing) -> int:
+    """Workers for :func:`slots_for` the run, never above ``max_count``."""
+    return min(sizing.max_count, math.ceil(slots_for(work, sizing) / sizing.slots - 1e-9))
 
 
 def plan_warmups(
     runs: Sequence[UpcomingRun], details: PrewarmDetails, sizing: WarmupSizing, now: float
 ) -> tuple[Warmup, ...]:
     """The next warm-up of each schedule (not yet released at ``now``), earliest first. A hint
-    replaces what was learned; a run with neither is not warmed for."""
+    replaces what was learned; a run with neither is not warmed for. Learned runs that land
+    together are sized together (:func:`share_landing_together`)."""
     planned: dict[str, Warmup] = {}
+    learned: dict[str, RunWork] = {}
     for run in sorted(runs, key=lambda r: r.at):
         if run.schedule_id in planned:
             continue
@@ -173,9 +189,11 @@ def plan_warmups(
                 basis = f"{run.basis}; {basis}"
         else:
             continue
-        ends = run.at + spread + HOLD_POLLS * sizing.poll_s
+        ends = run.at + spread + max(HOLD_POLLS * sizing.poll_s, sizing.startup_s)
         if workers <= 0 or ends <= now:
             continue
+        if hint is None and run.work is not None:
+            learned[run.schedule_id] = run.work
         planned[run.schedule_id] = Warmup(
             schedule_id=run.schedule_id,
             action_at=run.at,
@@ -184,7 +202,42 @@ def plan_warmups(
             workers=workers,
             basis=basis,
         )
+    planned.update(share_landing_together(planned, learned, sizing))
     return tuple(sorted(planned.values(), key=lambda w: w.starts_at))
+
+
+def share_landing_together(
+    planned: Mapping[str, Warmup], learned: Mapping[str, RunWork], sizing: WarmupSizing
+) -> dict[str, Warmup]:
+    """The learned warm-ups of runs that land together (each fires before the others' tasks
+    have all landed), re-sized on their summed slots: a hundred schedules that each start one
+    short task at the same minute need the slots of a hundred tasks, not a worker each. The
+    group's workers go to its schedules by largest share (some get none; the status still
+    lists them, with the group they share)."""
+    ordered = sorted(learned, key=lambda s: (planned[s].action_at, s))
+    groups: list[list[str]] = []
+    lands_until = -math.inf
+    for schedule_id in ordered:
+        warmup = planned[schedule_id]
+        if groups and warmup.action_at <= lands_until:
+            groups[-1].append(schedule_id)
+        else:
+            groups.append([schedule_id])
+            lands_until = -math.inf
+        lands_until = max(lands_until, warmup.action_at + learned[schedule_id].spread_s)
+    shared: dict[str, Warmup] = {}
+    for group in (g for g in groups if len(g) > 1):
+        shares = {s: slots_for(learned[s], sizing) / sizing.slots for s in group}
+        total = min(sizing.max_count, math.ceil(sum(shares.values()) - 1e-9))
+        workers = {s: math.floor(shares[s]) for s in group}
+        by_remainder = sorted(group, key=lambda s: (workers[s] - shares[s], s))
+        for schedule_id in by_remainder[: max(0, total - sum(workers.values()))]:
+            workers[schedule_id] += 1
+        for schedule_id in group:
+            warmup = planned[schedule_id]
+            basis = f"{warmup.basis}; {total} workers shared by {len(group)} schedules"
+            shared[schedule_id] = replace(warmup, workers=workers[schedule_id], basis=basis)
+    return shared
 
 
 def describe_work(work: RunWork) -> str:
@@ -284,14 +337,16 @@ def sizing_of(
     census: WorkerCensus,
     default_startup_ms: float,
 ) -> WarmupSizing:
-    """The warm-up sizing of an ``slo`` group: its timed, configured or default startup, and its
-    configured, reported or learned slots."""
+    """The warm-up sizing of an ``slo`` group: its timed, scaler-timed (taken
+    ``SCALE_UP_TIMED_LEAD`` ahead), configured or default startup, and its configured, reported
+    or learned slots."""
     d = scaler.details
     learned = scaler_state if isinstance(scaler_state, SloState) else SloState()
+    lead = STARTUP_LEAD
     if timing.startup_s is not None:
         startup_ms = timing.startup_s * 1000.0
     elif learned.startup_ms is not None:
-        startup_ms = learned.startup_ms
+        startup_ms, lead = learned.startup_ms, SCALE_UP_TIMED_LEAD
     elif d.worker_startup_ms is not None:
         startup_ms = float(d.worker_startup_ms)
     else:
@@ -304,6 +359,7 @@ def sizing_of(
         slots=slots or 1.0,
         target_wait_s=d.target_wait_fraction * d.schedule_to_start_slo_ms / 1000.0,
         max_count=d.max_count,
+        startup_lead=lead,
     )
 
 

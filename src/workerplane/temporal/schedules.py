@@ -8,10 +8,11 @@ Per namespace, every ``refresh_s`` (30 s by default) and only while a pre-warmin
   action times, recent and running actions), and once per ``DESCRIBE_EVERY_S`` for the others, at
   most ``DESCRIBE_BUDGET`` of them per refresh (the list does not name a schedule's task queue; a
   schedule edited to move queue is seen that late);
-* one ``GetWorkflowExecutionHistory`` per finished run of a matching schedule, once per run (the
-  history of a closed workflow never changes, so it is cached), for its latest ``LEARN_RUNS``
-  runs: the activities it scheduled on the managed queues, their run times and how long after the
-  action time the last one was scheduled.
+* for each finished run of a matching schedule, once (what a closed run brought never changes, so
+  it is cached), for its latest ``LEARN_RUNS`` runs: two or three reads
+  (:mod:`workerplane.temporal.schedule_runs`: the run's history, one visibility list of the
+  workflows it started, one history per kind of those), at most ``LEARN_BUDGET`` reads per
+  refresh, the newest run of every schedule first.
 
 A group's cycle never waits on Temporal here: :meth:`ScheduleReader.upcoming` returns what the last
 refresh saw and starts the next one in the background when it is due. docs/prewarming.md.
@@ -21,14 +22,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from temporalio.api.enums.v1 import EventType
-from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import (
     Client,
     ScheduleActionExecutionStartWorkflow,
@@ -40,6 +40,7 @@ from temporalio.service import RPCError
 
 from workerplane.planning.prewarm import LEARN_RUNS, PastRun, UpcomingRun, learn_run_work
 from workerplane.temporal.connection import ResolvedConnection, connect
+from workerplane.temporal.schedule_runs import learn_run
 
 logger = logging.getLogger("workerplane.schedules")
 
@@ -50,18 +51,15 @@ DESCRIBE_EVERY_S = 600.0
 #: with thousands of schedules is learned over a few refreshes, not in one burst).
 DESCRIBE_BUDGET = 50
 
+#: At most this many reads (histories and visibility lists) learn past runs per refresh; the runs
+#: left over are learned on the next refreshes, newest first.
+LEARN_BUDGET = 60
+
 #: A run that fired this long ago is still returned, so the warm floor holds while it lands.
 RECENT_S = 300.0
 
 #: A namespace no group asked about for this many refreshes is forgotten.
 FORGET_AFTER_REFRESHES = 4
-
-_CLOSE_TYPES = (
-    EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED,
-    EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED,
-    EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT,
-    EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED,
-)
 
 
 @dataclass
@@ -88,41 +86,6 @@ class _Namespace:
 
 def _epoch(moment: datetime) -> float:
     return moment.timestamp()
-
-
-def past_run(
-    events: Iterable[HistoryEvent], action_at: float, task_queues: Iterable[str]
-) -> PastRun:
-    """What one run brought, from its workflow's history: the activities it scheduled on
-    ``task_queues``, their mean run time (started to closed) and how long its first and last were
-    scheduled apart (not counted from ``action_at``: a run that found no worker scheduled its
-    activities late, and would teach a spread the next, warmed, run does not have)."""
-    queues = set(task_queues)
-    scheduled: dict[int, float] = {}
-    started: dict[int, float] = {}
-    run_times: list[float] = []
-    for event in events:
-        kind = event.event_type
-        at = event.event_time.ToMicroseconds() / 1e6
-        if kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-            attrs = event.activity_task_scheduled_event_attributes
-            if attrs.task_queue.name in queues:
-                scheduled[event.event_id] = at
-        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
-            attrs_s = event.activity_task_started_event_attributes
-            if attrs_s.scheduled_event_id in scheduled:
-                started[event.event_id] = at
-        elif kind in _CLOSE_TYPES:
-            which = event.WhichOneof("attributes")
-            start_id = getattr(event, which).started_event_id if which else 0
-            if start_id in started:
-                run_times.append(at - started[start_id])
-    return PastRun(
-        action_at=action_at,
-        tasks=len(scheduled),
-        mean_task_s=sum(run_times) / len(run_times) if run_times else None,
-        spread_s=max(scheduled.values()) - min(scheduled.values()) if scheduled else 0.0,
-    )
 
 
 class ScheduleReader:
@@ -227,24 +190,42 @@ class ScheduleReader:
                     logger.debug("schedule %s not described: %s", schedule_id, err)
                     continue
                 _apply(view, description, now)
-            if view.task_queue in space.queues:
-                await self._learn(client, space, view)
+        await self._learn(
+            client, space, [v for v in listed.values() if v.task_queue in space.queues]
+        )
         wanted = {(wid, rid) for view in listed.values() for _, wid, rid in view.recent}
         space.runs = {key: run for key, run in space.runs.items() if key in wanted}
 
-    async def _learn(self, client: Client, space: _Namespace, view: ScheduleView) -> None:
-        """Read the histories of the schedule's latest finished runs not read yet."""
-        for at, wid, rid in view.recent[-LEARN_RUNS:]:
-            if (wid, rid) in space.runs or wid in view.running:
-                continue
-            handle = client.get_workflow_handle(wid, run_id=rid or None)
+    async def _learn(
+        self, client: Client, space: _Namespace, views: Sequence[ScheduleView]
+    ) -> None:
+        """Learn the latest finished runs of ``views`` not learned yet, within ``LEARN_BUDGET``
+        reads: the newest run of every schedule first, so that many schedules each get a basis
+        before any gets a deeper one."""
+        pending = [
+            [
+                (at, wid, rid)
+                for at, wid, rid in reversed(view.recent[-LEARN_RUNS:])
+                if (wid, rid) not in space.runs and wid not in view.running
+            ]
+            for view in views
+        ]
+        budget = LEARN_BUDGET
+        for at, wid, rid in (
+            run for depth in itertools.zip_longest(*pending) for run in depth if run
+        ):
+            if budget <= 0:
+                return
             try:
-                history = await handle.fetch_history()
+                learned = await learn_run(client, at, wid, rid, tuple(space.queues))
             except RPCError as err:  # deleted by retention, or not visible yet
-                logger.debug("history of %s unavailable: %s", wid, err)
+                logger.debug("run %s of a schedule unavailable: %s", wid, err)
                 space.runs[(wid, rid)] = None
+                budget -= 1
                 continue
-            space.runs[(wid, rid)] = past_run(history.events, at, space.queues)
+            budget -= learned.reads
+            if learned.work is not None:
+                space.runs[(wid, rid)] = learned.work
 
 
 def _recent(actions: Sequence[ScheduleActionResult]) -> tuple[tuple[float, str, str], ...]:
