@@ -12,6 +12,7 @@ from workerplane.scaling.registry import ScalerConfigError, build_scaler
 from workerplane.scaling.slo import SloScaler, SloState
 from workerplane.scaling.slo_feedback import (
     DECAY_TAU_S,
+    MAX_FRACTION,
     MAX_SCALE,
     MIN_SCALE,
     MIN_TASKS,
@@ -46,11 +47,11 @@ def started() -> Feedback:
 @pytest.mark.parametrize(
     ("wait_s", "scale", "action"),
     [
-        (6.0, 0.75, "tightened"),  # a miss: 0.9 * 5 / 6 = 0.75, the largest step down
-        (20.0, 0.75, "tightened"),  # far off: still one bounded step
-        (4.9, 1.0, "held"),  # in the band between 0.85 and 1.0 of the SLO
-        (4.4, 1.0, "held"),
-        (4.0, 1.125, "relaxed"),  # comfortably under: towards 0.9 of the SLO
+        (5.5, 0.773, "tightened"),  # a miss: towards 0.85 of the SLO, 0.85 * 5 / 5.5
+        (20.0, 0.75, "tightened"),  # far off: one bounded step down
+        (4.9, 1.0, "held"),  # in the band between 0.8 and 1.0 of the SLO
+        (4.2, 1.0, "held"),
+        (3.5, 1.214, "relaxed"),  # comfortably under: towards 0.85 of the SLO, 0.85 * 5 / 3.5
         (1.0, 1.25, "relaxed"),  # far under: one bounded step up
     ],
 )
@@ -72,17 +73,22 @@ def test_relaxing_stops_at_its_bound_and_tightening_at_its_floor() -> None:
     for i in range(10, 20):
         fb = fed(fb, [30.0] * MIN_TASKS, 1000 + i * 2 * WINDOW_MS)
     assert fb.scale == MIN_SCALE
-    details = SloDetails(target_wait_fraction=0.9)
-    assert wait_fraction(details, SloState(feedback=replace(fb, scale=MAX_SCALE))) == 1.0
+    # Relaxed to MAX_FRACTION at most; a larger configured fraction is kept.
+    relaxed = SloState(feedback=replace(fb, scale=MAX_SCALE))
+    assert wait_fraction(SloDetails(), relaxed) == MAX_FRACTION
+    assert wait_fraction(SloDetails(target_wait_fraction=0.9), relaxed) == 0.9
+    assert wait_fraction(SloDetails(), SloState(feedback=fb)) == 0.3
 
 
 def test_after_a_miss_relaxing_stops_below_the_scale_that_missed() -> None:
     fb = fed(started(), [1.0] * MIN_TASKS, 1000)  # relaxed to 1.25
     fb = fed(fb, [6.0] * MIN_TASKS, 1000 + 2 * WINDOW_MS)  # that missed: 1.25 -> 0.94
-    assert fb.scale == pytest.approx(0.9375, rel=0.03)
+    assert fb.scale == pytest.approx(0.9375)
     assert fb.ceiling == pytest.approx(1.0)
     fb = fed(fb, [1.0] * MIN_TASKS, 1000 + 4 * WINDOW_MS)
-    assert fb.scale == pytest.approx(1.05)  # the ceiling lifted a little, not back to 1.25
+    assert fb.scale == pytest.approx(0.9375)  # relaxing needs two windows comfortably under
+    fb = fed(fb, [1.0] * MIN_TASKS, 1000 + 6 * WINDOW_MS)
+    assert fb.scale == pytest.approx(1.1025)  # the ceiling lifted a little, not back to 1.25
 
 
 def test_a_window_too_small_or_too_short_is_not_judged() -> None:

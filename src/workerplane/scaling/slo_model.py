@@ -14,7 +14,7 @@ from pydantic import model_validator
 
 from workerplane.scaling._fields import ScalerDetails, rule_error, temporal_float, temporal_int
 from workerplane.scaling.prewarm import PrewarmDetails
-from workerplane.scaling.slo_feedback import Feedback
+from workerplane.scaling.slo_feedback import MAX_FRACTION, Feedback
 from workerplane.scaling.types import GroupMetrics, QueueStats
 
 #: Rates at or below this (tasks/s) are "no activity".
@@ -222,10 +222,12 @@ class SloState:
 
 def wait_fraction(details: SloDetails, state: SloState) -> float:
     """The share of the SLO waiting tasks are planned to start within: ``target_wait_fraction``,
-    scaled by the feedback of the achieved p95 when it is on (never above 1)."""
+    scaled by the feedback of the achieved p95 when it is on (relaxed at most to
+    ``MAX_FRACTION``)."""
+    configured = details.target_wait_fraction
     if not details.feedback:
-        return details.target_wait_fraction
-    return min(1.0, details.target_wait_fraction * state.feedback.scale)
+        return configured
+    return min(max(configured, MAX_FRACTION), configured * state.feedback.scale)
 
 
 def sizing_stats(metrics: GroupMetrics) -> tuple[QueueStats, bool]:
