@@ -391,6 +391,7 @@ SCALER_DETAILS: list[tuple[str, str, dict[str, Any], str]] = [
     ("slo prewarm hint negative", "slo", {"prewarm": {"schedules": {"nightly": {"workers": -1}}}}, "prewarm.schedules.nightly.workers"),
     ("slo prewarm hint without workers", "slo", {"prewarm": {"schedules": {"nightly": {}}}}, "prewarm.schedules.nightly.workers"),
     ("slo prewarm enabled not a bool", "slo", {"prewarm": {"enabled": "often"}}, "prewarm.enabled"),
+    ("slo feedback not a bool", "slo", {"feedback": "often"}, "feedback"),
 ]  # fmt: skip
 
 

@@ -180,6 +180,10 @@ class AchievedLatency:
         slo_s: the group's SLO (``None`` when its scaler has none).
         missing_slo: p95 is above the SLO.
         reason: why the controller believes it missed (``None`` when it did not).
+        target_wait_fraction: the share of the SLO the ``slo`` scaler now plans waiting tasks
+            to start within (``None`` for other scalers).
+        feedback: why that share differs from the configured one: the achieved p95 that moved
+            it (:mod:`workerplane.scaling.slo_feedback`); ``None`` at the configured share.
     """
 
     window_s: float
@@ -190,6 +194,8 @@ class AchievedLatency:
     slo_s: float | None
     missing_slo: bool
     reason: str | None
+    target_wait_fraction: float | None = None
+    feedback: str | None = None
 
 
 @dataclass(frozen=True)

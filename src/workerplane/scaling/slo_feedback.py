@@ -112,15 +112,19 @@ class Feedback:
     decayed_ms: int | None = None
     verdict: Verdict | None = None
 
+    def summary(self) -> str | None:
+        """The last verdict, when it moved the scale from the default (``None`` otherwise)."""
+        v = self.verdict
+        if self.scale == 1.0 or v is None:
+            return None
+        return f"p95 {v.p95_s:.2f}s/{v.slo_s:g}s over {v.count} tasks: {v.action}"
+
     def describe(self, fraction: float) -> str:
         """Why the target wait is what it is, for the decision's reason (empty at the default)."""
-        if self.scale == 1.0 or self.verdict is None:
+        summary = self.summary()
+        if summary is None:
             return ""
-        v = self.verdict
-        return (
-            f"; feedback: wait target {fraction:.2f} of the SLO (p95 {v.p95_s:.2f}s/{v.slo_s:g}s "
-            f"over {v.count} tasks: {v.action})"
-        )
+        return f"; feedback: wait target {fraction:.2f} of the SLO ({summary})"
 
 
 def observe(
@@ -146,10 +150,11 @@ def observe(
             measured_ms=now_ms,
             decayed_ms=None,
         )
-    if fb.opened_ms is None:
+    opened = fb.opened_ms
+    if opened is None:
         return _decay(fb, now_ms)
     fb = replace(fb, peak_size=max(fb.peak_size, size))
-    span_ms = now_ms - fb.opened_ms
+    span_ms = now_ms - opened
     if fb.window.count < MIN_TASKS or span_ms < MIN_WINDOW_S * 1000:
         if span_ms > MAX_WINDOW_S * 1000:
             return replace(fb, window=LatencySketch(), opened_ms=None, peak_size=0)
