@@ -28,7 +28,9 @@ workers serve from now, starting ones once started, new ones after ``s``):
     wait(n) = left(n) * d / (max(n, m) * k)        m = floor(lambda*d / k) + 1
 
 ``wait(n)`` is when the newest task would start once capacity that drains the queue (``m``
-workers) is there; the size is the smallest ``n`` with ``wait(n) <= target_wait_fraction * SLO``.
+workers) is there; the size is the smallest ``n`` with ``wait(n) <= target_wait_fraction * SLO``
+(the fraction as the achieved p95 the workers report adjusted it, unless ``feedback: false``:
+:mod:`workerplane.scaling.slo_feedback`).
 A size below ``m`` is allowed while the queue can hold the overflow: this duty-cycles the
 fractional worker (1.5 workers of load alternate 1 and 2 workers), as the clairvoyant oracle does,
 instead of rounding it up. A spike is sized the same way: its backlog is spread over the wait the
