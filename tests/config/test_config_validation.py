@@ -392,6 +392,7 @@ SCALER_DETAILS: list[tuple[str, str, dict[str, Any], str]] = [
     ("slo prewarm hint without workers", "slo", {"prewarm": {"schedules": {"nightly": {}}}}, "prewarm.schedules.nightly.workers"),
     ("slo prewarm enabled not a bool", "slo", {"prewarm": {"enabled": "often"}}, "prewarm.enabled"),
     ("slo prewarm recurring not a bool", "slo", {"prewarm": {"recurring": "weekly"}}, "prewarm.recurring"),
+    ("slo feedback not a bool", "slo", {"feedback": "often"}, "feedback"),
 ]  # fmt: skip
 
 

@@ -78,6 +78,7 @@ def test_a_malformed_wire_form_is_refused(bad: dict[str, object]) -> None:
         (GroupFacts(desired=10, max_count=10, startup_s=0.5, signal_delay_s=1.0), "max_count"),
         (GroupFacts(desired=2, max_count=10, startup_s=8.0, signal_delay_s=1.0), "startup"),
         (GroupFacts(desired=2, max_count=10, startup_s=0.5, signal_delay_s=5.0), "signal delay"),
+        (GroupFacts(desired=2, max_count=10, startup_s=2.0, signal_delay_s=1.3), "too few workers"),
     ],
 )
 def test_a_missed_slo_names_the_likeliest_reason(facts: GroupFacts, reason: str) -> None:

@@ -18,6 +18,14 @@ class AchievedLatencyOut(BaseModel):
     slo_s: float | None = Field(description="The group's SLO (the slo scaler's), if any")
     missing_slo: bool = Field(description="p95 is above the SLO")
     reason: str | None = Field(description="Why the controller believes the SLO was missed")
+    target_wait_fraction: float | None = Field(
+        default=None,
+        description="The share of the SLO the slo scaler now plans waiting tasks to start within",
+    )
+    feedback: str | None = Field(
+        default=None,
+        description="Why that share differs from the configured one (the achieved p95 behind it)",
+    )
 
 
 class WarmupOut(BaseModel):

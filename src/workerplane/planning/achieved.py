@@ -9,11 +9,12 @@ the telemetry store, which keeps each cycle's difference (:attr:`LatencyWindow.l
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from workerplane.scaling.latency import AchievedLatency, GroupFacts, LatencySketch, achieved
 from workerplane.scaling.slo import SloScaler, SloState
 from workerplane.scaling.slo_floor import reachable_slo
+from workerplane.scaling.slo_model import wait_fraction
 
 #: Minutes of per-minute sketches a group keeps in memory.
 RETAINED_MINUTES = 60
@@ -65,29 +66,35 @@ class LatencyWindow:
 
 @dataclass(frozen=True)
 class LatencyTarget:
-    """A group's schedule-to-start SLO and what bounds it (see :func:`latency_target`)."""
+    """A group's schedule-to-start SLO, what bounds it, and the share of it the scaler plans
+    waiting tasks to start within (see :func:`latency_target`)."""
 
     slo_s: float
     max_count: int
     startup_s: float
     signal_delay_s: float
+    wait_fraction: float | None = None
+    feedback: str | None = None
 
 
 def latency_target(
     scaler: object, scaler_state: object, *, fresh_signals: bool = True
 ) -> LatencyTarget | None:
     """The SLO of a group whose scaler has one (``slo``), with the worker startup it has learned
-    (or assumes) and the delay before a new task can be seen; ``None`` for scalers without an
-    SLO."""
+    (or assumes), the delay before a new task can be seen, and the target wait its feedback
+    set; ``None`` for scalers without an SLO."""
     if not isinstance(scaler, SloScaler):
         return None
     reach = reachable_slo(scaler.details, scaler.strategy, fresh_signals=fresh_signals)
-    learned = scaler_state.startup_ms if isinstance(scaler_state, SloState) else None
+    state = scaler_state if isinstance(scaler_state, SloState) else SloState()
+    learned = state.startup_ms
     return LatencyTarget(
         slo_s=scaler.details.schedule_to_start_slo_ms / 1000,
         max_count=scaler.details.max_count,
         startup_s=(learned if learned is not None else reach.startup_ms) / 1000,
         signal_delay_s=(reach.signal_ms + reach.poll_ms) / 1000,
+        wait_fraction=wait_fraction(scaler.details, state),
+        feedback=state.feedback.summary(),
     )
 
 
@@ -116,4 +123,7 @@ def judge(
         startup_s=target.startup_s if target else None,
         signal_delay_s=target.signal_delay_s if target else 0.0,
     )
-    return achieved(sketch, window_s, target.slo_s if target else None, facts)
+    result = achieved(sketch, window_s, target.slo_s if target else None, facts)
+    if target is None:
+        return result
+    return replace(result, target_wait_fraction=target.wait_fraction, feedback=target.feedback)

@@ -29,7 +29,7 @@ from workerplane.providers.registry import PROVIDER_TYPES
 from workerplane.scaling.prewarm import PrewarmDetails
 from workerplane.scaling.slo import SloScaler
 from workerplane.scaling.slo_floor import DEFAULT_STARTUP_MS
-from workerplane.scaling.slo_model import SloState
+from workerplane.scaling.slo_model import SloState, wait_fraction
 from workerplane.scaling.types import Decision, SetSize, StartWorkers, Strategy, WorkerCensus
 
 if TYPE_CHECKING:  # plan.py and observe.py import this module
@@ -357,7 +357,7 @@ def sizing_of(
         poll_s=d.metrics_poll_interval_ms / 1000.0,
         margin_s=d.prewarm.margin_ms / 1000.0,
         slots=slots or 1.0,
-        target_wait_s=d.target_wait_fraction * d.schedule_to_start_slo_ms / 1000.0,
+        target_wait_s=wait_fraction(d, learned) * d.schedule_to_start_slo_ms / 1000.0,
         max_count=d.max_count,
         startup_lead=lead,
     )

@@ -13,6 +13,7 @@ in one bucket of their own. A sketch of a whole day of tasks stays a few hundred
 
 from __future__ import annotations
 
+import enum
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -179,6 +180,10 @@ class AchievedLatency:
         slo_s: the group's SLO (``None`` when its scaler has none).
         missing_slo: p95 is above the SLO.
         reason: why the controller believes it missed (``None`` when it did not).
+        target_wait_fraction: the share of the SLO the ``slo`` scaler now plans waiting tasks
+            to start within (``None`` for other scalers).
+        feedback: why that share differs from the configured one: the achieved p95 that moved
+            it (:mod:`workerplane.scaling.slo_feedback`); ``None`` at the configured share.
     """
 
     window_s: float
@@ -189,6 +194,8 @@ class AchievedLatency:
     slo_s: float | None
     missing_slo: bool
     reason: str | None
+    target_wait_fraction: float | None = None
+    feedback: str | None = None
 
 
 @dataclass(frozen=True)
@@ -219,20 +226,49 @@ def achieved(
     )
 
 
-def miss_reason(slo_s: float, facts: GroupFacts) -> str:
+class MissCause(enum.StrEnum):
+    """Why tasks waited longer than the SLO (see :func:`miss_cause`)."""
+
+    MAX_COUNT = "max_count reached"
+    STARTUP = "startup too slow"
+    SIGNAL = "signal delay"
+    CAPACITY = "too few workers"
+
+
+def miss_cause(slo_s: float, facts: GroupFacts) -> MissCause:
     """Why tasks waited longer than the SLO, in the order the causes dominate: a capped group
     cannot add capacity at all; a start slower than the SLO cannot help the first tasks of a
-    burst; otherwise the time to see the task (the stats cache, the poll interval) is what is
-    left."""
+    burst; a task that finds no worker waits the signal delay and a startup, and when those
+    alone exceed the SLO that is what is left. Otherwise a task could have started in time had
+    a worker been there: the capacity held was short, which more workers fix (the ``slo``
+    scaler's feedback tightens only then: :mod:`workerplane.scaling.slo_feedback`)."""
     desired, ceiling = facts.desired, facts.max_count
     if ceiling is not None and desired is not None and desired >= ceiling:
-        return f"max_count reached: the group holds its maximum of {ceiling} workers"
+        return MissCause.MAX_COUNT
     if facts.startup_s is not None and facts.startup_s >= slo_s:
+        return MissCause.STARTUP
+    if facts.signal_delay_s + (facts.startup_s or 0.0) >= slo_s:
+        return MissCause.SIGNAL
+    return MissCause.CAPACITY
+
+
+def miss_reason(slo_s: float, facts: GroupFacts) -> str:
+    """:func:`miss_cause` in a sentence."""
+    cause = miss_cause(slo_s, facts)
+    if cause is MissCause.MAX_COUNT:
+        return f"max_count reached: the group holds its maximum of {facts.max_count} workers"
+    if cause is MissCause.STARTUP:
         return (
-            f"startup too slow: workers take {facts.startup_s:.1f} s to poll, "
+            f"startup too slow: workers take {facts.startup_s or 0.0:.1f} s to poll, "
             f"more than the {slo_s:g} s SLO"
         )
+    if cause is MissCause.SIGNAL:
+        return (
+            f"signal delay: a task can wait about {facts.signal_delay_s:.1f} s before the "
+            "controller sees it (the server's stats cache and the poll interval)"
+        )
     return (
-        f"signal delay: a task can wait about {facts.signal_delay_s:.1f} s before the controller "
-        "sees it (the server's stats cache and the poll interval)"
+        f"too few workers: a task that finds no worker starts within "
+        f"{facts.signal_delay_s + (facts.startup_s or 0.0):.1f} s, inside the {slo_s:g} s SLO, "
+        "so the capacity held was short"
     )

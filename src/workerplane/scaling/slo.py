@@ -28,7 +28,9 @@ workers serve from now, starting ones once started, new ones after ``s``):
     wait(n) = left(n) * d / (max(n, m) * k)        m = floor(lambda*d / k) + 1
 
 ``wait(n)`` is when the newest task would start once capacity that drains the queue (``m``
-workers) is there; the size is the smallest ``n`` with ``wait(n) <= target_wait_fraction * SLO``.
+workers) is there; the size is the smallest ``n`` with ``wait(n) <= target_wait_fraction * SLO``
+(the fraction as the achieved p95 the workers report adjusted it, unless ``feedback: false``:
+:mod:`workerplane.scaling.slo_feedback`).
 A size below ``m`` is allowed while the queue can hold the overflow: this duty-cycles the
 fractional worker (1.5 workers of load alternate 1 and 2 workers), as the clairvoyant oracle does,
 instead of rounding it up. A spike is sized the same way: its backlog is spread over the wait the
@@ -51,7 +53,10 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+from workerplane.scaling.latency import GroupFacts
 from workerplane.scaling.no_sync import to_ms
+from workerplane.scaling.slo_feedback import observe
+from workerplane.scaling.slo_floor import reachable_slo
 from workerplane.scaling.slo_model import (
     DOWN_HYSTERESIS,
     DRAIN_FRACTION,
@@ -70,6 +75,7 @@ from workerplane.scaling.slo_model import (
     SloState,
     ewma,
     sizing_stats,
+    wait_fraction,
 )
 from workerplane.scaling.slo_plan import QueuePlanner
 from workerplane.scaling.types import (
@@ -246,7 +252,7 @@ class SloScaler(QueuePlanner):
         dur = state.duration_s
         assert state.load is not None
         slo_s = d.schedule_to_start_slo_ms / 1000.0
-        target = d.target_wait_fraction * slo_s
+        target = wait_fraction(d, state) * slo_s
         capacity = (census.ready if census.ready is not None else census.running) * k
         age = stats.backlog_age_s
         if backlog == 0:
@@ -313,6 +319,22 @@ class SloScaler(QueuePlanner):
             return replace(state, startup_ms=learned, scale_up_ms=None)
         return state
 
+    def _feedback(self, state: SloState, metrics: GroupMetrics, now_ms: int, size: int) -> SloState:
+        """The feedback loop after this census's achieved schedule-to-start, judged against
+        what bounds the group (its cap, its learned startup and the time to see a task)."""
+        d = self.details
+        reach = reachable_slo(d, self.strategy, fresh_signals=True)
+        startup_ms = state.startup_ms if state.startup_ms is not None else reach.startup_ms
+        facts = GroupFacts(
+            desired=size,
+            max_count=d.max_count,
+            startup_s=startup_ms / 1000.0,
+            signal_delay_s=(reach.signal_ms + reach.poll_ms) / 1000.0,
+        )
+        slo_s = d.schedule_to_start_slo_ms / 1000.0
+        fb = observe(state.feedback, metrics.workers.schedule_to_start, now_ms, size, slo_s, facts)
+        return replace(state, feedback=fb)
+
     def decide(
         self, state: SloState, metrics: GroupMetrics | None, now: float
     ) -> tuple[SloState, Decision]:
@@ -327,7 +349,10 @@ class SloScaler(QueuePlanner):
             now_size = census_size
         else:
             now_size = state.size if state.size is not None else metrics.workers.running
+        if d.feedback:
+            state = self._feedback(state, metrics, now_ms, now_size)
         state, desired, inputs = self.desired(state, metrics, now_ms, now_size)
+        inputs += state.feedback.describe(wait_fraction(d, state))
         state = self._time_startup(state, metrics, now_ms)
         delay = self.scale_down_delay_ms(state)
         kept = [(t, v) for t, v in state.window if t >= now_ms - delay and v > desired]

@@ -7,13 +7,14 @@ The scaler itself (:mod:`workerplane.scaling.slo`) explains how they are used.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from pydantic import model_validator
 
 from workerplane.scaling._fields import ScalerDetails, rule_error, temporal_float, temporal_int
 from workerplane.scaling.prewarm import PrewarmDetails
+from workerplane.scaling.slo_feedback import MAX_FRACTION, Feedback
 from workerplane.scaling.types import GroupMetrics, QueueStats
 
 #: Rates at or below this (tasks/s) are "no activity".
@@ -131,6 +132,10 @@ class SloDetails(ScalerDetails):
     """Warm workers ahead of the Temporal Schedules that start work on the group's queues
     (:mod:`workerplane.planning.prewarm`, docs/prewarming.md)."""
 
+    feedback: bool = True
+    """Let the p95 schedule-to-start the workers measure adjust ``target_wait_fraction``
+    (:mod:`workerplane.scaling.slo_feedback`). Off: the configured fraction, always."""
+
     @model_validator(mode="after")
     def _cross_field_rules(self) -> SloDetails:
         if self.min_count > self.max_count:
@@ -180,6 +185,7 @@ class SloState:
         idle_since_ms: since when nothing has run or waited (``None``: something does).
         release_now: scale down without the window: ski rental let the idle group go, or the
             counted starts say the arrivals have fallen and nothing waits.
+        feedback: what the achieved schedule-to-start taught (:func:`wait_fraction`).
     """
 
     size: int | None = None
@@ -211,6 +217,17 @@ class SloState:
     reported_n: float = 0.0
     idle_since_ms: int | None = None
     release_now: bool = False
+    feedback: Feedback = field(default_factory=Feedback)
+
+
+def wait_fraction(details: SloDetails, state: SloState) -> float:
+    """The share of the SLO waiting tasks are planned to start within: ``target_wait_fraction``,
+    scaled by the feedback of the achieved p95 when it is on (relaxed at most to
+    ``MAX_FRACTION``)."""
+    configured = details.target_wait_fraction
+    if not details.feedback:
+        return configured
+    return min(max(configured, MAX_FRACTION), configured * state.feedback.scale)
 
 
 def sizing_stats(metrics: GroupMetrics) -> tuple[QueueStats, bool]:

@@ -24,6 +24,7 @@ from workerplane.scaling.slo_model import (
     SloDetails,
     SloState,
     ewma,
+    wait_fraction,
 )
 from workerplane.scaling.types import GroupMetrics, QueueStats
 
@@ -64,7 +65,7 @@ class QueuePlanner:
         # still waits (else the group would retire it before it ever polls, 1 -> 0 -> 1).
         saturated = in_flight >= ready * k and (ready > 0 or starting > 0)
         slo_s = d.schedule_to_start_slo_ms / 1000.0
-        target = d.target_wait_fraction * slo_s
+        target = wait_fraction(d, state) * slo_s
         if fresh and ready == 0 and stats.backlog_age_s > target:
             # A cold group whose queue is already late (a burst after a lull): what the oldest task
             # has left of the SLO, less a startup, bounds the drain.

@@ -34,6 +34,7 @@ from workerplane.scaling.types import Decision, GroupMetrics, Hold, QueueStats, 
 from workerplane.sim.fleet import EXITED, READY, RETIRING, STARTING, SimWorker, bill
 from workerplane.sim.models import ServerModel, SimOptions, SimResult, SimScaler, WorkerModel
 from workerplane.sim.partitions import PartitionedBacklog
+from workerplane.sim.reports import WorkerReports
 from workerplane.sim.scheduled import TraceSchedule
 from workerplane.sim.server_rates import SlidingRate
 from workerplane.sim.traces import Trace
@@ -91,6 +92,8 @@ class Simulation:
         )
         self.plan_state = GroupState(scaler_state=None)
         self.schedule = TraceSchedule(trace)
+        interval = self.wm.report_interval_s if self.wm.reports_status else None
+        self.reports = WorkerReports(interval) if interval else None
         self.series: list[tuple[float, int, int, int, int]] = []
         self.task_added: Callable[..., tuple[Any, Decision]] | None = None
         if self.opt.signal_task_adds:
@@ -148,6 +151,8 @@ class Simulation:
 
     def _start_task(self, task: int, w: SimWorker) -> None:
         self.waits[task] = self.now - self.trace.arrivals[task]
+        if self.reports is not None:
+            self.reports.record(w, self.now, float(self.waits[task]))
         w.in_flight += 1
         end = self.now + float(self.trace.durations[task])
         w.ends_at = max(w.ends_at, end)
@@ -205,6 +210,7 @@ class Simulation:
             mean_task_s=task_seconds / finished if reports and finished else None,
             tasks_finished=finished if reports else 0,
             tasks_completed=self.done_count if reports else None,
+            schedule_to_start=self.reports.sketch(self.now) if self.reports else None,
         )
 
     def metrics(self) -> GroupMetrics:

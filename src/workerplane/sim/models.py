@@ -49,6 +49,9 @@ class WorkerModel:
             finished tasks and their run time, a running completion count), as the subprocess
             provider passes it on; ``False`` models workers the scaler must learn from the
             server's stats and the in-flight count.
+        report_interval_s: how often a worker rewrites its status file, which carries the
+            schedule-to-start it measured (:mod:`workerplane.sim.reports`); ``None``: workers
+            report no latency (a provider that collects none).
     """
 
     startup: Distribution = field(default_factory=lambda: Distribution.lognormal(2.0, 0.4))
@@ -57,6 +60,7 @@ class WorkerModel:
     max_lifetime_s: float | None = None
     reports_status: bool = True
     slot_turnaround_s: float = 0.0
+    report_interval_s: float | None = 1.0
 
 
 @dataclass(frozen=True)
