@@ -11,20 +11,17 @@ import pytest
 from workerplane.planning.actions import GroupState
 from workerplane.planning.observe import Observation
 from workerplane.planning.plan import GroupIntent, plan_cycle
-from workerplane.planning.prewarm import (
+from workerplane.planning.prewarm import WarmTiming, apply_warm_floor, taught, typical_startup_ms
+from workerplane.planning.status import GroupStatus, Warmup
+from workerplane.planning.warmups import (
     PastRun,
     RunWork,
     UpcomingRun,
-    WarmTiming,
     WarmupSizing,
-    apply_warm_floor,
     learn_run_work,
     plan_warmups,
-    taught,
-    typical_startup_ms,
     workers_for,
 )
-from workerplane.planning.status import GroupStatus, Warmup
 from workerplane.scaling.prewarm import PrewarmDetails
 from workerplane.scaling.registry import build_scaler
 from workerplane.scaling.slo_model import SloState

@@ -6,14 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from workerplane.planning.prewarm import (
-    RunWork,
-    UpcomingRun,
-    WarmTiming,
-    WarmupSizing,
-    plan_warmups,
-    sizing_of,
-)
+from workerplane.planning.prewarm import WarmTiming, sizing_of
+from workerplane.planning.warmups import RunWork, UpcomingRun, WarmupSizing, plan_warmups
 from workerplane.scaling.prewarm import PrewarmDetails
 from workerplane.scaling.registry import build_scaler
 from workerplane.scaling.slo import SloScaler

@@ -10,7 +10,6 @@ import pytest
 from workerplane.planning.actions import GroupState
 from workerplane.planning.observe import Observation
 from workerplane.planning.plan import GroupIntent, plan_cycle
-from workerplane.planning.prewarm import RunWork, UpcomingRun
 from workerplane.planning.recurrence import (
     INFERRED_ID,
     MAX_MISSES,
@@ -20,6 +19,7 @@ from workerplane.planning.recurrence import (
     find_period,
 )
 from workerplane.planning.status import GroupStatus
+from workerplane.planning.warmups import RunWork, UpcomingRun
 from workerplane.scaling.registry import build_scaler
 from workerplane.scaling.types import GroupMetrics, QueueStats, Strategy, WorkerCensus
 

@@ -25,7 +25,7 @@ from temporalio.client import (
     ScheduleSpec,
 )
 
-from workerplane.planning.prewarm import PastRun
+from workerplane.planning.warmups import PastRun
 from workerplane.temporal import schedules
 from workerplane.temporal.connection import ResolvedConnection
 from workerplane.temporal.schedule_runs import (

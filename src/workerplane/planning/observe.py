@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from workerplane.planning.pollers import PollerCensus, census_pollers
-from workerplane.planning.prewarm import UpcomingRun
+from workerplane.planning.warmups import UpcomingRun
 from workerplane.scaling.types import GroupMetrics, QueueStats, WorkerCensus
 
 

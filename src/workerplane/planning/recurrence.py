@@ -18,7 +18,7 @@ Temporal):
   at a random time) neither count nor break it; the pattern whose last surge is the latest wins,
   so a period that changes is relearned from three surges on the new one;
 * **upcoming runs**: the next slot of the period, with the work of its surges learned as a
-  schedule's past runs are (:func:`~workerplane.planning.prewarm.learn_run_work`), handed to
+  schedule's past runs are (:func:`~workerplane.planning.warmups.learn_run_work`), handed to
   the same warm floor as a schedule's runs (:mod:`workerplane.planning.prewarm`) under the id
   :data:`INFERRED_ID`, for storms only (surges that land faster than the scaler can follow:
   within ``STORM_LEADS`` warm-up leads). A schedule's run near the same time takes precedence.
@@ -36,14 +36,8 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from workerplane.planning.actions import GroupState
-from workerplane.planning.prewarm import (
-    PastRun,
-    UpcomingRun,
-    WarmTiming,
-    learn_run_work,
-    sizing_of,
-    typical_startup_ms,
-)
+from workerplane.planning.prewarm import WarmTiming, sizing_of, typical_startup_ms
+from workerplane.planning.warmups import PastRun, UpcomingRun, learn_run_work
 from workerplane.scaling.slo import SloScaler
 from workerplane.scaling.slo_model import SloState, ewma, sizing_stats
 from workerplane.scaling.slo_plan import arrivals_rose_above

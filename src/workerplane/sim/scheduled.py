@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from workerplane.planning.prewarm import PastRun, UpcomingRun, learn_run_work
+from workerplane.planning.warmups import PastRun, UpcomingRun, learn_run_work
 from workerplane.sim.traces import Trace
 
 #: The schedule id the simulated runs report.

@@ -29,7 +29,7 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
-from workerplane.planning.prewarm import PastRun
+from workerplane.planning.warmups import PastRun
 
 logger = logging.getLogger("workerplane.schedules")
 

@@ -38,7 +38,7 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError
 
-from workerplane.planning.prewarm import LEARN_RUNS, PastRun, UpcomingRun, learn_run_work
+from workerplane.planning.warmups import LEARN_RUNS, PastRun, UpcomingRun, learn_run_work
 from workerplane.temporal.connection import ResolvedConnection, connect
 from workerplane.temporal.schedule_runs import learn_run
 
