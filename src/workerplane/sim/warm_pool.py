@@ -1,4 +1,5 @@
-"""The best a fixed warm pool can do on a scheduled trace: a yardstick for pre-warming.
+"""The best a fixed warm pool can do on a scheduled trace: a yardstick for pre-warming, and
+(:func:`cheapest_storm_pools`) the cheapest such pool per storm, for any storm trace.
 
 Not a lower bound for every policy (the oracles of :mod:`workerplane.sim.oracle` are), but the
 cost of the ideal warm-up under Temporal's matching: for each run of the schedule, ``workers``
@@ -59,3 +60,63 @@ def ideal_warm_pool(trace: Trace, *, workers: int, slots: int, startup_s: float)
             heapq.heappush(free, (ends, w))
         total += float((last_end - first).sum()) + workers * startup_s
     return WarmPoolResult(total, np.asarray(waits, dtype=np.float64))
+
+
+@dataclass(frozen=True)
+class StormPools:
+    """The cheapest ideal warm pool of each storm that meets the SLO on its own.
+
+    Attributes:
+        worker_seconds: their cost, startup included.
+        workers: each storm's pool, in order.
+        p95_s: the p95 wait over every task of the trace.
+    """
+
+    worker_seconds: float
+    workers: tuple[int, ...]
+    p95_s: float
+
+
+def storm_starts(trace: Trace, gap_s: float) -> tuple[float, ...]:
+    """When each storm of ``trace`` begins: the arrivals more than ``gap_s`` after every earlier
+    task has ended (had each started on arrival), as the oracle splits a trace into segments."""
+    starts: list[float] = []
+    busy_until = -np.inf
+    for arrival, duration in zip(trace.arrivals, trace.durations, strict=True):
+        if arrival > busy_until + gap_s:
+            starts.append(float(arrival))
+        busy_until = max(busy_until, float(arrival + duration))
+    return tuple(starts)
+
+
+def cheapest_storm_pools(
+    trace: Trace, *, slots: int, startup_s: float, slo_s: float, max_workers: int = 1000
+) -> StormPools:
+    """A clairvoyant yardstick for storms on an idle queue (a schedule's runs, cron storms,
+    fan-outs): each storm (see :func:`storm_starts`, split at gaps of a startup plus the SLO)
+    gets the fewest ideally warmed workers (:func:`ideal_warm_pool`: polling at its first task,
+    retired at their last) whose waits meet ``slo_s`` at p95 within that storm. It knows each
+    storm's time and size, which no policy does before the storm lands, yet pays for packing
+    whole tasks on ``slots``-slot workers under Temporal's matching; where it costs more than a
+    budget over the whole-task oracle, no policy can meet that budget on that trace.
+    """
+    starts = storm_starts(trace, startup_s + slo_s)
+    total = 0.0
+    pools: list[int] = []
+    waits: list[npt.NDArray[np.float64]] = []
+    for start, end in pairwise([*starts, np.inf]):
+        mine = (trace.arrivals >= start) & (trace.arrivals < end)
+        storm = Trace(
+            trace.name, trace.arrivals[mine], trace.durations[mine], trace.horizon_s,
+            actions=(start,),
+        )  # fmt: skip
+        for workers in range(1, max_workers + 1):
+            pool = ideal_warm_pool(storm, workers=workers, slots=slots, startup_s=startup_s)
+            if pool.p95_s <= slo_s or workers == max_workers:
+                break
+        total += pool.worker_seconds
+        pools.append(workers)
+        waits.append(pool.waits)
+    every = np.concatenate(waits) if waits else np.empty(0)
+    p95 = float(np.percentile(every, 95)) if len(every) else 0.0
+    return StormPools(total, tuple(pools), p95)

@@ -1,0 +1,52 @@
+"""What any policy must pay on the storm traces: the cheapest ideal warm pool of each storm.
+
+`python bench/storm_pools.py [--traces fanouts,cron-storm,scheduled-storm] [--slo 2s,5s,30s]`
+
+For each trace and SLO it prints the whole-task oracle's worker-seconds, and the cost of warming
+every storm ideally, knowing its time and size (`workerplane.sim.warm_pool.cheapest_storm_pools`:
+the fewest workers that meet the SLO at p95 within the storm, polling at its first task and
+retired at their last), with its ratio to the oracle. A ratio above the lab's 1.25x budget means
+no policy meets that budget on that trace at that SLO (docs/policy-lab.md).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from workerplane.lab.cli import parse_duration
+from workerplane.sim.models import WorkerModel
+from workerplane.sim.oracle import whole_task_oracle
+from workerplane.sim.synthetic import BUILTIN
+from workerplane.sim.warm_pool import cheapest_storm_pools
+
+app = typer.Typer(add_completion=False)
+
+
+@app.command()
+def main(
+    traces: Annotated[str, typer.Option(help="Built-in traces, comma-separated.")] = (
+        "fanouts,cron-storm,scheduled-storm"
+    ),
+    slo: Annotated[str, typer.Option(help="SLOs, comma-separated (2s,5s,30s).")] = "2s,5s,30s",
+) -> None:
+    workers = WorkerModel()
+    print("| trace | SLO | whole-task oracle, worker-s | storms' ideal pools, worker-s | x whole |")
+    print("|---|---:|---:|---:|---:|")
+    for name in traces.split(","):
+        trace = BUILTIN[name]()
+        for text in slo.split(","):
+            slo_s = parse_duration(text)
+            kwargs = {"slots": workers.slots, "startup_s": workers.startup.mean, "slo_s": slo_s}
+            oracle = whole_task_oracle(trace, **kwargs).worker_seconds
+            pools = cheapest_storm_pools(trace, **kwargs)
+            print(
+                f"| {name} | {text} | {oracle:,.0f} | {pools.worker_seconds:,.0f} "
+                f"(p95 {pools.p95_s:.2f} s, {len(pools.workers)} storms) "
+                f"| {pools.worker_seconds / oracle:.2f}x |"
+            )
+
+
+if __name__ == "__main__":
+    app()
