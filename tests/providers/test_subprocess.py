@@ -155,10 +155,16 @@ async def test_scale_down_retires_idle_workers_first(tmp_path: Path) -> None:
 
 
 async def test_sigkill_after_grace_period(tmp_path: Path) -> None:
-    provider = _provider(tmp_path, grace_period_s=0.5, env={"IGNORE_TERM": "1"})
+    provider = _provider(tmp_path, grace_period_s=2.0, env={"IGNORE_TERM": "1"})
     await provider.start()
     await provider.set_size(1)
     pid = provider.workers()[0][1]
+
+    async def polling() -> bool:
+        # It reports only after installing its SIGTERM handler; a SIGTERM before that kills it.
+        return (await provider.census()).ready == 1
+
+    await _eventually(polling)
     await provider.set_size(0)
     assert _alive(pid), "SIGTERM was ignored, so the worker is still there within the grace"
 
