@@ -12,6 +12,7 @@ from rich.text import Text
 from workerplane.planning.pollers import unmanaged_summary
 from workerplane.planning.prewarm import clock
 from workerplane.planning.status import GroupStatus, Warmup
+from workerplane.scaling.latency import AchievedLatency
 
 
 def status_table(groups: list[GroupStatus], *, title: str = "", wide: bool = False) -> Group:
@@ -76,6 +77,9 @@ def status_table(groups: list[GroupStatus], *, title: str = "", wide: bool = Fal
             )
             line.append(f"  {summary}", style="yellow")
         reasons.append(line)
+        target = target_wait(g.schedule_to_start) if g.schedule_to_start else None
+        if target is not None:
+            reasons.append(Text(f"  target wait: {target}"))
         reasons.extend(warmup_line(w) for w in g.warmups)
     return Group(table, *reasons)
 
@@ -88,6 +92,33 @@ def _achieved_p95(g: GroupStatus) -> str:
     slo = f"/{achieved.slo_s:g}s" if achieved.slo_s is not None else ""
     text = f"{achieved.p95_s:.1f}s{slo}"
     return f"[red]{text}[/]" if achieved.missing_slo else text
+
+
+def target_wait(achieved: AchievedLatency) -> str | None:
+    """The wait the ``slo`` scaler plans waiting tasks to start within, and why it is what it is:
+    as configured, or tightened or relaxed by the achieved p95 (``None`` for other scalers).
+    The console's ``targetWait`` says the same in the same words."""
+    fraction, configured, slo = (
+        achieved.target_wait_fraction,
+        achieved.configured_wait_fraction,
+        achieved.slo_s,
+    )
+    if fraction is None or slo is None:
+        return None
+    text = f"{_seconds(fraction * slo)} ({fraction:.2f} of the {slo:g}s SLO)"
+    if configured is None or f"{fraction:.2f}" == f"{configured:.2f}":
+        return f"{text}, as configured"
+    if fraction < configured:
+        why = f"tightened from the configured {configured:.2f}: tasks waited longer than the SLO"
+    else:
+        why = f"relaxed from the configured {configured:.2f}: tasks started well within the SLO"
+    judged = f" (last judged: {achieved.feedback})" if achieved.feedback else ""
+    return f"{text}, {why}{judged}"
+
+
+def _seconds(value: float) -> str:
+    """Seconds with two decimals at most and no trailing zeros: ``2.25s``, ``3s``."""
+    return f"{value:.2f}".rstrip("0").rstrip(".") + "s"
 
 
 def warmup_line(warmup: Warmup) -> Text:

@@ -22,6 +22,11 @@ class AchievedLatencyOut(BaseModel):
         default=None,
         description="The share of the SLO the slo scaler now plans waiting tasks to start within",
     )
+    configured_wait_fraction: float | None = Field(
+        default=None,
+        description="The share the group's spec sets (target_wait_fraction); the feedback "
+        "tightened the target when the share in effect is smaller, relaxed it when larger",
+    )
     feedback: str | None = Field(
         default=None,
         description="Why that share differs from the configured one (the achieved p95 behind it)",

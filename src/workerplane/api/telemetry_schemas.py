@@ -68,7 +68,8 @@ class MetricsOut(BaseModel):
     schedule_to_start: AchievedLatencyOut | None = Field(
         default=None,
         description="The schedule-to-start every task measured in the window got, against the "
-        "group's SLO (null when its workers measured none)",
+        "group's SLO and the target wait the controller last reported in effect (null when its "
+        "workers measured none)",
     )
 
 

@@ -135,6 +135,8 @@ def _api_groups(version: dict[str, Any]) -> list[GroupStatus]:
             metrics_ok=g["metrics_ok"],
             updated_at=g["updated_at"],
             last_worker_exit=g.get("last_worker_exit"),
+            schedule_to_start=g.get("schedule_to_start"),
+            warmups=tuple(g.get("warmups", ())),
             unmanaged_pollers=g.get("unmanaged_pollers", 0),
             unmanaged_identities=tuple(g.get("unmanaged_identities", ())),
             unmanaged_counted=g.get("unmanaged_counted", False),

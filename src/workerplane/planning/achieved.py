@@ -74,6 +74,7 @@ class LatencyTarget:
     startup_s: float
     signal_delay_s: float
     wait_fraction: float | None = None
+    configured_wait_fraction: float | None = None
     feedback: str | None = None
 
 
@@ -94,8 +95,20 @@ def latency_target(
         startup_s=(learned if learned is not None else reach.startup_ms) / 1000,
         signal_delay_s=(reach.signal_ms + reach.poll_ms) / 1000,
         wait_fraction=wait_fraction(scaler.details, state),
+        configured_wait_fraction=scaler.details.target_wait_fraction,
         feedback=state.feedback.summary(),
     )
+
+
+def in_effect(
+    target: LatencyTarget | None, reported: AchievedLatency | None
+) -> LatencyTarget | None:
+    """``target`` (built from the spec alone) with the target wait the controller last reported
+    in effect: the feedback's share lives in the controller's scaler state, which only the
+    group's status carries, so a window read back from the telemetry store is shown with it."""
+    if target is None or reported is None or reported.target_wait_fraction is None:
+        return target
+    return replace(target, wait_fraction=reported.target_wait_fraction, feedback=reported.feedback)
 
 
 def achieved_over(
@@ -126,4 +139,9 @@ def judge(
     result = achieved(sketch, window_s, target.slo_s if target else None, facts)
     if target is None:
         return result
-    return replace(result, target_wait_fraction=target.wait_fraction, feedback=target.feedback)
+    return replace(
+        result,
+        target_wait_fraction=target.wait_fraction,
+        configured_wait_fraction=target.configured_wait_fraction,
+        feedback=target.feedback,
+    )

@@ -182,6 +182,8 @@ class AchievedLatency:
         reason: why the controller believes it missed (``None`` when it did not).
         target_wait_fraction: the share of the SLO the ``slo`` scaler now plans waiting tasks
             to start within (``None`` for other scalers).
+        configured_wait_fraction: the share the group's spec sets, so a reader can tell a
+            target the feedback tightened or relaxed from the configured one.
         feedback: why that share differs from the configured one: the achieved p95 that moved
             it (:mod:`workerplane.scaling.slo_feedback`); ``None`` at the configured share.
     """
@@ -195,6 +197,7 @@ class AchievedLatency:
     missing_slo: bool
     reason: str | None
     target_wait_fraction: float | None = None
+    configured_wait_fraction: float | None = None
     feedback: str | None = None
 
 

@@ -16,6 +16,7 @@ export function telemetryPanel(container, { metricsPath, eventsPath, eventFilter
   const chartsBox = h("div", {});
   const chartError = h("div", { class: "error", hidden: true });
   const achievedBox = h("p", { id: "achieved-latency" });
+  const targetBox = h("p", { id: "target-wait" });
   const decisions = h("section", {});
   const events = h("section", {});
   const charts = metricCharts(chartsBox);
@@ -28,7 +29,7 @@ export function telemetryPanel(container, { metricsPath, eventsPath, eventFilter
         chartError.hidden = false;
       });
     }),
-    chartError, achievedBox, chartsBox,
+    chartError, achievedBox, targetBox, chartsBox,
     h("div", { class: "columns" },
       h("div", {}, h("h2", {}, "Decision log"), decisions),
       h("div", {}, h("h2", {}, "Events"), events)));
@@ -49,6 +50,8 @@ export function telemetryPanel(container, { metricsPath, eventsPath, eventFilter
     if (metrics.status === "fulfilled") {
       charts.update(metrics.value);
       fill(achievedBox, achievedLine(metrics.value.schedule_to_start, "in this window"));
+      const target = targetWait(metrics.value.schedule_to_start);
+      fill(targetBox, target ? ["Target wait: ", target] : null);
     }
     else chartError.textContent = `metrics: ${metrics.reason.message}`;
     if (decided.status === "fulfilled") fill(decisions, decisionLog(decided.value.events));
@@ -70,9 +73,35 @@ function achievedLine(achieved, when) {
     achieved.missing_slo ? ` – missing it: ${achieved.reason}` : "");
 }
 
+/** Seconds with two decimals at most and no trailing zeros, as `workerplane status` prints them. */
+const seconds = (value) => `${Number(value.toFixed(2))} s`;
+
+/**
+ * The wait the `slo` scaler plans waiting tasks to start within, and why it is what it is: as
+ * configured, or tightened or relaxed by the achieved p95. The words of `workerplane status`
+ * (`terminal.target_wait`); `null` for scalers without an SLO.
+ */
+function targetWait(achieved) {
+  const fraction = achieved?.target_wait_fraction;
+  if (fraction === null || fraction === undefined || achieved.slo_s === null) return null;
+  const configured = achieved.configured_wait_fraction;
+  const text = `${seconds(fraction * achieved.slo_s)} (${fraction.toFixed(2)} of the ${achieved.slo_s} s SLO)`;
+  let direction = "configured";
+  let why = "as configured";
+  if (configured !== null && configured !== undefined && fraction.toFixed(2) !== configured.toFixed(2)) {
+    direction = fraction < configured ? "tightened" : "relaxed";
+    why = fraction < configured
+      ? `tightened from the configured ${configured.toFixed(2)}: tasks waited longer than the SLO`
+      : `relaxed from the configured ${configured.toFixed(2)}: tasks started well within the SLO`;
+    if (achieved.feedback) why += ` (last judged: ${achieved.feedback})`;
+  }
+  return h("span", { "data-direction": direction }, `${text}, ${why}`);
+}
+
 function groupSummary(version, groupId) {
   const g = version.compute_status.scaling_groups[groupId];
   if (!g) return h("p", { class: "error" }, `no scaling group '${groupId}' in this version`);
+  const target = targetWait(g.schedule_to_start);
   const item = (label, ...value) => h("div", { class: "stat" }, h("span", { class: "label" }, label), h("span", {}, ...value));
   return h("div", { class: "stats", id: "group-summary" },
     item("Status", status(version.status, version.status_reason)),
@@ -88,6 +117,7 @@ function groupSummary(version, groupId) {
     g.last_error ? item("Last error", h("span", { class: "bad-text" }, g.last_error)) : null,
     g.last_worker_exit ? item("Last worker exit", h("span", { class: "bad-text" }, g.last_worker_exit)) : null,
     item("Schedule-to-start (15 min)", achievedLine(g.schedule_to_start, "in the last 15 min")),
+    target ? item("Target wait", target) : null,
     (g.warmups || []).length ? item("Upcoming warm-ups", h("ul", {}, g.warmups.map((w) =>
       h("li", {}, `${w.workers} workers for schedule ${w.schedule_id} at ${clock(w.action_at)} ` +
         `(from ${clock(w.starts_at)}; ${w.basis})`)))) : null,

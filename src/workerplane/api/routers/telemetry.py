@@ -28,12 +28,14 @@ from workerplane.api.service import ENDPOINT_GROUP
 from workerplane.api.status_schemas import AchievedLatencyOut
 from workerplane.config.model import ScalingGroup
 from workerplane.errors import NotFound
-from workerplane.planning.achieved import judge, latency_target
+from workerplane.planning.achieved import in_effect, judge, latency_target
 from workerplane.planning.events import EventKind
 from workerplane.providers.registry import provider_strategy
+from workerplane.scaling.latency import AchievedLatency
 from workerplane.scaling.registry import DEFAULT_SCALER, build_scaler
 from workerplane.store.store import Store
 from workerplane.store.telemetry import EventFilter, EventPage, Series, parse_duration
+from workerplane.store.views import VersionView
 
 _UNPROCESSABLE = {
     "model": ErrorResponse,
@@ -148,15 +150,30 @@ def _kinds(kind: str | None) -> tuple[str, ...]:
 
 def version_group(store: Store, name: str, build_id: str, group: str) -> tuple[str, ScalingGroup]:
     """The version key of an existing version's group, and the group (404 otherwise)."""
+    view, spec = _version_group(store, name, build_id, group)
+    return view.key, spec
+
+
+def _version_group(
+    store: Store, name: str, build_id: str, group: str
+) -> tuple[VersionView, ScalingGroup]:
     view = store.versions.get(name, build_id)
     spec = view.spec.compute.scaling_groups.get(group)
     if spec is None:
         raise NotFound(f"scaling group '{group}' not found in version '{name}/{build_id}'")
-    return view.key, spec
+    return view, spec
 
 
-def _achieved(series: Series, span: Window, group: ScalingGroup) -> AchievedLatencyOut | None:
-    """What the window's tasks got, against the group's SLO (the ``slo`` scaler's)."""
+def _reported(view: VersionView, group_id: str) -> AchievedLatency | None:
+    """The achieved latency the group's last status reported (with the target wait in effect)."""
+    return next((g.schedule_to_start for g in view.groups if g.group_id == group_id), None)
+
+
+def _achieved(
+    series: Series, span: Window, group: ScalingGroup, reported: AchievedLatency | None
+) -> AchievedLatencyOut | None:
+    """What the window's tasks got, against the group's SLO (the ``slo`` scaler's) and the
+    target wait the controller last reported."""
     if not series.waited.count:
         return None
     try:
@@ -165,16 +182,16 @@ def _achieved(series: Series, span: Window, group: ScalingGroup) -> AchievedLate
     except ValueError:
         scaler = None  # a spec the controller could not run either: no SLO to judge against
     workers = max((x.workers_running for x in series.samples), default=None)
-    result = judge(series.waited, span.until - span.since, latency_target(scaler, None), workers)
+    target = in_effect(latency_target(scaler, None), reported)
+    result = judge(series.waited, span.until - span.since, target, workers)
     return AchievedLatencyOut(**dataclasses.asdict(result))
 
 
-def _metrics(
-    deployment: str, build_id: str, group_id: str, group: ScalingGroup, series: Series, span: Window
-) -> T.MetricsOut:
+def _metrics(view: VersionView, group_id: str, series: Series, span: Window) -> T.MetricsOut:
+    group = view.spec.compute.scaling_groups[group_id]
     return T.MetricsOut(
-        deployment=deployment,
-        build_id=build_id,
+        deployment=view.deployment,
+        build_id=view.build_id,
         group=group_id,
         since=span.since,
         until=span.until,
@@ -201,7 +218,7 @@ def _metrics(
             )
             for a in series.actions
         ],
-        schedule_to_start=_achieved(series, span, group),
+        schedule_to_start=_achieved(series, span, group, _reported(view, group_id)),
     )
 
 
@@ -241,9 +258,9 @@ def group_metrics(
     """A scaling group's backlog, workers, pollers and rates over time, and its scale actions."""
     span = window(since, until)
     points = _bounded(max_points, "max_points", MAX_POINTS)
-    key, spec = version_group(store, name, build_id, group)
-    series = store.telemetry.series(key, group, span.since, span.until, points)
-    return _metrics(name, build_id, group, spec, series, span)
+    view, _ = _version_group(store, name, build_id, group)
+    series = store.telemetry.series(view.key, group, span.since, span.until, points)
+    return _metrics(view, group, series, span)
 
 
 @router.get("/endpoints/{ref}/metrics", response_model=T.MetricsOut)
@@ -259,8 +276,7 @@ def endpoint_metrics(
     points = _bounded(max_points, "max_points", MAX_POINTS)
     version = store.endpoints.get(ref).version
     series = store.telemetry.series(version.key, ENDPOINT_GROUP, span.since, span.until, points)
-    spec = version.spec.compute.scaling_groups[ENDPOINT_GROUP]
-    return _metrics(version.deployment, version.build_id, ENDPOINT_GROUP, spec, series, span)
+    return _metrics(version, ENDPOINT_GROUP, series, span)
 
 
 @router.get("/events", response_model=T.EventList)
