@@ -7,11 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from api_support import Api, RunningApi, ServerThread, make_api
+from api_support import Api, RunningApi, make_api, running_api
 from fixtures_postgres import pg_url, postgres_server  # noqa: F401 - fixtures
 
 from workerplane.security.redact import install_log_scrubber
-from workerplane.temporal.devserver import free_port
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -34,8 +33,12 @@ def api(db_url: str) -> Iterator[Api]:
 @pytest.fixture
 def served_api(db_url: str) -> Iterator[RunningApi]:
     """The same app served by uvicorn on loopback (for the tests that need real sockets)."""
-    made = make_api(db_url)
-    port = free_port()
-    with ServerThread(made.app, port):
-        yield RunningApi(f"http://127.0.0.1:{port}", made.token, made.store)
-    made.store.db.dispose()
+    with running_api(db_url) as served:
+        yield served
+
+
+@pytest.fixture
+def sqlite_api(tmp_path: Path) -> Iterator[RunningApi]:
+    """The app served on loopback over SQLite only."""
+    with running_api(f"sqlite:///{tmp_path / 'api.db'}") as served:
+        yield served

@@ -6,14 +6,9 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
-import pytest
-from api_support import RunningApi, ServerThread, make_api
-
-from workerplane.temporal.devserver import free_port
+from api_support import RunningApi
 
 
 def _endpoint(name: str, team: str) -> dict[str, object]:
@@ -81,15 +76,6 @@ def test_100_concurrent_clients_get_answers_and_pages_add_up(served_api: Running
             team += [item["name"] for item in page["items"]]
             offset = page["next_offset"]
         assert team == sorted(f"ep-{i:04d}" for i in range(stored) if i % 3 == 1)
-
-
-@pytest.fixture
-def sqlite_api(tmp_path: Path) -> Iterator[RunningApi]:
-    made = make_api(f"sqlite:///{tmp_path / 'ka.db'}")
-    port = free_port()
-    with ServerThread(made.app, port):
-        yield RunningApi(f"http://127.0.0.1:{port}", made.token, made.store)
-    made.store.db.dispose()
 
 
 def _get(sock: socket.socket, token: str) -> bytes:

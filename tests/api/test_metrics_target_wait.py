@@ -14,22 +14,19 @@ from tests.planning.test_feedback_status import status_after
 from workerplane.planning.events import GroupSample
 from workerplane.scaling.latency import LatencySketch
 
+SLO_GROUP: dict[str, Any] = {
+    "provider": {"type": "subprocess", "details": {"command": "python"}},
+    "scaler": {"type": "slo", "details": {"schedule_to_start_slo_ms": 5000}},
+}
 VERSION: dict[str, Any] = {
     "build_id": "v1",
     "task_queues": ["orders"],
-    "compute_config": {
-        "scaling_groups": {
-            "g": {
-                "provider": {"type": "subprocess", "details": {"command": "python"}},
-                "scaler": {"type": "slo", "details": {"schedule_to_start_slo_ms": 5000}},
-            }
-        }
-    },
+    "compute_config": {"scaling_groups": {"g": SLO_GROUP}},
 }
 METRICS = "/v1/worker-deployments/orders/versions/v1/groups/g/metrics"
 
 
-def _measured(at: float) -> GroupSample:
+def measured(at: float) -> GroupSample:
     """A sample whose workers measured 100 tasks that waited 8 s each (the SLO is 5 s)."""
     return GroupSample(
         "orders/v1", "g", at, backlog=0, backlog_age_s=0.0, in_flight=0, workers_running=4,
@@ -43,7 +40,7 @@ async def test_the_window_shows_the_target_wait_in_effect(api: Api) -> None:
         assert (await c.post("/v1/worker-deployments", json={"name": "orders"})).status_code == 201
         created = await c.post("/v1/worker-deployments/orders/versions", json=VERSION)
         assert created.status_code == 201, created.text
-        api.store.telemetry.insert([_measured(time.time() - 30)], [])
+        api.store.telemetry.insert([measured(time.time() - 30)], [])
 
         # No status yet: the spec's share, as configured.
         before = (await c.get(METRICS)).json()["schedule_to_start"]

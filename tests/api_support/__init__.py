@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import httpx
@@ -20,6 +22,7 @@ from workerplane.security.tokens import generate_token
 from workerplane.store.db import Database
 from workerplane.store.rows import version_key
 from workerplane.store.store import Store
+from workerplane.temporal.devserver import free_port
 
 
 def publish_polling(
@@ -106,3 +109,13 @@ class ServerThread:
     def __exit__(self, *_: object) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+
+
+@contextmanager
+def running_api(url: str) -> Iterator[RunningApi]:
+    """The app (no controller) on a fresh store at ``url``, served by uvicorn on loopback."""
+    made = make_api(url)
+    port = free_port()
+    with ServerThread(made.app, port):
+        yield RunningApi(f"http://127.0.0.1:{port}", made.token, made.store)
+    made.store.db.dispose()

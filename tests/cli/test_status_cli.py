@@ -27,7 +27,7 @@ def _status(group: str) -> GroupStatus:
     )  # fmt: skip
 
 
-def _run(state_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def run_status(state_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "workerplane.cli.main", "status", "--state-dir", str(state_dir),
          *args],
@@ -38,17 +38,17 @@ def _run(state_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_status_shows_each_group(tmp_path: Path) -> None:
     asyncio.run(JsonStatusSink(tmp_path / "status.json").publish([_status("wf"), _status("act")]))
-    result = _run(tmp_path)
+    result = run_status(tmp_path)
     assert result.returncode == 0, result.stderr
     for expected in ("orders / wf", "orders / act", "set size 3", "desired 3", "17"):
         assert expected in result.stdout
-    as_json = json.loads(_run(tmp_path, "--output", "json").stdout)
+    as_json = json.loads(run_status(tmp_path, "--output", "json").stdout)
     assert {g["group_id"] for g in as_json} == {"wf", "act"}
     assert as_json[0]["backlog"] == 17 and as_json[0]["workers_running"] == 3
 
 
 def test_status_without_a_controller_says_so(tmp_path: Path) -> None:
-    result = _run(tmp_path)
+    result = run_status(tmp_path)
     assert result.returncode == 2
     assert "no controller status" in result.stderr and "Traceback" not in result.stderr
 
@@ -60,7 +60,7 @@ def test_status_shows_the_controllers_load_on_temporal(tmp_path: Path) -> None:
     )  # fmt: skip
     sink = JsonStatusSink(tmp_path / "status.json")
     asyncio.run(sink.publish([_status("wf")], controller=load))
-    result = _run(tmp_path)
+    result = run_status(tmp_path)
     assert result.returncode == 0, result.stderr
     assert "12.5 of 40/s budget" in result.stdout
     assert "97 idle read every 60s" in result.stdout
@@ -72,10 +72,10 @@ def test_status_shows_unmanaged_pollers(tmp_path: Path) -> None:
         _status("wf"), unmanaged_pollers=2, unmanaged_identities=("12@laptop", "7@old-host")
     )
     asyncio.run(JsonStatusSink(tmp_path / "status.json").publish([status]))
-    table = _run(tmp_path)
+    table = run_status(tmp_path)
     assert "2 unmanaged pollers (not counted as capacity): 12@laptop, 7@old-host" in table.stdout
-    assert "unmanaged" in _run(tmp_path, "-o", "wide").stdout.splitlines()[2]
-    as_json = json.loads(_run(tmp_path, "--output", "json").stdout)
+    assert "unmanaged" in run_status(tmp_path, "-o", "wide").stdout.splitlines()[2]
+    as_json = json.loads(run_status(tmp_path, "--output", "json").stdout)
     assert as_json[0]["unmanaged_pollers"] == 2
     assert as_json[0]["unmanaged_identities"] == ["12@laptop", "7@old-host"]
     assert as_json[0]["unmanaged_counted"] is False

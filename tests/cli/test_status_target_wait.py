@@ -8,21 +8,17 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.cli.test_status_cli import run_status
 from tests.planning.test_feedback_status import status_after
 from workerplane.api.responses import group_status_out
 from workerplane.cli.status import _api_groups
 from workerplane.controller.local import JsonStatusSink
 from workerplane.planning.status import GroupStatus, Warmup
 from workerplane.terminal import target_wait
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 TIGHTENED = (
     "target wait: 2.25s (0.45 of the 5s SLO), tightened from the configured 0.60: tasks waited "
@@ -47,24 +43,15 @@ def _statuses() -> list[GroupStatus]:
     ]
 
 
-def _run(state_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "workerplane.cli.main", "status", "--state-dir", str(state_dir),
-         *args],
-        capture_output=True, text=True, cwd=REPO_ROOT, timeout=60,
-        env=dict(os.environ, COLUMNS="400"),
-    )  # fmt: skip
-
-
 def test_status_says_the_target_wait_and_why(tmp_path: Path) -> None:
     asyncio.run(JsonStatusSink(tmp_path / "status.json").publish(_statuses()))
-    result = _run(tmp_path)
+    result = run_status(tmp_path)
     assert result.returncode == 0, result.stderr
     lines = [line.strip() for line in result.stdout.splitlines()]
     assert TIGHTENED in lines
     assert RELAXED in lines
     assert CONFIGURED in lines
-    as_json = {g["group_id"]: g for g in json.loads(_run(tmp_path, "-o", "json").stdout)}
+    as_json = {g["group_id"]: g for g in json.loads(run_status(tmp_path, "-o", "json").stdout)}
     missed = as_json["missed"]["schedule_to_start"]
     assert missed["target_wait_fraction"] == pytest.approx(0.45)
     assert missed["configured_wait_fraction"] == 0.6

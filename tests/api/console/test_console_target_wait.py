@@ -8,32 +8,24 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from api_support import RunningApi, ServerThread, make_api
+from api_support import RunningApi
 from console_support import requires_chromium, screenshot
 from playwright.async_api import Page, expect
 
+from tests.api.test_metrics_target_wait import SLO_GROUP, measured
+from tests.api.test_metrics_target_wait import VERSION as SLO_VERSION
 from tests.planning.test_feedback_status import status_after
 from workerplane.planning.achieved import judge
-from workerplane.planning.events import GroupSample
 from workerplane.planning.status import GroupStatus
 from workerplane.scaling.latency import LatencySketch
-from workerplane.temporal.devserver import free_port
 
 pytestmark = [pytest.mark.integration, requires_chromium]
 
-SLO_GROUP: dict[str, Any] = {
-    "provider": {"type": "subprocess", "details": {"command": "python"}},
-    "scaler": {"type": "slo", "details": {"schedule_to_start_slo_ms": 5000}},
-}
 VERSION: dict[str, Any] = {
-    "build_id": "v1",
-    "task_queues": ["orders"],
+    **SLO_VERSION,
     "compute_config": {
         "scaling_groups": {
             "g": SLO_GROUP,
@@ -48,16 +40,6 @@ VERSION: dict[str, Any] = {
 GROUP_PAGE = "/ui/#/groups/orders/v1/"
 
 
-@pytest.fixture
-def running(tmp_path: Path) -> Iterator[RunningApi]:
-    """The API and the console on loopback, on SQLite, with no controller."""
-    made = make_api(f"sqlite:///{tmp_path / 'api.db'}")
-    port = free_port()
-    with ServerThread(made.app, port):
-        yield RunningApi(f"http://127.0.0.1:{port}", made.token, made.store)
-    made.store.db.dispose()
-
-
 def _publish(api: RunningApi, status: GroupStatus, group_id: str = "g") -> None:
     published = dataclasses.replace(
         status, version_key="orders/v1", group_id=group_id, updated_at=time.time()
@@ -65,31 +47,26 @@ def _publish(api: RunningApi, status: GroupStatus, group_id: str = "g") -> None:
     api.store.controller.publish([published], partial=True)
 
 
-async def test_the_group_page_says_the_target_wait_and_why(page: Page, running: RunningApi) -> None:
-    async with httpx.AsyncClient(
-        base_url=running.url, headers={"Authorization": f"Bearer {running.token}"}
-    ) as c:
-        assert (await c.post("/v1/worker-deployments", json={"name": "orders"})).status_code == 201
-        created = await c.post("/v1/worker-deployments/orders/versions", json=VERSION)
+async def test_the_group_page_says_the_target_wait_and_why(
+    page: Page, sqlite_api: RunningApi
+) -> None:
+    with sqlite_api.client() as c:
+        assert c.post("/v1/worker-deployments", json={"name": "orders"}).status_code == 201
+        created = c.post("/v1/worker-deployments/orders/versions", json=VERSION)
         assert created.status_code == 201, created.text
     # The workers measured 100 tasks that waited 8 s (the SLO is 5 s) in the chart window.
-    sample = GroupSample(
-        "orders/v1", "g", time.time() - 30, backlog=0, backlog_age_s=0.0, in_flight=0,
-        workers_running=4, workers_ready=4, desired=4, pollers=4, add_rate=1.0,
-        dispatch_rate=1.0, waited=LatencySketch.of([8.0] * 100),
-    )  # fmt: skip
-    running.store.telemetry.insert([sample], [])
-    _publish(running, status_after([8.0] * 100))
+    sqlite_api.store.telemetry.insert([measured(time.time() - 30)], [])
+    _publish(sqlite_api, status_after([8.0] * 100))
     # A backlog group's tasks, judged without an SLO (as the controller judges them).
     unjudged = judge(LatencySketch.of([8.0] * 100), 900.0, None, 4)
     plain = dataclasses.replace(status_after([8.0] * 100), scaler_type="backlog")
-    _publish(running, dataclasses.replace(plain, schedule_to_start=unjudged), "plain")
+    _publish(sqlite_api, dataclasses.replace(plain, schedule_to_start=unjudged), "plain")
 
-    await page.goto(f"{running.url}/ui")
-    await page.fill("#token", running.token)
+    await page.goto(f"{sqlite_api.url}/ui")
+    await page.fill("#token", sqlite_api.token)
     await page.click("#login-form button[type=submit]")
     await expect(page.locator("h1")).to_have_text("Overview")
-    await page.goto(f"{running.url}{GROUP_PAGE}g")
+    await page.goto(f"{sqlite_api.url}{GROUP_PAGE}g")
 
     # Tightened by the missed p95: in the summary and above the charts, in the same words.
     summary = page.locator("#group-summary [data-direction]")
@@ -106,7 +83,7 @@ async def test_the_group_page_says_the_target_wait_and_why(page: Page, running: 
     await screenshot(page, "12-target-wait-tightened")
 
     # The next windows came in well under: relaxed, as the page shows at its next refresh.
-    _publish(running, status_after([1.0] * 100))
+    _publish(sqlite_api, status_after([1.0] * 100))
     relaxed = (
         "3.75 s (0.75 of the 5 s SLO), relaxed from the configured 0.60: tasks started well "
         "within the SLO (last judged: p95 0.98s/5s over 100 tasks: relaxed)"
@@ -115,13 +92,13 @@ async def test_the_group_page_says_the_target_wait_and_why(page: Page, running: 
     await expect(window).to_have_text(relaxed)
 
     # With the feedback off, the configured share.
-    _publish(running, status_after([8.0] * 100, feedback=False))
+    _publish(sqlite_api, status_after([8.0] * 100, feedback=False))
     await expect(summary).to_have_text("3 s (0.60 of the 5 s SLO), as configured")
     await expect(summary).to_have_attribute("data-direction", "configured")
     await expect(window).to_have_text("3 s (0.60 of the 5 s SLO), as configured")
 
     # A scaler without an SLO has no target wait.
-    await page.goto(f"{running.url}{GROUP_PAGE}plain")
+    await page.goto(f"{sqlite_api.url}{GROUP_PAGE}plain")
     await expect(page.locator("#group-summary")).to_contain_text("subprocess / backlog")
     await expect(page.locator("#group-summary")).to_contain_text("over 100 tasks")
     await expect(page.locator("#group-summary")).not_to_contain_text("Target wait")
