@@ -18,8 +18,12 @@ import pytest
 from workerplane.controller.controller import Controller
 from workerplane.controller.local import FileSpecSource, JsonStatusSink
 from workerplane.controller.settings import ControllerSettings
-from workerplane.embedded.example import REPO_ROOT, example_worker_group, write_deployment
-from workerplane.lab.prewarm_run import GROUP, ScheduledBatch, scaler_details
+from workerplane.lab.prewarm_run import (
+    GROUP,
+    ScheduledBatch,
+    scaler_details,
+    write_group_deployment,
+)
 from workerplane.planning.recurrence import INFERRED_ID
 from workerplane.planning.status import GroupStatus
 from workerplane.temporal.connection import ResolvedConnection, connect
@@ -36,18 +40,7 @@ async def test_bursts_without_a_schedule_find_a_warm_worker(
     batch = ScheduledBatch(interval_s=INTERVAL_S, tasks=12, task_s=1.0, slots=4, max_count=4)
     # A generous margin: the machine may be loaded, and the test is about behaviour, not timing.
     details = scaler_details(batch, {"margin_ms": 3_000})
-    group = example_worker_group(
-        cwd=REPO_ROOT,
-        scaler_type="slo",
-        scaler_details=details,
-        strategy="worker-set",
-        slots=batch.slots,
-        idle_exit_s=None,
-        grace_period_s=30.0,
-    )
-    spec = write_deployment(
-        tmp_path / "deploy.yaml", name=unique_name, task_queue=unique_name, groups={GROUP: group}
-    )
+    spec = write_group_deployment(tmp_path / "deploy.yaml", unique_name, batch, details)
     history: list[tuple[float, list[GroupStatus]]] = []
     controller = Controller(
         FileSpecSource(spec),

@@ -119,6 +119,24 @@ def hand_placed(batch: ScheduledBatch, queue: str) -> dict[str, Any]:
     }
 
 
+def write_group_deployment(
+    path: Path, queue: str, batch: ScheduledBatch, details: dict[str, Any]
+) -> Path:
+    """Write the deployment of the runs' one group to ``path``: the example worker, a worker-set
+    of ``batch.slots``-slot workers on ``queue`` scaled by ``slo`` with ``details``. Workers stay
+    until the scaler releases them (no idle exit), so what they cost is the controller's doing."""
+    group = example_worker_group(
+        cwd=REPO_ROOT,
+        scaler_type="slo",
+        scaler_details=details,
+        strategy="worker-set",
+        slots=batch.slots,
+        idle_exit_s=None,
+        grace_period_s=30.0,
+    )
+    return write_deployment(path, name=queue, task_queue=queue, groups={GROUP: group})
+
+
 async def run_batch(
     address: str,
     queue: str,
@@ -130,17 +148,8 @@ async def run_batch(
 ) -> BatchResult:
     """Run the controller on ``queue`` while the schedules fire ``batch.runs`` times each, then
     measure. The schedules' ids are :meth:`ScheduledBatch.schedule_ids` (for hints)."""
-    group = example_worker_group(
-        cwd=REPO_ROOT,
-        scaler_type="slo",
-        scaler_details=scaler_details(batch, prewarm),
-        strategy="worker-set",
-        slots=batch.slots,
-        idle_exit_s=None,
-        grace_period_s=30.0,
-    )
-    spec = write_deployment(
-        state_dir / "deploy.yaml", name=queue, task_queue=queue, groups={GROUP: group}
+    spec = write_group_deployment(
+        state_dir / "deploy.yaml", queue, batch, scaler_details(batch, prewarm)
     )
     result = BatchResult(mode)
     controller = Controller(
