@@ -90,7 +90,7 @@ function groupSummary(version, groupId) {
     item("Schedule-to-start (15 min)", achievedLine(g.schedule_to_start, "in the last 15 min")),
     (g.warmups || []).length ? item("Upcoming warm-ups", h("ul", {}, g.warmups.map((w) =>
       h("li", {}, `${w.workers} workers for schedule ${w.schedule_id} at ${clock(w.action_at)} ` +
-        `(from ${clock(w.starts_at)}; ${w.basis})`)))) : null,
+        `(from ${clock(w.starts_at)}${(w.ramp || []).length ? `, all by ${clock(w.ramp[w.ramp.length - 1][0])}` : ""}; ${w.basis})`)))) : null,
     item("Updated", `${age(g.updated_at)} ago`));
 }
 
