@@ -1,6 +1,7 @@
 """The warm-ups of upcoming runs: what a run brings (learned from the schedule's past runs or
-from a recurrence), how many workers start its tasks within the scaler's target wait, and when
-they must be asked for so that they poll as it lands.
+from a recurrence, with the curve its tasks land on), how many workers start its tasks within the
+scaler's target wait, and when they must be asked for so that they poll as it lands (a ramp that
+follows the curve).
 
 Pure, like the rest of the pre-warming plan (:mod:`workerplane.planning.prewarm` applies these
 warm-ups as a floor under the group's size; docs/prewarming.md).
@@ -125,14 +126,17 @@ def arrival_curve(instants: Sequence[float]) -> tuple[float, ...]:
     if not ordered:
         return ()
     last = len(ordered) - 1
-    curve = []
-    for k in range(ARRIVAL_QUANTILES):
-        position = last * k / (ARRIVAL_QUANTILES - 1)
-        below = math.floor(position)
-        above = min(last, below + 1)
-        at = ordered[below] + (position - below) * (ordered[above] - ordered[below])
-        curve.append(at - ordered[0])
-    return tuple(curve)
+    return tuple(
+        _between(ordered, last * k / (ARRIVAL_QUANTILES - 1)) - ordered[0]
+        for k in range(ARRIVAL_QUANTILES)
+    )
+
+
+def _between(values: Sequence[float], position: float) -> float:
+    """``values`` at a fractional ``position`` (0 to ``len - 1``), linear between its points."""
+    below = min(len(values) - 1, math.floor(position))
+    above = min(len(values) - 1, below + 1)
+    return values[below] + (position - below) * (values[above] - values[below])
 
 
 def learn_run_work(past: Sequence[PastRun]) -> RunWork | None:
@@ -159,10 +163,7 @@ def landed_by(work: RunWork, share: float) -> float:
     share = min(1.0, max(0.0, share))
     if len(work.arrivals) != ARRIVAL_QUANTILES:
         return share * work.spread_s
-    position = share * (ARRIVAL_QUANTILES - 1)
-    below = min(ARRIVAL_QUANTILES - 2, math.floor(position))
-    first, second = work.arrivals[below], work.arrivals[below + 1]
-    return first + (position - below) * (second - first)
+    return _between(work.arrivals, share * (ARRIVAL_QUANTILES - 1))
 
 
 def slots_for(work: RunWork, sizing: WarmupSizing) -> float:
