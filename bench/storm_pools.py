@@ -1,6 +1,7 @@
 """What any policy must pay on the storm traces: the cheapest ideal warm pool of each storm.
 
-`python bench/storm_pools.py [--traces fanouts,cron-storm,scheduled-storm] [--slo 2s,5s,30s]`
+`python bench/storm_pools.py [--traces fanouts,cron-storm,scheduled-storm] [--slo 2s,5s,30s]
+[--open-loop]`
 
 For each trace and SLO it prints the whole-task oracle's worker-seconds, and the cost of warming
 every storm ideally, knowing its time and size (`workerplane.sim.warm_pool.cheapest_storm_pools`:
@@ -8,6 +9,11 @@ the fewest workers that meet the SLO at p95 within the storm, polling at its fir
 retired at their last), with its ratio to the oracle, and the same pools with each worker billed
 from its first task (a warm-up timed worker by worker). Where even that is above the lab's 1.25x
 budget, packing whole tasks, not foresight, is what the budget misses (docs/policy-lab.md).
+
+With ``--open-loop``, two more columns: the cheapest warm-up a policy can time without knowing
+each worker's startup (`cheapest_open_loop_pool`: one size and lead for every storm, the lab's
+random startups, all asked at once or staggered worker by worker; mean of 10 draws), against the
+clairvoyant pools, what the startup's randomness costs (docs/prewarming.md).
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from workerplane.lab.cli import parse_duration
 from workerplane.sim.models import WorkerModel
 from workerplane.sim.oracle import whole_task_oracle
 from workerplane.sim.synthetic import BUILTIN
-from workerplane.sim.warm_pool import cheapest_storm_pools
+from workerplane.sim.warm_pool import OpenLoopPool, cheapest_open_loop_pool, cheapest_storm_pools
 
 app = typer.Typer(add_completion=False)
 
@@ -31,13 +37,17 @@ def main(
         "fanouts,cron-storm,scheduled-storm"
     ),
     slo: Annotated[str, typer.Option(help="SLOs, comma-separated (2s,5s,30s).")] = "2s,5s,30s",
+    open_loop: Annotated[
+        bool, typer.Option(help="Also price warm-ups timed without each worker's startup.")
+    ] = False,
 ) -> None:
     workers = WorkerModel()
+    extra = " open loop, at once | open loop, staggered |" if open_loop else ""
     print(
         "| trace | SLO | whole-task oracle, worker-s | storms' ideal pools, worker-s | x whole "
-        "| staggered, worker-s | x whole |"
+        f"| staggered, worker-s | x whole |{extra}"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if open_loop else ""))
     for name in traces.split(","):
         trace = BUILTIN[name]()
         for text in slo.split(","):
@@ -49,8 +59,23 @@ def main(
                 f"| {name} | {text} | {oracle:,.0f} | {pools.worker_seconds:,.0f} "
                 f"(p95 {pools.p95_s:.2f} s, {len(pools.workers)} storms) "
                 f"| {pools.worker_seconds / oracle:.2f}x | {pools.staggered_worker_seconds:,.0f} "
-                f"| {pools.staggered_worker_seconds / oracle:.2f}x |"
+                f"| {pools.staggered_worker_seconds / oracle:.2f}x |",
+                end="",
             )
+            for staggered in (False, True) if open_loop else ():
+                best = cheapest_open_loop_pool(
+                    trace, slots=workers.slots, startup=workers.startup, slo_s=slo_s,
+                    staggered=staggered,
+                )  # fmt: skip
+                print(f" {_open_loop(best, oracle)} |", end="")
+            print()
+
+
+def _open_loop(pool: OpenLoopPool, oracle: float) -> str:
+    return (
+        f"{pool.worker_seconds:,.0f} ({pool.worker_seconds / oracle:.2f}x; {pool.workers} "
+        f"workers {pool.lead_s:g} s ahead, p95 {pool.p95_s:.2f} s)"
+    )
 
 
 if __name__ == "__main__":

@@ -122,12 +122,14 @@ def _seconds(value: float) -> str:
 
 
 def warmup_line(warmup: Warmup) -> Text:
-    """An upcoming schedule warm-up: how many workers, for which run, from when, and why."""
+    """An upcoming schedule warm-up: how many workers, for which run, from when (and, ramped,
+    until when they are all asked for), and why."""
+    ramp = f", all by {clock(warmup.ramp[-1][0])}" if warmup.ramp else ""
     return Text.assemble(
         "  warm-up: ",
         (f"{warmup.workers} workers", "bold"),
         f" for schedule {warmup.schedule_id} at {clock(warmup.action_at)} UTC"
-        f" (from {clock(warmup.starts_at)}; {warmup.basis})",
+        f" (from {clock(warmup.starts_at)}{ramp}; {warmup.basis})",
     )
 
 

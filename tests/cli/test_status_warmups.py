@@ -39,9 +39,22 @@ def test_status_prints_each_upcoming_warmup() -> None:
     assert "learned: 20 tasks" in text
 
 
+def test_a_ramped_warmup_says_when_all_its_workers_are_asked_for() -> None:
+    ramped = dataclasses.replace(WARMUP, ramp=((43_195.5, 2), (43_197.0, 5)))
+    console = Console(width=200, record=True)
+    console.print(status_table([dataclasses.replace(_status(), warmups=(ramped,))]))
+    assert "(from 11:59:55, all by 11:59:57;" in console.export_text()
+    body = group_status_out(dataclasses.replace(_status(), warmups=(ramped,))).model_dump()
+    assert body["warmups"][0]["ramp"] == [(43_195.5, 2), (43_197.0, 5)]
+    # Read back from the store (JSON lists), it is the same warm-up.
+    assert Warmup.coerce({**dataclasses.asdict(ramped), "ramp": [[43_195.5, 2], [43_197, 5]]}) == (
+        ramped
+    )
+
+
 def test_the_api_body_carries_the_warmups() -> None:
     body = group_status_out(_status()).model_dump()
-    assert body["warmups"] == [dataclasses.asdict(WARMUP)]
+    assert body["warmups"] == [{**dataclasses.asdict(WARMUP), "ramp": []}]
     assert (
         group_status_out(dataclasses.replace(_status(), warmups=())).model_dump()["warmups"] == []
     )

@@ -3,6 +3,8 @@ its runs bring, so the storms after the first find warm workers."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from workerplane.sim.models import WorkerModel
@@ -27,6 +29,10 @@ def test_the_schedule_returns_next_runs_with_the_work_of_finished_ones() -> None
     later = schedule.upcoming(500.0)
     assert [r.at for r in later] == [330.0, 630.0]  # the one that landed recently, then the next
     assert later[0].work is not None and later[0].work.runs == 3  # before, at 30 and at 330
+    # And how its tasks landed: 60 within 2 s, each tenth about 0.2 s after the one before.
+    curve = later[0].work.arrivals
+    assert len(curve) == 11 and curve[0] == 0.0 and curve[-1] <= 2.0
+    assert all(0.1 < b - a < 0.35 for a, b in itertools.pairwise(curve))
     assert "scheduled-storm" in BUILTIN
 
 

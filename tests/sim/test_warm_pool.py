@@ -5,10 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from workerplane.sim.distributions import Distribution
 from workerplane.sim.oracle import whole_task_oracle
 from workerplane.sim.synthetic import fanouts, scheduled_storm
 from workerplane.sim.traces import Trace
-from workerplane.sim.warm_pool import cheapest_storm_pools, ideal_warm_pool, storm_starts
+from workerplane.sim.warm_pool import (
+    cheapest_open_loop_pool,
+    cheapest_storm_pools,
+    ideal_warm_pool,
+    random_startup_pool,
+    storm_starts,
+)
 
 
 def _trace(arrivals: list[float], durations: list[float], actions: tuple[float, ...]) -> Trace:
@@ -88,3 +95,41 @@ def test_no_policy_meets_fanouts_at_5s_within_1_25x_of_the_whole_task_oracle() -
     oracle = whole_task_oracle(trace, slots=4, startup_s=2.0, slo_s=5.0).worker_seconds
     assert pools.p95_s <= 5.0
     assert pools.staggered_worker_seconds / oracle > 1.25  # even timed worker by worker
+
+
+def test_a_warm_up_with_a_known_startup_is_the_ideal_pool() -> None:
+    """Asked exactly one (constant) startup ahead, all at once: the ideal pool; staggered, each
+    worker polls when its share's first task lands and bills from there (no polling before)."""
+    trace = _trace([10.0, 10.5, 11.0, 11.5], [2.0, 2.0, 2.0, 2.0], actions=(10.0,))
+    rng = np.random.default_rng(0)
+    ideal = ideal_warm_pool(trace, workers=2, slots=2, startup_s=1.0)
+    at_once = random_startup_pool(
+        trace, workers=2, slots=2, startup=Distribution.const(1.0), lead_s=1.0, staggered=False,
+        rng=rng,
+    )  # fmt: skip
+    assert at_once.worker_seconds == pytest.approx(ideal.worker_seconds)
+    assert at_once.waits.tolist() == pytest.approx(ideal.waits.tolist())
+    staggered = random_startup_pool(
+        trace, workers=2, slots=2, startup=Distribution.const(1.0), lead_s=1.0, staggered=True,
+        rng=rng,
+    )  # fmt: skip
+    assert staggered.worker_seconds == pytest.approx(ideal.staggered_worker_seconds)
+    assert staggered.p95_s == 0.0
+
+
+def test_a_random_startup_costs_the_storm_more_than_a_known_one() -> None:
+    """A small scheduled storm at 2 s: with the startup known (constant), the cheapest warm-up
+    costs no more than the clairvoyant pools (it meets the SLO over the trace, not storm by
+    storm); with the lab's random startup, it costs more, staggered or not."""
+    trace = scheduled_storm(storm_size=120, every_s=300.0, horizon_s=900.0)
+    pools = cheapest_storm_pools(trace, slots=4, startup_s=2.0, slo_s=2.0)
+    known = cheapest_open_loop_pool(
+        trace, slots=4, startup=Distribution.const(2.0), slo_s=2.0, staggered=False, draws=2
+    )
+    assert known.p95_s <= 2.0 and known.worker_seconds <= pools.worker_seconds
+    for staggered in (False, True):
+        randomly = cheapest_open_loop_pool(
+            trace, slots=4, startup=Distribution.lognormal(2.0, 0.4), slo_s=2.0,
+            staggered=staggered, draws=4,
+        )  # fmt: skip
+        assert randomly.p95_s <= 2.0 and randomly.worker_seconds > known.worker_seconds

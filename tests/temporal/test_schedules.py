@@ -82,7 +82,11 @@ def test_a_past_run_counts_the_activities_on_managed_queues() -> None:
     ]
     own = workflow_activities(events, ["orders"])
     assert run_work(1000.0, own) == PastRun(
-        action_at=1000.0, tasks=2, mean_task_s=pytest.approx(3.0), spread_s=pytest.approx(1.0)
+        action_at=1000.0,
+        tasks=2,
+        mean_task_s=pytest.approx(3.0),
+        spread_s=pytest.approx(1.0),
+        arrivals=pytest.approx(tuple(k / 10 for k in range(11))),
     )
     assert run_work(1000.0, workflow_activities([], ["orders"])) == PastRun(1000.0, 0, None, 0.0)
 
@@ -101,6 +105,8 @@ def test_a_past_run_counts_the_work_of_the_workflows_it_started() -> None:
     assert work.tasks == 100
     assert work.mean_task_s == pytest.approx(2.0)
     assert work.spread_s == pytest.approx(0.99)
+    # How they landed, from the first: every tenth of them 0.099 s after the one before.
+    assert work.arrivals == pytest.approx(tuple(0.099 * k for k in range(11)))
 
 
 def test_the_started_workflows_query_names_the_run_and_the_window() -> None:

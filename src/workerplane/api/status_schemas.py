@@ -42,6 +42,13 @@ class WarmupOut(BaseModel):
     ends_at: float = Field(description="When the warm floor is released (epoch seconds)")
     workers: int
     basis: str = Field(description="The hint, or the past runs the figure was learned from")
+    ramp: list[tuple[float, int]] = Field(
+        default_factory=list,
+        description=(
+            "[from, workers] steps the floor rises by, following how the run's tasks land "
+            "(epoch seconds); empty: all the workers from starts_at"
+        ),
+    )
 
 
 class GroupStatusOut(BaseModel):

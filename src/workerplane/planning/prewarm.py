@@ -75,7 +75,7 @@ def apply_warm_floor(
     active = active_warmups(warmups, now)
     if not active:
         return decision
-    floor = min(max_count, sum(w.workers for w in active))
+    floor = min(max_count, sum(w.workers_at(now) for w in active))
     first = min(active, key=lambda w: w.action_at)
     names = ", ".join(sorted({w.schedule_id for w in active}))
     label = "schedules" if len(active) > 1 else "schedule"

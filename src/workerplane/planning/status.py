@@ -40,8 +40,11 @@ class Warmup:
         action_at: when the schedule fires.
         starts_at: when the workers are asked for (one worker startup and a margin ahead).
         ends_at: when the floor is released (the run has landed; the scaler takes over).
-        workers: how many workers are held from ``starts_at`` to ``ends_at``.
+        workers: how many workers are held at most, until ``ends_at``.
         basis: what the figure is based on (the user's hint, or the past runs it was learned from).
+        ramp: ``(from, workers)`` steps, earliest first: the floor rises to ``workers`` at
+            ``from``, following how the run's tasks land (the first step at ``starts_at``, the
+            last at ``workers``); empty: all ``workers`` from ``starts_at``.
     """
 
     schedule_id: str
@@ -50,11 +53,21 @@ class Warmup:
     ends_at: float
     workers: int
     basis: str
+    ramp: tuple[tuple[float, int], ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ramp", tuple((float(t), int(n)) for t, n in self.ramp))
 
     @classmethod
     def coerce(cls, value: Warmup | Mapping[str, Any]) -> Warmup:
         """A warm-up from itself or from its JSON object (a status read back from the store)."""
         return value if isinstance(value, Warmup) else cls(**value)
+
+    def workers_at(self, now: float) -> int:
+        """The workers its floor holds at ``now`` (0 outside ``[starts_at, ends_at)``)."""
+        if not self.starts_at <= now < self.ends_at:
+            return 0
+        return max((n for at, n in self.ramp if at <= now), default=self.workers)
 
 
 @dataclass(frozen=True)

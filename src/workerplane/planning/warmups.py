@@ -1,6 +1,7 @@
 """The warm-ups of upcoming runs: what a run brings (learned from the schedule's past runs or
-from a recurrence), how many workers start its tasks within the scaler's target wait, and when
-they must be asked for so that they poll as it lands.
+from a recurrence, with the curve its tasks land on), how many workers start its tasks within the
+scaler's target wait, and when they must be asked for so that they poll as it lands (a ramp that
+follows the curve).
 
 Pure, like the rest of the pre-warming plan (:mod:`workerplane.planning.prewarm` applies these
 warm-ups as a floor under the group's size; docs/prewarming.md).
@@ -15,6 +16,9 @@ from dataclasses import dataclass, replace
 
 from workerplane.planning.status import Warmup
 from workerplane.scaling.prewarm import PrewarmDetails
+
+#: A warm-up's floor steps: ``(from, workers)``, earliest first (``Warmup.ramp``).
+Ramp = tuple[tuple[float, int], ...]
 
 #: Warmed workers are asked for a typical startup (the time until half of a scale-up polls)
 #: ahead, plus the margin: the slower half polls while the run lands, and a run's tasks land
@@ -39,6 +43,11 @@ SPREAD_WEIGHT = 0.9
 #: workers asked 6 s ahead, not polling 1 s after the action, stopped by the scale-down).
 HOLD_POLLS = 2
 
+#: A run's arrival curve is kept as the offsets of its tasks from its first task at this many
+#: evenly spaced shares of them (0, 10 %, ..., 100 %): enough to follow a storm's first seconds,
+#: few enough to keep per schedule and to read in a status.
+ARRIVAL_QUANTILES = 11
+
 
 @dataclass(frozen=True)
 class PastRun:
@@ -49,22 +58,27 @@ class PastRun:
         tasks: activity tasks the run scheduled on the group's task queues.
         mean_task_s: their mean run time (``None`` when none completed).
         spread_s: from the run's first task to its last (when they were scheduled).
+        arrivals: how its tasks landed: :func:`arrival_curve` of their scheduled times; empty
+            when unknown (taken as landing evenly over ``spread_s``).
     """
 
     action_at: float
     tasks: int
     mean_task_s: float | None
     spread_s: float
+    arrivals: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
 class RunWork:
-    """What a schedule's next run is expected to bring, learned from ``runs`` past runs."""
+    """What a schedule's next run is expected to bring, learned from ``runs`` past runs
+    (``arrivals``: the curve its tasks land on, :func:`arrival_curve`; empty: evenly)."""
 
     tasks: int
     mean_task_s: float | None
     spread_s: float
     runs: int
+    arrivals: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -105,19 +119,51 @@ class WarmupSizing:
         return self.startup_lead * self.startup_s + self.margin_s
 
 
+def arrival_curve(instants: Sequence[float]) -> tuple[float, ...]:
+    """When a run's tasks landed, as offsets from its first task at ``ARRIVAL_QUANTILES`` evenly
+    spaced shares of them (the first 0.0, the last the run's spread); empty without a task."""
+    ordered = sorted(instants)
+    if not ordered:
+        return ()
+    last = len(ordered) - 1
+    return tuple(
+        _between(ordered, last * k / (ARRIVAL_QUANTILES - 1)) - ordered[0]
+        for k in range(ARRIVAL_QUANTILES)
+    )
+
+
+def _between(values: Sequence[float], position: float) -> float:
+    """``values`` at a fractional ``position`` (0 to ``len - 1``), linear between its points."""
+    below = min(len(values) - 1, math.floor(position))
+    above = min(len(values) - 1, below + 1)
+    return values[below] + (position - below) * (values[above] - values[below])
+
+
 def learn_run_work(past: Sequence[PastRun]) -> RunWork | None:
-    """The work of a schedule's next run: the median tasks and duration of its latest runs, and
-    the widest spread (``None`` without a past run)."""
+    """The work of a schedule's next run: the median tasks and duration of its latest runs, the
+    widest spread, and the earliest each share of their tasks landed (the arrival curves of the
+    runs that have one, point by point: a warm-up that follows it is early rather than late)."""
     recent = sorted(past, key=lambda r: r.action_at)[-LEARN_RUNS:]
     if not recent:
         return None
     durations = [r.mean_task_s for r in recent if r.mean_task_s is not None]
+    curves = [r.arrivals for r in recent if len(r.arrivals) == ARRIVAL_QUANTILES]
     return RunWork(
         tasks=int(statistics.median_high(r.tasks for r in recent)),
         mean_task_s=statistics.median(durations) if durations else None,
         spread_s=max(r.spread_s for r in recent),
         runs=len(recent),
+        arrivals=tuple(min(points) for points in zip(*curves, strict=True)) if curves else (),
     )
+
+
+def landed_by(work: RunWork, share: float) -> float:
+    """How long after its first task ``share`` of the run's tasks has landed: on its arrival
+    curve (linear between its points), else evenly over its spread."""
+    share = min(1.0, max(0.0, share))
+    if len(work.arrivals) != ARRIVAL_QUANTILES:
+        return share * work.spread_s
+    return _between(work.arrivals, share * (ARRIVAL_QUANTILES - 1))
 
 
 def slots_for(work: RunWork, sizing: WarmupSizing) -> float:
@@ -138,6 +184,35 @@ def slots_for(work: RunWork, sizing: WarmupSizing) -> float:
 def workers_for(work: RunWork, sizing: WarmupSizing) -> int:
     """Workers for :func:`slots_for` the run, never above ``max_count``."""
     return min(sizing.max_count, math.ceil(slots_for(work, sizing) / sizing.slots - 1e-9))
+
+
+def ramp_for(work: RunWork, workers: int, sizing: WarmupSizing, action_at: float) -> Ramp:
+    """The steps a learned warm-up's floor rises by, following the run's arrival curve: each
+    worker is asked a lead before its share of the run lands.
+
+    The run's tasks take fresh slots in the order they land (the first ``slots`` tasks the first
+    worker's, the next ``slots`` the second's...), so a worker is needed when the first task of
+    its share lands; the workers whose share begins within a tenth of the tasks are asked at the
+    start of that tenth. A step less than a poll interval after the one before is asked with it:
+    the floor is applied once a cycle, and a worker asked a cycle late polls late, which a storm's
+    first tasks pay for (the policy lab's scheduled storm, whose 51 workers are all needed within
+    0.8 s: asking 13 of them a cycle later put 60 of its first 500 tasks above the 2 s SLO, not
+    31). The run's first task is taken to land at the action time: its offset from it is not
+    learned, because in a run that found no worker polling, the workflow task that schedules the
+    activities waited a cold start."""
+    per_worker = sizing.slots / max(1, work.tasks)
+    steps: list[tuple[float, int]] = []
+    for k in range(ARRIVAL_QUANTILES - 1):
+        share_after = (k + 1) / (ARRIVAL_QUANTILES - 1)
+        needed = min(workers, math.ceil(share_after / per_worker - 1e-9))
+        at = action_at + landed_by(work, k / (ARRIVAL_QUANTILES - 1)) - sizing.lead_s
+        if steps and at - steps[-1][0] < sizing.poll_s:
+            steps[-1] = (steps[-1][0], needed)
+        elif not steps or needed > steps[-1][1]:
+            steps.append((at, needed))
+        if needed >= workers:
+            break
+    return tuple(steps)
 
 
 def plan_warmups(
@@ -177,6 +252,11 @@ def plan_warmups(
             basis=basis,
         )
     planned.update(share_landing_together(planned, learned, sizing))
+    for schedule_id, work in learned.items():
+        warmup = planned[schedule_id]
+        ramp = ramp_for(work, warmup.workers, sizing, warmup.action_at)
+        if len(ramp) > 1:
+            planned[schedule_id] = replace(warmup, ramp=ramp)
     return tuple(sorted(planned.values(), key=lambda w: w.starts_at))
 
 

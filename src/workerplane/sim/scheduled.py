@@ -13,11 +13,11 @@ trace is warmed like the others; a schedule that never ran is only warmed for by
 from __future__ import annotations
 
 from bisect import bisect_left
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from workerplane.planning.warmups import PastRun, UpcomingRun, learn_run_work
+from workerplane.planning.warmups import PastRun, UpcomingRun, arrival_curve, learn_run_work
 from workerplane.sim.traces import Trace
 
 #: The schedule id the simulated runs report.
@@ -54,14 +54,13 @@ class TraceSchedule:
                 tasks=len(arrivals),
                 mean_task_s=float(durations.mean()),
                 spread_s=float(arrivals.max() - arrivals.min()),
+                arrivals=arrival_curve([float(a) for a in arrivals]),
             )
             self.runs.append(_Run(past, float((arrivals + durations).max())))
         if len(self.actions) > 1 and self.runs:
             period = self.actions[1] - self.actions[0]
             first = self.runs[0].past
-            before = PastRun(
-                first.action_at - period, first.tasks, first.mean_task_s, first.spread_s
-            )
+            before = replace(first, action_at=first.action_at - period)
             self.runs.insert(0, _Run(before, -np.inf))
 
     def upcoming(self, now: float) -> tuple[UpcomingRun, ...]:

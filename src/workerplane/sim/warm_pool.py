@@ -14,12 +14,14 @@ oracle any warm-up can come (docs/prewarming.md).
 from __future__ import annotations
 
 import heapq
+import math
 from dataclasses import dataclass
 from itertools import pairwise
 
 import numpy as np
 import numpy.typing as npt
 
+from workerplane.sim.distributions import Distribution
 from workerplane.sim.traces import Trace
 
 
@@ -41,36 +43,94 @@ class WarmPoolResult:
         return float(np.percentile(self.waits, 95)) if len(self.waits) else 0.0
 
 
+def runs_of(trace: Trace) -> list[tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]]:
+    """Each run of ``trace`` (run ``i``: the tasks from action ``i`` until the next, in arrival
+    order): its arrivals and durations."""
+    runs = []
+    for start, end in pairwise([*sorted(trace.actions), np.inf]):
+        mine = (trace.arrivals >= start) & (trace.arrivals < end)
+        order = np.argsort(trace.arrivals[mine], kind="stable")
+        if len(order):
+            runs.append((trace.arrivals[mine][order], trace.durations[mine][order]))
+    return runs
+
+
+@dataclass(frozen=True)
+class RunOnPool:
+    """One run on a warm pool: each worker's first task and last end, and every task's wait."""
+
+    first_start: npt.NDArray[np.float64]
+    last_end: npt.NDArray[np.float64]
+    waits: list[float]
+
+
+def run_on_pool(
+    arrivals: npt.NDArray[np.float64],
+    durations: npt.NDArray[np.float64],
+    ready: npt.NDArray[np.float64],
+    slots: int,
+) -> RunOnPool:
+    """A run's tasks (in arrival order) on workers polling from ``ready``: free slots take the
+    waiting tasks in the order they became free, as the simulator's matcher does. A worker
+    without a task ends when it is ready."""
+    free = [(float(at), w) for w, at in enumerate(ready) for _ in range(slots)]
+    heapq.heapify(free)
+    last_end = np.array(ready, dtype=np.float64)
+    first_start = np.full(len(ready), np.inf)
+    waits: list[float] = []
+    for arrival, duration in zip(arrivals, durations, strict=True):
+        at, w = heapq.heappop(free)
+        begins = max(at, float(arrival))
+        waits.append(begins - float(arrival))
+        ends = begins + float(duration)
+        first_start[w] = min(first_start[w], begins)
+        last_end[w] = max(last_end[w], ends)
+        heapq.heappush(free, (ends, w))
+    return RunOnPool(first_start, last_end, waits)
+
+
 def ideal_warm_pool(trace: Trace, *, workers: int, slots: int, startup_s: float) -> WarmPoolResult:
     """``workers`` workers of ``slots`` slots warmed ideally for each run of ``trace`` (run ``i``:
     the tasks from action ``i`` until the next)."""
-    bounds = [*sorted(trace.actions), np.inf]
     total = 0.0
     staggered = 0.0
     waits: list[float] = []
-    for start, end in pairwise(bounds):
-        mine = (trace.arrivals >= start) & (trace.arrivals < end)
-        arrivals, durations = trace.arrivals[mine], trace.durations[mine]
-        if not len(arrivals) or workers <= 0:
-            continue
-        order = np.argsort(arrivals, kind="stable")
-        first = float(arrivals[order[0]])
-        free = [(first, w) for w in range(workers) for _ in range(slots)]
-        heapq.heapify(free)
-        last_end = np.full(workers, first)
-        first_start = np.full(workers, np.inf)
-        for i in order:
-            at, w = heapq.heappop(free)
-            begins = max(at, float(arrivals[i]))
-            waits.append(begins - float(arrivals[i]))
-            ends = begins + float(durations[i])
-            first_start[w] = min(first_start[w], begins)
-            last_end[w] = max(last_end[w], ends)
-            heapq.heappush(free, (ends, w))
-        total += float((last_end - first).sum()) + workers * startup_s
-        used = np.isfinite(first_start)
-        staggered += float((last_end[used] - first_start[used]).sum()) + used.sum() * startup_s
+    for arrivals, durations in runs_of(trace) if workers > 0 else []:
+        first = float(arrivals[0])
+        run = run_on_pool(arrivals, durations, np.full(workers, first), slots)
+        waits.extend(run.waits)
+        total += float((run.last_end - first).sum()) + workers * startup_s
+        used = np.isfinite(run.first_start)
+        staggered += float((run.last_end[used] - run.first_start[used]).sum())
+        staggered += used.sum() * startup_s
     return WarmPoolResult(total, np.asarray(waits, dtype=np.float64), staggered)
+
+
+def random_startup_pool(
+    trace: Trace,
+    *,
+    workers: int,
+    slots: int,
+    startup: Distribution,
+    lead_s: float,
+    staggered: bool,
+    rng: np.random.Generator,
+) -> WarmPoolResult:
+    """A warm-up a policy can plan, without knowing each worker's startup: for each run of
+    ``trace``, ``workers`` workers asked ``lead_s`` before the run's first task (or, staggered,
+    each ``lead_s`` before its share lands: worker ``j`` before task ``j * slots``), each polling
+    after a startup drawn from ``startup``, billed from its ask until its last task ends (retired
+    the moment it is done). Its ``staggered_worker_seconds`` are its ``worker_seconds``."""
+    total = 0.0
+    waits: list[float] = []
+    for arrivals, durations in runs_of(trace) if workers > 0 else []:
+        shares = np.minimum(np.arange(workers) * slots, len(arrivals) - 1)
+        needed = arrivals[shares] if staggered else np.full(workers, arrivals[0])
+        asks = needed - lead_s
+        run = run_on_pool(arrivals, durations, asks + startup.sample(rng, workers), slots)
+        waits.extend(run.waits)
+        total += float((run.last_end - asks).sum())
+    return WarmPoolResult(total, np.asarray(waits, dtype=np.float64), total)
 
 
 @dataclass(frozen=True)
@@ -139,3 +199,68 @@ def cheapest_storm_pools(
     every = np.concatenate(waits) if waits else np.empty(0)
     p95 = float(np.percentile(every, 95)) if len(every) else 0.0
     return StormPools(total, tuple(pools), p95, staggered)
+
+
+@dataclass(frozen=True)
+class OpenLoopPool:
+    """The cheapest warm-up of :func:`cheapest_open_loop_pool`: ``workers`` asked ``lead_s``
+    ahead (of the storm, or of each worker's share), and its mean cost and p95 over the draws."""
+
+    workers: int
+    lead_s: float
+    worker_seconds: float
+    p95_s: float
+
+
+def cheapest_open_loop_pool(
+    trace: Trace,
+    *,
+    slots: int,
+    startup: Distribution,
+    slo_s: float,
+    staggered: bool,
+    draws: int = 10,
+    seed: int = 0,
+    lead_step_s: float = 0.25,
+) -> OpenLoopPool:
+    """The cheapest pool of :func:`random_startup_pool` for every storm of ``trace`` (split as
+    :func:`cheapest_storm_pools` splits it; one size and lead for all), over leads from 0 to
+    twice the mean startup, whose p95 meets ``slo_s`` on average over ``draws`` draws of the
+    startups (the same draws for every candidate). What a warm-up timed by what is learned of
+    the storms, not by each worker's startup, can reach: against the clairvoyant
+    :func:`cheapest_storm_pools`, it shows what the startup's randomness costs."""
+    storms = Trace(
+        trace.name, trace.arrivals, trace.durations, trace.horizon_s,
+        actions=storm_starts(trace, startup.mean + slo_s),
+    )  # fmt: skip
+
+    def priced(workers: int, lead_s: float) -> OpenLoopPool:
+        rng = np.random.default_rng(seed)
+        pools = [
+            random_startup_pool(
+                storms,
+                workers=workers,
+                slots=slots,
+                startup=startup,
+                lead_s=lead_s,
+                staggered=staggered,
+                rng=rng,
+            )
+            for _ in range(draws)
+        ]
+        cost = float(np.mean([p.worker_seconds for p in pools]))
+        return OpenLoopPool(workers, lead_s, cost, float(np.mean([p.p95_s for p in pools])))
+
+    most = max(1, math.ceil(trace.n_tasks / slots))
+    best: OpenLoopPool | None = None
+    for lead_s in np.arange(0.0, 2 * startup.mean + 1e-9, lead_step_s):
+        low, high = 1, most  # the fewest workers that meet the SLO, by bisection
+        while low < high:
+            middle = (low + high) // 2
+            low, high = (
+                (low, middle) if priced(middle, lead_s).p95_s <= slo_s else (middle + 1, high)
+            )
+        found = priced(low, float(lead_s))
+        if found.p95_s <= slo_s and (best is None or found.worker_seconds < best.worker_seconds):
+            best = found
+    return best or priced(most, 0.0)

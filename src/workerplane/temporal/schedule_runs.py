@@ -29,7 +29,7 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
-from workerplane.planning.warmups import PastRun
+from workerplane.planning.warmups import PastRun, arrival_curve
 
 logger = logging.getLogger("workerplane.schedules")
 
@@ -136,8 +136,9 @@ def run_work(
 ) -> PastRun:
     """What a run brought: the scheduled workflow's own activities, and for every workflow it
     started, the activities of the sample of its type and queue, shifted to its start (a started
-    workflow without a sample brings nothing known). The spread is from the first activity
-    scheduled to the last, not from ``action_at``: a run that found no worker scheduled its
+    workflow without a sample brings nothing known). The spread and the arrival curve (how the
+    activities were scheduled, :func:`~workerplane.planning.warmups.arrival_curve`) are from the
+    first activity scheduled, not from ``action_at``: a run that found no worker scheduled its
     activities late, and would teach a spread the next, warmed, run does not have."""
     instants = list(own.scheduled)
     run_times = list(own.run_times)
@@ -152,6 +153,7 @@ def run_work(
         tasks=len(instants),
         mean_task_s=sum(run_times) / len(run_times) if run_times else None,
         spread_s=max(instants) - min(instants) if instants else 0.0,
+        arrivals=arrival_curve(instants),
     )
 
 

@@ -120,7 +120,7 @@ function groupSummary(version, groupId) {
     target ? item("Target wait", target) : null,
     (g.warmups || []).length ? item("Upcoming warm-ups", h("ul", {}, g.warmups.map((w) =>
       h("li", {}, `${w.workers} workers for schedule ${w.schedule_id} at ${clock(w.action_at)} ` +
-        `(from ${clock(w.starts_at)}; ${w.basis})`)))) : null,
+        `(from ${clock(w.starts_at)}${(w.ramp || []).length ? `, all by ${clock(w.ramp[w.ramp.length - 1][0])}` : ""}; ${w.basis})`)))) : null,
     item("Updated", `${age(g.updated_at)} ago`));
 }
 
