@@ -170,9 +170,11 @@ class QueuePlanner:
             waiting = max(0.0, state.backlog_est + arriving * dt_s - started)
         if waiting <= 0:
             state = replace(state, tail_ms=None)
-        # A storm's tail: when no reading has counted arrivals for a while, the newest waiting
-        # task is that old already, and the queue ahead of it must drain within what is left.
-        tail_age = 0.0 if state.tail_ms is None else max(0.0, (now_ms - state.tail_ms) / 1000.0)
+        # A storm's tail: once the last fresh count fell far below the rate (the arrivals
+        # stopped), the newest waiting task came no later than the last reading that counted
+        # arrivals, and the queue ahead of it must drain within what is left of its target.
+        tail_ms = state.tail_ms if state.count_fell else None
+        tail_age = 0.0 if tail_ms is None else max(0.0, (now_ms - tail_ms) / 1000.0)
         startup_s = self.scale_down_delay_ms(state) / 1000.0
         horizon = self.poll_interval_s + startup_s
         since_up = math.inf if state.last_up_ms is None else (now_ms - state.last_up_ms) / 1000.0
