@@ -35,7 +35,7 @@ ARRIVED_SOME = 0.5
 
 #: Starting workers a fresh plan no longer needs are let go while tasks wait only when at least
 #: this share of the group goes (one worker at least).
-CUT_MIN_SHARE = 0.1
+CUT_MIN_SHARE = 0.25
 
 #: Time constant (s) of the arrival rate measured between fresh stats.
 ARRIVAL_TAU_S = 10.0
