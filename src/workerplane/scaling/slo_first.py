@@ -47,8 +47,9 @@ def first_share(target_s: float, poll_s: float, startup_s: float) -> float:
 def deadline_passed(
     oldest_ms: int | None, now_ms: int, target_s: float, poll_s: float, startup_s: float
 ) -> bool:
-    """Whether a worker asked at the next observation would poll after the oldest waiting task
-    (seen first at ``oldest_ms``) must start: then every waiting task needs its slot now."""
+    """Whether a worker asked at the next observation (a poll away), once started, would take a
+    task at its first poll after the oldest waiting task (seen first at ``oldest_ms``) must
+    start: then every waiting task needs its slot now."""
     if oldest_ms is None:
         return True
     polls_at_ms = now_ms + 1000.0 * (2 * poll_s + startup_s)
