@@ -42,8 +42,9 @@ its relaunch is billed), never below ``floor(load / k)`` nor the workers the tas
 fill (``floor(in_flight / k)``: a retired busy worker saves nothing until its tasks end), and to
 the highest size asked for during the last ``scale_down_delay_ms`` (the learned startup). A
 worker-set provider retires the idlest workers and lets them finish, so scaling down never cancels
-work; the group never scales to zero while anything runs or waits. Until ``d`` is known, every
-waiting task is given its own slot.
+work; the group never scales to zero while anything runs or waits. Until ``d`` is known, the
+waiting tasks get a slot each for a share of them, and all of them once the oldest's target nears
+(:mod:`workerplane.scaling.slo_first`).
 
 Invoke strategy: ``StartWorkers(desired - running)`` when positive; idle workers exit by themselves.
 """
