@@ -70,6 +70,16 @@ def oldest_waiting_ms(
     return min(state.waiting_since_ms, aged) if fresh else state.waiting_since_ms
 
 
+def still_waiting(state: SloState, in_flight: float, completed: int | None) -> float:
+    """Of the tasks the last fresh reading saw waiting, those that cannot have started since:
+    every start has completed since or is in flight (without the census's running total of
+    completions, at least the rise in flight has started)."""
+    started = in_flight - state.fresh_in_flight
+    if completed is not None and state.last_completed is not None:
+        started += completed - state.last_completed
+    return max(0.0, state.fresh_backlog - max(0.0, started))
+
+
 def first_sizing(
     details: SloDetails,
     state: SloState,
@@ -101,7 +111,6 @@ def first_sizing(
         # waits" and a storm's backlog goes unplanned until the next fresh stats).
         state = replace(
             state,
-            seen_slots=in_flight + backlog,
             backlog_est=float(backlog),
             fresh_ms=now_ms,
             fresh_backlog=float(backlog),
@@ -136,18 +145,20 @@ def first_sizing(
             )
         if not fresh or in_flight > 0:
             # The cached copy was acted on, or the first workers already run and will teach the
-            # duration: hold what runs and what was asked for, and once the deadline is near, a
-            # slot for every task the last reading saw (run or waiting).
-            held = max(load, float(state.size or 0) * (state.slots or 1.0))
-            if due:
-                held = max(held, state.seen_slots)
+            # duration: hold what runs and what was asked for while tasks may wait, and once the
+            # deadline is near, a slot for every task that may still wait.
+            waiting = float(backlog) if fresh else still_waiting(state, in_flight, completed)
+            held = max(load, in_flight + waiting)
+            if not due:
+                held = max(load, min(held, float(state.size or 0) * (state.slots or 1.0)))
             return (
                 state,
                 held,
                 0.0,
                 (
-                    f"backlog {backlog}{'' if fresh else ' (cached stats, already handled)'}, task "
-                    "duration not learned: holding while the first tasks run"
+                    f"backlog {backlog}{'' if fresh else ' (cached stats, already handled)'}, "
+                    f"~{waiting:.0f} may wait, task duration not learned: holding while the "
+                    "first tasks run"
                 ),
             )
         share = first_share(target_s, poll_s, startup_s)

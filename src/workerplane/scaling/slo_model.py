@@ -195,8 +195,6 @@ class SloState:
         feedback: what the achieved schedule-to-start taught (:func:`wait_fraction`).
         waiting_since_ms: before the duration is known, when the oldest waiting task arrived
             (``None`` once nothing waits): :mod:`workerplane.scaling.slo_first`.
-        seen_slots: before the duration is known, the tasks running or waiting at the last
-            fresh reading (each gets a slot once the oldest one's deadline is near).
         tail_ms: by when the newest waiting task had arrived: the last reading that counted
             arrivals (``None`` when nothing waits). A storm's tail ages while it waits.
         count_fell: the last count between fresh readings was far below the rate before it.
@@ -233,7 +231,6 @@ class SloState:
     release_now: bool = False
     feedback: Feedback = field(default_factory=Feedback)
     waiting_since_ms: int | None = None
-    seen_slots: float = 0.0
     tail_ms: int | None = None
     count_fell: bool = False
 
