@@ -8,7 +8,7 @@ import pytest
 
 from workerplane.scaling.registry import build_scaler
 from workerplane.scaling.slo import SloScaler, SloState
-from workerplane.scaling.slo_first import deadline_passed, first_share
+from workerplane.scaling.slo_first import deadline_passed, first_share, still_waiting
 from workerplane.scaling.types import GroupMetrics, QueueStats, Strategy, WorkerCensus
 
 
@@ -46,6 +46,21 @@ def test_first_share(target_s: float, share: float) -> None:
 )
 def test_deadline_passed(oldest_ms: int | None, now_ms: int, passed: bool) -> None:
     assert deadline_passed(oldest_ms, now_ms, 18.0, poll_s=1.0, startup_s=2.0) is passed
+
+
+@pytest.mark.parametrize(
+    ("in_flight", "completed", "waiting"),
+    [
+        (60.0, 130, 10.0),  # 40 more run and 50 completed since: 90 of the 100 started
+        (60.0, 200, 0.0),  # never below zero
+        (60.0, None, 60.0),  # no running total: at least the rise in flight started
+        (10.0, None, 100.0),  # in flight fell: none is known to have started
+    ],
+)
+def test_still_waiting(in_flight: float, completed: int | None, waiting: float) -> None:
+    """The last fresh reading saw 100 waiting and 20 running, 80 completed so far."""
+    state = SloState(fresh_backlog=100.0, fresh_in_flight=20.0, last_completed=80)
+    assert still_waiting(state, in_flight, completed) == waiting
 
 
 NOTHING = QueueStats()
