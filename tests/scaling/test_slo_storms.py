@@ -9,7 +9,12 @@ import pytest
 
 from workerplane.scaling.registry import build_scaler
 from workerplane.scaling.slo import SloScaler, SloState
-from workerplane.scaling.slo_plan import arrivals_fell_below, arrivals_rose_above, counted_arrivals
+from workerplane.scaling.slo_plan import (
+    arrivals_fell_below,
+    arrivals_rose_above,
+    counted_arrivals,
+    starting_not_needed,
+)
 from workerplane.scaling.types import GroupMetrics, QueueStats, SetSize, Strategy, WorkerCensus
 
 
@@ -150,3 +155,90 @@ def test_a_shrink_floor_never_grows_the_group(rate: float, size: int) -> None:
     stats = QueueStats(backlog_count=351, backlog_age_s=4.0, add_rate=rate, dispatch_rate=rate)
     _, dec = s.decide(st, GroupMetrics(stats, census(12, 48, 101), 35.0), 35.0)
     assert not isinstance(dec, SetSize) or dec.size == size
+
+
+# ------------------------------------------------------------ a storm's tail, at a 30 s SLO
+
+
+def storm_at_30s() -> tuple[SloScaler, SloState]:
+    """500 tasks landed by 33 s (the hint's last reading); one worker polls, 4 tasks run."""
+    s = slo(schedule_to_start_slo_ms=30_000)
+    state = replace(
+        s.initial_state(0.0), duration_s=2.0, load=80.0, slow_load=0.0, slots=4.0,
+        startup_ms=2000.0, reported_s=2.0, reported_n=500.0, arrival_rate=80.0,
+        arrival_sample=240.0, fresh_ms=33_000, fresh_backlog=500.0, fresh_in_flight=0.0,
+        backlog_est=500.0, tail_ms=33_000, last_ms=34_000, last_in_flight=4.0, last_completed=0,
+        last_stats=QueueStats(backlog_count=500, add_rate=80.0), recent=((34_000, 4.0),),
+    )  # fmt: skip
+    return s, state
+
+
+FRESH_493 = QueueStats(backlog_count=493, backlog_age_s=5.0, add_rate=100.0, dispatch_rate=2.0)
+
+
+def one_polling(asked: int) -> WorkerCensus:
+    return WorkerCensus(
+        running=asked, ready=1, in_flight=4, desired=asked, slots=4, tasks_completed=0
+    )
+
+
+def test_a_storm_s_aged_tail_is_planned_on_the_workers_asked_now() -> None:
+    """Fresh stats at 35 s count no arrival since 33 s (493 wait, 4 run, of 500): the storm has
+    stopped, its newest task is 2 s old already. The group is sized for it to start within the
+    target (18 workers), not held at 1 worker for a top-up a later cycle would ask once the
+    tail is older still (1 worker for 9 s, p95 31.9 s at a 30 s SLO). While arrivals go on,
+    the newest task is new: the size below the load is still allowed."""
+    s, state = storm_at_30s()
+    st, size, why = s.desired(state, GroupMetrics(FRESH_493, one_polling(1), 35.0), 35_000, 1)
+    assert st.count_fell and size == 18, why
+    going = replace(state, fresh_backlog=300.0)  # 197 more came since 33 s
+    st, size, why = s.desired(going, GroupMetrics(FRESH_493, one_polling(1), 35.0), 35_000, 1)
+    assert not st.count_fell and size == 1, why
+
+
+def test_starting_workers_a_fresh_count_does_not_need_go_at_once() -> None:
+    """At 34 s the surge carried past the storm's end estimated 933 waiting and asked for 25
+    workers; the fresh stats at 35 s count 493. The 24 still starting are not all needed: the
+    group goes to 17 now (without the scale-down window), the one polling keeps draining."""
+    s, state = storm_at_30s()
+    state = replace(state, size=25, last_up_ms=34_000, window=((34_000, 25),))
+    st, dec = s.decide(state, GroupMetrics(FRESH_493, one_polling(25), 35.0), 35.0)
+    assert isinstance(dec, SetSize) and dec.size == 17 and st.release_now
+
+
+@pytest.mark.parametrize(
+    ("planned", "current", "ready", "starting", "busy", "size"),
+    [
+        (17, 25, 1, 24, 1.0, 17),
+        (11, 13, 2, 11, 2.0, 13),  # 2 of 13: noise of the plan, not worth a relaunch
+        (5, 25, 10, 15, 12.0, 12),  # never below the workers the tasks in flight fill
+        (5, 25, 20, 5, 20.0, 25),  # those that poll stay
+    ],
+)
+def test_starting_not_needed(
+    planned: int, current: int, ready: int, starting: int, busy: float, size: int
+) -> None:
+    assert starting_not_needed(planned, current, ready, starting, busy) == size
+
+
+def test_a_fresh_count_of_no_arrivals_releases_a_storm_s_idle_workers() -> None:
+    """At 55 s the fresh stats count no arrival in the 5 s since the last (94 waited and 56
+    ran then; 134 completed, 16 run, none waits) where 18/s came before: the storm stopped, so
+    the idle workers go now, not after the scale-down window (14 workers held 4 s idle, then
+    let go one by one). At 1 task/s, 5 quiet seconds are noise: the window holds them."""
+    s, state = storm_at_30s()
+    state = replace(
+        state, load=35.0, slow_load=35.0, arrival_rate=18.0, arrival_sample=18.0,
+        fresh_ms=50_000, fresh_backlog=94.0, fresh_in_flight=56.0, backlog_est=0.0,
+        tail_ms=None, last_ms=54_000, last_in_flight=35.0, last_completed=900, size=14,
+        recent=((54_000, 35.0),), window=((53_000, 14), (54_000, 14)),
+        last_stats=QueueStats(backlog_count=94, add_rate=18.0),
+    )  # fmt: skip
+    stats = QueueStats(add_rate=5.0, dispatch_rate=15.0)
+    st, dec = s.decide(state, GroupMetrics(stats, census(14, 16, 1034), 55.0), 55.0)
+    assert st.count_fell and st.release_now
+    assert isinstance(dec, SetSize) and dec.size == 4  # the workers the tasks in flight fill
+    quiet = replace(state, arrival_rate=1.0, arrival_sample=1.0)
+    st, dec = s.decide(quiet, GroupMetrics(stats, census(14, 16, 1034), 55.0), 55.0)
+    assert not st.count_fell and not st.release_now
+    assert not isinstance(dec, SetSize) or dec.size == 14

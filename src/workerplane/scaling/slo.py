@@ -42,8 +42,9 @@ its relaunch is billed), never below ``floor(load / k)`` nor the workers the tas
 fill (``floor(in_flight / k)``: a retired busy worker saves nothing until its tasks end), and to
 the highest size asked for during the last ``scale_down_delay_ms`` (the learned startup). A
 worker-set provider retires the idlest workers and lets them finish, so scaling down never cancels
-work; the group never scales to zero while anything runs or waits. Until ``d`` is known, every
-waiting task is given its own slot.
+work; the group never scales to zero while anything runs or waits. Until ``d`` is known, the
+waiting tasks get a slot each for a share of them, and all of them once the oldest's target nears
+(:mod:`workerplane.scaling.slo_first`).
 
 Invoke strategy: ``StartWorkers(desired - running)`` when positive; idle workers exit by themselves.
 """
@@ -56,20 +57,17 @@ from dataclasses import replace
 from workerplane.scaling.latency import GroupFacts
 from workerplane.scaling.no_sync import to_ms
 from workerplane.scaling.slo_feedback import observe
+from workerplane.scaling.slo_first import first_sizing, rounded
 from workerplane.scaling.slo_floor import reachable_slo
 from workerplane.scaling.slo_model import (
-    DOWN_HYSTERESIS,
-    DRAIN_FRACTION,
     IDLE_RATE_EPSILON,
     LOAD_TAU_S,
-    MIN_DRAIN_DURATIONS,
     PEAK_WINDOW_MS,
     RATE_TAU_S,
     REPORTED_SHARE,
     REPORTED_TAU_S,
     RETIRE_GUARD_DURATIONS,
     RETIRE_GUARD_MIN_MS,
-    ROUNDING_SLACK,
     STEADY_TOLERANCE,
     SloDetails,
     SloState,
@@ -249,54 +247,24 @@ class SloScaler(QueuePlanner):
                 needs_poller,
             )
         k = state.slots or 1.0
-        dur = state.duration_s
-        assert state.load is not None
-        slo_s = d.schedule_to_start_slo_ms / 1000.0
-        target = wait_fraction(d, state) * slo_s
+        target = wait_fraction(d, state) * d.schedule_to_start_slo_ms / 1000.0
         capacity = (census.ready if census.ready is not None else census.running) * k
-        age = stats.backlog_age_s
-        if backlog == 0:
-            # Nothing waits: every arrival starts at once, so what runs IS the load.
-            # The average smooths noise; the recent peak cuts its lag when work falls away.
-            load = min(state.load, recent[0][1])
-            drain = 0.0
-            how = "no backlog"
-        else:
-            # Tasks wait: what runs is capped by capacity; the arrival rate may say more.
-            offered = stats.add_rate * dur if dur is not None else 0.0
-            load = max(state.load, in_flight, offered)
-            if not fresh:
-                # The server's cached copy of stats already acted on: these waiting tasks
-                # have been dispatched to the workers started for them since.
-                drain = 0.0
-                how = f"backlog {backlog} (cached stats, already handled)"
-            elif dur is None:
-                drain = float(backlog)
-                how = f"backlog {backlog}, task duration not learned yet: a slot each"
-            else:
-                # FIFO: the newest waiting task starts once the running capacity has worked
-                # through the tasks ahead of it.
-                wait = max(age, backlog * dur / capacity) if capacity > 0 else math.inf
-                if wait < target:
-                    drain = 0.0
-                    how = f"backlog {backlog} age {age:.1f}s, expected wait {wait:.1f}s: absorbed"
-                else:
-                    horizon = max(MIN_DRAIN_DURATIONS * dur, DRAIN_FRACTION * slo_s - age)
-                    drain = backlog * dur / horizon
-                    how = (
-                        f"backlog {backlog} age {age:.1f}s, expected wait {wait:.1f}s: drain "
-                        f"over {horizon:.1f}s (d={dur:.2f}s)"
-                    )
-        if in_flight == 0 and backlog == 0 and stats.add_rate <= IDLE_RATE_EPSILON:
-            load = 0.0
+        state, load, drain, how = first_sizing(
+            d,
+            state,
+            stats,
+            backlog=backlog,
+            in_flight=in_flight,
+            completed=census.tasks_completed,
+            fresh=fresh,
+            capacity=capacity,
+            target_s=target,
+            poll_s=self.poll_interval_s,
+            startup_s=self.scale_down_delay_ms(state) / 1000.0,
+            now_ms=now_ms,
+        )
         slots_needed = load + drain
-        # Round with hysteresis: grow only when short by more than ROUNDING_SLACK of a worker (a
-        # sliver of missing capacity is absorbed by the queue, and the backlog term reacts if it
-        # is not); shrink only when DOWN_HYSTERESIS of a worker would still be spare.
-        workers = slots_needed / k
-        up = max(0, math.ceil(workers - ROUNDING_SLACK))
-        down = math.ceil(workers + DOWN_HYSTERESIS - 1e-9) if workers > 0 else 0
-        raw = up if up > current else (down if down < current else current)
+        raw = rounded(slots_needed, k, current)
         if raw == 0 and (in_flight > 0 or backlog > 0 or needs_poller):
             raw = 1  # never scale to zero while anything runs or waits
         desired = min(max(raw, d.min_count), d.max_count)

@@ -30,6 +30,13 @@ LATE_MIN_FRACTION = 0.4
 #: estimate, and a size at the load whose queue never drains must be judged on its own capacity.
 KEEPS_UP_TOLERANCE = 0.1
 
+#: Tasks counted between two readings from which the newest waiting task may be that recent.
+ARRIVED_SOME = 0.5
+
+#: Starting workers a fresh plan no longer needs are let go while tasks wait only when at least
+#: this share of the group goes (one worker at least).
+CUT_MIN_SHARE = 0.25
+
 #: Time constant (s) of the arrival rate measured between fresh stats.
 ARRIVAL_TAU_S = 10.0
 
@@ -186,6 +193,11 @@ class SloState:
         release_now: scale down without the window: ski rental let the idle group go, or the
             counted starts say the arrivals have fallen and nothing waits.
         feedback: what the achieved schedule-to-start taught (:func:`wait_fraction`).
+        waiting_since_ms: before the duration is known, when the oldest waiting task arrived
+            (``None`` once nothing waits): :mod:`workerplane.scaling.slo_first`.
+        tail_ms: by when the newest waiting task had arrived: the last reading that counted
+            arrivals (``None`` when nothing waits). A storm's tail ages while it waits.
+        count_fell: the last count between fresh readings was far below the rate before it.
     """
 
     size: int | None = None
@@ -218,6 +230,9 @@ class SloState:
     idle_since_ms: int | None = None
     release_now: bool = False
     feedback: Feedback = field(default_factory=Feedback)
+    waiting_since_ms: int | None = None
+    tail_ms: int | None = None
+    count_fell: bool = False
 
 
 def wait_fraction(details: SloDetails, state: SloState) -> float:

@@ -13,6 +13,8 @@ from dataclasses import replace
 from workerplane.scaling.slo_model import (
     ARRIVAL_TAU_S,
     ARRIVALS_SIGMAS,
+    ARRIVED_SOME,
+    CUT_MIN_SHARE,
     DEFAULT_STARTUP_MS,
     DOWN_HORIZON,
     IDLE_RATE_EPSILON,
@@ -99,8 +101,17 @@ class QueuePlanner:
                 span_s = (now_ms - state.fresh_ms) / 1000.0
                 sample = max(0.0, came / span_s)
                 rose = rate is not None and arrivals_rose_above(rate, came, span_s)
+                dropped = rate is not None and arrivals_fell_below(rate, came, span_s)
                 rate = ewma(rate, sample, span_s, ARRIVAL_TAU_S)
-                state = replace(state, arrival_sample=sample, surge_rate=sample if rose else None)
+                state = replace(
+                    state,
+                    arrival_sample=sample,
+                    surge_rate=sample if rose else None,
+                    count_fell=dropped,
+                    tail_ms=now_ms if came >= ARRIVED_SOME else state.tail_ms,
+                )
+            else:
+                state = replace(state, tail_ms=now_ms)
             state = replace(
                 state, fresh_ms=now_ms, fresh_backlog=float(backlog), fresh_in_flight=in_flight
             )
@@ -125,6 +136,10 @@ class QueuePlanner:
                 floor_rate = min(rate, state.arrival_sample)
                 windows = counted_arrivals(state, fresh, started, done + in_flight, now_ms, dt_s)
                 fell = [a / span for a, span in windows if arrivals_fell_below(floor_rate, a, span)]
+                if state.count_fell:
+                    # The fresh count itself fell far below the rate: a storm that stopped
+                    # (counted as none, no window can fall below that).
+                    fell.append(state.arrival_sample)
                 if fell:
                     # The arrivals have fallen: what runs now is the load, not its average
                     # (which lags a storm's end by its time constant).
@@ -153,6 +168,13 @@ class QueuePlanner:
             # (Not projected ahead: how long a surge lasts is not known.)
             arriving = max(lam, state.surge_rate or 0.0)
             waiting = max(0.0, state.backlog_est + arriving * dt_s - started)
+        if waiting <= 0:
+            state = replace(state, tail_ms=None)
+        # A storm's tail: once the last fresh count fell far below the rate (the arrivals
+        # stopped), the newest waiting task came no later than the last reading that counted
+        # arrivals, and the queue ahead of it must drain within what is left of its target.
+        tail_ms = state.tail_ms if state.count_fell else None
+        tail_age = 0.0 if tail_ms is None else max(0.0, (now_ms - tail_ms) / 1000.0)
         startup_s = self.scale_down_delay_ms(state) / 1000.0
         horizon = self.poll_interval_s + startup_s
         since_up = math.inf if state.last_up_ms is None else (now_ms - state.last_up_ms) / 1000.0
@@ -175,7 +197,16 @@ class QueuePlanner:
             serving = n if n * k >= (1.0 - KEEPS_UP_TOLERANCE) * lam * dur else max(n, stable)
             if serving == 0:
                 return 0.0 if left <= 0 else math.inf
-            return left * dur / (serving * k)
+            newest = left * dur / (serving * k)
+            if tail_age <= 0 or tail_age + horizon >= target:
+                return newest
+            # The tail waits on the workers asked now, not on a top-up a later cycle would
+            # decide once it is older still (1 worker held for 500 waiting tasks for 9 s).
+            # Only while workers asked now can still start it within the target: past that,
+            # more of them no longer save it.
+            behind = max(0.0, waiting - slot_s / dur)
+            tail = tail_age + (horizon + behind * dur / (n * k) if behind > 0 else 0.0)
+            return max(newest, tail)
 
         floor = 1 if in_flight > 0 or waiting > 0 or needs_poller else 0
 
@@ -205,6 +236,7 @@ class QueuePlanner:
             # Shrink only once the queue is empty, and only to a size that holds it for a
             # startup longer (ski rental: a worker let go must stay gone as long as its
             # relaunch costs).
+            planned = raw
             raw = (
                 current
                 if waiting > 0
@@ -223,6 +255,13 @@ class QueuePlanner:
             # within a startup, and this one has gone (a storm's workers idled through the
             # window: 21 of them for 5 s after each scheduled storm).
             state = replace(state, release_now=arrivals_fell and waiting == 0)
+            cut = starting_not_needed(planned, current, ready, starting, in_flight / k)
+            if waiting > 0 and fresh and cut < current:
+                # Fresh stats count fewer waiting than the estimate the group grew on (a storm's
+                # rate carried past its end): the workers not polling yet that the plan does not
+                # need go now; those that poll keep draining the queue.
+                raw = cut
+                state = replace(state, release_now=True)
         desired = min(max(raw, d.min_count), d.max_count)
         state = replace(state, backlog_est=waiting)
         txt = (
@@ -314,3 +353,16 @@ def arrivals_rose_above(rate: float, arrived: float, span_s: float) -> bool:
     One task of a trickle is within the noise; a storm is not."""
     expected = rate * span_s
     return arrived > expected + ARRIVALS_SIGMAS * max(1.0, math.sqrt(expected))
+
+
+def starting_not_needed(
+    planned: int, current: int, ready: int, starting: int, busy_workers: float
+) -> int:
+    """The size once the starting workers that ``planned`` does not need are let go: never below
+    the workers that poll nor those the tasks in flight fill, and only when at least
+    ``CUT_MIN_SHARE`` of the group (one worker at least) goes, so that an estimate's noise does
+    not retire a worker the next cycle starts again."""
+    floor = max(planned, ready, math.floor(busy_workers), current - starting)
+    if current - floor < max(1.0, CUT_MIN_SHARE * current):
+        return current
+    return floor
