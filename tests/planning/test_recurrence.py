@@ -6,9 +6,10 @@ from typing import Any
 
 import numpy as np
 
+from tests.planning.test_periods import EVERY, TOLERANCE, storms_at
 from workerplane.planning.actions import GroupState
 from workerplane.planning.observe import Observation
-from workerplane.planning.periods import Surge, find_period
+from workerplane.planning.periods import find_period
 from workerplane.planning.plan import GroupIntent, plan_cycle
 from workerplane.planning.recurrence import INFERRED_ID, Recurrence
 from workerplane.planning.status import GroupStatus
@@ -16,21 +17,13 @@ from workerplane.planning.warmups import RunWork, UpcomingRun
 from workerplane.scaling.registry import build_scaler
 from workerplane.scaling.types import GroupMetrics, QueueStats, Strategy, WorkerCensus
 
-TOLERANCE = 1.0
-EVERY = 900.0
-
-
-def _surges(onsets: list[float], tasks: int | list[int] = 500) -> list[Surge]:
-    sizes = tasks if isinstance(tasks, list) else [tasks] * len(onsets)
-    return [Surge(t, n, 2.0, 2.0) for t, n in zip(onsets, sizes, strict=True)]
-
 
 def test_periodic_surges_give_a_period_and_the_next_run() -> None:
     onsets = [30.0, 930.0, 1830.0]
-    period = find_period(_surges(onsets), TOLERANCE, now=1900.0)
+    period = find_period(storms_at(onsets), TOLERANCE, now=1900.0)
     assert period is not None
     assert (period.period_s, period.anchor_at, period.misses) == (EVERY, 1830.0, 0)
-    runs = Recurrence(surges=tuple(_surges(onsets))).upcoming(1900.0, TOLERANCE)
+    runs = Recurrence(surges=tuple(storms_at(onsets))).upcoming(1900.0, TOLERANCE)
     assert [r.at for r in runs] == [2730.0]
     assert runs[0].schedule_id == INFERRED_ID
     assert runs[0].basis == "inferred: every 15m0s from 3 surges"
