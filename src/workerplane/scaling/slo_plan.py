@@ -255,8 +255,12 @@ class QueuePlanner:
             # within a startup, and this one has gone (a storm's workers idled through the
             # window: 21 of them for 5 s after each scheduled storm).
             state = replace(state, release_now=arrivals_fell and waiting == 0)
-            cut = starting_not_needed(planned, current, ready, starting, in_flight / k)
-            if waiting > 0 and fresh and cut < current:
+            cut = (
+                starting_not_needed(planned, current, ready, starting, in_flight / k)
+                if waiting > 0 and fresh
+                else current
+            )
+            if cut < current:
                 # Fresh stats count fewer waiting than the estimate the group grew on (a storm's
                 # rate carried past its end): the workers not polling yet that the plan does not
                 # need go now; those that poll keep draining the queue.
