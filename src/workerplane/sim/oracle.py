@@ -40,7 +40,10 @@ Both hold for every schedule, so the larger of the two per segment is still a lo
 report shows a policy's cost against both oracles.
 
 It is solved EXACTLY by dynamic programming over ``(r_t, q_t)`` with Pareto pruning (see
-:func:`_solve_segment`; the unit tests check it against scipy's MILP solver on small cases).
+:func:`_solve_segment`; the unit tests check it against the MILP on small cases). A segment whose
+fronts outgrow ``MAX_STATES`` (a storm of minute-long tasks: a hundred worker counts, each with
+thousands of backlogs) is handed to scipy's MILP solver (HiGHS) instead, which reports its proven
+bound, so memory stays bounded and the oracle stays a lower bound.
 Integrality of ``r_t`` is kept because it matters at low load: a single 2-second task still needs a
 whole worker and its startup. The trace is split at idle gaps longer than ``L + slo`` (in such a
 gap the optimum holds no worker: a worker idle across it costs more than its relaunch, for whole
@@ -55,6 +58,8 @@ from itertools import pairwise
 
 import numpy as np
 import numpy.typing as npt
+from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.sparse import lil_matrix
 
 from workerplane.sim.traces import Trace
 
@@ -138,7 +143,6 @@ def _solve_segment(
     window = np.convolve(demand, np.ones(k_bins), mode="full")[:n]
     lowest = np.zeros(n, dtype=np.int64) if floor is None else floor
     r_max = max(math.ceil((float(window.max()) + 1e-9) / cap) + 1, int(lowest.max(initial=0)))
-    choices = np.arange(r_max + 1)
     # Current states.
     s_r = np.zeros(1, dtype=np.int64)
     s_q = np.zeros(1)
@@ -146,30 +150,31 @@ def _solve_segment(
     parents: list[npt.NDArray[np.int64]] = []
     rs: list[npt.NDArray[np.int64]] = []
     for t in range(n):
-        # Every state times every choice of r for this bin.
-        # More workers than both the previous count and what clears all waiting work are never
-        # better: launching the extra ones later costs the same and saves their idle time.
+        # Each state may choose any r in [least, most] for this bin. Fewer than ``least`` would
+        # leave work past its deadline. More workers than both the previous count and what clears
+        # all waiting work are never better: launching the extra ones later costs the same and
+        # saves their idle time.
         need = np.ceil((s_q + demand[t]) / cap - 1e-12).astype(np.int64)
-        upper = np.maximum(np.maximum(s_r, need), lowest[t])
-        top = min(int(upper.max()), r_max)
-        r_new = np.repeat(choices[None, : top + 1], len(s_r), axis=0).ravel()
-        par = np.repeat(np.arange(len(s_r)), top + 1)
-        q = np.maximum(0.0, s_q[par] + demand[t] - cap * r_new)
-        ok = (q <= window[t] + 1e-9) & (r_new <= upper[par]) & (r_new >= lowest[t])
-        cost = s_c[par] + dt * r_new + startup_s * np.maximum(0, r_new - s_r[par])
-        r_new, par, q, cost = r_new[ok], par[ok], q[ok], cost[ok]
-        # Pareto front per r: sort by (r, cost, q) and keep states whose q beats all cheaper ones.
-        order = np.lexsort((q, cost, r_new))
-        r_new, par, q, cost = r_new[order], par[order], q[order], cost[order]
-        keep = np.zeros(len(r_new), dtype=bool)
-        starts = np.flatnonzero(np.concatenate([[True], r_new[1:] != r_new[:-1]]))
-        bounds = np.append(starts, len(r_new))
-        for a, b in pairwise(bounds):
-            qs = q[a:b]
-            prev_min = np.minimum.accumulate(np.concatenate([[np.inf], qs[:-1]]))
-            keep[a:b] = qs < prev_min - q_step
-        s_r, s_q, s_c = r_new[keep], q[keep], cost[keep]
-        parents.append(par[keep])
+        most = np.minimum(np.maximum(np.maximum(s_r, need), lowest[t]), r_max)
+        late = np.ceil((s_q + demand[t] - window[t] - 1e-9) / cap - 1e-12).astype(np.int64)
+        least = np.maximum(late, lowest[t])
+        front = _EMPTY_FRONT
+        for block in _blocks(np.maximum(most - least + 1, 0)):
+            reached = _successors(
+                s_r, s_q, s_c, least, most, block, demand[t], cap, dt, startup_s, window[t]
+            )
+            front = _pareto_fronts(
+                np.concatenate([front[0], reached[0]]),
+                np.concatenate([front[1], reached[1]]),
+                np.concatenate([front[2], reached[2]]),
+                np.concatenate([front[3], reached[3]]),
+                q_step,
+            )
+            if len(front[0]) > MAX_STATES:
+                raise _FrontsTooLarge
+        r_new, par, q, cost = front
+        s_r, s_q, s_c = r_new, q, cost
+        parents.append(par)
         rs.append(s_r)
     # The segment must end with everything served.
     done = np.flatnonzero(s_q <= 1e-9)
@@ -182,6 +187,149 @@ def _solve_segment(
         idx = int(parents[t][idx])
     launches = float(np.sum(np.maximum(np.diff(np.concatenate([[0.0], plan])), 0.0)))
     return plan, total, launches
+
+
+#: The most (state, choice) pairs one bin expands at once; larger bins are expanded in blocks of
+#: states so that memory stays bounded (a storm of minute-long tasks has fronts of thousands of
+#: states, each with hundreds of choices).
+MAX_PAIRS = 1 << 20
+
+
+#: The most states one bin's fronts may hold. Beyond it (storms of minute-long tasks: a hundred
+#: worker counts, each with a front of thousands of backlogs) the segment is handed to a MILP
+#: solver instead, whose proven bound stays a lower bound.
+MAX_STATES = 20_000
+
+#: Seconds the MILP solver may spend on one segment before its proven bound is taken.
+MILP_TIME_LIMIT_S = 60.0
+
+_EMPTY_FRONT: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], FloatArray, FloatArray] = (
+    np.zeros(0, dtype=np.int64),
+    np.zeros(0, dtype=np.int64),
+    np.zeros(0),
+    np.zeros(0),
+)
+
+
+class _FrontsTooLarge(Exception):
+    """The dynamic program's fronts outgrew ``MAX_STATES``."""
+
+
+def _solve_segment_milp(
+    demand: FloatArray,
+    slots: int,
+    dt: float,
+    startup_s: float,
+    k_bins: int,
+    floor: npt.NDArray[np.int64] | None = None,
+) -> tuple[FloatArray, float, float]:
+    """The same program as :func:`_solve_segment`, given to HiGHS. Returns (r, bound, launches).
+
+    The cost returned is the solver's proven lower bound (the optimum when it finishes within
+    ``MILP_TIME_LIMIT_S``), so the oracle stays a lower bound either way; the plan is the best
+    schedule it found.
+    """
+    n = len(demand)
+    r_at, launch_at, served_at, backlog_at = 0, n, 2 * n, 3 * n
+    rows = lil_matrix((3 * n, 4 * n))
+    lower = np.zeros(3 * n)
+    upper = np.zeros(3 * n)
+    for t in range(n):
+        capacity, balance, launches = 3 * t, 3 * t + 1, 3 * t + 2
+        # served_t <= slots * dt * r_t
+        rows[capacity, served_at + t], rows[capacity, r_at + t] = 1, -slots * dt
+        lower[capacity] = -np.inf
+        # q_t = q_{t-1} + D_t - served_t
+        rows[balance, backlog_at + t], rows[balance, served_at + t] = 1, 1
+        if t:
+            rows[balance, backlog_at + t - 1] = -1
+        lower[balance] = upper[balance] = demand[t]
+        # l_t >= r_t - r_{t-1}
+        rows[launches, launch_at + t], rows[launches, r_at + t] = 1, -1
+        if t:
+            rows[launches, r_at + t - 1] = 1
+        upper[launches] = np.inf
+    cost = np.zeros(4 * n)
+    cost[r_at:launch_at] = dt
+    cost[launch_at:served_at] = startup_s
+    least = np.zeros(4 * n)
+    if floor is not None:
+        least[r_at:launch_at] = floor
+    most = np.full(4 * n, np.inf)
+    most[backlog_at:] = np.convolve(demand, np.ones(k_bins), mode="full")[:n]
+    most[-1] = 0.0  # the segment ends with everything served
+    integrality = np.zeros(4 * n)
+    integrality[r_at:launch_at] = 1
+    result = milp(
+        cost,
+        constraints=LinearConstraint(rows.tocsr(), lower, upper),
+        integrality=integrality,
+        bounds=Bounds(least, most),
+        options={"time_limit": MILP_TIME_LIMIT_S},
+    )
+    bound = getattr(result, "mip_dual_bound", None)
+    if result.x is None or bound is None:
+        raise RuntimeError(f"the oracle's MILP found no schedule: {result.message}")
+    plan = np.round(result.x[r_at:launch_at])
+    launched = float(np.sum(np.maximum(np.diff(np.concatenate([[0.0], plan])), 0.0)))
+    return plan, min(float(bound), float(result.fun)), launched
+
+
+def _blocks(choices: npt.NDArray[np.int64]) -> list[npt.NDArray[np.int64]]:
+    """Split the states into consecutive blocks of at most ``MAX_PAIRS`` (state, choice) pairs."""
+    ends = np.cumsum(choices)
+    blocks: list[npt.NDArray[np.int64]] = []
+    first = 0
+    while first < len(choices):
+        base = ends[first - 1] if first else 0
+        last = int(np.searchsorted(ends, base + MAX_PAIRS, side="right"))
+        last = max(last, first + 1)
+        blocks.append(np.arange(first, last, dtype=np.int64))
+        first = last
+    return blocks
+
+
+def _successors(
+    s_r: npt.NDArray[np.int64],
+    s_q: FloatArray,
+    s_c: FloatArray,
+    least: npt.NDArray[np.int64],
+    most: npt.NDArray[np.int64],
+    block: npt.NDArray[np.int64],
+    demand: float,
+    cap: float,
+    dt: float,
+    startup_s: float,
+    window: float,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], FloatArray, FloatArray]:
+    """Every feasible (r, parent, backlog, cost) reached from the states in ``block``."""
+    counts = np.maximum(most[block] - least[block] + 1, 0)
+    par = np.repeat(block, counts)
+    offsets = np.repeat(np.cumsum(counts) - counts, counts)
+    r_new = least[par] + np.arange(len(par)) - offsets
+    q = np.maximum(0.0, s_q[par] + demand - cap * r_new)
+    cost = s_c[par] + dt * r_new + startup_s * np.maximum(0, r_new - s_r[par])
+    ok = q <= window + 1e-9
+    return r_new[ok], par[ok], q[ok], cost[ok]
+
+
+def _pareto_fronts(
+    r_new: npt.NDArray[np.int64],
+    par: npt.NDArray[np.int64],
+    q: FloatArray,
+    cost: FloatArray,
+    q_step: float,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], FloatArray, FloatArray]:
+    """Per ``r``, the states whose backlog is at least ``q_step`` below every cheaper state's."""
+    order = np.lexsort((q, cost, r_new))
+    r_new, par, q, cost = r_new[order], par[order], q[order], cost[order]
+    keep = np.zeros(len(r_new), dtype=bool)
+    starts = np.flatnonzero(np.concatenate([[True], r_new[1:] != r_new[:-1]]))
+    for a, b in pairwise(np.append(starts, len(r_new))):
+        qs = q[a:b]
+        prev_min = np.minimum.accumulate(np.concatenate([[np.inf], qs[:-1]]))
+        keep[a:b] = qs < prev_min - q_step
+    return r_new[keep], par[keep], q[keep], cost[keep]
 
 
 def oracle(
@@ -251,9 +399,14 @@ def _oracle(
         for s, e in zip(starts, ends, strict=True):
             seg_end = min(n_bins, e + k_bins + 1)
             seg_floor = None if floor is None else floor[s:seg_end]
-            r, ws, ln = _solve_segment(
-                demand[s:seg_end], slots, dt, startup_s, k_bins, q_step, seg_floor
-            )
+            try:
+                r, ws, ln = _solve_segment(
+                    demand[s:seg_end], slots, dt, startup_s, k_bins, q_step, seg_floor
+                )
+            except _FrontsTooLarge:
+                r, ws, ln = _solve_segment_milp(
+                    demand[s:seg_end], slots, dt, startup_s, k_bins, seg_floor
+                )
             if whole_tasks:
                 mine = (trace.arrivals >= s * dt) & (trace.arrivals < seg_end * dt)
                 ws = max(ws, float(trace.durations[mine].max(initial=0.0)) + startup_s)
