@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,9 @@ from workerplane.security.tokens import generate_token
 from workerplane.temporal.devserver import free_port
 
 pytestmark = pytest.mark.integration
+
+#: How often the controller's telemetry writes its buffered samples.
+FLUSH_INTERVAL_S = 2.0
 
 
 @contextlib.asynccontextmanager
@@ -52,6 +56,26 @@ def _kept_all(before: list[Any], after: list[Any]) -> bool:
     """
     remaining = iter(after)
     return all(any(item == later for later in remaining) for item in before)
+
+
+async def _settled(
+    client: httpx.AsyncClient, path: str, params: dict[str, Any], timeout_s: float = 60
+) -> Any:
+    """The metrics of a closed window once every sample stamped inside it has been written.
+
+    The telemetry buffers samples and flushes them every 2 s, so the window's last bucket
+    may still grow (and its maxima and means change) for a flush interval after ``until``.
+    Two reads a flush interval apart that agree mean the window is complete.
+    """
+    deadline = time.monotonic() + timeout_s
+    before = (await client.get(path, params=params)).json()
+    while True:
+        await asyncio.sleep(FLUSH_INTERVAL_S + 0.5)
+        after = (await client.get(path, params=params)).json()
+        if after == before:
+            return after
+        assert time.monotonic() < deadline, f"{path} still changing: {after}"
+        before = after
 
 
 def _rose_and_fell(response: httpx.Response) -> bool:
@@ -106,13 +130,14 @@ async def test_a_burst_is_charted_and_logged_and_survives_a_restart(
 
         # Back to zero after the scaler's idle cooldown: the chart shows the rise and the fall.
         metrics_path = f"/v1/endpoints/{name}/metrics?since=30m"
-        metrics = (await _wait(c, metrics_path, _rose_and_fell, 120)).json()
+        charted = (await _wait(c, metrics_path, _rose_and_fell, 120)).json()
+        window = {"since": charted["since"], "until": charted["until"]}
+        metrics = await _settled(c, f"/v1/endpoints/{name}/metrics", window)
         assert (metrics["deployment"], metrics["build_id"], metrics["group"]) == (
             name,
             "default",
             "workers",
         )
-        window = {"since": metrics["since"], "until": metrics["until"]}
         kinds = [a["kind"] for a in metrics["actions"]]
         assert "scale_up" in kinds and "scale_down" in kinds
         # Each of the 12 activities' schedule-to-start, as its worker measured it.

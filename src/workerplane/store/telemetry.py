@@ -182,6 +182,7 @@ class TelemetryStore:
         c = rows.c
         query = (
             select(
+                c.bucket,
                 func.min(c.at),
                 func.max(c.backlog),
                 func.max(c.backlog_age_s),
@@ -213,7 +214,12 @@ class TelemetryStore:
             .order_by(TelemetrySample.at)
         )
         with self._db.read_session() as s:
-            samples = [_bucket_sample(version_key, group_id, row) for row in s.execute(query)]
+            # Keyed by the database's own bucket index: recomputing it here from the bucket's
+            # first time could round the other way at a bucket's edge.
+            samples = {
+                int(row[0]): _bucket_sample(version_key, group_id, row[1:])
+                for row in s.execute(query)
+            }
             points = [
                 ActionPoint(at, ActionMarker(ActionKind(kind or ""), size or 0, reason or ""))
                 for at, kind, size, reason in s.execute(actions)
@@ -222,11 +228,11 @@ class TelemetryStore:
             for index, wire in s.execute(measured):
                 sketch = _sketch(wire or "{}")
                 by_bucket[int(index)] = by_bucket.get(int(index), LatencySketch()).merge(sketch)
-        samples = [replace(x, waited=by_bucket.get(int((x.at - since) // step))) for x in samples]
+        charted = [replace(x, waited=by_bucket.get(index)) for index, x in samples.items()]
         waited = LatencySketch()
         for sketch in by_bucket.values():
             waited = waited.merge(sketch)
-        return Series(step_s=step, samples=samples, actions=points[::-1], waited=waited)
+        return Series(step_s=step, samples=charted, actions=points[::-1], waited=waited)
 
     def events(
         self, since: float, until: float, limit: int, where: EventFilter | None = None
