@@ -78,6 +78,13 @@ DOWN_HYSTERESIS = 0.25
 #: worker retired while it holds a long task keeps billing, its free slots idle, until it ends).
 DOWN_HORIZON = 3.0
 
+#: A group one worker above a stationary load lets that worker go while tasks wait, if the
+#: smaller group keeps the newest waiting task within this share of the target wait.
+STANDING_QUEUE_SHARE = 0.5
+
+#: ... and only while the mean task takes at most this many worker startups.
+STANDING_QUEUE_TASK_STARTUPS = 1.5
+
 #: The server's default stats cache (``matching.TaskQueueInfoByBuildIdTTL``): how late a task on
 #: an idle queue may show in the stats.
 STATS_CACHE_MS = 5_000

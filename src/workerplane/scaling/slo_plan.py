@@ -22,6 +22,8 @@ from workerplane.scaling.slo_model import (
     LATE_MIN_FRACTION,
     MAX_DELAY_MS,
     MIN_DELAY_MS,
+    STANDING_QUEUE_SHARE,
+    STANDING_QUEUE_TASK_STARTUPS,
     STATS_CACHE_MS,
     SloDetails,
     SloState,
@@ -237,11 +239,20 @@ class QueuePlanner:
             # startup longer (ski rental: a worker let go must stay gone as long as its
             # relaunch costs).
             planned = raw
-            raw = (
-                current
-                if waiting > 0
-                else min(current, smallest(horizon + DOWN_HORIZON * startup_s))
+            # A queue that stands at a stationary load is not drained to empty first: a group
+            # one worker above the load drains it, shrinks back to the load, lets it grow and
+            # grows again (steady at a 30 s SLO: 5 -> 7 -> 6 -> 5, dearer than the fixed size).
+            # Its spare worker goes while the queue stays short, busy or not: its tasks are
+            # short, and it takes no new one.
+            standing = (
+                waiting > 0
+                and standing_queue_spare(current, load / k, dur, startup_s)
+                and wait(current - 1) <= STANDING_QUEUE_SHARE * target
             )
+            if waiting <= 0:
+                raw = min(current, smallest(horizon + DOWN_HORIZON * startup_s))
+            else:
+                raw = current - 1 if standing else current
             # Never below what the load fills: only the fractional worker is duty-cycled. Nor
             # below the workers the tasks in flight fill: a retired worker whose slots are all
             # busy saves nothing until its tasks end (and a group whose tasks still pour in, its
@@ -249,7 +260,8 @@ class QueuePlanner:
             # is a floor of the shrink, never a growth: the wait says fewer workers serve the
             # queue in time, and a storm's rate, counted as it ended, grew its warmed group
             # mid-run (12 -> 18 workers for a scheduled storm at a 30 s SLO).
-            raw = max(raw, min(current, math.floor(load / k)), math.floor(in_flight / k))
+            busy_workers = 0 if standing else math.floor(in_flight / k)
+            raw = max(raw, min(current, math.floor(load / k)), busy_workers)
             # Once the counted starts say the arrivals have fallen and nothing waits, the idle
             # workers go now: the scale-down window guards against a load that comes back
             # within a startup, and this one has gone (a storm's workers idled through the
@@ -357,6 +369,16 @@ def arrivals_rose_above(rate: float, arrived: float, span_s: float) -> bool:
     One task of a trickle is within the noise; a storm is not."""
     expected = rate * span_s
     return arrived > expected + ARRIVALS_SIGMAS * max(1.0, math.sqrt(expected))
+
+
+def standing_queue_spare(current: int, load_workers: float, dur_s: float, startup_s: float) -> bool:
+    """Whether a group of ``current`` workers has one worker more than the load needs (and no
+    more), whose tasks are short enough that letting it go with tasks still waiting saves its
+    cost: a worker retired while it holds a task longer than ``STANDING_QUEUE_TASK_STARTUPS``
+    startups keeps billing until the task ends, and a queue behind a group further above the
+    load drains soon anyway."""
+    spare = current - load_workers
+    return 1.0 <= spare < 2.0 and dur_s <= STANDING_QUEUE_TASK_STARTUPS * startup_s
 
 
 def starting_not_needed(

@@ -1,0 +1,95 @@
+"""The ``slo`` scaler at a stationary load whose queue stands (long SLOs): a group one worker
+above the load lets that worker go while the queue is short, instead of draining it to empty,
+shrinking below the load and growing again (tables on hand-made observations; scalers are
+pure)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from workerplane.scaling.registry import build_scaler
+from workerplane.scaling.slo import SloScaler, SloState
+from workerplane.scaling.slo_plan import standing_queue_spare
+from workerplane.scaling.types import GroupMetrics, QueueStats, Strategy, WorkerCensus
+
+
+@pytest.mark.parametrize(
+    ("current", "load_workers", "dur_s", "spare"),
+    [
+        (7, 6.0, 2.0, True),  # one worker above a whole-number load
+        (7, 5.8, 2.0, True),
+        (7, 6.1, 2.0, False),  # the smaller group would not keep up
+        (8, 6.0, 2.0, False),  # two above: the queue drains soon anyway
+        (7, 6.0, 20.0, False),  # a retired worker's 20 s tasks would bill on, serving nothing
+    ],
+)
+def test_standing_queue_spare(current: int, load_workers: float, dur_s: float, spare: bool) -> None:
+    assert standing_queue_spare(current, load_workers, dur_s, startup_s=2.0) is spare
+
+
+def steady_at_30s(duration_s: float = 2.0, workers: int = 7) -> tuple[SloScaler, SloState]:
+    """12 tasks/s of ``duration_s`` tasks on 4-slot workers, every slot busy, at a 30 s SLO."""
+    s = build_scaler(
+        "slo",
+        {"max_count": 100, "schedule_to_start_slo_ms": 30_000, "feedback": False},
+        Strategy.WORKER_SET,
+    )
+    assert isinstance(s, SloScaler)
+    load = 12.0 * duration_s
+    state = replace(
+        s.initial_state(0.0), duration_s=duration_s, load=load, slow_load=load, slots=4.0,
+        startup_ms=2000.0, reported_s=duration_s, reported_n=5000.0, arrival_rate=12.0,
+        arrival_sample=12.0, fresh_ms=999_000, fresh_backlog=60.0, fresh_in_flight=4.0 * workers,
+        backlog_est=60.0, last_ms=999_000, last_in_flight=4.0 * workers, last_completed=100_000,
+        size=workers, recent=((999_000, 4.0 * workers),),
+        last_stats=QueueStats(backlog_count=60, add_rate=12.0, dispatch_rate=12.0),
+    )  # fmt: skip
+    return s, state
+
+
+def busy(workers: int, completed: int) -> WorkerCensus:
+    return WorkerCensus(
+        running=workers, ready=workers, in_flight=4 * workers, desired=workers, slots=4,
+        tasks_completed=completed,
+    )  # fmt: skip
+
+
+def observe(s: SloScaler, state: SloState, waiting: int, workers: int) -> tuple[int, str]:
+    """Fresh stats one second on: ``waiting`` tasks queued, 12 more completed."""
+    stats = QueueStats(backlog_count=waiting, backlog_age_s=3.0, add_rate=12.0, dispatch_rate=12.0)
+    metrics = GroupMetrics(stats, busy(workers, 100_012), 1000.0)
+    _, size, why = s.desired(state, metrics, 1_000_000, workers)
+    return size, why
+
+
+def test_the_spare_worker_goes_while_a_short_queue_stands() -> None:
+    """Seven workers for a load of six, 60 tasks waiting: six workers start the newest within
+    10 s, under half the 18 s target. Waiting for the queue to empty first would let the group
+    shrink to five once the load average dips below six, and the queue it grows then costs a
+    seventh worker again (5 -> 7 -> 6 -> 5: dearer than six fixed workers)."""
+    s, state = steady_at_30s()
+    size, why = observe(s, state, waiting=60, workers=7)
+    assert size == 6, why
+
+
+def test_a_long_queue_is_drained_first() -> None:
+    """300 waiting: six workers would start the newest in about 25 s, past half the target."""
+    s, state = steady_at_30s()
+    size, why = observe(s, state, waiting=300, workers=7)
+    assert size == 7, why
+
+
+def test_a_group_two_workers_above_the_load_drains_its_queue_first() -> None:
+    s, state = steady_at_30s(workers=8)
+    size, why = observe(s, state, waiting=60, workers=8)
+    assert size == 8, why
+
+
+def test_workers_holding_long_tasks_are_not_retired_while_the_queue_stands() -> None:
+    """20 s tasks (10 startups): a worker retired now bills until its tasks end, its slots idle,
+    and saves nothing in the meantime (bimodal loads: 3 % dearer at a 30 s SLO)."""
+    s, state = steady_at_30s(duration_s=20.0, workers=61)
+    size, why = observe(s, state, waiting=60, workers=61)
+    assert size == 61, why
