@@ -256,7 +256,8 @@ def fanouts(
     dur = duration or Distribution.lognormal(5.0, 0.6)
     starts = _poisson_times(rng, 1.0 / mean_gap_s, 20.0, horizon_s - spread_s)
     parts = [np.sort(rng.uniform(s, s + spread_s, int(rng.integers(*sizes)))) for s in starts]
-    arr = np.concatenate(parts) if parts else np.empty(0)
+    # Two fan-outs less than ``spread_s`` apart overlap: their tasks interleave.
+    arr = np.sort(np.concatenate(parts)) if parts else np.empty(0)
     return Trace(
         "fanouts",
         arr,
