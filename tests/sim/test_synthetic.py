@@ -44,7 +44,7 @@ def test_shapes_differ_as_described() -> None:
 
 
 def test_fan_outs_that_overlap_interleave_their_tasks() -> None:
-    """Seed 28 draws two fan-outs less than their 3 s spread apart: the trace is still sorted
+    """Seed 24 draws two fan-outs less than their 3 s spread apart: the trace is still sorted
     (the simulator refuses one that is not)."""
-    trace = fanouts(seed=28)
+    trace = fanouts(seed=24)
     assert np.all(np.diff(trace.arrivals) >= 0)
