@@ -80,6 +80,7 @@ class FakeProvider(Provider):
         self.strategy = strategy
         self.running = running
         self.in_flight = 0
+        self.slots: int | None = None
         self.fail = fail
         self.calls: list[tuple[str, int]] = []
 
@@ -87,7 +88,9 @@ class FakeProvider(Provider):
         return ProviderCheck(ok=True)
 
     async def census(self) -> WorkerCensus:
-        return WorkerCensus(running=self.running, ready=self.running, in_flight=self.in_flight)
+        return WorkerCensus(
+            running=self.running, ready=self.running, in_flight=self.in_flight, slots=self.slots
+        )
 
     async def invoke(self, count: int) -> int:
         self.calls.append(("invoke", count))
@@ -438,18 +441,25 @@ async def test_observers_hear_every_cycle_and_a_failing_one_is_skipped(tmp_path:
         ("at zero, the hint cannot be read: the cached stats decide", 0, 0, None, 1, 0),
         ("the cached stats already show the backlog: no extra read", 0, 3, {"ACTIVITY": 9}, 0, 3),
         ("a worker polls and takes new tasks itself: no extra read", 1, 0, {"ACTIVITY": 1}, 0, 0),
+        ("every slot of the polling worker is busy: read", (1, 4), 0, {"ACTIVITY": 6}, 1, 6),
+        ("... even with a (stale) backlog cached", (1, 4), 3, {"ACTIVITY": 6}, 1, 6),
+        ("a slot is free: no extra read", (1, 3), 0, {"ACTIVITY": 6}, 0, 0),
     ],
 )
-async def test_a_group_at_zero_reads_the_fresh_backlog(
+async def test_a_group_reads_the_fresh_backlog_when_no_slot_is_free(
     case: str,
-    running: int,
+    running: int | tuple[int, int],
     cached: int,
     fresh: dict[str, int] | None,
     reads: int,
     seen_backlog: int,
 ) -> None:
+    """``running`` is a worker count, or ``(workers, tasks in flight)`` of 4-slot workers."""
     scaler = Scripted([])
-    group = runtime(FakeProvider(SET, running=running), scaler)
+    provider = FakeProvider(SET, running=running if isinstance(running, int) else running[0])
+    if isinstance(running, tuple):
+        provider.in_flight, provider.slots = running[1], 4
+    group = runtime(provider, scaler)
     metrics = FakeMetrics(cached, fresh)
     status = await cycles(group, metrics)
     assert metrics.fresh_reads == reads, case

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from workerplane.planning.observe import Observation
+from workerplane.planning.observe import Observation, needs_fresh_backlog
 from workerplane.scaling.types import GroupMetrics, QueueStats, WorkerCensus
 
 CENSUS = WorkerCensus(running=0, ready=0)
@@ -56,3 +56,46 @@ def test_metrics_without_per_type_stats_take_the_summed_hint() -> None:
     observation = Observation(census=CENSUS, metrics=metrics, fresh_backlog={"A": 2, "B": 2})
     raised = observation.with_fresh_backlog().metrics
     assert raised is not None and raised.stats.backlog_count == 4
+
+
+@pytest.mark.parametrize(
+    ("cached", "fresh", "current"),
+    [
+        ({"ACTIVITY": 5}, {"ACTIVITY": 7}, True),  # the hint's backlog: now
+        ({"ACTIVITY": 5}, {"ACTIVITY": 5}, True),
+        ({"ACTIVITY": 5}, {"ACTIVITY": 2}, False),  # the cached copy's, as old as it is
+        ({"WORKFLOW": 1, "ACTIVITY": 5}, {"ACTIVITY": 6}, True),  # the types the hint read
+        ({"WORKFLOW": 4, "ACTIVITY": 5}, {"WORKFLOW": 0, "ACTIVITY": 6}, False),
+    ],
+)
+def test_a_backlog_is_marked_current_when_it_is_the_hint_s(
+    cached: dict[str, int], fresh: dict[str, int], current: bool
+) -> None:
+    observation = observed(cached, fresh)
+    assert observation.metrics is not None and not observation.metrics.backlog_read_now
+    metrics = observation.with_fresh_backlog().metrics
+    assert metrics is not None and metrics.backlog_read_now is current
+
+
+IDLE = {"ACTIVITY": QueueStats()}
+CACHED = {"ACTIVITY": QueueStats(backlog_count=3)}
+
+
+@pytest.mark.parametrize(
+    ("by_type", "census", "read"),
+    [
+        (IDLE, WorkerCensus(running=0, ready=0), True),  # a cold group: the cache hides tasks
+        (CACHED, WorkerCensus(running=0, ready=0), False),  # ... unless it shows them already
+        (IDLE, WorkerCensus(running=2, ready=0), True),  # starting workers do not poll yet
+        (IDLE, WorkerCensus(running=2, ready=2, in_flight=7, slots=4), False),  # a slot is free
+        (IDLE, WorkerCensus(running=2, ready=2, in_flight=8, slots=4), True),  # none is
+        (CACHED, WorkerCensus(running=2, ready=2, in_flight=8, slots=4), True),  # stale backlog
+        (IDLE, WorkerCensus(running=3, ready=2, in_flight=8, slots=4), True),  # one starting
+        (IDLE, WorkerCensus(running=2, ready=2, in_flight=8), False),  # slots not reported
+        (IDLE, WorkerCensus(running=2, ready=None, in_flight=8, slots=4), True),  # running polls
+    ],
+)
+def test_the_hint_is_read_when_no_slot_is_free_to_take_a_new_task(
+    by_type: dict[str, QueueStats], census: WorkerCensus, read: bool
+) -> None:
+    assert needs_fresh_backlog(by_type, census) is read

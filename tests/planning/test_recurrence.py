@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -81,7 +82,11 @@ def _intent(prewarm: dict[str, Any]) -> GroupIntent:
 def _run(intent: GroupIntent, readings: list[Observation]) -> tuple[GroupState, GroupStatus]:
     state = GroupState(scaler_state=intent.scaler.initial_state(0.0))
     status = None
-    for observed in readings:
+    for reading in readings:
+        # The provider reports the size last asked for (its workers never start here).
+        census = dataclasses.replace(reading.census, desired=state.held_size or 0)
+        metrics = reading.metrics and dataclasses.replace(reading.metrics, workers=census)
+        observed = dataclasses.replace(reading, census=census, metrics=metrics)
         plan, status = plan_cycle(observed, intent, state, now=observed.wall_time)
         state = plan.state
     assert status is not None

@@ -242,3 +242,26 @@ def test_a_fresh_count_of_no_arrivals_releases_a_storm_s_idle_workers() -> None:
     st, dec = s.decide(quiet, GroupMetrics(stats, census(14, 16, 1034), 55.0), 55.0)
     assert not st.count_fell and not st.release_now
     assert not isinstance(dec, SetSize) or dec.size == 14
+
+
+def test_a_lower_backlog_read_uncached_is_current_not_a_cached_copy() -> None:
+    """34 busy workers mid-storm; the last reading (the hint) saw 281 waiting, this one sees 100
+    with the same cached rates. Read uncached, 100 is what waits: not the cached copy that a
+    hint no longer read leaves behind, from which the estimate would carry the storm's rate on
+    (281 -> 450 -> 615 estimated while the storm had ended)."""
+    s = slo()
+    cached = QueueStats(backlog_count=281, backlog_age_s=1.0, add_rate=50.0, dispatch_rate=40.0)
+    state = replace(
+        s.initial_state(0.0), duration_s=1.9, load=136.0, slow_load=136.0, slots=4.0,
+        startup_ms=2000.0, reported_s=1.9, reported_n=500.0, arrival_rate=200.0,
+        arrival_sample=250.0, surge_rate=250.0, fresh_ms=932_000, fresh_backlog=281.0,
+        fresh_in_flight=136.0, backlog_est=281.0, last_ms=932_000, last_in_flight=136.0,
+        last_completed=40, last_stats=cached, recent=((932_000, 136.0),), size=34,
+    )  # fmt: skip
+    now = replace(cached, backlog_count=100)
+    read = GroupMetrics(now, census(34, 136, 110), 933.0, backlog_read_now=True)
+    st, _, _ = s.desired(state, read, 933_000, 34)
+    assert st.backlog_est == 100.0
+    copy = GroupMetrics(now, census(34, 136, 110), 933.0)
+    st, _, _ = s.desired(state, copy, 933_000, 34)
+    assert st.backlog_est > 281.0

@@ -212,7 +212,8 @@ class SloScaler(QueuePlanner):
         d = self.details
         census = metrics.workers
         stats, needs_poller = sizing_stats(metrics)
-        fresh = is_fresh(stats, state.last_stats)
+        # A backlog read uncached this cycle is current, lower than the last one or not.
+        fresh = metrics.backlog_read_now or is_fresh(stats, state.last_stats)
         if not fresh and state.last_stats is not None:
             stats = state.last_stats  # the reply seen last, with the hint's backlog if it had one
         k_known = self._given_slots(census) or state.slots

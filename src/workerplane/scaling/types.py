@@ -107,12 +107,16 @@ class GroupMetrics:
         workers: the provider's census of the group's workers.
         observed_at: monotonic seconds at which the observation was taken.
         by_type: per task-queue type stats (``"WORKFLOW"``, ``"ACTIVITY"``, ``"NEXUS"``).
+        backlog_read_now: the backlog counts were also read uncached this cycle (the backlog
+            hint, :meth:`workerplane.planning.observe.Observation.with_fresh_backlog`): they
+            are current even where the rest of the stats is the server's cached copy.
     """
 
     stats: QueueStats
     workers: WorkerCensus
     observed_at: float
     by_type: dict[str, QueueStats] = field(default_factory=dict)
+    backlog_read_now: bool = False
 
 
 @dataclass(frozen=True)
