@@ -59,22 +59,22 @@ def test_metrics_without_per_type_stats_take_the_summed_hint() -> None:
 
 
 @pytest.mark.parametrize(
-    ("cached", "fresh", "current"),
+    ("cached", "fresh", "read_now"),
     [
-        ({"ACTIVITY": 5}, {"ACTIVITY": 7}, True),  # the hint's backlog: now
-        ({"ACTIVITY": 5}, {"ACTIVITY": 5}, True),
-        ({"ACTIVITY": 5}, {"ACTIVITY": 2}, False),  # the cached copy's, as old as it is
-        ({"WORKFLOW": 1, "ACTIVITY": 5}, {"ACTIVITY": 6}, True),  # the types the hint read
-        ({"WORKFLOW": 4, "ACTIVITY": 5}, {"WORKFLOW": 0, "ACTIVITY": 6}, False),
+        ({"ACTIVITY": 5}, {"ACTIVITY": 7}, {"ACTIVITY"}),  # the hint's backlog: now
+        ({"ACTIVITY": 5}, {"ACTIVITY": 5}, {"ACTIVITY"}),
+        ({"ACTIVITY": 5}, {"ACTIVITY": 2}, set()),  # the cached copy's, as old as it is
+        ({"WORKFLOW": 1, "ACTIVITY": 5}, {"ACTIVITY": 6}, {"ACTIVITY"}),  # the types read
+        ({"WORKFLOW": 4, "ACTIVITY": 5}, {"WORKFLOW": 0, "ACTIVITY": 6}, {"ACTIVITY"}),
     ],
 )
-def test_a_backlog_is_marked_current_when_it_is_the_hint_s(
-    cached: dict[str, int], fresh: dict[str, int], current: bool
+def test_the_backlogs_that_are_the_hint_s_are_marked_read_now(
+    cached: dict[str, int], fresh: dict[str, int], read_now: set[str]
 ) -> None:
     observation = observed(cached, fresh)
     assert observation.metrics is not None and not observation.metrics.backlog_read_now
     metrics = observation.with_fresh_backlog().metrics
-    assert metrics is not None and metrics.backlog_read_now is current
+    assert metrics is not None and metrics.backlog_read_now == read_now
 
 
 IDLE = {"ACTIVITY": QueueStats()}

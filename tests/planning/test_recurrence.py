@@ -42,7 +42,9 @@ def _reading(now: float, arrived: int, waiting: int = 0) -> Observation:
     )
     stats = QueueStats(backlog_count=waiting)
     metrics = GroupMetrics(stats, census, observed_at=now, by_type={"ACTIVITY": stats})
-    return Observation(census, metrics, wall_time=now, fresh_backlog={"ACTIVITY": waiting})
+    return Observation(
+        census, metrics, wall_time=now, fresh_backlog={"ACTIVITY": waiting}
+    ).with_fresh_backlog()
 
 
 def _storms(onsets: list[float], until: float, size: int = 200) -> list[Observation]:

@@ -15,7 +15,14 @@ from workerplane.scaling.slo_plan import (
     counted_arrivals,
     starting_not_needed,
 )
-from workerplane.scaling.types import GroupMetrics, QueueStats, SetSize, Strategy, WorkerCensus
+from workerplane.scaling.types import (
+    ALL_TYPES,
+    GroupMetrics,
+    QueueStats,
+    SetSize,
+    Strategy,
+    WorkerCensus,
+)
 
 
 def slo(**details: object) -> SloScaler:
@@ -259,7 +266,7 @@ def test_a_lower_backlog_read_uncached_is_current_not_a_cached_copy() -> None:
         last_completed=40, last_stats=cached, recent=((932_000, 136.0),), size=34,
     )  # fmt: skip
     now = replace(cached, backlog_count=100)
-    read = GroupMetrics(now, census(34, 136, 110), 933.0, backlog_read_now=True)
+    read = GroupMetrics(now, census(34, 136, 110), 933.0, backlog_read_now=frozenset({ALL_TYPES}))
     st, _, _ = s.desired(state, read, 933_000, 34)
     assert st.backlog_est == 100.0
     copy = GroupMetrics(now, census(34, 136, 110), 933.0)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from workerplane.planning.pollers import PollerCensus, census_pollers
 from workerplane.planning.warmups import UpcomingRun
-from workerplane.scaling.types import GroupMetrics, QueueStats, WorkerCensus
+from workerplane.scaling.types import ALL_TYPES, GroupMetrics, QueueStats, WorkerCensus
 
 
 def needs_fresh_backlog(by_type: Mapping[str, QueueStats], census: WorkerCensus) -> bool:
@@ -56,6 +56,12 @@ class Observation:
     fresh_backlog: Mapping[str, int] = field(default_factory=dict)
     upcoming_runs: tuple[UpcomingRun, ...] = ()
 
+    @property
+    def polling(self) -> int:
+        """The group's workers that poll: the provider's ready count, else those running."""
+        census = self.census
+        return census.ready if census.ready is not None else census.running
+
     def poller_census(self, deployment: str, previous: PollerCensus) -> PollerCensus:
         """The queues' pollers split into ``deployment``'s own workers and the others, after
         ``previous`` (which holds when the stats could not be read)."""
@@ -76,31 +82,30 @@ class Observation:
         the stats, and a cached backlog above it may count what it cannot see (more partitions,
         a version's own queue).
 
-        The metrics are marked ``backlog_read_now`` when every backlog the hint read is the
-        one they carry (the hint's, or a cached one equal to it): then it is current, even
-        where it is lower than the last. A cached backlog above the hint is kept, but is as
-        old as its copy.
+        The metrics list in ``backlog_read_now`` each type whose backlog is the hint's (or a
+        cached one equal to it): current, even where it is lower than the last. A cached
+        backlog above the hint is kept, but is as old as its copy.
         """
         metrics = self.metrics
         if metrics is None or not self.fresh_backlog:
             return self
         if not metrics.by_type:
-            waiting = sum(self.fresh_backlog.values())
-            current = waiting >= metrics.stats.backlog_count
-            stats = dataclasses.replace(
-                metrics.stats, backlog_count=max(metrics.stats.backlog_count, waiting)
-            )
+            total = sum(self.fresh_backlog.values())
+            summed = metrics.stats.backlog_count
+            stats = dataclasses.replace(metrics.stats, backlog_count=max(summed, total))
+            current = frozenset({ALL_TYPES}) if total >= summed else frozenset()
             metrics = dataclasses.replace(metrics, stats=stats, backlog_read_now=current)
             return dataclasses.replace(self, metrics=metrics)
         by_type = dict(metrics.by_type)
-        current = True
+        read_now: set[str] = set()
         for kind, waiting in self.fresh_backlog.items():
             cached = by_type.get(kind, QueueStats())
             if waiting > cached.backlog_count:
                 by_type[kind] = dataclasses.replace(cached, backlog_count=waiting)
-            current = current and waiting >= cached.backlog_count
+            if waiting >= cached.backlog_count:
+                read_now.add(kind)
         if by_type != metrics.by_type:
             stats = sum(by_type.values(), QueueStats())
             metrics = dataclasses.replace(metrics, stats=stats, by_type=by_type)
-        metrics = dataclasses.replace(metrics, backlog_read_now=current)
+        metrics = dataclasses.replace(metrics, backlog_read_now=frozenset(read_now))
         return dataclasses.replace(self, metrics=metrics)

@@ -96,6 +96,7 @@ def plan_cycle(
     observed: Observation, intent: GroupIntent, state: GroupState, now: float
 ) -> tuple[Plan, GroupStatus]:
     """Plan one cycle of a group from what was observed; ``now`` is monotonic seconds."""
+    read = observed
     observed = observed.with_fresh_backlog()
     metrics = observed.metrics
     pollers = observed.poller_census(intent.deployment, state.pollers)
@@ -107,7 +108,12 @@ def plan_cycle(
     if intent.strategy is Strategy.WORKER_SET:
         decision, covered = managed_share(decision, counted, state.held_size, state.covered)
     decision = apply_rules(decision, intent, metrics)
-    observed, recurrence = infer_runs(observed, intent, scaler_state, state)
+    # Inferred recurrence counts arrivals from exact readings only. The hint read while every
+    # slot is busy lags the tasks being dispatched (on a real server it counted a draining
+    # fan-out's tasks twice), so recurrence takes the hint only as read while no worker polls.
+    exact = observed if read.polling == 0 else dataclasses.replace(read, fresh_backlog={})
+    inferred, recurrence = infer_runs(exact, intent, scaler_state, state)
+    observed = dataclasses.replace(observed, upcoming_runs=inferred.upcoming_runs)
     warm = prewarm(decision, intent, observed, scaler_state, state)
     decision = warm.decision
     next_state = dataclasses.replace(

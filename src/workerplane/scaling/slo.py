@@ -72,6 +72,7 @@ from workerplane.scaling.slo_model import (
     SloDetails,
     SloState,
     ewma,
+    sized_backlog_read_now,
     sizing_stats,
     wait_fraction,
 )
@@ -212,8 +213,13 @@ class SloScaler(QueuePlanner):
         d = self.details
         census = metrics.workers
         stats, needs_poller = sizing_stats(metrics)
-        # A backlog read uncached this cycle is current, lower than the last one or not.
-        fresh = metrics.backlog_read_now or is_fresh(stats, state.last_stats)
+        # A backlog read uncached while workers poll (every slot busy) is current, lower than
+        # the last one or not. (Read while none polls, it only ever shows a storm landing on
+        # an idle queue, which raises the backlog: a fresh copy already.)
+        polling = census.ready if census.ready is not None else census.running
+        fresh = is_fresh(stats, state.last_stats) or (
+            polling > 0 and sized_backlog_read_now(metrics)
+        )
         if not fresh and state.last_stats is not None:
             stats = state.last_stats  # the reply seen last, with the hint's backlog if it had one
         k_known = self._given_slots(census) or state.slots

@@ -15,7 +15,7 @@ from pydantic import model_validator
 from workerplane.scaling._fields import ScalerDetails, rule_error, temporal_float, temporal_int
 from workerplane.scaling.prewarm import PrewarmDetails
 from workerplane.scaling.slo_feedback import MAX_FRACTION, Feedback
-from workerplane.scaling.types import GroupMetrics, QueueStats
+from workerplane.scaling.types import ALL_TYPES, GroupMetrics, QueueStats
 
 #: Rates at or below this (tasks/s) are "no activity".
 IDLE_RATE_EPSILON = 0.01
@@ -266,6 +266,17 @@ def sizing_stats(metrics: GroupMetrics) -> tuple[QueueStats, bool]:
         return metrics.stats, False
     waiting = any(s.backlog_count > 0 for t, s in metrics.by_type.items() if t != "ACTIVITY")
     return activity, waiting
+
+
+def sized_backlog_read_now(metrics: GroupMetrics) -> bool:
+    """Whether the backlog :func:`sizing_stats` sizes on was read uncached this cycle
+    (``GroupMetrics.backlog_read_now``): the activity queue's, or every type's it sums."""
+    read_now = metrics.backlog_read_now
+    if not metrics.by_type:
+        return ALL_TYPES in read_now
+    if "ACTIVITY" in metrics.by_type and len(metrics.by_type) >= 2:
+        return "ACTIVITY" in read_now
+    return set(metrics.by_type) <= read_now
 
 
 def ewma(previous: float | None, sample: float, dt_s: float, tau_s: float) -> float:

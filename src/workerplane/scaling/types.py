@@ -98,6 +98,10 @@ class WorkerCensus:
     schedule_to_start: LatencySketch | None = None
 
 
+#: ``GroupMetrics.backlog_read_now`` of metrics without per-type stats: their summed backlog.
+ALL_TYPES = "*"
+
+
 @dataclass(frozen=True)
 class GroupMetrics:
     """One observation of a scaling group, taken by the controller at ``observed_at``.
@@ -107,16 +111,17 @@ class GroupMetrics:
         workers: the provider's census of the group's workers.
         observed_at: monotonic seconds at which the observation was taken.
         by_type: per task-queue type stats (``"WORKFLOW"``, ``"ACTIVITY"``, ``"NEXUS"``).
-        backlog_read_now: the backlog counts were also read uncached this cycle (the backlog
-            hint, :meth:`workerplane.planning.observe.Observation.with_fresh_backlog`): they
-            are current even where the rest of the stats is the server's cached copy.
+        backlog_read_now: the task-queue types (keys of ``by_type``; ``ALL_TYPES`` for the
+            summed ``stats`` of metrics without them) whose backlog was read uncached this cycle
+            (the backlog hint, :meth:`workerplane.planning.observe.Observation.with_fresh_backlog`):
+            current, even where the rest of the stats is the server's cached copy.
     """
 
     stats: QueueStats
     workers: WorkerCensus
     observed_at: float
     by_type: dict[str, QueueStats] = field(default_factory=dict)
-    backlog_read_now: bool = False
+    backlog_read_now: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
