@@ -220,6 +220,7 @@ def test_starting_workers_a_fresh_count_does_not_need_go_at_once() -> None:
         (11, 13, 2, 11, 2.0, 13),  # 2 of 13: noise of the plan, not worth a relaunch
         (5, 25, 10, 15, 12.0, 12),  # never below the workers the tasks in flight fill
         (5, 25, 20, 5, 20.0, 25),  # those that poll stay
+        (5, 25, 10, 15, 11.5, 12),  # a worker half filled is needed
     ],
 )
 def test_starting_not_needed(
@@ -272,3 +273,27 @@ def test_a_lower_backlog_read_uncached_is_current_not_a_cached_copy() -> None:
     copy = GroupMetrics(now, census(34, 136, 110), 933.0)
     st, _, _ = s.desired(state, copy, 933_000, 34)
     assert st.backlog_est > 281.0
+
+
+def test_a_fan_out_of_tasks_longer_than_the_target_keeps_the_workers_starting_for_it() -> None:
+    """A fan-out of 3.8 s tasks at a 5 s SLO: 9 workers poll, their 36 slots just filled, 4
+    more are starting; fresh, the hint counts 43 waiting. The plan counts busy slots as freeing
+    evenly and says 9 workers start the newest in time, but every slot started its task within
+    the last second and none frees for 3 s: the 4 starting workers are the ones the waiting
+    tasks need (cut to 9, 25 of the fan-out's 79 tasks waited over 5 s)."""
+    s = slo(feedback=False)
+    state = replace(
+        s.initial_state(0.0), duration_s=3.84, load=26.0, slow_load=26.0, slots=4.0,
+        startup_ms=2100.0, reported_s=3.84, reported_n=300.0, arrival_rate=2.0,
+        arrival_sample=10.0, fresh_ms=2429_000, fresh_backlog=63.0, fresh_in_flight=16.0,
+        backlog_est=63.0, last_ms=2429_000, last_in_flight=16.0, last_completed=500,
+        size=13, last_up_ms=2428_000, window=((2428_000, 13),), recent=((2429_000, 16.0),),
+        last_stats=QueueStats(backlog_count=63, add_rate=2.0),
+    )  # fmt: skip
+    nine_of_13 = WorkerCensus(
+        running=13, ready=9, in_flight=36, desired=13, slots=4, tasks_completed=500
+    )
+    stats = QueueStats(backlog_count=43, add_rate=2.0)
+    read = GroupMetrics(stats, nine_of_13, 2430.0, backlog_read_now=frozenset({ALL_TYPES}))
+    _, size, why = s.desired(state, read, 2430_000, 13)
+    assert size == 13, why
