@@ -17,8 +17,9 @@ class ControllerSettings:
         address, namespace: override every spec's Temporal connection (``--address``).
         refresh_s: how often the spec source is re-read.
         drain_timeout_s: how long ``--drain`` waits for workers to finish in-flight work.
-        fresh_signals: read the uncached backlog hint for groups with no polling worker, so a
-            task on an idle queue starts one without waiting for the server's stats cache
+        fresh_signals: read the uncached backlog hint for groups with no free slot (no polling
+            worker, or every slot busy), so a task on an idle queue starts one, and a storm on
+            busy workers is seen, without waiting for the server's stats cache
             (docs/temporal-signals.md); off, such a task waits up to 5 s on a default server.
         schedule_refresh_s: how often the schedules of a namespace with a pre-warming group are
             listed (docs/prewarming.md).
