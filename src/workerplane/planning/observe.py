@@ -26,7 +26,7 @@ def needs_fresh_backlog(by_type: Mapping[str, QueueStats], census: WorkerCensus)
     With a slot free, a new task is taken at once and needs no plan. So an idle group at zero
     and a saturated group pay the extra reads; a group with spare slots pays none.
     """
-    polling = census.ready if census.ready is not None else census.running
+    polling = census.polling
     if polling == 0:
         return not any(stats.backlog_count for stats in by_type.values())
     if census.slots is None or census.in_flight is None:
@@ -55,12 +55,6 @@ class Observation:
     wall_time: float = 0.0
     fresh_backlog: Mapping[str, int] = field(default_factory=dict)
     upcoming_runs: tuple[UpcomingRun, ...] = ()
-
-    @property
-    def polling(self) -> int:
-        """The group's workers that poll: the provider's ready count, else those running."""
-        census = self.census
-        return census.ready if census.ready is not None else census.running
 
     def poller_census(self, deployment: str, previous: PollerCensus) -> PollerCensus:
         """The queues' pollers split into ``deployment``'s own workers and the others, after

@@ -111,7 +111,7 @@ def plan_cycle(
     # Inferred recurrence counts arrivals from exact readings only. The hint read while every
     # slot is busy lags the tasks being dispatched (on a real server it counted a draining
     # fan-out's tasks twice), so recurrence takes the hint only as read while no worker polls.
-    exact = observed if read.polling == 0 else dataclasses.replace(read, fresh_backlog={})
+    exact = observed if read.census.polling == 0 else dataclasses.replace(read, fresh_backlog={})
     inferred, recurrence = infer_runs(exact, intent, scaler_state, state)
     observed = dataclasses.replace(observed, upcoming_runs=inferred.upcoming_runs)
     warm = prewarm(decision, intent, observed, scaler_state, state)

@@ -216,9 +216,8 @@ class SloScaler(QueuePlanner):
         # A backlog read uncached while workers poll (every slot busy) is current, lower than
         # the last one or not. (Read while none polls, it only ever shows a storm landing on
         # an idle queue, which raises the backlog: a fresh copy already.)
-        polling = census.ready if census.ready is not None else census.running
         fresh = is_fresh(stats, state.last_stats) or (
-            polling > 0 and sized_backlog_read_now(metrics)
+            census.polling > 0 and sized_backlog_read_now(metrics)
         )
         if not fresh and state.last_stats is not None:
             stats = state.last_stats  # the reply seen last, with the hint's backlog if it had one
@@ -229,7 +228,7 @@ class SloScaler(QueuePlanner):
         else:
             # Unknown: assume ready workers are full while the queue shows activity.
             active = backlog > 0 or stats.dispatch_rate > IDLE_RATE_EPSILON
-            busy = census.ready if census.ready is not None else census.running
+            busy = census.polling
             in_flight = busy * (k_known or 1.0) if active else 0.0
         recent = (
             *((t, v) for t, v in state.recent if t > now_ms - PEAK_WINDOW_MS and v > in_flight),
@@ -255,7 +254,7 @@ class SloScaler(QueuePlanner):
             )
         k = state.slots or 1.0
         target = wait_fraction(d, state) * d.schedule_to_start_slo_ms / 1000.0
-        capacity = (census.ready if census.ready is not None else census.running) * k
+        capacity = census.polling * k
         state, load, drain, how = first_sizing(
             d,
             state,

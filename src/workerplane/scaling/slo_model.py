@@ -261,22 +261,26 @@ def sizing_stats(metrics: GroupMetrics) -> tuple[QueueStats, bool]:
     poller. Summing the types would also count each workflow's two workflow tasks as work to
     give slots to, and make Little's law see three tasks where one activity runs.
     """
-    activity = metrics.by_type.get("ACTIVITY")
-    if activity is None or len(metrics.by_type) < 2:
+    if not _sizes_activities_alone(metrics):
         return metrics.stats, False
     waiting = any(s.backlog_count > 0 for t, s in metrics.by_type.items() if t != "ACTIVITY")
-    return activity, waiting
+    return metrics.by_type["ACTIVITY"], waiting
 
 
 def sized_backlog_read_now(metrics: GroupMetrics) -> bool:
     """Whether the backlog :func:`sizing_stats` sizes on was read uncached this cycle
     (``GroupMetrics.backlog_read_now``): the activity queue's, or every type's it sums."""
     read_now = metrics.backlog_read_now
+    if _sizes_activities_alone(metrics):
+        return "ACTIVITY" in read_now
     if not metrics.by_type:
         return ALL_TYPES in read_now
-    if "ACTIVITY" in metrics.by_type and len(metrics.by_type) >= 2:
-        return "ACTIVITY" in read_now
     return set(metrics.by_type) <= read_now
+
+
+def _sizes_activities_alone(metrics: GroupMetrics) -> bool:
+    """Whether the group serves activities and other types (:func:`sizing_stats`)."""
+    return "ACTIVITY" in metrics.by_type and len(metrics.by_type) >= 2
 
 
 def ewma(previous: float | None, sample: float, dt_s: float, tau_s: float) -> float:

@@ -62,7 +62,7 @@ class QueuePlanner:
         assert state.duration_s is not None and state.load is not None
         dur: float = state.duration_s
         avg: float = state.load
-        ready = census.ready if census.ready is not None else census.running
+        ready = census.polling
         starting = max(0, census.running - ready)
         # No free slot: tasks may be waiting that cached stats do not show yet. A worker still
         # starting is not free capacity: until it polls, what the last fresh stats saw waiting

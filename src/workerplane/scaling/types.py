@@ -97,6 +97,11 @@ class WorkerCensus:
     last_worker_exit: str | None = None
     schedule_to_start: LatencySketch | None = None
 
+    @property
+    def polling(self) -> int:
+        """The workers that poll: ``ready``, or ``running`` when the provider cannot tell."""
+        return self.ready if self.ready is not None else self.running
+
 
 #: ``GroupMetrics.backlog_read_now`` of metrics without per-type stats: their summed backlog.
 ALL_TYPES = "*"
