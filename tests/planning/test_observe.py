@@ -85,7 +85,8 @@ CACHED = {"ACTIVITY": QueueStats(backlog_count=3)}
     ("by_type", "census", "read"),
     [
         (IDLE, WorkerCensus(running=0, ready=0), True),  # a cold group: the cache hides tasks
-        (CACHED, WorkerCensus(running=0, ready=0), False),  # ... unless it shows them already
+        (CACHED, WorkerCensus(running=0, ready=0), True),  # ... and shows a copy as old as it
+        (CACHED, WorkerCensus(running=1, ready=0), True),  # its first worker starting
         (IDLE, WorkerCensus(running=2, ready=0), True),  # starting workers do not poll yet
         (IDLE, WorkerCensus(running=2, ready=2, in_flight=7, slots=4), False),  # a slot is free
         (IDLE, WorkerCensus(running=2, ready=2, in_flight=8, slots=4), True),  # none is

@@ -277,10 +277,10 @@ def test_a_lower_backlog_read_uncached_is_current_not_a_cached_copy() -> None:
 
 def test_a_fan_out_of_tasks_longer_than_the_target_keeps_the_workers_starting_for_it() -> None:
     """A fan-out of 3.8 s tasks at a 5 s SLO: 9 workers poll, their 36 slots just filled, 4
-    more are starting; fresh, the hint counts 43 waiting. The plan counts busy slots as freeing
-    evenly and says 9 workers start the newest in time, but every slot started its task within
-    the last second and none frees for 3 s: the 4 starting workers are the ones the waiting
-    tasks need (cut to 9, 25 of the fan-out's 79 tasks waited over 5 s)."""
+    more are starting; fresh, the hint counts 43 waiting. The fluid plan counts busy slots as
+    freeing evenly and says 9 workers start the newest in time, but 20 slots started their task
+    within the last second (a young cohort) and none frees for 3 s: the 4 starting workers are
+    the ones the waiting tasks need (cut to 9, 25 of the fan-out's 79 tasks waited over 5 s)."""
     s = slo(feedback=False)
     state = replace(
         s.initial_state(0.0), duration_s=3.84, load=26.0, slow_load=26.0, slots=4.0,

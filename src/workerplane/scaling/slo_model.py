@@ -15,6 +15,7 @@ from pydantic import model_validator
 from workerplane.scaling._fields import ScalerDetails, rule_error, temporal_float, temporal_int
 from workerplane.scaling.prewarm import PrewarmDetails
 from workerplane.scaling.slo_feedback import MAX_FRACTION, Feedback
+from workerplane.scaling.slo_inflight import Cohorts
 from workerplane.scaling.types import ALL_TYPES, GroupMetrics, QueueStats
 
 #: Rates at or below this (tasks/s) are "no activity".
@@ -205,6 +206,8 @@ class SloState:
         tail_ms: by when the newest waiting task had arrived: the last reading that counted
             arrivals (``None`` when nothing waits). A storm's tail ages while it waits.
         count_fell: the last count between fresh readings was far below the rate before it.
+        young: the in-flight tasks younger than half a task's length, by when they started
+            (:mod:`workerplane.scaling.slo_inflight`).
     """
 
     size: int | None = None
@@ -240,6 +243,7 @@ class SloState:
     waiting_since_ms: int | None = None
     tail_ms: int | None = None
     count_fell: bool = False
+    young: Cohorts = ()
 
 
 def wait_fraction(details: SloDetails, state: SloState) -> float:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+from workerplane.scaling.slo_inflight import advance_cohorts, young_slot_seconds
 from workerplane.scaling.slo_model import (
     ARRIVAL_TAU_S,
     ARRIVALS_SIGMAS,
@@ -81,12 +82,24 @@ class QueuePlanner:
         # tasks that started together and finish together.
         total = census.tasks_completed
         started: float | None = None
+        completed: int | None = None
         if total is not None and state.last_completed is not None and total >= state.last_completed:
-            done = state.done_since + (total - state.last_completed)
+            completed = total - state.last_completed
+        young = advance_cohorts(
+            state.young,
+            last_in_flight=state.last_in_flight,
+            in_flight=in_flight,
+            completed=completed,
+            now_ms=now_ms,
+            dt_ms=round(dt_s * 1000),
+            half_duration_ms=500.0 * dur,
+        )
+        if completed is not None:
+            done = state.done_since + completed
             # Every start either completed since or is still in flight: exact, where busy slots
             # over the mean duration miss how unevenly tasks end (many short ones on a few slots
             # while long ones hold the rest).
-            started = total - state.last_completed + in_flight - state.last_in_flight
+            started = completed + in_flight - state.last_in_flight
         else:
             busy = (state.last_in_flight + in_flight) / 2.0
             done = state.done_since + max(busy / dur * dt_s, state.last_in_flight - in_flight)
@@ -124,6 +137,7 @@ class QueuePlanner:
             arrival_rate=rate,
             last_in_flight=in_flight,
             last_completed=total,
+            young=young,
         )
         arrivals_fell = False
         if (backlog == 0 or not fresh) and not saturated:
@@ -183,7 +197,7 @@ class QueuePlanner:
         still = max(0.0, startup_s - since_up)
         stable = math.floor(load / k) + 1
 
-        def wait(n: int, horizon: float = horizon) -> float:
+        def wait(n: int, horizon: float = horizon, young_held: bool = False) -> float:
             keep_ready = min(ready, n)
             keep_starting = min(starting, n - keep_ready)
             new = n - keep_ready - keep_starting
@@ -192,6 +206,10 @@ class QueuePlanner:
                 + keep_starting * max(0.0, horizon - still)
                 + new * max(0.0, horizon - startup_s)
             )
+            if young_held and keep_ready:
+                # Tasks that started together free their slots together, a task's length on.
+                held = young_slot_seconds(young, now_ms=now_ms, duration_s=dur, horizon_s=horizon)
+                slot_s -= held * keep_ready / ready
             left = max(0.0, waiting + lam * horizon - slot_s / dur)
             # A size that keeps up with arrivals (n*k/d >= lambda) is all the capacity that will
             # come: the queue waits on it. A smaller one will be topped up to ``stable`` once
@@ -200,23 +218,27 @@ class QueuePlanner:
             if serving == 0:
                 return 0.0 if left <= 0 else math.inf
             newest = left * dur / (serving * k)
-            if tail_age <= 0 or tail_age + horizon >= target:
+            if tail_age <= 0 or tail_age + horizon >= slo_s:
                 return newest
             # The tail waits on the workers asked now, not on a top-up a later cycle would
             # decide once it is older still (1 worker held for 500 waiting tasks for 9 s).
-            # Only while workers asked now can still start it within the target: past that,
-            # more of them no longer save it.
+            # Only while workers asked now can still start it within the SLO: past that, more
+            # of them no longer save it. Once they can no longer start it within the target,
+            # the tail is judged on the SLO itself (a storm's tail 2 s old when its workers
+            # were cut, 54 -> 40 workers: 122 of 500 tasks over a 5 s SLO).
             behind = max(0.0, waiting - slot_s / dur)
             tail = tail_age + (horizon + behind * dur / (n * k) if behind > 0 else 0.0)
+            if tail_age + horizon >= target:
+                tail -= slo_s - target
             return max(newest, tail)
 
         floor = 1 if in_flight > 0 or waiting > 0 or needs_poller else 0
 
-        def smallest(h: float) -> int:
+        def smallest(h: float, young_held: bool = False) -> int:
             lo, hi = floor, max(floor, d.max_count)
             while lo < hi:
                 mid = (lo + hi) // 2
-                if wait(mid, h) <= target:
+                if wait(mid, h, young_held) <= target:
                     hi = mid
                 else:
                     lo = mid + 1
@@ -267,16 +289,15 @@ class QueuePlanner:
             # within a startup, and this one has gone (a storm's workers idled through the
             # window: 21 of them for 5 s after each scheduled storm).
             state = replace(state, release_now=arrivals_fell and waiting == 0)
-            # A task longer than the target wait cannot wait for a polling slot to finish
-            # another first: the waiting tasks need slots of their own, those of the workers
-            # starting (the plan counts busy slots as freeing evenly, and a fan-out's slots
-            # all start together: 13 -> 9 workers with 43 waiting, p95 6.7 s at a 5 s SLO).
-            outstanding = in_flight + (waiting if dur > target else 0.0)
-            cut = (
-                starting_not_needed(planned, current, ready, starting, outstanding / k)
-                if waiting > 0 and fresh
-                else current
-            )
+            # The starting workers are let go only if the plan holds once the tasks that
+            # started together are counted as holding their slots together: the fluid model
+            # counts busy slots as freeing evenly, and a storm's slots free a task's length
+            # after it landed (54 -> 40 workers with 318 waiting, 122 tasks over a 5 s SLO;
+            # 13 -> 9 with 43 waiting on a fan-out of 5 s tasks, p95 6.7 s).
+            cut = current
+            if waiting > 0 and fresh:
+                needed = max(planned, smallest(horizon, young_held=True))
+                cut = starting_not_needed(needed, current, ready, starting, in_flight / k)
             if cut < current:
                 # Fresh stats count fewer waiting than the estimate the group grew on (a storm's
                 # rate carried past its end): the workers not polling yet that the plan does not

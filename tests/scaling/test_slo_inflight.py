@@ -1,0 +1,61 @@
+"""The in-flight cohorts of ``slo``: how long the tasks in flight have run, and the slot time the
+young ones hold beyond the fluid model (pure functions; the storms they change are in
+tests/sim/test_storm_seeds.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from workerplane.scaling.slo_inflight import advance_cohorts, young_slot_seconds
+
+
+def advance(young, last, now_in_flight, completed, now_ms=10_000, dt_ms=1_000, half_ms=1_000.0):  # type: ignore[no-untyped-def]
+    return advance_cohorts(
+        young,
+        last_in_flight=last,
+        in_flight=now_in_flight,
+        completed=completed,
+        now_ms=now_ms,
+        dt_ms=dt_ms,
+        half_duration_ms=half_ms,
+    )
+
+
+def test_the_starts_since_the_last_observation_join_as_one_cohort_halfway() -> None:
+    assert advance((), 0.0, 160.0, 0) == ((9_500, 160.0),)
+
+
+def test_completions_leave_the_youngest_first() -> None:
+    """A task still young when it ends was short: of 30 in flight (10 older than any cohort,
+    10 at 9.2 s, 10 at 9.6 s), 5 new started and 12 ended: the new cohort and 7 of 9.6 s go."""
+    young = ((9_200, 10.0), (9_600, 10.0))
+    assert advance(young, 30.0, 23.0, 12) == ((9_200, 10.0), (9_600, 3.0))
+
+
+def test_without_a_completion_count_only_the_rise_in_flight_is_a_start() -> None:
+    assert advance(((9_600, 4.0),), 10.0, 12.0, None) == ((9_600, 4.0), (9_500, 2.0))
+    assert advance(((9_600, 4.0),), 10.0, 7.0, None) == ((9_600, 1.0),)
+
+
+def test_never_more_than_in_flight_and_never_older_than_half_a_task() -> None:
+    # A retired worker's 8 tasks left the census uncounted: the oldest go.
+    assert advance(((9_200, 10.0), (9_600, 10.0)), 20.0, 12.0, 0) == ((9_200, 2.0), (9_600, 10.0))
+    # A cohort that reached half a task's length is the fluid model's again.
+    assert advance(((8_900, 10.0), (9_600, 10.0)), 20.0, 20.0, 0) == ((9_600, 10.0),)
+
+
+@pytest.mark.parametrize(
+    ("age_s", "horizon_s", "held"),
+    [
+        (0.0, 3.0, 2.0 * 100),  # just started: its slot frees a task's length on
+        (0.5, 3.0, 1.0 * 100),
+        (1.0, 3.0, 0.0),  # half a task old: as the fluid model counts
+        (0.0, 1.0, 1.0 * 100),  # never more than the horizon
+    ],
+)
+def test_young_tasks_hold_their_slots_beyond_the_fluid_model(
+    age_s: float, horizon_s: float, held: float
+) -> None:
+    young = ((10_000 - round(age_s * 1000), 100.0),)
+    got = young_slot_seconds(young, now_ms=10_000, duration_s=2.0, horizon_s=horizon_s)
+    assert got == pytest.approx(held)
