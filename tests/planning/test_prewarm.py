@@ -236,6 +236,8 @@ def test_the_plan_warms_an_idle_group_ahead_of_the_run_and_reports_it() -> None:
     assert plan.decision == SetSize(3, "pre-warming 3 workers for schedule nightly at 12:00:00 UTC")
     assert [w.workers for w in status.warmups] == [3]
     assert plan.state.prewarm == WarmTiming(None, asked_at=NOON - 2, mark=2, action_at=NOON)
+    # The feedback loop will judge a miss of this run on the warm pool's size.
+    assert plan.state.scaler_state.warmed
     # Too early: nothing is warmed yet, but the status lists what is coming.
     plan, status = plan_cycle(_observed(NOON - 60), intent, state, now=10.0)
     assert not isinstance(plan.decision, SetSize) or plan.decision.size == 0

@@ -79,6 +79,15 @@ def test_a_malformed_wire_form_is_refused(bad: dict[str, object]) -> None:
         (GroupFacts(desired=2, max_count=10, startup_s=8.0, signal_delay_s=1.0), "startup"),
         (GroupFacts(desired=2, max_count=10, startup_s=0.5, signal_delay_s=5.0), "signal delay"),
         (GroupFacts(desired=2, max_count=10, startup_s=2.0, signal_delay_s=1.3), "too few workers"),
+        # Warmed ahead of the work, its tasks found workers polling: the pool was short.
+        (
+            GroupFacts(desired=2, max_count=10, startup_s=8.0, signal_delay_s=5.0, warmed=True),
+            "too few workers: the pool warmed",
+        ),
+        (
+            GroupFacts(desired=10, max_count=10, startup_s=0.5, signal_delay_s=1.0, warmed=True),
+            "max_count",
+        ),
     ],
 )
 def test_a_missed_slo_names_the_likeliest_reason(facts: GroupFacts, reason: str) -> None:

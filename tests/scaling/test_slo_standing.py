@@ -75,10 +75,11 @@ def test_the_spare_worker_goes_while_a_short_queue_stands() -> None:
 
 
 def test_a_long_queue_is_drained_first() -> None:
-    """300 waiting: six workers would start the newest in about 25 s, past half the target."""
+    """300 waiting: six workers would start the newest in about 25 s, past half the target; the
+    seven there start it in 21 s (14 tasks/s), past the 18 s target itself: the group grows."""
     s, state = steady_at_30s()
     size, why = observe(s, state, waiting=300, workers=7)
-    assert size == 7, why
+    assert size == 9, why
 
 
 def test_a_group_two_workers_above_the_load_drains_its_queue_first() -> None:

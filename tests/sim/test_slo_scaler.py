@@ -237,7 +237,8 @@ def test_a_growing_queue_adds_one_worker_before_the_target_wait() -> None:
 
 def test_a_spike_is_spread_over_the_target_wait_not_given_a_slot_per_task() -> None:
     """100 waiting on 2 ready workers at 3 tasks/s: the smallest n with
-    (100 + 9 - 12 - 2 (n - 2)) * 2 / (4 n) <= 3 s is 13 (a slot per task would be 27)."""
+    (100 + 9 - 12 - 2 (n - 2)) * 2 / (4 n) <= 3 s is 13 for the tasks arriving after a startup;
+    the 100 waiting now start within the SLO with 16 (a slot per task would be 27)."""
     s = scaler(target_per_worker=4)
     _, size, why = s.desired(
         planned(arrival_rate=3.0),
@@ -245,7 +246,7 @@ def test_a_spike_is_spread_over_the_target_wait_not_given_a_slot_per_task() -> N
         1000,
         2,
     )
-    assert size == 13, why
+    assert size == 16, why
 
 
 def test_workers_already_starting_count_in_the_plan() -> None:

@@ -203,12 +203,17 @@ class AchievedLatency:
 
 @dataclass(frozen=True)
 class GroupFacts:
-    """What the controller knows of a group that explains a missed SLO."""
+    """What the controller knows of a group that explains a missed SLO.
+
+    ``warmed``: workers were warmed ahead of the work (a schedule's run, or a surge that
+    recurs): its tasks found them polling, so neither the signal delay nor a startup explains a
+    miss, and the size of the warm pool is what more capacity fixes."""
 
     desired: int | None
     max_count: int | None
     startup_s: float | None
     signal_delay_s: float
+    warmed: bool = False
 
 
 def achieved(
@@ -248,6 +253,8 @@ def miss_cause(slo_s: float, facts: GroupFacts) -> MissCause:
     desired, ceiling = facts.desired, facts.max_count
     if ceiling is not None and desired is not None and desired >= ceiling:
         return MissCause.MAX_COUNT
+    if facts.warmed:
+        return MissCause.CAPACITY
     if facts.startup_s is not None and facts.startup_s >= slo_s:
         return MissCause.STARTUP
     if facts.signal_delay_s + (facts.startup_s or 0.0) >= slo_s:
@@ -270,6 +277,8 @@ def miss_reason(slo_s: float, facts: GroupFacts) -> str:
             f"signal delay: a task can wait about {facts.signal_delay_s:.1f} s before the "
             "controller sees it (the server's stats cache and the poll interval)"
         )
+    if facts.warmed:
+        return "too few workers: the pool warmed ahead of the work was short"
     return (
         f"too few workers: a task that finds no worker starts within "
         f"{facts.signal_delay_s + (facts.startup_s or 0.0):.1f} s, inside the {slo_s:g} s SLO, "

@@ -295,7 +295,8 @@ class SloScaler(QueuePlanner):
 
     def _feedback(self, state: SloState, metrics: GroupMetrics, now_ms: int, size: int) -> SloState:
         """The feedback loop after this census's achieved schedule-to-start, judged against
-        what bounds the group (its cap, its learned startup and the time to see a task)."""
+        what bounds the group (its cap, its learned startup and the time to see a task, or the
+        warm pool it was given ahead of the work)."""
         d = self.details
         reach = reachable_slo(d, self.strategy, fresh_signals=True)
         startup_ms = state.startup_ms if state.startup_ms is not None else reach.startup_ms
@@ -304,10 +305,12 @@ class SloScaler(QueuePlanner):
             max_count=d.max_count,
             startup_s=startup_ms / 1000.0,
             signal_delay_s=(reach.signal_ms + reach.poll_ms) / 1000.0,
+            warmed=state.warmed,
         )
         slo_s = d.schedule_to_start_slo_ms / 1000.0
         fb = observe(state.feedback, metrics.workers.schedule_to_start, now_ms, size, slo_s, facts)
-        return replace(state, feedback=fb)
+        judged = fb.verdict is not state.feedback.verdict
+        return replace(state, feedback=fb, warmed=state.warmed and not judged)
 
     def decide(
         self, state: SloState, metrics: GroupMetrics | None, now: float

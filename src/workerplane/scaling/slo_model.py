@@ -208,6 +208,8 @@ class SloState:
         count_fell: the last count between fresh readings was far below the rate before it.
         young: the in-flight tasks younger than half a task's length, by when they started
             (:mod:`workerplane.scaling.slo_inflight`).
+        warmed: a warm-up's floor has held since the feedback loop last judged a window
+            (:mod:`workerplane.planning.prewarm` sets it): a miss then is the warm pool's size.
     """
 
     size: int | None = None
@@ -244,6 +246,7 @@ class SloState:
     tail_ms: int | None = None
     count_fell: bool = False
     young: Cohorts = ()
+    warmed: bool = False
 
 
 def wait_fraction(details: SloDetails, state: SloState) -> float:
