@@ -439,7 +439,7 @@ async def test_observers_hear_every_cycle_and_a_failing_one_is_skipped(tmp_path:
         ("at zero, the fresh hint shows the task the cache hides", 0, 0, {"ACTIVITY": 1}, 1, 1),
         ("at zero, nothing waits anywhere", 0, 0, {"ACTIVITY": 0}, 1, 0),
         ("at zero, the hint cannot be read: the cached stats decide", 0, 0, None, 1, 0),
-        ("the cached stats already show the backlog: no extra read", 0, 3, {"ACTIVITY": 9}, 0, 3),
+        ("at zero, the cached backlog is as old as the cache: read", 0, 3, {"ACTIVITY": 9}, 1, 9),
         ("a worker polls and takes new tasks itself: no extra read", 1, 0, {"ACTIVITY": 1}, 0, 0),
         ("every slot of the polling worker is busy: read", (1, 4), 0, {"ACTIVITY": 6}, 1, 6),
         ("... even with a (stale) backlog cached", (1, 4), 3, {"ACTIVITY": 6}, 1, 6),
