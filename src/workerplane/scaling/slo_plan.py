@@ -417,7 +417,7 @@ def starting_not_needed(
     planned: int, current: int, ready: int, starting: int, busy_workers: float
 ) -> int:
     """The size once the starting workers that ``planned`` does not need are let go: never below
-    the workers that poll nor the ``busy_workers`` the outstanding tasks fill, and only when at
+    the workers that poll nor the ``busy_workers`` the tasks in flight fill, and only when at
     least ``CUT_MIN_SHARE`` of the group (one worker at least) goes, so that an estimate's noise
     does not retire a worker the next cycle starts again."""
     floor = max(planned, ready, math.ceil(busy_workers - 1e-9), current - starting)
