@@ -9,12 +9,12 @@ import pytest
 
 from workerplane.scaling.registry import build_scaler
 from workerplane.scaling.slo import SloScaler, SloState
-from workerplane.scaling.slo_plan import (
+from workerplane.scaling.slo_arrivals import (
     arrivals_fell_below,
     arrivals_rose_above,
     counted_arrivals,
-    starting_not_needed,
 )
+from workerplane.scaling.slo_plan import starting_not_needed
 from workerplane.scaling.types import (
     ALL_TYPES,
     GroupMetrics,

@@ -255,13 +255,14 @@ def prewarm(
         held_size=state.held_size,
         census=census,
     )
-    if active_warmups(warmups, now) and isinstance(scaler_state, SloState):
+    active = active_warmups(warmups, now)
+    if active and isinstance(scaler_state, SloState):
         # The feedback loop judges a miss of warmed work on the warm pool's size: at an SLO
         # below a cold start, it would otherwise blame the signal delay and never grow the pool
         # (a scheduled storm at 2 s: p95 2.07-2.28 s on every run, the warm-up never larger).
         scaler_state = replace(scaler_state, warmed=True)
     if raised is not decision:
-        action_at = min(w.action_at for w in active_warmups(warmups, now))
+        action_at = min(w.action_at for w in active)
         if isinstance(raised, SetSize):
             timing = timing.asked(census, raised.size, now, action_at)
         elif isinstance(raised, StartWorkers):

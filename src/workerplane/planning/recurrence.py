@@ -42,8 +42,8 @@ from workerplane.planning.periods import (
 from workerplane.planning.prewarm import WarmTiming, sizing_of, typical_startup_ms
 from workerplane.planning.warmups import UpcomingRun, learn_run_work
 from workerplane.scaling.slo import SloScaler
+from workerplane.scaling.slo_arrivals import arrivals_rose_above
 from workerplane.scaling.slo_model import SloState, ewma, sizing_stats
-from workerplane.scaling.slo_plan import arrivals_rose_above
 from workerplane.scaling.types import QueueStats
 
 if TYPE_CHECKING:  # observe.py imports prewarm, which this module imports

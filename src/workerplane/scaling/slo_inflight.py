@@ -45,21 +45,24 @@ def advance_cohorts(
     # frees its slot as the fluid model assumes (with 90 % of tasks taking 0.2 s and 10 % a
     # minute, the young tasks in flight are the short ones, gone by the next cycle). Tasks
     # that started together and have not ended are the storm this module is for.
-    leaving = completed
-    kept: list[tuple[int, float]] = []
-    for at, n in reversed(cohorts):
-        gone = min(n, leaving)
-        leaving -= gone
-        if n - gone > 0:
-            kept.insert(0, (at, n - gone))
+    kept = _without(cohorts, completed, youngest_first=True)
     # Never more than the census counts in flight (a retired worker's tasks leave it uncounted).
-    excess = sum(n for _, n in kept) - in_flight
-    while excess > 1e-9 and kept:
-        at, n = kept[0]
-        gone = min(n, excess)
-        excess -= gone
-        kept = kept[1:] if n - gone <= 0 else [(at, n - gone), *kept[1:]]
+    kept = _without(kept, sum(n for _, n in kept) - in_flight, youngest_first=False)
     return tuple((at, n) for at, n in kept if now_ms - at < half_duration_ms)
+
+
+def _without(
+    cohorts: list[tuple[int, float]], count: float, *, youngest_first: bool
+) -> list[tuple[int, float]]:
+    """``cohorts`` less ``count`` tasks, taken from the youngest or the oldest end."""
+    ordered = list(reversed(cohorts)) if youngest_first else list(cohorts)
+    kept: list[tuple[int, float]] = []
+    for at, n in ordered:
+        gone = min(n, max(0.0, count))
+        count -= gone
+        if n - gone > 1e-9:
+            kept.append((at, n - gone))
+    return list(reversed(kept)) if youngest_first else kept
 
 
 def young_slot_seconds(

@@ -10,10 +10,14 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+from workerplane.scaling.slo_arrivals import (
+    arrivals_fell_below,
+    arrivals_rose_above,
+    counted_arrivals,
+)
 from workerplane.scaling.slo_inflight import advance_cohorts, young_slot_seconds
 from workerplane.scaling.slo_model import (
     ARRIVAL_TAU_S,
-    ARRIVALS_SIGMAS,
     ARRIVED_SOME,
     CUT_MIN_SHARE,
     DEFAULT_STARTUP_MS,
@@ -359,48 +363,6 @@ class QueuePlanner:
             else DEFAULT_STARTUP_MS
         )
         return min(max(learned, MIN_DELAY_MS), MAX_DELAY_MS)
-
-
-def arrivals_fell_below(rate: float, arrived: float, span_s: float) -> bool:
-    """Whether ``arrived`` tasks in ``span_s`` are far fewer than ``rate`` predicts:
-    ``ARRIVALS_SIGMAS`` standard deviations below (Poisson). A quiet second of a steady
-    stream is within the noise; a storm's end is not."""
-    expected = rate * span_s
-    return arrived < expected - ARRIVALS_SIGMAS * math.sqrt(expected)
-
-
-def counted_arrivals(
-    state: SloState,
-    fresh: bool,
-    started: float | None,
-    started_or_running: float,
-    now_ms: int,
-    dt_s: float,
-) -> list[tuple[float, float]]:
-    """Arrivals counted by the tasks that started, as ``(tasks, seconds)`` windows, while a slot
-    is free (what arrives then starts at once).
-
-    Since the last fresh stats: the starts (completions plus the change in flight) less what
-    those stats saw waiting. Since the previous observation, when the provider counts
-    completions: the starts less what was estimated waiting then. Both are known before the
-    next fresh reply: the 5 s stats cache would otherwise hide a storm's end and hold its
-    workers idle until then.
-    """
-    windows: list[tuple[float, float]] = []
-    if not fresh and state.fresh_ms is not None and now_ms > state.fresh_ms:
-        since_fresh = started_or_running - state.fresh_in_flight - state.fresh_backlog
-        windows.append((max(0.0, since_fresh), (now_ms - state.fresh_ms) / 1000.0))
-    if started is not None and dt_s > 0:
-        windows.append((max(0.0, started - state.backlog_est), dt_s))
-    return windows
-
-
-def arrivals_rose_above(rate: float, arrived: float, span_s: float) -> bool:
-    """Whether ``arrived`` tasks in ``span_s`` are far more than ``rate`` predicts:
-    ``ARRIVALS_SIGMAS`` standard deviations above (Poisson), and at least a few tasks more.
-    One task of a trickle is within the noise; a storm is not."""
-    expected = rate * span_s
-    return arrived > expected + ARRIVALS_SIGMAS * max(1.0, math.sqrt(expected))
 
 
 def standing_queue_spare(current: int, load_workers: float, dur_s: float, startup_s: float) -> bool:
