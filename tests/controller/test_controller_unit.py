@@ -114,11 +114,13 @@ class FakeMetrics:
     #: What the uncached signals see waiting; ``None`` means they cannot be read.
     fresh: dict[str, int] | None = field(default_factory=dict)
     fresh_reads: int = 0
+    reads: int = 0
 
     async def __call__(self, connection: ResolvedConnection) -> MetricsSource:
         return self
 
     async def read(self, target: QueueTarget) -> dict[str, QueueStats]:
+        self.reads += 1
         if self.backlog is None:
             raise MetricsUnavailable("server down")
         return {"ACTIVITY": QueueStats(backlog_count=self.backlog)}
@@ -431,6 +433,35 @@ async def test_observers_hear_every_cycle_and_a_failing_one_is_skipped(tmp_path:
     assert first.plan.action == Resize(1, first.plan.decision.reason)
     assert first.failure is None and first.duration_s >= 0
     assert second.previous == first.status
+
+
+async def test_every_cycle_reads_afresh_even_when_it_polls_faster_than_reads_are_shared(
+    tmp_path: Path,
+) -> None:
+    """The shared-read window (1 s) is longer than the group's poll interval (0.1 s): another
+    group's read may answer it, but never the group's own previous read. Before, a group polling
+    every second was answered every other cycle by its own last read, and so saw a task landing
+    on an idle queue up to 2 s late."""
+    observer = RecordingObserver()
+    metrics = FakeMetrics(0)
+    controller = Controller(
+        ListSource([ManagedVersion(key="orders", spec=spec())]),
+        RecordingSink(),
+        ControllerSettings(state_dir=tmp_path, shared_read_window_s=1.0),
+        providers=lambda *a, **k: FakeProvider(SET),
+        metrics=metrics,
+        observers=(observer,),
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(controller.run(stop))
+    while len(observer.reports) < 4:
+        await asyncio.sleep(0.05)
+    stop.set()
+    await task
+    await controller.shutdown(drain=False)
+    # One read per task type served (workflow and activity) per reported cycle; a cycle cut
+    # short by the stop may have read without reporting.
+    assert metrics.reads >= 2 * len(observer.reports)
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from workerplane.controller.budget import CallBudget
 from workerplane.controller.interfaces import MetricsSource
-from workerplane.controller.shared_reads import SharedReads
+from workerplane.controller.shared_reads import SharedReads, read_max_age_s
 from workerplane.scaling.types import QueueStats
 from workerplane.temporal.connection import ResolvedConnection
 from workerplane.temporal.metrics import QueueTarget
@@ -82,6 +82,31 @@ async def test_groups_sharing_a_queue_share_its_reads_within_the_window() -> Non
     clock.now = 1.5  # past the window: read again
     await view.read(target("orders"))
     assert len(source.reads) == 6
+
+
+async def test_a_cycle_is_never_answered_by_a_read_older_than_it_accepts() -> None:
+    """A group polling every second, with a one-second window, must not get back its own last
+    read: it would then read half as often as it asked (a task on an idle queue waited 2 s)."""
+    source, clock = CountingSource(), Clock()
+    view = await reads_of(source, clock)(CONNECTION)
+
+    async def cycle(max_age_s: float) -> None:
+        read_max_age_s.set(max_age_s)
+        await view.read(target("orders", types=("ACTIVITY",)))
+        await view.read_fresh(target("orders", types=("ACTIVITY",)))
+
+    await asyncio.create_task(cycle(0.5))
+    clock.now = 0.4  # another group half a poll later shares both reads
+    await asyncio.create_task(cycle(0.5))
+    assert len(source.reads) == 1
+    assert len(source.fresh_reads) == 1
+    clock.now = 0.9  # the first group's next cycle: inside the window, but older than it accepts
+    await asyncio.create_task(cycle(0.5))
+    assert len(source.reads) == 2
+    assert len(source.fresh_reads) == 2
+    clock.now = 1.6  # a caller that sets no bound takes anything within the window
+    await view.read(target("orders", types=("ACTIVITY",)))
+    assert len(source.reads) == 2
 
 
 async def test_reads_in_flight_are_joined() -> None:

@@ -27,7 +27,7 @@ from workerplane.controller.scheduler import (
     has_activity,
     plan_idle_reads,
 )
-from workerplane.controller.shared_reads import SharedReads
+from workerplane.controller.shared_reads import SharedReads, read_max_age_s
 from workerplane.temporal.fresh import fresh_calls
 from workerplane.temporal.metrics import stats_calls
 from workerplane.temporal.schedules import ScheduleReader
@@ -154,6 +154,8 @@ class GroupRunner:
                 started = self._clock()
                 self._last_started[handle] = started
                 call_priority.set(priority)
+                # Shared reads may answer this cycle only with data newer than its last one.
+                read_max_age_s.set(group.scaler.poll_interval_s / 2)
                 group.fresh_reads = self._settings.fresh_signals and (
                     active or self.idle_plan.interval_s <= STATS_CACHE_S
                 )

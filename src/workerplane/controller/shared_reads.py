@@ -8,7 +8,8 @@ Wraps a :class:`MetricsConnector` and gives sources that, for each group's read:
 * widen a versioned target to every type the version's groups read, so the version's groups
   share one ``DescribeWorkerDeploymentVersion`` per cycle instead of one each;
 * join a read of the same thing in flight, or reuse one finished less than ``window_s`` ago (the
-  server caches stats for 5 s anyway);
+  server caches stats for 5 s anyway), and never one older than the asking cycle accepts
+  (:data:`read_max_age_s`): a group must not get back the answer its own last cycle had;
 * take the read's tokens from the budget (:func:`stats_calls`, :func:`fresh_calls`) before
   making it, at the priority of the calling group.
 
@@ -19,6 +20,8 @@ same queue are woken early at no extra cost.
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import math
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
@@ -34,6 +37,15 @@ from workerplane.temporal.fresh import fresh_calls
 from workerplane.temporal.metrics import MetricsUnavailable, QueueTarget, stats_calls
 
 _T = TypeVar("_T")
+
+#: The oldest finished read the current task accepts, in seconds (a group cycle sets half its
+#: poll interval). A group whose poll interval is no longer than the shared window would
+#: otherwise be answered every other cycle by its own previous read, and so read half as often
+#: as it asked: with a 1 s poll and a 1 s window, a task landing on an idle queue waited up to
+#: 2 s to be seen.
+read_max_age_s: contextvars.ContextVar[float] = contextvars.ContextVar(
+    "read_max_age_s", default=math.inf
+)
 
 #: A version's reads are shared by groups with this (namespace, deployment, build, queues).
 _VersionKey = tuple[str, str, str, tuple[str, ...]]
@@ -123,13 +135,12 @@ class SharedReads:
     async def shared(
         self, key: tuple[object, ...], cost: int, read: Callable[[], Awaitable[_T]]
     ) -> _T:
-        """The result of ``read`` for ``key``: joined if in flight, reused if recent, otherwise
-        made after taking ``cost`` tokens."""
+        """The result of ``read`` for ``key``: joined if in flight, reused if it finished within
+        the window and :data:`read_max_age_s`, otherwise made after taking ``cost`` tokens."""
         now = self._clock()
         known = self._reads.get(key)
-        if known is not None and (
-            known.finished_at is None or now - known.finished_at <= self._window
-        ):
+        max_age = min(self._window, read_max_age_s.get())
+        if known is not None and (known.finished_at is None or now - known.finished_at <= max_age):
             result: _T = await asyncio.shield(known.result)
             return result
         entry = _Read(asyncio.get_running_loop().create_future())
