@@ -31,7 +31,8 @@ def report():
     write_status(status, WorkerStatus(pid=os.getpid(), state=state["name"], in_flight=in_flight,
                                       started_at=time.time(), updated_at=time.time(),
                                       slots=slots, tasks_finished=finished,
-                                      task_seconds=1.5 * finished))
+                                      task_seconds=1.5 * finished,
+                                      running_seconds=float(os.environ.get("RUNNING_S", "0"))))
 def on_term(*_):
     if os.environ.get("IGNORE_TERM"):
         return
@@ -98,7 +99,11 @@ async def test_worker_set_holds_size_and_reports_readiness(tmp_path: Path) -> No
 async def test_census_reports_slots_and_task_durations_as_the_workers_report_them(
     tmp_path: Path,
 ) -> None:
-    provider = _provider(tmp_path, slots=4, env={"REPORT_SLOTS": "3", "TASKS_FINISHED": "2"})
+    provider = _provider(
+        tmp_path,
+        slots=4,
+        env={"REPORT_SLOTS": "3", "TASKS_FINISHED": "2", "IN_FLIGHT": "2", "RUNNING_S": "7.5"},
+    )
     await provider.start()
     census = await provider.census()
     assert census.slots == 4 and census.mean_task_s is None  # no worker yet: configured slots
@@ -109,6 +114,10 @@ async def test_census_reports_slots_and_task_durations_as_the_workers_report_the
         return census.slots == 3 and census.mean_task_s == 1.5 and census.tasks_finished == 2
 
     await _eventually(reported)
+    # How long the tasks in flight have run: as reported, plus the time since the report for
+    # each of the two (a report is at most a heartbeat old, 0.2 s here).
+    running = (await provider.census()).in_flight_s
+    assert running is not None and 7.5 <= running < 7.5 + 2 * 5.0
     assert (await provider.census()).tasks_completed == 2
     await provider.drain(timeout_s=10)
     # The worker is gone; its completions still count, so the running total never falls.

@@ -145,6 +145,27 @@ def test_the_duration_is_not_learned_from_a_shrinking_group_s_last_survivors() -
     assert st.duration_s == 12.0
 
 
+@pytest.mark.parametrize(
+    ("in_flight_s", "duration_s"),
+    [
+        (None, 0.2),  # workers that do not report their tasks' ages: the finished mean
+        (0.0, 0.2),  # the tasks in flight just started
+        # 90 short tasks finished (0.2 s each, 18 s); 10 long ones have run 30 s each (300 s):
+        # every task started so far averages at least 318 / 100 s.
+        (300.0, 3.18),
+    ],
+)
+def test_the_duration_is_at_least_what_the_tasks_started_so_far_average(
+    in_flight_s: float | None, duration_s: float
+) -> None:
+    """A bimodal load's short tasks finish first: the finished mean says 0.2 s while 60 s tasks
+    hold the slots. How long those have run so far bounds the mean from below."""
+    s = slo()
+    early = census(3, 10, 90, mean_task_s=0.2, tasks_finished=90, in_flight_s=in_flight_s)
+    st, _ = s.decide(s.initial_state(0.0), GroupMetrics(QueueStats(), early, 30.0), 30.0)
+    assert st.duration_s == pytest.approx(duration_s)
+
+
 @pytest.mark.parametrize(("rate", "size"), [(39.3, 12), (0.0, 12)])
 def test_a_shrink_floor_never_grows_the_group(rate: float, size: int) -> None:
     """12 workers warmed for a scheduled storm, whose 500 tasks landed 3 s ago at 100/s; fresh

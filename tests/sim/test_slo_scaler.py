@@ -152,9 +152,16 @@ def test_uses_the_slots_the_workers_report() -> None:
     assert st.slots == 4
 
 
-def by_type(workflow_backlog: int, activity_backlog: int, **census: int) -> GroupMetrics:
-    workflow = QueueStats(backlog_count=workflow_backlog, backlog_age_s=1.0, add_rate=6.0)
-    activity = QueueStats(backlog_count=activity_backlog, backlog_age_s=1.0, add_rate=3.0)
+def by_type(
+    workflow_backlog: int,
+    activity_backlog: int,
+    *,
+    workflow_rate: float = 6.0,
+    activity_rate: float = 3.0,
+    **census: int,
+) -> GroupMetrics:
+    workflow = QueueStats(backlog_count=workflow_backlog, backlog_age_s=1.0, add_rate=workflow_rate)
+    activity = QueueStats(backlog_count=activity_backlog, backlog_age_s=1.0, add_rate=activity_rate)
     return GroupMetrics(
         stats=workflow + activity,
         workers=WorkerCensus(**census),
@@ -163,18 +170,35 @@ def by_type(workflow_backlog: int, activity_backlog: int, **census: int) -> Grou
     )
 
 
-def test_a_workflow_task_backlog_asks_only_for_a_poller() -> None:
-    """Workflow tasks run in their own large slot pool: 30 of them need a poller, not 30 slots."""
+@pytest.mark.parametrize(
+    ("case", "workflow_rate", "activity_rate", "size"),
+    [
+        # The queue adds one activity per two workflow tasks: 30 waiting bring 15, a slot each
+        # while durations are unknown, 4 to a worker.
+        ("half an activity per workflow task", 6.0, 3.0, 4),
+        ("no rates yet (a burst on an idle queue): one each", 0.0, 0.0, 8),
+        # Workflows that run no activity here need a poller for their workflow tasks, no slots.
+        ("the workflows run no activities", 6.0, 0.0, 1),
+    ],
+)
+def test_waiting_workflow_tasks_count_for_the_activities_they_will_schedule(
+    case: str, workflow_rate: float, activity_rate: float, size: int
+) -> None:
+    """Workflow tasks run in their own large slot pool and take milliseconds, so they need no
+    slot; but a burst of new workflows on a group at zero shows first as workflow tasks only,
+    and the activities they schedule need slots a moment later."""
     s = scaler(target_per_worker=4)
-    _, dec = s.decide(s.initial_state(0.0), by_type(30, 0, desired=0), 0.0)
-    assert isinstance(dec, SetSize) and dec.size == 1
+    metrics = by_type(30, 0, workflow_rate=workflow_rate, activity_rate=activity_rate, desired=0)
+    _, dec = s.decide(s.initial_state(0.0), metrics, 0.0)
+    assert isinstance(dec, SetSize) and dec.size == size, case
 
 
 def test_a_mixed_group_sizes_activity_slots_on_the_activity_backlog() -> None:
     s = scaler(target_per_worker=4)
     _, dec = s.decide(s.initial_state(0.0), by_type(30, 8, desired=0), 0.0)
-    # The 8 waiting activities get a slot each (durations unknown); the workflow tasks none.
-    assert isinstance(dec, SetSize) and dec.size == 2
+    # The 8 waiting activities and the 15 the workflow tasks will schedule get a slot each
+    # (durations unknown).
+    assert isinstance(dec, SetSize) and dec.size == 6
 
 
 @pytest.mark.parametrize("trace", [bursts(horizon_s=900.0), spikes(horizon_s=900.0, n_spikes=1)])

@@ -100,10 +100,16 @@ async def test_sigterm_finishes_in_flight_activity(
     while (s := read_status(status)) is None or s.in_flight == 0:
         assert time.monotonic() < deadline, "the activity never started"
         await asyncio.sleep(0.05)
+    # The next heartbeat reports how long the task in flight has run (it runs 3 s).
+    while (s := read_status(status)) is None or (s.in_flight and s.running_seconds == 0):
+        assert time.monotonic() < deadline, "no heartbeat while the activity ran"
+        await asyncio.sleep(0.05)
+    assert s.in_flight == 0 or 0 < s.running_seconds <= 3.5
     worker.send_signal(signal.SIGTERM)
     assert await _wait_exit(worker) == 0
     final = read_status(status)
     assert final is not None and final.exit_reason == "signal" and final.in_flight == 0
+    assert final.running_seconds == 0
     # The activity finished inside the stopping worker; a new worker runs the final workflow task.
     successor = _start_worker(
         temporal_address, unique_name, tmp_path / "next.json", WORKERPLANE_IDLE_EXIT_S="1"

@@ -8,7 +8,9 @@ else is learned from what the controller observes:
 * **mean task duration** (``d``): what the workers report (``WorkerCensus.mean_task_s``, the run
   time of their finished tasks) once more tasks have finished than are running, else Little's law
   on steady stretches, ``in_flight / dispatch_rate`` (a real server's rates rise within a second
-  of a burst while the 30 s running average lags, so that estimate starts far too low);
+  of a burst while the 30 s running average lags, so that estimate starts far too low); and never
+  below what the tasks started so far must average, the finished ones' run time plus how long
+  the ones in flight have run (``WorkerCensus.in_flight_s``);
 * **worker startup** (``s``): from a scale-up until half its workers poll;
 * **arrival rate** (``lambda``): between two fresh stats replies, arrivals = more waiting + more in
   flight + completed (the census's running total ``tasks_completed`` when the provider keeps one,
@@ -187,9 +189,18 @@ class SloScaler(QueuePlanner):
             # alive now, and the last ones of a shrinking group are those whose tasks ran
             # longest. Kept when the workers that reported it have gone.
             reported, basis = mean, float(finished)
-        # Both estimates err low: the reported mean misses long tasks still running, Little's
-        # law lags a real server's rates at a burst's start. So the larger wins.
-        known = [x for x in (reported, littles) if x is not None]
+        # The reported mean misses the long tasks still running. With how long those have run
+        # so far, the mean of every task the workers started is at least this: when the short
+        # tasks of a bimodal load finish first, it keeps a mean of 0.2 s from being learned while
+        # 60 s tasks fill every slot.
+        running_s = census.in_flight_s
+        started = finished + (census.in_flight or 0)
+        floor = None
+        if running_s is not None and census.in_flight and started:
+            floor = (running_s + (mean or 0.0) * finished) / started
+        # Every estimate errs low: the reported mean and its floor count only tasks started so
+        # far, Little's law lags a real server's rates at a burst's start. So the largest wins.
+        known = [x for x in (reported, littles, floor) if x is not None]
         duration = max(known) if known else state.duration_s
         return replace(
             state,

@@ -74,6 +74,9 @@ class WorkerCensus:
             they report it; ``None`` when no worker reports one yet.
         tasks_finished: how many tasks that mean is over. While it is small next to
             ``in_flight`` the mean is biased low (the first tasks to finish are the short ones).
+        in_flight_s: how long the tasks in flight have run so far, summed over the same live
+            workers, or ``None`` when they do not report it. With ``mean_task_s`` it bounds the
+            mean duration from below while long tasks still run (see ``slo``).
         tasks_completed: tasks (of that kind) the group's workers have finished since the
             provider started, exited workers included: a count that only grows, so the
             difference between two observations is exactly the completions in between;
@@ -93,6 +96,7 @@ class WorkerCensus:
     slots: int | None = None
     mean_task_s: float | None = None
     tasks_finished: int = 0
+    in_flight_s: float | None = None
     tasks_completed: int | None = None
     last_worker_exit: str | None = None
     schedule_to_start: LatencySketch | None = None

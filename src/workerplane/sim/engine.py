@@ -154,6 +154,7 @@ class Simulation:
         if self.reports is not None:
             self.reports.record(w, self.now, float(self.waits[task]))
         w.in_flight += 1
+        w.started_sum += self.now
         end = self.now + float(self.trace.durations[task])
         w.ends_at = max(w.ends_at, end)
         self.dispatch_rate.hit(self.now)
@@ -190,12 +191,13 @@ class Simulation:
 
     def census(self) -> WorkerCensus:
         running = ready = in_flight = finished = 0
-        task_seconds = 0.0
+        task_seconds = running_seconds = 0.0
         for wid in self.alive:
             w = self.workers[wid]
             in_flight += w.in_flight
             finished += w.finished
             task_seconds += w.task_seconds
+            running_seconds += max(0.0, w.in_flight * self.now - w.started_sum)
             if w.state in (STARTING, READY):
                 running += 1
             if w.state == READY:
@@ -209,6 +211,7 @@ class Simulation:
             slots=self.wm.slots if reports else None,
             mean_task_s=task_seconds / finished if reports and finished else None,
             tasks_finished=finished if reports else 0,
+            in_flight_s=running_seconds if reports else None,
             tasks_completed=self.done_count if reports else None,
             schedule_to_start=self.reports.sketch(self.now) if self.reports else None,
         )
@@ -334,6 +337,7 @@ class Simulation:
                 w.in_flight -= 1
                 w.finished += 1
                 w.task_seconds += float(self.trace.durations[int(b)])
+                w.started_sum -= t - float(self.trace.durations[int(b)])
                 if w.state == READY:
                     if self.wm.slot_turnaround_s > 0:
                         self._push(t + self.wm.slot_turnaround_s, _SLOT_FREE, w.wid)

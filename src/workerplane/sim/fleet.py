@@ -22,6 +22,7 @@ class SimWorker:
         state: ``STARTING``, ``READY`` (polling), ``RETIRING`` (finishing its tasks) or ``EXITED``.
         ends_at: when its last in-flight task ends (its exit, if it retires now).
         finished: tasks it completed, and ``task_seconds`` their run time (its status report).
+        started_sum: the start times of its tasks in flight, summed (their ages, reported).
         idle_since: when it last became idle (an invoke worker's idle exit counts from there).
     """
 
@@ -32,6 +33,7 @@ class SimWorker:
     ends_at: float = 0.0
     finished: int = 0
     task_seconds: float = 0.0
+    started_sum: float = 0.0
     idle_since: float = 0.0
     ready_at: float | None = None
     stopped_polling_at: float | None = None

@@ -46,6 +46,13 @@ class ActivityTally:
     finished: int = 0
     run_seconds: float = 0.0
     waited: LatencyRecorder = field(default_factory=LatencyRecorder)
+    #: The start times (epoch s) of the activities in flight, summed: their ages at ``now`` are
+    #: ``in_flight * now - started_sum``, without a record per task.
+    started_sum: float = 0.0
+
+    def running_seconds(self, now: float) -> float:
+        """How long the activities in flight have run so far, summed, at ``now`` (epoch s)."""
+        return max(0.0, self.in_flight * now - self.started_sum)
 
 
 class ScheduleToStartInterceptor(Interceptor):
@@ -93,10 +100,13 @@ class _MeasuringActivityInbound(ActivityInboundInterceptor):
         self._tally.waited.record(time.time() - scheduled.timestamp())
         self._tally.in_flight += 1
         began = time.monotonic()
+        began_wall = time.time()
+        self._tally.started_sum += began_wall
         try:
             return await super().execute_activity(input)
         finally:
             self._tally.in_flight -= 1
+            self._tally.started_sum -= began_wall
             self._tally.finished += 1
             self._tally.run_seconds += time.monotonic() - began
 
@@ -120,14 +130,16 @@ class _StatusHeartbeat(threading.Thread):
 
 def status_of(tally: ActivityTally, started_at: float, state: str, **extra: Any) -> WorkerStatus:
     """The status file's report of ``tally`` (the runtime adds its own fields in ``extra``)."""
+    now = time.time()
     return WorkerStatus(
         pid=os.getpid(),
         state=state,
         in_flight=tally.in_flight,
         started_at=started_at,
-        updated_at=time.time(),
+        updated_at=now,
         tasks_finished=tally.finished,
         task_seconds=round(tally.run_seconds, 3),
+        running_seconds=round(tally.running_seconds(now), 3),
         schedule_to_start=tally.waited.snapshot().to_wire(),
         **extra,
     )

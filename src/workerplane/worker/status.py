@@ -8,6 +8,7 @@ workers first); the Kubernetes readiness probe reads it too. No HTTP server is n
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -41,6 +42,8 @@ class WorkerStatus:
             scaler needs, measured where the work runs rather than inferred from server rates.
         schedule_to_start: what each of those tasks waited from its scheduling to its start, as
             a latency sketch in its wire form (``LatencySketch.to_wire``), since start.
+        running_seconds: how long the tasks in flight had run at ``updated_at``, summed: the
+            finished tasks' mean alone misses the long ones still running.
     """
 
     pid: int
@@ -55,6 +58,7 @@ class WorkerStatus:
     tasks_finished: int = 0
     task_seconds: float = 0.0
     schedule_to_start: dict[str, Any] | None = None
+    running_seconds: float = 0.0
 
     def waited(self) -> LatencySketch | None:
         """:attr:`schedule_to_start` as a sketch (``None`` when absent or malformed)."""
@@ -85,6 +89,8 @@ def read_status(path: Path) -> WorkerStatus | None:
     """Read a status file, or ``None`` if it is missing or unreadable."""
     try:
         data = json.loads(path.read_text())
-        return WorkerStatus(**data)
+        # Fields a newer runtime added are skipped, so workers and controller upgrade apart.
+        known = {f.name for f in dataclasses.fields(WorkerStatus)}
+        return WorkerStatus(**{k: v for k, v in data.items() if k in known})
     except (OSError, ValueError, TypeError):
         return None

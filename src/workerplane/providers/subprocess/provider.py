@@ -157,7 +157,7 @@ class SubprocessProvider(Provider):
         in_flight = 0
         in_flight_known = True
         slots: int | None = None
-        finished, task_seconds = 0, 0.0
+        finished, task_seconds, running_seconds = 0, 0.0, 0.0
         completed = self._completed_by_exited
         waited = self._waited_by_exited
         now = time.time()
@@ -179,6 +179,9 @@ class SubprocessProvider(Provider):
             in_flight += status.in_flight
             finished += status.tasks_finished
             task_seconds += status.task_seconds
+            running_seconds += status.running_seconds + status.in_flight * max(
+                0.0, now - status.updated_at
+            )
             if status.polling and worker.retiring_since is None:
                 self._crash_loop.record_healthy(worker.started_at)
                 ready += 1
@@ -192,6 +195,7 @@ class SubprocessProvider(Provider):
             slots=slots if slots is not None else self._settings.slots,
             mean_task_s=task_seconds / finished if finished else None,
             tasks_finished=finished,
+            in_flight_s=running_seconds if in_flight_known else None,
             tasks_completed=completed,
             last_worker_exit=self._crash_loop.last_exit,
             schedule_to_start=waited,
