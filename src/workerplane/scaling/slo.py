@@ -198,10 +198,12 @@ class SloScaler(QueuePlanner):
         floor = None
         if running_s is not None and census.in_flight and started:
             floor = (running_s + (mean or 0.0) * finished) / started
-        # Every estimate errs low: the reported mean and its floor count only tasks started so
-        # far, Little's law lags a real server's rates at a burst's start. So the largest wins.
-        known = [x for x in (reported, littles, floor) if x is not None]
-        duration = max(known) if known else state.duration_s
+        # Both estimates err low: the reported mean misses long tasks still running, Little's
+        # law lags a real server's rates at a burst's start. So the larger wins, raised to the
+        # floor. The floor alone is no estimate: a storm's first tasks have run a moment, and a
+        # duration "learned" from that would size the storm as if its tasks took a moment.
+        known = [x for x in (reported, littles) if x is not None]
+        duration = max([*known, floor or 0.0]) if known else state.duration_s
         return replace(
             state,
             slots=slots,
