@@ -177,6 +177,9 @@ def by_type(
         # while durations are unknown, 4 to a worker.
         ("half an activity per workflow task", 6.0, 3.0, 4),
         ("no rates yet (a burst on an idle queue): one each", 0.0, 0.0, 8),
+        # Ten activities per workflow: a fan-out, or ten run one by one over a workflow's life;
+        # the rates cannot tell, so each waiting workflow task counts for one at most.
+        ("ten activities per workflow task", 6.0, 60.0, 8),
         # Workflows that run no activity here need a poller for their workflow tasks, no slots.
         ("the workflows run no activities", 6.0, 0.0, 1),
     ],

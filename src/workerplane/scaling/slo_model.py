@@ -265,16 +265,19 @@ DEFAULT_ACTIVITIES_PER_WORKFLOW_TASK = 1.0
 
 
 def activities_per_workflow_task(activity: QueueStats, workflow: QueueStats) -> float:
-    """Activities the queue's rates add per workflow task they add: what each waiting workflow
-    task will likely bring to the activity slots once a worker runs it.
+    """What each waiting workflow task will likely bring to the activity slots once a worker
+    runs it: the activities the queue's rates add per workflow task they add, at most one.
 
     The normal queue's workflow tasks are mostly a workflow's first (later ones go to the
-    worker's sticky queue), so this is close to activities per workflow: 1 for a workflow that
-    runs one activity at a time, hundreds for a fan-out, 0 for a group whose workflows run none.
+    worker's sticky queue), so the ratio is near activities per workflow *over its life*: 0 for
+    workflows that run none here, 1 for one activity each, hundreds for a fan-out, and also
+    hundreds for a long-lived workflow that runs them one by one. The rates cannot tell the last
+    two apart, so one new workflow is never taken for hundreds of activities at once; a fan-out
+    shows its activities once a worker has run its first workflow task.
     """
     if workflow.add_rate <= IDLE_RATE_EPSILON:
         return DEFAULT_ACTIVITIES_PER_WORKFLOW_TASK
-    return activity.add_rate / workflow.add_rate
+    return min(1.0, activity.add_rate / workflow.add_rate)
 
 
 def sizing_stats(metrics: GroupMetrics) -> tuple[QueueStats, bool]:
