@@ -60,8 +60,16 @@ class RunningController:
         return sum(s.workers_running for s in statuses if group is None or s.group_id == group)
 
     def peak(self, group: str) -> int:
+        """The most worker processes of ``group`` alive at once (retiring ones included)."""
         return max(
             (s.workers_running for snap in self.history for s in snap if s.group_id == group),
+            default=0,
+        )
+
+    def peak_desired(self, group: str) -> int:
+        """The largest size the scaler asked of ``group``."""
+        return max(
+            (s.desired or 0 for snap in self.history for s in snap if s.group_id == group),
             default=0,
         )
 

@@ -82,5 +82,7 @@ async def test_a_trickle_is_served_task_by_task(
         results.append(await asyncio.wait_for(_run(client, unique_name, 0.2), 120))
         await asyncio.sleep(2.0)
     assert all(r.startswith("done") for r in results)
-    assert running.peak("workers") <= 2, "a trickle never needs more than a worker or two"
+    # The size asked for, not the processes alive: each task may get a fresh worker while the
+    # last one still exits, and on a loaded machine exits take seconds.
+    assert running.peak_desired("workers") <= 2, "a trickle never needs more than a worker or two"
     await running.wait_for(lambda: running.workers() == 0, timeout_s=120)
