@@ -193,17 +193,16 @@ class SloScaler(QueuePlanner):
         # so far, the mean of every task the workers started is at least this: when the short
         # tasks of a bimodal load finish first, it keeps a mean of 0.2 s from being learned while
         # 60 s tasks fill every slot.
-        running_s = census.in_flight_s
-        started = finished + (census.in_flight or 0)
-        floor = None
-        if running_s is not None and census.in_flight and started:
-            floor = (running_s + (mean or 0.0) * finished) / started
+        floor = 0.0
+        if census.in_flight_s is not None and census.in_flight:
+            started = finished + census.in_flight
+            floor = (census.in_flight_s + (mean or 0.0) * finished) / started
         # Both estimates err low: the reported mean misses long tasks still running, Little's
         # law lags a real server's rates at a burst's start. So the larger wins, raised to the
         # floor. The floor alone is no estimate: a storm's first tasks have run a moment, and a
         # duration "learned" from that would size the storm as if its tasks took a moment.
         known = [x for x in (reported, littles) if x is not None]
-        duration = max([*known, floor or 0.0]) if known else state.duration_s
+        duration = max([*known, floor]) if known else state.duration_s
         return replace(
             state,
             slots=slots,

@@ -153,10 +153,7 @@ class Simulation:
         self.waits[task] = self.now - self.trace.arrivals[task]
         if self.reports is not None:
             self.reports.record(w, self.now, float(self.waits[task]))
-        w.in_flight += 1
-        w.started_sum += self.now
-        end = self.now + float(self.trace.durations[task])
-        w.ends_at = max(w.ends_at, end)
+        end = w.task_started(self.now, float(self.trace.durations[task]))
         self.dispatch_rate.hit(self.now)
         self._push(end, _TASK_DONE, w.wid, float(task))
 
@@ -197,7 +194,7 @@ class Simulation:
             in_flight += w.in_flight
             finished += w.finished
             task_seconds += w.task_seconds
-            running_seconds += max(0.0, w.in_flight * self.now - w.started_sum)
+            running_seconds += w.running_seconds(self.now)
             if w.state in (STARTING, READY):
                 running += 1
             if w.state == READY:
@@ -334,10 +331,7 @@ class Simulation:
                 w = self.workers[a]
                 self.completed[int(b)] += 1
                 self.done_count += 1
-                w.in_flight -= 1
-                w.finished += 1
-                w.task_seconds += float(self.trace.durations[int(b)])
-                w.started_sum -= t - float(self.trace.durations[int(b)])
+                w.task_finished(t, float(self.trace.durations[int(b)]))
                 if w.state == READY:
                     if self.wm.slot_turnaround_s > 0:
                         self._push(t + self.wm.slot_turnaround_s, _SLOT_FREE, w.wid)

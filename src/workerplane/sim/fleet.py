@@ -39,6 +39,25 @@ class SimWorker:
     stopped_polling_at: float | None = None
     exited_at: float | None = None
 
+    def task_started(self, now: float, duration_s: float) -> float:
+        """Take a task that runs ``duration_s`` from ``now``; returns when it ends."""
+        self.in_flight += 1
+        self.started_sum += now
+        end = now + duration_s
+        self.ends_at = max(self.ends_at, end)
+        return end
+
+    def task_finished(self, now: float, duration_s: float) -> None:
+        """A task that ran ``duration_s`` ended at ``now``."""
+        self.in_flight -= 1
+        self.finished += 1
+        self.task_seconds += duration_s
+        self.started_sum -= now - duration_s
+
+    def running_seconds(self, now: float) -> float:
+        """How long its tasks in flight have run so far, summed."""
+        return max(0.0, self.in_flight * now - self.started_sum)
+
 
 @dataclass(frozen=True)
 class Bill:

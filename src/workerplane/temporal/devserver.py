@@ -124,7 +124,8 @@ def start_dev_server(
     if db_file is None:
         db_file = Path(tempfile.mkdtemp(prefix="workerplane-temporal-")) / "temporal.db"
     config = dict(FAST_STATS_CONFIG) if fast_stats else {}
-    if cancel_polls_on_shutdown if cancel_polls_on_shutdown is not None else fast_stats:
+    cancel_polls = fast_stats if cancel_polls_on_shutdown is None else cancel_polls_on_shutdown
+    if cancel_polls:
         config.update(CANCEL_POLLS_ON_SHUTDOWN_CONFIG)
     if partitions is not None:
         config.update(partition_config(partitions))

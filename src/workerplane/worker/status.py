@@ -60,6 +60,10 @@ class WorkerStatus:
     schedule_to_start: dict[str, Any] | None = None
     running_seconds: float = 0.0
 
+    def running_seconds_at(self, now: float) -> float:
+        """:attr:`running_seconds` aged to ``now``: each task in flight has run on since."""
+        return self.running_seconds + self.in_flight * max(0.0, now - self.updated_at)
+
     def waited(self) -> LatencySketch | None:
         """:attr:`schedule_to_start` as a sketch (``None`` when absent or malformed)."""
         if self.schedule_to_start is None:
@@ -85,12 +89,14 @@ def write_status(path: Path, status: WorkerStatus) -> None:
     os.replace(tmp, path)
 
 
+_STATUS_FIELDS = frozenset(f.name for f in dataclasses.fields(WorkerStatus))
+
+
 def read_status(path: Path) -> WorkerStatus | None:
     """Read a status file, or ``None`` if it is missing or unreadable."""
     try:
         data = json.loads(path.read_text())
         # Fields a newer runtime added are skipped, so workers and controller upgrade apart.
-        known = {f.name for f in dataclasses.fields(WorkerStatus)}
-        return WorkerStatus(**{k: v for k, v in data.items() if k in known})
+        return WorkerStatus(**{k: v for k, v in data.items() if k in _STATUS_FIELDS})
     except (OSError, ValueError, TypeError):
         return None

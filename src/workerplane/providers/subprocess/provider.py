@@ -179,9 +179,7 @@ class SubprocessProvider(Provider):
             in_flight += status.in_flight
             finished += status.tasks_finished
             task_seconds += status.task_seconds
-            running_seconds += status.running_seconds + status.in_flight * max(
-                0.0, now - status.updated_at
-            )
+            running_seconds += status.running_seconds_at(now)
             if status.polling and worker.retiring_since is None:
                 self._crash_loop.record_healthy(worker.started_at)
                 ready += 1
