@@ -319,3 +319,31 @@ async def test_worker_without_a_record_is_found_and_adopted(tmp_path: Path) -> N
     await second.drain(timeout_s=10)
     assert not _alive(pid)
     await second.close()
+
+
+async def test_a_group_gone_to_zero_forgets_its_crashes(tmp_path: Path) -> None:
+    """Workers that crashed while they were wanted (say, Temporal was down) are not the error of
+    a group that has since gone to zero on purpose: no worker is wanted or failing there."""
+    script = tmp_path / "crash.py"
+    script.write_text("import sys\nsys.exit(3)\n")
+    provider = build_provider(
+        "subprocess",
+        deployment="dep",
+        group_id="g",
+        details={"command": sys.executable, "args": [str(script)], "strategy": "worker-set"},
+        worker_env=WorkerEnvironment(
+            address="127.0.0.1:1", namespace="default", task_queues=("q",)
+        ),
+        state_dir=tmp_path / "state",
+    )
+    assert isinstance(provider, SubprocessProvider)
+    await provider.start()
+    await provider.set_size(1)
+
+    async def crashed() -> bool:
+        return (await provider.census()).last_worker_exit is not None
+
+    await _eventually(crashed)
+    await provider.set_size(0)
+    assert (await provider.census()).last_worker_exit is None
+    await provider.drain(timeout_s=5)

@@ -64,9 +64,13 @@ class CrashLoop:
         """A worker that started at ``started_at`` is polling or outlived the crash window: if
         it started after the last exit, the loop is over."""
         if self.last_exit is not None and started_at > self._last_exit_at:
-            self.crashes = 0
-            self.last_exit = None
-            self._next_start_at = 0.0
+            self.forget()
+
+    def forget(self) -> None:
+        """Drop the history: no worker is wanted or alive, so none is failing now."""
+        self.crashes = 0
+        self.last_exit = None
+        self._next_start_at = 0.0
 
 
 def backoff_s(crashes: int) -> float:

@@ -152,6 +152,12 @@ class SubprocessProvider(Provider):
     async def census(self) -> WorkerCensus:
         self._reap()
         self._enforce_grace()
+        if not self._workers and self._desired == 0:
+            # A group gone to zero on purpose has no failing workers. Without this, crashes
+            # during a Temporal outage stayed the group's error (and throttled its next
+            # scale-up to one start at a time) when the workers that outlived the outage had
+            # finished the work and no new one had started since.
+            self._crash_loop.forget()
         active = [w for w in self._workers.values() if w.retiring_since is None]
         ready = 0
         in_flight = 0
