@@ -172,3 +172,31 @@ def test_scaling_down_retires_the_worker_whose_tasks_end_first() -> None:
     r = simulate(trace, scaler, WorkerModel(startup=Distribution.const(2.0), slots=1))
     assert r.completed.tolist() == [1, 1]
     assert r.worker_seconds == pytest.approx(23.0 + 200.0)
+
+
+def _overtaken(result, trace) -> int:  # tasks that started after a task that arrived later
+    starts = trace.arrivals + result.waits
+    return sum(int(np.any(starts[i + 1 :] < starts[i])) for i in range(trace.n_tasks))
+
+
+def test_partitions_serve_out_of_order_and_lose_no_task() -> None:
+    """Two one-slot workers behind a queue of 60 tasks: with one partition they start in order;
+    with four, a poll waits on an empty partition while tasks wait on others, so new tasks
+    overtake old ones, and waiting longer for forwarding leaves slots idle (a longer tail)."""
+    arrivals = [0.2 * i for i in range(60)]
+    trace = make_trace(arrivals, [1.0] * 60, 40.0)
+    model = WorkerModel(startup=Distribution.const(0.5), slots=1)
+    runs = {
+        (partitions, delay): simulate(
+            trace,
+            Scripted([(0.0, 2)]),
+            model,
+            ServerModel(partitions=partitions, forward_delay_s=delay),
+        )
+        for partitions, delay in ((1, 0.25), (4, 0.25), (4, 2.0))
+    }
+    for result in runs.values():
+        assert np.all(result.completed == 1)
+    assert _overtaken(runs[1, 0.25], trace) == 0
+    assert _overtaken(runs[4, 0.25], trace) > 0
+    assert runs[4, 2.0].percentile(100) > runs[4, 0.25].percentile(100)

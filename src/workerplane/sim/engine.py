@@ -39,7 +39,17 @@ from workerplane.sim.scheduled import TraceSchedule
 from workerplane.sim.server_rates import SlidingRate
 from workerplane.sim.traces import Trace
 
-_ARRIVE, _WORKER_READY, _TASK_DONE, _TICK, _IDLE_CHECK, _LIFETIME, _SAMPLE, _SLOT_FREE = range(8)
+(
+    _ARRIVE,
+    _WORKER_READY,
+    _TASK_DONE,
+    _TICK,
+    _IDLE_CHECK,
+    _LIFETIME,
+    _SAMPLE,
+    _SLOT_FREE,
+    _FORWARD,
+) = range(9)
 
 
 class Simulation:
@@ -157,12 +167,32 @@ class Simulation:
         self.dispatch_rate.hit(self.now)
         self._push(end, _TASK_DONE, w.wid, float(task))
 
+    def _take_parked(self, partition: int) -> SimWorker | None:
+        while (wid := self.backlog.take_parked(partition)) is not None:
+            if self.workers[wid].state == READY:
+                return self.workers[wid]
+        return None
+
+    def _forwarded(self, partition: int, token: int) -> None:
+        """A poll parked on an empty partition is handed a task another partition forwards."""
+        wid = self.backlog.forward(partition, token)
+        if wid is not None and self.workers[wid].state == READY and self.backlog:
+            self._start_task(self.backlog.popleft(), self.workers[wid])
+            if not self.backlog:
+                self.free_slots.extend(self.backlog.release_parked())
+
     def _dispatch_backlog(self) -> None:
         while self.backlog:
             w = self._take_free_slot()
             if w is None:
                 return
-            self._start_task(self.backlog.popleft(), w)
+            polled = self.backlog.poll(w.wid)
+            if polled.task is not None:
+                self._start_task(polled.task, w)
+            else:
+                at = self.now + self.sm.forward_delay_s
+                self._push(at, _FORWARD, polled.partition, float(polled.token))
+        self.free_slots.extend(self.backlog.release_parked())
 
     # ------------------------------------------------------------------ observation
     def _stats(self) -> QueueStats:
@@ -305,11 +335,12 @@ class Simulation:
             self.now = t
             if kind == _ARRIVE:
                 self.add_rate.hit(t)
-                w = self._take_free_slot() if not self.backlog else None
+                partition = self.backlog.pick()
+                w = self._take_free_slot() if not self.backlog else self._take_parked(partition)
                 if w is not None:
                     self._start_task(a, w)
                 else:
-                    self.backlog.append(a)
+                    self.backlog.append(a, partition)
                 if self.task_added is not None:
                     scaler_state, dec = self.task_added(
                         self.plan_state.scaler_state, t, sync_match=w is not None
@@ -356,6 +387,8 @@ class Simulation:
                 if w.state == READY:
                     self.free_slots.append(w.wid)
                     self._dispatch_backlog()
+            elif kind == _FORWARD:
+                self._forwarded(a, int(b))
             elif kind == _SAMPLE:
                 busy = sum(self.workers[i].in_flight for i in self.alive)
                 ready = sum(1 for i in self.alive if self.workers[i].state == READY)
