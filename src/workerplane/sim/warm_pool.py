@@ -89,17 +89,22 @@ def run_on_pool(
     return RunOnPool(first_start, last_end, waits)
 
 
-def ideal_warm_pool(trace: Trace, *, workers: int, slots: int, startup_s: float) -> WarmPoolResult:
+def ideal_warm_pool(
+    trace: Trace, *, workers: int, slots: int, startup_s: float, reactive: bool = False
+) -> WarmPoolResult:
     """``workers`` workers of ``slots`` slots warmed ideally for each run of ``trace`` (run ``i``:
-    the tasks from action ``i`` until the next)."""
+    the tasks from action ``i`` until the next). ``reactive``: asked the moment the run's first
+    task lands instead, so they poll a startup later (what a policy that reacts at once, knowing
+    the run's size, could do)."""
     total = 0.0
     staggered = 0.0
     waits: list[float] = []
     for arrivals, durations in runs_of(trace) if workers > 0 else []:
         first = float(arrivals[0])
-        run = run_on_pool(arrivals, durations, np.full(workers, first), slots)
+        polls = first + startup_s if reactive else first
+        run = run_on_pool(arrivals, durations, np.full(workers, polls), slots)
         waits.extend(run.waits)
-        total += float((run.last_end - first).sum()) + workers * startup_s
+        total += float((run.last_end - polls).sum()) + workers * startup_s
         used = np.isfinite(run.first_start)
         staggered += float((run.last_end[used] - run.first_start[used]).sum())
         staggered += used.sum() * startup_s
@@ -164,7 +169,13 @@ def storm_starts(trace: Trace, gap_s: float) -> tuple[float, ...]:
 
 
 def cheapest_storm_pools(
-    trace: Trace, *, slots: int, startup_s: float, slo_s: float, max_workers: int = 1000
+    trace: Trace,
+    *,
+    slots: int,
+    startup_s: float,
+    slo_s: float,
+    max_workers: int = 1000,
+    reactive: bool = False,
 ) -> StormPools:
     """A clairvoyant yardstick for storms on an idle queue (a schedule's runs, cron storms,
     fan-outs): each storm (see :func:`storm_starts`, split at gaps of a startup plus the SLO)
@@ -176,6 +187,10 @@ def cheapest_storm_pools(
     the polling before each worker's first task: ``staggered_worker_seconds``), but where even
     the staggered cost is far above a budget over the whole-task oracle, packing, not foresight,
     is what the budget misses.
+
+    ``reactive``: each pool is asked the moment its storm's first task lands (polling a startup
+    later), as by a policy that reacts at once and knows the storm's size. Where even that is
+    above a budget, no policy that learns of a storm only when it lands can meet it.
     """
     starts = storm_starts(trace, startup_s + slo_s)
     total = 0.0
@@ -189,7 +204,9 @@ def cheapest_storm_pools(
             actions=(start,),
         )  # fmt: skip
         for workers in range(1, max_workers + 1):
-            pool = ideal_warm_pool(storm, workers=workers, slots=slots, startup_s=startup_s)
+            pool = ideal_warm_pool(
+                storm, workers=workers, slots=slots, startup_s=startup_s, reactive=reactive
+            )
             if pool.p95_s <= slo_s or workers == max_workers:
                 break
         total += pool.worker_seconds
