@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from workerplane.lab.calibrate import calibrate, compare_saved, fit_startup
+from workerplane.lab.calibrate import calibrate, compare_saved, fit_startup, overtaken_p95
 from workerplane.lab.calibration import CalibrationConfig, calibration_trace
 from workerplane.lab.real_run import fit_turnaround, measured
 
@@ -133,3 +133,14 @@ def test_default_config_models_temporals_defaults() -> None:
     model = CalibrationConfig().server_model()
     assert (model.stats_ttl_s, model.poller_history_ttl_s, model.partitions) == (5.0, 300.0, 4)
     assert model.fresh_signal_delay_s is not None
+
+
+def test_overtaken_counts_later_arrivals_that_started_first() -> None:
+    arrivals = np.array([0.0, 1.0, 2.0, 3.0])
+    assert overtaken_p95(arrivals, arrivals + 0.5) == 0.0  # first-in, first-out
+    # The first task starts last: three later tasks overtook it, none overtook the others.
+    late_first = np.array([10.0, 1.5, 2.5, 3.5])
+    assert overtaken_p95(arrivals, late_first) == pytest.approx(np.percentile([3, 0, 0, 0], 95))
+    # A task that never started was overtaken by every later one that did.
+    never = np.array([math.nan, 1.5, 2.5, 3.5])
+    assert overtaken_p95(arrivals, never) == overtaken_p95(arrivals, late_first)
