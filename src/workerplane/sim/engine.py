@@ -2,7 +2,7 @@
 
 Tasks wait in a FIFO backlog (with ``ServerModel.partitions`` > 1, on random partitions:
 :mod:`workerplane.sim.partitions`); free worker slots take them in the order they became free
-(Temporal's matcher). Workers start after a random delay
+(Temporal's matcher, :mod:`workerplane.sim.matching`). Workers start after a random delay
 (:class:`~workerplane.sim.models.WorkerModel`); invoke workers exit when idle or old, worker-set
 workers are retired when the size drops (starting ones first, then those whose tasks end first) and
 finish their in-flight tasks. The server's stats are cached for ``stats_ttl_s``, its rates are
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -32,6 +31,7 @@ from workerplane.planning.observe import Observation, needs_fresh_backlog
 from workerplane.planning.plan import GroupIntent, action_for, advance, plan_cycle
 from workerplane.scaling.types import Decision, GroupMetrics, Hold, QueueStats, WorkerCensus
 from workerplane.sim.fleet import EXITED, READY, RETIRING, STARTING, SimWorker, bill
+from workerplane.sim.matching import Matcher
 from workerplane.sim.models import ServerModel, SimOptions, SimResult, SimScaler, WorkerModel
 from workerplane.sim.partitions import PartitionedBacklog
 from workerplane.sim.reports import WorkerReports
@@ -39,17 +39,8 @@ from workerplane.sim.scheduled import TraceSchedule
 from workerplane.sim.server_rates import SlidingRate
 from workerplane.sim.traces import Trace
 
-(
-    _ARRIVE,
-    _WORKER_READY,
-    _TASK_DONE,
-    _TICK,
-    _IDLE_CHECK,
-    _LIFETIME,
-    _SAMPLE,
-    _SLOT_FREE,
-    _FORWARD,
-) = range(9)
+_ARRIVE, _WORKER_READY, _TASK_DONE, _TICK, _IDLE_CHECK = range(5)
+_LIFETIME, _SAMPLE, _SLOT_FREE, _FORWARD = range(5, 9)
 
 
 class Simulation:
@@ -76,7 +67,14 @@ class Simulation:
         self.waits = np.full(n, np.nan)
         self.completed = np.zeros(n, dtype=np.int64)
         self.backlog = PartitionedBacklog(self.sm.partitions, self.rng)
-        self.free_slots: deque[int] = deque()  # worker ids, one entry per free slot, FIFO
+        self.matcher = Matcher(
+            self.backlog,
+            is_ready=lambda wid: self.workers[wid].state == READY,
+            start=lambda task, wid: self._start_task(task, self.workers[wid]),
+            forward_later=lambda partition, token: self._push(
+                self.now + self.sm.forward_delay_s, _FORWARD, partition, float(token)
+            ),
+        )
         self.workers: list[SimWorker] = []
         self.alive: set[int] = set()
         self.events: list[tuple[float, int, int, int, float]] = []
@@ -152,13 +150,6 @@ class Simulation:
             self._push(self.now + self.wm.idle_exit_s, _IDLE_CHECK, w.wid, self.now)
 
     # ------------------------------------------------------------------ task flow
-    def _take_free_slot(self) -> SimWorker | None:
-        while self.free_slots:
-            w = self.workers[self.free_slots.popleft()]
-            if w.state == READY:
-                return w
-        return None
-
     def _start_task(self, task: int, w: SimWorker) -> None:
         self.waits[task] = self.now - self.trace.arrivals[task]
         if self.reports is not None:
@@ -166,33 +157,6 @@ class Simulation:
         end = w.task_started(self.now, float(self.trace.durations[task]))
         self.dispatch_rate.hit(self.now)
         self._push(end, _TASK_DONE, w.wid, float(task))
-
-    def _take_parked(self, partition: int) -> SimWorker | None:
-        while (wid := self.backlog.take_parked(partition)) is not None:
-            if self.workers[wid].state == READY:
-                return self.workers[wid]
-        return None
-
-    def _forwarded(self, partition: int, token: int) -> None:
-        """A poll parked on an empty partition is handed a task another partition forwards."""
-        wid = self.backlog.forward(partition, token)
-        if wid is not None and self.workers[wid].state == READY and self.backlog:
-            self._start_task(self.backlog.popleft(), self.workers[wid])
-            if not self.backlog:
-                self.free_slots.extend(self.backlog.release_parked())
-
-    def _dispatch_backlog(self) -> None:
-        while self.backlog:
-            w = self._take_free_slot()
-            if w is None:
-                return
-            polled = self.backlog.poll(w.wid)
-            if polled.task is not None:
-                self._start_task(polled.task, w)
-            else:
-                at = self.now + self.sm.forward_delay_s
-                self._push(at, _FORWARD, polled.partition, float(polled.token))
-        self.free_slots.extend(self.backlog.release_parked())
 
     # ------------------------------------------------------------------ observation
     def _stats(self) -> QueueStats:
@@ -335,15 +299,10 @@ class Simulation:
             self.now = t
             if kind == _ARRIVE:
                 self.add_rate.hit(t)
-                partition = self.backlog.pick()
-                w = self._take_free_slot() if not self.backlog else self._take_parked(partition)
-                if w is not None:
-                    self._start_task(a, w)
-                else:
-                    self.backlog.append(a, partition)
+                matched = self.matcher.arrive(a)
                 if self.task_added is not None:
                     scaler_state, dec = self.task_added(
-                        self.plan_state.scaler_state, t, sync_match=w is not None
+                        self.plan_state.scaler_state, t, sync_match=matched
                     )
                     self.plan_state = advance(self.plan_state, scaler_state, dec)
                     if not isinstance(dec, Hold):
@@ -354,8 +313,7 @@ class Simulation:
                     continue
                 w.state = READY
                 w.ready_at = t
-                self.free_slots.extend([w.wid] * self.wm.slots)
-                self._dispatch_backlog()
+                self.matcher.slots_freed(w.wid, self.wm.slots)
                 if w.in_flight == 0:
                     self._became_idle(w)
             elif kind == _TASK_DONE:
@@ -367,8 +325,7 @@ class Simulation:
                     if self.wm.slot_turnaround_s > 0:
                         self._push(t + self.wm.slot_turnaround_s, _SLOT_FREE, w.wid)
                     else:
-                        self.free_slots.append(w.wid)
-                        self._dispatch_backlog()
+                        self.matcher.slots_freed(w.wid)
                     if w.in_flight == 0:
                         self._became_idle(w)
                 elif w.state == RETIRING and w.in_flight == 0:
@@ -385,10 +342,9 @@ class Simulation:
             elif kind == _SLOT_FREE:
                 w = self.workers[a]
                 if w.state == READY:
-                    self.free_slots.append(w.wid)
-                    self._dispatch_backlog()
+                    self.matcher.slots_freed(w.wid)
             elif kind == _FORWARD:
-                self._forwarded(a, int(b))
+                self.matcher.forwarded(a, int(b))
             elif kind == _SAMPLE:
                 busy = sum(self.workers[i].in_flight for i in self.alive)
                 ready = sum(1 for i in self.alive if self.workers[i].state == READY)
