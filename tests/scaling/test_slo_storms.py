@@ -323,3 +323,26 @@ def test_a_fan_out_of_tasks_longer_than_the_target_keeps_the_workers_starting_fo
     read = GroupMetrics(stats, nine_of_13, 2430.0, backlog_read_now=frozenset({ALL_TYPES}))
     _, size, why = s.desired(state, read, 2430_000, 13)
     assert size == 13, why
+
+
+def test_a_storm_s_last_worker_goes_once_a_fresh_count_says_the_arrivals_stopped() -> None:
+    """A storm of 40 tasks/s ended; its last worker is idle, nothing runs or waits. The rate's
+    average still says 40/s, a task every 25 ms, where ski rental keeps a worker warm. The last
+    fresh count saw none arrive: the worker goes now, not a startup later (2.5 s idle after each
+    storm of the policy lab's scheduled storm). Without that count, it is kept warm."""
+    s = slo()
+    empty = QueueStats(backlog_count=0, add_rate=0.0, dispatch_rate=0.0)
+    ended = replace(
+        s.initial_state(0.0), duration_s=2.0, load=0.0, slow_load=0.0, slots=4.0,
+        startup_ms=2000.0, reported_s=2.0, reported_n=500.0, arrival_rate=40.0,
+        arrival_sample=0.0, count_fell=True, fresh_ms=910_000, fresh_backlog=0.0,
+        fresh_in_flight=0.0, backlog_est=0.0, last_ms=911_000, last_in_flight=0.0,
+        last_completed=500, last_stats=empty, recent=((911_000, 0.0),), size=1,
+        idle_since_ms=911_000,
+    )  # fmt: skip
+    metrics = GroupMetrics(empty, census(1, 0, 500), 912.0)
+    st, size, reason = s.desired(ended, metrics, 912_000, 1)
+    assert size == 0 and st.release_now, reason
+    going_on = replace(ended, arrival_sample=40.0, count_fell=False)
+    st, size, reason = s.desired(going_on, metrics, 912_000, 1)
+    assert size == 1 and "kept warm" in reason, reason

@@ -342,6 +342,10 @@ class QueuePlanner:
         if cold_ms > slo_ms and d.max_warm_idle_ms is not None and idle_ms < d.max_warm_idle_ms:
             return 1, f"; a cold start ({cold_ms / 1000:.1f}s) misses the SLO: kept warm"
         rate = state.arrival_rate or 0.0
+        if state.count_fell and state.arrival_sample is not None:
+            # The latest fresh count fell far below the average: the arrivals stopped (a storm's
+            # end), and the average only lags behind them.
+            rate = min(rate, state.arrival_sample)
         # The rate is measured between fresh stats, and an idle queue's stats stop changing: the
         # time already spent idle is a floor of the gap (so a worker is kept warm for a startup
         # at most, the break-even of deterministic ski rental).
