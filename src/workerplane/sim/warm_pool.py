@@ -145,15 +145,20 @@ class StormPools:
     Attributes:
         worker_seconds: their cost, startup included.
         workers: each storm's pool, in order.
-        p95_s: the p95 wait over every task of the trace.
+        waits: every task's wait, storm by storm.
         staggered_worker_seconds: the same pools, each worker billed from its first task
             (:class:`WarmPoolResult`): what a warm-up timed worker by worker could save.
     """
 
     worker_seconds: float
     workers: tuple[int, ...]
-    p95_s: float
+    waits: npt.NDArray[np.float64]
     staggered_worker_seconds: float
+
+    @property
+    def p95_s(self) -> float:
+        """The p95 wait over every task of the trace."""
+        return float(np.percentile(self.waits, 95)) if len(self.waits) else 0.0
 
 
 def storm_starts(trace: Trace, gap_s: float) -> tuple[float, ...]:
@@ -214,8 +219,7 @@ def cheapest_storm_pools(
         pools.append(workers)
         waits.append(pool.waits)
     every = np.concatenate(waits) if waits else np.empty(0)
-    p95 = float(np.percentile(every, 95)) if len(every) else 0.0
-    return StormPools(total, tuple(pools), p95, staggered)
+    return StormPools(total, tuple(pools), every, staggered)
 
 
 @dataclass(frozen=True)
