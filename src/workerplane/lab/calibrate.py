@@ -67,6 +67,10 @@ class CalibrationReport:
     real_completed_once: bool
     sim_completed_once: bool
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Every task's schedule-to-start, real and simulated (each seed's replay in turn), so that
+    #: several runs can be judged on their tasks pooled.
+    real_waits: tuple[float, ...] = field(default=(), repr=False)
+    sim_waits: tuple[float, ...] = field(default=(), repr=False)
 
     @property
     def within_target(self) -> bool:
@@ -75,6 +79,7 @@ class CalibrationReport:
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
+        del out["real_waits"], out["sim_waits"]
         out["within_target"] = self.within_target
         return out
 
@@ -186,6 +191,7 @@ def compare(real: RealRun, planned: Trace, config: CalibrationConfig) -> Calibra
     first_hop = real.first_hop_polled
     trace = replayed_trace(real, planned, config.drain_s)
     p50 = p95 = p50r = p95r = ws = 0.0
+    every: list[FloatArray] = []
     sims = [
         run_sim(trace, config, startup, seed, real.turnaround_s) for seed in range(config.sim_seeds)
     ]
@@ -195,6 +201,7 @@ def compare(real: RealRun, planned: Trace, config: CalibrationConfig) -> Calibra
         waits = res.waits
         if config.overhead and len(first_hop):
             waits = waits + np.random.default_rng(res_seed).choice(first_hop, len(waits))
+        every.append(waits)
         p50 += _pct(waits, 50)
         p95 += _pct(waits, 95)
         ws += res.worker_seconds
@@ -248,6 +255,8 @@ def compare(real: RealRun, planned: Trace, config: CalibrationConfig) -> Calibra
         },
         real_completed_once=bool(np.all(real.completed == 1)),
         sim_completed_once=all(bool(np.all(r.completed == 1)) for r in sims),
+        real_waits=tuple(float(w) for w in real.latency),
+        sim_waits=tuple(float(w) for w in np.concatenate(every)) if every else (),
     )
 
 
@@ -283,8 +292,25 @@ def summary_markdown(reports: list[CalibrationReport]) -> str:
     lines.append(
         f"| **median** | | | **{pct(p95)}** | | | **{pct(ws)}** | **{'yes' if ok else 'no'}** |"
     )
+    real_p95 = _pct(np.array([w for r in reports for w in r.real_waits]), 95)
+    sim_p95 = _pct(np.array([w for r in reports for w in r.sim_waits]), 95)
+    real_ws = sum(r.real.worker_seconds for r in reports)
+    sim_ws = sum(r.sim.worker_seconds for r in reports)
+    pooled_p95 = (sim_p95 - real_p95) / real_p95 if real_p95 > 0 else 0.0
+    pooled_ws = (sim_ws - real_ws) / real_ws if real_ws > 0 else 0.0
+    pooled_ok = abs(pooled_p95) <= 0.25 and abs(pooled_ws) <= 0.25
+    lines.append(
+        f"| **every task pooled** | {real_p95:.2f} s | {sim_p95:.2f} s | **{pct(pooled_p95)}** "
+        f"| {real_ws:.1f} | {sim_ws:.1f} | **{pct(pooled_ws)}** "
+        f"| **{'yes' if pooled_ok else 'no'}** |"
+    )
     within = sum(r.within_target for r in reports)
-    lines += ["", f"{within} of {len(reports)} runs within ±25 % on both figures."]
+    lines += [
+        "",
+        f"{within} of {len(reports)} runs within ±25 % on both figures. The pooled row judges "
+        "the p95 of every task of the runs together (and the summed worker-seconds): one run's "
+        "p95 rests on its few longest waits, which a reading or two decide.",
+    ]
     return "\n".join(lines)
 
 
