@@ -11,7 +11,13 @@ import pytest
 from workerplane.planning.actions import GroupState
 from workerplane.planning.observe import Observation
 from workerplane.planning.plan import GroupIntent, plan_cycle
-from workerplane.planning.prewarm import WarmTiming, apply_warm_floor, taught, typical_startup_ms
+from workerplane.planning.prewarm import (
+    WarmTiming,
+    apply_warm_floor,
+    taught,
+    trusting_the_warmup,
+    typical_startup_ms,
+)
 from workerplane.planning.status import GroupStatus, Warmup
 from workerplane.planning.warmups import (
     PastRun,
@@ -118,6 +124,35 @@ def test_the_floor_raises_a_smaller_decision(
     assert dataclasses.replace(raised, reason="") == dataclasses.replace(expected, reason="")
     if raised is not decision:
         assert raised.reason == "pre-warming 5 workers for schedule nightly at 12:00:00 UTC"
+
+
+LEARNED = RunWork(tasks=500, mean_task_s=2.0, spread_s=2.0, runs=3)
+
+
+@pytest.mark.parametrize(
+    ("work", "shown", "size"),
+    [
+        (LEARNED, 418.0, 35),  # the run as learned: the warm pool holds
+        (LEARNED, 501.0, 44),  # more tasks than learned: the scaler decides
+        (None, 418.0, 44),  # a hint's warm-up is not trusted
+        (RunWork(tasks=500, mean_task_s=None, spread_s=2.0, runs=1), 418.0, 44),  # no duration
+    ],
+)
+def test_a_warmup_sized_on_the_learned_run_is_trusted_while_the_run_is_as_learned(
+    work: RunWork | None, shown: float, size: int
+) -> None:
+    """35 workers warmed for a run of 500 learned tasks; 1.5 s in, the scaler's projection,
+    which takes the newest waiting task as the first of many more, asks 44."""
+    warm = _warm(35)
+    runs = [UpcomingRun("nightly", NOON, work)]
+    got = trusting_the_warmup(SetSize(44, "queue"), [warm], runs, held=35, shown=shown)
+    assert isinstance(got, SetSize) and got.size == size
+    if size == 35:
+        assert got.reason == (
+            "queue; held at 35: the warm-up was sized for the run's 500 tasks, 418 shown"
+        )
+    smaller = trusting_the_warmup(SetSize(30, "queue"), [warm], runs, held=35, shown=shown)
+    assert smaller == SetSize(30, "queue")  # shrinking is the scaler's, and the floor's
 
 
 def test_the_floor_holds_only_in_its_window_and_never_above_max_count() -> None:
