@@ -324,7 +324,8 @@ def summary_markdown(reports: Sequence[TraceReport], command: str) -> str:
             "",
             f"- {DEFAULT_POLICY} meets the SLO: **{'yes' if v['meets_slo'] else 'no'}**; "
             f"within {ORACLE_BUDGET:g}x the whole-task oracle: "
-            f"**{'yes' if v['within_oracle_budget'] else 'no'}**; cheaper than every anchor "
+            f"**{'yes' if v['within_oracle_budget'] else 'no'}** "
+            f"({rep.row(DEFAULT_POLICY).whole_cost_ratio:.4f}x); cheaper than every anchor "
             f"that meets the SLO: **{'yes' if v['cheaper_than_anchors_meeting_slo'] else 'no'}**.",
             f"- Anchors that miss the SLO: {', '.join(rep.anchors_missing_slo) or 'none'}.",
             *([f"- Why {DEFAULT_POLICY} misses: {rep.miss_reason}."] if rep.miss_reason else []),
