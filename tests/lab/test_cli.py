@@ -33,7 +33,8 @@ def test_policies_command_writes_the_report(tmp_path: Path) -> None:
     } <= names
     ours = next(r for r in trace["rows"] if r["policy"] == "workerplane-slo")
     ratio = ours["worker_seconds"] / trace["whole_oracle_worker_seconds"]
-    assert f"the whole-task oracle: **{'yes' if ratio <= 1.25 else 'no'}** ({ratio:.4f}x)" in summary
+    verdict = "yes" if ratio <= 1.25 else "no"
+    assert f"the whole-task oracle: **{verdict}** ({ratio:.4f}x)" in summary
     png = next(out.glob("*.png"))
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
