@@ -150,7 +150,13 @@ async def test_a_drained_version_is_scaled_down_then_deleted(
         await handle.signal(AwaitRelease.release)
         result = await asyncio.wait_for(handle.result(), 120)
         assert result.endswith("(attempt 1)")  # its activity ran once, on v1
-        assert max(s.workers_running for snap in history[mark:] for s in _of(snap, v1)) >= 1
+        # v1 was scaled up from zero for its pinned workflow. The cycle that asked for the worker
+        # says so (its held size); a worker that started, ran both tasks and idled out between
+        # two published observations on a loaded machine shows in no census (seen once in CI).
+        asked = [
+            max(s.workers_running, s.desired or 0) for snap in history[mark:] for s in _of(snap, v1)
+        ]
+        assert max(asked) >= 1
 
         # Drained: scaled down, then deleted (its groups are gone, v2 runs on).
         await running.wait_for(lambda: not _of(controller.statuses(), v1), timeout_s=120)
