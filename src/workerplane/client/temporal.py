@@ -347,6 +347,7 @@ async def validate_on_temporal(
     since = datetime.now(UTC) - timedelta(seconds=30)
 
     async def by_rpc() -> ServerAnswer:
+        called = time.monotonic()
         try:
             await client.workflow_service.validate_worker_deployment_version_compute_config(
                 ValidateWorkerDeploymentVersionComputeConfigRequest(
@@ -364,7 +365,8 @@ async def validate_on_temporal(
             )
             return ServerAnswer(True, "validated")
         except RPCError as err:
-            if _is_timeout(err):
+            # At its deadline the call may fail as "h2 protocol error", not DEADLINE_EXCEEDED.
+            if _is_timeout(err) or time.monotonic() - called >= timeout_s:
                 raise TimeoutError from None
             return ServerAnswer(False, "validate", err.message)
 
