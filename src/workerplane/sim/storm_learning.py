@@ -22,7 +22,7 @@ from workerplane.sim.warm_pool import (
     cheapest_open_loop_pool,
     cheapest_storm_pools,
     ideal_warm_pool,
-    random_startup_pool,
+    mean_random_pool,
     storm_starts,
 )
 
@@ -117,23 +117,10 @@ def learning_open_loop_cost(
         )  # fmt: skip
 
         def priced(workers: int, storm: Trace = storm) -> tuple[float, float]:
-            rng = np.random.default_rng(seed)
-            pools = [
-                random_startup_pool(
-                    storm,
-                    workers=workers,
-                    slots=slots,
-                    startup=startup,
-                    lead_s=0.0,
-                    staggered=False,
-                    rng=rng,
-                )
-                for _ in range(draws)
-            ]
-            return (
-                float(np.mean([p.worker_seconds for p in pools])),
-                float(np.mean([p.p95_s for p in pools])),
-            )
+            return mean_random_pool(
+                storm, workers=workers, slots=slots, startup=startup, lead_s=0.0,
+                staggered=False, draws=draws, seed=seed,
+            )  # fmt: skip
 
         floor = 1 if i else blind_floor(storm, slots, startup.mean, slo_s, max_workers, quantile)
         workers = next(

@@ -222,6 +222,38 @@ def cheapest_storm_pools(
     return StormPools(total, tuple(pools), every, staggered)
 
 
+def mean_random_pool(
+    trace: Trace,
+    *,
+    workers: int,
+    slots: int,
+    startup: Distribution,
+    lead_s: float,
+    staggered: bool,
+    draws: int,
+    seed: int,
+) -> tuple[float, float]:
+    """:func:`random_startup_pool` over ``draws`` draws of the startups (seeded with ``seed``,
+    so every candidate sees the same draws): its mean worker-seconds and mean p95."""
+    rng = np.random.default_rng(seed)
+    pools = [
+        random_startup_pool(
+            trace,
+            workers=workers,
+            slots=slots,
+            startup=startup,
+            lead_s=lead_s,
+            staggered=staggered,
+            rng=rng,
+        )
+        for _ in range(draws)
+    ]
+    return (
+        float(np.mean([p.worker_seconds for p in pools])),
+        float(np.mean([p.p95_s for p in pools])),
+    )
+
+
 @dataclass(frozen=True)
 class OpenLoopPool:
     """The cheapest warm-up of :func:`cheapest_open_loop_pool`: ``workers`` asked ``lead_s``
@@ -256,21 +288,11 @@ def cheapest_open_loop_pool(
     )  # fmt: skip
 
     def priced(workers: int, lead_s: float) -> OpenLoopPool:
-        rng = np.random.default_rng(seed)
-        pools = [
-            random_startup_pool(
-                storms,
-                workers=workers,
-                slots=slots,
-                startup=startup,
-                lead_s=lead_s,
-                staggered=staggered,
-                rng=rng,
-            )
-            for _ in range(draws)
-        ]
-        cost = float(np.mean([p.worker_seconds for p in pools]))
-        return OpenLoopPool(workers, lead_s, cost, float(np.mean([p.p95_s for p in pools])))
+        cost, p95 = mean_random_pool(
+            storms, workers=workers, slots=slots, startup=startup, lead_s=lead_s,
+            staggered=staggered, draws=draws, seed=seed,
+        )  # fmt: skip
+        return OpenLoopPool(workers, lead_s, cost, p95)
 
     most = max(1, math.ceil(trace.n_tasks / slots))
     best: OpenLoopPool | None = None
