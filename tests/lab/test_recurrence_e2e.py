@@ -18,12 +18,8 @@ import pytest
 from workerplane.controller.controller import Controller
 from workerplane.controller.local import FileSpecSource, JsonStatusSink
 from workerplane.controller.settings import ControllerSettings
-from workerplane.lab.prewarm_run import (
-    GROUP,
-    ScheduledBatch,
-    scaler_details,
-    write_group_deployment,
-)
+from workerplane.lab.prewarm_measure import polling_at
+from workerplane.lab.prewarm_run import ScheduledBatch, scaler_details, write_group_deployment
 from workerplane.planning.recurrence import INFERRED_ID
 from workerplane.planning.status import GroupStatus
 from workerplane.temporal.connection import ResolvedConnection, connect
@@ -104,9 +100,4 @@ def _missed(history: list[tuple[float, list[GroupStatus]]], started: list[float]
     if wrong:
         return f"warm-ups not inferred: {wrong}"
     last = started[-1]
-    polling = any(
-        last - 1.0 <= t < last and s.group_id == GROUP and (s.workers_ready or 0) > 0
-        for t, statuses in history
-        for s in statuses
-    )
-    return "" if polling else "no worker was polling before the fourth burst"
+    return "" if polling_at(history, last) else "no worker was polling before the fourth burst"

@@ -39,7 +39,7 @@ class RunTiming:
         workflow_wait_s: the longest any of the run's workflows waited for its first task.
         first_activity_s: until the run's first activity started.
         last_activity_s: until its last activity started.
-        polling_before: a worker of the group was polling in the second before the action time.
+        polling_before: a worker of the group was polling at the action time (:func:`polling_at`).
         workflows: how many workflows the run had.
     """
 
@@ -110,11 +110,7 @@ async def run_timing(
                 activity_starts.append(moment)
         first_tasks.append(min(task_starts))
         waits.append(min(task_starts) - starts[-1])
-    polling = any(
-        at - 1.0 <= t < at and s.group_id == GROUP and (s.workers_ready or 0) > 0
-        for t, statuses in history
-        for s in statuses
-    )
+    polling = polling_at(history, at)
     return RunTiming(
         action_at=at,
         first_task_s=min(first_tasks) - at,
@@ -126,6 +122,17 @@ async def run_timing(
         polling_before=polling,
         workflows=len(workflows),
     )
+
+
+def polling_at(history: list[tuple[float, list[GroupStatus]]], moment: float) -> bool:
+    """Whether the group had a ready (polling) worker at ``moment`` (epoch seconds): the last
+    status the controller published before it says so. A status holds until the next one, so
+    a slow cycle on a loaded machine does not hide a worker that was polling all along."""
+    before = [(t, statuses) for t, statuses in history if t < moment]
+    if not before:
+        return False
+    _, statuses = max(before, key=lambda entry: entry[0])
+    return any(s.group_id == GROUP and (s.workers_ready or 0) > 0 for s in statuses)
 
 
 def worker_seconds(
