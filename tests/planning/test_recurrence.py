@@ -140,3 +140,28 @@ def test_a_fan_out_is_timed_from_its_workflow_task() -> None:
     for t, (workflow, activities) in enumerate([(1, 0), (1, 0), (0, 30)], start=10):
         rec = rec.observe(observed(float(t), workflow, activities), duration_s=None)
     assert rec.surge is not None and rec.surge.onset_at == 9.5
+
+
+def test_a_fan_out_counted_across_two_readings_is_one_surge() -> None:
+    """The server's backlog and the workers' reports are not read together: a fan-out can show
+    its waiting tasks in one reading and those that started since only in the next, each short of
+    a surge (``MIN_SURGE_TASKS``). The rise carries over to the next readings."""
+
+    def observed(now: float, workflow: int, running: int, waiting: int, done: int) -> Observation:
+        census = WorkerCensus(running=1, ready=1, in_flight=running, slots=4, tasks_completed=done)
+        activity = QueueStats(backlog_count=waiting)
+        by_type = {"WORKFLOW": QueueStats(backlog_count=workflow), "ACTIVITY": activity}
+        total = QueueStats(backlog_count=workflow + waiting)
+        metrics = GroupMetrics(total, census, now, by_type=by_type)
+        fresh = {"WORKFLOW": workflow, "ACTIVITY": waiting}
+        return Observation(census, metrics, wall_time=now, fresh_backlog=fresh)
+
+    rec = Recurrence()
+    # Idle; the workflow task; once it ran, 7 of its 11 activities waiting (the report of the 4
+    # that started is not written yet); then the report: 4 running, 7 waiting; then all done.
+    readings = [(0, 0, 0, 0)] * 10 + [(1, 0, 0, 0), (0, 0, 7, 1), (0, 4, 7, 1)]
+    readings += [(0, 0, 0, 12)] * 5
+    for t, counts in enumerate(readings):
+        rec = rec.observe(observed(float(t), *counts).with_fresh_backlog(), duration_s=None)
+    # Timed from the workflow task; its 11 activities (the workflow task came before the rise).
+    assert [(s.onset_at, s.tasks) for s in rec.surges] == [(9.5, 11)]

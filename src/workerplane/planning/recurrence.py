@@ -9,7 +9,9 @@ Temporal):
   census's running total of completions, plus what runs, plus what waits: fresh stats, the
   uncached backlog hint of an idle queue, or a cached copy that shows nothing waiting, a lower
   bound). A count far above the background rate (``SURGE_FACTOR`` times it and 3 standard
-  deviations, Poisson, and at least ``MIN_SURGE_TASKS``) opens a surge; the first reading whose
+  deviations, Poisson, and at least ``MIN_SURGE_TASKS``) opens a surge, counted from the
+  first reading that rose within ``RISE_WINDOW_S`` (one fan-out may show over two readings); the
+  first reading whose
   arrivals are back within the background's noise closes it, with the tasks it brought, the time
   its first 90 % took, and the task duration the scaler has learned;
 * **a period**: surges at near-equal intervals (within ``JITTER_POLLS`` poll intervals), of
@@ -73,6 +75,12 @@ SURGE_FACTOR = 3.0
 #: startup and the margin): faster than the scaler can follow it.
 STORM_LEADS = 2.0
 
+#: A rise in arrivals too small for a surge is added to the readings of the next this many
+#: seconds: what arrived is counted from two sources that are not read together (the server's
+#: backlog, the workers' reports of what runs, written every second), so one fan-out can show
+#: as 8 tasks in one reading and 4 in the next, each short of ``MIN_SURGE_TASKS``.
+RISE_WINDOW_S = 2.0
+
 #: A surge counted within this long of the first task seen on an idle queue began with it.
 WAKE_WINDOW_S = 60.0
 
@@ -122,6 +130,16 @@ class OpenSurge:
 
 
 @dataclass(frozen=True)
+class Rise:
+    """Arrivals above the background too few for a surge so far: the reading before them
+    (``since``, with ``baseline`` arrivals counted then) and the first that showed them."""
+
+    since: float
+    baseline: float
+    first_at: float
+
+
+@dataclass(frozen=True)
 class Recurrence:
     """What a group has seen of its surges (the state kept from cycle to cycle).
 
@@ -133,6 +151,7 @@ class Recurrence:
             is the server's cache).
         background: arrivals/s outside surges, averaged (``None`` until a second reading).
         surge: the surge arriving now, if any.
+        rise: arrivals above the background too few for a surge yet, within ``RISE_WINDOW_S``.
         surges: the latest surges that ended, oldest first.
         idle_at: the last observation at which nothing of any type ran or waited.
         woke_at: the first observation after it at which something did (``None``: none yet).
@@ -144,6 +163,7 @@ class Recurrence:
     last_stats: QueueStats | None = None
     background: float | None = None
     surge: OpenSurge | None = None
+    rise: Rise | None = None
     surges: tuple[Surge, ...] = ()
     idle_at: float | None = None
     woke_at: float | None = None
@@ -195,18 +215,38 @@ class Recurrence:
             if not surge.exact:
                 ended = replace(ended, spread_s=min(ended.spread_s, self.spread_like(ended)))
             return replace(read, surge=None, surges=(*self.surges, ended)[-KEPT_SURGES:])
-        if rose and came >= MIN_SURGE_TASKS and came >= SURGE_FACTOR * background * span:
-            onset_at = (self.read_at + now) / 2.0
-            if kept.idle_at is not None and kept.woke_at is not None:
-                # From an idle queue: timed from the first task of any type (the workflow task
-                # that starts a fan-out waits for a worker before its activities show).
-                woke = (kept.idle_at + kept.woke_at) / 2.0
-                onset_at = min(onset_at, woke) if now - woke <= WAKE_WINDOW_S else onset_at
-            onset = OpenSurge(onset_at, self.arrived, ((now, arrived),), came / span, exact)
-            return replace(read, surge=onset)
+        rise = self.rise if self.rise and now - self.rise.first_at <= RISE_WINDOW_S else None
+        if rose and rise is None:
+            rise = Rise(self.read_at, self.arrived, now)
+        if rise is not None:
+            run, run_s = max(0.0, arrived - rise.baseline), now - rise.since
+            if (
+                arrivals_rose_above(background, run, run_s)
+                and run >= MIN_SURGE_TASKS
+                and run >= SURGE_FACTOR * background * run_s
+            ):
+                onset = OpenSurge(
+                    self.onset_of(kept, (rise.since + rise.first_at) / 2.0, now),
+                    rise.baseline,
+                    ((now, arrived),),
+                    run / run_s,
+                    exact,
+                )
+                return replace(read, surge=onset, rise=None)
+        read = replace(read, rise=rise)
         if not exact:
-            return kept
+            return replace(kept, rise=rise)
         return replace(read, background=ewma(background, came / span, span, BACKGROUND_TAU_S))
+
+    @staticmethod
+    def onset_of(kept: Recurrence, seen_at: float, now: float) -> float:
+        """When a surge seen at ``seen_at`` began: from an idle queue, when the first task of any
+        type showed (the workflow task that starts a fan-out waits for a worker before its
+        activities show)."""
+        if kept.idle_at is None or kept.woke_at is None:
+            return seen_at
+        woke = (kept.idle_at + kept.woke_at) / 2.0
+        return min(seen_at, woke) if now - woke <= WAKE_WINDOW_S else seen_at
 
     def spread_like(self, surge: Surge) -> float:
         """The spread of the latest surge of a size like ``surge``'s (``inf``: none). A surge
