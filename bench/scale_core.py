@@ -9,7 +9,11 @@ By default the server runs with fast task-queue stats (the embedded default). Wi
 config (stats cached 5 s, 4 partitions: what production servers and Temporal Cloud do), once with
 the controller's fresh signals and once without, and the three are printed side by side.
 
+With ``--scaler slo`` the groups are scaled by the default ``slo`` scaler as a user writes it
+(a 5 s SLO, its own 1 s poll and scale-down) instead of ``backlog`` polling every 0.1 s.
+
     .venv/bin/python bench/scale_core.py [--runs 10] [--burst 200] [--server-defaults]
+        [--scaler backlog|slo]
 """
 
 from __future__ import annotations
@@ -53,22 +57,29 @@ def _spec(
     preload: bool = True,
     min_count: int = 0,
 ) -> Path:
+    details: dict[str, object] = {
+        "min_count": min_count,
+        "max_count": max_count,
+        "target_per_worker": slots,
+    }
+    if SCALER["type"] == "backlog":
+        details |= {"scale_down_cooldown_ms": 1000, "metrics_poll_interval_ms": 100}
+    else:
+        details |= {"schedule_to_start_slo_ms": 5000}
     group = example_worker_group(
         cwd=REPO_ROOT,
         strategy=strategy,
         slots=slots,
         idle_exit_s=1.0,
         preload=preload,
-        scaler_details={
-            "min_count": min_count,
-            "max_count": max_count,
-            "target_per_worker": slots,
-            "scale_down_cooldown_ms": 1000,
-            "metrics_poll_interval_ms": 100,
-        },
+        scaler_type=SCALER["type"],
+        scaler_details=details,
     )
     return write_deployment(path, name=queue, task_queue=queue, groups={"workers": group})
 
+
+#: The scaler of every group this run starts (``--scaler``).
+SCALER = {"type": "backlog"}
 
 #: Whether the controllers this run starts read the fresh backlog hint (``--server-defaults``
 #: compares both).
@@ -277,7 +288,8 @@ async def main(runs: int, burst: int, server_defaults: bool) -> None:
         measured["warm_ws_ratio"] = measured["worker_seconds"] / measured["warm_ws"]
         figures.append(measured)
     table = Table(
-        title=f"workerplane core benchmark ({os.cpu_count()} cores, subprocess workers, "
+        title=f"workerplane core benchmark ({os.cpu_count()} cores, {SCALER['type']} scaler, "
+        "subprocess workers, "
         f"burst {burst}x1s, 4 slots, max 10)"
     )
     table.add_column("figure")
@@ -310,7 +322,15 @@ if __name__ == "__main__":
         help="also run on a server with Temporal's default dynamic config (with and without "
         "fresh signals) and print the three side by side",
     )
+    parser.add_argument(
+        "--scaler",
+        choices=["backlog", "slo"],
+        default="backlog",
+        help="the groups' scaler: backlog polling every 0.1 s (default), or slo as a user "
+        "writes it (5 s SLO, its own defaults)",
+    )
     args = parser.parse_args()
+    SCALER["type"] = args.scaler
     asyncio.run(main(args.runs, args.burst, args.server_defaults))
     sys.stdout.flush()
     os._exit(0)
