@@ -2,34 +2,14 @@
 
 from __future__ import annotations
 
+from tests.planning.test_readiness import group
 from workerplane.lab.prewarm_measure import polling_at
 from workerplane.lab.prewarm_run import GROUP
 from workerplane.planning.status import GroupStatus
 
 
 def status(ready: int) -> GroupStatus:
-    return GroupStatus(
-        version_key="batch",
-        group_id=GROUP,
-        provider_type="subprocess",
-        scaler_type="slo",
-        strategy="worker-set",
-        workers_running=ready,
-        workers_ready=ready,
-        in_flight=0,
-        pollers=ready,
-        backlog=0,
-        backlog_age_s=0.0,
-        add_rate=0.0,
-        dispatch_rate=0.0,
-        desired=None,
-        last_decision="hold",
-        last_reason="",
-        last_error=None,
-        provider_validation_error=None,
-        metrics_ok=True,
-        updated_at=0.0,
-    )
+    return group(GROUP, ready=ready, running=ready)
 
 
 def test_a_status_holds_until_the_next_so_a_slow_cycle_does_not_hide_a_polling_worker() -> None:
