@@ -10,10 +10,9 @@ Temporal):
   uncached backlog hint of an idle queue, or a cached copy that shows nothing waiting, a lower
   bound). A count far above the background rate (``SURGE_FACTOR`` times it and 3 standard
   deviations, Poisson, and at least ``MIN_SURGE_TASKS``) opens a surge, counted from the
-  first reading that rose within ``RISE_WINDOW_S`` (one fan-out may show over two readings); the
-  first reading whose
-  arrivals are back within the background's noise closes it, with the tasks it brought, the time
-  its first 90 % took, and the task duration the scaler has learned;
+  first reading that rose within ``RISE_WINDOW_S`` (one fan-out may show over two readings);
+  the first reading whose arrivals are back within the background's noise closes it, with the
+  tasks it brought, the time its first 90 % took, and the task duration the scaler has learned;
 * **a period**: surges at near-equal intervals (within ``JITTER_POLLS`` poll intervals), of
   similar size, with few missed slots (:mod:`workerplane.planning.periods`);
 * **upcoming runs**: the next slot of the period, with the work of its surges learned as a
@@ -226,7 +225,7 @@ class Recurrence:
                 and run >= SURGE_FACTOR * background * run_s
             ):
                 onset = OpenSurge(
-                    self.onset_of(kept, (rise.since + rise.first_at) / 2.0, now),
+                    kept.onset_of((rise.since + rise.first_at) / 2.0, now),
                     rise.baseline,
                     ((now, arrived),),
                     run / run_s,
@@ -238,14 +237,13 @@ class Recurrence:
             return replace(kept, rise=rise)
         return replace(read, background=ewma(background, came / span, span, BACKGROUND_TAU_S))
 
-    @staticmethod
-    def onset_of(kept: Recurrence, seen_at: float, now: float) -> float:
+    def onset_of(self, seen_at: float, now: float) -> float:
         """When a surge seen at ``seen_at`` began: from an idle queue, when the first task of any
         type showed (the workflow task that starts a fan-out waits for a worker before its
         activities show)."""
-        if kept.idle_at is None or kept.woke_at is None:
+        if self.idle_at is None or self.woke_at is None:
             return seen_at
-        woke = (kept.idle_at + kept.woke_at) / 2.0
+        woke = (self.idle_at + self.woke_at) / 2.0
         return min(seen_at, woke) if now - woke <= WAKE_WINDOW_S else seen_at
 
     def spread_like(self, surge: Surge) -> float:
