@@ -287,22 +287,24 @@ def run(
 ) -> None:
     """Entry point for a worker process: run, then exit the process.
 
-    Exits with ``os._exit`` once the worker has shut down, because temporalio can crash at
-    interpreter exit (SDK issue #300) after all work is done.
+    Exits with ``os._exit`` from inside the event loop once the worker has shut down and said
+    so: temporalio can crash while the loop and interpreter are torn down (SDK issue #300), and
+    a pod that drained cleanly then reports a failed exit (255 was seen in CI).
     """
     logging.basicConfig(
         level=os.environ.get("WORKERPLANE_LOG_LEVEL", "INFO"),
         format="%(asctime)s %(levelname)s [worker %(process)d] %(message)s",
     )
-    code = 0
-    try:
-        result = asyncio.run(
-            run_worker(workflows=workflows, activities=activities, options=options)
-        )
-        code = 1 if result.exit_reason == "worker_failed" else 0
-    except Exception:
-        logger.exception("worker crashed")
+
+    async def run_then_exit() -> None:
         code = 1
-    finally:
-        logging.shutdown()
-    os._exit(code)
+        try:
+            result = await run_worker(workflows=workflows, activities=activities, options=options)
+            code = 1 if result.exit_reason == "worker_failed" else 0
+        except Exception:
+            logger.exception("worker crashed")
+        finally:
+            logging.shutdown()
+            os._exit(code)
+
+    asyncio.run(run_then_exit())
