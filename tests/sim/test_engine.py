@@ -191,12 +191,12 @@ def test_partitions_serve_out_of_order_and_lose_no_task() -> None:
             trace,
             Scripted([(0.0, 2)]),
             model,
-            ServerModel(partitions=partitions, forward_delay_s=delay),
+            ServerModel(partitions=partitions, forward_interval_s=delay),
         )
-        for partitions, delay in ((1, 0.25), (4, 0.25), (4, 2.0))
+        for partitions, delay in ((1, 0.1), (4, 0.1), (4, 2.0))
     }
     for result in runs.values():
         assert np.all(result.completed == 1)
-    assert _overtaken(runs[1, 0.25], trace) == 0
-    assert _overtaken(runs[4, 0.25], trace) > 0
-    assert runs[4, 2.0].percentile(100) > runs[4, 0.25].percentile(100)
+    assert _overtaken(runs[1, 0.1], trace) == 0
+    assert _overtaken(runs[4, 0.1], trace) > 0
+    assert runs[4, 2.0].percentile(100) > runs[4, 0.1].percentile(100)

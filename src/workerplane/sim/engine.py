@@ -66,14 +66,18 @@ class Simulation:
         n = trace.n_tasks
         self.waits = np.full(n, np.nan)
         self.completed = np.zeros(n, dtype=np.int64)
-        self.backlog = PartitionedBacklog(self.sm.partitions, self.rng)
+        self.backlog = PartitionedBacklog(
+            self.sm.partitions,
+            self.rng,
+            lambda task: float(trace.arrivals[task]),
+            self.sm.forward_interval_s,
+        )
         self.matcher = Matcher(
             self.backlog,
             is_ready=lambda wid: self.workers[wid].state == READY,
             start=lambda task, wid: self._start_task(task, self.workers[wid]),
-            forward_later=lambda partition, token: self._push(
-                self.now + self.sm.forward_delay_s, _FORWARD, partition, float(token)
-            ),
+            forward_later=lambda: self._push(self.now + self.sm.forward_interval_s, _FORWARD),
+            now=lambda: self.now,
         )
         self.workers: list[SimWorker] = []
         self.alive: set[int] = set()
@@ -344,7 +348,7 @@ class Simulation:
                 if w.state == READY:
                     self.matcher.slots_freed(w.wid)
             elif kind == _FORWARD:
-                self.matcher.forwarded(a, int(b))
+                self.matcher.forward_round()
             elif kind == _SAMPLE:
                 busy = sum(self.workers[i].in_flight for i in self.alive)
                 ready = sum(1 for i in self.alive if self.workers[i].state == READY)

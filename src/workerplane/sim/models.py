@@ -16,6 +16,7 @@ import numpy.typing as npt
 from workerplane.planning.plan import Decider
 from workerplane.scaling.types import Decision, Strategy
 from workerplane.sim.distributions import Distribution
+from workerplane.sim.partitions import FORWARD_INTERVAL_S
 from workerplane.sim.server_rates import BUCKET_S, WINDOW_S
 from workerplane.sim.traces import FloatArray
 
@@ -77,10 +78,10 @@ class ServerModel:
             about 0.07 s); ``None`` models a controller that does not read it.
         partitions: task-queue partitions (:mod:`workerplane.sim.partitions`); 1 is a single
             first-in, first-out backlog (the policy lab's default), Temporal's default is 4.
-        forward_delay_s: with several partitions, how long a poll waits on an empty partition
-            while tasks wait on others before one is forwarded to it. An effective figure, not
-            a server setting: chosen on six real calibration runs, where it brought the simulated
-            overtaking of old tasks by new ones near the measured (docs/policy-lab.md).
+        forward_interval_s: with several partitions, the least time between two tasks one child
+            partition forwards to a poll waiting at the root (``1 /
+            matching.forwarderMaxRatePerSecond``); a poll waiting there is offered one this
+            often (:mod:`workerplane.sim.partitions`).
     """
 
     stats_ttl_s: float = 5.0
@@ -90,7 +91,7 @@ class ServerModel:
     queue_type: str = "ACTIVITY"
     fresh_signal_delay_s: float | None = 0.1
     partitions: int = 1
-    forward_delay_s: float = 0.25
+    forward_interval_s: float = FORWARD_INTERVAL_S
 
 
 @dataclass(frozen=True)
