@@ -190,15 +190,6 @@ class PartitionedBacklog:
         self._forwarding = [False] * len(self._queues)
         return slots
 
-    def popleft(self) -> int:
-        """The oldest task of a random non-empty partition."""
-        waiting = [queue for queue in self._queues if queue]
-        if not waiting:
-            raise IndexError("pop from an empty backlog")
-        pick = int(self._rng.integers(len(waiting))) if len(waiting) > 1 else 0
-        self._size -= 1
-        return waiting[pick].popleft()
-
     def oldest(self) -> int:
         """The task that has waited longest (tasks are numbered in arrival order)."""
         return min(queue[0] for queue in self._queues if queue)
