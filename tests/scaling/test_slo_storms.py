@@ -346,26 +346,3 @@ def test_a_storm_s_last_worker_goes_once_a_fresh_count_says_the_arrivals_stopped
     going_on = replace(ended, arrival_sample=40.0, count_fell=False)
     st, size, reason = s.desired(going_on, metrics, 912_000, 1)
     assert size == 1 and "kept warm" in reason, reason
-
-
-def test_a_group_let_go_after_a_storm_starts_no_worker_a_quiet_second_later() -> None:
-    """A burst of 6.5 tasks/s ended and its group went to zero on a fresh count of none. A
-    second on, the uncached hint says nothing waits and nothing arrived: a quiet second is
-    within the noise at 6.5/s, but the burst was already seen to stop, and stays stopped until
-    a task is counted. No worker is started warm (2 -> 0 -> 1 -> 0 on a real server); a task
-    counted again lifts it."""
-    s = slo()
-    empty = QueueStats(backlog_count=0, add_rate=6.5, dispatch_rate=6.5)
-    stopped = replace(
-        s.initial_state(0.0), duration_s=1.0, load=0.0, slow_load=0.0, slots=4.0,
-        startup_ms=1100.0, reported_s=1.0, reported_n=200.0, arrival_rate=6.5,
-        arrival_sample=0.0, count_fell=True, fresh_ms=64_000, fresh_backlog=0.0,
-        fresh_in_flight=0.0, backlog_est=0.0, last_ms=64_000, last_in_flight=0.0,
-        last_completed=200, last_stats=empty, recent=((64_000, 0.0),), size=0,
-        idle_since_ms=64_000,
-    )  # fmt: skip
-    st, size, reason = s.desired(stopped, GroupMetrics(empty, census(0, 0, 200), 65.0), 65_000, 0)
-    assert st.count_fell and size == 0, reason
-    waiting = replace(empty, backlog_count=2)
-    st, size, reason = s.desired(stopped, GroupMetrics(waiting, census(0, 0, 200), 65.0), 65_000, 0)
-    assert not st.count_fell and size == 1, reason

@@ -126,11 +126,7 @@ class QueuePlanner:
                     state,
                     arrival_sample=sample,
                     surge_rate=sample if rose else None,
-                    # A storm seen to stop stays stopped until a task is counted again: a
-                    # second of no arrivals at the old average is within the noise on its own,
-                    # and read so, it had a worker started warm a second after the group let
-                    # its last one go (2 -> 0 -> 1 -> 0 at a burst's end, real server).
-                    count_fell=dropped or (state.count_fell and came < ARRIVED_SOME),
+                    count_fell=dropped,
                     tail_ms=now_ms if came >= ARRIVED_SOME else state.tail_ms,
                 )
             else:
