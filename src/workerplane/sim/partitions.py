@@ -105,7 +105,8 @@ class PartitionedBacklog:
 
     def _outstanding(self, partition: int) -> int:
         if partition == ROOT:
-            return sum(1 for _, child in self._at_root if child == ROOT)
+            # Every forwarding child has exactly one poll at the root; the rest are the root's.
+            return len(self._at_root) - sum(self._forwarding)
         return len(self._waiting[partition]) + self._forwarding[partition]
 
     def append(self, task: int, partition: int | None = None) -> None:
