@@ -60,7 +60,10 @@ async def test_a_run_that_starts_child_workflows_is_warmed_for_their_work(
 
     assert [run.workflows for run in result.runs] == [9, 9, 9], result.runs
     later = result.runs[1:]
-    assert all(run.polling_before for run in later), (result.runs, _warmups_before(result))
+    assert all(run.polling_before for run in later), (
+        result.runs,
+        _warmups_before(result, batch.interval_s),
+    )
     assert all(run.first_task_s < 2.0 for run in later), result.runs
     warmups = [w for _, statuses in result.history for s in statuses for w in s.warmups]
     assert warmups, "the status must list the upcoming warm-ups"
@@ -76,14 +79,15 @@ async def test_a_run_that_starts_child_workflows_is_warmed_for_their_work(
     assert warmups[-1].workers in sized, warmups[-1]
 
 
-def _warmups_before(result: BatchResult) -> list[tuple[float, list[str]]]:
-    """What the group listed as warm-ups in the 20 s before each run (a failure's evidence)."""
+def _warmups_before(result: BatchResult, interval_s: float) -> list[tuple[float, list[str]]]:
+    """What the group listed as warm-ups in the interval before each run (a failure's
+    evidence)."""
     seen = []
     for run in result.runs:
         listed = {
             f"{w.workers} at {w.starts_at - run.action_at:+.1f}s: {w.basis}"
             for t, statuses in result.history
-            if run.action_at - 20.0 <= t < run.action_at
+            if run.action_at - interval_s <= t < run.action_at
             for s in statuses
             for w in s.warmups
         }
