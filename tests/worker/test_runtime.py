@@ -15,6 +15,9 @@ import pytest
 from temporalio.client import Client
 
 from examples.app import ProcessItem
+from tests.fixtures_default_temporal import default_temporal_server  # noqa: F401 - a fixture
+from workerplane.temporal.devserver import DevServer
+from workerplane.worker.poll_gate import server_completes_polls
 from workerplane.worker.status import read_status
 
 pytestmark = pytest.mark.integration
@@ -143,3 +146,55 @@ async def test_orphaned_worker_leaves_when_lease_is_stale(
     assert await _wait_exit(worker) == 0
     final = read_status(tmp_path / "s.json")
     assert final is not None and final.exit_reason == "orphaned"
+
+
+async def test_a_busy_worker_retiring_on_a_default_server_serves_what_its_open_polls_bring(
+    default_temporal_server: DevServer,  # noqa: F811
+    tmp_path: Path,
+    unique_name: str,
+) -> None:
+    """On a server that drops a leaving worker's polls (Temporal's default), SIGTERM to a busy
+    worker closes it to new polls and waits for the open ones: a workflow started after the
+    signal still runs on it, once, instead of waiting out a timeout on a poll the worker had
+    cancelled. (A worker to which no task is coming leaves at once: ``QUIET_IF_TASK_WITHIN_S``.)"""
+    status = tmp_path / "status.json"
+    worker = _start_worker(
+        default_temporal_server.address,
+        unique_name,
+        status,
+        WORKERPLANE_GRACEFUL_SHUTDOWN_S="40",
+    )
+    client = await Client.connect(default_temporal_server.address)
+    first = await client.start_workflow(
+        ProcessItem.run, 2.0, id=f"{unique_name}-1", task_queue=unique_name
+    )
+    deadline = time.monotonic() + 60
+    while (s := read_status(status)) is None or s.in_flight == 0:
+        assert time.monotonic() < deadline, "the activity never started"
+        await asyncio.sleep(0.05)
+    worker.send_signal(signal.SIGTERM)
+    while (s := read_status(status)) is None or s.state != "draining":
+        assert worker.poll() is None, "the worker left without waiting for its polls"
+        await asyncio.sleep(0.05)
+    second = await asyncio.wait_for(
+        client.execute_workflow(
+            ProcessItem.run, 0.2, id=f"{unique_name}-2", task_queue=unique_name
+        ),
+        30,
+    )
+    assert second == "done after 0.2s (attempt 1)"
+    assert await asyncio.wait_for(first.result(), 30) == "done after 2.0s (attempt 1)"
+    assert await _wait_exit(worker) == 0
+    final = read_status(status)
+    assert final is not None and final.exit_reason == "signal" and final.tasks_finished == 2
+
+
+async def test_the_runtime_reads_whether_the_server_completes_a_leaving_worker_s_polls(
+    temporal_address: str,
+    default_temporal_server: DevServer,  # noqa: F811
+) -> None:
+    """The session's server runs with ``frontend.enableCancelWorkerPollsOnShutdown`` (its workers
+    leave at once); a server with Temporal's defaults does not (they retire quietly)."""
+    assert await server_completes_polls(await Client.connect(temporal_address)) is True
+    default = await Client.connect(default_temporal_server.address)
+    assert await server_completes_polls(default) is False

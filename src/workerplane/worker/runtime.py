@@ -30,12 +30,20 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
 from temporalio.worker import (
+    FixedSizeSlotSupplier,
     Worker,
     WorkerDeploymentConfig,
+    WorkerTuner,
 )
 
 from workerplane.worker.identity import marked_identity
 from workerplane.worker.interceptor import ScheduleToStartInterceptor, status_of
+from workerplane.worker.poll_gate import (
+    QUIET_RETIREMENT_ENV,
+    PollGate,
+    quiet_retirement_setting,
+    server_completes_polls,
+)
 from workerplane.worker.push import SketchPusher
 from workerplane.worker.status import HEARTBEAT_S, STATUS_FILE_ENV, write_status
 from workerplane.worker.tracking import CountingInterceptor, CountingWorkflowRunner, WorkTracker
@@ -48,6 +56,20 @@ GRACEFUL_SHUTDOWN_ENV = "WORKERPLANE_GRACEFUL_SHUTDOWN_S"
 SLOTS_ENV = "WORKERPLANE_SLOTS"
 CONTROLLER_LEASE_ENV = "WORKERPLANE_CONTROLLER_LEASE"
 ORPHAN_EXIT_ENV = "WORKERPLANE_ORPHAN_EXIT_S"
+
+#: The SDK's own default slot counts, which a gated worker keeps when given no limit.
+_SDK_DEFAULT_SLOTS = 100
+
+#: A worker to which no task has come for this long retires at once even where the server
+#: drops its polls: tasks reach its polls so rarely that one matched in the instant they are
+#: cancelled is unlikely, and waiting out a long poll (11-60 s) with no task coming would cost
+#: the usual scale-down, the one after a burst, for nothing.
+QUIET_IF_TASK_WITHIN_S = 5.0
+
+#: How long a retiring worker waits at most for its open polls to return. While tasks keep
+#: coming they take the polls within a second or two; once they stop, a poll lasts until the
+#: server's long-poll timeout, and cancelling it then is safe enough not to pay for the wait.
+QUIET_WAIT_MAX_S = 5.0
 
 
 def _env_float(name: str) -> float | None:
@@ -196,6 +218,28 @@ async def run_worker(
     # workflow and activity workers scale on their own queues.
     if not (serve_workflows and workflows) and not (serve_activities and activities):
         raise ValueError(f"nothing to run for task queue types {sorted(types)}")
+    quiet = quiet_retirement_setting(os.environ.get(QUIET_RETIREMENT_ENV))
+    if quiet == "auto":
+        quiet = "off" if await server_completes_polls(client) else "on"
+    gates: list[PollGate] = []
+
+    def slots() -> dict[str, Any]:
+        if quiet == "off":
+            return {
+                "max_concurrent_activities": options.max_concurrent_activities,
+                "max_concurrent_workflow_tasks": options.max_concurrent_workflow_tasks,
+            }
+        activity_gate = PollGate(options.max_concurrent_activities or _SDK_DEFAULT_SLOTS)
+        workflow_gate = PollGate(options.max_concurrent_workflow_tasks or _SDK_DEFAULT_SLOTS)
+        gates.extend((activity_gate, workflow_gate))
+        tuner = WorkerTuner.create_composite(
+            workflow_supplier=workflow_gate,
+            activity_supplier=activity_gate,
+            local_activity_supplier=FixedSizeSlotSupplier(_SDK_DEFAULT_SLOTS),
+            nexus_supplier=FixedSizeSlotSupplier(_SDK_DEFAULT_SLOTS),
+        )
+        return {"tuner": tuner}
+
     workers = [
         Worker(
             client,
@@ -208,11 +252,10 @@ async def run_worker(
                 ScheduleToStartInterceptor(activity.tally),
             ],
             workflow_runner=CountingWorkflowRunner(activity),
-            max_concurrent_activities=options.max_concurrent_activities,
-            max_concurrent_workflow_tasks=options.max_concurrent_workflow_tasks,
             graceful_shutdown_timeout=timedelta(seconds=options.graceful_shutdown_s),
             disable_eager_activity_execution=options.disable_eager_activities,
             deployment_config=deployment_config,
+            **slots(),
         )
         for queue in queues
     ]
@@ -264,6 +307,10 @@ async def run_worker(
     state = "draining"
     report()
     logger.info("worker stopping: %s (in flight %d)", reason, activity.in_flight)
+    arrival = activity.last_arrival_at
+    tasks_arriving = arrival is not None and time.monotonic() - arrival < QUIET_IF_TASK_WITHIN_S
+    if gates and tasks_arriving and reason != "worker_failed":
+        await _let_polls_return(gates, options.graceful_shutdown_s)
     await asyncio.gather(*(worker.shutdown() for worker in workers), return_exceptions=True)
     for task in run_tasks:
         if task.done() and not task.cancelled() and task.exception():
@@ -277,6 +324,29 @@ async def run_worker(
         "worker exited: %s after %.1fs, %d tasks", reason, result.runtime_s, result.completed
     )
     return result
+
+
+async def _let_polls_return(gates: Sequence[PollGate], graceful_shutdown_s: float) -> None:
+    """Open no new poll and wait for the open ones to return (:mod:`~workerplane.worker.
+    poll_gate`), for at most :data:`QUIET_WAIT_MAX_S` and half the graceful period: in-flight
+    work keeps running meanwhile, and the SDK's own graceful period, which starts at shutdown,
+    still ends after the provider's deadline (``grace_period_s`` after SIGTERM)."""
+    for gate in gates:
+        gate.close()
+    waited = time.monotonic()
+    budget_s = min(QUIET_WAIT_MAX_S, graceful_shutdown_s / 2)
+    returned = await asyncio.gather(*(gate.polls_returned(budget_s) for gate in gates))
+    open_polls = sum(gate.open_polls for gate in gates)
+    if all(returned):
+        logger.info("open polls returned after %.1fs", time.monotonic() - waited)
+    else:
+        logger.info(
+            "%d polls still open after %.1fs: cancelling them (a task the server matches to one "
+            "at this instant waits out its timeout; the server setting "
+            "frontend.enableCancelWorkerPollsOnShutdown avoids it)",
+            open_polls,
+            budget_s,
+        )
 
 
 def run(

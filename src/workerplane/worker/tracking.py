@@ -37,6 +37,8 @@ class WorkTracker:
         self.completed = 0
         self.last_task_at = time.monotonic()
         self.last_task_wall: float | None = None
+        #: When a task last arrived (an activity or workflow task started; ``None``: none yet).
+        self.last_arrival_at: float | None = None
         self.changed = asyncio.Event()
 
     @property
@@ -44,6 +46,7 @@ class WorkTracker:
         return self.tally.in_flight
 
     def started(self) -> None:
+        self.last_arrival_at = time.monotonic()
         self._touch()
 
     def finished(self) -> None:
@@ -106,7 +109,7 @@ class _CountingInstance:
 
     def activate(self, act: Any) -> Any:
         # Runs on the workflow task thread pool; only touch plain attributes here.
-        self._activity.last_task_at = time.monotonic()
+        self._activity.last_task_at = self._activity.last_arrival_at = time.monotonic()
         self._activity.last_task_wall = time.time()
         self._activity.completed += 1
         self._activity.workflow_task(act)
