@@ -89,8 +89,9 @@ async def test_a_slot_released_twice_is_counted_once() -> None:
     assert gate.open_polls == 0
 
 
-def test_the_setting_is_auto_on_or_off() -> None:
-    assert quiet_retirement_setting(None) == "auto"
+def test_the_setting_is_auto_on_or_off_and_off_by_default() -> None:
+    assert quiet_retirement_setting(None) == "off"
+    assert quiet_retirement_setting("auto") == "auto"
     assert quiet_retirement_setting(" ON ") == "on"
     with pytest.raises(ValueError, match="WORKERPLANE_QUIET_RETIREMENT must be auto, on or off"):
         quiet_retirement_setting("sometimes")

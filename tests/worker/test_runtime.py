@@ -153,16 +153,18 @@ async def test_a_busy_worker_retiring_on_a_default_server_serves_what_its_open_p
     tmp_path: Path,
     unique_name: str,
 ) -> None:
-    """On a server that drops a leaving worker's polls (Temporal's default), SIGTERM to a busy
-    worker closes it to new polls and waits for the open ones: a workflow started after the
-    signal still runs on it, once, instead of waiting out a timeout on a poll the worker had
-    cancelled. (A worker to which no task is coming leaves at once: ``QUIET_IF_TASK_WITHIN_S``.)"""
+    """With ``WORKERPLANE_QUIET_RETIREMENT=auto``, on a server that drops a leaving worker's
+    polls (Temporal's default), SIGTERM to a busy worker closes it to new polls and waits for
+    the open ones: a workflow started after the signal still runs on it, once, instead of
+    waiting out a timeout on a poll the worker had cancelled. (A worker no task is reaching
+    leaves at once: ``QUIET_WHILE_TASKS_WITHIN_S``.)"""
     status = tmp_path / "status.json"
     worker = _start_worker(
         default_temporal_server.address,
         unique_name,
         status,
         WORKERPLANE_GRACEFUL_SHUTDOWN_S="40",
+        WORKERPLANE_QUIET_RETIREMENT="auto",
     )
     client = await Client.connect(default_temporal_server.address)
     first = await client.start_workflow(

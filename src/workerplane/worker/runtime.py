@@ -60,16 +60,15 @@ ORPHAN_EXIT_ENV = "WORKERPLANE_ORPHAN_EXIT_S"
 #: The SDK's own default slot counts, which a gated worker keeps when given no limit.
 _SDK_DEFAULT_SLOTS = 100
 
-#: A worker to which no task has come for this long retires at once even where the server
-#: drops its polls: tasks reach its polls so rarely that one matched in the instant they are
-#: cancelled is unlikely, and waiting out a long poll (11-60 s) with no task coming would cost
-#: the usual scale-down, the one after a burst, for nothing.
-QUIET_IF_TASK_WITHIN_S = 5.0
+#: A leaving worker waits for its open polls only while tasks keep reaching it: one arrived in
+#: the last this many seconds. Once they stop, tasks reach its polls so rarely that one matched
+#: in the instant they are cancelled is unlikely, and waiting out a long poll (11-60 s) with no
+#: task coming would cost the usual scale-down, the one after a burst, for nothing.
+QUIET_WHILE_TASKS_WITHIN_S = 2.0
 
-#: How long a retiring worker waits at most for its open polls to return. While tasks keep
-#: coming they take the polls within a second or two; once they stop, a poll lasts until the
-#: server's long-poll timeout, and cancelling it then is safe enough not to pay for the wait.
-QUIET_WAIT_MAX_S = 5.0
+#: How long a leaving worker waits at most for its open polls (and at most half its graceful
+#: period). A poller that has been getting tasks asks the server for an 11 s long poll.
+QUIET_WAIT_MAX_S = 15.0
 
 
 def _env_float(name: str) -> float | None:
@@ -307,10 +306,8 @@ async def run_worker(
     state = "draining"
     report()
     logger.info("worker stopping: %s (in flight %d)", reason, activity.in_flight)
-    arrival = activity.last_arrival_at
-    tasks_arriving = arrival is not None and time.monotonic() - arrival < QUIET_IF_TASK_WITHIN_S
-    if gates and tasks_arriving and reason != "worker_failed":
-        await _let_polls_return(gates, options.graceful_shutdown_s)
+    if gates and reason != "worker_failed":
+        await _let_polls_return(gates, activity, options.graceful_shutdown_s)
     await asyncio.gather(*(worker.shutdown() for worker in workers), return_exceptions=True)
     for task in run_tasks:
         if task.done() and not task.cancelled() and task.exception():
@@ -326,27 +323,36 @@ async def run_worker(
     return result
 
 
-async def _let_polls_return(gates: Sequence[PollGate], graceful_shutdown_s: float) -> None:
-    """Open no new poll and wait for the open ones to return (:mod:`~workerplane.worker.
-    poll_gate`), for at most :data:`QUIET_WAIT_MAX_S` and half the graceful period: in-flight
-    work keeps running meanwhile, and the SDK's own graceful period, which starts at shutdown,
-    still ends after the provider's deadline (``grace_period_s`` after SIGTERM)."""
+def _tasks_arriving(activity: WorkTracker) -> bool:
+    arrival = activity.last_arrival_at
+    return arrival is not None and time.monotonic() - arrival < QUIET_WHILE_TASKS_WITHIN_S
+
+
+async def _let_polls_return(
+    gates: Sequence[PollGate], activity: WorkTracker, graceful_shutdown_s: float
+) -> None:
+    """While tasks keep reaching the worker, open no new poll and wait for the open ones to
+    return (:mod:`~workerplane.worker.poll_gate`), at most :data:`QUIET_WAIT_MAX_S` and half the
+    graceful period: in-flight work keeps running meanwhile, and the SDK's own graceful period,
+    which starts at shutdown, still ends after the provider's deadline (``grace_period_s`` after
+    SIGTERM)."""
+    if not _tasks_arriving(activity):
+        return
     for gate in gates:
         gate.close()
-    waited = time.monotonic()
-    budget_s = min(QUIET_WAIT_MAX_S, graceful_shutdown_s / 2)
-    returned = await asyncio.gather(*(gate.polls_returned(budget_s) for gate in gates))
-    open_polls = sum(gate.open_polls for gate in gates)
-    if all(returned):
-        logger.info("open polls returned after %.1fs", time.monotonic() - waited)
-    else:
-        logger.info(
-            "%d polls still open after %.1fs: cancelling them (a task the server matches to one "
-            "at this instant waits out its timeout; the server setting "
-            "frontend.enableCancelWorkerPollsOnShutdown avoids it)",
-            open_polls,
-            budget_s,
-        )
+    started = time.monotonic()
+    deadline = started + min(QUIET_WAIT_MAX_S, graceful_shutdown_s / 2)
+    while any(gate.open_polls for gate in gates):
+        if time.monotonic() >= deadline or not _tasks_arriving(activity):
+            logger.info(
+                "%d polls still open after %.1fs (tasks %s): cancelling them",
+                sum(gate.open_polls for gate in gates),
+                time.monotonic() - started,
+                "still arriving" if _tasks_arriving(activity) else "stopped arriving",
+            )
+            return
+        await asyncio.gather(*(gate.polls_returned(0.25) for gate in gates))
+    logger.info("open polls returned after %.1fs", time.monotonic() - started)
 
 
 def run(
