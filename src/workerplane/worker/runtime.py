@@ -8,7 +8,8 @@ that workerplane's providers set (``TEMPORAL_ADDRESS``, ``TEMPORAL_NAMESPACE``,
 * exits by itself once it has been idle (nothing in flight, nothing received) for ``idle_exit_s``,
   or at ``max_lifetime_s``;
 * on SIGTERM/SIGINT stops polling and lets in-flight activities finish within
-  ``graceful_shutdown_s``;
+  ``graceful_shutdown_s``; with ``WORKERPLANE_QUIET_RETIREMENT`` (opt-in), first lets the polls
+  it has open bring their tasks while tasks still reach it (:mod:`workerplane.worker.poll_gate`);
 * keeps a status file (``WORKERPLANE_STATUS_FILE``) saying whether it polls and how much work it
   holds, so providers can retire idle workers first and readiness probes need no HTTP server.
 """
