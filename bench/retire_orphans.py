@@ -17,9 +17,11 @@ starts. It counts the activities that ran more than once and the waits above 5 s
     .venv/bin/python bench/retire_orphans.py [--seconds 90] [--rate 20] [--every 1.5]
         [--modes dropped,quiet,server]
 
-Not a test: nothing here asserts. Prints, per mode, tasks, retries, waits above 5 s, p99 wait,
-the retired workers' mean time from SIGTERM to exit, and (``quiet``) how many left with a poll
-still open while tasks were still reaching them (the race the quiet retirement avoids).
+Not a test: nothing here asserts. Prints each task that ran twice (its last failure, and how
+far its scheduling was from the nearest SIGTERM and worker start), then, per mode: tasks,
+retries, waits above 5 s, p99 wait, the retired workers' mean time from SIGTERM to exit, and
+(``quiet``) how many left with a poll still open while tasks were still reaching them (the
+race the quiet retirement avoids).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 
 from rich.console import Console
@@ -82,20 +85,43 @@ def _worker(address: str, queue: str, types: str, quiet: str, log: Path) -> subp
     )
 
 
-async def _waits(client: Client, workflow_id: str) -> tuple[float, int]:
-    """The activity's schedule-to-start wait and its attempt count, from the history."""
+@dataclass(frozen=True)
+class TaskRecord:
+    """One workflow's activity, from its history."""
+
+    wait_s: float
+    attempts: int
+    scheduled_at: float
+    last_failure: str
+
+
+async def _record(client: Client, workflow_id: str) -> TaskRecord:
+    """The activity's schedule-to-start wait, attempts and last failure, from the history."""
     scheduled = started = None
     attempts = 0
+    failure = ""
     async for event in client.get_workflow_handle(workflow_id).fetch_history_events():
         if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
             scheduled = event.event_time.ToDatetime()
         elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
             started = event.event_time.ToDatetime()
-            attempts = event.activity_task_started_event_attributes.attempt
+            attrs = event.activity_task_started_event_attributes
+            attempts = attrs.attempt
+            failure = attrs.last_failure.message
     if scheduled is None or started is None:
-        return float("nan"), attempts
+        return TaskRecord(float("nan"), attempts, float("nan"), failure)
     # The started event is written when the final attempt starts: its wait includes a timeout.
-    return (started - scheduled).total_seconds(), attempts
+    return TaskRecord(
+        (started - scheduled).total_seconds(),
+        attempts,
+        scheduled.replace(tzinfo=UTC).timestamp(),
+        failure,
+    )
+
+
+def _nearest(events: list[float], at: float) -> float:
+    """Signed seconds from ``at`` to the nearest of ``events`` (positive: the event came later)."""
+    return min((e - at for e in events), key=abs, default=float("nan"))
 
 
 async def run_mode(mode: str, args: argparse.Namespace, console: Console) -> ModeResult:
@@ -107,6 +133,8 @@ async def run_mode(mode: str, args: argparse.Namespace, console: Console) -> Mod
     workers: list[tuple[subprocess.Popen[bytes], float]] = []
     retiring: list[tuple[subprocess.Popen[bytes], float]] = []
     retire_times: list[float] = []
+    sigterms: list[float] = []
+    spawns: list[float] = []
     try:
         client = await Client.connect(server.address)
         workflow_worker = _worker(server.address, queue, "WORKFLOW", "off", log)
@@ -124,8 +152,10 @@ async def run_mode(mode: str, args: argparse.Namespace, console: Console) -> Mod
             if now >= next_retire:
                 process, _ = workers.pop(0)
                 process.send_signal(signal.SIGTERM)
+                sigterms.append(time.time())
                 retiring.append((process, time.monotonic()))
                 workers.append((_worker(server.address, queue, "ACTIVITY", quiet, log), now))
+                spawns.append(time.time())
                 next_retire += args.every
             for process, since in list(retiring):
                 if process.poll() is not None:
@@ -148,18 +178,25 @@ async def run_mode(mode: str, args: argparse.Namespace, console: Console) -> Mod
         # A few at a time: thousands of result long-polls at once hit the server's poller limit.
         limit = asyncio.Semaphore(32)
 
-        async def finished(wid: str) -> tuple[float, int]:
+        async def finished(wid: str) -> TaskRecord:
             async with limit:
                 with contextlib.suppress(Exception):
                     await client.get_workflow_handle(wid).result()
-                return await _waits(client, wid)
+                return await _record(client, wid)
 
         for process, since in retiring:
             process.wait(timeout=60)
             retire_times.append(time.monotonic() - since)
         results = await asyncio.gather(*(finished(w) for w in ids))
-        waits = sorted(w for w, _ in results if w == w)
-        retried = sum(1 for _, a in results if a > 1)
+        waits = sorted(r.wait_s for r in results if r.wait_s == r.wait_s)
+        retried = sum(1 for r in results if r.attempts > 1)
+        for wid, r in zip(ids, results, strict=True):
+            if r.attempts > 1:
+                console.print(
+                    f"[{mode}] {wid} ran {r.attempts} times ({r.last_failure}): scheduled "
+                    f"{_nearest(sigterms, r.scheduled_at):+.2f} s from the nearest SIGTERM, "
+                    f"{_nearest(spawns, r.scheduled_at):+.2f} s from the nearest worker start"
+                )
         slow = sum(1 for w in waits if w > 5.0)
         p99 = waits[min(len(waits) - 1, int(0.99 * len(waits)))] if waits else float("nan")
         workflow_worker.send_signal(signal.SIGTERM)
