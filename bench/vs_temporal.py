@@ -14,6 +14,8 @@ loopback, on the same embedded dev server, through the same
 * ``workerplane``: ``workerplane run -f spec.yaml`` (a subprocess) with the ``aws-lambda``
   provider and the ``backlog`` scaler (``target_per_worker`` 4, ``metrics_poll_interval_ms`` 500,
   ``max_count`` 25), on an unversioned queue; its invokes carry the settings in the payload.
+  ``--scaler slo`` runs the product's default scaler instead (``slo`` at its default 5 s SLO,
+  ``target_per_worker`` 4, ``max_count`` 25, its other keys at their defaults).
   For parity with Temporal's bootstrap, the bench invokes the function once before the run and
   waits for it to return, so both start with one warm sandbox.
 
@@ -179,7 +181,7 @@ async def run_temporal(address: str, proxy: LambdaApiProxy, waves: Any, workdir:
         return await _measure(client, proxy, offline, queue, waves)
 
 
-def _workerplane_spec(queue: str, endpoint: str) -> dict[str, Any]:
+def _workerplane_spec(queue: str, endpoint: str, scaler_type: str) -> dict[str, Any]:
     details = {
         "arn": "workerplane-worker-dev-worker",
         "region": "us-east-1",
@@ -190,14 +192,12 @@ def _workerplane_spec(queue: str, endpoint: str) -> dict[str, Any]:
         "max_concurrency": WORKERPLANE_MAX,
         "worker_ttl_s": LAMBDA_TIMEOUT_S - 13,  # the handler's polling lifetime (deadline buffer)
     }
-    scaler = {
-        "max_count": WORKERPLANE_MAX,
-        "target_per_worker": SLOTS,
-        "metrics_poll_interval_ms": 500,
-    }
+    scaler: dict[str, Any] = {"max_count": WORKERPLANE_MAX, "target_per_worker": SLOTS}
+    if scaler_type == "backlog":
+        scaler["metrics_poll_interval_ms"] = 500
     group = {
         "provider": {"type": "aws-lambda", "details": details},
-        "scaler": {"type": "backlog", "details": scaler},
+        "scaler": {"type": scaler_type, "details": scaler},
     }
     return {"name": queue, "task_queue": queue, "compute": {"scaling_groups": {"lambda": group}}}
 
@@ -220,10 +220,12 @@ def _warm_one_sandbox(
     _wait_handlers(offline, 1, LAMBDA_TIMEOUT_S)
 
 
-async def run_workerplane(address: str, proxy: LambdaApiProxy, waves: Any, workdir: Path) -> Row:
+async def run_workerplane(
+    address: str, proxy: LambdaApiProxy, waves: Any, workdir: Path, scaler_type: str
+) -> Row:
     queue = f"vs-wp-{uuid.uuid4().hex[:8]}"
     spec = workdir / "spec.yaml"
-    spec.write_text(yaml.safe_dump(_workerplane_spec(queue, proxy.endpoint)))
+    spec.write_text(yaml.safe_dump(_workerplane_spec(queue, proxy.endpoint, scaler_type)))
     state = workdir / "state"
     with lambda_offline(workdir, idle_exit_s=IDLE_EXIT_S, slots=SLOTS) as offline:
         proxy.upstream = offline.endpoint
@@ -277,7 +279,10 @@ def report(results: dict[str, dict[str, Row]]) -> str:
 
 
 async def main_async(
-    scenarios: dict[str, tuple[Wave, ...]], workdir: Path, drivers: tuple[str, ...] = DRIVERS
+    scenarios: dict[str, tuple[Wave, ...]],
+    workdir: Path,
+    drivers: tuple[str, ...] = DRIVERS,
+    scaler_type: str = "backlog",
 ) -> dict[str, Any]:
     proxy = LambdaApiProxy(timeout_s=LAMBDA_TIMEOUT_S)
     proxy.start()
@@ -289,8 +294,12 @@ async def main_async(
                 for driver in drivers:
                     rundir = workdir / f"{name}-{driver}"
                     rundir.mkdir()
-                    run = run_temporal if driver == "temporal" else run_workerplane
-                    row = await run(server.address, proxy, waves, rundir)
+                    if driver == "temporal":
+                        row = await run_temporal(server.address, proxy, waves, rundir)
+                    else:
+                        row = await run_workerplane(
+                            server.address, proxy, waves, rundir, scaler_type
+                        )
                     results[name][driver] = row
                     print(f"{name:16} {driver:12} {asdict(row)}", flush=True)
     finally:
@@ -303,6 +312,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="one small scenario (smoke run)")
     parser.add_argument("--only", nargs="*", choices=sorted(SCENARIOS), help="these scenarios")
     parser.add_argument("--driver", choices=DRIVERS, help="run only this driver (no ratios)")
+    parser.add_argument(
+        "--scaler", choices=("backlog", "slo"), default="backlog", help="workerplane's scaler"
+    )
     args = parser.parse_args()
     scenarios = QUICK if args.quick else SCENARIOS
     if args.only:
@@ -310,7 +322,8 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="wp-vs-temporal-"))
     print(f"workdir {workdir}", flush=True)
     drivers = (args.driver,) if args.driver else DRIVERS
-    results = asyncio.run(main_async(scenarios, workdir, drivers))
+    print(f"workerplane scaler: {args.scaler}", flush=True)
+    results = asyncio.run(main_async(scenarios, workdir, drivers, args.scaler))
     print()
     print(report(results))
     print(json.dumps({s: {d: asdict(r) for d, r in rows.items()} for s, rows in results.items()}))

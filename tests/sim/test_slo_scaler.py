@@ -158,9 +158,18 @@ def by_type(
     *,
     workflow_rate: float = 6.0,
     activity_rate: float = 3.0,
+    workflow_dispatch_rate: float | None = None,
     **census: int,
 ) -> GroupMetrics:
-    workflow = QueueStats(backlog_count=workflow_backlog, backlog_age_s=1.0, add_rate=workflow_rate)
+    """Stats of a group serving both types; its workflow tasks are dispatched as they come
+    unless ``workflow_dispatch_rate`` says otherwise."""
+    dispatched = workflow_rate if workflow_dispatch_rate is None else workflow_dispatch_rate
+    workflow = QueueStats(
+        backlog_count=workflow_backlog,
+        backlog_age_s=1.0,
+        add_rate=workflow_rate,
+        dispatch_rate=dispatched,
+    )
     activity = QueueStats(backlog_count=activity_backlog, backlog_age_s=1.0, add_rate=activity_rate)
     return GroupMetrics(
         stats=workflow + activity,
@@ -171,27 +180,44 @@ def by_type(
 
 
 @pytest.mark.parametrize(
-    ("case", "workflow_rate", "activity_rate", "size"),
+    ("case", "workflow_rate", "activity_rate", "workflow_dispatch_rate", "size"),
     [
-        # The queue adds one activity per two workflow tasks: 30 waiting bring 15, a slot each
-        # while durations are unknown, 4 to a worker.
-        ("half an activity per workflow task", 6.0, 3.0, 4),
-        ("no rates yet (a burst on an idle queue): one each", 0.0, 0.0, 8),
+        # The queue adds one activity per two workflow tasks run: 30 waiting bring 15, a slot
+        # each while durations are unknown, 4 to a worker.
+        ("half an activity per workflow task", 6.0, 3.0, None, 4),
+        ("no rates yet (a burst on an idle queue): one each", 0.0, 0.0, None, 8),
+        # A real server's first fresh stats of a burst: its workflow tasks are added (75/s)
+        # and none is dispatched yet, so no activity was added either. Not "no activities".
+        ("workflow tasks added, none run yet: one each", 75.0, 0.0, 0.0, 8),
+        # The first workers run workflow tasks: each one they ran added an activity, however
+        # many more were added meanwhile.
+        ("the first workflow tasks run, an activity each", 75.0, 0.5, 0.5, 8),
         # Ten activities per workflow: a fan-out, or ten run one by one over a workflow's life;
         # the rates cannot tell, so each waiting workflow task counts for one at most.
-        ("ten activities per workflow task", 6.0, 60.0, 8),
+        ("ten activities per workflow task", 6.0, 60.0, None, 8),
         # Workflows that run no activity here need a poller for their workflow tasks, no slots.
-        ("the workflows run no activities", 6.0, 0.0, 1),
+        ("the workflows run no activities", 6.0, 0.0, None, 1),
     ],
 )
 def test_waiting_workflow_tasks_count_for_the_activities_they_will_schedule(
-    case: str, workflow_rate: float, activity_rate: float, size: int
+    case: str,
+    workflow_rate: float,
+    activity_rate: float,
+    workflow_dispatch_rate: float | None,
+    size: int,
 ) -> None:
     """Workflow tasks run in their own large slot pool and take milliseconds, so they need no
     slot; but a burst of new workflows on a group at zero shows first as workflow tasks only,
     and the activities they schedule need slots a moment later."""
     s = scaler(target_per_worker=4)
-    metrics = by_type(30, 0, workflow_rate=workflow_rate, activity_rate=activity_rate, desired=0)
+    metrics = by_type(
+        30,
+        0,
+        workflow_rate=workflow_rate,
+        activity_rate=activity_rate,
+        workflow_dispatch_rate=workflow_dispatch_rate,
+        desired=0,
+    )
     _, dec = s.decide(s.initial_state(0.0), metrics, 0.0)
     assert isinstance(dec, SetSize) and dec.size == size, case
 

@@ -259,14 +259,21 @@ def wait_fraction(details: SloDetails, state: SloState) -> float:
     return min(max(configured, MAX_FRACTION), configured * state.feedback.scale)
 
 
-#: Activities expected per waiting workflow task while the queue's rates cannot tell (a queue
-#: no task reached yet): a workflow's first task usually schedules its first activity.
+#: Activities expected per waiting workflow task while the queue's rates cannot tell (no workflow
+#: task ran lately): a workflow's first task usually schedules its first activity.
 DEFAULT_ACTIVITIES_PER_WORKFLOW_TASK = 1.0
 
 
 def activities_per_workflow_task(activity: QueueStats, workflow: QueueStats) -> float:
     """What each waiting workflow task will likely bring to the activity slots once a worker
-    runs it: the activities the queue's rates add per workflow task they add, at most one.
+    runs it: the activities the queue adds per workflow task it dispatches, at most one.
+
+    Activities are scheduled by workflow tasks a worker ran, so the ratio is taken over the
+    workflow tasks dispatched, not those added: a burst of new workflows on a group at zero adds
+    workflow tasks at once and dispatches none until a worker polls, and over the add rate it
+    read as 0 activities each (200 new workflows sized as one Lambda handler, its 24 others
+    asked 4 s later). While no workflow task is dispatched the rates cannot tell, and each
+    counts for one.
 
     The normal queue's workflow tasks are mostly a workflow's first (later ones go to the
     worker's sticky queue), so the ratio is near activities per workflow *over its life*: 0 for
@@ -275,9 +282,9 @@ def activities_per_workflow_task(activity: QueueStats, workflow: QueueStats) -> 
     two apart, so one new workflow is never taken for hundreds of activities at once; a fan-out
     shows its activities once a worker has run its first workflow task.
     """
-    if workflow.add_rate <= IDLE_RATE_EPSILON:
+    if workflow.dispatch_rate <= IDLE_RATE_EPSILON:
         return DEFAULT_ACTIVITIES_PER_WORKFLOW_TASK
-    return min(1.0, activity.add_rate / workflow.add_rate)
+    return min(1.0, activity.add_rate / workflow.dispatch_rate)
 
 
 def sizing_stats(metrics: GroupMetrics) -> tuple[QueueStats, bool]:
