@@ -56,6 +56,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+from workerplane.scaling.invoke import invoke_target
 from workerplane.scaling.latency import GroupFacts
 from workerplane.scaling.no_sync import to_ms
 from workerplane.scaling.slo_feedback import observe
@@ -349,8 +350,10 @@ class SloScaler(QueuePlanner):
         state = replace(state, window=tuple(kept))
         running = metrics.workers.running
         if self.strategy is Strategy.INVOKE:
-            state = replace(state, size=desired)
-            missing = desired - running
+            target, capped = invoke_target(desired, metrics, d.min_count)
+            inputs += capped
+            state = replace(state, size=target)
+            missing = target - running
             if missing <= 0:
                 return state, Hold(reason=f"{inputs}; {running} running: enough")
             return state, StartWorkers(
