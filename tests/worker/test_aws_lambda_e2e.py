@@ -79,7 +79,11 @@ def _spec(
     max_count: int,
     max_concurrency: int,
     worker_ttl_s: float = LAMBDA_TIMEOUT_S,
+    scaler: str = "backlog",
 ) -> Path:
+    details: dict[str, Any] = {"min_count": 0, "max_count": max_count, "target_per_worker": 4}
+    if scaler == "backlog":
+        details["metrics_poll_interval_ms"] = 500
     spec: dict[str, Any] = {
         "name": name,
         "task_queue": name,
@@ -101,15 +105,7 @@ def _spec(
                             "worker_ttl_s": worker_ttl_s,
                         },
                     },
-                    "scaler": {
-                        "type": "backlog",
-                        "details": {
-                            "min_count": 0,
-                            "max_count": max_count,
-                            "target_per_worker": 4,
-                            "metrics_poll_interval_ms": 500,
-                        },
-                    },
+                    "scaler": {"type": scaler, "details": details},
                 }
             }
         },
@@ -219,6 +215,49 @@ async def test_burst_of_40_from_zero_with_sized_invokes_and_idle_exit(
     )
     assert sum(r["completed"] for r in runs) >= 40, "the handlers did not process the burst"
     assert any(s.workers_running >= 2 for snap in history for s in snap)
+
+
+async def test_slo_invokes_nothing_once_the_wave_is_done(
+    offline: LambdaOffline,
+    temporal_address: str,
+    tmp_path: Path,
+    unique_name: str,
+    decisions: _Decisions,
+) -> None:
+    """The default ``slo`` scaler on Lambda, whose census cannot count the tasks in flight: a
+    wave of 40 one-second tasks runs, and once it is done no handler is invoked again, though
+    the handlers return idle and the server's decaying rates still show activity. (Before,
+    ``bench/vs_temporal.py``'s two waves of 40 got 31 invokes, 16 of them handlers that ran
+    nothing: each handler that returned idle was invoked again for a busy group.)"""
+    offline.reset()
+    spec = _spec(
+        tmp_path / "deploy.yaml",
+        unique_name,
+        offline.endpoint,
+        max_count=10,
+        max_concurrency=12,
+        scaler="slo",
+    )
+    async with _controller(spec, tmp_path / "state", temporal_address) as (controller, _):
+        client = await Client.connect(temporal_address)
+        handles = await _burst(client, unique_name, 40, 1.0)
+        results = await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), 240)
+        assert len(results) == 40 and all(r.startswith("done") for r in results)
+        provider = _provider(controller)
+        invoked_by_then = len(provider.invocation_ids)
+        # Every handler returns idle (3 s) and the census stops counting it once it has not
+        # polled for its poll gap (10 s): the moment the group looked short of workers.
+        await _wait(lambda: len(offline.results()) >= invoked_by_then, 120, "handlers to return")
+        await asyncio.sleep(12.0)
+        invoked = list(provider.invocation_ids)
+
+    assert len(invoked) == invoked_by_then, (
+        f"{len(invoked) - invoked_by_then} handlers invoked after the wave was done "
+        f"(decisions started {decisions.started})"
+    )
+    runs = offline.results()
+    assert sorted(r["invocation_id"] for r in runs) == sorted(invoked), "lost or duplicated invokes"
+    assert sum(r["completed"] for r in runs) >= 40
 
 
 async def test_throttling_and_outage_lose_and_duplicate_nothing(
