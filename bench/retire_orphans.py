@@ -4,9 +4,11 @@ A worker that leaves with a long poll open can take a task with it: on a server 
 ``frontend.enableCancelWorkerPollsOnShutdown`` (Temporal's default), a task matched to the poll
 as the worker cancels it waits out its heartbeat timeout (10 s here) and runs again as attempt 2.
 This drives that race on purpose: a steady stream of short ``process_item`` activities on a pool
-of real worker processes (``examples.worker``, activities only; one workflow worker that never
-leaves), where every ``--every`` seconds the oldest activity worker gets SIGTERM and a fresh one
-starts. It counts the activities that ran more than once and the waits above 5 s, for
+of real worker processes (``examples.worker``, activities only; ``--workflow-workers`` workflow
+workers that never leave), where every ``--every`` seconds the oldest activity worker gets
+SIGTERM and a fresh one starts ``--spawn-after`` seconds later (apart, so that a task lost to
+either event can be told apart). It counts the activities that ran more than once and the
+waits above 5 s, for
 
 * ``dropped``: the server's default, workers cancel their polls at shutdown (``WORKERPLANE_QUIET_
   RETIREMENT=off``: what every worker did before);
@@ -17,8 +19,11 @@ starts. It counts the activities that ran more than once and the waits above 5 s
     .venv/bin/python bench/retire_orphans.py [--seconds 90] [--rate 20] [--every 1.5]
         [--modes dropped,quiet,server]
 
-Not a test: nothing here asserts. Prints each task that ran twice (its last failure, and how
-far its scheduling was from the nearest SIGTERM and worker start), then, per mode: tasks,
+Not a test: nothing here asserts. Prints each task that ran twice: its last failure, how far its
+scheduling was from the nearest SIGTERM and worker start, and what became of its first attempt
+(the activity workers run at DEBUG, where the SDK logs each activity it starts and completes: it
+reached no worker's code, or which worker started or completed it, against that worker's
+SIGTERM). Then, per mode: tasks,
 retries, waits above 5 s, p99 wait, the retired workers' mean time from SIGTERM to exit, and
 (``quiet``) how many left with a poll still open while tasks were still reaching them (the
 race the quiet retirement avoids).
@@ -30,6 +35,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import statistics
 import subprocess
@@ -38,7 +44,7 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -66,6 +72,7 @@ class ModeResult:
 
 
 def _worker(address: str, queue: str, types: str, quiet: str, log: Path) -> subprocess.Popen[bytes]:
+    """A worker process; an activity worker logs at DEBUG (the SDK's activity starts and ends)."""
     env = dict(os.environ)
     env |= {
         "TEMPORAL_ADDRESS": address,
@@ -75,6 +82,7 @@ def _worker(address: str, queue: str, types: str, quiet: str, log: Path) -> subp
         "WORKERPLANE_SLOTS": "4",
         "WORKERPLANE_GRACEFUL_SHUTDOWN_S": "30",
         "WORKERPLANE_QUIET_RETIREMENT": quiet,
+        "WORKERPLANE_LOG_LEVEL": "DEBUG" if types == "ACTIVITY" else "INFO",
         "PYTHONPATH": str(REPO_ROOT / "src") + os.pathsep + str(REPO_ROOT),
     }
     for key in ("TEMPORAL_PROFILE", "TEMPORAL_CONFIG_FILE", "WORKERPLANE_CONTROLLER_LEASE"):
@@ -119,6 +127,52 @@ async def _record(client: Client, workflow_id: str) -> TaskRecord:
     )
 
 
+_LINE = r"^(\S+ \S+) DEBUG \[worker (\d+)\] "
+_STARTING = re.compile(_LINE + r"Starting activity \((.*)\)$")
+_COMPLETING = re.compile(_LINE + r"Completing activity with completion: (.*)")
+
+
+def _first_attempts(log_text: str, queue: str) -> dict[str, list[tuple[str, int, float]]]:
+    """Per workflow, what became of its activity's first attempt on each worker, from the
+    temporalio SDK's own DEBUG lines in the workers' log: ``(started|completion sent, pid,
+    epoch s)``. (A completion line names the task token, which holds the workflow ID but not
+    plainly the attempt: one after attempt 1 started on the same worker is taken as its.)"""
+    seen: dict[str, list[tuple[str, int, float]]] = {}
+    running: dict[tuple[int, str], bool] = {}
+    workflow_id = re.compile(rf"({re.escape(queue)}-\d+)")
+    for line in log_text.splitlines():
+        if match := _STARTING.match(line):
+            what = "started"
+        elif match := _COMPLETING.match(line):
+            what = "completion sent"
+        else:
+            continue
+        wid = workflow_id.search(match[3])
+        if wid is None:
+            continue
+        pid, key = int(match[2]), wid[1]
+        if what == "started":
+            first = "'attempt': 1," in match[3]
+            running[(pid, key)] = first
+            if not first:
+                continue
+        elif not running.pop((pid, key), False):
+            continue
+        at = datetime.strptime(match[1], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+        seen.setdefault(key, []).append((what, pid, at))
+    return seen
+
+
+def _fate(events: list[tuple[str, int, float]], sigterm_at: dict[int, float]) -> str:
+    """What the first attempt's worker did with it, against that worker's SIGTERM."""
+    if not events:
+        return "attempt 1 reached no worker's code (its poll's task was lost)"
+    what, pid, at = events[-1]
+    term = sigterm_at.get(pid)
+    since = "never got SIGTERM" if term is None else f"SIGTERM {at - term:+.2f} s from this"
+    return f"attempt 1 {what} on worker {pid} ({since})"
+
+
 def _nearest(events: list[float], at: float) -> float:
     """Signed seconds from ``at`` to the nearest of ``events`` (positive: the event came later)."""
     return min((e - at for e in events), key=abs, default=float("nan"))
@@ -134,10 +188,15 @@ async def run_mode(mode: str, args: argparse.Namespace, console: Console) -> Mod
     retiring: list[tuple[subprocess.Popen[bytes], float]] = []
     retire_times: list[float] = []
     sigterms: list[float] = []
+    sigterm_at: dict[int, float] = {}
     spawns: list[float] = []
+    pending_spawns: list[float] = []
     try:
         client = await Client.connect(server.address)
-        workflow_worker = _worker(server.address, queue, "WORKFLOW", "off", log)
+        workflow_workers = [
+            _worker(server.address, queue, "WORKFLOW", "off", log)
+            for _ in range(args.workflow_workers)
+        ]
         for _ in range(args.pool):
             workers.append((_worker(server.address, queue, "ACTIVITY", quiet, log), time.time()))
         await asyncio.sleep(args.warmup)
@@ -153,10 +212,14 @@ async def run_mode(mode: str, args: argparse.Namespace, console: Console) -> Mod
                 process, _ = workers.pop(0)
                 process.send_signal(signal.SIGTERM)
                 sigterms.append(time.time())
+                sigterm_at[process.pid] = sigterms[-1]
                 retiring.append((process, time.monotonic()))
+                pending_spawns.append(now + args.spawn_after)
+                next_retire += args.every
+            while pending_spawns and now >= pending_spawns[0]:
+                pending_spawns.pop(0)
                 workers.append((_worker(server.address, queue, "ACTIVITY", quiet, log), now))
                 spawns.append(time.time())
-                next_retire += args.every
             for process, since in list(retiring):
                 if process.poll() is not None:
                     retire_times.append(time.monotonic() - since)
@@ -190,19 +253,22 @@ async def run_mode(mode: str, args: argparse.Namespace, console: Console) -> Mod
         results = await asyncio.gather(*(finished(w) for w in ids))
         waits = sorted(r.wait_s for r in results if r.wait_s == r.wait_s)
         retried = sum(1 for r in results if r.attempts > 1)
+        first = _first_attempts(log.read_text(errors="replace"), queue)
         for wid, r in zip(ids, results, strict=True):
             if r.attempts > 1:
                 console.print(
                     f"[{mode}] {wid} ran {r.attempts} times ({r.last_failure}): scheduled "
                     f"{_nearest(sigterms, r.scheduled_at):+.2f} s from the nearest SIGTERM, "
-                    f"{_nearest(spawns, r.scheduled_at):+.2f} s from the nearest worker start"
+                    f"{_nearest(spawns, r.scheduled_at):+.2f} s from the nearest worker start; "
+                    f"{_fate(first.get(wid, []), sigterm_at)}"
                 )
         slow = sum(1 for w in waits if w > 5.0)
         p99 = waits[min(len(waits) - 1, int(0.99 * len(waits)))] if waits else float("nan")
-        workflow_worker.send_signal(signal.SIGTERM)
+        for process in workflow_workers:
+            process.send_signal(signal.SIGTERM)
         for process, _ in workers:
             process.send_signal(signal.SIGTERM)
-        for process, _ in [*workers, (workflow_worker, 0.0)]:
+        for process, _ in [*workers, *((w, 0.0) for w in workflow_workers)]:
             try:
                 process.wait(timeout=60)
             except subprocess.TimeoutExpired:
@@ -233,6 +299,15 @@ async def main() -> None:
     parser.add_argument("--task-s", type=float, default=0.3, help="each activity's length")
     parser.add_argument("--every", type=float, default=1.5, help="retire a worker this often")
     parser.add_argument("--pool", type=int, default=4, help="activity workers running")
+    parser.add_argument(
+        "--workflow-workers", type=int, default=2, help="workflow workers (they never leave)"
+    )
+    parser.add_argument(
+        "--spawn-after",
+        type=float,
+        default=0.5,
+        help="start each replacement this long after its predecessor's SIGTERM",
+    )
     parser.add_argument("--warmup", type=float, default=4.0, help="seconds before load")
     parser.add_argument("--modes", default="dropped,quiet,server")
     args = parser.parse_args()
