@@ -14,7 +14,8 @@ waits above 5 s, for
   RETIREMENT=off``: what every worker did before);
 * ``quiet``: the server's default, workers retire quietly (``WORKERPLANE_QUIET_RETIREMENT=on``:
   :mod:`workerplane.worker.poll_gate`);
-* ``server``: the server completes a leaving worker's polls (the setting on).
+* ``server``: the server completes a leaving worker's polls (the setting on);
+* ``server-quiet``: the setting on, and workers retire quietly as well.
 
     .venv/bin/python bench/retire_orphans.py [--seconds 90] [--rate 20] [--every 1.5]
         [--modes dropped,quiet,server]
@@ -179,10 +180,10 @@ def _nearest(events: list[float], at: float) -> float:
 
 
 async def run_mode(mode: str, args: argparse.Namespace, console: Console) -> ModeResult:
-    server = start_dev_server(fast_stats=False, cancel_polls_on_shutdown=mode == "server")
+    server = start_dev_server(fast_stats=False, cancel_polls_on_shutdown=mode.startswith("server"))
     logdir = Path(tempfile.mkdtemp(prefix=f"wp-orphans-{mode}-"))
     log = logdir / "workers.log"
-    quiet = "on" if mode == "quiet" else "off"
+    quiet = "on" if mode in ("quiet", "server-quiet") else "off"
     queue = f"orphans-{uuid.uuid4().hex[:6]}"
     workers: list[tuple[subprocess.Popen[bytes], float]] = []
     retiring: list[tuple[subprocess.Popen[bytes], float]] = []
@@ -282,7 +283,7 @@ async def run_mode(mode: str, args: argparse.Namespace, console: Console) -> Mod
             p99,
             statistics.mean(retire_times) if retire_times else float("nan"),
             len(retire_times),
-            text.count("(tasks still arriving): cancelling") if mode == "quiet" else None,
+            text.count("(tasks still arriving): cancelling") if quiet == "on" else None,
         )
     finally:
         for process, _ in [*workers, *retiring]:
