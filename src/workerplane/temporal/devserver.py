@@ -26,6 +26,9 @@ FAST_STATS_CONFIG = {
 #: a retired worker leaves its long polls open on the server, which may match a task to one the
 #: worker has already dropped; that task then waits out its heartbeat or start-to-close timeout
 #: before it runs elsewhere (a 1 s activity waited 12 s after a scale-down, on a default server).
+#: Yet with it on, ``bench/retire_orphans.py`` lost about ten times more tasks under heavy churn
+#: (docs/operating.md, "The Temporal server's settings"): kept for the fast-stats servers as
+#: before, not recommended to users.
 CANCEL_POLLS_ON_SHUTDOWN_CONFIG = {"frontend.enableCancelWorkerPollsOnShutdown": "true"}
 
 
@@ -110,9 +113,9 @@ def start_dev_server(
         fast_stats: apply :data:`FAST_STATS_CONFIG`. ``False`` runs the server with Temporal's
             default dynamic config (stats cached for 5 s), as production servers and Temporal
             Cloud run.
-        cancel_polls_on_shutdown: apply :data:`CANCEL_POLLS_ON_SHUTDOWN_CONFIG`, which a server
-            whose workers come and go should run; ``None`` (the default) follows ``fast_stats``,
-            so a server started "as users run it" keeps Temporal's default here too.
+        cancel_polls_on_shutdown: apply :data:`CANCEL_POLLS_ON_SHUTDOWN_CONFIG`; ``None`` (the
+            default) follows ``fast_stats``, so a server started "as users run it" keeps
+            Temporal's default here too.
         partitions: task-queue partitions (:func:`partition_config`); the server default (4)
             when ``None``.
         extra_config: more ``--dynamic-config-value`` entries (values are JSON/YAML literals).
