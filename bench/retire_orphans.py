@@ -18,16 +18,15 @@ waits above 5 s, for
 * ``server-quiet``: the setting on, and workers retire quietly as well.
 
     .venv/bin/python bench/retire_orphans.py [--seconds 90] [--rate 20] [--every 1.5]
-        [--modes dropped,quiet,server]
+        [--modes dropped,quiet,server,server-quiet]
 
 Not a test: nothing here asserts. Prints each task that ran twice: its last failure, how far its
 scheduling was from the nearest SIGTERM and worker start, and what became of its first attempt
 (the activity workers run at DEBUG, where the SDK logs each activity it starts and completes: it
 reached no worker's code, or which worker started or completed it, against that worker's
-SIGTERM). Then, per mode: tasks,
-retries, waits above 5 s, p99 wait, the retired workers' mean time from SIGTERM to exit, and
-(``quiet``) how many left with a poll still open while tasks were still reaching them (the
-race the quiet retirement avoids).
+SIGTERM). Then, per mode: tasks, retries, waits above 5 s, p99 wait, the retired workers' mean
+time from SIGTERM to exit, and (the quiet modes) how many left with a poll still open while
+tasks were still reaching them (the race the quiet retirement avoids).
 """
 
 from __future__ import annotations

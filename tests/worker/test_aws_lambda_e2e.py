@@ -161,6 +161,18 @@ async def _burst(client: Client, queue: str, count: int, seconds: float) -> list
     ]
 
 
+async def _burst_done(client: Client, queue: str, count: int, seconds: float) -> None:
+    """Start ``count`` workflows of a ``seconds`` activity and wait until every one is done."""
+    handles = await _burst(client, queue, count, seconds)
+    results = await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), 240)
+    assert len(results) == count and all(r.startswith("done") for r in results)
+
+
+async def _handlers_returned(offline: LambdaOffline, invoked: int) -> None:
+    """Wait until every one of ``invoked`` handlers has returned on its own."""
+    await _wait(lambda: len(offline.results()) >= invoked, 120, "handlers to return")
+
+
 def _peak_overlap(results: list[dict[str, Any]]) -> int:
     """The largest number of handler runs that were executing at the same moment."""
     events = sorted(
@@ -191,14 +203,12 @@ async def test_burst_of_40_from_zero_with_sized_invokes_and_idle_exit(
         assert decisions.started == [], "an idle queue must not invoke anything"
 
         client = await Client.connect(temporal_address)
-        handles = await _burst(client, unique_name, 40, 0.5)
-        results = await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), 240)
-        assert len(results) == 40 and all(r.startswith("done") for r in results)
+        await _burst_done(client, unique_name, 40, 0.5)
 
         provider = _provider(controller)
         invoked = list(provider.invocation_ids)
         # Every invocation's handler returns on its own once idle.
-        await _wait(lambda: len(offline.results()) >= len(invoked), 120, "handlers to return")
+        await _handlers_returned(offline, len(invoked))
 
     runs = offline.results()
     assert decisions.started, "the controller never invoked"
@@ -240,14 +250,12 @@ async def test_slo_invokes_nothing_once_the_wave_is_done(
     )
     async with _controller(spec, tmp_path / "state", temporal_address) as (controller, _):
         client = await Client.connect(temporal_address)
-        handles = await _burst(client, unique_name, 40, 1.0)
-        results = await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), 240)
-        assert len(results) == 40 and all(r.startswith("done") for r in results)
+        await _burst_done(client, unique_name, 40, 1.0)
         provider = _provider(controller)
         invoked_by_then = len(provider.invocation_ids)
         # Every handler returns idle (3 s) and the census stops counting it once it has not
         # polled for its poll gap (10 s): the moment the group looked short of workers.
-        await _wait(lambda: len(offline.results()) >= invoked_by_then, 120, "handlers to return")
+        await _handlers_returned(offline, invoked_by_then)
         await asyncio.sleep(12.0)
         invoked = list(provider.invocation_ids)
 
@@ -323,7 +331,7 @@ async def test_throttling_and_outage_lose_and_duplicate_nothing(
         # Counted once the controller has stopped: until then a cycle may still invoke (e.g. on
         # stats that still show the finished burst), and that invocation must be checked too.
         invoked = list(provider.invocation_ids)
-        await _wait(lambda: len(offline.results()) >= len(invoked), 120, "handlers to return")
+        await _handlers_returned(offline, len(invoked))
     finally:
         proxy.stop()
 
