@@ -179,7 +179,11 @@ def _nearest(events: list[float], at: float) -> float:
 
 
 async def run_mode(mode: str, args: argparse.Namespace, console: Console) -> ModeResult:
-    server = start_dev_server(fast_stats=False, cancel_polls_on_shutdown=mode.startswith("server"))
+    server = start_dev_server(
+        fast_stats=False,
+        cancel_polls_on_shutdown=mode.startswith("server"),
+        partitions=args.partitions or None,
+    )
     logdir = Path(tempfile.mkdtemp(prefix=f"wp-orphans-{mode}-"))
     log = logdir / "workers.log"
     quiet = "on" if mode in ("quiet", "server-quiet") else "off"
@@ -310,6 +314,12 @@ async def main() -> None:
     )
     parser.add_argument("--warmup", type=float, default=4.0, help="seconds before load")
     parser.add_argument("--modes", default="dropped,quiet,server")
+    parser.add_argument(
+        "--partitions",
+        type=int,
+        default=0,
+        help="the task queue's partitions (0: the server's default, 4)",
+    )
     args = parser.parse_args()
     console = Console()
     rows = [await run_mode(m, args, console) for m in args.modes.split(",") if m]

@@ -26,7 +26,11 @@ first StartWorkflow, from the histories), makespan (first StartWorkflow -> last 
 billed handler-seconds (the sum of the handlers' run times) and retries (activity attempts > 1),
 then the ratios workerplane / Temporal.
 
-    .venv/bin/python bench/vs_temporal.py [--quick] [--only 40-at-once ...]
+The server runs the dev server's fast stats unless ``--server-defaults`` keeps Temporal's default
+stats cache (about 5 s), as production servers and Temporal Cloud run; Temporal's controller
+settings (``tests.worker.lambda_proxy.TEMPORAL_CONTROLLER_CONFIG``) apply either way.
+
+    .venv/bin/python bench/vs_temporal.py [--quick] [--only 40-at-once ...] [--server-defaults]
 """
 
 from __future__ import annotations
@@ -283,12 +287,13 @@ async def main_async(
     workdir: Path,
     drivers: tuple[str, ...] = DRIVERS,
     scaler_type: str = "backlog",
+    fast_stats: bool = True,
 ) -> dict[str, Any]:
     proxy = LambdaApiProxy(timeout_s=LAMBDA_TIMEOUT_S)
     proxy.start()
     results: dict[str, dict[str, Row]] = {}
     try:
-        with temporal_controller_server(proxy, workdir) as server:
+        with temporal_controller_server(proxy, workdir, fast_stats=fast_stats) as server:
             for name, waves in scenarios.items():
                 results[name] = {}
                 for driver in drivers:
@@ -315,6 +320,11 @@ def main() -> None:
     parser.add_argument(
         "--scaler", choices=("backlog", "slo"), default="backlog", help="workerplane's scaler"
     )
+    parser.add_argument(
+        "--server-defaults",
+        action="store_true",
+        help="Temporal's default stats cache (5 s) instead of the dev server's fast stats",
+    )
     args = parser.parse_args()
     scenarios = QUICK if args.quick else SCENARIOS
     if args.only:
@@ -322,8 +332,11 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="wp-vs-temporal-"))
     print(f"workdir {workdir}", flush=True)
     drivers = (args.driver,) if args.driver else DRIVERS
-    print(f"workerplane scaler: {args.scaler}", flush=True)
-    results = asyncio.run(main_async(scenarios, workdir, drivers, args.scaler))
+    stats = "Temporal's default (5 s cache)" if args.server_defaults else "fast (dev server)"
+    print(f"workerplane scaler: {args.scaler}; server stats: {stats}", flush=True)
+    results = asyncio.run(
+        main_async(scenarios, workdir, drivers, args.scaler, fast_stats=not args.server_defaults)
+    )
     print()
     print(report(results))
     print(json.dumps({s: {d: asdict(r) for d, r in rows.items()} for s, rows in results.items()}))

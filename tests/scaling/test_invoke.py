@@ -69,3 +69,28 @@ def test_min_count_is_kept_warm_after_a_wave() -> None:
     scaler = build_scaler("slo", {"target_per_worker": 4, "min_count": 6}, Strategy.INVOKE)
     _, decisions = run(scaler, _after_a_wave(running_after=4))
     assert summary(decisions[-1]) == ("start", 2)
+
+
+def test_a_cached_reply_read_again_is_not_counted_again_as_handlers_come_up() -> None:
+    """The decisions logged by `bench/vs_temporal.py --server-defaults` (40 workflows one after
+    another, Lambda, `slo`), replayed. The server caches the stats for 5 s but lists the pollers
+    live: as handlers came up, each cycle's copy of one cached reply (19 waiting, 2.6 s old)
+    differed from the last only in its pollers, was taken for a new reply, and its 19 tasks were
+    sized again on top of every polling handler counted full: 15 invokes where 10 ran the wave,
+    9 of them handlers that ran nothing."""
+    scaler = build_scaler("slo", {"target_per_worker": 4, "max_count": 25}, Strategy.INVOKE)
+    cached = {"age": 2.6, "add": 20.03, "dispatch": 15.71}
+    steps = [
+        (0.0, m(0)),
+        (2.2, m(40, running=0)),
+        (3.0, m(0, pollers=1, running=10, ready=1)),
+        (5.7, m(19, pollers=4, running=10, ready=4, **cached)),
+        (6.7, m(19, pollers=9, running=10, ready=10, **cached)),
+        (7.7, m(19, pollers=9, running=10, ready=10, **cached)),
+        (8.8, m(19, pollers=12, running=10, ready=10, **cached)),
+        (9.9, m(19, pollers=14, running=10, ready=10, **cached)),
+    ]
+    _, decisions = run(scaler, steps)
+    assert summary(decisions[1]) == ("start", 10)
+    started_after = [summary(d) for d in decisions[2:] if summary(d)[0] == "start"]
+    assert started_after == [], [d.reason for d in decisions[2:]]

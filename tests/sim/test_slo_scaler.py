@@ -586,6 +586,8 @@ def test_the_cached_copy_under_a_hint_is_not_a_fresh_reply() -> None:
     raised = QueueStats(backlog_count=241, backlog_age_s=0.0, add_rate=0.4, dispatch_rate=0.4)
     assert is_fresh(raised, cached) and not is_fresh(cached, raised)
     assert is_fresh(QueueStats(add_rate=9.0), raised)  # a real refresh moves the rates
+    # The pollers are listed live: more of them do not make the cached copy a new reply.
+    assert not is_fresh(replace(raised, pollers=9, poller_identities=frozenset({"w"})), raised)
     s = scaler(target_per_worker=4)
     st = planned(duration_s=3.0, load=0.0, recent=(), arrival_rate=0.4, last_stats=cached)
     census = WorkerCensus(running=0, ready=0, in_flight=0, desired=0, slots=4)

@@ -255,9 +255,15 @@ def _environment(extra: Mapping[str, str]) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def temporal_controller_server(proxy: LambdaApiProxy, workdir: Path) -> Iterator[DevServer]:
+def temporal_controller_server(
+    proxy: LambdaApiProxy, workdir: Path, *, fast_stats: bool = True
+) -> Iterator[DevServer]:
     """The embedded dev server with Temporal's own worker controller, its Lambda calls sent to
-    ``proxy`` (the server's Go SDK reads the endpoint, keys and region from its environment)."""
+    ``proxy`` (the server's Go SDK reads the endpoint, keys and region from its environment).
+
+    ``fast_stats=False`` keeps Temporal's default stats cache (5 s), as production servers run;
+    the controller's own settings (:data:`TEMPORAL_CONTROLLER_CONFIG`) apply either way.
+    """
     aws = {
         "AWS_ENDPOINT_URL": proxy.endpoint,
         "AWS_ENDPOINT_URL_LAMBDA": proxy.endpoint,
@@ -269,6 +275,7 @@ def temporal_controller_server(proxy: LambdaApiProxy, workdir: Path) -> Iterator
         server = start_dev_server(
             db_file=workdir / "temporal.db",
             log_file=workdir / "temporal.log",
+            fast_stats=fast_stats,
             extra_config=TEMPORAL_CONTROLLER_CONFIG,
         )
     try:

@@ -179,7 +179,7 @@ class Recurrence:
         if metrics is None or census.in_flight is None:
             return self
         stats, _ = sizing_stats(metrics)
-        kept = replace(self, last_stats=replace(stats, backlog_count=0))
+        kept = replace(self, last_stats=replace(stats.cached_part(), backlog_count=0))
         if metrics.stats.backlog_count == 0 and census.in_flight == 0:
             kept = replace(kept, idle_at=now, woke_at=None)
         elif self.woke_at is None and self.idle_at is not None:
@@ -281,11 +281,11 @@ class Recurrence:
 
 def trusted(observed: Observation, stats: QueueStats, previous: QueueStats | None) -> bool:
     """Whether what waits in ``stats`` is what waits now: fresh stats (not the ``previous``
-    copy, its backlog aside: the uncached hint raises it), the uncached backlog hint, or a
-    cached copy that shows nothing waiting while a slot is free (a free slot takes a task as
-    it lands). A cached copy is seconds old: tasks that started since would count twice, or
-    those that landed since not at all."""
-    if observed.fresh_backlog or replace(stats, backlog_count=0) != previous:
+    copy, its backlog and live pollers aside: the uncached hint raises the backlog), the uncached
+    backlog hint, or a cached copy that shows nothing waiting while a slot is free (a free slot
+    takes a task as it lands). A cached copy is seconds old: tasks that started since would
+    count twice, or those that landed since not at all."""
+    if observed.fresh_backlog or replace(stats.cached_part(), backlog_count=0) != previous:
         return True
     census = observed.census
     if stats.backlog_count > 0 or census.ready is None or census.slots is None:

@@ -101,14 +101,16 @@ def is_fresh(stats: QueueStats, last: QueueStats | None) -> bool:
     previous observation's backlog was raised by the uncached backlog hint (which knows no ages
     nor rates), and the hint is no longer read now that a worker polls. Taking it for fresh
     would read "nothing waits" while the tasks the hint saw still wait (a storm seen by the hint,
-    then 10 -> 7 workers with 450 tasks waiting). A real refresh moves the rates or the age.
+    then 10 -> 7 workers with 450 tasks waiting). A real refresh moves the rates or the age; the
+    pollers, listed live, do not tell (:meth:`QueueStats.cached_part`).
     """
     if last is None:
         return True
-    if stats == last:
+    cached, last_cached = stats.cached_part(), last.cached_part()
+    if cached == last_cached:
         return False
     only_backlog_fell = (
-        replace(stats, backlog_count=last.backlog_count) == last
+        replace(cached, backlog_count=last.backlog_count) == last_cached
         and stats.backlog_count < last.backlog_count
     )
     return not only_backlog_fell

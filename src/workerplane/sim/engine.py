@@ -22,6 +22,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -164,8 +165,8 @@ class Simulation:
 
     # ------------------------------------------------------------------ observation
     def _stats(self) -> QueueStats:
-        if self.cached_stats is not None and self.now - self.cached_at < self.sm.stats_ttl_s:
-            return self.cached_stats
+        """The queue's stats as the server reports them: the backlog, its age and the rates from
+        a copy cached for ``stats_ttl_s``, the pollers listed live."""
         pollers = 0
         for w in self.workers:
             if w.state == READY or (
@@ -173,16 +174,20 @@ class Simulation:
                 and self.now - w.stopped_polling_at < self.sm.poller_history_ttl_s
             ):
                 pollers += 1
-        age = self.now - float(self.trace.arrivals[self.backlog.oldest()]) if self.backlog else 0.0
-        self.cached_stats = QueueStats(
-            backlog_count=len(self.backlog),
-            backlog_age_s=age,
-            add_rate=self.add_rate.read(self.now),
-            dispatch_rate=self.dispatch_rate.read(self.now),
-            pollers=pollers,
-        )
-        self.cached_at = self.now
-        return self.cached_stats
+        if self.cached_stats is None or self.now - self.cached_at >= self.sm.stats_ttl_s:
+            age = (
+                self.now - float(self.trace.arrivals[self.backlog.oldest()])
+                if self.backlog
+                else 0.0
+            )
+            self.cached_stats = QueueStats(
+                backlog_count=len(self.backlog),
+                backlog_age_s=age,
+                add_rate=self.add_rate.read(self.now),
+                dispatch_rate=self.dispatch_rate.read(self.now),
+            )
+            self.cached_at = self.now
+        return replace(self.cached_stats, pollers=pollers)
 
     def census(self) -> WorkerCensus:
         running = ready = in_flight = finished = 0
