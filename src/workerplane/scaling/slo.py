@@ -270,6 +270,13 @@ class SloScaler(QueuePlanner):
         k = state.slots or 1.0
         target = wait_fraction(d, state) * d.schedule_to_start_slo_ms / 1000.0
         capacity = census.polling * k
+        if census.in_flight is None and state.load is not None:
+            # The census cannot count the tasks in flight, so the average is of an assumed count
+            # (every polling worker full). Workers that returned by themselves took their
+            # assumed load with them: the average of a count they no longer make is no
+            # evidence (on Lambda, after a wave of 200, one handler left and 4 tasks waiting
+            # got 16 handlers on the 67 slots the average still held).
+            state = replace(state, load=min(state.load, in_flight))
         state, load, drain, how = first_sizing(
             d,
             state,
