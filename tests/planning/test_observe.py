@@ -94,6 +94,11 @@ CACHED = {"ACTIVITY": QueueStats(backlog_count=3)}
         (IDLE, WorkerCensus(running=3, ready=2, in_flight=8, slots=4), True),  # one starting
         (IDLE, WorkerCensus(running=2, ready=2, in_flight=8), False),  # slots not reported
         (IDLE, WorkerCensus(running=2, ready=None, in_flight=8, slots=4), True),  # running polls
+        # In flight not counted (Lambda): read while the queue shows activity, as the scalers
+        # then take every polling worker as full.
+        (CACHED, WorkerCensus(running=1, ready=1, slots=4), True),
+        ({"ACTIVITY": QueueStats(dispatch_rate=3.0)}, WorkerCensus(running=1, ready=1), True),
+        (IDLE, WorkerCensus(running=1, ready=1, slots=4), False),
     ],
 )
 def test_the_hint_is_read_when_no_slot_is_free_to_take_a_new_task(

@@ -27,11 +27,18 @@ def needs_fresh_backlog(by_type: Mapping[str, QueueStats], census: WorkerCensus)
     With a slot free, a new task is taken at once and needs no plan. So a group with no worker
     polling (idle at zero, or its first workers starting) and a saturated group pay the extra
     reads; a group with spare slots pays none.
+
+    A provider that cannot count the tasks in flight (Lambda) cannot tell a free slot either; the
+    scalers then take every polling worker as full while the queue shows activity, so the hint is
+    read then too. Without it, 40 workflows on Lambda started one handler for the 2 tasks of the
+    burst's first reading, and the other 38 waited 4.7 s behind the cached stats.
     """
     polling = census.polling
     if polling == 0:
         return True
-    if census.slots is None or census.in_flight is None:
+    if census.in_flight is None:
+        return any(stats.shows_activity() for stats in by_type.values())
+    if census.slots is None:
         return False  # the workers do not report their slots: a free one cannot be told
     return census.in_flight >= polling * census.slots
 

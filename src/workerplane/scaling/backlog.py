@@ -44,6 +44,7 @@ from pydantic import model_validator
 from workerplane.scaling._fields import ScalerDetails, rule_error, temporal_float, temporal_int
 from workerplane.scaling.no_sync import to_ms
 from workerplane.scaling.types import (
+    IDLE_RATE_EPSILON,
     Decision,
     GroupMetrics,
     Hold,
@@ -51,10 +52,6 @@ from workerplane.scaling.types import (
     StartWorkers,
     Strategy,
 )
-
-#: Add/dispatch rates at or below this (tasks/s) count as "no activity" when in-flight is unknown.
-#: Temporal's rates are decaying averages, so they reach this only a while after work stops.
-IDLE_RATE_EPSILON = 0.01
 
 #: Factor applied to ``desired`` while the backlog-age SLO is violated (at least +1 worker).
 SLO_BOOST = 1.5

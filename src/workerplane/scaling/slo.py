@@ -63,7 +63,6 @@ from workerplane.scaling.slo_feedback import observe
 from workerplane.scaling.slo_first import first_sizing, rounded
 from workerplane.scaling.slo_floor import reachable_slo
 from workerplane.scaling.slo_model import (
-    IDLE_RATE_EPSILON,
     LOAD_TAU_S,
     PEAK_WINDOW_MS,
     RATE_TAU_S,
@@ -81,6 +80,7 @@ from workerplane.scaling.slo_model import (
 )
 from workerplane.scaling.slo_plan import QueuePlanner
 from workerplane.scaling.types import (
+    IDLE_RATE_EPSILON,
     Decision,
     GroupMetrics,
     Hold,
@@ -242,9 +242,7 @@ class SloScaler(QueuePlanner):
             in_flight = float(max(0, census.in_flight))
         else:
             # Unknown: assume ready workers are full while the queue shows activity.
-            active = backlog > 0 or stats.dispatch_rate > IDLE_RATE_EPSILON
-            busy = census.polling
-            in_flight = busy * (k_known or 1.0) if active else 0.0
+            in_flight = census.polling * (k_known or 1.0) if stats.shows_activity() else 0.0
         recent = (
             *((t, v) for t, v in state.recent if t > now_ms - PEAK_WINDOW_MS and v > in_flight),
             (now_ms, in_flight),

@@ -27,13 +27,12 @@ from dataclasses import replace
 from workerplane.scaling.slo_model import (
     DOWN_HYSTERESIS,
     DRAIN_FRACTION,
-    IDLE_RATE_EPSILON,
     MIN_DRAIN_DURATIONS,
     ROUNDING_SLACK,
     SloDetails,
     SloState,
 )
-from workerplane.scaling.types import QueueStats
+from workerplane.scaling.types import IDLE_RATE_EPSILON, QueueStats
 
 
 def first_share(target_s: float, poll_s: float, startup_s: float) -> float:

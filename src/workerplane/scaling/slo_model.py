@@ -16,10 +16,7 @@ from workerplane.scaling._fields import ScalerDetails, rule_error, temporal_floa
 from workerplane.scaling.prewarm import PrewarmDetails
 from workerplane.scaling.slo_feedback import MAX_FRACTION, Feedback
 from workerplane.scaling.slo_inflight import Cohorts
-from workerplane.scaling.types import ALL_TYPES, GroupMetrics, QueueStats
-
-#: Rates at or below this (tasks/s) are "no activity".
-IDLE_RATE_EPSILON = 0.01
+from workerplane.scaling.types import ALL_TYPES, IDLE_RATE_EPSILON, GroupMetrics, QueueStats
 
 #: Time constant (s) of the in-flight average that sizes the group while nothing waits.
 LOAD_TAU_S = 5.0

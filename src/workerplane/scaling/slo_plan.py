@@ -22,7 +22,6 @@ from workerplane.scaling.slo_model import (
     CUT_MIN_SHARE,
     DEFAULT_STARTUP_MS,
     DOWN_HORIZON,
-    IDLE_RATE_EPSILON,
     KEEPS_UP_TOLERANCE,
     LATE_MIN_FRACTION,
     MAX_DELAY_MS,
@@ -35,7 +34,7 @@ from workerplane.scaling.slo_model import (
     ewma,
     wait_fraction,
 )
-from workerplane.scaling.types import GroupMetrics, QueueStats
+from workerplane.scaling.types import IDLE_RATE_EPSILON, GroupMetrics, QueueStats
 
 
 class QueuePlanner:

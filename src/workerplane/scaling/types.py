@@ -24,6 +24,10 @@ class Strategy(enum.StrEnum):
     WORKER_SET = "worker-set"
 
 
+#: Rates at or below this (tasks/s) are "no activity".
+IDLE_RATE_EPSILON = 0.01
+
+
 @dataclass(frozen=True)
 class QueueStats:
     """Task-queue statistics as Temporal reports them (summed over the queues a group serves).
@@ -59,6 +63,11 @@ class QueueStats:
         handlers that ran nothing, for 40 one-second tasks).
         """
         return replace(self, pollers=0, poller_identities=frozenset())
+
+    def shows_activity(self) -> bool:
+        """Whether tasks wait or were dispatched lately (the rate decays for tens of seconds
+        after the last task)."""
+        return self.backlog_count > 0 or self.dispatch_rate > IDLE_RATE_EPSILON
 
     def __add__(self, other: QueueStats) -> QueueStats:
         return QueueStats(
