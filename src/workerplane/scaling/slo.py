@@ -171,9 +171,13 @@ class SloScaler(QueuePlanner):
             and abs(stats.add_rate - rate) <= STEADY_TOLERANCE * rate
             and slow > 0
         )
-        if steady and stats != state.last_stats:
+        new_reply = (
+            state.last_stats is None or stats.cached_part() != state.last_stats.cached_part()
+        )
+        if steady and new_reply:
             # Little's law holds on a steady stretch: running = rate x duration. The running
-            # count is averaged over the same horizon as Temporal's rate.
+            # count is averaged over the same horizon as Temporal's rate; one sample per reply
+            # of the server's stats (a copy read again, its live pollers aside, adds none).
             sample = slow / rate
             littles = sample if littles is None else 0.8 * littles + 0.2 * sample
         reported = state.reported_s
