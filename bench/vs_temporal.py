@@ -194,6 +194,7 @@ def _workerplane_spec(queue: str, endpoint: str, scaler_type: str) -> dict[str, 
         "aws_secret_access_key": "offline",
         "check_function": False,
         "max_concurrency": WORKERPLANE_MAX,
+        "slots": SLOTS,  # what the handler runs, as the provider's docs ask
         "worker_ttl_s": LAMBDA_TIMEOUT_S - 13,  # the handler's polling lifetime (deadline buffer)
     }
     scaler: dict[str, Any] = {"max_count": WORKERPLANE_MAX, "target_per_worker": SLOTS}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from workerplane.planning.observe import Observation, needs_fresh_backlog
+from workerplane.planning.observe import Observation, needs_fresh_backlog, unseen_by_the_hint
 from workerplane.scaling.types import GroupMetrics, QueueStats, WorkerCensus
 
 CENSUS = WorkerCensus(running=0, ready=0)
@@ -105,3 +105,30 @@ def test_the_hint_is_read_when_no_slot_is_free_to_take_a_new_task(
     by_type: dict[str, QueueStats], census: WorkerCensus, read: bool
 ) -> None:
     assert needs_fresh_backlog(by_type, census) is read
+
+
+@pytest.mark.parametrize(
+    ("cached", "hint", "census", "kept"),
+    [
+        (40, 20, WorkerCensus(running=10, ready=5, slots=4), 20),  # 5 handlers took 20 of it
+        (35, 28, WorkerCensus(running=12, ready=3, slots=4), 28),  # the hint is the floor
+        (40, 10, WorkerCensus(running=2, ready=2, slots=4), 32),
+        (40, 20, WorkerCensus(running=0, ready=0, slots=4), 40),  # none polls: none took any
+        (40, 20, WorkerCensus(running=5, ready=5, in_flight=20, slots=4), 40),  # counted
+        (40, 20, WorkerCensus(running=5, ready=5), 35),  # slots unknown: one each
+        (10, 20, WorkerCensus(running=5, ready=5, slots=4), 10),  # below the hint: raised anyway
+    ],
+)
+def test_a_cached_backlog_above_the_hint_is_kept_unless_assumed_polling_slots_took_it(
+    cached: int, hint: int, census: WorkerCensus, kept: int
+) -> None:
+    assert unseen_by_the_hint(cached, hint, census) == kept
+    metrics = GroupMetrics(
+        stats=QueueStats(backlog_count=cached),
+        workers=census,
+        observed_at=0.0,
+        by_type={"ACTIVITY": QueueStats(backlog_count=cached)},
+    )
+    raised = Observation(census=census, metrics=metrics, fresh_backlog={"ACTIVITY": hint})
+    got = raised.with_fresh_backlog().metrics
+    assert got is not None and got.stats.backlog_count == max(kept, hint)

@@ -43,6 +43,16 @@ def needs_fresh_backlog(by_type: Mapping[str, QueueStats], census: WorkerCensus)
     return census.in_flight >= polling * census.slots
 
 
+def unseen_by_the_hint(cached: int, hint: int, census: WorkerCensus) -> int:
+    """How many of a ``cached`` backlog above the ``hint`` may still wait where the hint does not
+    look (more partitions than it reads): all of them, unless the census cannot count the
+    tasks in flight, when the tasks the polling workers are taken to hold (a slot each when
+    the census does not know their slots) came out of it."""
+    if cached <= hint or census.in_flight is not None:
+        return cached
+    return max(hint, cached - census.polling * (census.slots or 1))
+
+
 @dataclass(frozen=True)
 class Observation:
     """One look at a scaling group.
@@ -88,6 +98,12 @@ class Observation:
         The metrics list in ``backlog_read_now`` each type whose backlog is the hint's (or a
         cached one equal to it): current, even where it is lower than the last. A cached
         backlog above the hint is kept, but is as old as its copy.
+
+        Except where the census cannot count the tasks in flight (Lambda): the scalers then
+        take every polling worker as full, and those tasks left the backlog, most of them since
+        the cached copy. So a cached backlog above the hint counts at most what the polling
+        slots cannot have taken (:func:`unseen_by_the_hint`); else 40 tasks counted as 20 on
+        five handlers plus the 40 of a cached copy, and 15 handlers were invoked for them.
         """
         metrics = self.metrics
         if metrics is None or not self.fresh_backlog:
@@ -95,7 +111,8 @@ class Observation:
         if not metrics.by_type:
             total = sum(self.fresh_backlog.values())
             summed = metrics.stats.backlog_count
-            stats = dataclasses.replace(metrics.stats, backlog_count=max(summed, total))
+            backlog = max(total, unseen_by_the_hint(summed, total, self.census))
+            stats = dataclasses.replace(metrics.stats, backlog_count=backlog)
             current = frozenset({ALL_TYPES}) if total >= summed else frozenset()
             metrics = dataclasses.replace(metrics, stats=stats, backlog_read_now=current)
             return dataclasses.replace(self, metrics=metrics)
@@ -103,8 +120,9 @@ class Observation:
         read_now: set[str] = set()
         for kind, waiting in self.fresh_backlog.items():
             cached = by_type.get(kind, QueueStats())
-            if waiting > cached.backlog_count:
-                by_type[kind] = dataclasses.replace(cached, backlog_count=waiting)
+            backlog = max(waiting, unseen_by_the_hint(cached.backlog_count, waiting, self.census))
+            if backlog != cached.backlog_count:
+                by_type[kind] = dataclasses.replace(cached, backlog_count=backlog)
             if waiting >= cached.backlog_count:
                 read_now.add(kind)
         if by_type != metrics.by_type:
