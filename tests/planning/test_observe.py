@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from workerplane.planning.observe import Observation, needs_fresh_backlog, unseen_by_the_hint
+from workerplane.planning.observe import Observation, kept_backlogs, needs_fresh_backlog
 from workerplane.scaling.types import GroupMetrics, QueueStats, WorkerCensus
 
 CENSUS = WorkerCensus(running=0, ready=0)
@@ -122,7 +122,7 @@ def test_the_hint_is_read_when_no_slot_is_free_to_take_a_new_task(
 def test_a_cached_backlog_above_the_hint_is_kept_unless_assumed_polling_slots_took_it(
     cached: int, hint: int, census: WorkerCensus, kept: int
 ) -> None:
-    assert unseen_by_the_hint(cached, hint, census) == kept
+    assert kept_backlogs({"ACTIVITY": (cached, hint)}, census) == {"ACTIVITY": max(kept, hint)}
     metrics = GroupMetrics(
         stats=QueueStats(backlog_count=cached),
         workers=census,
@@ -132,3 +132,18 @@ def test_a_cached_backlog_above_the_hint_is_kept_unless_assumed_polling_slots_to
     raised = Observation(census=census, metrics=metrics, fresh_backlog={"ACTIVITY": hint})
     got = raised.with_fresh_backlog().metrics
     assert got is not None and got.stats.backlog_count == max(kept, hint)
+
+
+def test_workflow_tasks_a_handler_ran_are_counted_once_across_the_types() -> None:
+    """A second wave of 40 on Lambda: the cached copy still shows the 40 workflow tasks, the hint
+    shows none of them and 12 activities, and seven handlers are taken to hold 28. The 40
+    workflows are 28 activities in flight and 12 waiting; per type, 12 of the cached workflow
+    tasks were kept as well (24 sized)."""
+    census = WorkerCensus(running=7, ready=7, slots=4)
+    read = {"WORKFLOW": (40, 0), "ACTIVITY": (0, 12)}
+    assert kept_backlogs(read, census) == {"WORKFLOW": 0, "ACTIVITY": 12}
+    # Where the handlers cannot account for the cached tasks, the rest is kept.
+    assert kept_backlogs(read, WorkerCensus(running=2, ready=2, slots=4)) == {
+        "WORKFLOW": 20,
+        "ACTIVITY": 12,
+    }

@@ -43,14 +43,30 @@ def needs_fresh_backlog(by_type: Mapping[str, QueueStats], census: WorkerCensus)
     return census.in_flight >= polling * census.slots
 
 
-def unseen_by_the_hint(cached: int, hint: int, census: WorkerCensus) -> int:
-    """How many of a ``cached`` backlog above the ``hint`` may still wait where the hint does not
-    look (more partitions than it reads): all of them, unless the census cannot count the
-    tasks in flight, when the tasks the polling workers are taken to hold (a slot each when
-    the census does not know their slots) came out of it."""
-    if cached <= hint or census.in_flight is not None:
-        return cached
-    return max(hint, cached - census.polling * (census.slots or 1))
+def kept_backlogs(read: Mapping[str, tuple[int, int]], census: WorkerCensus) -> dict[str, int]:
+    """The backlog kept per type from its ``(cached, hint)`` pair: the larger of the two (a
+    cached backlog above the hint may count partitions the hint does not read), unless the
+    census cannot count the tasks in flight.
+
+    Then the tasks the polling workers are taken to hold (their slots, one each when the census
+    does not know them) came out of the backlog, most of them since the cached copy: what the
+    types' cached backlogs hold above their hints is kept only as far as those tasks do not
+    account for it. Counted over the types together, since a workflow task a worker ran
+    waits on, or runs as, the activity it scheduled.
+    """
+    kept = {kind: max(cached, hint) for kind, (cached, hint) in read.items()}
+    if census.in_flight is not None or census.polling == 0:
+        return kept  # counted, or none polls to have taken any
+    taken = census.polling * (census.slots or 1)
+    cached_total = sum(cached for cached, _ in read.values())
+    hint_total = sum(hint for _, hint in read.values())
+    allowed = max(0, cached_total - taken - hint_total)
+    for kind, (cached, hint) in read.items():
+        if cached > hint:
+            extra = min(cached - hint, allowed)
+            allowed -= extra
+            kept[kind] = hint + extra
+    return kept
 
 
 @dataclass(frozen=True)
@@ -102,8 +118,8 @@ class Observation:
         Except where the census cannot count the tasks in flight (Lambda): the scalers then
         take every polling worker as full, and those tasks left the backlog, most of them since
         the cached copy. So a cached backlog above the hint counts at most what the polling
-        slots cannot have taken (:func:`unseen_by_the_hint`); else 40 tasks counted as 20 on
-        five handlers plus the 40 of a cached copy, and 15 handlers were invoked for them.
+        slots cannot have taken (:func:`kept_backlogs`); else 40 tasks counted as 20 on five
+        handlers plus the 40 of a cached copy, and 15 handlers were invoked for them.
         """
         metrics = self.metrics
         if metrics is None or not self.fresh_backlog:
@@ -111,20 +127,21 @@ class Observation:
         if not metrics.by_type:
             total = sum(self.fresh_backlog.values())
             summed = metrics.stats.backlog_count
-            backlog = max(total, unseen_by_the_hint(summed, total, self.census))
+            backlog = kept_backlogs({ALL_TYPES: (summed, total)}, self.census)[ALL_TYPES]
             stats = dataclasses.replace(metrics.stats, backlog_count=backlog)
             current = frozenset({ALL_TYPES}) if total >= summed else frozenset()
             metrics = dataclasses.replace(metrics, stats=stats, backlog_read_now=current)
             return dataclasses.replace(self, metrics=metrics)
         by_type = dict(metrics.by_type)
-        read_now: set[str] = set()
-        for kind, waiting in self.fresh_backlog.items():
+        read = {
+            kind: (by_type.get(kind, QueueStats()).backlog_count, waiting)
+            for kind, waiting in self.fresh_backlog.items()
+        }
+        read_now = {kind for kind, (cached, waiting) in read.items() if waiting >= cached}
+        for kind, backlog in kept_backlogs(read, self.census).items():
             cached = by_type.get(kind, QueueStats())
-            backlog = max(waiting, unseen_by_the_hint(cached.backlog_count, waiting, self.census))
             if backlog != cached.backlog_count:
                 by_type[kind] = dataclasses.replace(cached, backlog_count=backlog)
-            if waiting >= cached.backlog_count:
-                read_now.add(kind)
         if by_type != metrics.by_type:
             stats = sum(by_type.values(), QueueStats())
             metrics = dataclasses.replace(metrics, stats=stats, by_type=by_type)
