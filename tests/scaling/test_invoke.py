@@ -14,7 +14,9 @@ from workerplane.scaling.types import GroupMetrics, QueueStats, Strategy
 @pytest.mark.parametrize(
     ("case", "desired", "metrics", "min_count", "target"),
     [
-        ("tasks wait: as desired", 8, m(5, running=4), 0, 8),
+        ("5 wait: what runs and a worker per 4 of them", 8, m(5, running=4), 0, 6),
+        ("a slot each for the waiting", 8, m(40, running=0), 0, 8),
+        ("a wave's tail: 2 wait, none runs", 6, m(2, running=0), 0, 1),
         ("the census counts in flight: as desired", 8, m(0, running=4, in_flight=16), 0, 8),
         ("nothing waits, in flight unknown: what runs", 8, m(0, running=4, ready=4), 0, 4),
         ("nothing waits, none runs: none started", 3, m(0, running=0), 0, 0),
@@ -32,14 +34,14 @@ from workerplane.scaling.types import GroupMetrics, QueueStats, Strategy
                 },
             ),
             0,
-            4,
+            2,
         ),
     ],
 )
 def test_invoke_target(
     case: str, desired: int, metrics: GroupMetrics, min_count: int, target: int
 ) -> None:
-    got, why = invoke_target(desired, metrics, min_count)
+    got, why = invoke_target(desired, metrics, min_count, slots=4)
     assert got == target, case
     assert bool(why) == (target < desired), case
 

@@ -361,7 +361,8 @@ class SloScaler(QueuePlanner):
         state = replace(state, window=tuple(kept))
         running = metrics.workers.running
         if self.strategy is Strategy.INVOKE:
-            target, capped = invoke_target(desired, metrics, d.min_count)
+            k = self._given_slots(metrics.workers) or state.slots or 1.0
+            target, capped = invoke_target(desired, metrics, d.min_count, k)
             inputs += capped
             state = replace(state, size=target)
             missing = target - running
