@@ -106,11 +106,10 @@ def is_fresh(stats: QueueStats, last: QueueStats | None) -> bool:
     """
     if last is None:
         return True
-    cached, last_cached = stats.cached_part(), last.cached_part()
-    if cached == last_cached:
+    if stats.same_reply(last):
         return False
     only_backlog_fell = (
-        replace(cached, backlog_count=last.backlog_count) == last_cached
+        replace(stats, backlog_count=last.backlog_count).same_reply(last)
         and stats.backlog_count < last.backlog_count
     )
     return not only_backlog_fell
@@ -171,10 +170,7 @@ class SloScaler(QueuePlanner):
             and abs(stats.add_rate - rate) <= STEADY_TOLERANCE * rate
             and slow > 0
         )
-        new_reply = (
-            state.last_stats is None or stats.cached_part() != state.last_stats.cached_part()
-        )
-        if steady and new_reply:
+        if steady and not stats.same_reply(state.last_stats):
             # Little's law holds on a steady stretch: running = rate x duration. The running
             # count is averaged over the same horizon as Temporal's rate; one sample per reply
             # of the server's stats (a copy read again, its live pollers aside, adds none).

@@ -64,6 +64,10 @@ class QueueStats:
         """
         return replace(self, pollers=0, poller_identities=frozenset())
 
+    def same_reply(self, other: QueueStats | None) -> bool:
+        """Whether ``other`` is the same reply of the server's stats cache (pollers aside)."""
+        return other is not None and self.cached_part() == other.cached_part()
+
     def shows_activity(self) -> bool:
         """Whether tasks wait or were dispatched lately (the rate decays for tens of seconds
         after the last task)."""
