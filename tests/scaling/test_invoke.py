@@ -1,5 +1,6 @@
-"""An invoke group whose provider cannot count the tasks in flight (Lambda) does not start
-again the workers that returned idle while nothing waits (``workerplane.scaling.invoke``)."""
+"""An invoke group does not start again the workers that returned idle while nothing waits, and
+one whose provider cannot count the tasks in flight starts at most a slot per waiting task
+(``workerplane.scaling.invoke``)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ from workerplane.scaling.types import GroupMetrics, QueueStats, Strategy
         ("5 wait: what runs and a worker per 4 of them", 8, m(5, running=4), 0, 6),
         ("a slot each for the waiting", 8, m(40, running=0), 0, 8),
         ("a wave's tail: 2 wait, none runs", 6, m(2, running=0), 0, 1),
-        ("the census counts in flight: as desired", 8, m(0, running=4, in_flight=16), 0, 8),
+        ("the census counts in flight: as desired", 8, m(6, running=4, in_flight=16), 0, 8),
+        ("nothing waits, in flight counted: none started", 8, m(0, running=4, in_flight=3), 0, 4),
+        ("nothing waits, none runs, in flight counted", 1, m(0, running=0, in_flight=0), 0, 0),
         ("nothing waits, in flight unknown: what runs", 8, m(0, running=4, ready=4), 0, 4),
         ("nothing waits, none runs: none started", 3, m(0, running=0), 0, 0),
         ("min_count still kept", 8, m(0, running=1), 2, 2),

@@ -1,5 +1,4 @@
-"""How an invoke group (``Strategy.INVOKE``: workers that leave by themselves) grows when its
-provider cannot count the tasks in flight.
+"""How an invoke group (``Strategy.INVOKE``: workers that leave by themselves) grows.
 
 An invoke provider starts a worker per call, and its workers return on their own once idle (a
 Lambda handler after its ``idle_exit_s``). Without the census's ``in_flight`` the scalers assume
@@ -18,6 +17,13 @@ no worker polls), and starts workers as before. While tasks wait, it starts at m
 each of them beyond what runs: the arrival rate that would project more is a decaying average
 too (at the end of a wave of 200, 2 waiting tasks and no handler got 6 handlers on the 21
 tasks/s the rate still showed).
+
+A census that counts the tasks in flight (Lambda handlers that send worker heartbeats) needs
+neither assumption, and ``desired`` stands while tasks wait. While none waits, no such group
+starts a worker either: it would return idle. ``slo``'s sparse-load rule keeps one worker warm
+when the next task is due within a startup, which for a worker-set group costs nothing more than
+not retiring it; an invoke worker started for it runs nothing and returns, again and again while
+the rate decays after a wave.
 """
 
 from __future__ import annotations
@@ -31,20 +37,25 @@ def invoke_target(
     desired: int, metrics: GroupMetrics, min_count: int, slots: float
 ) -> tuple[int, str]:
     """The size an invoke group starts workers towards, and why it is below ``desired`` (empty
-    when it is not): ``desired`` unless the census cannot count the tasks in flight; then at
-    most what runs and a worker of ``slots`` for every ``slots`` waiting tasks (what runs, or
-    ``min_count``, when none waits)."""
+    when it is not): while nothing waits, what runs (or ``min_count``); else ``desired``, capped
+    at what runs and a worker of ``slots`` for every ``slots`` waiting tasks when the census
+    cannot count the tasks in flight."""
     census = metrics.workers
     running = census.running
-    if census.in_flight is not None or desired <= running:
+    if desired <= running:
         return desired, ""
     waiting = metrics.stats.backlog_count
-    target = max(running + math.ceil(waiting / max(slots, 1.0)), min(desired, min_count))
+    if waiting == 0:
+        # A worker started now would find nothing to do and return idle: keeping one warm, as
+        # the sparse-load rule would, means starting it again after every return (a wave done,
+        # the rate still decaying: a handler invoked every few seconds to run nothing).
+        target = max(running, min(desired, min_count))
+        why = "nothing waits: an invoke worker started now would return idle"
+    elif census.in_flight is None:
+        target = max(running + math.ceil(waiting / max(slots, 1.0)), min(desired, min_count))
+        why = f"the tasks in flight are unknown: a slot for each of the {waiting} waiting at most"
+    else:
+        return desired, ""
     if target >= desired:
         return desired, ""
-    if waiting == 0:
-        why = "nothing waits and the tasks in flight are unknown: workers that returned idle are "
-        why += "not started again"
-    else:
-        why = f"the tasks in flight are unknown: a slot for each of the {waiting} waiting at most"
     return target, f"; {why} ({desired} -> {target})"

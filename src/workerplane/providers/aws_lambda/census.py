@@ -20,7 +20,23 @@ and never beyond ``ttl_s`` (the function's timeout). A returned invocation is th
 counted ``poll_gap_s`` after its last poll, instead of until its TTL. When the poller list cannot
 be read, the count falls back to every invocation within its TTL (an upper bound, as before).
 
-Pure: the clock is injected, and pollers come in as ``identity -> last poll (epoch seconds)``.
+**Heartbeats.** The handler's worker also sends Temporal a heartbeat every second
+(:mod:`workerplane.temporal.worker_heartbeats`): its status, its activity slots in use and the
+activities it has processed. From them the census knows what polls cannot tell it:
+
+* a worker whose heartbeat says it shut down has returned, at once;
+* a worker that sends heartbeats is up, even with every slot held longer than ``poll_gap_s``;
+* the activities in flight (the slots in use of the workers counted as running), the activities
+  completed (a running total over every invocation, returned ones included) and their mean run
+  time: Little's law on each worker's own history, the slots it held between heartbeats over
+  the activities it finished.
+
+Until some invocation of this census has sent a heartbeat (an older server, or a handler that
+sends none), those three stay unknown (``None``) and the scalers assume every polling worker
+full, as before.
+
+Pure: the clock is injected, pollers come in as ``identity -> last poll (epoch seconds)`` and
+heartbeats as ``identity -> WorkerBeat``.
 """
 
 from __future__ import annotations
@@ -30,6 +46,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from workerplane.planning.identity import parse_identity
+from workerplane.temporal.worker_heartbeats import WorkerBeat
 
 #: The prefix of the worker identity the handler sets: ``workerplane-lambda:<invocation id>``.
 IDENTITY_PREFIX = "workerplane-lambda:"
@@ -54,6 +71,12 @@ class _Invocation:
     """The newest ``last_access_time`` seen for its worker (server's epoch seconds)."""
     poll_seen_at: float | None = None
     """Our clock when ``last_poll`` last moved forward."""
+    beat: WorkerBeat | None = None
+    """The newest heartbeat seen from its worker."""
+    beat_seen_at: float | None = None
+    """Our clock when ``beat`` last moved forward."""
+    slot_seconds: float = 0.0
+    """Activity slots held between its heartbeats, summed (slots x seconds)."""
 
 
 class InvocationCensus:
@@ -73,6 +96,11 @@ class InvocationCensus:
         self._clock = clock
         self._invocations: dict[str, _Invocation] = {}
         self._pollers_known = False
+        self._beats_known = False
+        self._ever_beat = False
+        #: The activities and slot-seconds of invocations past their TTL, kept in the totals.
+        self._gone_processed = 0
+        self._gone_slot_seconds = 0.0
 
     def add(self, invocation_ids: Iterable[str]) -> None:
         now = self._clock()
@@ -80,9 +108,14 @@ class InvocationCensus:
             self._invocations[invocation_id] = _Invocation(invoked_at=now)
 
     def _forget_expired(self, now: float) -> None:
-        self._invocations = {
-            key: inv for key, inv in self._invocations.items() if now - inv.invoked_at < self.ttl_s
-        }
+        kept: dict[str, _Invocation] = {}
+        for key, inv in self._invocations.items():
+            if now - inv.invoked_at < self.ttl_s:
+                kept[key] = inv
+            elif inv.beat is not None:
+                self._gone_processed += inv.beat.activities_processed
+                self._gone_slot_seconds += inv.slot_seconds
+        self._invocations = kept
 
     def pending(self) -> bool:
         """Whether any invocation is within its TTL (else there is nothing to look up)."""
@@ -103,14 +136,51 @@ class InvocationCensus:
                 invocation.last_poll = last_poll
                 invocation.poll_seen_at = now
 
-    def _polling(self, invocation: _Invocation, now: float) -> bool:
+    def observe_beats(self, beats: Mapping[str, WorkerBeat] | None) -> None:
+        """Take in the workers' heartbeats (``identity -> WorkerBeat``), or ``None``: unreadable."""
+        self._beats_known = beats is not None
+        if beats is None:
+            return
+        now = self._clock()
+        for identity, beat in beats.items():
+            invocation = self._invocations.get(invocation_of(identity) or "")
+            if invocation is None:
+                continue
+            last = invocation.beat
+            if last is not None and beat.beat_at <= last.beat_at:
+                continue
+            if last is not None:
+                # The slots the last heartbeat saw held, until this one.
+                invocation.slot_seconds += last.activities_in_flight * (beat.beat_at - last.beat_at)
+            invocation.beat = beat
+            invocation.beat_seen_at = now
+            self._ever_beat = True
+
+    def _returned(self, invocation: _Invocation) -> bool:
+        return invocation.beat is not None and not invocation.beat.running
+
+    def _beating(self, invocation: _Invocation, now: float) -> bool:
         return (
+            invocation.beat is not None
+            and invocation.beat.running
+            and invocation.beat_seen_at is not None
+            and now - invocation.beat_seen_at < self.poll_gap_s
+        )
+
+    def _polling(self, invocation: _Invocation, now: float) -> bool:
+        if self._returned(invocation):
+            return False
+        return self._beating(invocation, now) or (
             invocation.poll_seen_at is not None and now - invocation.poll_seen_at < self.poll_gap_s
         )
 
     def _starting(self, invocation: _Invocation, now: float) -> bool:
         grace_s = self.ttl_s if self.start_grace_s is None else self.start_grace_s
-        return invocation.poll_seen_at is None and now - invocation.invoked_at < grace_s
+        return (
+            invocation.poll_seen_at is None
+            and invocation.beat is None
+            and now - invocation.invoked_at < grace_s
+        )
 
     def running(self) -> int:
         """Invocations counted as running (see the module doc)."""
@@ -130,3 +200,36 @@ class InvocationCensus:
             return None
         now = self._clock()
         return sum(1 for inv in self._invocations.values() if self._polling(inv, now))
+
+    def _counts(self) -> bool:
+        """Whether the heartbeats can count tasks: read now, and sent by this census's workers."""
+        return self._beats_known and self._ever_beat
+
+    def in_flight(self) -> int | None:
+        """Activities running on the invocations counted as running; ``None`` when unknown."""
+        if not self._counts():
+            return None
+        now = self._clock()
+        self._forget_expired(now)
+        return sum(
+            inv.beat.activities_in_flight
+            for inv in self._invocations.values()
+            if inv.beat is not None and self._polling(inv, now)
+        )
+
+    def tasks_completed(self) -> int | None:
+        """Activities every invocation has finished (a running total); ``None`` when unknown."""
+        if not self._counts():
+            return None
+        return self._gone_processed + sum(
+            inv.beat.activities_processed for inv in self._invocations.values() if inv.beat
+        )
+
+    def mean_task_s(self) -> float | None:
+        """Mean activity run time: slots held over activities finished; ``None`` when unknown
+        or before any finished."""
+        completed = self.tasks_completed()
+        if not completed:
+            return None
+        held = self._gone_slot_seconds + sum(inv.slot_seconds for inv in self._invocations.values())
+        return held / completed if held > 0 else None

@@ -23,7 +23,9 @@ What it does better than Temporal's controller:
 Lambda gives no list of running invocations, so :meth:`LambdaProvider.census` counts the
 provider's own invocations and ends each one from what its worker reports: the handler polls
 under an identity carrying its invocation ID, and an invocation whose worker has stopped polling
-is no longer counted (:mod:`.census`). ``worker_ttl_s`` (default: the function's timeout) bounds
+is no longer counted (:mod:`.census`). The worker's heartbeats (Temporal's ``ListWorkers``) add
+the activities it runs and has finished, so the scalers count the tasks in flight instead of
+assuming every polling worker full. ``worker_ttl_s`` (default: the function's timeout) bounds
 every count, and is all that is left when Temporal's poller lists cannot be read.
 
 boto3 calls block, so they run in a small thread pool owned by the provider.
@@ -57,6 +59,7 @@ from workerplane.providers.base import (
 )
 from workerplane.scaling.types import Strategy, WorkerCensus
 from workerplane.temporal.connection import connect, resolve_connection
+from workerplane.temporal.worker_heartbeats import HeartbeatsUnavailable, WorkerBeat, worker_beats
 from workerplane.worker.push import REPORT_TOKEN_ENV
 
 log = logging.getLogger(__name__)
@@ -143,6 +146,7 @@ class LambdaProvider(Provider):
             clock=clock,
         )
         self._temporal: Client | None = None
+        self._beats_warned = False
         self._pool = ThreadPoolExecutor(
             max_workers=self.MAX_PARALLEL_CALLS, thread_name_prefix="wp-lambda"
         )
@@ -277,25 +281,50 @@ class LambdaProvider(Provider):
         return len(ok)
 
     async def census(self) -> WorkerCensus:
-        """Our invocations whose worker still starts or polls (:mod:`.census`)."""
+        """Our invocations whose worker still starts or polls, and what their heartbeats say
+        they run (:mod:`.census`)."""
         if self._census.pending():
             self._census.observe_pollers(await self._read_pollers())
+            self._census.observe_beats(await self._read_beats())
+        completed = self._census.tasks_completed()
         return WorkerCensus(
-            running=self._census.running(), ready=self._census.ready(), slots=self.details.slots
+            running=self._census.running(),
+            ready=self._census.ready(),
+            in_flight=self._census.in_flight(),
+            slots=self.details.slots,
+            mean_task_s=self._census.mean_task_s(),
+            tasks_finished=completed or 0,
+            tasks_completed=completed,
         )
+
+    async def _client(self) -> Client:
+        if self._temporal is None:
+            # The workers' own connection settings: what they poll is what we read.
+            self._temporal = await connect(resolve_connection(env=self._env.as_env()))
+        return self._temporal
 
     async def _read_pollers(self) -> dict[str, float] | None:
         """The group's pollers (``identity -> last poll``), or ``None`` when unreadable."""
         queue_types = self._env.task_queue_types or ("WORKFLOW", "ACTIVITY")
         try:
-            if self._temporal is None:
-                # The workers' own connection settings: what they poll is what we read.
-                self._temporal = await connect(resolve_connection(env=self._env.as_env()))
             return await last_polls(
-                self._temporal, self._env.namespace, self._env.task_queues, queue_types
+                await self._client(), self._env.namespace, self._env.task_queues, queue_types
             )
         except (PollersUnavailable, OSError, RuntimeError) as err:  # connect: RuntimeError
             log.warning("lambda census: pollers unavailable, counting by TTL: %s", err)
+            return None
+
+    async def _read_beats(self) -> dict[str, WorkerBeat] | None:
+        """The group's workers' heartbeats, or ``None`` when unreadable (the census then counts
+        no tasks, as before heartbeats)."""
+        try:
+            return await worker_beats(
+                await self._client(), self._env.namespace, self._env.task_queues
+            )
+        except (HeartbeatsUnavailable, OSError, RuntimeError) as err:
+            if not self._beats_warned:
+                log.warning("lambda census: worker heartbeats unavailable: %s", err)
+                self._beats_warned = True
             return None
 
     async def close(self) -> None:
