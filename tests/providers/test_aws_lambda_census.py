@@ -1,7 +1,9 @@
-"""The Lambda census ends an invocation from what its worker reports (its polls), not at a TTL.
+"""The Lambda census ends an invocation from what its worker reports (its polls and its
+heartbeats), not at a TTL, and counts the activities its workers run from their heartbeats.
 
-A fake clock and hand-made poller lists (``identity -> last poll``): the situation of issue 12
-item 8, where every handler had returned at the end of a burst while the TTL still counted them.
+A fake clock and hand-made poller lists (``identity -> last poll``) and heartbeats: the situation
+of issue 12 item 8, where every handler had returned at the end of a burst while the TTL still
+counted them.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from workerplane.providers.aws_lambda.census import (
     invocation_of,
     worker_identity,
 )
+from workerplane.temporal.worker_heartbeats import WorkerBeat
 
 TTL_S, START_GRACE_S, POLL_GAP_S = 60.0, 20.0, 10.0
 
@@ -94,3 +97,92 @@ def test_by_default_a_cold_start_counts_for_its_whole_ttl() -> None:
     assert census.running() == 1
     now[0] += 2
     assert census.running() == 0
+
+
+def _beat(
+    invocation: str, at: float, in_flight: int, processed: int, *, running: bool = True
+) -> tuple[str, WorkerBeat]:
+    identity = worker_identity(invocation)
+    return identity, WorkerBeat(
+        identity=identity,
+        task_queue="q",
+        running=running,
+        beat_at=at,
+        activities_in_flight=in_flight,
+        activities_processed=processed,
+    )
+
+
+def test_tasks_are_unknown_until_a_worker_of_the_census_sends_a_heartbeat() -> None:
+    """An older server, or a handler without heartbeats: the scalers keep assuming every
+    polling worker full (``in_flight`` ``None``), as before heartbeats."""
+    census, now = _census()
+    census.add(["a"])
+    census.observe_pollers({worker_identity("a"): 1.0})
+    census.observe_beats({})
+    assert (census.in_flight(), census.tasks_completed(), census.mean_task_s()) == (None,) * 3
+    # Another group's worker on the same queue beats: not ours, still unknown.
+    census.observe_beats(dict([_beat("someone-else", 1.0, 3, 9)]))
+    assert census.in_flight() is None
+    census.observe_beats(dict([_beat("a", 1.0, 2, 0)]))
+    assert (census.in_flight(), census.tasks_completed()) == (2, 0)
+    census.observe_beats(None)  # unreadable this cycle
+    assert census.in_flight() is None
+
+
+def test_in_flight_counts_the_running_invocations_slots_and_completed_only_grows() -> None:
+    census, now = _census()
+    census.add(["a", "b", "c"])
+    census.observe_pollers({})
+    census.observe_beats(dict([_beat("a", 1.0, 4, 0), _beat("b", 1.0, 3, 0)]))
+    assert census.in_flight() == 7, "c has not started: it holds nothing"
+    assert census.running() == 3 and census.ready() == 2, "a worker that beats is up"
+
+    now[0] += 2
+    census.observe_beats(
+        dict([_beat("a", 3.0, 1, 8), _beat("b", 3.0, 0, 6, running=False), _beat("c", 3.0, 4, 0)])
+    )
+    # b returned (its heartbeat says so): not running at once, its tasks stay in the total.
+    assert census.running() == 2
+    assert census.in_flight() == 5
+    assert census.tasks_completed() == 14
+
+
+def test_the_mean_run_time_is_the_slots_held_over_the_activities_finished() -> None:
+    """Little's law on each worker's own heartbeats: 4 slots held for 2 s, 8 activities finished
+    by then, is 1 s an activity, whatever the queue's rates say."""
+    census, now = _census()
+    census.add(["a"])
+    census.observe_pollers({})
+    for second, (in_flight, processed) in enumerate([(4, 0), (4, 4), (0, 8)]):
+        now[0] = 1000.0 + second
+        census.observe_beats(dict([_beat("a", float(second), in_flight, processed)]))
+    assert census.tasks_completed() == 8
+    assert census.mean_task_s() == 1.0
+    # The same heartbeat read again adds nothing.
+    census.observe_beats(dict([_beat("a", 2.0, 0, 8)]))
+    assert census.mean_task_s() == 1.0
+
+
+def test_a_full_worker_that_still_beats_is_not_counted_as_returned() -> None:
+    """Every slot held longer than the poll gap: no poll starts, but the heartbeats go on."""
+    census, now = _census()
+    census.add(["a"])
+    census.observe_pollers({worker_identity("a"): 1.0})
+    for second in range(1, int(POLL_GAP_S) + 5):
+        now[0] += 1
+        census.observe_pollers({worker_identity("a"): 1.0})
+        census.observe_beats(dict([_beat("a", float(second), 4, 0)]))
+    assert (census.running(), census.in_flight()) == (1, 4)
+
+
+def test_totals_outlive_the_invocations_past_their_ttl() -> None:
+    census, now = _census()
+    census.add(["a"])
+    census.observe_pollers({})
+    census.observe_beats(dict([_beat("a", 0.0, 2, 0)]))
+    now[0] += 1
+    census.observe_beats(dict([_beat("a", 1.0, 0, 2, running=False)]))
+    now[0] += TTL_S + 1
+    assert not census.pending()
+    assert (census.tasks_completed(), census.mean_task_s()) == (2, 1.0)
