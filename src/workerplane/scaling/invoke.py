@@ -19,8 +19,13 @@ too (at the end of a wave of 200, 2 waiting tasks and no handler got 6 handlers 
 tasks/s the rate still showed).
 
 A census that counts the tasks in flight (Lambda handlers that send worker heartbeats) needs
-neither assumption, and ``desired`` stands while tasks wait. While none waits, no such group
-starts a worker either: it would return idle. ``slo``'s sparse-load rule keeps one worker warm
+no assumption: the free slots of what runs (a starting worker's included) take that many of the
+waiting tasks, and the rest get a slot each at most. The planner would start more: it projects
+the arrivals it counted over the startup ahead, and a wave of 40 tasks landing at once counts
+as 40 tasks/s that go on (the second of two such waves got 19 handlers, 13 of all 30 ran
+nothing). An invoke group loses nothing by waiting to see more: a worker can be started on any
+cycle, and one started early for tasks that never come runs nothing. While none waits, no
+invoke group starts a worker: it would return idle. ``slo``'s sparse-load rule keeps one worker warm
 when the next task is due within a startup, which for a worker-set group costs nothing more than
 not retiring it; an invoke worker started for it runs nothing and returns, again and again while
 the rate decays after a wave.
@@ -37,25 +42,31 @@ def invoke_target(
     desired: int, metrics: GroupMetrics, min_count: int, slots: float
 ) -> tuple[int, str]:
     """The size an invoke group starts workers towards, and why it is below ``desired`` (empty
-    when it is not): while nothing waits, what runs (or ``min_count``); else ``desired``, capped
-    at what runs and a worker of ``slots`` for every ``slots`` waiting tasks when the census
-    cannot count the tasks in flight."""
+    when it is not): at most what runs and a worker of ``slots`` for every ``slots`` waiting
+    tasks the free slots of what runs do not take (every slot taken as busy when the census
+    cannot count the tasks in flight); what runs, or ``min_count``, when none waits."""
     census = metrics.workers
     running = census.running
     if desired <= running:
         return desired, ""
     waiting = metrics.stats.backlog_count
+    per_worker = max(slots, 1.0)
     if waiting == 0:
         # A worker started now would find nothing to do and return idle: keeping one warm, as
         # the sparse-load rule would, means starting it again after every return (a wave done,
         # the rate still decaying: a handler invoked every few seconds to run nothing).
         target = max(running, min(desired, min_count))
         why = "nothing waits: an invoke worker started now would return idle"
-    elif census.in_flight is None:
-        target = max(running + math.ceil(waiting / max(slots, 1.0)), min(desired, min_count))
-        why = f"the tasks in flight are unknown: a slot for each of the {waiting} waiting at most"
     else:
-        return desired, ""
+        if census.in_flight is None:
+            free = 0.0
+            why = f"the tasks in flight are unknown: a slot for each of the {waiting} waiting"
+        else:
+            free = max(0.0, running * per_worker - census.in_flight)
+            why = f"a slot for each of the {waiting} waiting beyond the {free:g} free"
+        uncovered = max(0.0, waiting - free)
+        target = max(running + math.ceil(uncovered / per_worker), min(desired, min_count))
+        why += " at most"
     if target >= desired:
         return desired, ""
     return target, f"; {why} ({desired} -> {target})"
