@@ -116,7 +116,7 @@ def _beat(
 def test_tasks_are_unknown_until_a_worker_of_the_census_sends_a_heartbeat() -> None:
     """An older server, or a handler without heartbeats: the scalers keep assuming every
     polling worker full (``in_flight`` ``None``), as before heartbeats."""
-    census, now = _census()
+    census, _ = _census()
     census.add(["a"])
     census.observe_pollers({worker_identity("a"): 1.0})
     census.observe_beats({})
