@@ -4,6 +4,8 @@ one whose provider cannot count the tasks in flight starts at most a slot per wa
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from tests.scaling.scaler_helpers import m, run, summary
@@ -127,3 +129,32 @@ def test_a_few_tasks_after_a_wave_get_a_few_handlers() -> None:
     _, decisions = run(scaler, steps)
     kind, count = summary(decisions[-1])
     assert kind == "hold" or (count or 0) <= 5, decisions[-1].reason
+
+
+def _counted(metrics: GroupMetrics, completed: int) -> GroupMetrics:
+    """``metrics`` with a census that counts the tasks (the handlers' heartbeats): the 1 s tasks
+    of a first wave finished."""
+    census = replace(
+        metrics.workers,
+        in_flight=metrics.workers.in_flight or 0,
+        mean_task_s=1.0,
+        tasks_finished=completed,
+        tasks_completed=completed,
+        slots=4,
+    )
+    return replace(metrics, workers=census)
+
+
+def test_a_second_wave_gets_the_handlers_that_serve_it_in_time_not_its_rate_ahead() -> None:
+    """Replayed from `bench/vs_temporal.py` (two waves of 40 one-second tasks 90 s apart, Lambda
+    handlers that send heartbeats). The second wave's first reading, 36 waiting, counted as 36
+    tasks/s arriving, and the planner projected that rate over a startup: 16 handlers asked (9
+    started, a slot each), where 4 handlers of 4 slots start 36 one-second tasks within the 3 s
+    the 5 s SLO targets."""
+    scaler = build_scaler("slo", {"max_count": 25}, Strategy.INVOKE)
+    steps = [(0.0, _counted(m(0), 0)), (1.0, _counted(m(40, running=0), 0))]
+    steps += [(float(t), _counted(m(0, add=8.0, dispatch=8.0), 40)) for t in range(10, 90)]
+    state, _ = run(scaler, steps)
+    _, decisions = run(scaler, [(91.0, _counted(m(36, age=0.5, add=1.1), 40))], state)
+    kind, count = summary(decisions[-1])
+    assert kind == "start" and count is not None and count <= 4, decisions[-1].reason

@@ -34,13 +34,14 @@ from workerplane.scaling.slo_model import (
     ewma,
     wait_fraction,
 )
-from workerplane.scaling.types import IDLE_RATE_EPSILON, GroupMetrics, QueueStats
+from workerplane.scaling.types import IDLE_RATE_EPSILON, GroupMetrics, QueueStats, Strategy
 
 
 class QueuePlanner:
     """Plans the size from the learned state (the planning half of ``SloScaler``)."""
 
     details: SloDetails
+    strategy: Strategy
 
     @property
     def poll_interval_s(self) -> float:
@@ -202,7 +203,10 @@ class QueuePlanner:
         horizon = self.poll_interval_s + startup_s
         since_up = math.inf if state.last_up_ms is None else (now_ms - state.last_up_ms) / 1000.0
         still = max(0.0, startup_s - since_up)
-        stable = math.floor(load / k) + 1
+        # None projected for an invoke group (workers start on any cycle, leave once idle): a wave
+        # read as 40/s asked 16-19 handlers where 4 served it in time.
+        ahead = 0.0 if self.strategy is Strategy.INVOKE else lam
+        stable = math.floor(ahead * dur / k) + 1
 
         def wait(n: int, horizon: float = horizon, young_held: bool = False) -> float:
             keep_ready = min(ready, n)
@@ -217,11 +221,11 @@ class QueuePlanner:
                 # Tasks that started together free their slots together, a task's length on.
                 held = young_slot_seconds(young, now_ms=now_ms, duration_s=dur, horizon_s=horizon)
                 slot_s -= held * keep_ready / ready
-            left = max(0.0, waiting + lam * horizon - slot_s / dur)
+            left = max(0.0, waiting + ahead * horizon - slot_s / dur)
             # A size that keeps up with arrivals (n*k/d >= lambda) is all the capacity that will
             # come: the queue waits on it. A smaller one will be topped up to ``stable`` once
             # the queue it lets grow needs it, so the newest task waits on that.
-            serving = n if n * k >= (1.0 - KEEPS_UP_TOLERANCE) * lam * dur else max(n, stable)
+            serving = n if n * k >= (1.0 - KEEPS_UP_TOLERANCE) * ahead * dur else max(n, stable)
             if serving == 0:
                 return 0.0 if left <= 0 else math.inf
             newest = left * dur / (serving * k)
