@@ -206,7 +206,7 @@ class QueuePlanner:
         # None projected for an invoke group (workers start on any cycle, leave once idle): a wave
         # read as 40/s asked 16-19 handlers where 4 served it in time.
         ahead = 0.0 if self.strategy is Strategy.INVOKE else lam
-        stable = math.floor(ahead * dur / k) + 1
+        stable = math.floor(load / k) + 1 if ahead else 1
 
         def wait(n: int, horizon: float = horizon, young_held: bool = False) -> float:
             keep_ready = min(ready, n)
