@@ -203,8 +203,7 @@ class QueuePlanner:
         horizon = self.poll_interval_s + startup_s
         since_up = math.inf if state.last_up_ms is None else (now_ms - state.last_up_ms) / 1000.0
         still = max(0.0, startup_s - since_up)
-        # None projected for an invoke group (workers start on any cycle, leave once idle): a wave
-        # read as 40/s asked 16-19 handlers where 4 served it in time.
+        # None projected for an invoke group, whose workers start on any cycle (scaling.invoke).
         ahead = 0.0 if self.strategy is Strategy.INVOKE else lam
         stable = math.floor(load / k) + 1 if ahead else 1
 

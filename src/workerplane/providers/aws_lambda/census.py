@@ -122,16 +122,21 @@ class InvocationCensus:
         self._forget_expired(self._clock())
         return bool(self._invocations)
 
+    def _ours(self, identities: Iterable[str]) -> Iterable[tuple[str, _Invocation]]:
+        """``(identity, invocation)`` for the identities that name one of our invocations."""
+        for identity in identities:
+            invocation = self._invocations.get(invocation_of(identity) or "")
+            if invocation is not None:
+                yield identity, invocation
+
     def observe_pollers(self, last_polls: Mapping[str, float] | None) -> None:
         """Take in the queue's pollers (``identity -> last poll``), or ``None``: unreadable."""
         self._pollers_known = last_polls is not None
         if last_polls is None:
             return
         now = self._clock()
-        for identity, last_poll in last_polls.items():
-            invocation = self._invocations.get(invocation_of(identity) or "")
-            if invocation is None:
-                continue
+        for identity, invocation in self._ours(last_polls):
+            last_poll = last_polls[identity]
             if invocation.last_poll is None or last_poll > invocation.last_poll:
                 invocation.last_poll = last_poll
                 invocation.poll_seen_at = now
@@ -142,10 +147,8 @@ class InvocationCensus:
         if beats is None:
             return
         now = self._clock()
-        for identity, beat in beats.items():
-            invocation = self._invocations.get(invocation_of(identity) or "")
-            if invocation is None:
-                continue
+        for identity, invocation in self._ours(beats):
+            beat = beats[identity]
             last = invocation.beat
             if last is not None and beat.beat_at <= last.beat_at:
                 continue
