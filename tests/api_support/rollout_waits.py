@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 from temporalio.api.workflowservice.v1 import DescribeWorkerDeploymentRequest
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
 
 async def until(
@@ -31,10 +32,19 @@ async def until(
 
 
 async def temporal_routing(client: Client, deployment: str) -> tuple[str, str, float]:
-    """Temporal's own word: (current build, ramping build, ramp %)."""
-    described = await client.workflow_service.describe_worker_deployment(
-        DescribeWorkerDeploymentRequest(namespace="default", deployment_name=deployment)
-    )
+    """Temporal's own word: (current build, ramping build, ramp %).
+
+    The server limits the requests per worker deployment, and the controller's own calls count
+    against it: a read refused as ``RESOURCE_EXHAUSTED`` is asked again (CI saw one refused)."""
+    request = DescribeWorkerDeploymentRequest(namespace="default", deployment_name=deployment)
+    for attempt in range(30):
+        try:
+            described = await client.workflow_service.describe_worker_deployment(request)
+            break
+        except RPCError as err:
+            if err.status != RPCStatusCode.RESOURCE_EXHAUSTED or attempt == 29:
+                raise
+            await asyncio.sleep(0.5)
     config = described.worker_deployment_info.routing_config
     return (
         config.current_deployment_version.build_id,
