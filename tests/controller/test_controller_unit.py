@@ -161,6 +161,7 @@ def runtime(
     draining: bool = False,
     retiring: bool = False,
     held: int | None = None,
+    idle_since: float | None = None,
 ) -> GroupRuntime:
     version = ManagedVersion(key="orders", spec=spec(), draining=draining)
     return GroupRuntime(
@@ -172,7 +173,9 @@ def runtime(
         scaler=scaler,
         strategy=provider.strategy,
         target=QueueTarget(namespace="default", task_queues=("orders",)),
-        state=GroupState(scaler_state=scaler.initial_state(0.0), held_size=held),
+        state=GroupState(
+            scaler_state=scaler.initial_state(0.0), held_size=held, idle_since=idle_since
+        ),
         retiring=retiring,
     )
 
@@ -190,14 +193,24 @@ async def cycles(group: GroupRuntime, metrics: FakeMetrics, count: int = 1) -> G
         ("worker set resizes", SET, 0, 0, 4, [SetSize(2, "r")], {}, [("set_size", 2)]),
         ("invoke starts", INV, 0, 0, 4, [StartWorkers(2, "r")], {}, [("invoke", 2)]),
         (
-            "draining and idle: size 0",
+            "draining and idle past its cooldown: size 0",
             SET,
             2,
             0,
             0,
             [SetSize(2, "r")],
-            {"draining": True},
+            {"draining": True, "idle_since": -60.0},
             [("set_size", 0)],
+        ),
+        (
+            "draining and just idle: the size holds through the cooldown",
+            SET,
+            2,
+            0,
+            0,
+            [SetSize(2, "r")],
+            {"draining": True, "held": 2},
+            [],
         ),
         (
             "draining and busy: the scaler decides",
@@ -289,13 +302,14 @@ async def test_a_crashed_worker_is_replaced_to_the_held_size() -> None:
 async def test_metrics_unavailable_holds_and_never_scales_to_zero() -> None:
     scaler = build_scaler("backlog", {"min_count": 0, "target_per_worker": 4}, SET)
     provider = FakeProvider(SET, running=2)
-    group = runtime(provider, scaler, held=2, draining=True)
+    group = runtime(provider, scaler, held=2, draining=True, idle_since=-60.0)
     status = await cycles(group, FakeMetrics(None), count=3)
     assert provider.calls == []
     assert (status.metrics_ok, status.workers_running, status.desired) == (False, 2, 2)
     assert status.last_error == "metrics unavailable: server down"
     status = await cycles(group, FakeMetrics(0))
-    assert provider.calls == [("set_size", 0)]  # seen idle again: the draining version drains
+    # Seen idle again, and idle since before the blind cycles: the draining version drains.
+    assert provider.calls == [("set_size", 0)]
     assert (status.metrics_ok, status.last_error) == (True, None)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ from workerplane.planning.actions import (
 )
 from workerplane.planning.observe import Observation
 from workerplane.planning.plan import (
+    COOLING_REASON,
     DRAINED_REASON,
     RETIRING_REASON,
     GroupIntent,
@@ -227,7 +229,9 @@ def test_plan_cycle(
     action: Action,
     decision: Decision,
 ) -> None:
-    plan, status = plan_cycle(seen, group, GroupState(scaler_state=0, held_size=held), 1.0)
+    # Idle since long before: a draining group's idle cooldown has passed.
+    state = GroupState(scaler_state=0, held_size=held, idle_since=-100.0)
+    plan, status = plan_cycle(seen, group, state, 1.0)
     assert (plan.action, plan.decision) == (action, decision), case
     assert plan.state.scaler_state == 1
     expected_held = decision.size if isinstance(decision, SetSize) else held
@@ -236,6 +240,34 @@ def test_plan_cycle(
     assert status.last_reason == decision.reason
     assert status.metrics_ok is (seen.metrics is not None)
     assert status.last_error == seen.metrics_error
+
+
+def test_a_draining_group_goes_to_zero_only_once_idle_for_its_cooldown() -> None:
+    """A pinned workflow's next task lands a moment after its last one completed: a worker
+    retired the instant its queue looked empty could be matched that task as it left."""
+    group = dataclasses.replace(intent(SetSize(1, "min"), draining=True), idle_cooldown_s=30.0)
+    state = GroupState(scaler_state=0, held_size=1)
+    decisions = []
+    for now, seen in [
+        (0.0, IDLE),  # idle from here ...
+        (10.0, BUSY_IN_FLIGHT),  # ... until a pinned task ran
+        (20.0, IDLE),  # the cooldown counts again from here
+        (45.0, NO_METRICS),  # nothing read: neither work nor a reset
+        (49.9, IDLE),
+        (50.0, IDLE),
+    ]:
+        plan, _ = plan_cycle(seen, group, state, now)
+        state = plan.state
+        decisions.append(plan.decision)
+    assert decisions == [
+        Hold(COOLING_REASON),
+        SetSize(1, "min"),
+        Hold(COOLING_REASON),
+        SetSize(1, "min"),
+        Hold(COOLING_REASON),
+        SetSize(0, DRAINED_REASON),
+    ]
+    assert state.idle_since == 20.0
 
 
 @pytest.mark.parametrize(

@@ -119,5 +119,6 @@ DRAINING_SUNSET = SunsetStatus(SunsetPhase.DRAINING, DrainageState.DRAINING)
 def test_apply_rules_with_a_sunset(
     strategy: Strategy, sunset: SunsetStatus, backlog: int, decision: object, expected: object
 ) -> None:
-    result = apply_rules(decision, _intent(strategy, sunset), _metrics(backlog, 0))  # type: ignore[arg-type]
+    idle_for_s = None if backlog else 60.0  # idle past the default 30 s cooldown
+    result = apply_rules(decision, _intent(strategy, sunset), _metrics(backlog, 0), idle_for_s)  # type: ignore[arg-type]
     assert result == expected

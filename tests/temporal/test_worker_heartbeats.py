@@ -31,9 +31,7 @@ async def nap(seconds: float) -> None:
 class Naps:
     @workflow.run
     async def run(self, seconds: float) -> None:
-        await workflow.execute_activity(
-            nap, seconds, start_to_close_timeout=timedelta(seconds=30)
-        )
+        await workflow.execute_activity(nap, seconds, start_to_close_timeout=timedelta(seconds=30))
 
 
 async def _until(check, timeout_s: float = 20.0) -> None:  # type: ignore[no-untyped-def]

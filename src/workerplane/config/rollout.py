@@ -14,6 +14,7 @@ for every provider::
         input: {}                    # one JSON argument, or none
         timeout: 5m
       sunset:
+        idle_cooldown: 30s           # a draining version's groups go to zero after this long idle
         scale_down_delay: 1h         # after Temporal reports the old version drained
         delete_delay: 24h            # after it reached zero: delete its resources and record
 
@@ -28,6 +29,9 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
+
+#: ``rollout.sunset.idle_cooldown`` when the spec does not set it, in seconds.
+DEFAULT_IDLE_COOLDOWN_S = 30.0
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -100,8 +104,17 @@ class RolloutGate(_Strict):
 
 
 class SunsetPolicy(_Strict):
-    """What happens to a version once Temporal reports it drained (no pinned workflow left open)."""
+    """What happens to a version once it stops being current, and once Temporal reports it
+    drained (no pinned workflow left open).
 
+    ``idle_cooldown`` is how long a draining version's groups must have had no task waiting or
+    running before they go to zero (KEDA's ``cooldownPeriod``). A pinned workflow's tasks come
+    one after another: the activity a workflow task schedules lands a moment after that task
+    completes, so a worker retired the instant its queue looks empty can be matched that task as
+    it leaves, and the task then waits out its timeout before it runs again.
+    """
+
+    idle_cooldown: Duration = DEFAULT_IDLE_COOLDOWN_S
     scale_down_delay: Duration = 3600.0
     delete_delay: Duration = 86400.0
 

@@ -91,6 +91,7 @@ class GroupRuntime:
             draining=self.version.draining,
             retiring=self.retiring,
             sunset=self.sunset,
+            idle_cooldown_s=self.version.sunset_policy.idle_cooldown,
             deployment=self.version.spec.name,
             count_unmanaged=self.version.spec.unmanaged_pollers == "count",
         )

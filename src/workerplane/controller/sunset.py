@@ -16,7 +16,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from workerplane.config.rollout import SunsetPolicy
 from workerplane.controller.budget import CallBudget, Priority, call_priority
 from workerplane.controller.cycle import GroupRuntime
 from workerplane.planning.status import GroupStatus, ManagedVersion
@@ -48,12 +47,6 @@ class SunsetInputs:
     versions: Sequence[ManagedVersion]
     groups: Sequence[GroupRuntime]
     statuses: Sequence[GroupStatus]
-
-
-def sunset_policy(version: ManagedVersion) -> SunsetPolicy:
-    """The version's ``rollout.sunset``, or the defaults when its spec has no rollout section."""
-    rollout = version.spec.rollout
-    return rollout.sunset if rollout is not None else SunsetPolicy()
 
 
 class SunsetKeeper:
@@ -101,7 +94,7 @@ class SunsetKeeper:
         return {
             v.key: sunset_status(
                 self._reads[v.key].drainage,
-                sunset_policy(v),
+                v.sunset_policy,
                 draining=True,
                 workers_running=workers.get(v.key, 0),
                 now=wall,

@@ -73,6 +73,8 @@ class GroupState:
             while, and logs a change of them once, not every cycle.
         covered: how many workers of the scaler's size unmanaged pollers cover (``held_size``
             is the rest; :func:`~workerplane.planning.pollers.managed_share`).
+        idle_since: since when (monotonic seconds) the group's queues have had no task waiting
+            and none running; ``None`` while they have work or before the first reading.
     """
 
     scaler_state: Any
@@ -85,6 +87,7 @@ class GroupState:
     recurrence: Any = None
     pollers: PollerCensus = field(default_factory=PollerCensus)
     covered: int = 0
+    idle_since: float | None = None
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,9 @@
 """``plan_cycle``: everything the controller decides for one scaling group in one cycle.
 
-The scaler's decision, then the rules that override it (a draining version goes to zero once idle,
-a group removed from the spec never grows), the warm floor ahead of a Temporal Schedule's run
-or of a surge that recurs (:mod:`workerplane.planning.prewarm`, :mod:`workerplane.planning.
-recurrence`), then the action that carries it out (with the
+The scaler's decision, then the rules that override it (a draining version goes to zero once
+idle for its cooldown, a group removed from the spec never grows), the warm floor ahead of a
+Temporal Schedule's run or of a surge that recurs (:mod:`workerplane.planning.prewarm`,
+:mod:`workerplane.planning.recurrence`), then the action that carries it out (with the
 held-size reconcile), the decision log line and the status. The controller executes the plan and
 the simulator runs the same function, so what the policy lab measures is what production does.
 """
@@ -15,6 +15,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from workerplane.config.rollout import DEFAULT_IDLE_COOLDOWN_S
 from workerplane.planning.achieved import STATUS_WINDOW_S, achieved_over, latency_target
 from workerplane.planning.actions import (
     Action,
@@ -50,6 +51,8 @@ from workerplane.scaling.types import (
 
 RETIRING_REASON = "group removed from the spec: finishing its open work"
 DRAINED_REASON = "version is draining and has no work left"
+#: The reason of a draining group with no work, before its idle cooldown has passed.
+COOLING_REASON = "version is draining: no work left, holding through the idle cooldown"
 #: The reason of a group whose provider could not be built or started (:func:`unstarted_status`).
 UNSTARTED_REASON = "the provider could not start"
 
@@ -70,6 +73,8 @@ class GroupIntent:
         draining: its version is draining (serve pinned work, then go to zero).
         retiring: the group left the spec (finish its open work, never grow).
         sunset: its version's sunset (:mod:`workerplane.planning.sunset`), when it has one.
+        idle_cooldown_s: how long a draining group must have been idle before it goes to zero
+            (its version's ``rollout.sunset.idle_cooldown``).
         deployment: the workerplane deployment (the spec's name) whose marker its own workers'
             identities carry (:mod:`workerplane.planning.identity`).
         count_unmanaged: pollers without that marker count as capacity
@@ -87,6 +92,7 @@ class GroupIntent:
     draining: bool = False
     retiring: bool = False
     sunset: SunsetStatus | None = None
+    idle_cooldown_s: float = DEFAULT_IDLE_COOLDOWN_S
     deployment: str = ""
     count_unmanaged: bool = False
     typical_startup_ms: float | None = None
@@ -107,7 +113,9 @@ def plan_cycle(
     covered = state.covered
     if intent.strategy is Strategy.WORKER_SET:
         decision, covered = managed_share(decision, counted, state.held_size, state.covered)
-    decision = apply_rules(decision, intent, metrics)
+    idle_since = idle_since_after(metrics, state.idle_since, now)
+    idle_for_s = None if idle_since is None else now - idle_since
+    decision = apply_rules(decision, intent, metrics, idle_for_s)
     # Inferred recurrence counts arrivals from exact readings only. The hint read while every
     # slot is busy lags the tasks being dispatched (on a real server it counted a draining
     # fan-out's tasks twice), so recurrence takes the hint only as read while no worker polls.
@@ -123,6 +131,7 @@ def plan_cycle(
         latency=state.latency.observe(observed.census.schedule_to_start, observed.wall_time),
         pollers=pollers,
         covered=covered,
+        idle_since=idle_since,
     )
     plan = Plan(
         decision=decision,
@@ -135,11 +144,31 @@ def plan_cycle(
     return plan, dataclasses.replace(status, warmups=warm.warmups, sunset=intent.sunset)
 
 
-def apply_rules(decision: Decision, intent: GroupIntent, metrics: GroupMetrics | None) -> Decision:
+def idle_since_after(
+    metrics: GroupMetrics | None, previous: float | None, now: float
+) -> float | None:
+    """Since when the group has had nothing waiting and nothing running, after this reading:
+    ``previous`` while it stays idle (or nothing was read), ``now`` when it just went idle,
+    ``None`` while it has work."""
+    if metrics is None:
+        return previous
+    if metrics.stats.backlog_count > 0 or metrics.workers.in_flight:
+        return None
+    return previous if previous is not None else now
+
+
+def apply_rules(
+    decision: Decision,
+    intent: GroupIntent,
+    metrics: GroupMetrics | None,
+    idle_for_s: float | None,
+) -> Decision:
     """Override the scaler for a version its sunset scaled down (held at zero), a retiring
-    group (it never grows) and a draining version (it starts nothing and goes to zero once it
-    has no work left, and serves pinned work that arrives, from zero if need be). Without
-    metrics, nothing is known to be idle, so the size holds."""
+    group (it never grows, and goes to zero once idle) and a draining version (it starts nothing
+    once it has no work left, goes to zero once idle for ``intent.idle_cooldown_s``, and serves
+    pinned work that arrives, from zero if need be). ``idle_for_s`` is how long the group has
+    had no work (``None``: it has some). Without metrics, nothing is known to be idle, so the
+    size holds."""
     if intent.sunset is not None and intent.sunset.holds_zero:
         if intent.strategy is Strategy.WORKER_SET:
             return SetSize(0, SCALED_DOWN_REASON)
@@ -148,16 +177,14 @@ def apply_rules(decision: Decision, intent: GroupIntent, metrics: GroupMetrics |
         decision = Hold(RETIRING_REASON)
     elif not intent.draining:
         return decision
-    if metrics is None:
+    if metrics is None or idle_for_s is None:
         return decision
-    idle = metrics.stats.backlog_count == 0 and not metrics.workers.in_flight
-    if not idle:
-        return decision
-    if intent.strategy is Strategy.WORKER_SET:
-        return SetSize(0, DRAINED_REASON)
-    if isinstance(decision, StartWorkers):
-        return Hold(DRAINED_REASON)
-    return decision
+    if intent.strategy is Strategy.INVOKE:
+        # Invoked workers leave by themselves once idle; only starting more is stopped.
+        return Hold(DRAINED_REASON) if isinstance(decision, StartWorkers) else decision
+    if not intent.retiring and idle_for_s < intent.idle_cooldown_s:
+        return Hold(COOLING_REASON)
+    return SetSize(0, DRAINED_REASON)
 
 
 def advance(state: GroupState, scaler_state: Any, decision: Decision) -> GroupState:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from workerplane.config.model import DeploymentSpec
+from workerplane.config.rollout import SunsetPolicy
 from workerplane.planning.sunset import SunsetStatus
 from workerplane.scaling.latency import AchievedLatency
 
@@ -28,6 +29,12 @@ class ManagedVersion:
     spec: DeploymentSpec
     draining: bool = False
     generation: int = 0
+
+    @property
+    def sunset_policy(self) -> SunsetPolicy:
+        """Its ``rollout.sunset``, or the defaults when its spec has no rollout section."""
+        rollout = self.spec.rollout
+        return rollout.sunset if rollout is not None else SunsetPolicy()
 
 
 @dataclass(frozen=True)
