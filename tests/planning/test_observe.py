@@ -147,3 +147,22 @@ def test_workflow_tasks_a_handler_ran_are_counted_once_across_the_types() -> Non
         "WORKFLOW": 20,
         "ACTIVITY": 12,
     }
+
+
+def test_where_in_flight_is_counted_the_tasks_started_since_the_copy_are_netted() -> None:
+    """40 workflows at once on Lambda with heartbeats (a default-settings server): the cached
+    copy still shows the 40 workflow tasks; since it first appeared, 27 tasks started (the
+    census counts them) and the hint shows 13 activities waiting. 53 were counted for 40."""
+    census = WorkerCensus(running=7, ready=7, in_flight=27, slots=4, tasks_completed=0)
+    read = {"WORKFLOW": (40, 0), "ACTIVITY": (0, 13)}
+    assert kept_backlogs(read, census, {"WORKFLOW": 27, "ACTIVITY": 27}) == {
+        "WORKFLOW": 0,
+        "ACTIVITY": 13,
+    }
+    # Started since the copy first appeared is a lower bound: fewer counted, more kept.
+    assert kept_backlogs(read, census, {"WORKFLOW": 20, "ACTIVITY": 27}) == {
+        "WORKFLOW": 7,
+        "ACTIVITY": 13,
+    }
+    # Unknown since when: kept whole, as before.
+    assert kept_backlogs(read, census) == {"WORKFLOW": 40, "ACTIVITY": 13}

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workerplane.planning.achieved import LatencyWindow
+from workerplane.planning.copies import CopyStarts
 from workerplane.planning.pollers import PollerCensus
 from workerplane.scaling.types import Decision
 
@@ -75,6 +76,8 @@ class GroupState:
             is the rest; :func:`~workerplane.planning.pollers.managed_share`).
         idle_since: since when (monotonic seconds) the group's queues have had no task waiting
             and none running; ``None`` while they have work or before the first reading.
+        copy_starts: the tasks started since each cached stats copy first appeared
+            (:mod:`workerplane.planning.copies`).
     """
 
     scaler_state: Any
@@ -88,6 +91,7 @@ class GroupState:
     pollers: PollerCensus = field(default_factory=PollerCensus)
     covered: int = 0
     idle_since: float | None = None
+    copy_starts: CopyStarts = field(default_factory=CopyStarts)
 
 
 @dataclass(frozen=True)

@@ -43,29 +43,42 @@ def needs_fresh_backlog(by_type: Mapping[str, QueueStats], census: WorkerCensus)
     return census.in_flight >= polling * census.slots
 
 
-def kept_backlogs(read: Mapping[str, tuple[int, int]], census: WorkerCensus) -> dict[str, int]:
+def kept_backlogs(
+    read: Mapping[str, tuple[int, int]],
+    census: WorkerCensus,
+    taken_since: Mapping[str, int] | None = None,
+) -> dict[str, int]:
     """The backlog kept per type from its ``(cached, hint)`` pair: the larger of the two (a
-    cached backlog above the hint may count partitions the hint does not read), unless the
-    census cannot count the tasks in flight.
+    cached backlog above the hint may count partitions the hint does not read), less the tasks
+    known to have left it since its copy.
 
-    Then the tasks the polling workers are taken to hold (their slots, one each when the census
-    does not know them) came out of the backlog, most of them since the cached copy: what the
-    types' cached backlogs hold above their hints is kept only as far as those tasks do not
-    account for it. Counted over the types together, since a workflow task a worker ran
-    waits on, or runs as, the activity it scheduled.
+    Those are, where the census cannot count the tasks in flight, the tasks the polling workers
+    are taken to hold (their slots, one each when the census does not know them): most of them
+    came out of the backlog since the cached copy. Where it can, the tasks started since the
+    copy first appeared (``taken_since``, per type; :mod:`workerplane.planning.copies`), a lower
+    bound. What the types' cached backlogs hold above their hints is kept only as far as those
+    tasks do not account for it. Counted over the types together, since a workflow task a
+    worker ran waits on, or runs as, the activity it scheduled.
     """
     kept = {kind: max(cached, hint) for kind, (cached, hint) in read.items()}
-    if census.in_flight is not None or census.polling == 0:
-        return kept  # counted, or none polls to have taken any
-    taken = census.polling * (census.slots or 1)
+    above = [kind for kind, (cached, hint) in read.items() if cached > hint]
+    if not above or census.polling == 0:
+        return kept  # nothing cached above the hint, or none polls to have taken any
+    if census.in_flight is None:
+        taken = census.polling * (census.slots or 1)
+    elif taken_since is not None:
+        # The oldest copy above its hint is the one the fewest starts may be netted from.
+        taken = min(taken_since.get(kind, 0) for kind in above)
+    else:
+        return kept
     cached_total = sum(cached for cached, _ in read.values())
     hint_total = sum(hint for _, hint in read.values())
     allowed = max(0, cached_total - taken - hint_total)
-    for kind, (cached, hint) in read.items():
-        if cached > hint:
-            extra = min(cached - hint, allowed)
-            allowed -= extra
-            kept[kind] = hint + extra
+    for kind in above:
+        cached, hint = read[kind]
+        extra = min(cached - hint, allowed)
+        allowed -= extra
+        kept[kind] = hint + extra
     return kept
 
 
@@ -100,7 +113,7 @@ class Observation:
             self.metrics.stats.poller_identities, deployment, previous=previous, now=self.wall_time
         )
 
-    def with_fresh_backlog(self) -> Observation:
+    def with_fresh_backlog(self, taken_since: Mapping[str, int] | None = None) -> Observation:
         """This observation with each type's cached backlog raised to what the fresh signals
         see waiting now.
 
@@ -115,11 +128,12 @@ class Observation:
         cached one equal to it): current, even where it is lower than the last. A cached
         backlog above the hint is kept, but is as old as its copy.
 
-        Except where the census cannot count the tasks in flight (Lambda): the scalers then
-        take every polling worker as full, and those tasks left the backlog, most of them since
-        the cached copy. So a cached backlog above the hint counts at most what the polling
-        slots cannot have taken (:func:`kept_backlogs`); else 40 tasks counted as 20 on five
-        handlers plus the 40 of a cached copy, and 15 handlers were invoked for them.
+        Less the tasks that left it since the copy (:func:`kept_backlogs`): where the census
+        cannot count the tasks in flight (Lambda without heartbeats), the scalers take every
+        polling worker as full, and those tasks left the backlog, most of them since the cached
+        copy; else 40 tasks counted as 20 on five handlers plus the 40 of a cached copy, and 15
+        handlers were invoked for them. Where it can, ``taken_since`` counts the tasks started
+        since each type's copy first appeared.
         """
         metrics = self.metrics
         if metrics is None or not self.fresh_backlog:
@@ -127,7 +141,8 @@ class Observation:
         if not metrics.by_type:
             total = sum(self.fresh_backlog.values())
             summed = metrics.stats.backlog_count
-            backlog = kept_backlogs({ALL_TYPES: (summed, total)}, self.census)[ALL_TYPES]
+            read_all = {ALL_TYPES: (summed, total)}
+            backlog = kept_backlogs(read_all, self.census, taken_since)[ALL_TYPES]
             stats = dataclasses.replace(metrics.stats, backlog_count=backlog)
             current = frozenset({ALL_TYPES}) if total >= summed else frozenset()
             metrics = dataclasses.replace(metrics, stats=stats, backlog_read_now=current)
@@ -138,7 +153,7 @@ class Observation:
             for kind, waiting in self.fresh_backlog.items()
         }
         read_now = {kind for kind, (cached, waiting) in read.items() if waiting >= cached}
-        for kind, backlog in kept_backlogs(read, self.census).items():
+        for kind, backlog in kept_backlogs(read, self.census, taken_since).items():
             cached = by_type.get(kind, QueueStats())
             if backlog != cached.backlog_count:
                 by_type[kind] = dataclasses.replace(cached, backlog_count=backlog)

@@ -103,7 +103,8 @@ def plan_cycle(
 ) -> tuple[Plan, GroupStatus]:
     """Plan one cycle of a group from what was observed; ``now`` is monotonic seconds."""
     read = observed
-    observed = observed.with_fresh_backlog()
+    copy_starts = state.copy_starts.after(read.metrics, read.census)
+    observed = observed.with_fresh_backlog(copy_starts.taken_since(read.census))
     metrics = observed.metrics
     pollers = observed.poller_census(intent.deployment, state.pollers)
     counted = pollers.unmanaged if intent.count_unmanaged else 0
@@ -132,6 +133,7 @@ def plan_cycle(
         pollers=pollers,
         covered=covered,
         idle_since=idle_since,
+        copy_starts=copy_starts,
     )
     plan = Plan(
         decision=decision,
