@@ -14,7 +14,7 @@ from workerplane.scaling.slo_arrivals import (
     arrivals_rose_above,
     counted_arrivals,
 )
-from workerplane.scaling.slo_plan import starting_not_needed
+from workerplane.scaling.slo_shrink import starting_not_needed
 from workerplane.scaling.types import (
     ALL_TYPES,
     GroupMetrics,

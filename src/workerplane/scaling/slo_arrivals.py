@@ -20,12 +20,14 @@ def arrivals_fell_below(rate: float, arrived: float, span_s: float) -> bool:
     return arrived < expected - ARRIVALS_SIGMAS * math.sqrt(expected)
 
 
-def arrivals_rose_above(rate: float, arrived: float, span_s: float) -> bool:
+def arrivals_rose_above(
+    rate: float, arrived: float, span_s: float, sigmas: float = ARRIVALS_SIGMAS
+) -> bool:
     """Whether ``arrived`` tasks in ``span_s`` are far more than ``rate`` predicts:
-    ``ARRIVALS_SIGMAS`` standard deviations above (Poisson), and at least a few tasks more.
+    ``sigmas`` standard deviations above (Poisson), and at least ``sigmas`` tasks more.
     One task of a trickle is within the noise; a storm is not."""
     expected = rate * span_s
-    return arrived > expected + ARRIVALS_SIGMAS * max(1.0, math.sqrt(expected))
+    return arrived > expected + sigmas * max(1.0, math.sqrt(expected))
 
 
 def counted_arrivals(

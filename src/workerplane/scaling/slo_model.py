@@ -83,6 +83,13 @@ STANDING_QUEUE_SHARE = 0.5
 #: ... and only while the mean task takes at most this many worker startups.
 STANDING_QUEUE_TASK_STARTUPS = 1.5
 
+#: While the starts counted since a reading are this many standard deviations (Poisson) above
+#: what the load predicts, a partly busy worker is not spare: the load average lags a burst's
+#: start by its time constant (a real run went 2 -> 1 workers with 7 of 8 slots busy, 16 tasks
+#: started in 2 s where the load said 10). One sigma, not ``ARRIVALS_SIGMAS``: keeping a busy
+#: worker costs little, and three sigmas missed that burst.
+BUSY_RISE_SIGMAS = 1.0
+
 #: The server's default stats cache (``matching.TaskQueueInfoByBuildIdTTL``): how late a task on
 #: an idle queue may show in the stats.
 STATS_CACHE_MS = 5_000

@@ -19,7 +19,7 @@ from workerplane.scaling.slo_inflight import advance_cohorts, young_slot_seconds
 from workerplane.scaling.slo_model import (
     ARRIVAL_TAU_S,
     ARRIVED_SOME,
-    CUT_MIN_SHARE,
+    BUSY_RISE_SIGMAS,
     DEFAULT_STARTUP_MS,
     DOWN_HORIZON,
     KEEPS_UP_TOLERANCE,
@@ -27,12 +27,16 @@ from workerplane.scaling.slo_model import (
     MAX_DELAY_MS,
     MIN_DELAY_MS,
     STANDING_QUEUE_SHARE,
-    STANDING_QUEUE_TASK_STARTUPS,
     STATS_CACHE_MS,
     SloDetails,
     SloState,
     ewma,
     wait_fraction,
+)
+from workerplane.scaling.slo_shrink import (
+    busy_worker_floor,
+    standing_queue_spare,
+    starting_not_needed,
 )
 from workerplane.scaling.types import IDLE_RATE_EPSILON, GroupMetrics, QueueStats, Strategy
 
@@ -294,13 +298,20 @@ class QueuePlanner:
             else:
                 raw = current - 1 if standing else current
             # Never below what the load fills: only the fractional worker is duty-cycled. Nor
-            # below the workers the tasks in flight fill: a retired worker whose slots are all
-            # busy saves nothing until its tasks end (and a group whose tasks still pour in, its
-            # load average lagging, would retire the workers just started for them). The load
-            # is a floor of the shrink, never a growth: the wait says fewer workers serve the
-            # queue in time, and a storm's rate, counted as it ended, grew its warmed group
-            # mid-run (12 -> 18 workers for a scheduled storm at a 30 s SLO).
-            busy_workers = 0 if standing else math.floor(in_flight / k)
+            # below the workers the tasks in flight fill (:func:`busy_worker_floor`): a retired
+            # worker whose slots are all busy saves nothing until its tasks end (and a group
+            # whose tasks still pour in, its load average lagging, would retire the workers
+            # just started for them). The load is a floor of the shrink, never a growth: the
+            # wait says fewer workers serve the queue in time, and a storm's rate, counted as it
+            # ended, grew its warmed group mid-run (12 -> 18 workers for a scheduled storm at a
+            # 30 s SLO).
+            windows = counted_arrivals(state, fresh, started, done + in_flight, now_ms, dt_s)
+            rising = any(
+                arrivals_rose_above(load / dur, a, span, BUSY_RISE_SIGMAS) for a, span in windows
+            )
+            busy_workers = 0 if standing else busy_worker_floor(in_flight, k, rising)
+            if rising and busy_workers > math.floor(in_flight / k):
+                warm_txt = "; partly busy workers kept: more tasks started than the load says"
             raw = max(raw, min(current, math.floor(load / k)), busy_workers)
             # Once the counted starts say the arrivals have fallen and nothing waits, the idle
             # workers go now: the scale-down window guards against a load that comes back
@@ -375,26 +386,3 @@ class QueuePlanner:
             else DEFAULT_STARTUP_MS
         )
         return min(max(learned, MIN_DELAY_MS), MAX_DELAY_MS)
-
-
-def standing_queue_spare(current: int, load_workers: float, dur_s: float, startup_s: float) -> bool:
-    """Whether a group of ``current`` workers has one worker more than the load needs (and no
-    more), whose tasks are short enough that letting it go with tasks still waiting saves its
-    cost: a worker retired while it holds a task longer than ``STANDING_QUEUE_TASK_STARTUPS``
-    startups keeps billing until the task ends, and a queue behind a group further above the
-    load drains soon anyway."""
-    spare = current - load_workers
-    return 1.0 <= spare < 2.0 and dur_s <= STANDING_QUEUE_TASK_STARTUPS * startup_s
-
-
-def starting_not_needed(
-    planned: int, current: int, ready: int, starting: int, busy_workers: float
-) -> int:
-    """The size once the starting workers that ``planned`` does not need are let go: never below
-    the workers that poll nor the ``busy_workers`` the tasks in flight fill, and only when at
-    least ``CUT_MIN_SHARE`` of the group (one worker at least) goes, so that an estimate's noise
-    does not retire a worker the next cycle starts again."""
-    floor = max(planned, ready, math.ceil(busy_workers - 1e-9), current - starting)
-    if current - floor < max(1.0, CUT_MIN_SHARE * current):
-        return current
-    return floor
