@@ -27,6 +27,7 @@ from temporalio.api.workflowservice.v1 import (
     DescribeTaskQueueRequest,
     DescribeTaskQueueResponse,
     DescribeWorkerDeploymentVersionRequest,
+    DescribeWorkerDeploymentVersionResponse,
 )
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
@@ -99,6 +100,11 @@ def _pollers(response: DescribeTaskQueueResponse, build_id: str | None) -> tuple
     )
 
 
+#: How old a version's last reply may be to stand in for one the server refused as busy
+#: (``RESOURCE_EXHAUSTED``): its stats cache (``matching.TaskQueueInfoByBuildIdTTL``, 5 s by
+#: default) can hand out a reply that old anyway.
+REFUSED_REPLY_REUSE_S = 5.0
+
 #: A version's queues and types: (namespace, build ID, task queues, task queue types).
 _VersionQueues = tuple[str, str, tuple[str, ...], tuple[str, ...]]
 #: Poller identities per (queue, type).
@@ -112,6 +118,9 @@ class TemporalMetricsSource:
         self._client = client
         self._timeout = rpc_timeout_s
         self._pollers: dict[_VersionQueues, tuple[float, _PollerLists]] = {}
+        self._version_replies: dict[
+            tuple[str, str, str], tuple[float, DescribeWorkerDeploymentVersionResponse]
+        ] = {}
 
     async def read(self, target: QueueTarget) -> dict[str, QueueStats]:
         """Stats per task queue type, summed over the target's queues.
@@ -152,8 +161,16 @@ class TemporalMetricsSource:
             )
         return by_type
 
-    async def _read_version(self, target: QueueTarget) -> dict[str, QueueStats]:
+    async def _describe_version(
+        self, target: QueueTarget
+    ) -> DescribeWorkerDeploymentVersionResponse:
+        """The version's description with its queues' stats. The server answers it by querying
+        the version's own workflow, and refuses the query as ``RESOURCE_EXHAUSTED`` ("too many
+        requests issued to Worker Deployment") while that workflow is busy, as it is through a
+        rollout or a drainage check; the last reply then stands in while it is no older than
+        :data:`REFUSED_REPLY_REUSE_S` (a refused read would hold the group blind)."""
         assert target.deployment_name and target.build_id
+        key = (target.namespace, target.deployment_name, target.build_id)
         try:
             described = await self._client.workflow_service.describe_worker_deployment_version(
                 DescribeWorkerDeploymentVersionRequest(
@@ -165,6 +182,21 @@ class TemporalMetricsSource:
                 ),
                 timeout=timedelta(seconds=self._timeout),
             )
+        except RPCError as err:
+            last = self._version_replies.get(key)
+            if (
+                err.status == RPCStatusCode.RESOURCE_EXHAUSTED
+                and last is not None
+                and time.monotonic() - last[0] <= REFUSED_REPLY_REUSE_S
+            ):
+                return last[1]
+            raise
+        self._version_replies[key] = (time.monotonic(), described)
+        return described
+
+    async def _read_version(self, target: QueueTarget) -> dict[str, QueueStats]:
+        try:
+            described = await self._describe_version(target)
         except RPCError as err:
             if err.status != RPCStatusCode.NOT_FOUND:
                 raise
