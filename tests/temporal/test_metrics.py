@@ -10,6 +10,7 @@ code under test. The reads against the real server are covered by
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -88,3 +89,17 @@ async def test_other_errors_and_a_first_refusal_are_not_hidden() -> None:
     assert (await source.read(TARGET))["ACTIVITY"].backlog_count == 1
     with pytest.raises(MetricsUnavailable, match="unavailable"):
         await source.read(TARGET)
+
+
+async def test_replies_no_read_can_use_are_forgotten(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every rollout adds a version: a long-lived controller must not keep one entry per version
+    it ever read."""
+    clock = [100.0]
+    monkeypatch.setattr(metrics.time, "monotonic", lambda: clock[0])
+    source = TemporalMetricsSource(Client(Service([reply(1), reply(2)])))  # type: ignore[arg-type]
+    old = dataclasses.replace(TARGET, build_id="v1")
+    await source.read(old)
+    clock[0] += metrics.POLLER_REFRESH_S
+    await source.read(TARGET)
+    assert set(source._version_replies) == {("default", "orders-dep", "v2")}
+    assert [key[1] for key in source._pollers] == ["v2"]

@@ -121,6 +121,7 @@ class TemporalMetricsSource:
         self._version_replies: dict[
             tuple[str, str, str], tuple[float, DescribeWorkerDeploymentVersionResponse]
         ] = {}
+        self._pruned_at = time.monotonic()
 
     async def read(self, target: QueueTarget) -> dict[str, QueueStats]:
         """Stats per task queue type, summed over the target's queues.
@@ -191,8 +192,22 @@ class TemporalMetricsSource:
             ):
                 return last[1]
             raise
-        self._version_replies[key] = (time.monotonic(), described)
+        now = time.monotonic()
+        self._version_replies[key] = (now, described)
+        self._prune(now)
         return described
+
+    def _prune(self, now: float) -> None:
+        """Forget what no read can use any more, at most once every :data:`POLLER_REFRESH_S`:
+        every rollout adds a version, and a long-lived controller would keep one entry for each
+        version it ever read."""
+        if now - self._pruned_at < POLLER_REFRESH_S:
+            return
+        self._pruned_at = now
+        self._version_replies = {
+            k: v for k, v in self._version_replies.items() if now - v[0] <= REFUSED_REPLY_REUSE_S
+        }
+        self._pollers = {k: v for k, v in self._pollers.items() if now - v[0] < POLLER_REFRESH_S}
 
     async def _read_version(self, target: QueueTarget) -> dict[str, QueueStats]:
         try:
