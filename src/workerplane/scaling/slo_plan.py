@@ -270,10 +270,10 @@ class QueuePlanner:
             idle_since_ms=(state.idle_since_ms or now_ms) if idle else None,
             release_now=False,
         )
-        warm_txt = ""
+        why_txt = ""
         if idle and raw <= 1:
             # Sparse load: one worker at most would serve what comes. Ski rental decides.
-            raw, warm_txt = self._warm(state, startup_s, now_ms)
+            raw, why_txt = self._warm(state, startup_s, now_ms)
             state = replace(state, release_now=raw == 0)
         elif raw < current:
             # Shrink only once the queue is empty, and only to a size that holds it for a
@@ -310,8 +310,8 @@ class QueuePlanner:
                 arrivals_rose_above(load / dur, a, span, BUSY_RISE_SIGMAS) for a, span in windows
             )
             busy_workers = 0 if standing else busy_worker_floor(in_flight, k, rising)
-            if rising and busy_workers > math.floor(in_flight / k):
-                warm_txt = "; partly busy workers kept: more tasks started than the load says"
+            if busy_workers > busy_worker_floor(in_flight, k, rising=False):
+                why_txt = "; partly busy workers kept: more tasks started than the load says"
             raw = max(raw, min(current, math.floor(load / k)), busy_workers)
             # Once the counted starts say the arrivals have fallen and nothing waits, the idle
             # workers go now: the scale-down window guards against a load that comes back
@@ -338,7 +338,7 @@ class QueuePlanner:
         txt = (
             f"in_flight={in_flight:g} load={load:.1f} waiting={waiting:.1f}"
             f"{'' if fresh else ' (est)'} d={dur:.2f}s -> {raw} workers"
-            f" (wait {wait(max(raw, 1)):.1f}s){warm_txt}"
+            f" (wait {wait(max(raw, 1)):.1f}s){why_txt}"
         )
         if desired != raw:
             txt += f", clamped to {desired}"
