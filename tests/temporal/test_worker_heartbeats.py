@@ -2,7 +2,7 @@
 counts a handler's activities from (:mod:`workerplane.temporal.worker_heartbeats`).
 
 The worker is a real ``temporalio`` worker on the SDK runtime the Lambda handler uses
-(:func:`workerplane.worker.aws_lambda.heartbeat_runtime`: a heartbeat every second)."""
+(:func:`workerplane.worker.heartbeats.heartbeat_runtime`: a heartbeat every second)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from workerplane.providers.aws_lambda.census import worker_identity
 from workerplane.temporal.worker_heartbeats import WorkerBeat, queue_query, worker_beats
-from workerplane.worker.aws_lambda import heartbeat_runtime
+from workerplane.worker.heartbeats import heartbeat_runtime
 
 pytestmark = pytest.mark.integration
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from workerplane.controller.interfaces import ProviderFactory
-from workerplane.providers.base import Provider, ProviderCheck, WorkerEnvironment
+from workerplane.providers.base import DelegatingProvider, Provider, WorkerEnvironment
 from workerplane.providers.factory import build_provider
 from workerplane.providers.nexus.caller import NexusRoute
 from workerplane.providers.registry import provider_type
@@ -86,27 +86,14 @@ class PushedSketches:
         return self._reports.totals()
 
 
-class PushingProvider(Provider):
+class PushingProvider(DelegatingProvider):
     """A provider whose workers push their measurements: everything is the inner provider's,
     but a census without a sketch of its own gets what the workers pushed."""
 
     def __init__(self, inner: Provider, subject: ReportSubject, pushed: PushedSketches) -> None:
-        self.inner = inner
-        self.strategy = inner.strategy
+        super().__init__(inner)
         self._subject = subject
         self._pushed = pushed
-
-    async def start(self) -> None:
-        await self.inner.start()
-
-    async def validate(self) -> ProviderCheck:
-        return await self.inner.validate()
-
-    async def invoke(self, count: int) -> int:
-        return await self.inner.invoke(count)
-
-    async def set_size(self, size: int) -> None:
-        await self.inner.set_size(size)
 
     async def census(self) -> WorkerCensus:
         census = await self.inner.census()
@@ -114,12 +101,6 @@ class PushingProvider(Provider):
             return census
         pushed = await self._pushed.total(self._subject)
         return dataclasses.replace(census, schedule_to_start=pushed)
-
-    async def drain(self, timeout_s: float) -> None:
-        await self.inner.drain(timeout_s)
-
-    async def close(self) -> None:
-        await self.inner.close()
 
 
 def reporting_providers(

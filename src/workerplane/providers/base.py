@@ -165,3 +165,36 @@ class Provider(abc.ABC):
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Stop managing without touching the workers (a later controller run adopts them)."""
+
+
+class DelegatingProvider(Provider):
+    """Another provider, but for what a subclass overrides (its census, say): every call goes
+    to ``inner``."""
+
+    def __init__(self, inner: Provider) -> None:
+        self.inner = inner
+        self.strategy = inner.strategy
+
+    async def start(self) -> None:
+        await self.inner.start()
+
+    async def validate(self) -> ProviderCheck:
+        return await self.inner.validate()
+
+    async def invoke(self, count: int) -> int:
+        return await self.inner.invoke(count)
+
+    async def set_size(self, size: int) -> None:
+        await self.inner.set_size(size)
+
+    async def census(self) -> WorkerCensus:
+        return await self.inner.census()
+
+    async def drain(self, timeout_s: float) -> None:
+        await self.inner.drain(timeout_s)
+
+    async def remove_resources(self) -> None:
+        await self.inner.remove_resources()
+
+    async def close(self) -> None:
+        await self.inner.close()

@@ -56,6 +56,9 @@ class ProviderType:
         reads_worker_reports: whether the provider reads its workers' measurements itself
             (their status files); the workers of the others push them to the API
             (docs/schedule-to-start.md).
+        counts_in_flight: whether the provider's census always counts its workers' tasks in
+            flight itself (status files, the Lambda census); the others' are counted from the
+            workers' heartbeats where they cannot (:mod:`workerplane.providers.heartbeat_counting`).
     """
 
     name: str
@@ -66,6 +69,7 @@ class ProviderType:
     typical_startup_ms: int
     temporal_native: bool = True
     reads_worker_reports: bool = False
+    counts_in_flight: bool = False
 
 
 _INVOKE = frozenset({Strategy.INVOKE})
@@ -84,6 +88,7 @@ PROVIDER_TYPES: dict[str, ProviderType] = {
             f"{_PACKAGE}.subprocess.provider:SubprocessProvider",
             1_000,  # a forked process imports, connects and polls
             reads_worker_reports=True,
+            counts_in_flight=True,
         ),
         ProviderType(
             "k8s",
@@ -100,6 +105,7 @@ PROVIDER_TYPES: dict[str, ProviderType] = {
             Strategy.INVOKE,
             f"{_PACKAGE}.aws_lambda.provider:LambdaProvider",
             2_000,  # a cold start
+            counts_in_flight=True,
         ),
         ProviderType(
             "aws-ecs",

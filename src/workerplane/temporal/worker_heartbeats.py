@@ -45,6 +45,7 @@ class WorkerBeat:
         beat_at: when the worker sent it (epoch seconds, the worker's clock).
         activities_in_flight: activity slots in use.
         activities_processed: activities it has finished since it started (a running total).
+        activity_slots: its activity slots, in use and free (0 when it did not say).
     """
 
     identity: str
@@ -53,6 +54,7 @@ class WorkerBeat:
     beat_at: float
     activities_in_flight: int
     activities_processed: int
+    activity_slots: int = 0
 
 
 def beat_of(heartbeat: WorkerHeartbeat) -> WorkerBeat:
@@ -65,6 +67,7 @@ def beat_of(heartbeat: WorkerHeartbeat) -> WorkerBeat:
         beat_at=heartbeat.heartbeat_time.ToNanoseconds() / 1e9,
         activities_in_flight=max(0, slots.current_used_slots),
         activities_processed=max(0, slots.total_processed_tasks),
+        activity_slots=max(0, slots.current_used_slots) + max(0, slots.current_available_slots),
     )
 
 

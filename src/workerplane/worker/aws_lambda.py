@@ -17,8 +17,8 @@ through :func:`workerplane.worker.run_worker` and returns when the first of thes
 Its worker polls under the identity ``workerplane-lambda:<invocation id>``, so the provider's census
 sees from the queue's pollers when the invocation has returned
 (:mod:`workerplane.providers.aws_lambda.census`). It sends Temporal a worker heartbeat every
-second (:func:`heartbeat_runtime`), from which the census counts the activities it runs and has
-finished.
+second (:mod:`workerplane.worker.heartbeats`), from which the census counts the activities it runs
+and has finished.
 
 It returns ``{"exit_reason": "idle" | "deadline" | ..., "completed": N, "runtime_s": T, ...}`` and
 logs what it processed. Defaults are sized for Lambda: a handful of slots (one vCPU at ~1.8 GB) and
@@ -52,13 +52,11 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import timedelta
 from typing import Any
-
-from temporalio.runtime import Runtime, TelemetryConfig
 
 from workerplane.providers.aws_lambda.census import worker_identity
 from workerplane.temporal.connection import connect, resolve_connection
+from workerplane.worker.heartbeats import heartbeat_runtime
 from workerplane.worker.identity import marked_identity
 from workerplane.worker.runtime import WorkerOptions, WorkerResult, run_worker
 
@@ -73,26 +71,6 @@ _ALLOWED_PREFIXES = ("TEMPORAL_", "WORKERPLANE_")
 _SECRET_MARKERS = ("API_KEY", "_KEY_DATA", "_CERT_DATA", "PASSWORD", "SECRET", "TOKEN")
 
 Handler = Callable[[Mapping[str, Any], Any], dict[str, Any]]
-
-#: Seconds between the worker's heartbeats to Temporal (``WORKERPLANE_HEARTBEAT_INTERVAL_S``).
-HEARTBEAT_INTERVAL_ENV = "WORKERPLANE_HEARTBEAT_INTERVAL_S"
-DEFAULT_HEARTBEAT_INTERVAL_S = 1.0
-_runtime: Runtime | None = None
-
-
-def heartbeat_runtime() -> Runtime:
-    """The SDK runtime of this sandbox's workers: Temporal's default, but sending a worker
-    heartbeat every second instead of every minute. The heartbeats carry the activities the
-    worker runs and has finished: the provider's census reads them (``ListWorkers``), since it
-    cannot ask a Lambda invocation itself. One runtime per sandbox (it owns a thread pool), kept
-    across the invocations a warm sandbox serves."""
-    global _runtime
-    if _runtime is None:
-        interval_s = float(os.environ.get(HEARTBEAT_INTERVAL_ENV) or DEFAULT_HEARTBEAT_INTERVAL_S)
-        _runtime = Runtime(
-            telemetry=TelemetryConfig(), worker_heartbeat_interval=timedelta(seconds=interval_s)
-        )
-    return _runtime
 
 
 def _is_secret(name: str) -> bool:

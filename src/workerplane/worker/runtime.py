@@ -37,6 +37,7 @@ from temporalio.worker import (
     WorkerTuner,
 )
 
+from workerplane.worker.heartbeats import heartbeat_runtime
 from workerplane.worker.identity import marked_identity
 from workerplane.worker.interceptor import ScheduleToStartInterceptor, status_of
 from workerplane.worker.poll_gate import (
@@ -199,7 +200,8 @@ async def run_worker(
         pusher.start()
     if client is None:
         identity = marked_identity()
-        client = await connect(resolve_connection(), **({"identity": identity} if identity else {}))
+        named = {"identity": identity} if identity else {}
+        client = await connect(resolve_connection(), runtime=heartbeat_runtime(), **named)
     queues = options.task_queues or tuple(
         q for q in os.environ.get("WORKERPLANE_TASK_QUEUES", "").split(",") if q
     )

@@ -43,9 +43,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from workerplane.planning.identity import parse_identity
+from workerplane.providers.heartbeat_census import BeatTrack
 from workerplane.temporal.worker_heartbeats import WorkerBeat
 
 #: The prefix of the worker identity the handler sets: ``workerplane-lambda:<invocation id>``.
@@ -71,12 +72,8 @@ class _Invocation:
     """The newest ``last_access_time`` seen for its worker (server's epoch seconds)."""
     poll_seen_at: float | None = None
     """Our clock when ``last_poll`` last moved forward."""
-    beat: WorkerBeat | None = None
-    """The newest heartbeat seen from its worker."""
-    beat_seen_at: float | None = None
-    """Our clock when ``beat`` last moved forward."""
-    slot_seconds: float = 0.0
-    """Activity slots held between its heartbeats, summed (slots x seconds)."""
+    beats: BeatTrack = field(default_factory=BeatTrack)
+    """Its worker's heartbeats."""
 
 
 class InvocationCensus:
@@ -112,9 +109,9 @@ class InvocationCensus:
         for key, inv in self._invocations.items():
             if now - inv.invoked_at < self.ttl_s:
                 kept[key] = inv
-            elif inv.beat is not None:
-                self._gone_processed += inv.beat.activities_processed
-                self._gone_slot_seconds += inv.slot_seconds
+            else:
+                self._gone_processed += inv.beats.processed
+                self._gone_slot_seconds += inv.beats.slot_seconds
         self._invocations = kept
 
     def pending(self) -> bool:
@@ -148,32 +145,13 @@ class InvocationCensus:
             return
         now = self._clock()
         for identity, invocation in self._ours(beats):
-            beat = beats[identity]
-            last = invocation.beat
-            if last is not None and beat.beat_at <= last.beat_at:
-                continue
-            if last is not None:
-                # The slots the last heartbeat saw held, until this one.
-                invocation.slot_seconds += last.activities_in_flight * (beat.beat_at - last.beat_at)
-            invocation.beat = beat
-            invocation.beat_seen_at = now
-            self._ever_beat = True
-
-    def _returned(self, invocation: _Invocation) -> bool:
-        return invocation.beat is not None and not invocation.beat.running
-
-    def _beating(self, invocation: _Invocation, now: float) -> bool:
-        return (
-            invocation.beat is not None
-            and invocation.beat.running
-            and invocation.beat_seen_at is not None
-            and now - invocation.beat_seen_at < self.poll_gap_s
-        )
+            if invocation.beats.take(beats[identity], now):
+                self._ever_beat = True
 
     def _polling(self, invocation: _Invocation, now: float) -> bool:
-        if self._returned(invocation):
+        if invocation.beats.shut_down:
             return False
-        return self._beating(invocation, now) or (
+        return invocation.beats.beating(now, self.poll_gap_s) or (
             invocation.poll_seen_at is not None and now - invocation.poll_seen_at < self.poll_gap_s
         )
 
@@ -181,7 +159,7 @@ class InvocationCensus:
         grace_s = self.ttl_s if self.start_grace_s is None else self.start_grace_s
         return (
             invocation.poll_seen_at is None
-            and invocation.beat is None
+            and invocation.beats.beat is None
             and now - invocation.invoked_at < grace_s
         )
 
@@ -215,18 +193,16 @@ class InvocationCensus:
         now = self._clock()
         self._forget_expired(now)
         return sum(
-            inv.beat.activities_in_flight
+            inv.beats.beat.activities_in_flight
             for inv in self._invocations.values()
-            if inv.beat is not None and self._polling(inv, now)
+            if inv.beats.beat is not None and self._polling(inv, now)
         )
 
     def tasks_completed(self) -> int | None:
         """Activities every invocation has finished (a running total); ``None`` when unknown."""
         if not self._counts():
             return None
-        return self._gone_processed + sum(
-            inv.beat.activities_processed for inv in self._invocations.values() if inv.beat
-        )
+        return self._gone_processed + sum(inv.beats.processed for inv in self._invocations.values())
 
     def mean_task_s(self) -> float | None:
         """Mean activity run time: slots held over activities finished; ``None`` when unknown
@@ -234,5 +210,7 @@ class InvocationCensus:
         completed = self.tasks_completed()
         if not completed:
             return None
-        held = self._gone_slot_seconds + sum(inv.slot_seconds for inv in self._invocations.values())
+        held = self._gone_slot_seconds + sum(
+            inv.beats.slot_seconds for inv in self._invocations.values()
+        )
         return held / completed if held > 0 else None

@@ -1,0 +1,203 @@
+"""Counting a scaling group's workers and their tasks from the heartbeats they send Temporal.
+
+A provider that cannot ask its workers what they run (an ECS service, a Cloud Run worker pool, a
+webhook launcher, a Kubernetes Deployment whose pods carry no report) knows how many workers it
+holds, at best, and not how many of their slots are busy. The scalers then take every polling
+worker as full, and a group sized that way never shrinks while any task runs. The workers say
+it themselves: workerplane's runtime sends Temporal a heartbeat every second
+(:mod:`workerplane.worker.heartbeats`) with its status, its activity slots in use and free, and
+the activities it has finished, and ``ListWorkers`` returns the newest one of each worker
+(:mod:`workerplane.temporal.worker_heartbeats`).
+
+:class:`MarkedWorkersCensus` takes those heartbeats in, keeps the workers whose identity carries
+the group's marker (:mod:`workerplane.planning.identity`), and fills in what the provider's census
+left unknown (:meth:`MarkedWorkersCensus.fill_in`):
+
+* ``ready``: the workers beating now (when the provider cannot tell);
+* ``in_flight``: their activity slots in use;
+* ``slots``: the fewest activity slots one of them has (in use and free);
+* ``tasks_completed``: the activities every worker of the group has finished since the census
+  began, workers gone since included (a total that only grows);
+* ``mean_task_s``: Little's law on each worker's own history, the slots it held between
+  heartbeats over the activities it finished.
+
+A worker counts as beating while its heartbeats move forward: it is gone once one says it shut
+down, or once none newer has come for ``gone_after_s`` (a task killed outright sends no last
+heartbeat, and the server keeps its last one). Until a worker of the group has sent a heartbeat
+(an older server, heartbeats off, or workers that do not run workerplane's runtime), the census
+is left as the provider gave it, and the scalers work as before.
+
+:class:`BeatTrack` (one worker's heartbeats) is shared with the Lambda census
+(:mod:`workerplane.providers.aws_lambda.census`), which keys its workers by invocation instead.
+Pure: the clock is injected and the heartbeats come in as ``identity -> WorkerBeat``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from workerplane.planning.identity import WorkerMarker, parse_identity
+from workerplane.scaling.types import WorkerCensus
+from workerplane.temporal.worker_heartbeats import WorkerBeat
+
+#: A worker whose heartbeats have not moved forward for this long is gone: ten missed beats at
+#: the runtime's one-second interval, well past a slow ``ListWorkers`` read or a GC pause.
+DEFAULT_GONE_AFTER_S = 10.0
+
+#: A gone worker is forgotten (its totals kept) once it has been silent this long; until then a
+#: worker that beats again after a stall is the same worker, not a new one counted twice.
+FORGET_AFTER_S = 600.0
+
+#: How many forgotten workers' identities are remembered (the most recently forgotten).
+REMEMBERED_GONE = 10_000
+
+
+@dataclass
+class BeatTrack:
+    """The heartbeats of one worker, as a census has taken them in.
+
+    Attributes:
+        beat: the newest heartbeat taken in (``None`` before the first).
+        seen_at: the census's clock when ``beat`` last moved forward.
+        slot_seconds: activity slots held between its heartbeats, summed (slots x seconds).
+    """
+
+    beat: WorkerBeat | None = None
+    seen_at: float | None = None
+    slot_seconds: float = 0.0
+
+    def take(self, beat: WorkerBeat, now: float) -> bool:
+        """Take in ``beat`` if it is newer than the last one; returns whether it was."""
+        last = self.beat
+        if last is not None and beat.beat_at <= last.beat_at:
+            return False
+        if last is not None:
+            # The slots the last heartbeat saw held, until this one.
+            self.slot_seconds += last.activities_in_flight * (beat.beat_at - last.beat_at)
+        self.beat = beat
+        self.seen_at = now
+        return True
+
+    @property
+    def shut_down(self) -> bool:
+        """Its last heartbeat says the worker stopped."""
+        return self.beat is not None and not self.beat.running
+
+    def beating(self, now: float, gone_after_s: float) -> bool:
+        """It runs, and a heartbeat newer than the last came within ``gone_after_s``."""
+        return (
+            self.beat is not None
+            and self.beat.running
+            and self.seen_at is not None
+            and now - self.seen_at < gone_after_s
+        )
+
+    @property
+    def processed(self) -> int:
+        """The activities it has finished (its running total)."""
+        return self.beat.activities_processed if self.beat is not None else 0
+
+
+class MarkedWorkersCensus:
+    """The workers of one scaling group that send heartbeats, told apart by their marker."""
+
+    def __init__(
+        self,
+        marker: WorkerMarker,
+        *,
+        gone_after_s: float = DEFAULT_GONE_AFTER_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.marker = marker
+        self.gone_after_s = gone_after_s
+        self._clock = clock
+        self._workers: dict[str, BeatTrack] = {}
+        self._known = False
+        self._ever_beat = False
+        #: What forgotten workers had finished, and the slot-seconds they held, kept in the totals.
+        self._forgotten_processed = 0
+        self._forgotten_slot_seconds = 0.0
+        #: Forgotten workers: ``identity -> (last heartbeat's time, activities finished)``.
+        self._forgotten: dict[str, tuple[float, int]] = {}
+
+    def _ours(self, identity: str) -> bool:
+        return parse_identity(identity).marker == self.marker
+
+    def observe(self, beats: Mapping[str, WorkerBeat] | None) -> None:
+        """Take in the queue's heartbeats (``identity -> newest``), or ``None``: unreadable now."""
+        self._known = beats is not None
+        now = self._clock()
+        if beats:
+            newest = max(beat.beat_at for beat in beats.values())
+            for identity, beat in beats.items():
+                if self._ours(identity):
+                    self._take(identity, beat, now, newest)
+        self._forget_silent(now)
+
+    def _take(self, identity: str, beat: WorkerBeat, now: float, newest: float) -> None:
+        track = self._workers.get(identity)
+        if track is not None:
+            track.take(beat, now)
+            return
+        forgotten = self._forgotten.get(identity)
+        if forgotten is not None:
+            if beat.beat_at <= forgotten[0]:
+                return  # the server still lists the last heartbeat of a worker long gone
+            # It beats again after a long stall: the same worker, its total already kept.
+            del self._forgotten[identity]
+            self._forgotten_processed -= forgotten[1]
+        track = self._workers[identity] = BeatTrack()
+        track.take(beat, now)
+        self._ever_beat = True
+        # First seen: it was last heard of as long before the newest heartbeat of the read as its
+        # own is old (a worker killed before the controller started is not counted as beating).
+        track.seen_at = now - max(0.0, newest - beat.beat_at)
+
+    def _forget_silent(self, now: float) -> None:
+        """Forget the workers silent for ``FORGET_AFTER_S`` (shut down or gone): their totals stay,
+        and their identities are remembered (at most ``REMEMBERED_GONE``) with their last
+        heartbeat, which the server may go on listing."""
+        for identity, track in list(self._workers.items()):
+            if track.beat is None or track.seen_at is None or now - track.seen_at < FORGET_AFTER_S:
+                continue
+            self._forgotten_processed += track.processed
+            self._forgotten_slot_seconds += track.slot_seconds
+            self._forgotten[identity] = (track.beat.beat_at, track.processed)
+            del self._workers[identity]
+        while len(self._forgotten) > REMEMBERED_GONE:
+            del self._forgotten[next(iter(self._forgotten))]
+
+    def beating(self) -> bool:
+        """Whether any worker of the group is beating now."""
+        now = self._clock()
+        return any(t.beating(now, self.gone_after_s) for t in self._workers.values())
+
+    def counts(self) -> bool:
+        """Whether the heartbeats can count tasks: read this time, and a worker of the group has
+        sent one."""
+        return self._known and self._ever_beat
+
+    def fill_in(self, census: WorkerCensus) -> WorkerCensus:
+        """``census`` with what the heartbeats tell in place of what it left unknown."""
+        if census.in_flight is not None or not self.counts():
+            return census
+        now = self._clock()
+        live = [t.beat for t in self._workers.values() if t.beating(now, self.gone_after_s)]
+        beats = [beat for beat in live if beat is not None]
+        completed = self._forgotten_processed + sum(t.processed for t in self._workers.values())
+        held = self._forgotten_slot_seconds + sum(t.slot_seconds for t in self._workers.values())
+        ready = census.ready if census.ready is not None else len(beats)
+        reported_slots = [beat.activity_slots for beat in beats if beat.activity_slots > 0]
+        return dataclasses.replace(
+            census,
+            running=max(census.running, ready),
+            ready=ready,
+            in_flight=sum(beat.activities_in_flight for beat in beats),
+            slots=census.slots or (min(reported_slots) if reported_slots else None),
+            mean_task_s=held / completed if completed and held > 0 else None,
+            tasks_finished=completed,
+            tasks_completed=completed,
+        )
