@@ -1,39 +1,36 @@
 """A webhook group's census counts its workers' tasks from their heartbeats, end to end.
 
-Everything is real: the Temporal dev server (its ``ListWorkers``), a webhook receiver on loopback
-that starts and stops real worker processes (``python -m examples.worker``, workerplane's runtime)
-the way a launcher such as Nomad or Modal would, with the marker and connection the request gives
-it, and the provider as the controller builds it (:func:`build_provider`). The webhook receiver
-stands in for any launcher whose census cannot count tasks: an ECS service or a Cloud Run worker
-pool reads the same heartbeats, but no emulator of those runs containers.
+Everything is real: the Temporal dev server (its ``ListWorkers``); the example webhook launcher
+(``examples/webhook_launcher.py``) on loopback, starting and stopping real worker processes
+(``python -m examples.worker``, workerplane's runtime) the way Nomad or Modal would, with the
+marker and connection each request gives; and the provider as the controller builds it
+(:func:`build_provider`). The launcher stands in for any platform whose census cannot count
+tasks: an ECS service or a Cloud Run worker pool reads the same heartbeats, but no emulator of
+those runs containers.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import signal
-import subprocess
 import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
+import httpx
 import pytest
 from temporalio.client import Client
 
 from examples.app import ProcessItem
+from examples.webhook_launcher import LocalLauncher, serve
 from workerplane.planning.identity import MARKER_ENV, WorkerMarker
 from workerplane.providers.base import Provider, WorkerEnvironment
 from workerplane.providers.factory import build_provider
 from workerplane.providers.heartbeat_counting import HeartbeatCountingProvider
 from workerplane.providers.webhook.egress import ALLOW_PRIVATE_ENV
-from workerplane.providers.webhook.signature import SIGNATURE_HEADER, verify_signature
+from workerplane.providers.webhook.signature import SIGNATURE_HEADER, sign
 from workerplane.scaling.types import WorkerCensus
 from workerplane.worker.runtime import SLOTS_ENV
 
@@ -43,69 +40,22 @@ SECRET = "launcher-secret"
 REPO = Path(__file__).resolve().parents[2]
 
 
-@dataclass
-class Launcher:
-    """A worker-set launcher: holds as many worker processes as the last ``set_size`` says."""
-
-    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    seen: dict[str, float] = field(default_factory=dict)
-
-    def hold(self, body: dict[str, Any]) -> int:
-        with self.lock:
-            self.processes = [p for p in self.processes if p.poll() is None]
-            while len(self.processes) > body["count"]:
-                self.processes.pop().send_signal(signal.SIGTERM)  # the runtime drains, then exits
-            env = {
-                **os.environ,
-                "TEMPORAL_ADDRESS": body["temporal"]["address"],
-                "TEMPORAL_NAMESPACE": body["temporal"]["namespace"],
-                "TEMPORAL_TASK_QUEUE": body["task_queue"],
-                MARKER_ENV: body["worker_identity"],
-                SLOTS_ENV: "4",
-                "PYTHONPATH": f"{REPO / 'src'}{os.pathsep}{REPO}",
-            }
-            while len(self.processes) < body["count"]:
-                self.processes.append(
-                    subprocess.Popen([sys.executable, "-m", "examples.worker"], env=env, cwd=REPO)
-                )
-            return len(self.processes)
-
-    def stop_all(self) -> None:
-        with self.lock:
-            for process in self.processes:
-                process.kill()
-            for process in self.processes:
-                process.wait(timeout=10)
-
-
 @pytest.fixture
-def launcher(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Launcher, str]]:
+def launcher(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The example launcher (``examples/webhook_launcher.py``) on loopback, starting the example
+    worker with 4 slots."""
     monkeypatch.setenv(ALLOW_PRIVATE_ENV, "1")  # the launcher is on loopback
-    state = Launcher()
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def do_POST(self) -> None:
-            raw = self.rfile.read(int(self.headers["Content-Length"]))
-            verify_signature(SECRET, self.headers.get(SIGNATURE_HEADER), raw, seen=state.seen)
-            body = json.loads(raw)
-            running = state.hold(body) if body["action"] == "set_size" else 0
-            reply = json.dumps({"running": running}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(reply)))
-            self.end_headers()
-            self.wfile.write(reply)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state = LocalLauncher(
+        secret=SECRET,
+        command=[sys.executable, "-m", "examples.worker"],
+        env={SLOTS_ENV: "4", "PYTHONPATH": f"{REPO / 'src'}{os.pathsep}{REPO}"},
+    )
+    server = serve(state)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield state, f"http://127.0.0.1:{server.server_address[1]}/workers"
+    yield f"http://127.0.0.1:{server.server_address[1]}/workers"
     server.shutdown()
     server.server_close()
-    state.stop_all()
+    state.stop_all(timeout_s=5.0)
 
 
 async def _until(
@@ -121,9 +71,9 @@ async def _until(
 
 
 async def test_a_webhook_group_counts_its_workers_tasks_from_their_heartbeats(
-    launcher: tuple[Launcher, str], temporal_address: str, unique_name: str, tmp_path: Path
+    launcher: str, temporal_address: str, unique_name: str, tmp_path: Path
 ) -> None:
-    _, url = launcher
+    url = launcher
     marker = WorkerMarker("shop", "default", "acts")
     provider = build_provider(
         "webhook",
@@ -163,3 +113,42 @@ async def test_a_webhook_group_counts_its_workers_tasks_from_their_heartbeats(
         assert gone.in_flight == 0 and gone.tasks_completed == 6, "their work stays counted"
     finally:
         await provider.close()
+
+
+async def test_invoked_workers_are_counted_while_they_beat_and_not_once_they_leave_idle(
+    launcher: str, temporal_address: str, unique_name: str, tmp_path: Path
+) -> None:
+    """Invoke strategy: the provider's own count is every worker started within its TTL (an
+    upper bound); the heartbeats say which of them still run, and a worker that left once idle
+    (the launcher's 10 s) says so in its last one."""
+    marker = WorkerMarker("shop", "default", "burst")
+    provider = build_provider(
+        "webhook",
+        {"url": launcher, "secret": SECRET, "worker_ttl_s": 600, "timeout_s": 10.0},
+        deployment="shop",
+        group_id="burst",
+        worker_env=WorkerEnvironment(
+            address=temporal_address,
+            namespace="default",
+            task_queues=(unique_name,),
+            extra_env={MARKER_ENV: marker.text},
+        ),
+        state_dir=tmp_path,
+    )
+    try:
+        assert await provider.invoke(2) == 2
+        up = await _until(provider, lambda c: c.ready == 2)
+        assert (up.running, up.in_flight) == (2, 0)
+        left = await _until(provider, lambda c: c.ready == 0)
+        assert left.running == 2 and left.in_flight == 0, "the TTL count stays; none is ready"
+    finally:
+        await provider.close()
+
+
+def test_the_launcher_refuses_a_request_not_signed_with_its_secret(launcher: str) -> None:
+    body = b'{"action": "set_size", "count": 3}'
+    forged = {SIGNATURE_HEADER: sign("wrong", body, int(time.time()))}
+    reply = httpx.post(launcher, content=body, headers=forged)
+    assert reply.status_code == 401
+    unsigned = httpx.post(launcher, content=body)
+    assert unsigned.status_code == 401
