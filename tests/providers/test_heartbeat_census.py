@@ -14,6 +14,7 @@ from workerplane.planning.identity import WorkerMarker, worker_identity
 from workerplane.providers.heartbeat_census import (
     DEFAULT_GONE_AFTER_S,
     FORGET_AFTER_S,
+    MAX_COUNTING_INTERVAL_S,
     MarkedWorkersCensus,
 )
 from workerplane.scaling.types import WorkerCensus
@@ -32,9 +33,18 @@ class Clock:
 
 
 def beat(
-    identity: str, at: float, in_flight: int, processed: int, *, running: bool = True
+    identity: str,
+    at: float,
+    in_flight: int,
+    processed: int,
+    *,
+    running: bool = True,
+    interval_s: float = 1.0,
 ) -> WorkerBeat:
-    return WorkerBeat(identity, "orders", running, at, in_flight, processed, activity_slots=4)
+    return WorkerBeat(
+        identity, "orders", running, at, in_flight, processed, activity_slots=4,
+        interval_s=interval_s,
+    )  # fmt: skip
 
 
 def ours(base: str) -> str:
@@ -172,3 +182,32 @@ def test_an_unreadable_read_leaves_the_census_as_the_provider_gave_it(
     assert census.fill_in(ECS_CENSUS).in_flight == 2
     census.observe(None)
     assert census.fill_in(ECS_CENSUS) == ECS_CENSUS
+
+
+def test_workers_that_beat_seldom_are_not_counted_by(
+    census: MarkedWorkersCensus, clock: Clock
+) -> None:
+    """The SDK's default heartbeat is a minute apart: a count that old would size the group on
+    tasks long finished, so the census stays unknown while such a worker beats, and counts again
+    once it is gone."""
+    fast, slow = ours("1@fast"), ours("2@slow")
+    census.observe({fast: beat(fast, 1000.0, 1, 0), slow: beat(slow, 1000.0, 3, 9, interval_s=60)})
+    assert census.fill_in(ECS_CENSUS) == ECS_CENSUS
+    assert census.slow_workers() == [slow]
+    clock.now += 3 * 60.0 + 1  # three of its own intervals with nothing newer: gone
+    census.observe({fast: beat(fast, 1181.0, 2, 4), slow: beat(slow, 1000.0, 3, 9, interval_s=60)})
+    filled = census.fill_in(ECS_CENSUS)
+    assert (filled.ready, filled.in_flight, filled.tasks_completed) == (1, 2, 13)
+
+
+def test_a_worker_is_gone_after_three_of_its_own_intervals_when_longer_than_the_gap(
+    census: MarkedWorkersCensus, clock: Clock
+) -> None:
+    a = ours("1@a")
+    every = MAX_COUNTING_INTERVAL_S  # slow, but still counted by
+    census.observe({a: beat(a, 1000.0, 2, 0, interval_s=every)})
+    clock.now += 3 * every - 1
+    census.observe({a: beat(a, 1000.0, 2, 0, interval_s=every)})
+    assert census.fill_in(ECS_CENSUS).ready == 1
+    clock.now += 2
+    assert census.fill_in(ECS_CENSUS).ready == 0

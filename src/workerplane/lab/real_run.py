@@ -120,7 +120,7 @@ def _spec(path: Path, queue: str, config: CalibrationConfig, repo_root: Path) ->
     return write_deployment(path, name=queue, task_queue=queue, groups={"workers": group})
 
 
-async def _history_times(client: Client, workflow_id: str) -> dict[str, float | int | str]:
+async def history_times(client: Client, workflow_id: str) -> dict[str, float | int | str]:
     """Event times (epoch s) of one ProcessItem workflow."""
     out: dict[str, float | int | str] = {"completed": 0}
     handle = client.get_workflow_handle(workflow_id)
@@ -263,7 +263,7 @@ async def run_real(
             await ctl_task
         await controller.shutdown(drain=True)
 
-    times = [await _history_times(client, wid) for wid in ids]
+    times = [await history_times(client, wid) for wid in ids]
     timeline = [row for row in timeline if math.isfinite(row[0])]
     (workdir / "timeline.json").write_text(json.dumps(timeline, indent=0))
     record = {

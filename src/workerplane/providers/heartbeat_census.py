@@ -22,10 +22,15 @@ left unknown (:meth:`MarkedWorkersCensus.fill_in`):
   heartbeats over the activities it finished.
 
 A worker counts as beating while its heartbeats move forward: it is gone once one says it shut
-down, or once none newer has come for ``gone_after_s`` (a task killed outright sends no last
-heartbeat, and the server keeps its last one). Until a worker of the group has sent a heartbeat
-(an older server, heartbeats off, or workers that do not run workerplane's runtime), the census
-is left as the provider gave it, and the scalers work as before.
+down, or once none newer has come for ``gone_after_s`` or three of its own intervals, whichever
+is longer (a task killed outright sends no last heartbeat, and the server keeps its last one).
+
+The census is left as the provider gave it, and the scalers work as before (taking every polling
+worker as full), until a worker of the group has sent a heartbeat (an older server, heartbeats
+off, or workers of your own code on an SDK runtime that sends none), and while any of its
+workers beats less often than every ``MAX_COUNTING_INTERVAL_S``: a count a minute old (the SDK's
+default interval) would size the group on tasks long finished. Workers that send no heartbeat at
+all cannot be seen: a group that mixes them with workers that do is counted short.
 
 :class:`BeatTrack` (one worker's heartbeats) is shared with the Lambda census
 (:mod:`workerplane.providers.aws_lambda.census`), which keys its workers by invocation instead.
@@ -46,6 +51,13 @@ from workerplane.temporal.worker_heartbeats import WorkerBeat
 #: A worker whose heartbeats have not moved forward for this long is gone: ten missed beats at
 #: the runtime's one-second interval, well past a slow ``ListWorkers`` read or a GC pause.
 DEFAULT_GONE_AFTER_S = 10.0
+
+#: A worker is gone after this many of its own heartbeat intervals without a newer one (when
+#: that is longer than ``gone_after_s``).
+GONE_AFTER_BEATS = 3
+
+#: Heartbeats further apart than this cannot count a group's tasks: the census is left unknown.
+MAX_COUNTING_INTERVAL_S = 5.0
 
 #: A gone worker is forgotten (its totals kept) once it has been silent this long; until then a
 #: worker that beats again after a stall is the same worker, not a new one counted twice.
@@ -87,13 +99,11 @@ class BeatTrack:
         return self.beat is not None and not self.beat.running
 
     def beating(self, now: float, gone_after_s: float) -> bool:
-        """It runs, and a heartbeat newer than the last came within ``gone_after_s``."""
-        return (
-            self.beat is not None
-            and self.beat.running
-            and self.seen_at is not None
-            and now - self.seen_at < gone_after_s
-        )
+        """It runs, and a heartbeat newer than the last came within ``gone_after_s`` (or
+        ``GONE_AFTER_BEATS`` of its own intervals, if longer)."""
+        if self.beat is None or not self.beat.running or self.seen_at is None:
+            return False
+        return now - self.seen_at < max(gone_after_s, GONE_AFTER_BEATS * self.beat.interval_s)
 
     @property
     def processed(self) -> int:
@@ -176,9 +186,21 @@ class MarkedWorkersCensus:
         return any(t.beating(now, self.gone_after_s) for t in self._workers.values())
 
     def counts(self) -> bool:
-        """Whether the heartbeats can count tasks: read this time, and a worker of the group has
-        sent one."""
-        return self._known and self._ever_beat
+        """Whether the heartbeats can count tasks: read this time, a worker of the group has sent
+        one, and none of those beating now beats too seldom to count by."""
+        return self._known and self._ever_beat and not self.slow_workers()
+
+    def slow_workers(self) -> list[str]:
+        """The workers beating now whose heartbeats are further apart than
+        ``MAX_COUNTING_INTERVAL_S``."""
+        now = self._clock()
+        return [
+            identity
+            for identity, track in self._workers.items()
+            if track.beat is not None
+            and track.beat.interval_s > MAX_COUNTING_INTERVAL_S
+            and track.beating(now, self.gone_after_s)
+        ]
 
     def fill_in(self, census: WorkerCensus) -> WorkerCensus:
         """``census`` with what the heartbeats tell in place of what it left unknown."""

@@ -22,7 +22,7 @@ from temporalio.client import Client
 
 from workerplane.planning.identity import WorkerMarker
 from workerplane.providers.base import DelegatingProvider, Provider, WorkerEnvironment
-from workerplane.providers.heartbeat_census import MarkedWorkersCensus
+from workerplane.providers.heartbeat_census import MAX_COUNTING_INTERVAL_S, MarkedWorkersCensus
 from workerplane.scaling.types import WorkerCensus
 from workerplane.temporal.connection import connect, resolve_connection
 from workerplane.temporal.worker_heartbeats import HeartbeatsUnavailable, WorkerBeat, worker_beats
@@ -51,6 +51,7 @@ class HeartbeatCountingProvider(DelegatingProvider):
         self._read_beats = read_beats or self._list_workers
         self._temporal: Client | None = None
         self._warned = False
+        self._slow_warned = False
 
     async def census(self) -> WorkerCensus:
         census = await self.inner.census()
@@ -58,7 +59,19 @@ class HeartbeatCountingProvider(DelegatingProvider):
             return census  # the provider counts its workers' tasks itself
         if census.running > 0 or self._beats.beating():
             self._beats.observe(await self._read())
+            self._warn_if_slow()
         return self._beats.fill_in(census)
+
+    def _warn_if_slow(self) -> None:
+        slow = self._beats.slow_workers()
+        if slow and not self._slow_warned:
+            log.warning(
+                "census: %d worker(s) heartbeat less often than every %gs (e.g. %s), too seldom "
+                "to count their tasks by; run them on workerplane's runtime, or connect their "
+                "client with workerplane.worker.heartbeats.heartbeat_runtime()",
+                len(slow), MAX_COUNTING_INTERVAL_S, slow[0],
+            )  # fmt: skip
+        self._slow_warned = bool(slow)
 
     async def _read(self) -> Mapping[str, WorkerBeat] | None:
         """The heartbeats, or ``None`` when they cannot be read (the census is then left as the

@@ -46,6 +46,8 @@ class WorkerBeat:
         activities_in_flight: activity slots in use.
         activities_processed: activities it has finished since it started (a running total).
         activity_slots: its activity slots, in use and free (0 when it did not say).
+        interval_s: the time since its heartbeat before (its heartbeat interval; 0 for its
+            first).
     """
 
     identity: str
@@ -55,6 +57,7 @@ class WorkerBeat:
     activities_in_flight: int
     activities_processed: int
     activity_slots: int = 0
+    interval_s: float = 0.0
 
 
 def beat_of(heartbeat: WorkerHeartbeat) -> WorkerBeat:
@@ -68,6 +71,7 @@ def beat_of(heartbeat: WorkerHeartbeat) -> WorkerBeat:
         activities_in_flight=max(0, slots.current_used_slots),
         activities_processed=max(0, slots.total_processed_tasks),
         activity_slots=max(0, slots.current_used_slots) + max(0, slots.current_available_slots),
+        interval_s=heartbeat.elapsed_since_last_heartbeat.ToTimedelta().total_seconds(),
     )
 
 
