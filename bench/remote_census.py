@@ -1,7 +1,7 @@
 """Benchmark: a webhook group sized with its workers' heartbeats against the same group without.
 
 ECS, Cloud Run and webhook providers cannot ask their workers what they run. Before the heartbeat
-census (:mod:`workerplane.providers.heartbeat_counting`) the scalers took every polling worker of
+census (:mod:`workerplane.planning.worker_beats`) the scalers took every polling worker of
 such a group as full; now its workers' heartbeats to Temporal count their tasks in flight, their
 completions and their length. This bench measures what that changes, end to end:
 
@@ -14,11 +14,11 @@ completions and their length. This bench measures what that changes, end to end:
 * bursts of ``ProcessItem`` workflows (an activity of ``--task`` seconds): ``--bursts`` bursts of
   ``--on`` seconds at ``--rate`` per second, ``--off`` seconds apart.
 
-Each variant gets a fresh queue: ``heartbeats`` (the product as built) and ``no heartbeats`` (the
-same provider, not wrapped: the census as it was). Printed per variant, then the ratio: p50 and
-p95 latency (``WorkflowExecutionStarted`` to ``ActivityTaskStarted``, from the histories),
-worker-seconds (each worker process's life, from the launcher, within the run plus 30 s),
-peak workers, scale actions (desired changes) and activity retries.
+Each variant gets a fresh queue: ``heartbeats`` (the product as built) and ``no heartbeats``
+(``ControllerSettings.worker_heartbeats`` off: the census as it was). Printed per variant,
+then the ratio: p50 and p95 latency (``WorkflowExecutionStarted`` to ``ActivityTaskStarted``,
+from the histories), worker-seconds (each worker process's life, from the launcher, within the
+run plus 30 s), peak workers, scale actions (desired changes) and activity retries.
 
     .venv/bin/python bench/remote_census.py [--runs 1] [--fast-stats] [--task 3] [--rate 4]
 """
@@ -34,10 +34,8 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -51,9 +49,6 @@ from workerplane.controller.settings import ControllerSettings  # noqa: E402
 from workerplane.embedded.example import write_deployment  # noqa: E402
 from workerplane.lab.real_run import history_times  # noqa: E402
 from workerplane.planning.status import GroupStatus  # noqa: E402
-from workerplane.providers.base import Provider  # noqa: E402
-from workerplane.providers.factory import build_provider  # noqa: E402
-from workerplane.providers.heartbeat_counting import HeartbeatCountingProvider  # noqa: E402
 from workerplane.providers.webhook.egress import ALLOW_PRIVATE_ENV  # noqa: E402
 from workerplane.temporal.connection import connect, resolve_connection  # noqa: E402
 from workerplane.temporal.devserver import start_dev_server  # noqa: E402
@@ -71,12 +66,6 @@ class Outcome:
     peak_workers: int
     scale_actions: int
     retries: int
-
-
-def _without_heartbeats(type_name: str, details: Mapping[str, Any], **kwargs: Any) -> Provider:
-    """The provider as it was before the heartbeat census: never wrapped."""
-    provider = build_provider(type_name, details, **kwargs)
-    return provider.inner if isinstance(provider, HeartbeatCountingProvider) else provider
 
 
 def _spec(path: Path, queue: str, url: str) -> Path:
@@ -122,9 +111,10 @@ async def one_run(address: str, heartbeats: bool, args: argparse.Namespace, base
     controller = Controller(
         FileSpecSource(_spec(base / f"{queue}.yaml", queue, url)),
         JsonStatusSink(state / "status.json"),
-        ControllerSettings(state_dir=state, address=address, publish_interval_s=0.2),
+        ControllerSettings(
+            state_dir=state, address=address, publish_interval_s=0.2, worker_heartbeats=heartbeats
+        ),
         on_cycle=on_cycle,
-        providers=build_provider if heartbeats else _without_heartbeats,
     )
     stop = asyncio.Event()
     running = asyncio.create_task(controller.run(stop))

@@ -20,6 +20,7 @@ from workerplane.controller.cycle import CycleReport, GroupRuntime, run_cycle
 from workerplane.controller.interfaces import MetricsSource
 from workerplane.controller.settings import ControllerSettings
 from workerplane.planning.actions import GroupState, Resize
+from workerplane.planning.identity import WorkerMarker, worker_identity
 from workerplane.planning.status import (
     ControllerStatus,
     GroupStatus,
@@ -27,6 +28,7 @@ from workerplane.planning.status import (
     Readiness,
     VersionStatus,
 )
+from workerplane.planning.worker_beats import MarkedWorkersCensus, WorkerBeat
 from workerplane.providers.base import Provider, ProviderCheck, ProviderError, WorkerEnvironment
 from workerplane.scaling.registry import build_scaler
 from workerplane.scaling.types import (
@@ -511,3 +513,51 @@ async def test_a_group_reads_the_fresh_backlog_when_no_slot_is_free(
     [seen] = scaler.seen
     assert seen is not None and seen.stats.backlog_count == seen_backlog, case
     assert status.backlog == seen_backlog, case
+
+
+@dataclass
+class BeatingMetrics(FakeMetrics):
+    """Also serves the workers' heartbeats; ``None`` means ``ListWorkers`` fails."""
+
+    beats: dict[str, WorkerBeat] | None = field(default_factory=dict)
+    beat_reads: int = 0
+
+    async def read_beats(self, target: QueueTarget) -> Mapping[str, WorkerBeat]:
+        self.beat_reads += 1
+        if self.beats is None:
+            raise MetricsUnavailable("ListWorkers: unimplemented")
+        return self.beats
+
+
+class CountlessProvider(FakeProvider):
+    """A provider that knows how many workers it holds, not what they run (ECS, Cloud Run)."""
+
+    async def census(self) -> WorkerCensus:
+        return WorkerCensus(running=self.running)
+
+
+async def test_a_group_whose_provider_cannot_count_its_tasks_counts_them_from_heartbeats() -> None:
+    provider = CountlessProvider(SET, running=2)
+    group = runtime(provider, Scripted([]))
+    marker = WorkerMarker("orders", "default", "g")
+    group.beats = MarkedWorkersCensus(marker, clock=lambda: 5.0)
+    mine = worker_identity("1@host", marker)
+    theirs = worker_identity("2@host", WorkerMarker("orders", "default", "other"))
+    metrics = BeatingMetrics(
+        beats={
+            mine: WorkerBeat(mine, "orders", True, 100.0, 3, 7, activity_slots=4),
+            theirs: WorkerBeat(theirs, "orders", True, 100.0, 4, 9, activity_slots=4),
+        }
+    )
+    status = await cycles(group, metrics)
+    assert (status.workers_running, status.workers_ready, status.in_flight) == (2, 1, 3)
+
+    metrics.beats = None  # the read fails: the census is the provider's, the cycle goes on
+    status = await cycles(group, metrics)
+    assert (status.workers_ready, status.in_flight) == (None, None)
+    assert metrics.beat_reads == 2
+
+    provider.running = 0  # nothing runs, nothing beats: nothing to read
+    group.beats = MarkedWorkersCensus(marker, clock=lambda: 5.0)
+    await cycles(group, metrics)
+    assert metrics.beat_reads == 2

@@ -6,9 +6,10 @@ import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from workerplane.controller.budget import CallBudget
+from workerplane.controller.budget import USAGE_WINDOW_S, CallBudget
 from workerplane.controller.interfaces import MetricsSource
 from workerplane.controller.shared_reads import SharedReads, read_max_age_s
+from workerplane.planning.worker_beats import WorkerBeat
 from workerplane.scaling.types import QueueStats
 from workerplane.temporal.connection import ResolvedConnection
 from workerplane.temporal.metrics import QueueTarget
@@ -23,6 +24,8 @@ class CountingSource:
     backlog: dict[str, int] = field(default_factory=dict)
     reads: list[QueueTarget] = field(default_factory=list)
     fresh_reads: list[QueueTarget] = field(default_factory=list)
+    beats: list[WorkerBeat] = field(default_factory=list)
+    beat_reads: list[QueueTarget] = field(default_factory=list)
     gate: asyncio.Event | None = None
 
     async def __call__(self, connection: ResolvedConnection) -> MetricsSource:
@@ -38,6 +41,11 @@ class CountingSource:
     async def read_fresh(self, target: QueueTarget) -> Mapping[str, int]:
         self.fresh_reads.append(target)
         return dict.fromkeys(target.task_queue_types, 0)
+
+    async def read_beats(self, target: QueueTarget) -> Mapping[str, WorkerBeat]:
+        self.beat_reads.append(target)
+        (queue,) = target.task_queues
+        return {b.identity: b for b in self.beats if b.task_queue == queue}
 
 
 class Clock:
@@ -151,3 +159,20 @@ async def test_backlog_seen_by_one_read_wakes_the_queue() -> None:
     view = await reads_of(source, clock, woken)(CONNECTION)
     await view.read(target("orders", "quiet"))
     assert ("default", "orders") in woken
+
+
+async def test_heartbeats_are_read_once_per_queue_and_paid_for() -> None:
+    """Two groups of one queue share its ``ListWorkers``; a worker listed on two queues comes
+    back once, with its newest heartbeat."""
+    both_old = WorkerBeat("w1", "orders", True, 10.0, 1, 0)
+    both_new = WorkerBeat("w1", "billing", True, 11.0, 2, 1)
+    other = WorkerBeat("w2", "orders", True, 10.5, 0, 4)
+    source, clock = CountingSource(beats=[both_old, both_new, other]), Clock()
+    reads = reads_of(source, clock)
+    view = await reads(CONNECTION)
+    first = await view.read_beats(target("orders", "billing"))
+    second = await view.read_beats(target("orders"))
+    assert first == {"w1": both_new, "w2": other}
+    assert second == {"w1": both_old, "w2": other}
+    assert sorted(t.task_queues[0] for t in source.beat_reads) == ["billing", "orders"]
+    assert reads.budget.usage().rps_used * USAGE_WINDOW_S == 2, "one call per queue"

@@ -8,12 +8,12 @@ counted them.
 
 from __future__ import annotations
 
+from workerplane.planning.worker_beats import WorkerBeat
 from workerplane.providers.aws_lambda.census import (
     InvocationCensus,
     invocation_of,
     worker_identity,
 )
-from workerplane.temporal.worker_heartbeats import WorkerBeat
 
 TTL_S, START_GRACE_S, POLL_GAP_S = 60.0, 20.0, 10.0
 

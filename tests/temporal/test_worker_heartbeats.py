@@ -15,8 +15,9 @@ from temporalio import activity, workflow
 from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
+from workerplane.planning.worker_beats import WorkerBeat
 from workerplane.providers.aws_lambda.census import worker_identity
-from workerplane.temporal.worker_heartbeats import WorkerBeat, queue_query, worker_beats
+from workerplane.temporal.worker_heartbeats import queue_query, worker_beats
 from workerplane.worker.heartbeats import heartbeat_runtime
 
 pytestmark = pytest.mark.integration

@@ -35,8 +35,10 @@ from workerplane.controller.sunset import DrainageSource, SunsetInputs, SunsetKe
 from workerplane.planning.actions import GroupState
 from workerplane.planning.plan import open_work_done
 from workerplane.planning.status import ControllerStatus, GroupStatus, ManagedVersion
+from workerplane.planning.worker_beats import MarkedWorkersCensus
 from workerplane.providers.factory import build_provider
 from workerplane.providers.nexus.caller import NexusRoute
+from workerplane.providers.registry import provider_type
 from workerplane.temporal.drainage import DrainageReader
 from workerplane.temporal.schedules import ScheduleReader
 
@@ -298,11 +300,21 @@ class Controller:
                 scaler_state=scaler.initial_state(now),
                 validation_error=None if check.ok else check.message,
             ),
+            beats=self._heartbeat_census(parts),
         )
         if current is not None:
             logger.info("%s/%s provider changed: retiring the old workers", version.key, group_id)
             self._retire_in_background(current)
         return runtime
+
+    def _heartbeat_census(self, parts: GroupParts) -> MarkedWorkersCensus | None:
+        """A census of the group's workers from their heartbeats, when its provider cannot count
+        their tasks itself (:mod:`workerplane.planning.worker_beats`)."""
+        if not self._settings.worker_heartbeats:
+            return None
+        if provider_type(parts.group.provider.type).counts_in_flight:
+            return None
+        return MarkedWorkersCensus(parts.marker, clock=self._clock)
 
     def _retire_in_background(self, group: GroupRuntime, *, remove: bool = False) -> None:
         task = asyncio.create_task(self._retire_when_idle(group, remove=remove))

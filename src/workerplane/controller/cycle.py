@@ -33,10 +33,15 @@ from workerplane.planning.plan import GroupIntent, plan_cycle, record_failure
 from workerplane.planning.prewarm import prewarm_enabled
 from workerplane.planning.status import GroupStatus, ManagedVersion
 from workerplane.planning.sunset import SunsetStatus
+from workerplane.planning.worker_beats import (
+    MAX_COUNTING_INTERVAL_S,
+    MarkedWorkersCensus,
+    WorkerBeat,
+)
 from workerplane.providers.base import Provider, ProviderError
 from workerplane.scaling.base import Scaler
 from workerplane.scaling.registry import DEFAULT_SCALER
-from workerplane.scaling.types import GroupMetrics, QueueStats, Strategy
+from workerplane.scaling.types import GroupMetrics, QueueStats, Strategy, WorkerCensus
 from workerplane.temporal.connection import ResolvedConnection, connect
 from workerplane.temporal.fresh import FreshSignalReader
 from workerplane.temporal.metrics import (
@@ -46,6 +51,7 @@ from workerplane.temporal.metrics import (
     total,
 )
 from workerplane.temporal.schedules import ScheduleReader
+from workerplane.temporal.worker_heartbeats import HeartbeatsUnavailable, worker_beats
 
 logger = logging.getLogger("workerplane.controller")
 decision_log = logging.getLogger("workerplane.decisions")
@@ -74,6 +80,11 @@ class GroupRuntime:
     fresh_reads: bool = True
     #: Its version's sunset, kept up to date by the controller (``None``: not draining).
     sunset: SunsetStatus | None = None
+    #: Its workers counted from their heartbeats, for a provider that cannot count their tasks
+    #: itself (``None``: it can, or the controller reads no heartbeats).
+    beats: MarkedWorkersCensus | None = None
+    #: Whether the census last said some of its workers beat too seldom to count by (logged once).
+    slow_beats_logged: bool = False
 
     @property
     def name(self) -> str:
@@ -102,6 +113,7 @@ class TemporalSignals:
     hint to see a task the moment it lands."""
 
     def __init__(self, client: Client, *, fresh_signals: bool = True) -> None:
+        self._client = client
         self._stats = TemporalMetricsSource(client)
         self._fresh = FreshSignalReader(client) if fresh_signals else None
 
@@ -113,6 +125,12 @@ class TemporalSignals:
             # The hint counts the unversioned backlog only; a versioned group waits for stats.
             return {}
         return (await self._fresh.read(target)).backlog_hint
+
+    async def read_beats(self, target: QueueTarget) -> Mapping[str, WorkerBeat]:
+        try:
+            return await worker_beats(self._client, target.namespace, target.task_queues)
+        except HeartbeatsUnavailable as err:
+            raise MetricsUnavailable(f"worker heartbeats: {err}") from err
 
 
 class TemporalMetrics:
@@ -232,6 +250,8 @@ async def observe(
         error = f"metrics unavailable: {err}"
         logger.warning("%s metrics unavailable: %s", group.name, err)
     census = await group.provider.census()
+    if group.beats is not None and census.in_flight is None:
+        census = await _counted_by_heartbeats(group, group.beats, source, census)
     fresh: Mapping[str, int] = {}
     if (
         group.fresh_reads
@@ -257,6 +277,35 @@ async def observe(
         fresh_backlog=fresh,
     )
     return observation, now
+
+
+async def _counted_by_heartbeats(
+    group: GroupRuntime,
+    beats: MarkedWorkersCensus,
+    source: MetricsSource | None,
+    census: WorkerCensus,
+) -> WorkerCensus:
+    """``census`` filled in from the heartbeats of the group's workers
+    (:mod:`workerplane.planning.worker_beats`), read while any of them runs or beats; left as it
+    is when they cannot be read (the scalers then take every polling worker as full)."""
+    if census.running > 0 or beats.beating():
+        try:
+            if source is None:
+                raise MetricsUnavailable("no Temporal connection")
+            beats.observe(await source.read_beats(group.target))
+        except (MetricsUnavailable, OSError, RuntimeError) as err:
+            beats.observe(None)
+            logger.debug("%s worker heartbeats unavailable: %s", group.name, err)
+        slow = beats.slow_workers()
+        if slow and not group.slow_beats_logged:
+            logger.warning(
+                "%s: %d worker(s) heartbeat less often than every %gs (e.g. %s), too seldom to "
+                "count their tasks by; run them on workerplane's runtime, or connect their client "
+                "with workerplane.worker.heartbeats.heartbeat_runtime()",
+                group.name, len(slow), MAX_COUNTING_INTERVAL_S, slow[0],
+            )  # fmt: skip
+        group.slow_beats_logged = bool(slow)
+    return beats.fill_in(census)
 
 
 async def execute(action: Action, provider: Provider, name: str) -> ExecutionFailure | None:

@@ -61,13 +61,18 @@ class GroupParts:
         )
         return cls(version, group_id, group, connection, strategy, scaler, served, target)
 
+    @property
+    def marker(self) -> WorkerMarker:
+        """The identity marker of the group's workers (:mod:`workerplane.planning.identity`)."""
+        spec = self.version.spec
+        return WorkerMarker(spec.name, spec.target()[1], self.group_id)
+
     def worker_env(self) -> WorkerEnvironment:
         """What the group's workers are started with (they poll every type they serve, under
         an identity marked as this deployment's: :mod:`workerplane.planning.identity`)."""
         spec = self.version.spec
         plain, secret = self.connection.worker_env()
-        marker = WorkerMarker(spec.name, spec.target()[1], self.group_id)
-        plain[MARKER_ENV] = marker.text
+        plain[MARKER_ENV] = self.marker.text
         return WorkerEnvironment(
             address=self.connection.address,
             namespace=self.connection.namespace,

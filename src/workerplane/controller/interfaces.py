@@ -20,6 +20,7 @@ from workerplane.planning.status import (
     ManagedVersion,
     VersionStatus,
 )
+from workerplane.planning.worker_beats import WorkerBeat
 from workerplane.providers.base import Provider, WorkerEnvironment
 from workerplane.providers.nexus.caller import NexusRoute
 from workerplane.scaling.types import QueueStats
@@ -76,6 +77,11 @@ class MetricsSource(Protocol):
     async def read_fresh(self, target: QueueTarget) -> Mapping[str, int]:
         """Tasks waiting now per task-queue type, from signals that bypass the server's stats
         cache (empty when the target has none, e.g. a versioned queue)."""
+        ...
+
+    async def read_beats(self, target: QueueTarget) -> Mapping[str, WorkerBeat]:
+        """The newest heartbeat of each worker of the target's queues (``identity -> beat``;
+        :mod:`workerplane.temporal.worker_heartbeats`)."""
         ...
 
 

@@ -257,10 +257,12 @@ class GroupRunner:
 
 
 def _cycle_calls(group: GroupRuntime, fresh_signals: bool) -> int:
-    """Calls one cycle of an active group makes at most: its stats, and the fresh hint when no
-    worker of it runs."""
+    """Calls one cycle of an active group makes at most: its stats, the fresh hint when no
+    worker of it runs, and its workers' heartbeats when it counts them by those."""
     calls = stats_calls(group.target)
     at_zero = group.status is None or group.status.workers_running == 0
     if fresh_signals and at_zero and group.target.build_id is None:
         calls += fresh_calls(group.target)
+    if group.beats is not None and not at_zero:
+        calls += len(group.target.task_queues)
     return calls

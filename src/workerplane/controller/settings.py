@@ -26,6 +26,10 @@ class ControllerSettings:
         rps_budget: Temporal calls per second the controller may make (stats, fresh signals,
             version describes), shared by every group; keep it well under the namespace's
             frontend limit, which workers and starters share.
+        worker_heartbeats: count the tasks of groups whose provider cannot (ECS, Cloud Run,
+            webhook, Kubernetes pods without a report) from their workers' heartbeats to
+            Temporal (``ListWorkers``, one call per queue per cycle while the group has workers;
+            docs/serverless.md). Off, those groups take every polling worker as full.
         idle_read_interval_s: the least time between two reads of a group at zero with nothing
             to do. 0 (the default): as often as what is left of the budget allows, never more
             often than its poll interval, so a few groups react at once and thousands share
@@ -50,6 +54,7 @@ class ControllerSettings:
     fresh_signals: bool = True
     schedule_refresh_s: float = 30.0
     rps_budget: float = 40.0
+    worker_heartbeats: bool = True
     idle_read_interval_s: float = 0.0
     active_hold_s: float = 120.0
     publish_interval_s: float = 1.0

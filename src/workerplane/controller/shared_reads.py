@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 from workerplane.config.model import TASK_QUEUE_TYPES
 from workerplane.controller.budget import CallBudget
 from workerplane.controller.interfaces import MetricsConnector, MetricsSource
+from workerplane.planning.worker_beats import WorkerBeat, newest_beats
 from workerplane.scaling.types import QueueStats
 from workerplane.temporal.connection import ResolvedConnection
 from workerplane.temporal.fresh import fresh_calls
@@ -233,6 +234,20 @@ class _SharedSource:
             ("fresh", id(self._inner), one), fresh_calls(one), lambda: self._inner.read_fresh(one)
         )
         return int(by_type.get(queue_type, 0))
+
+    async def read_beats(self, target: QueueTarget) -> Mapping[str, WorkerBeat]:
+        """The workers' heartbeats, one shared ``ListWorkers`` per queue (a worker that serves
+        several of the queues is listed once per queue: its newest heartbeat wins)."""
+        parts = await asyncio.gather(*(self._beats(target, queue) for queue in target.task_queues))
+        return newest_beats(beats.values() for beats in parts)
+
+    async def _beats(self, target: QueueTarget, queue: str) -> Mapping[str, WorkerBeat]:
+        one = QueueTarget(target.namespace, (queue,))
+        return await self._reads.shared(
+            ("beats", id(self._inner), target.namespace, queue),
+            1,
+            lambda: self._inner.read_beats(one),
+        )
 
 
 def _pairs(target: QueueTarget) -> list[tuple[str, str]]:

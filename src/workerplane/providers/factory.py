@@ -12,9 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from workerplane.planning.identity import MARKER_ENV, WorkerMarker
 from workerplane.providers.base import Provider, ProviderContext, WorkerEnvironment
-from workerplane.providers.heartbeat_counting import HeartbeatCountingProvider
 from workerplane.providers.nexus.caller import NexusRoute
 from workerplane.providers.registry import (
     NEXUS_IMPLEMENTATION,
@@ -35,10 +33,6 @@ def build_provider(
 ) -> Provider:
     """Validate ``details`` (the spec's ``provider.details``) and build the provider; with
     ``nexus``, the provider that drives a handler of this type through its endpoint.
-
-    A type whose census cannot always count its workers' tasks in flight, given the group's
-    marker (``worker_env``), is wrapped so that its workers' heartbeats count them
-    (:class:`~workerplane.providers.heartbeat_counting.HeartbeatCountingProvider`).
 
     Raises:
         ValueError: unknown provider type.
@@ -63,9 +57,6 @@ def build_provider(
         )
         return remote
     provider: Provider = _load(entry.implementation).from_context(context)
-    marker = WorkerMarker.from_text(worker_env.extra_env.get(MARKER_ENV, ""))
-    if not entry.counts_in_flight and marker is not None:
-        return HeartbeatCountingProvider(provider, worker_env, marker)
     return provider
 
 

@@ -58,7 +58,7 @@ class ProviderType:
             (docs/schedule-to-start.md).
         counts_in_flight: whether the provider's census always counts its workers' tasks in
             flight itself (status files, the Lambda census); the others' are counted from the
-            workers' heartbeats where they cannot (:mod:`workerplane.providers.heartbeat_counting`).
+            workers' heartbeats where they cannot (:mod:`workerplane.planning.worker_beats`).
     """
 
     name: str

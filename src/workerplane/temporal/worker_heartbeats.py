@@ -17,7 +17,6 @@ I/O edge: one ``ListWorkers`` call per task queue (paged), nothing else.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from datetime import timedelta
 
 from temporalio.api.enums.v1 import WorkerStatus
@@ -26,38 +25,14 @@ from temporalio.api.workflowservice.v1 import ListWorkersRequest
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from workerplane.planning.worker_beats import WorkerBeat, newest_beats
+
 #: Workers listed per page. A group's workers on one queue rarely need a second page.
 PAGE_SIZE = 1000
 
 
 class HeartbeatsUnavailable(Exception):
     """The workers' heartbeats could not be read (an older server, or the call failed)."""
-
-
-@dataclass(frozen=True)
-class WorkerBeat:
-    """The newest heartbeat of one worker, as far as the controller uses it.
-
-    Attributes:
-        identity: the worker's identity (what it polls under).
-        task_queue: the queue it serves.
-        running: its status is ``RUNNING`` (not shutting down or shut down).
-        beat_at: when the worker sent it (epoch seconds, the worker's clock).
-        activities_in_flight: activity slots in use.
-        activities_processed: activities it has finished since it started (a running total).
-        activity_slots: its activity slots, in use and free (0 when it did not say).
-        interval_s: the time since its heartbeat before (its heartbeat interval; 0 for its
-            first).
-    """
-
-    identity: str
-    task_queue: str
-    running: bool
-    beat_at: float
-    activities_in_flight: int
-    activities_processed: int
-    activity_slots: int = 0
-    interval_s: float = 0.0
 
 
 def beat_of(heartbeat: WorkerHeartbeat) -> WorkerBeat:
@@ -123,10 +98,4 @@ async def worker_beats(
         )
     except (TimeoutError, RPCError, OSError, RuntimeError) as err:
         raise HeartbeatsUnavailable(str(err) or type(err).__name__) from err
-    newest: dict[str, WorkerBeat] = {}
-    for beats in lists:
-        for beat in beats:
-            known = newest.get(beat.identity)
-            if known is None or beat.beat_at > known.beat_at:
-                newest[beat.identity] = beat
-    return newest
+    return newest_beats(lists)

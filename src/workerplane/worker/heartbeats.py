@@ -5,7 +5,7 @@ The heartbeats (``RecordWorkerHeartbeat``, read back with ``ListWorkers``) carry
 status, its activity slots in use and free, and the activities it has finished. They are how the
 controller counts the tasks in flight of workers it cannot ask itself: a Lambda invocation
 (:mod:`workerplane.providers.aws_lambda.census`), an ECS task, a Cloud Run instance or a webhook
-launcher's worker (:mod:`workerplane.providers.heartbeat_census`). One heartbeat is one small RPC
+launcher's worker (:mod:`workerplane.planning.worker_beats`). One heartbeat is one small RPC
 per worker per interval; ``WORKERPLANE_HEARTBEAT_INTERVAL_S`` sets the interval.
 """
 

@@ -46,8 +46,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from workerplane.planning.identity import parse_identity
-from workerplane.providers.heartbeat_census import BeatTrack
-from workerplane.temporal.worker_heartbeats import WorkerBeat
+from workerplane.planning.worker_beats import BeatTrack, WorkerBeat
 
 #: The prefix of the worker identity the handler sets: ``workerplane-lambda:<invocation id>``.
 IDENTITY_PREFIX = "workerplane-lambda:"

@@ -1,13 +1,14 @@
-"""Counting a scaling group's workers and their tasks from the heartbeats they send Temporal.
+"""A scaling group's workers and their tasks, counted from the heartbeats they send Temporal.
 
 A provider that cannot ask its workers what they run (an ECS service, a Cloud Run worker pool, a
 webhook launcher, a Kubernetes Deployment whose pods carry no report) knows how many workers it
 holds, at best, and not how many of their slots are busy. The scalers then take every polling
-worker as full, and a group sized that way never shrinks while any task runs. The workers say
-it themselves: workerplane's runtime sends Temporal a heartbeat every second
-(:mod:`workerplane.worker.heartbeats`) with its status, its activity slots in use and free, and
-the activities it has finished, and ``ListWorkers`` returns the newest one of each worker
-(:mod:`workerplane.temporal.worker_heartbeats`).
+worker as full, and a group sized that way does not shrink while Temporal's rates still show
+activity. The workers say it themselves: workerplane's runtime sends Temporal a heartbeat every
+second (:mod:`workerplane.worker.heartbeats`) with its status, its activity slots in use and
+free, and the activities it has finished; ``ListWorkers`` returns the newest one of each worker
+(:mod:`workerplane.temporal.worker_heartbeats`), and the controller reads them for such groups
+(:func:`workerplane.controller.cycle.observe`).
 
 :class:`MarkedWorkersCensus` takes those heartbeats in, keeps the workers whose identity carries
 the group's marker (:mod:`workerplane.planning.identity`), and fills in what the provider's census
@@ -41,12 +42,50 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from workerplane.planning.identity import WorkerMarker, parse_identity
 from workerplane.scaling.types import WorkerCensus
-from workerplane.temporal.worker_heartbeats import WorkerBeat
+
+
+@dataclass(frozen=True)
+class WorkerBeat:
+    """The newest heartbeat of one worker, as far as the controller uses it.
+
+    Attributes:
+        identity: the worker's identity (what it polls under).
+        task_queue: the queue it serves.
+        running: its status is ``RUNNING`` (not shutting down or shut down).
+        beat_at: when the worker sent it (epoch seconds, the worker's clock).
+        activities_in_flight: activity slots in use.
+        activities_processed: activities it has finished since it started (a running total).
+        activity_slots: its activity slots, in use and free (0 when it did not say).
+        interval_s: the time since its heartbeat before (its heartbeat interval; 0 for its
+            first).
+    """
+
+    identity: str
+    task_queue: str
+    running: bool
+    beat_at: float
+    activities_in_flight: int
+    activities_processed: int
+    activity_slots: int = 0
+    interval_s: float = 0.0
+
+
+def newest_beats(lists: Iterable[Iterable[WorkerBeat]]) -> dict[str, WorkerBeat]:
+    """``identity -> newest heartbeat`` over several reads (a worker that serves several queues
+    is listed once per queue)."""
+    newest: dict[str, WorkerBeat] = {}
+    for beats in lists:
+        for beat in beats:
+            known = newest.get(beat.identity)
+            if known is None or beat.beat_at > known.beat_at:
+                newest[beat.identity] = beat
+    return newest
+
 
 #: A worker whose heartbeats have not moved forward for this long is gone: ten missed beats at
 #: the runtime's one-second interval, well past a slow ``ListWorkers`` read or a GC pause.

@@ -1,9 +1,9 @@
 """A group's workers and their tasks counted from their heartbeats
-(:mod:`workerplane.providers.heartbeat_census`): what an ECS, Cloud Run or webhook group's census
+(:mod:`workerplane.planning.worker_beats`): what an ECS, Cloud Run or webhook group's census
 cannot count itself.
 
 A fake clock and hand-made heartbeats (``identity -> WorkerBeat``), as ``ListWorkers`` returns
-them; the heartbeats of real workers are read in ``test_heartbeat_counting_e2e.py``.
+them; the heartbeats of real workers are read in ``tests/controller/test_worker_beats_e2e.py``.
 """
 
 from __future__ import annotations
@@ -11,14 +11,14 @@ from __future__ import annotations
 import pytest
 
 from workerplane.planning.identity import WorkerMarker, worker_identity
-from workerplane.providers.heartbeat_census import (
+from workerplane.planning.worker_beats import (
     DEFAULT_GONE_AFTER_S,
     FORGET_AFTER_S,
     MAX_COUNTING_INTERVAL_S,
     MarkedWorkersCensus,
+    WorkerBeat,
 )
 from workerplane.scaling.types import WorkerCensus
-from workerplane.temporal.worker_heartbeats import WorkerBeat
 
 MARKER = WorkerMarker("shop", "v2", "acts")
 ECS_CENSUS = WorkerCensus(running=3, desired=3)  # what ECS says: tasks, nothing about slots
