@@ -48,12 +48,16 @@ class FakeProvider(Provider):
     def __init__(self, env: WorkerEnvironment, census: WorkerCensus) -> None:
         self.env = env
         self._census = census
+        self.removed = False
 
     async def validate(self) -> ProviderCheck:
         return ProviderCheck(True)
 
     async def census(self) -> WorkerCensus:
         return self._census
+
+    async def remove_resources(self) -> None:
+        self.removed = True
 
 
 def built(type_name: str, census: WorkerCensus = ONE_WORKER) -> tuple[Provider, Any]:
@@ -83,6 +87,15 @@ async def test_pushing_groups_get_the_url_and_a_token_for_their_group_only() -> 
     census = await provider.census()
     assert census.running == 1
     assert census.schedule_to_start == LatencySketch.of([0.5, 1.0])
+
+
+async def test_a_pushing_group_s_sunset_still_removes_its_resources() -> None:
+    """Every call but the census is the inner provider's, a version's last one included (a
+    Kubernetes Deployment deleted once its sunset is over)."""
+    provider, _ = built("k8s")
+    assert isinstance(provider, PushingProvider)
+    await provider.remove_resources()
+    assert isinstance(provider.inner, FakeProvider) and provider.inner.removed
 
 
 async def test_subprocess_groups_read_their_status_files_as_before() -> None:
