@@ -28,6 +28,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
+import math
 import os
 import sys
 import tempfile
@@ -36,6 +38,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -91,6 +94,7 @@ def _arrivals(args: argparse.Namespace) -> list[float]:
 
 async def one_run(address: str, heartbeats: bool, args: argparse.Namespace, base: Path) -> Outcome:
     queue = f"census-{uuid.uuid4().hex[:8]}"
+    t0 = math.inf
     launcher = LocalLauncher(
         secret=SECRET,
         command=[sys.executable, "-m", "examples.worker"],
@@ -102,11 +106,23 @@ async def one_run(address: str, heartbeats: bool, args: argparse.Namespace, base
     state = base / queue
     state.mkdir(parents=True)
     desired: list[int] = []
+    timeline: list[tuple[Any, ...]] = []
 
     def on_cycle(statuses: list[GroupStatus]) -> None:
         for status in statuses:
             if status.desired is not None and (not desired or desired[-1] != status.desired):
                 desired.append(status.desired)
+            timeline.append(
+                (
+                    round(time.time() - t0, 2),
+                    status.workers_running,
+                    status.workers_ready,
+                    status.in_flight,
+                    status.backlog,
+                    status.desired,
+                    status.last_reason,
+                )
+            )
 
     controller = Controller(
         FileSpecSource(_spec(base / f"{queue}.yaml", queue, url)),
@@ -122,6 +138,7 @@ async def one_run(address: str, heartbeats: bool, args: argparse.Namespace, base
     await asyncio.sleep(1.0)
     arrivals = _arrivals(args)
     t0 = time.time() + 0.5
+    timeline.clear()
     ids = [f"{queue}-{i}" for i in range(len(arrivals))]
     try:
         starts = []
@@ -147,6 +164,10 @@ async def one_run(address: str, heartbeats: bool, args: argparse.Namespace, base
         server.shutdown()
         server.server_close()
     times = [await history_times(client, wid) for wid in ids]
+    if args.timeline:
+        name = "heartbeats" if heartbeats else "no-heartbeats"
+        path = Path(f"{args.timeline}-{name}-{queue}.json")
+        path.write_text(json.dumps(timeline, indent=0))
     waits = [float(t["act_started"]) - float(t["arrived"]) for t in times]
     worker_seconds = sum(
         max(0.0, min(life.ended_at or end, end) - max(life.started_at, t0))
@@ -212,4 +233,7 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=float, default=4.0, help="workflows per second in a burst")
     parser.add_argument("--task", type=float, default=3.0, help="activity seconds")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--timeline", help="write each run's published statuses to PREFIX-<variant>-<queue>.json"
+    )
     asyncio.run(main(parser.parse_args()))

@@ -75,6 +75,14 @@ class WorkerBeat:
     interval_s: float = 0.0
 
 
+def beat_lag_s(beats: Iterable[WorkerBeat]) -> float:
+    """How old a count from ``beats`` may be: their longest interval (a second, the runtime's,
+    for workers that have sent only one)."""
+    return max(
+        (beat.interval_s or DEFAULT_INTERVAL_S for beat in beats), default=DEFAULT_INTERVAL_S
+    )
+
+
 def newest_beats(lists: Iterable[Iterable[WorkerBeat]]) -> dict[str, WorkerBeat]:
     """``identity -> newest heartbeat`` over several reads (a worker that serves several queues
     is listed once per queue)."""
@@ -86,6 +94,9 @@ def newest_beats(lists: Iterable[Iterable[WorkerBeat]]) -> dict[str, WorkerBeat]
                 newest[beat.identity] = beat
     return newest
 
+
+#: The heartbeat interval taken for a worker that has sent only one (the runtime's).
+DEFAULT_INTERVAL_S = 1.0
 
 #: A worker whose heartbeats have not moved forward for this long is gone: ten missed beats at
 #: the runtime's one-second interval, well past a slow ``ListWorkers`` read or a GC pause.
@@ -261,4 +272,5 @@ class MarkedWorkersCensus:
             mean_task_s=held / completed if completed and held > 0 else None,
             tasks_finished=completed,
             tasks_completed=completed,
+            in_flight_lag_s=beat_lag_s(beats),
         )

@@ -50,6 +50,10 @@ REPORTED_TAU_S = 60.0
 #: mean the arrivals have fallen (a storm's end); this many above, a surge (a storm's start).
 ARRIVALS_SIGMAS = 3.0
 
+#: A count of arrivals waits at most this long for a census that lags the queue (it shows fewer
+#: tasks started than left the queue: counted from heartbeats, up to their interval old).
+CENSUS_LAG_MAX_MS = 10_000
+
 #: Time constant (s) of the in-flight average paired with Temporal's decaying rates.
 RATE_TAU_S = 30.0
 

@@ -20,6 +20,7 @@ from workerplane.scaling.slo_model import (
     ARRIVAL_TAU_S,
     ARRIVED_SOME,
     BUSY_RISE_SIGMAS,
+    CENSUS_LAG_MAX_MS,
     DEFAULT_STARTUP_MS,
     DOWN_HORIZON,
     KEEPS_UP_TOLERANCE,
@@ -117,10 +118,19 @@ class QueuePlanner:
         # fresh stats do: an idle queue's stats stop changing, and counted from the last fresh
         # reply (minutes ago) a storm's first second read as 0.3 tasks/s, not 241.
         recounted = fresh or (ready == 0 and backlog == 0)
+        if recounted and state.fresh_ms is not None and now_ms > state.fresh_ms:
+            # Arrivals = more waiting + more running + what completed in between.
+            came = backlog - state.fresh_backlog + in_flight - state.fresh_in_flight + done
+            lags = census.in_flight_lag_s > 0 and now_ms - state.fresh_ms < CENSUS_LAG_MAX_MS
+            if came < 0 and lags:
+                # More tasks left the queue than the census shows started: they run on workers
+                # whose count has not caught up (a heartbeat is up to its interval old), and
+                # were taken for none (a burst's 11 tasks on 5 new workers read as idle: the
+                # group went 5 -> 0 -> 7). They run; and the count of arrivals waits for it.
+                in_flight -= came
+                recounted = False
         if recounted:
             if state.fresh_ms is not None and now_ms > state.fresh_ms:
-                # Arrivals = more waiting + more running + what completed in between.
-                came = backlog - state.fresh_backlog + in_flight - state.fresh_in_flight + done
                 span_s = (now_ms - state.fresh_ms) / 1000.0
                 sample = max(0.0, came / span_s)
                 rose = rate is not None and arrivals_rose_above(rate, came, span_s)

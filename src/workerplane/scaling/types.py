@@ -114,6 +114,9 @@ class WorkerCensus:
         schedule_to_start: the schedule-to-start every task of the group's workers got, as they
             measured it, since the provider started (exited workers included: it only grows);
             ``None`` when the provider cannot collect it.
+        in_flight_lag_s: how old ``in_flight`` may be: the workers' heartbeat interval when it is
+            counted from their heartbeats to Temporal, 0 when it is read as it is (status
+            files). Tasks may leave the queue that much before the count shows them started.
     """
 
     running: int = 0
@@ -127,6 +130,7 @@ class WorkerCensus:
     tasks_completed: int | None = None
     last_worker_exit: str | None = None
     schedule_to_start: LatencySketch | None = None
+    in_flight_lag_s: float = 0.0
 
     @property
     def polling(self) -> int:

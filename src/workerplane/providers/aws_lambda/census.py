@@ -46,7 +46,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from workerplane.planning.identity import parse_identity
-from workerplane.planning.worker_beats import BeatTrack, WorkerBeat
+from workerplane.planning.worker_beats import BeatTrack, WorkerBeat, beat_lag_s
 
 #: The prefix of the worker identity the handler sets: ``workerplane-lambda:<invocation id>``.
 IDENTITY_PREFIX = "workerplane-lambda:"
@@ -196,6 +196,13 @@ class InvocationCensus:
             for inv in self._invocations.values()
             if inv.beats.beat is not None and self._polling(inv, now)
         )
+
+    def in_flight_lag_s(self) -> float:
+        """How old :meth:`in_flight` may be: the longest heartbeat interval of the invocations
+        counted (0 when it is unknown)."""
+        if not self._counts():
+            return 0.0
+        return beat_lag_s(inv.beats.beat for inv in self._invocations.values() if inv.beats.beat)
 
     def tasks_completed(self) -> int | None:
         """Activities every invocation has finished (a running total); ``None`` when unknown."""

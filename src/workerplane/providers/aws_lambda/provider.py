@@ -295,6 +295,7 @@ class LambdaProvider(Provider):
             mean_task_s=self._census.mean_task_s(),
             tasks_finished=completed or 0,
             tasks_completed=completed,
+            in_flight_lag_s=self._census.in_flight_lag_s(),
         )
 
     async def _client(self) -> Client:
