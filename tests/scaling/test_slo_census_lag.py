@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from workerplane.scaling.registry import build_scaler
 from workerplane.scaling.slo import SloScaler, SloState
+from workerplane.scaling.slo_inflight import census_lag
 from workerplane.scaling.types import GroupMetrics, QueueStats, Strategy, WorkerCensus
 
 
@@ -69,3 +72,29 @@ def test_the_count_of_arrivals_waits_for_the_census_to_catch_up() -> None:
     counted, _, _ = s.desired(lagging, caught_up, 63_000, 2)
     assert counted.fresh_ms == 63_000
     assert counted.arrival_sample is not None and 0.9 <= counted.arrival_sample <= 1.1
+
+
+def test_a_gap_that_stays_past_a_few_heartbeats_is_no_lag() -> None:
+    """A worker that exited before its last heartbeat counted its last tasks leaves a gap that
+    never closes: after three heartbeat intervals the reading is taken as it is."""
+    s, state = burst_began()
+    state = replace(state, lagging_since_ms=58_000)
+    st, _, why = s.desired(state, fresh_reading(0, 2, 2, 0), 62_000, 2)
+    assert st.fresh_ms == 62_000 and st.lagging_since_ms is None
+    assert "in_flight=0" in why, why
+
+
+@pytest.mark.parametrize(
+    ("came", "lag_s", "since", "now", "lagging"),
+    [
+        (-3.0, 1.0, None, 10_000, 10_000),  # starts lagging now
+        (-3.0, 1.0, 8_000, 10_000, 8_000),  # still, within 3 beats
+        (-3.0, 1.0, 6_000, 10_000, None),  # 4 s: no lag any more
+        (-3.0, 0.0, None, 10_000, None),  # a census read as it is never lags
+        (2.0, 1.0, 8_000, 10_000, None),  # it caught up
+    ],
+)
+def test_census_lag(
+    came: float, lag_s: float, since: int | None, now: int, lagging: int | None
+) -> None:
+    assert census_lag(came, lag_s, since, now) == lagging

@@ -80,3 +80,25 @@ def young_slot_seconds(
         age = max(0.0, (now_ms - at) / 1000.0)
         held += n * min(horizon_s, max(0.0, duration_s - 2.0 * age))
     return held
+
+
+#: A census counted from heartbeats that shows fewer tasks started than left the queue is taken
+#: to lag for at most this many of its heartbeat intervals.
+CENSUS_LAG_BEATS = 3.0
+
+
+def census_lag(came: float, lag_s: float, lagging_since_ms: int | None, now_ms: int) -> int | None:
+    """Since when the census has lagged the queue, or ``None`` when it does not now.
+
+    ``came`` is the arrivals a reading counts (more waiting + more running + completed since the
+    last count). Below zero, more tasks left the queue than the census shows started or done:
+    with a census counted from heartbeats (``lag_s`` > 0, their interval) those tasks run on
+    workers whose count has not caught up. Such a lag clears within a few heartbeats
+    (``CENSUS_LAG_BEATS``); a gap that stays longer is no lag (a worker that exited before its
+    last heartbeat counted its last tasks), and is taken as it is. A census read as it is
+    (``lag_s`` 0) never lags.
+    """
+    if came >= 0 or lag_s <= 0:
+        return None
+    since = now_ms if lagging_since_ms is None else lagging_since_ms
+    return since if now_ms - since <= CENSUS_LAG_BEATS * 1000.0 * lag_s else None

@@ -50,10 +50,6 @@ REPORTED_TAU_S = 60.0
 #: mean the arrivals have fallen (a storm's end); this many above, a surge (a storm's start).
 ARRIVALS_SIGMAS = 3.0
 
-#: A count of arrivals waits at most this long for a census that lags the queue (it shows fewer
-#: tasks started than left the queue: counted from heartbeats, up to their interval old).
-CENSUS_LAG_MAX_MS = 10_000
-
 #: Time constant (s) of the in-flight average paired with Temporal's decaying rates.
 RATE_TAU_S = 30.0
 
@@ -218,6 +214,8 @@ class SloState:
             (:mod:`workerplane.scaling.slo_inflight`).
         warmed: a warm-up's floor has held since the feedback loop last judged a window
             (:mod:`workerplane.planning.prewarm` sets it): a miss then is the warm pool's size.
+        lagging_since_ms: since when the census has shown fewer tasks started than left the
+            queue (``None``: it has not), while the count of arrivals waits for it.
     """
 
     size: int | None = None
@@ -255,6 +253,7 @@ class SloState:
     count_fell: bool = False
     young: Cohorts = ()
     warmed: bool = False
+    lagging_since_ms: int | None = None
 
 
 def wait_fraction(details: SloDetails, state: SloState) -> float:

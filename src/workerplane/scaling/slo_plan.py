@@ -15,12 +15,11 @@ from workerplane.scaling.slo_arrivals import (
     arrivals_rose_above,
     counted_arrivals,
 )
-from workerplane.scaling.slo_inflight import advance_cohorts, young_slot_seconds
+from workerplane.scaling.slo_inflight import advance_cohorts, census_lag, young_slot_seconds
 from workerplane.scaling.slo_model import (
     ARRIVAL_TAU_S,
     ARRIVED_SOME,
     BUSY_RISE_SIGMAS,
-    CENSUS_LAG_MAX_MS,
     DEFAULT_STARTUP_MS,
     DOWN_HORIZON,
     KEEPS_UP_TOLERANCE,
@@ -121,14 +120,13 @@ class QueuePlanner:
         if recounted and state.fresh_ms is not None and now_ms > state.fresh_ms:
             # Arrivals = more waiting + more running + what completed in between.
             came = backlog - state.fresh_backlog + in_flight - state.fresh_in_flight + done
-            lags = census.in_flight_lag_s > 0 and now_ms - state.fresh_ms < CENSUS_LAG_MAX_MS
-            if came < 0 and lags:
-                # More tasks left the queue than the census shows started: they run on workers
-                # whose count has not caught up (a heartbeat is up to its interval old), and
-                # were taken for none (a burst's 11 tasks on 5 new workers read as idle: the
-                # group went 5 -> 0 -> 7). They run; and the count of arrivals waits for it.
+            lagging = census_lag(came, census.in_flight_lag_s, state.lagging_since_ms, now_ms)
+            if lagging is not None:
+                # Tasks that left the queue unseen by a lagging census run (a burst's 11 tasks on
+                # 5 new workers read as idle: 5 -> 0 -> 7); the count of arrivals waits for it.
                 in_flight -= came
                 recounted = False
+                state = replace(state, lagging_since_ms=lagging)
         if recounted:
             if state.fresh_ms is not None and now_ms > state.fresh_ms:
                 span_s = (now_ms - state.fresh_ms) / 1000.0
@@ -146,7 +144,11 @@ class QueuePlanner:
             else:
                 state = replace(state, tail_ms=now_ms)
             state = replace(
-                state, fresh_ms=now_ms, fresh_backlog=float(backlog), fresh_in_flight=in_flight
+                state,
+                fresh_ms=now_ms,
+                fresh_backlog=float(backlog),
+                fresh_in_flight=in_flight,
+                lagging_since_ms=None,
             )
             done = 0.0
         state = replace(
