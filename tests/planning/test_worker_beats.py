@@ -211,3 +211,23 @@ def test_a_worker_is_gone_after_three_of_its_own_intervals_when_longer_than_the_
     assert census.fill_in(ECS_CENSUS).ready == 1
     clock.now += 2
     assert census.fill_in(ECS_CENSUS).ready == 0
+
+
+def test_the_tasks_in_flight_are_aged_between_heartbeats(
+    census: MarkedWorkersCensus, clock: Clock
+) -> None:
+    """A burst's first seconds: no task has finished, so no mean is known, and what the tasks
+    in flight have run so far is what bounds their length from below (without it, ``slo``
+    took 3 s tasks for 0.1 s ones from a lagging Little's law, and sized a burst as 4,600
+    slots of load). 4 start within the first interval (0.5 s each on average), run on 1 s, 2
+    more start; then 1 finishes (of the mean age) and none starts."""
+    a = ours("1@a")
+    census.observe({a: beat(a, 1000.0, 4, 0)})
+    assert census.fill_in(ECS_CENSUS).in_flight_s == pytest.approx(2.0)
+    clock.now += 1
+    census.observe({a: beat(a, 1001.0, 6, 0)})
+    assert census.fill_in(ECS_CENSUS).in_flight_s == pytest.approx(2.0 + 4 + 2 * 0.5)
+    clock.now += 1
+    census.observe({a: beat(a, 1002.0, 5, 1)})
+    aged = (7.0 + 6) * 5 / 6
+    assert census.fill_in(ECS_CENSUS).in_flight_s == pytest.approx(aged)

@@ -125,20 +125,28 @@ class BeatTrack:
         beat: the newest heartbeat taken in (``None`` before the first).
         seen_at: the census's clock when ``beat`` last moved forward.
         slot_seconds: activity slots held between its heartbeats, summed (slots x seconds).
+        in_flight_s: how long the activities in flight at ``beat`` had run by then, summed (an
+            estimate: heartbeats count tasks, not their ages).
     """
 
     beat: WorkerBeat | None = None
     seen_at: float | None = None
     slot_seconds: float = 0.0
+    in_flight_s: float = 0.0
 
     def take(self, beat: WorkerBeat, now: float) -> bool:
         """Take in ``beat`` if it is newer than the last one; returns whether it was."""
         last = self.beat
         if last is not None and beat.beat_at <= last.beat_at:
             return False
-        if last is not None:
+        if last is None:
+            # Started within its interval before, on average half of it.
+            self.in_flight_s = beat.activities_in_flight * beat.interval_s / 2.0
+        else:
+            span = beat.beat_at - last.beat_at
             # The slots the last heartbeat saw held, until this one.
-            self.slot_seconds += last.activities_in_flight * (beat.beat_at - last.beat_at)
+            self.slot_seconds += last.activities_in_flight * span
+            self.in_flight_s = aged_in_flight_s(last, beat, self.in_flight_s)
         self.beat = beat
         self.seen_at = now
         return True
@@ -159,6 +167,18 @@ class BeatTrack:
     def processed(self) -> int:
         """The activities it has finished (its running total)."""
         return self.beat.activities_processed if self.beat is not None else 0
+
+
+def aged_in_flight_s(last: WorkerBeat, beat: WorkerBeat, in_flight_s: float) -> float:
+    """How long the tasks in flight at ``beat`` have run, from ``in_flight_s`` at ``last``: the
+    tasks that ran then aged by the interval, less those that finished (taken as of the mean
+    age), and those that started since, half the interval each."""
+    span = beat.beat_at - last.beat_at
+    ran = last.activities_in_flight
+    finished = min(ran, max(0, beat.activities_processed - last.activities_processed))
+    aged = (in_flight_s + ran * span) * ((ran - finished) / ran) if ran else 0.0
+    started = max(0, beat.activities_in_flight - (ran - finished))
+    return aged + started * span / 2.0
 
 
 class MarkedWorkersCensus:
@@ -268,6 +288,9 @@ class MarkedWorkersCensus:
             running=max(census.running, ready),
             ready=ready,
             in_flight=sum(beat.activities_in_flight for beat in beats),
+            in_flight_s=sum(
+                t.in_flight_s for t in self._workers.values() if t.beating(now, self.gone_after_s)
+            ),
             slots=census.slots or (min(reported_slots) if reported_slots else None),
             mean_task_s=held / completed if completed and held > 0 else None,
             tasks_finished=completed,
