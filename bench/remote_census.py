@@ -33,7 +33,6 @@ import math
 import os
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -45,7 +44,7 @@ sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
 
-from examples.webhook_launcher import LocalLauncher, serve  # noqa: E402
+from examples.webhook_launcher import example_worker_launcher, serve_in_background  # noqa: E402
 from workerplane.controller.controller import Controller  # noqa: E402
 from workerplane.controller.local import FileSpecSource, JsonStatusSink  # noqa: E402
 from workerplane.controller.settings import ControllerSettings  # noqa: E402
@@ -55,7 +54,6 @@ from workerplane.planning.status import GroupStatus  # noqa: E402
 from workerplane.providers.webhook.egress import ALLOW_PRIVATE_ENV  # noqa: E402
 from workerplane.temporal.connection import connect, resolve_connection  # noqa: E402
 from workerplane.temporal.devserver import start_dev_server  # noqa: E402
-from workerplane.worker.runtime import SLOTS_ENV  # noqa: E402
 
 SECRET = "bench-launcher-secret"
 DRAIN_S = 30.0
@@ -95,14 +93,8 @@ def _arrivals(args: argparse.Namespace) -> list[float]:
 async def one_run(address: str, heartbeats: bool, args: argparse.Namespace, base: Path) -> Outcome:
     queue = f"census-{uuid.uuid4().hex[:8]}"
     t0 = math.inf
-    launcher = LocalLauncher(
-        secret=SECRET,
-        command=[sys.executable, "-m", "examples.worker"],
-        env={SLOTS_ENV: "4", "PYTHONPATH": f"{REPO / 'src'}{os.pathsep}{REPO}"},
-    )
-    server = serve(launcher)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/workers"
+    launcher = example_worker_launcher(SECRET, slots=4)
+    server, url = serve_in_background(launcher)
     state = base / queue
     state.mkdir(parents=True)
     desired: list[int] = []

@@ -25,11 +25,13 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from workerplane.planning.identity import MARKER_ENV
@@ -38,6 +40,7 @@ from workerplane.providers.webhook.signature import (
     SignatureError,
     verify_signature,
 )
+from workerplane.worker.runtime import SLOTS_ENV
 
 #: How long an invoked worker stays once idle, unless the launcher's environment says otherwise.
 DEFAULT_IDLE_EXIT_S = "10"
@@ -154,6 +157,25 @@ def worker_env(body: Mapping[str, Any]) -> dict[str, str]:
         env["WORKERPLANE_REPORT_URL"] = str(report["url"])
         env["WORKERPLANE_REPORT_TOKEN"] = str(report["token"])
     return env
+
+
+def example_worker_launcher(secret: str, slots: int = 4) -> LocalLauncher:
+    """A launcher of this repository's example worker (``python -m examples.worker``) with
+    ``slots`` activity slots, as the benchmarks and tests run it."""
+    repo = Path(__file__).resolve().parents[1]
+    return LocalLauncher(
+        secret=secret,
+        command=[sys.executable, "-m", "examples.worker"],
+        env={SLOTS_ENV: str(slots), "PYTHONPATH": f"{repo / 'src'}{os.pathsep}{repo}"},
+    )
+
+
+def serve_in_background(launcher: LocalLauncher) -> tuple[ThreadingHTTPServer, str]:
+    """``launcher`` served on a free loopback port from a daemon thread: the server (to shut
+    down) and the URL to give the ``webhook`` provider."""
+    server = serve(launcher)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/workers"
 
 
 def serve(launcher: LocalLauncher, host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServer:

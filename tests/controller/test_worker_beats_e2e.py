@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,7 +21,7 @@ import pytest
 from temporalio.client import Client
 
 from examples.app import ProcessItem
-from examples.webhook_launcher import LocalLauncher, serve
+from examples.webhook_launcher import LocalLauncher, example_worker_launcher, serve_in_background
 from workerplane.controller.controller import Controller
 from workerplane.controller.local import FileSpecSource, JsonStatusSink
 from workerplane.controller.settings import ControllerSettings
@@ -32,7 +29,6 @@ from workerplane.embedded.example import write_deployment
 from workerplane.planning.status import GroupStatus
 from workerplane.providers.webhook.egress import ALLOW_PRIVATE_ENV
 from workerplane.providers.webhook.signature import SIGNATURE_HEADER, sign
-from workerplane.worker.runtime import SLOTS_ENV
 
 pytestmark = pytest.mark.integration
 
@@ -44,14 +40,9 @@ REPO = Path(__file__).resolve().parents[2]
 def launcher(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[LocalLauncher, str]]:
     """The example launcher on loopback, starting the example worker with 4 slots."""
     monkeypatch.setenv(ALLOW_PRIVATE_ENV, "1")  # the launcher is on loopback
-    state = LocalLauncher(
-        secret=SECRET,
-        command=[sys.executable, "-m", "examples.worker"],
-        env={SLOTS_ENV: "4", "PYTHONPATH": f"{REPO / 'src'}{os.pathsep}{REPO}"},
-    )
-    server = serve(state)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield state, f"http://127.0.0.1:{server.server_address[1]}/workers"
+    state = example_worker_launcher(SECRET, slots=4)
+    server, url = serve_in_background(state)
+    yield state, url
     server.shutdown()
     server.server_close()
     state.stop_all(timeout_s=5.0)

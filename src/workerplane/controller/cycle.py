@@ -289,13 +289,13 @@ async def _counted_by_heartbeats(
     (:mod:`workerplane.planning.worker_beats`), read while any of them runs or beats; left as it
     is when they cannot be read (the scalers then take every polling worker as full)."""
     if census.running > 0 or beats.beating():
+        read: Mapping[str, WorkerBeat] | None = None
         try:
-            if source is None:
-                raise MetricsUnavailable("no Temporal connection")
-            beats.observe(await source.read_beats(group.target))
+            if source is not None:
+                read = await source.read_beats(group.target)
         except (MetricsUnavailable, OSError, RuntimeError) as err:
-            beats.observe(None)
             logger.debug("%s worker heartbeats unavailable: %s", group.name, err)
+        beats.observe(read)
         slow = beats.slow_workers()
         if slow and not group.slow_beats_logged:
             logger.warning(

@@ -75,26 +75,6 @@ class WorkerBeat:
     interval_s: float = 0.0
 
 
-def beat_lag_s(beats: Iterable[WorkerBeat]) -> float:
-    """How old a count from ``beats`` may be: their longest interval (a second, the runtime's,
-    for workers that have sent only one)."""
-    return max(
-        (beat.interval_s or DEFAULT_INTERVAL_S for beat in beats), default=DEFAULT_INTERVAL_S
-    )
-
-
-def newest_beats(lists: Iterable[Iterable[WorkerBeat]]) -> dict[str, WorkerBeat]:
-    """``identity -> newest heartbeat`` over several reads (a worker that serves several queues
-    is listed once per queue)."""
-    newest: dict[str, WorkerBeat] = {}
-    for beats in lists:
-        for beat in beats:
-            known = newest.get(beat.identity)
-            if known is None or beat.beat_at > known.beat_at:
-                newest[beat.identity] = beat
-    return newest
-
-
 #: The heartbeat interval taken for a worker that has sent only one (the runtime's).
 DEFAULT_INTERVAL_S = 1.0
 
@@ -115,6 +95,26 @@ FORGET_AFTER_S = 600.0
 
 #: How many forgotten workers' identities are remembered (the most recently forgotten).
 REMEMBERED_GONE = 10_000
+
+
+def beat_lag_s(beats: Iterable[WorkerBeat]) -> float:
+    """How old a count from ``beats`` may be: their longest interval (a second, the runtime's,
+    for workers that have sent only one)."""
+    return max(
+        (beat.interval_s or DEFAULT_INTERVAL_S for beat in beats), default=DEFAULT_INTERVAL_S
+    )
+
+
+def newest_beats(lists: Iterable[Iterable[WorkerBeat]]) -> dict[str, WorkerBeat]:
+    """``identity -> newest heartbeat`` over several reads (a worker that serves several queues
+    is listed once per queue)."""
+    newest: dict[str, WorkerBeat] = {}
+    for beats in lists:
+        for beat in beats:
+            known = newest.get(beat.identity)
+            if known is None or beat.beat_at > known.beat_at:
+                newest[beat.identity] = beat
+    return newest
 
 
 @dataclass
@@ -277,8 +277,8 @@ class MarkedWorkersCensus:
         if census.in_flight is not None or not self.counts():
             return census
         now = self._clock()
-        live = [t.beat for t in self._workers.values() if t.beating(now, self.gone_after_s)]
-        beats = [beat for beat in live if beat is not None]
+        live = [t for t in self._workers.values() if t.beating(now, self.gone_after_s)]
+        beats = [t.beat for t in live if t.beat is not None]
         completed = self._forgotten_processed + sum(t.processed for t in self._workers.values())
         held = self._forgotten_slot_seconds + sum(t.slot_seconds for t in self._workers.values())
         ready = census.ready if census.ready is not None else len(beats)
@@ -288,9 +288,7 @@ class MarkedWorkersCensus:
             running=max(census.running, ready),
             ready=ready,
             in_flight=sum(beat.activities_in_flight for beat in beats),
-            in_flight_s=sum(
-                t.in_flight_s for t in self._workers.values() if t.beating(now, self.gone_after_s)
-            ),
+            in_flight_s=sum(t.in_flight_s for t in live),
             slots=census.slots or (min(reported_slots) if reported_slots else None),
             mean_task_s=held / completed if completed and held > 0 else None,
             tasks_finished=completed,
