@@ -12,6 +12,7 @@ from workerplane.controller.shared_reads import SharedReads, read_max_age_s
 from workerplane.planning.worker_beats import WorkerBeat
 from workerplane.scaling.types import QueueStats
 from workerplane.temporal.connection import ResolvedConnection
+from workerplane.temporal.fresh import DEFAULT_PARTITIONS
 from workerplane.temporal.metrics import QueueTarget
 
 CONNECTION = ResolvedConnection(address="unused:7233", namespace="default")
@@ -26,6 +27,9 @@ class CountingSource:
     fresh_reads: list[QueueTarget] = field(default_factory=list)
     beats: list[WorkerBeat] = field(default_factory=list)
     beat_reads: list[QueueTarget] = field(default_factory=list)
+    #: ``(queue, type) -> {identity: last poll}``.
+    polls: dict[tuple[str, str], dict[str, float]] = field(default_factory=dict)
+    poller_reads: list[QueueTarget] = field(default_factory=list)
     gate: asyncio.Event | None = None
 
     async def __call__(self, connection: ResolvedConnection) -> MetricsSource:
@@ -46,6 +50,13 @@ class CountingSource:
         self.beat_reads.append(target)
         (queue,) = target.task_queues
         return {b.identity: b for b in self.beats if b.task_queue == queue}
+
+    async def read_pollers(self, target: QueueTarget) -> Mapping[str, float]:
+        self.poller_reads.append(target)
+        ((queue, queue_type),) = [
+            (q, t) for q in target.task_queues for t in target.task_queue_types
+        ]
+        return self.polls.get((queue, queue_type), {})
 
 
 class Clock:
@@ -176,3 +187,23 @@ async def test_heartbeats_are_read_once_per_queue_and_paid_for() -> None:
     assert second == {"w1": both_old, "w2": other}
     assert sorted(t.task_queues[0] for t in source.beat_reads) == ["billing", "orders"]
     assert reads.budget.usage().rps_used * USAGE_WINDOW_S == 2, "one call per queue"
+
+
+async def test_pollers_are_read_once_per_queue_and_type_and_paid_per_partition() -> None:
+    """Two groups of one queue (a Lambda census each) share its poller lists; a worker polling
+    several (queue, type) pairs keeps its newest poll; each pair costs one call per partition."""
+    source, clock = CountingSource(), Clock()
+    source.polls = {
+        ("orders", "WORKFLOW"): {"w1": 10.0, "w2": 12.0},
+        ("orders", "ACTIVITY"): {"w1": 11.0},
+        ("billing", "ACTIVITY"): {"w3": 9.0},
+    }
+    reads = reads_of(source, clock)
+    view = await reads(CONNECTION)
+    first = await view.read_pollers(target("orders"))
+    second = await view.read_pollers(target("orders", "billing"))
+    assert first == {"w1": 11.0, "w2": 12.0}
+    assert second == {"w1": 11.0, "w2": 12.0, "w3": 9.0}
+    assert len(source.poller_reads) == 4, "orders' two pairs once, billing's two pairs once"
+    used = reads.budget.usage().rps_used * USAGE_WINDOW_S
+    assert used == 4 * DEFAULT_PARTITIONS, "every partition of every pair is one call"

@@ -15,6 +15,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from workerplane.config.model import DeploymentSpec
 from workerplane.controller.budget import CallBudget
@@ -32,6 +33,7 @@ from workerplane.controller.runner import GroupRunner
 from workerplane.controller.settings import ControllerSettings
 from workerplane.controller.shared_reads import SharedReads
 from workerplane.controller.sunset import DrainageSource, SunsetInputs, SunsetKeeper
+from workerplane.controller.worker_reads import GroupWorkerReads
 from workerplane.planning.actions import GroupState
 from workerplane.planning.plan import open_work_done
 from workerplane.planning.status import ControllerStatus, GroupStatus, ManagedVersion
@@ -269,8 +271,14 @@ class Controller:
             logger.info("%s/%s scaler updated live", version.key, group_id)
             return current
         endpoint = group.provider.nexus_endpoint
-        # Only a group behind a Nexus endpoint passes its route (factories may not know it).
-        route = {"nexus": NexusRoute(endpoint, parts.connection)} if endpoint else {}
+        # Only a group behind a Nexus endpoint passes its route, and only a group whose census
+        # reads its workers passes the reads (factories may not know them).
+        extras: dict[str, Any] = (
+            {"nexus": NexusRoute(endpoint, parts.connection)} if endpoint else {}
+        )
+        if provider_type(group.provider.type).reads_workers and not endpoint:
+            # Its census reads its workers through the controller's shared, budgeted reads.
+            extras["worker_reads"] = GroupWorkerReads(self._reads, parts.connection, parts.target)
         provider = self._providers(
             group.provider.type,
             group.provider.details,
@@ -278,7 +286,7 @@ class Controller:
             group_id=group_id,
             worker_env=parts.worker_env(),
             state_dir=self._settings.state_dir,
-            **route,
+            **extras,
         )
         try:
             await provider.start()

@@ -50,6 +50,7 @@ from workerplane.temporal.metrics import (
     TemporalMetricsSource,
     total,
 )
+from workerplane.temporal.pollers import PollersUnavailable, last_polls
 from workerplane.temporal.schedules import ScheduleReader
 from workerplane.temporal.worker_heartbeats import HeartbeatsUnavailable, worker_beats
 
@@ -131,6 +132,14 @@ class TemporalSignals:
             return await worker_beats(self._client, target.namespace, target.task_queues)
         except HeartbeatsUnavailable as err:
             raise MetricsUnavailable(f"worker heartbeats: {err}") from err
+
+    async def read_pollers(self, target: QueueTarget) -> Mapping[str, float]:
+        try:
+            return await last_polls(
+                self._client, target.namespace, target.task_queues, target.task_queue_types
+            )
+        except PollersUnavailable as err:
+            raise MetricsUnavailable(f"pollers: {err}") from err
 
 
 class TemporalMetrics:

@@ -21,7 +21,7 @@ from workerplane.planning.status import (
     VersionStatus,
 )
 from workerplane.planning.worker_beats import WorkerBeat
-from workerplane.providers.base import Provider, WorkerEnvironment
+from workerplane.providers.base import Provider, WorkerEnvironment, WorkerReads
 from workerplane.providers.nexus.caller import NexusRoute
 from workerplane.scaling.types import QueueStats
 from workerplane.temporal.connection import ResolvedConnection
@@ -84,6 +84,12 @@ class MetricsSource(Protocol):
         :mod:`workerplane.temporal.worker_heartbeats`)."""
         ...
 
+    async def read_pollers(self, target: QueueTarget) -> Mapping[str, float]:
+        """When each poller of the target's queues and types last started a poll
+        (``identity -> epoch seconds``, newest over every partition;
+        :mod:`workerplane.temporal.pollers`)."""
+        ...
+
 
 class MetricsConnector(Protocol):
     """Gives the metrics source of a Temporal connection (connecting on first use)."""
@@ -106,6 +112,7 @@ class ProviderFactory(Protocol):
         worker_env: WorkerEnvironment,
         state_dir: Path,
         nexus: NexusRoute | None = None,
+        worker_reads: WorkerReads | None = None,
     ) -> Provider: ...
 
 

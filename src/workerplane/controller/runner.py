@@ -28,8 +28,10 @@ from workerplane.controller.scheduler import (
     plan_idle_reads,
 )
 from workerplane.controller.shared_reads import SharedReads, read_max_age_s
+from workerplane.providers.registry import provider_type
 from workerplane.temporal.fresh import fresh_calls
 from workerplane.temporal.metrics import stats_calls
+from workerplane.temporal.pollers import poller_calls
 from workerplane.temporal.schedules import ScheduleReader
 
 if TYPE_CHECKING:  # controller.py imports this module: its settings are for annotations only
@@ -258,11 +260,17 @@ class GroupRunner:
 
 def _cycle_calls(group: GroupRuntime, fresh_signals: bool) -> int:
     """Calls one cycle of an active group makes at most: its stats, the fresh hint when no
-    worker of it runs, and its workers' heartbeats when it counts them by those."""
-    calls = stats_calls(group.target)
+    worker of it runs, its workers' heartbeats when it counts them by those, and their polls
+    and heartbeats when its provider's census reads them (:mod:`.worker_reads`)."""
+    target = group.target
+    calls = stats_calls(target)
     at_zero = group.status is None or group.status.workers_running == 0
-    if fresh_signals and at_zero and group.target.build_id is None:
-        calls += fresh_calls(group.target)
+    if fresh_signals and at_zero and target.build_id is None:
+        calls += fresh_calls(target)
     if group.beats is not None and not at_zero:
-        calls += len(group.target.task_queues)
+        calls += len(target.task_queues)
+    provider = group.group.provider
+    if provider_type(provider.type).reads_workers and not provider.nexus_endpoint and not at_zero:
+        calls += poller_calls(target.task_queues, target.task_queue_types)
+        calls += len(target.task_queues)
     return calls

@@ -36,6 +36,7 @@ from workerplane.scaling.types import QueueStats
 from workerplane.temporal.connection import ResolvedConnection
 from workerplane.temporal.fresh import fresh_calls
 from workerplane.temporal.metrics import MetricsUnavailable, QueueTarget, stats_calls
+from workerplane.temporal.pollers import poller_calls
 
 _T = TypeVar("_T")
 
@@ -247,6 +248,27 @@ class _SharedSource:
             ("beats", id(self._inner), target.namespace, queue),
             1,
             lambda: self._inner.read_beats(one),
+        )
+
+    async def read_pollers(self, target: QueueTarget) -> Mapping[str, float]:
+        """The pollers' newest polls, one shared read per (queue, type): a poller of several
+        of them keeps its newest poll."""
+        pairs = _pairs(target)
+        parts = await asyncio.gather(*(self._pollers(target, q, t) for q, t in pairs))
+        newest: dict[str, float] = {}
+        for polls in parts:
+            for identity, at in polls.items():
+                newest[identity] = max(at, newest.get(identity, at))
+        return newest
+
+    async def _pollers(
+        self, target: QueueTarget, queue: str, queue_type: str
+    ) -> Mapping[str, float]:
+        one = QueueTarget(target.namespace, (queue,), (queue_type,))
+        return await self._reads.shared(
+            ("pollers", id(self._inner), one),
+            poller_calls(one.task_queues, one.task_queue_types),
+            lambda: self._inner.read_pollers(one),
         )
 
 

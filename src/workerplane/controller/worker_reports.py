@@ -20,7 +20,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from workerplane.controller.interfaces import ProviderFactory
-from workerplane.providers.base import DelegatingProvider, Provider, WorkerEnvironment
+from workerplane.providers.base import (
+    DelegatingProvider,
+    Provider,
+    WorkerEnvironment,
+    WorkerReads,
+)
 from workerplane.providers.factory import build_provider
 from workerplane.providers.nexus.caller import NexusRoute
 from workerplane.providers.registry import provider_type
@@ -122,13 +127,16 @@ def reporting_providers(
         worker_env: WorkerEnvironment,
         state_dir: Path,
         nexus: NexusRoute | None = None,
+        worker_reads: WorkerReads | None = None,
     ) -> Provider:
+        # Only a type whose census reads its workers gets the reads (factories may not know them).
+        reads: dict[str, Any] = {"worker_reads": worker_reads} if worker_reads else {}
         # A group behind a Nexus endpoint: its handler builds the provider and never receives
         # the controller's secrets, so its workers have no report token to push with.
         if provider_type(type_name).reads_worker_reports or nexus is not None:
             return build(
                 type_name, details, deployment=deployment, group_id=group_id,
-                worker_env=worker_env, state_dir=state_dir, nexus=nexus,
+                worker_env=worker_env, state_dir=state_dir, nexus=nexus, **reads,
             )  # fmt: skip
         subject = ReportSubject(deployment, group_id)
         token = mint_report_token(box, subject)
@@ -140,7 +148,7 @@ def reporting_providers(
         )
         inner = build(
             type_name, details, deployment=deployment, group_id=group_id, worker_env=env,
-            state_dir=state_dir,
+            state_dir=state_dir, **reads,
         )  # fmt: skip
         return PushingProvider(inner, subject, pushed)
 

@@ -10,10 +10,11 @@ import abc
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, SecretStr
 
+from workerplane.planning.worker_beats import WorkerBeat
 from workerplane.scaling.types import Strategy, WorkerCensus
 
 DetailsT = TypeVar("DetailsT", bound=BaseModel)
@@ -67,6 +68,30 @@ class WorkerEnvironment:
         return replace(self, secret_env={**self.secret_env, **revealed})
 
 
+class WorkerReads(Protocol):
+    """What a provider's census may read from Temporal about its group's workers.
+
+    The controller gives a provider whose type asks for them
+    (:attr:`~workerplane.providers.registry.ProviderType.reads_workers`) its own reads: shared
+    with the other groups of the same queues and paid for in its call budget. A provider built
+    elsewhere (a Nexus handler, a benchmark) reads over a client of its own
+    (:class:`workerplane.temporal.worker_reads.ClientWorkerReads`).
+
+    Both raise :class:`~workerplane.temporal.metrics.MetricsUnavailable` (or ``OSError``,
+    ``RuntimeError``) when they cannot read.
+    """
+
+    async def last_polls(self) -> Mapping[str, float]:
+        """``identity -> newest poll start`` (epoch seconds) of every poller of the group's
+        queues (:mod:`workerplane.temporal.pollers`)."""
+        ...
+
+    async def beats(self) -> Mapping[str, WorkerBeat]:
+        """``identity -> newest heartbeat`` of every worker of the group's queues
+        (:mod:`workerplane.temporal.worker_heartbeats`)."""
+        ...
+
+
 @dataclass(frozen=True)
 class ProviderContext(Generic[DetailsT]):
     """Everything a provider is built from.
@@ -77,6 +102,8 @@ class ProviderContext(Generic[DetailsT]):
         details: the provider details, validated: the type's details model.
         worker_env: what workers need to connect to Temporal.
         state_dir: a directory the provider may use for local state (e.g. pid files).
+        worker_reads: the controller's reads of the group's pollers and heartbeats, for a type
+            that asks for them; ``None``: the provider reads them itself, if it needs them.
     """
 
     deployment: str
@@ -84,6 +111,7 @@ class ProviderContext(Generic[DetailsT]):
     details: DetailsT
     worker_env: WorkerEnvironment
     state_dir: Path
+    worker_reads: WorkerReads | None = None
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from workerplane.providers.base import Provider, ProviderContext, WorkerEnvironment
+from workerplane.providers.base import Provider, ProviderContext, WorkerEnvironment, WorkerReads
 from workerplane.providers.nexus.caller import NexusRoute
 from workerplane.providers.registry import (
     NEXUS_IMPLEMENTATION,
@@ -30,9 +30,12 @@ def build_provider(
     worker_env: WorkerEnvironment,
     state_dir: Path,
     nexus: NexusRoute | None = None,
+    worker_reads: WorkerReads | None = None,
 ) -> Provider:
     """Validate ``details`` (the spec's ``provider.details``) and build the provider; with
     ``nexus``, the provider that drives a handler of this type through its endpoint.
+    ``worker_reads``: the controller's reads of the group's workers, for a type whose census
+    reads them (else the provider reads them itself).
 
     Raises:
         ValueError: unknown provider type.
@@ -45,6 +48,7 @@ def build_provider(
         details=parse_provider_details(type_name, details),
         worker_env=worker_env,
         state_dir=state_dir,
+        worker_reads=worker_reads,
     )
     if nexus is not None:
         remote: Provider = _load(NEXUS_IMPLEMENTATION)(

@@ -59,6 +59,9 @@ class ProviderType:
         counts_in_flight: whether the provider's census always counts its workers' tasks in
             flight itself (status files, the Lambda census); the others' are counted from the
             workers' heartbeats where they cannot (:mod:`workerplane.planning.worker_beats`).
+        reads_workers: whether the provider's census reads its workers' polls and heartbeats
+            from Temporal; the controller then gives it its own shared, budgeted reads
+            (:class:`~workerplane.providers.base.WorkerReads`).
     """
 
     name: str
@@ -70,6 +73,7 @@ class ProviderType:
     temporal_native: bool = True
     reads_worker_reports: bool = False
     counts_in_flight: bool = False
+    reads_workers: bool = False
 
 
 _INVOKE = frozenset({Strategy.INVOKE})
@@ -106,6 +110,7 @@ PROVIDER_TYPES: dict[str, ProviderType] = {
             f"{_PACKAGE}.aws_lambda.provider:LambdaProvider",
             2_000,  # a cold start
             counts_in_flight=True,
+            reads_workers=True,
         ),
         ProviderType(
             "aws-ecs",

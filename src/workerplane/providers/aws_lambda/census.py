@@ -26,10 +26,10 @@ activities it has processed. From them the census knows what polls cannot tell i
 
 * a worker whose heartbeat says it shut down has returned, at once;
 * a worker that sends heartbeats is up, even with every slot held longer than ``poll_gap_s``;
-* the activities in flight (the slots in use of the workers counted as running), the activities
-  completed (a running total over every invocation, returned ones included) and their mean run
-  time: Little's law on each worker's own history, the slots it held between heartbeats over
-  the activities it finished.
+* the activities in flight (the slots in use of the workers counted as running) and how long
+  they have run, the activities completed (a running total over every invocation, returned ones
+  included) and their mean run time: Little's law on each worker's own history, the slots it
+  held between heartbeats over the activities it finished.
 
 Until some invocation of this census has sent a heartbeat (an older server, or a handler that
 sends none), those three stay unknown (``None``) and the scalers assume every polling worker
@@ -193,6 +193,19 @@ class InvocationCensus:
         self._forget_expired(now)
         return sum(
             inv.beats.beat.activities_in_flight
+            for inv in self._invocations.values()
+            if inv.beats.beat is not None and self._polling(inv, now)
+        )
+
+    def in_flight_s(self) -> float | None:
+        """How long the activities of :meth:`in_flight` had run at their workers' last
+        heartbeats, summed (:func:`~workerplane.planning.worker_beats.aged_in_flight_s`);
+        ``None`` when unknown."""
+        if not self._counts():
+            return None
+        now = self._clock()
+        return sum(
+            inv.beats.in_flight_s
             for inv in self._invocations.values()
             if inv.beats.beat is not None and self._polling(inv, now)
         )

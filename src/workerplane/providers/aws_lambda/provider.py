@@ -38,28 +38,29 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from botocore.exceptions import ConnectionClosedError, ReadTimeoutError
-from temporalio.client import Client
 
+from workerplane.planning.worker_beats import WorkerBeat
 from workerplane.providers._retry import Backoff, retry_async, run_blocking
 from workerplane.providers.aws.access import session_name
 from workerplane.providers.aws.clients import AwsClients, classify_aws_error
 from workerplane.providers.aws_lambda.census import InvocationCensus
 from workerplane.providers.aws_lambda.details import LambdaDetails
-from workerplane.providers.aws_lambda.pollers import PollersUnavailable, last_polls
 from workerplane.providers.base import (
     Provider,
     ProviderCheck,
+    ProviderContext,
     ProviderError,
     WorkerEnvironment,
+    WorkerReads,
 )
 from workerplane.scaling.types import Strategy, WorkerCensus
-from workerplane.temporal.connection import connect, resolve_connection
-from workerplane.temporal.worker_heartbeats import HeartbeatsUnavailable, WorkerBeat, worker_beats
+from workerplane.temporal.metrics import MetricsUnavailable
+from workerplane.temporal.worker_reads import ClientWorkerReads
 from workerplane.worker.push import REPORT_TOKEN_ENV
 
 log = logging.getLogger(__name__)
@@ -131,6 +132,7 @@ class LambdaProvider(Provider):
         worker_env: WorkerEnvironment,
         backoff: Backoff | None = None,
         clock: Callable[[], float] = time.monotonic,
+        worker_reads: WorkerReads | None = None,
     ) -> None:
         self.details = details
         self._deployment = deployment
@@ -145,7 +147,15 @@ class LambdaProvider(Provider):
             poll_gap_s=details.poll_gap_s,
             clock=clock,
         )
-        self._temporal: Client | None = None
+        #: The controller's shared, budgeted reads; else a client of its own, with the workers'
+        #: connection settings (what they poll is what it reads).
+        self._reads = worker_reads or ClientWorkerReads(
+            worker_env.as_env(),
+            worker_env.namespace,
+            worker_env.task_queues,
+            worker_env.task_queue_types or ("WORKFLOW", "ACTIVITY"),
+        )
+        self._pollers_warned = False
         self._beats_warned = False
         self._pool = ThreadPoolExecutor(
             max_workers=self.MAX_PARALLEL_CALLS, thread_name_prefix="wp-lambda"
@@ -155,6 +165,16 @@ class LambdaProvider(Provider):
         #: Invokes whose outcome was unknown (sent, then no answer) and so were retried: each may
         #: have started one extra, short-lived run of the same invocation ID.
         self.ambiguous_invokes = 0
+
+    @classmethod
+    def from_context(cls, context: ProviderContext[Any]) -> LambdaProvider:
+        return cls(
+            context.details,
+            deployment=context.deployment,
+            group_id=context.group_id,
+            worker_env=context.worker_env,
+            worker_reads=context.worker_reads,
+        )
 
     async def _call(self, fn: Callable[[], T], what: str) -> T:
         """Run a blocking boto3 call in the pool, classifying its failure."""
@@ -284,13 +304,15 @@ class LambdaProvider(Provider):
         """Our invocations whose worker still starts or polls, and what their heartbeats say
         they run (:mod:`.census`)."""
         if self._census.pending():
-            self._census.observe_pollers(await self._read_pollers())
-            self._census.observe_beats(await self._read_beats())
+            pollers, beats = await asyncio.gather(self._read_pollers(), self._read_beats())
+            self._census.observe_pollers(pollers)
+            self._census.observe_beats(beats)
         completed = self._census.tasks_completed()
         return WorkerCensus(
             running=self._census.running(),
             ready=self._census.ready(),
             in_flight=self._census.in_flight(),
+            in_flight_s=self._census.in_flight_s(),
             slots=self.details.slots,
             mean_task_s=self._census.mean_task_s(),
             tasks_finished=completed or 0,
@@ -298,31 +320,24 @@ class LambdaProvider(Provider):
             in_flight_lag_s=self._census.in_flight_lag_s(),
         )
 
-    async def _client(self) -> Client:
-        if self._temporal is None:
-            # The workers' own connection settings: what they poll is what we read.
-            self._temporal = await connect(resolve_connection(env=self._env.as_env()))
-        return self._temporal
-
-    async def _read_pollers(self) -> dict[str, float] | None:
+    async def _read_pollers(self) -> Mapping[str, float] | None:
         """The group's pollers (``identity -> last poll``), or ``None`` when unreadable."""
-        queue_types = self._env.task_queue_types or ("WORKFLOW", "ACTIVITY")
         try:
-            return await last_polls(
-                await self._client(), self._env.namespace, self._env.task_queues, queue_types
-            )
-        except (PollersUnavailable, OSError, RuntimeError) as err:  # connect: RuntimeError
-            log.warning("lambda census: pollers unavailable, counting by TTL: %s", err)
+            polls = await self._reads.last_polls()
+        except (MetricsUnavailable, OSError, RuntimeError) as err:  # connect: RuntimeError
+            if not self._pollers_warned:
+                log.warning("lambda census: pollers unavailable, counting by TTL: %s", err)
+                self._pollers_warned = True
             return None
+        self._pollers_warned = False
+        return polls
 
-    async def _read_beats(self) -> dict[str, WorkerBeat] | None:
+    async def _read_beats(self) -> Mapping[str, WorkerBeat] | None:
         """The group's workers' heartbeats, or ``None`` when unreadable (the census then counts
         no tasks, as before heartbeats)."""
         try:
-            return await worker_beats(
-                await self._client(), self._env.namespace, self._env.task_queues
-            )
-        except (HeartbeatsUnavailable, OSError, RuntimeError) as err:
+            return await self._reads.beats()
+        except (MetricsUnavailable, OSError, RuntimeError) as err:
             if not self._beats_warned:
                 log.warning("lambda census: worker heartbeats unavailable: %s", err)
                 self._beats_warned = True

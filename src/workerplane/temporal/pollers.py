@@ -1,6 +1,7 @@
 """Read who polls a group's task queues, with when each poller last started a poll.
 
-The Lambda census (:mod:`.census`) needs the identity and ``last_access_time`` of every poller.
+The Lambda census (:mod:`workerplane.providers.aws_lambda.census`) needs the identity and
+``last_access_time`` of every poller.
 A poll lands on one partition of a queue (4 by default), and each partition keeps its own poller
 history, so every partition of every (queue, type) is asked, by its RPC name, and the newest
 poll per identity is kept. These calls skip the stats (``report_stats`` off): each is answered
@@ -23,6 +24,12 @@ from workerplane.temporal.metrics import TYPE_TO_PROTO
 
 class PollersUnavailable(Exception):
     """The poller lists could not be read."""
+
+
+def poller_calls(task_queues: tuple[str, ...], queue_types: tuple[str, ...]) -> int:
+    """The ``DescribeTaskQueue`` calls one :func:`last_polls` makes: one per partition of every
+    (queue, type)."""
+    return len(task_queues) * len(queue_types) * DEFAULT_PARTITIONS
 
 
 async def last_polls(
