@@ -56,6 +56,34 @@ from workerplane.scaling.types import GroupMetrics, QueueStats, Strategy
             0,
             2,
         ),
+        (
+            "a cold wave read at two moments: each workflow once, not 40 + 13",
+            19,
+            m(
+                running=0,
+                in_flight=0,
+                by_type={
+                    "WORKFLOW": QueueStats(backlog_count=40),
+                    "ACTIVITY": QueueStats(backlog_count=13, add_rate=13.0),
+                },
+            ),
+            0,
+            10,
+        ),
+        (
+            "activities waiting beyond the workflows still to run",
+            19,
+            m(
+                running=0,
+                in_flight=0,
+                by_type={
+                    "WORKFLOW": QueueStats(backlog_count=4),
+                    "ACTIVITY": QueueStats(backlog_count=30),
+                },
+            ),
+            0,
+            8,
+        ),
     ],
 )
 def test_invoke_target(
