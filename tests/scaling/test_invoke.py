@@ -71,6 +71,20 @@ from workerplane.scaling.types import GroupMetrics, QueueStats, Strategy
             10,
         ),
         (
+            "a wave's workflow tasks dispatch before any activity is added: still counted",
+            19,
+            m(
+                running=0,
+                in_flight=0,
+                by_type={
+                    "WORKFLOW": QueueStats(backlog_count=121, dispatch_rate=0.24),
+                    "ACTIVITY": QueueStats(backlog_count=0),
+                },
+            ),
+            0,
+            19,
+        ),
+        (
             "activities waiting beyond the workflows still to run",
             19,
             m(

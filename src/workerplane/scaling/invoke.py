@@ -35,32 +35,30 @@ from __future__ import annotations
 
 import math
 
-from workerplane.scaling.slo_model import activities_per_workflow_task
 from workerplane.scaling.types import GroupMetrics
 
 
 def waiting_for_slots(metrics: GroupMetrics) -> int:
-    """The waiting tasks that will each take a worker's slot, each workflow counted once.
+    """The waiting tasks that may each take a worker's slot, each workflow counted once.
 
-    A worker's slots are activity slots, and a waiting workflow task becomes the activities it
-    schedules (:func:`~workerplane.scaling.slo_model.activities_per_workflow_task`) only once a
-    worker runs it; until then its activity does not exist, and after, its workflow task is gone.
-    Summing the two backlogs counts a workflow twice whenever they were read at different moments:
-    the server caches each type's stats on its own clock, so a cold wave of 40 new workflows read
-    as 40 workflow tasks still waiting next to 13 of their activities, and got three handlers
-    more. The larger of the two counts each workflow once; if both are real, the next cycle
-    shows the rest, and an invoke group can start a worker on any cycle.
+    A worker's slots are activity slots, and a waiting workflow task brings its activity (at
+    most one, as :func:`~workerplane.scaling.slo_model.activities_per_workflow_task` bounds it)
+    only once a worker runs it; until then that activity does not exist, and after, the
+    workflow task is gone. Summing the two backlogs counts a workflow twice whenever they were
+    read at different moments: the server caches each type's stats on its own clock, so a cold
+    wave of 40 new workflows read as 40 workflow tasks still waiting next to 13 of their
+    activities, and got three handlers more. The larger of the two counts each workflow once;
+    if both are real, the next cycle shows the rest, and an invoke group can start a worker on
+    any cycle. (Not the ratio of the rates: at a wave's start the workflow tasks dispatch before
+    any activity is added, and it reads 0 activities per workflow task.)
     """
     by_type = metrics.by_type
     activity = by_type.get("ACTIVITY")
-    if activity is None or len(by_type) < 2:
-        return metrics.stats.backlog_count
     workflow = by_type.get("WORKFLOW")
-    coming = 0
-    if workflow is not None and workflow.backlog_count > 0:
-        coming = round(workflow.backlog_count * activities_per_workflow_task(activity, workflow))
+    if activity is None or workflow is None:
+        return metrics.stats.backlog_count
     others = sum(s.backlog_count for t, s in by_type.items() if t not in ("ACTIVITY", "WORKFLOW"))
-    return max(activity.backlog_count, coming) + others
+    return max(activity.backlog_count, workflow.backlog_count) + others
 
 
 def invoke_target(
