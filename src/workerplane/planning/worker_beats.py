@@ -169,6 +169,36 @@ class BeatTrack:
         return self.beat.activities_processed if self.beat is not None else 0
 
 
+@dataclass
+class BeatTotals:
+    """What a census's workers have finished, the forgotten ones included: a running total that
+    only grows, and the mean task length from it (Little's law on each worker's own history:
+    the slots it held between heartbeats over the activities it finished).
+
+    A census keeps its live workers' :class:`BeatTrack` and folds a track in here once it
+    forgets the worker (:meth:`forget`).
+    """
+
+    forgotten_processed: int = 0
+    forgotten_slot_seconds: float = 0.0
+
+    def forget(self, track: BeatTrack) -> None:
+        """Keep a forgotten worker's totals."""
+        self.forgotten_processed += track.processed
+        self.forgotten_slot_seconds += track.slot_seconds
+
+    def completed(self, live: Iterable[BeatTrack]) -> int:
+        """Activities finished by the forgotten workers and by ``live``."""
+        return self.forgotten_processed + sum(track.processed for track in live)
+
+    def mean_task_s(self, live: Iterable[BeatTrack]) -> float | None:
+        """Slots held over activities finished (``None`` before any finished)."""
+        tracks = list(live)
+        completed = self.completed(tracks)
+        held = self.forgotten_slot_seconds + sum(track.slot_seconds for track in tracks)
+        return held / completed if completed and held > 0 else None
+
+
 def aged_in_flight_s(last: WorkerBeat, beat: WorkerBeat, in_flight_s: float) -> float:
     """How long the tasks in flight at ``beat`` have run, from ``in_flight_s`` at ``last``: the
     tasks that ran then aged by the interval, less those that finished (taken as of the mean
@@ -197,9 +227,8 @@ class MarkedWorkersCensus:
         self._workers: dict[str, BeatTrack] = {}
         self._known = False
         self._ever_beat = False
-        #: What forgotten workers had finished, and the slot-seconds they held, kept in the totals.
-        self._forgotten_processed = 0
-        self._forgotten_slot_seconds = 0.0
+        #: What forgotten workers had finished, and the slot-seconds they held.
+        self._totals = BeatTotals()
         #: Forgotten workers: ``identity -> (last heartbeat's time, activities finished)``.
         self._forgotten: dict[str, tuple[float, int]] = {}
 
@@ -228,7 +257,7 @@ class MarkedWorkersCensus:
                 return  # the server still lists the last heartbeat of a worker long gone
             # It beats again after a long stall: the same worker, its total already kept.
             del self._forgotten[identity]
-            self._forgotten_processed -= forgotten[1]
+            self._totals.forgotten_processed -= forgotten[1]
         track = self._workers[identity] = BeatTrack()
         track.take(beat, now)
         self._ever_beat = True
@@ -243,8 +272,7 @@ class MarkedWorkersCensus:
         for identity, track in list(self._workers.items()):
             if track.beat is None or track.seen_at is None or now - track.seen_at < FORGET_AFTER_S:
                 continue
-            self._forgotten_processed += track.processed
-            self._forgotten_slot_seconds += track.slot_seconds
+            self._totals.forget(track)
             self._forgotten[identity] = (track.beat.beat_at, track.processed)
             del self._workers[identity]
         while len(self._forgotten) > REMEMBERED_GONE:
@@ -279,8 +307,7 @@ class MarkedWorkersCensus:
         now = self._clock()
         live = [t for t in self._workers.values() if t.beating(now, self.gone_after_s)]
         beats = [t.beat for t in live if t.beat is not None]
-        completed = self._forgotten_processed + sum(t.processed for t in self._workers.values())
-        held = self._forgotten_slot_seconds + sum(t.slot_seconds for t in self._workers.values())
+        completed = self._totals.completed(self._workers.values())
         ready = census.ready if census.ready is not None else len(beats)
         reported_slots = [beat.activity_slots for beat in beats if beat.activity_slots > 0]
         return dataclasses.replace(
@@ -290,7 +317,7 @@ class MarkedWorkersCensus:
             in_flight=sum(beat.activities_in_flight for beat in beats),
             in_flight_s=sum(t.in_flight_s for t in live),
             slots=census.slots or (min(reported_slots) if reported_slots else None),
-            mean_task_s=held / completed if completed and held > 0 else None,
+            mean_task_s=self._totals.mean_task_s(self._workers.values()),
             tasks_finished=completed,
             tasks_completed=completed,
             in_flight_lag_s=beat_lag_s(beats),

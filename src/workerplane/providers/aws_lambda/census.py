@@ -46,7 +46,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from workerplane.planning.identity import parse_identity
-from workerplane.planning.worker_beats import BeatTrack, WorkerBeat, beat_lag_s
+from workerplane.planning.worker_beats import BeatTotals, BeatTrack, WorkerBeat, beat_lag_s
 
 #: The prefix of the worker identity the handler sets: ``workerplane-lambda:<invocation id>``.
 IDENTITY_PREFIX = "workerplane-lambda:"
@@ -94,9 +94,8 @@ class InvocationCensus:
         self._pollers_known = False
         self._beats_known = False
         self._ever_beat = False
-        #: The activities and slot-seconds of invocations past their TTL, kept in the totals.
-        self._gone_processed = 0
-        self._gone_slot_seconds = 0.0
+        #: The activities and slot-seconds of invocations past their TTL.
+        self._totals = BeatTotals()
 
     def add(self, invocation_ids: Iterable[str]) -> None:
         now = self._clock()
@@ -109,8 +108,7 @@ class InvocationCensus:
             if now - inv.invoked_at < self.ttl_s:
                 kept[key] = inv
             else:
-                self._gone_processed += inv.beats.processed
-                self._gone_slot_seconds += inv.beats.slot_seconds
+                self._totals.forget(inv.beats)
         self._invocations = kept
 
     def pending(self) -> bool:
@@ -221,15 +219,11 @@ class InvocationCensus:
         """Activities every invocation has finished (a running total); ``None`` when unknown."""
         if not self._counts():
             return None
-        return self._gone_processed + sum(inv.beats.processed for inv in self._invocations.values())
+        return self._totals.completed(inv.beats for inv in self._invocations.values())
 
     def mean_task_s(self) -> float | None:
         """Mean activity run time: slots held over activities finished; ``None`` when unknown
         or before any finished."""
-        completed = self.tasks_completed()
-        if not completed:
+        if not self._counts():
             return None
-        held = self._gone_slot_seconds + sum(
-            inv.beats.slot_seconds for inv in self._invocations.values()
-        )
-        return held / completed if held > 0 else None
+        return self._totals.mean_task_s(inv.beats for inv in self._invocations.values())
