@@ -57,7 +57,7 @@ from workerplane.scaling.types import GroupMetrics, QueueStats, Strategy
             2,
         ),
         (
-            "a cold wave read at two moments: each workflow once, not 40 + 13",
+            "workflow tasks and their activities waiting together: each workflow once",
             19,
             m(
                 running=0,

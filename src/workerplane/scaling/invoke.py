@@ -44,13 +44,16 @@ def waiting_for_slots(metrics: GroupMetrics) -> int:
     A worker's slots are activity slots, and a waiting workflow task brings its activity (at
     most one, as :func:`~workerplane.scaling.slo_model.activities_per_workflow_task` bounds it)
     only once a worker runs it; until then that activity does not exist, and after, the
-    workflow task is gone. Summing the two backlogs counts a workflow twice whenever they were
-    read at different moments: the server caches each type's stats on its own clock, so a cold
-    wave of 40 new workflows read as 40 workflow tasks still waiting next to 13 of their
-    activities, and got three handlers more. The larger of the two counts each workflow once;
-    if both are real, the next cycle shows the rest, and an invoke group can start a worker on
-    any cycle. (Not the ratio of the rates: at a wave's start the workflow tasks dispatch before
-    any activity is added, and it reads 0 activities per workflow task.)
+    workflow task is gone. The sum of the two backlogs counts a workflow twice while some of
+    them have become activities and the rest still wait as workflow tasks: on the fast-stats
+    server a cold wave of 40 got a slot each (10 handlers), then two more handlers on backlogs
+    of 41 and 42, the waiting workflow tasks and the activities the run ones had scheduled
+    together. (A cached copy is netted by the tasks started since
+    (:mod:`workerplane.planning.copies`), but a copy that changes every cycle leaves nothing to
+    net.) The larger of the two
+    counts each workflow once; if both are real, the next cycle shows the rest, and an invoke
+    group can start a worker on any cycle. Not the ratio of the rates: at a wave's start the
+    workflow tasks dispatch before any activity is added, and it reads 0 activities each.
     """
     by_type = metrics.by_type
     activity = by_type.get("ACTIVITY")
