@@ -186,3 +186,23 @@ def test_totals_outlive_the_invocations_past_their_ttl() -> None:
     now[0] += TTL_S + 1
     assert not census.pending()
     assert (census.tasks_completed(), census.mean_task_s()) == (2, 1.0)
+
+
+def test_heartbeats_stand_in_for_the_poller_lists_once_the_workers_beat() -> None:
+    """The lists cost a call per partition of every queue and type; once the census's workers
+    beat, they are read only for an invocation that has not beaten within ``poll_gap_s``."""
+    census, now = _census()
+    census.add(["a", "b"])
+    assert census.needs_pollers(), "nothing beats yet"
+    census.observe_beats(dict([_beat("a", now[0], 2, 0)]))
+    assert not census.needs_pollers(), "'b' has just been invoked: it is starting"
+    assert (census.running(), census.ready(), census.in_flight()) == (2, 1, 2)
+
+    now[0] += POLL_GAP_S  # 'b' has not beaten since its invoke: its polls may say it runs
+    census.observe_beats(dict([_beat("a", now[0], 2, 0)]))
+    assert census.needs_pollers()
+    census.observe_pollers({worker_identity("b"): now[0]})
+    assert (census.running(), census.ready()) == (2, 2)
+
+    census.observe_beats(None)  # ListWorkers fails: the lists are all there is
+    assert census.needs_pollers()

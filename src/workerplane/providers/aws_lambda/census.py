@@ -31,6 +31,11 @@ activities it has processed. From them the census knows what polls cannot tell i
   included) and their mean run time: Little's law on each worker's own history, the slots it
   held between heartbeats over the activities it finished.
 
+Once the census's workers beat, their heartbeats also stand in for the poller lists, which cost
+a call per partition of every queue and type where ``ListWorkers`` costs one per queue: the
+lists are read only for an invocation that has not beaten within ``poll_gap_s`` of its invoke
+(:meth:`InvocationCensus.needs_pollers`).
+
 Until some invocation of this census has sent a heartbeat (an older server, or a handler that
 sends none), those three stay unknown (``None``) and the scalers assume every polling worker
 full, as before.
@@ -145,6 +150,27 @@ class InvocationCensus:
             if invocation.beats.take(beats[identity], now):
                 self._ever_beat = True
 
+    def needs_pollers(self) -> bool:
+        """Whether the poller lists can tell this cycle what the heartbeats do not.
+
+        Heartbeats say as much as polls (a worker that beats is up) and more, at one call per
+        queue where the poller lists take one per partition of every queue and type (8 for one
+        queue). So once the census's workers beat and their heartbeats were read this cycle, the
+        lists are read only for an invocation that has not beaten within ``poll_gap_s`` of its
+        invoke: a handler that sends no heartbeats, or one still starting.
+        """
+        if not self._counts():
+            return True
+        now = self._clock()
+        return any(
+            inv.beats.beat is None and now - inv.invoked_at >= self.poll_gap_s
+            for inv in self._invocations.values()
+        )
+
+    def _alive_known(self) -> bool:
+        """Whether the census can tell which invocations run: from their polls or heartbeats."""
+        return self._pollers_known or self._counts()
+
     def _polling(self, invocation: _Invocation, now: float) -> bool:
         if invocation.beats.shut_down:
             return False
@@ -164,7 +190,7 @@ class InvocationCensus:
         """Invocations counted as running (see the module doc)."""
         now = self._clock()
         self._forget_expired(now)
-        if not self._pollers_known:
+        if not self._alive_known():
             return len(self._invocations)
         return sum(
             1
@@ -173,8 +199,8 @@ class InvocationCensus:
         )
 
     def ready(self) -> int | None:
-        """Invocations whose worker polls now; ``None`` while the pollers are unknown."""
-        if not self._pollers_known:
+        """Invocations whose worker polls (or beats) now; ``None`` while neither is known."""
+        if not self._alive_known():
             return None
         now = self._clock()
         return sum(1 for inv in self._invocations.values() if self._polling(inv, now))

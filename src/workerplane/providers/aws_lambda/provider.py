@@ -304,9 +304,9 @@ class LambdaProvider(Provider):
         """Our invocations whose worker still starts or polls, and what their heartbeats say
         they run (:mod:`.census`)."""
         if self._census.pending():
-            pollers, beats = await asyncio.gather(self._read_pollers(), self._read_beats())
-            self._census.observe_pollers(pollers)
-            self._census.observe_beats(beats)
+            self._census.observe_beats(await self._read_beats())
+            if self._census.needs_pollers():
+                self._census.observe_pollers(await self._read_pollers())
         completed = self._census.tasks_completed()
         return WorkerCensus(
             running=self._census.running(),
