@@ -190,19 +190,21 @@ def test_totals_outlive_the_invocations_past_their_ttl() -> None:
 
 def test_heartbeats_stand_in_for_the_poller_lists_once_the_workers_beat() -> None:
     """The lists cost a call per partition of every queue and type; once the census's workers
-    beat, they are read only for an invocation that has not beaten within ``poll_gap_s``."""
+    beat, they are read only while some invocation has not beaten yet."""
     census, now = _census()
     census.add(["a", "b"])
     assert census.needs_pollers(), "nothing beats yet"
     census.observe_beats(dict([_beat("a", now[0], 2, 0)]))
-    assert not census.needs_pollers(), "'b' has just been invoked: it is starting"
-    assert (census.running(), census.ready(), census.in_flight()) == (2, 1, 2)
-
-    now[0] += POLL_GAP_S  # 'b' has not beaten since its invoke: its polls may say it runs
-    census.observe_beats(dict([_beat("a", now[0], 2, 0)]))
-    assert census.needs_pollers()
+    assert census.needs_pollers(), "'b' has not beaten: it may poll already"
     census.observe_pollers({worker_identity("b"): now[0]})
-    assert (census.running(), census.ready()) == (2, 2)
+    assert (census.running(), census.ready(), census.in_flight()) == (2, 2, 2)
 
+    now[0] += 1
+    census.observe_beats(dict([_beat("a", now[0], 2, 0), _beat("b", now[0], 1, 0)]))
+    assert not census.needs_pollers(), "both beat"
+    assert (census.running(), census.ready(), census.in_flight()) == (2, 2, 3)
+
+    census.add(["c"])
+    assert census.needs_pollers(), "a new invocation"
     census.observe_beats(None)  # ListWorkers fails: the lists are all there is
     assert census.needs_pollers()

@@ -78,53 +78,40 @@ def provider(reads: Reads) -> LambdaProvider:
 async def test_the_census_counts_from_the_reads_it_is_given() -> None:
     now = time.time()
     polling, starting = worker_identity("a"), worker_identity("b")
+    beat = WorkerBeat(polling, "orders", True, now, 3, 5, activity_slots=4, interval_s=1.0)
     reads = Reads(
-        polls={polling: now, worker_identity("not-ours"): now},
-        served_beats={
-            polling: WorkerBeat(
-                polling, "orders", True, now, 3, 5, activity_slots=4, interval_s=1.0
-            ),
-        },
+        polls={polling: now, worker_identity("not-ours"): now}, served_beats={polling: beat}
     )
     lam = provider(reads)
     lam._census.add(["a", "b"])
     census = await lam.census()
-    await lam.close()
     assert (census.running, census.ready, census.in_flight) == (2, 1, 3)
     assert census.in_flight_s is not None and census.in_flight_s > 0, "its tasks' ages too"
     assert census.tasks_completed == 5
-    assert reads.calls == ["beats"], "its workers beat: the poller lists add nothing"
+    assert reads.calls == ["beats", "polls"], "'b' has not beaten yet: its polls may tell"
     assert starting not in reads.polls
-
-
-async def test_the_poller_lists_are_read_while_the_heartbeats_cannot_tell() -> None:
-    """Before any worker of the census beats (an older server, a handler that sends none), and
-    for an invocation that has not beaten within ``poll_gap_s`` of its invoke."""
-    now = time.time()
-    polling = worker_identity("a")
-    reads = Reads(polls={polling: now})
-    lam = provider(reads)
-    lam._census.add(["a"])
-    census = await lam.census()
-    assert reads.calls == ["beats", "polls"]
-    assert (census.running, census.ready, census.in_flight) == (1, 1, None)
 
     reads.calls.clear()
     reads.served_beats = {
-        polling: WorkerBeat(polling, "orders", True, now, 1, 0, activity_slots=4, interval_s=1.0)
+        polling: beat,
+        starting: WorkerBeat(starting, "orders", True, now, 0, 0, activity_slots=4, interval_s=1.0),
     }
-    clock = [0.0]
-    lam._census._clock = lambda: clock[0]
-    lam._census._invocations["a"].invoked_at = 0.0
-    lam._census.add(["b"])  # invoked now, not beating yet: still starting
-    await lam.census()
-    assert reads.calls == ["beats"]
+    census = await lam.census()
+    await lam.close()
+    assert (census.running, census.ready) == (2, 2)
+    assert reads.calls == ["beats"], "every worker beats: the poller lists add nothing"
 
-    clock[0] = lam.details.poll_gap_s  # "b" still has not beaten: what do its polls say?
-    reads.calls.clear()
-    await lam.census()
+
+async def test_before_any_worker_beats_the_poller_lists_count() -> None:
+    """An older server, or handlers that send no heartbeats."""
+    now = time.time()
+    reads = Reads(polls={worker_identity("a"): now})
+    lam = provider(reads)
+    lam._census.add(["a"])
+    census = await lam.census()
     await lam.close()
     assert reads.calls == ["beats", "polls"]
+    assert (census.running, census.ready, census.in_flight) == (1, 1, None)
 
 
 async def test_unreadable_reads_count_by_ttl_and_warn_once(

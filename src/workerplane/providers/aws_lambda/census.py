@@ -33,7 +33,7 @@ activities it has processed. From them the census knows what polls cannot tell i
 
 Once the census's workers beat, their heartbeats also stand in for the poller lists, which cost
 a call per partition of every queue and type where ``ListWorkers`` costs one per queue: the
-lists are read only for an invocation that has not beaten within ``poll_gap_s`` of its invoke
+lists are read only while some invocation has not beaten yet
 (:meth:`InvocationCensus.needs_pollers`).
 
 Until some invocation of this census has sent a heartbeat (an older server, or a handler that
@@ -156,16 +156,13 @@ class InvocationCensus:
         Heartbeats say as much as polls (a worker that beats is up) and more, at one call per
         queue where the poller lists take one per partition of every queue and type (8 for one
         queue). So once the census's workers beat and their heartbeats were read this cycle, the
-        lists are read only for an invocation that has not beaten within ``poll_gap_s`` of its
-        invoke: a handler that sends no heartbeats, or one still starting.
+        lists are read only while some invocation has not beaten yet: a handler still starting
+        (it polls about a second before its first heartbeat, and counts as ready from then), or
+        one that sends no heartbeats.
         """
         if not self._counts():
             return True
-        now = self._clock()
-        return any(
-            inv.beats.beat is None and now - inv.invoked_at >= self.poll_gap_s
-            for inv in self._invocations.values()
-        )
+        return any(inv.beats.beat is None for inv in self._invocations.values())
 
     def _alive_known(self) -> bool:
         """Whether the census can tell which invocations run: from their polls or heartbeats."""
