@@ -142,3 +142,24 @@ def test_kubernetes_and_lambda_workers_receive_the_token_as_a_secret() -> None:
     assert variables[REPORT_TOKEN_ENV] == "wpr_x"
     assert variables[REPORT_URL_ENV] == "http://api/v1/worker-reports"
     assert "TEMPORAL_API_KEY" not in variables
+
+
+def test_a_lambda_group_gets_the_controllers_worker_reads_through_the_pushing_factory() -> None:
+    """Its census reads its handlers through the controller (``controller.worker_reads``); the
+    report wiring passes the reads on, and gives none to a type that was not given any."""
+    seen: dict[str, Any] = {}
+
+    def build(type_name: str, details: Mapping[str, Any], **kw: Any) -> Provider:
+        seen[type_name] = kw
+        return FakeProvider(kw["worker_env"], ONE_WORKER)
+
+    factory = reporting_providers("http://api:8233/", BOX, PushedSketches(FakeReports()), build)
+    reads = object()
+    for type_name, given in (("aws-lambda", reads), ("webhook", None)):
+        extras = {"worker_reads": given} if given is not None else {}
+        factory(
+            type_name, {}, deployment=SUBJECT.version_key, group_id=SUBJECT.group_id,
+            worker_env=ENV, state_dir=Path("."), **extras,
+        )  # fmt: skip
+    assert seen["aws-lambda"]["worker_reads"] is reads
+    assert "worker_reads" not in seen["webhook"]
