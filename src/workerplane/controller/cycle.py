@@ -50,9 +50,9 @@ from workerplane.temporal.metrics import (
     TemporalMetricsSource,
     total,
 )
-from workerplane.temporal.pollers import PollersUnavailable, last_polls
+from workerplane.temporal.pollers import last_polls
 from workerplane.temporal.schedules import ScheduleReader
-from workerplane.temporal.worker_heartbeats import HeartbeatsUnavailable, worker_beats
+from workerplane.temporal.worker_heartbeats import worker_beats
 
 logger = logging.getLogger("workerplane.controller")
 decision_log = logging.getLogger("workerplane.decisions")
@@ -128,18 +128,12 @@ class TemporalSignals:
         return (await self._fresh.read(target)).backlog_hint
 
     async def read_beats(self, target: QueueTarget) -> Mapping[str, WorkerBeat]:
-        try:
-            return await worker_beats(self._client, target.namespace, target.task_queues)
-        except HeartbeatsUnavailable as err:
-            raise MetricsUnavailable(f"worker heartbeats: {err}") from err
+        return await worker_beats(self._client, target.namespace, target.task_queues)
 
     async def read_pollers(self, target: QueueTarget) -> Mapping[str, float]:
-        try:
-            return await last_polls(
-                self._client, target.namespace, target.task_queues, target.task_queue_types
-            )
-        except PollersUnavailable as err:
-            raise MetricsUnavailable(f"pollers: {err}") from err
+        return await last_polls(
+            self._client, target.namespace, target.task_queues, target.task_queue_types
+        )
 
 
 class TemporalMetrics:

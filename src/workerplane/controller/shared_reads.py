@@ -36,7 +36,7 @@ from workerplane.scaling.types import QueueStats
 from workerplane.temporal.connection import ResolvedConnection
 from workerplane.temporal.fresh import fresh_calls
 from workerplane.temporal.metrics import MetricsUnavailable, QueueTarget, stats_calls
-from workerplane.temporal.pollers import poller_calls
+from workerplane.temporal.pollers import newest_polls, poller_calls
 
 _T = TypeVar("_T")
 
@@ -254,12 +254,7 @@ class _SharedSource:
         """The pollers' newest polls, one shared read per (queue, type): a poller of several
         of them keeps its newest poll."""
         pairs = _pairs(target)
-        parts = await asyncio.gather(*(self._pollers(target, q, t) for q, t in pairs))
-        newest: dict[str, float] = {}
-        for polls in parts:
-            for identity, at in polls.items():
-                newest[identity] = max(at, newest.get(identity, at))
-        return newest
+        return newest_polls(await asyncio.gather(*(self._pollers(target, q, t) for q, t in pairs)))
 
     async def _pollers(
         self, target: QueueTarget, queue: str, queue_type: str

@@ -11,6 +11,7 @@ from one partition's memory.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
 
 from temporalio.api.taskqueue.v1 import TaskQueue
@@ -19,10 +20,10 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from workerplane.temporal.fresh import DEFAULT_PARTITIONS, partition_rpc_name
-from workerplane.temporal.metrics import TYPE_TO_PROTO
+from workerplane.temporal.metrics import TYPE_TO_PROTO, MetricsUnavailable
 
 
-class PollersUnavailable(Exception):
+class PollersUnavailable(MetricsUnavailable):
     """The poller lists could not be read."""
 
 
@@ -62,10 +63,18 @@ async def last_polls(
             *(client.workflow_service.describe_task_queue(r, timeout=timeout) for r in requests)
         )
     except (TimeoutError, RPCError, OSError, RuntimeError) as err:
-        raise PollersUnavailable(str(err) or type(err).__name__) from err
+        raise PollersUnavailable(f"pollers: {err or type(err).__name__}") from err
+    return newest_polls(
+        {p.identity: p.last_access_time.ToNanoseconds() / 1e9 for p in response.pollers}
+        for response in responses
+    )
+
+
+def newest_polls(reads: Iterable[Mapping[str, float]]) -> dict[str, float]:
+    """``identity -> newest poll start`` over several reads (a worker polls every partition,
+    type and queue it serves: each read lists it once)."""
     newest: dict[str, float] = {}
-    for response in responses:
-        for poller in response.pollers:
-            at = poller.last_access_time.ToNanoseconds() / 1e9
-            newest[poller.identity] = max(at, newest.get(poller.identity, 0.0))
+    for polls in reads:
+        for identity, at in polls.items():
+            newest[identity] = max(at, newest.get(identity, at))
     return newest

@@ -26,12 +26,13 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from workerplane.planning.worker_beats import WorkerBeat, newest_beats
+from workerplane.temporal.metrics import MetricsUnavailable
 
 #: Workers listed per page. A group's workers on one queue rarely need a second page.
 PAGE_SIZE = 1000
 
 
-class HeartbeatsUnavailable(Exception):
+class HeartbeatsUnavailable(MetricsUnavailable):
     """The workers' heartbeats could not be read (an older server, or the call failed)."""
 
 
@@ -97,5 +98,5 @@ async def worker_beats(
             *(_list_queue(client, namespace, queue, timeout) for queue in task_queues)
         )
     except (TimeoutError, RPCError, OSError, RuntimeError) as err:
-        raise HeartbeatsUnavailable(str(err) or type(err).__name__) from err
+        raise HeartbeatsUnavailable(f"worker heartbeats: {err or type(err).__name__}") from err
     return newest_beats(lists)

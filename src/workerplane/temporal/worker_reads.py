@@ -15,9 +15,8 @@ from temporalio.client import Client
 
 from workerplane.planning.worker_beats import WorkerBeat
 from workerplane.temporal.connection import connect, resolve_connection
-from workerplane.temporal.metrics import MetricsUnavailable
-from workerplane.temporal.pollers import PollersUnavailable, last_polls
-from workerplane.temporal.worker_heartbeats import HeartbeatsUnavailable, worker_beats
+from workerplane.temporal.pollers import last_polls
+from workerplane.temporal.worker_heartbeats import worker_beats
 
 
 class ClientWorkerReads:
@@ -50,14 +49,8 @@ class ClientWorkerReads:
 
     async def last_polls(self) -> Mapping[str, float]:
         client = await self._connected()
-        try:
-            return await last_polls(client, self._namespace, self._task_queues, self._queue_types)
-        except PollersUnavailable as err:
-            raise MetricsUnavailable(f"pollers: {err}") from err
+        return await last_polls(client, self._namespace, self._task_queues, self._queue_types)
 
     async def beats(self) -> Mapping[str, WorkerBeat]:
         client = await self._connected()
-        try:
-            return await worker_beats(client, self._namespace, self._task_queues)
-        except HeartbeatsUnavailable as err:
-            raise MetricsUnavailable(f"worker heartbeats: {err}") from err
+        return await worker_beats(client, self._namespace, self._task_queues)
