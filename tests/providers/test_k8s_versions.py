@@ -18,7 +18,7 @@ from workerplane.planning.sunset import Drainage, DrainageState
 from workerplane.providers.kubernetes.names import version_object_name
 
 
-def _spec(kubeconfig: str, build_id: str) -> DeploymentSpec:
+def _spec(kubeconfig: str, build_id: str, image_tag: str | None = None) -> DeploymentSpec:
     return DeploymentSpec.model_validate(
         {
             "name": "llm",
@@ -34,7 +34,9 @@ def _spec(kubeconfig: str, build_id: str) -> DeploymentSpec:
                                 "namespace": NS,
                                 "deployment": "llm",
                                 "kubeconfig": kubeconfig,
-                                "managed": {"image": f"registry.example/llm:{build_id}"},
+                                "managed": {
+                                    "image": f"registry.example/llm:{image_tag or build_id}"
+                                },
                             },
                         },
                         "scaler": {
@@ -105,6 +107,54 @@ async def test_two_versions_two_deployments_the_drained_one_goes(
         assert scaled and scaled[-1] < deleted  # scaled to zero first, then deleted
         live = await k8s.get("Deployment", "llm-v2")
         assert live is not None and live["spec"]["replicas"] == 1
+    finally:
+        stop.set()
+        await task
+        await controller.shutdown(drain=False)
+
+
+async def test_a_new_template_for_a_running_version_rolls_its_deployment_without_a_scale_down(
+    k8s: Env,  # noqa: F811 - the fixture
+    tmp_path: Path,
+) -> None:
+    """A spec change of the same version (here its image) builds a new provider for the same
+    Deployment. The new one applies its template (Kubernetes rolls the pods); the old one is
+    closed, not drained: draining it would scale the new one's Deployment to zero."""
+    first = ManagedVersion("llm/v1", _spec(k8s.kubeconfig, "v1"), generation=1)
+    source = ListSource([first])
+    controller = Controller(
+        source,
+        SunsetSink(),
+        ControllerSettings(state_dir=tmp_path, refresh_s=0.05, publish_interval_s=0.05),
+        metrics=FakeMetrics(0),
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(controller.run(stop))
+
+    async def image() -> str | None:
+        live = await k8s.get("Deployment", "llm-v1")
+        return None if live is None else live["spec"]["template"]["spec"]["containers"][0]["image"]
+
+    try:
+        deadline = time.monotonic() + 60
+        while await _replicas(k8s, "llm-v1") != 1:
+            assert time.monotonic() < deadline, "the Deployment never got its worker"
+            await asyncio.sleep(0.05)
+        edited_at = len(k8s.writes())
+        source.versions = [
+            ManagedVersion("llm/v1", _spec(k8s.kubeconfig, "v1", "v1-patched"), generation=2)
+        ]
+        while await image() != "registry.example/llm:v1-patched":
+            assert time.monotonic() < deadline, "the new template was never applied"
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(1.0)  # cycles of the new provider (and any retiring of the old)
+        scaled = [
+            path
+            for method, path in k8s.writes()[edited_at:]
+            if method == "PATCH" and path.endswith("/deployments/llm-v1/scale")
+        ]
+        assert scaled == [], "the Deployment was scaled while its provider was replaced"
+        assert await _replicas(k8s, "llm-v1") == 1
     finally:
         stop.set()
         await task

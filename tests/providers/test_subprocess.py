@@ -347,3 +347,61 @@ async def test_a_group_gone_to_zero_forgets_its_crashes(tmp_path: Path) -> None:
     await provider.set_size(0)
     assert (await provider.census()).last_worker_exit is None
     await provider.drain(timeout_s=5)
+
+
+async def test_a_replacing_provider_takes_the_workers_over_and_retires_the_stale_ones(
+    tmp_path: Path,
+) -> None:
+    """The spec changed in the controller's run (here a new variable): the new provider adopts
+    the old one's workers, retires them gracefully because they run the old launch, and starts
+    its own; the old provider, closed without a drain, leaves the lease to the new one."""
+    first = _provider(tmp_path)
+    await first.start()
+    await first.set_size(2)
+    old = {pid for _, pid, _ in first.workers()}
+
+    second = _provider(tmp_path, env={"RELEASE": "2"})
+    assert second.claim == first.claim
+    await second.start()
+    assert {(pid, retiring) for _, pid, retiring in second.workers()} == {(p, True) for p in old}
+    await first.close()
+    await second.set_size(2)
+    new = {pid for _, pid, retiring in second.workers() if not retiring}
+    assert len(new) == 2 and not new & old
+
+    async def only_new_left() -> bool:
+        await second.census()
+        return not any(_alive(pid) for pid in old)
+
+    await _eventually(only_new_left)
+    lease = group_directory(tmp_path / "state", "dep", "g") / "controller.lease"
+    assert lease.is_symlink(), "the lease is still renewed for the new provider's workers"
+    assert all("RELEASE=2" in _environ(pid) for pid in new)
+    census = await second.census()
+    assert (census.running, census.desired) == (2, 2)
+    await second.drain(timeout_s=10)
+    await second.close()
+
+
+async def test_a_restart_on_the_same_spec_keeps_its_workers_and_one_on_a_new_spec_replaces_them(
+    tmp_path: Path,
+) -> None:
+    first = _provider(tmp_path)
+    await first.start()
+    await first.set_size(1)
+    await first.close()
+
+    same = _provider(tmp_path)
+    await same.start()
+    assert [retiring for _, _, retiring in same.workers()] == [False]
+    await same.close()
+
+    changed = _provider(tmp_path, slots=4)
+    await changed.start()
+    assert [retiring for _, _, retiring in changed.workers()] == [True]
+    await changed.drain(timeout_s=10)
+    await changed.close()
+
+
+def _environ(pid: int) -> str:
+    return Path(f"/proc/{pid}/environ").read_text().replace("\0", "\n")

@@ -29,15 +29,16 @@ from workerplane.controller.interfaces import (
     StatusSink,
 )
 from workerplane.controller.publisher import StatusPublisher
+from workerplane.controller.retirement import Retirements
 from workerplane.controller.runner import GroupRunner
 from workerplane.controller.settings import ControllerSettings
 from workerplane.controller.shared_reads import SharedReads
 from workerplane.controller.sunset import DrainageSource, SunsetInputs, SunsetKeeper
 from workerplane.controller.worker_reads import GroupWorkerReads
 from workerplane.planning.actions import GroupState
-from workerplane.planning.plan import open_work_done
 from workerplane.planning.status import ControllerStatus, GroupStatus, ManagedVersion
 from workerplane.planning.worker_beats import MarkedWorkersCensus
+from workerplane.providers.base import Provider
 from workerplane.providers.factory import build_provider
 from workerplane.providers.nexus.caller import NexusRoute
 from workerplane.providers.registry import provider_type
@@ -81,7 +82,6 @@ class Controller:
         self._signatures: dict[tuple[str, str], tuple[DeploymentSpec, int, str]] = {}
         self._providers = providers
         self._versions: list[ManagedVersion] = []
-        self._retiring: set[asyncio.Task[None]] = set()
         self._failures: dict[tuple[str, str], StartFailure] = {}
         self._observers = tuple(observers)
         self._schedules = ScheduleReader(refresh_s=settings.schedule_refresh_s)
@@ -96,6 +96,7 @@ class Controller:
         self._runner = GroupRunner(
             self._reads, settings, self._notify, clock, schedules=self._schedules
         )
+        self._retirements = Retirements(self._runner, settings.drain_timeout_s)
         self._publisher = StatusPublisher(sink, on_publish=on_cycle)
         self._sunset = SunsetKeeper(
             drainage or DrainageReader(),
@@ -154,9 +155,8 @@ class Controller:
         """Stop every group. With ``drain``, retire their workers gracefully first."""
         groups = list(self._groups.values())
         self._groups.clear()
-        await asyncio.gather(*(self._stop_group(g, drain=drain) for g in groups))
-        if self._retiring:
-            await asyncio.gather(*self._retiring, return_exceptions=True)
+        await asyncio.gather(*(self._retirements.stop(g, drain=drain) for g in groups))
+        await self._retirements.wait()
         await self._schedules.close()
         for task in self._tasks:
             task.cancel()
@@ -184,10 +184,10 @@ class Controller:
             self._signatures.pop(key, None)
             if key[0] in over:
                 logger.info("%s/%s sunset: deleting its resources", *key)
-                self._retire_in_background(group, remove=True)
+                self._retirements.retire_in_background(group, remove=True)
             else:
                 logger.info("%s/%s removed: draining its workers", *key)
-                self._retire_in_background(group)
+                self._retirements.retire_in_background(group)
         builds = []
         for key, (version, group_id) in wanted.items():
             signature = self._signature(version, group_id)
@@ -259,9 +259,17 @@ class Controller:
     ) -> GroupRuntime:
         parts = GroupParts.of(version, group_id, self._settings.address, self._settings.namespace)
         group, scaler = parts.group, parts.scaler
+        worker_env = parts.worker_env()
         now = time.monotonic()
-        if current is not None and current.group.provider == group.provider:
-            # Only the scaler (or the version's metadata) changed: keep the workers, swap the brain.
+        if (
+            current is not None
+            and current.group.provider == group.provider
+            and current.worker_env == worker_env
+            and current.target == parts.target
+        ):
+            # Only the scaler (or the version's metadata) changed: keep the workers, swap the
+            # brain. A new connection or queue is not "only": the provider starts its workers
+            # with them (and reads by them), so it is built anew below.
             await self._runner.remove(current)
             current.version, current.group, current.scaler = version, group, scaler
             current.state = dataclasses.replace(
@@ -284,16 +292,23 @@ class Controller:
             group.provider.details,
             deployment=version.key,
             group_id=group_id,
-            worker_env=parts.worker_env(),
+            worker_env=worker_env,
             state_dir=self._settings.state_dir,
             **extras,
         )
+        # The new provider may hold the very workers of the old one (the same Deployment, the
+        # same state directory): then the old one stops sizing them before the new one starts.
+        taken_from = current if current and _same_claim(current.provider, provider) else None
+        if taken_from is not None:
+            await self._runner.remove(taken_from)
         try:
             await provider.start()
             check = await provider.validate()
         except BaseException:
             with contextlib.suppress(Exception):
                 await provider.close()
+            if taken_from is not None:
+                self._runner.add(taken_from)  # it keeps its group until a start succeeds
             raise
         runtime = GroupRuntime(
             version=version,
@@ -309,10 +324,19 @@ class Controller:
                 validation_error=None if check.ok else check.message,
             ),
             beats=self._heartbeat_census(parts),
+            worker_env=worker_env,
         )
-        if current is not None:
+        if taken_from is not None:
+            logger.info(
+                "%s/%s provider changed: the new one took over %s",
+                version.key,
+                group_id,
+                provider.claim,
+            )
+            await self._retirements.hand_over(taken_from)
+        elif current is not None:
             logger.info("%s/%s provider changed: retiring the old workers", version.key, group_id)
-            self._retire_in_background(current)
+            self._retirements.retire_in_background(current)
         return runtime
 
     def _heartbeat_census(self, parts: GroupParts) -> MarkedWorkersCensus | None:
@@ -323,35 +347,6 @@ class Controller:
         if provider_type(parts.group.provider.type).counts_in_flight:
             return None
         return MarkedWorkersCensus(parts.marker, clock=self._clock)
-
-    def _retire_in_background(self, group: GroupRuntime, *, remove: bool = False) -> None:
-        task = asyncio.create_task(self._retire_when_idle(group, remove=remove))
-        self._retiring.add(task)
-        task.add_done_callback(self._retiring.discard)
-
-    async def _retire_when_idle(self, group: GroupRuntime, *, remove: bool = False) -> None:
-        """Let a removed group finish its open work (e.g. the last workflow task after an
-        activity), then retire its workers; give up waiting after ``drain_timeout_s``. With
-        ``remove`` (a version's sunset is over), delete its provider resources too."""
-        group.retiring = True
-        deadline = time.monotonic() + self._settings.drain_timeout_s
-        while time.monotonic() < deadline:
-            if open_work_done(group.status) or not self._runner.running(group):
-                break
-            await asyncio.sleep(group.scaler.poll_interval_s)
-        await self._stop_group(group, drain=True, remove=remove)
-
-    async def _stop_group(self, group: GroupRuntime, *, drain: bool, remove: bool = False) -> None:
-        await self._runner.remove(group)
-        try:
-            if drain:
-                await group.provider.drain(self._settings.drain_timeout_s)
-            if remove:
-                await group.provider.remove_resources()
-        except Exception as err:
-            logger.error("%s/%s retire failed: %s", group.version.key, group.group_id, err)
-        finally:
-            await group.provider.close()
 
     # -- cycles and status -------------------------------------------------------------------
 
@@ -381,3 +376,8 @@ class Controller:
             self.controller_status(),
             sunsets=self._sunset.sunsets,
         )
+
+
+def _same_claim(old: Provider, new: Provider) -> bool:
+    """Whether ``new`` manages the workers ``old`` manages (:attr:`Provider.claim`)."""
+    return old.claim is not None and old.claim == new.claim

@@ -38,7 +38,7 @@ from workerplane.planning.worker_beats import (
     MarkedWorkersCensus,
     WorkerBeat,
 )
-from workerplane.providers.base import Provider, ProviderError
+from workerplane.providers.base import Provider, ProviderError, WorkerEnvironment
 from workerplane.scaling.base import Scaler
 from workerplane.scaling.registry import DEFAULT_SCALER
 from workerplane.scaling.types import GroupMetrics, QueueStats, Strategy, WorkerCensus
@@ -86,6 +86,8 @@ class GroupRuntime:
     beats: MarkedWorkersCensus | None = None
     #: Whether the census last said some of its workers beat too seldom to count by (logged once).
     slow_beats_logged: bool = False
+    #: What its provider starts workers with (a change rebuilds the provider).
+    worker_env: WorkerEnvironment | None = None
 
     @property
     def name(self) -> str:

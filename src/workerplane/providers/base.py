@@ -163,8 +163,21 @@ class Provider(abc.ABC):
             worker_env=context.worker_env,
         )
 
+    @property
+    def claim(self) -> str | None:
+        """What holds the group's workers outside this object: a Kubernetes Deployment, an ECS
+        service, a local state directory. ``None``: its workers are its own (invocations).
+
+        Two providers with the same claim manage the same workers. When a spec change replaces
+        a group's provider with one of the same claim, the controller hands the workers over:
+        the new provider's :meth:`start` takes them on (and brings them to its spec), and the
+        old one is closed, not drained, since draining would retire the new one's workers too.
+        """
+        return None
+
     async def start(self) -> None:  # noqa: B027 - optional hook
-        """Begin managing: adopt or stop workers left from an earlier controller run."""
+        """Begin managing: adopt or stop workers left from an earlier controller run, or by the
+        provider this one replaces (:attr:`claim`)."""
 
     @abc.abstractmethod
     async def validate(self) -> ProviderCheck:
@@ -202,6 +215,10 @@ class DelegatingProvider(Provider):
     def __init__(self, inner: Provider) -> None:
         self.inner = inner
         self.strategy = inner.strategy
+
+    @property
+    def claim(self) -> str | None:
+        return self.inner.claim
 
     async def start(self) -> None:
         await self.inner.start()

@@ -75,6 +75,12 @@ class EcsProvider(Provider):
     def from_context(cls, ctx: ProviderContext[EcsDetails]) -> EcsProvider:
         return cls(ctx.details, role_session_name=session_name(ctx.deployment))
 
+    @property
+    def claim(self) -> str:
+        """The ECS service (a replacement provider sizes the same one)."""
+        d = self.details
+        return f"aws-ecs:{d.endpoint_url or ''}:{d.region or ''}:{d.cluster}/{d.service}"
+
     async def _call(self, fn: Callable[[], T], what: str) -> T:
         return await retry_async(
             lambda: run_blocking(self._pool, fn, classify_aws_error, what),

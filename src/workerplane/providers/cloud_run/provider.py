@@ -127,6 +127,11 @@ class CloudRunProvider(Provider):
             )
         return self._client
 
+    @property
+    def claim(self) -> str:
+        """The worker pool (a replacement provider sizes the same one)."""
+        return f"gcp-cloud-run:{self.details.api_endpoint or ''}:{self.details.name}"
+
     async def _call(self, fn: Callable[[], T], what: str) -> T:
         return await retry_async(
             lambda: run_blocking(self._pool, fn, classify_google_error, what),

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import os
 import time
@@ -125,6 +126,18 @@ class KubernetesProvider(Provider):
                 kubeconfig.get_secret_value() if kubeconfig else None, self.details.context
             )
         return self._api
+
+    @property
+    def claim(self) -> str:
+        """The Deployment, in its cluster: a replacement provider applies its own template to
+        it (a rolling update), so the old one must not scale it down."""
+        kubeconfig = self.details.kubeconfig
+        cluster = (
+            hashlib.sha256(kubeconfig.get_secret_value().encode()).hexdigest()[:16]
+            if kubeconfig
+            else ""
+        )
+        return f"k8s:{cluster}:{self.details.context or ''}:{self.ref.namespace}/{self.ref.name}"
 
     @property
     def ref(self) -> ObjectRef:

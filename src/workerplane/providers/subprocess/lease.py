@@ -9,7 +9,8 @@ worker's ``stat`` follows the link, so workers adopted from an earlier run, whic
 path, see the shared lease too.
 
 A group that closes turns its link back into a plain file: it is no longer renewed, so workers it
-left behind leave once idle, as before.
+left behind leave once idle, as before. A group whose provider was replaced in the same process
+(the new one joined with the same lease) leaves nothing: the lease is the new provider's now.
 """
 
 from __future__ import annotations
@@ -47,9 +48,13 @@ class SharedLease:
         if self._task is None or self._task.done():
             self._task = loop.create_task(self._renew_forever())
 
-    async def leave(self, group_lease: Path) -> None:
-        """Stop renewing ``group_lease``: it becomes a plain file that goes stale."""
-        self._chores.pop(group_lease, None)
+    async def leave(self, group_lease: Path, chore: Callable[[], None]) -> None:
+        """Stop renewing ``group_lease``: it becomes a plain file that goes stale. Only the
+        member that joined with ``chore`` leaves: a provider that took the group over since
+        (it joined with its own chore) keeps the lease."""
+        if self._chores.get(group_lease) != chore:
+            return
+        del self._chores[group_lease]
         with contextlib.suppress(OSError):
             frozen = group_lease.with_name(f".{group_lease.name}.frozen")
             frozen.touch()

@@ -35,7 +35,13 @@ from workerplane.providers.subprocess.details import SubprocessDetails
 from workerplane.providers.subprocess.fork_server import ForkServer
 from workerplane.providers.subprocess.layout import group_directory, warn_if_legacy_directory
 from workerplane.providers.subprocess.lease import LEASE_RENEW_S, shared_lease
-from workerplane.providers.subprocess.records import WORKER_ID_ENV, WorkerProcess, WorkerRecords
+from workerplane.providers.subprocess.records import (
+    LAUNCH_ENV,
+    WORKER_ID_ENV,
+    WorkerProcess,
+    WorkerRecords,
+    launch_fingerprint,
+)
 from workerplane.scaling.latency import LatencySketch
 from workerplane.scaling.types import Strategy, WorkerCensus
 from workerplane.security.redact import register_secret
@@ -80,6 +86,9 @@ class SubprocessProvider(Provider):
             None if preload is None else ForkServer(preload, self._dir, self._settings.cwd)
         )
         self._crash_loop = CrashLoop()
+        self._launch = launch_fingerprint(
+            [self._command(), *self._settings.args], self._settings.cwd, self._provider_env()
+        )
 
     @classmethod
     def from_context(cls, context: ProviderContext[SubprocessDetails]) -> SubprocessProvider:
@@ -100,12 +109,26 @@ class SubprocessProvider(Provider):
     async def close(self) -> None:
         if self._fork_server is not None:
             self._fork_server.close()
-        await shared_lease(self._context.state_dir).leave(self._lease)
+        await shared_lease(self._context.state_dir).leave(self._lease, self._enforce_grace)
+
+    @property
+    def claim(self) -> str:
+        """The group's state directory: a provider that replaces this one adopts its workers."""
+        return str(self._dir)
 
     def _adopt(self) -> None:
-        """Take over the live workers an earlier controller run started."""
+        """Take over the live workers an earlier controller run (or the provider this one
+        replaces) started. Those started from another launch run a stale spec (an old command,
+        connection or queue): they are retired gracefully, and new ones take their place."""
         for worker in self._records.adopt():
             self._workers[worker.worker_id] = worker
+            if worker.launch != self._launch:
+                logger.info(
+                    "worker %s (pid %d) was started from an earlier spec: retiring it",
+                    worker.worker_id,
+                    worker.pid,
+                )
+                self._retire(worker)
 
     # -- checks ------------------------------------------------------------------------------
 
@@ -239,19 +262,11 @@ class SubprocessProvider(Provider):
     def _status(self, worker_id: str) -> WorkerStatus | None:
         return read_status(self._records.path(worker_id, ".status"))
 
-    def _base_env(self) -> dict[str, str]:
-        # The controller's environment (PATH, PYTHONPATH, ...), minus any workerplane runtime
-        # knobs of its own: a worker gets exactly the ones this provider sets.
-        env = {k: v for k, v in os.environ.items() if not k.startswith("WORKERPLANE_")}
-        env.update(self._context.worker_env.as_env())
+    def _provider_env(self) -> dict[str, str]:
+        """Every variable this provider sets for its workers, but the per-worker ones."""
+        env = self._context.worker_env.as_env()
         env.update(self._settings.env)
         env.update(self._worker_env.secret_env)
-        return env
-
-    def _env_for(self, worker_id: str) -> dict[str, str]:
-        env = self._base_env()
-        env[WORKER_ID_ENV] = worker_id
-        env[STATUS_FILE_ENV] = str(self._records.path(worker_id, ".status"))
         env[CONTROLLER_LEASE_ENV] = str(self._lease)
         env[ORPHAN_EXIT_ENV] = str(max(5.0, 5 * LEASE_RENEW_S))
         env[GRACEFUL_SHUTDOWN_ENV] = str(self._settings.grace_period_s)
@@ -263,6 +278,20 @@ class SubprocessProvider(Provider):
             env[MAX_LIFETIME_ENV] = str(self._settings.max_lifetime_s)
         if self._settings.slots is not None:
             env[SLOTS_ENV] = str(self._settings.slots)
+        return env
+
+    def _base_env(self) -> dict[str, str]:
+        # The controller's environment (PATH, PYTHONPATH, ...), minus any workerplane runtime
+        # knobs of its own: a worker gets exactly the ones this provider sets.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("WORKERPLANE_")}
+        env.update(self._provider_env())
+        env[LAUNCH_ENV] = self._launch
+        return env
+
+    def _env_for(self, worker_id: str) -> dict[str, str]:
+        env = self._base_env()
+        env[WORKER_ID_ENV] = worker_id
+        env[STATUS_FILE_ENV] = str(self._records.path(worker_id, ".status"))
         return env
 
     def _command(self) -> str:
@@ -295,7 +324,7 @@ class SubprocessProvider(Provider):
             pid = process.pid
         procfs.forget_scan()  # a scan from before this worker must not be reused for adoption
         ticks = procfs.start_ticks(pid) or 0
-        worker = WorkerProcess(worker_id, pid, ticks, process, time.time())
+        worker = WorkerProcess(worker_id, pid, ticks, process, time.time(), launch=self._launch)
         self._records.write(worker)
         self._workers[worker_id] = worker
         logger.info("started worker %s (pid %d)", worker_id, pid)

@@ -1,14 +1,19 @@
 """Worker records: what a controller run writes down about each worker, so the next run adopts it.
 
 Every worker has a record ``<worker_id>.json`` in the scaling group's directory (pid, kernel start
-time, worker ID), beside its status file and log. A restarted controller reads the records, keeps
-the workers that are still the processes they name, and finds from the kernel any worker whose
-record never landed (the controller died between starting it and writing it down): no worker is
-ever orphaned, and none is counted twice.
+time, worker ID, the launch it was started from), beside its status file and log. A restarted
+controller reads the records, keeps the workers that are still the processes they name, and finds
+from the kernel any worker whose record never landed (the controller died between starting it and
+writing it down): no worker is ever orphaned, and none is counted twice.
+
+The *launch* is a fingerprint of what the worker was started with: command, arguments and
+environment (:func:`launch_fingerprint`). A provider that adopts a worker of another launch (the
+spec changed while the controller was away, or in its run) knows it runs a stale spec.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -24,6 +29,8 @@ logger = logging.getLogger("workerplane.providers.subprocess")
 WORKER_ID_ENV = "WORKERPLANE_WORKER_ID"
 #: Set in a fork server's own environment (which its forked workers show in /proc/PID/environ).
 FORKSERVER_DIR_ENV = "WORKERPLANE_FORKSERVER_DIR"
+#: The worker's launch fingerprint, in its environment (for a worker found without a record).
+LAUNCH_ENV = "WORKERPLANE_LAUNCH"
 
 
 #: Groups adopting at about the same time (a controller starting) share one scan of ``/proc``.
@@ -41,6 +48,8 @@ class WorkerProcess:
     started_at: float
     retiring_since: float | None = None
     killed: bool = False
+    #: The launch it was started from (``None``: recorded by a workerplane without launches).
+    launch: str | None = None
 
     def alive(self) -> bool:
         if self.process is not None:
@@ -64,6 +73,7 @@ class WorkerRecords:
             "pid": worker.pid,
             "ticks": worker.start_ticks,
             "started_at": worker.started_at,
+            "launch": worker.launch,
         }
         tmp = self.directory / f".{worker.worker_id}.json.tmp"
         tmp.write_text(json.dumps(record))
@@ -86,7 +96,8 @@ class WorkerRecords:
             if ticks is None:
                 continue
             worker_id = procfs.environ_value(pid, WORKER_ID_ENV) or f"w-pid{pid}"
-            worker = WorkerProcess(worker_id, pid, ticks, None, time.time())
+            launch = procfs.environ_value(pid, LAUNCH_ENV)
+            worker = WorkerProcess(worker_id, pid, ticks, None, time.time(), launch=launch)
             self.write(worker)
             adopted.append(worker)
             logger.info("adopted worker %s (pid %d) that had no record", worker_id, pid)
@@ -102,7 +113,12 @@ class WorkerRecords:
         if procfs.start_ticks(pid) == ticks and self._started_here(pid, worker_id):
             logger.info("adopted worker %s (pid %d)", worker_id, pid)
             return WorkerProcess(
-                worker_id, pid, ticks, None, float(record.get("started_at", time.time()))
+                worker_id,
+                pid,
+                ticks,
+                None,
+                float(record.get("started_at", time.time())),
+                launch=record.get("launch"),
             )
         self.forget(worker_id)
         return None
@@ -112,3 +128,14 @@ class WorkerRecords:
         return procfs.environ_has(pid, f"{WORKER_ID_ENV}={worker_id}") or procfs.environ_has(
             pid, f"{FORKSERVER_DIR_ENV}={self.directory}"
         )
+
+
+def launch_fingerprint(command: list[str], cwd: str | None, env: dict[str, str]) -> str:
+    """A short digest of what a worker is started with: the same launch, the same digest.
+
+    ``env`` holds only what the provider sets (not the controller's own environment, which may
+    differ from run to run without changing the spec). It may hold secrets: only the digest is
+    kept, never the values.
+    """
+    text = json.dumps([command, cwd, sorted(env.items())])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

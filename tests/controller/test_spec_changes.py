@@ -1,0 +1,254 @@
+"""A running group's spec changes: which changes keep its provider, which build a new one, and
+how the old one's workers are handed over or retired. Real controller code; in-memory
+providers that record what was done to them, and a spec source the test edits."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tests.controller.test_controller_unit import FakeMetrics, RecordingSink
+from workerplane.config.model import DeploymentSpec
+from workerplane.controller.controller import Controller
+from workerplane.controller.settings import ControllerSettings
+from workerplane.planning.status import ManagedVersion
+from workerplane.providers.base import Provider, ProviderCheck, ProviderError, WorkerEnvironment
+from workerplane.scaling.types import Strategy, WorkerCensus
+
+
+def spec(
+    *,
+    address: str = "temporal-a:7233",
+    queue: str = "orders",
+    args: tuple[str, ...] = (),
+    min_count: int = 1,
+) -> DeploymentSpec:
+    return DeploymentSpec.model_validate(
+        {
+            "name": "orders",
+            "task_queues": [queue],
+            "temporal": {"address": address, "namespace": "default"},
+            "compute": {
+                "scaling_groups": {
+                    "g": {
+                        "provider": {
+                            "type": "subprocess",
+                            "details": {
+                                "command": "worker",
+                                "args": list(args),
+                                "strategy": "worker-set",
+                            },
+                        },
+                        "scaler": {
+                            "type": "backlog",
+                            "details": {"min_count": min_count, "metrics_poll_interval_ms": 100},
+                        },
+                    }
+                }
+            },
+        }
+    )
+
+
+class RecordingProvider(Provider):
+    """Workers in memory; every call lands in the shared ``log`` as ``(provider number, call)``."""
+
+    type = "fake"
+    strategy = Strategy.WORKER_SET
+
+    def __init__(
+        self,
+        number: int,
+        worker_env: WorkerEnvironment,
+        claim: str | None,
+        log: list[tuple[int, str]],
+        fail_start: bool = False,
+    ) -> None:
+        self.number = number
+        self.worker_env = worker_env
+        self._claim = claim
+        self._log = log
+        self._fail_start = fail_start
+        self.size = 0
+
+    @property
+    def claim(self) -> str | None:
+        return self._claim
+
+    def _record(self, call: str) -> None:
+        self._log.append((self.number, call))
+
+    async def start(self) -> None:
+        self._record("start")
+        if self._fail_start:
+            raise ProviderError("cannot reach the cluster", kind="internal")
+
+    async def validate(self) -> ProviderCheck:
+        return ProviderCheck(ok=True)
+
+    async def census(self) -> WorkerCensus:
+        return WorkerCensus(running=self.size, ready=self.size, in_flight=0)
+
+    async def set_size(self, size: int) -> None:
+        self._record(f"set_size {size}")
+        self.size = size
+
+    async def drain(self, timeout_s: float) -> None:
+        self._record("drain")
+        self.size = 0
+
+    async def close(self) -> None:
+        self._record("close")
+
+
+@dataclass
+class Fleet:
+    """The providers the controller built, and how the next one is built."""
+
+    claim: str | None = None
+    fail_start: bool = False
+
+    def __post_init__(self) -> None:
+        self.built: list[RecordingProvider] = []
+        self.log: list[tuple[int, str]] = []
+
+    def __call__(
+        self,
+        type_name: str,
+        details: Mapping[str, Any],
+        *,
+        worker_env: WorkerEnvironment,
+        **_: Any,
+    ) -> Provider:
+        provider = RecordingProvider(
+            len(self.built), worker_env, self.claim, self.log, self.fail_start
+        )
+        self.built.append(provider)
+        return provider
+
+    def calls(self, number: int) -> list[str]:
+        return [call for n, call in self.log if n == number]
+
+
+@dataclass
+class EditableSource:
+    version: ManagedVersion
+
+    async def snapshot(self) -> list[ManagedVersion]:
+        return [self.version]
+
+    def edit(self, new_spec: DeploymentSpec) -> None:
+        self.version = ManagedVersion(
+            key="orders", spec=new_spec, generation=self.version.generation + 1
+        )
+
+
+async def eventually(check: Callable[[], bool], timeout_s: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
+
+
+async def run_with_edit(
+    tmp_path: Path, fleet: Fleet, before: DeploymentSpec, after: DeploymentSpec
+) -> tuple[Controller, Callable[[], Any]]:
+    """Run the controller on ``before`` until its provider holds a worker, then edit the spec to
+    ``after``. Returns the controller and a coroutine function that stops it."""
+    source = EditableSource(ManagedVersion(key="orders", spec=before, generation=1))
+    controller = Controller(
+        source,
+        RecordingSink(),
+        ControllerSettings(state_dir=tmp_path, refresh_s=0.05, drain_timeout_s=5.0),
+        providers=fleet,
+        metrics=FakeMetrics(0),
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(controller.run(stop))
+    await eventually(lambda: "set_size 1" in fleet.calls(0))
+    source.edit(after)
+
+    async def finish() -> None:
+        stop.set()
+        await task
+        await controller.shutdown(drain=False)
+
+    return controller, finish
+
+
+async def test_a_scaler_change_keeps_the_provider_and_its_workers(tmp_path: Path) -> None:
+    fleet = Fleet()
+    _, finish = await run_with_edit(tmp_path, fleet, spec(min_count=1), spec(min_count=2))
+    await eventually(lambda: "set_size 2" in fleet.calls(0))
+    await finish()
+    assert len(fleet.built) == 1
+    assert "drain" not in fleet.calls(0)
+
+
+async def test_a_new_address_starts_workers_with_it_and_retires_the_old_ones(
+    tmp_path: Path,
+) -> None:
+    """The provider spec is the same, but workers started with the old address would serve the
+    old server: the group gets a provider with the new environment."""
+    fleet = Fleet()
+    _, finish = await run_with_edit(
+        tmp_path, fleet, spec(address="temporal-a:7233"), spec(address="temporal-b:7233")
+    )
+    await eventually(lambda: len(fleet.built) == 2 and "set_size 1" in fleet.calls(1))
+    await eventually(lambda: "close" in fleet.calls(0))
+    await finish()
+    assert fleet.built[0].worker_env.address == "temporal-a:7233"
+    assert fleet.built[1].worker_env.address == "temporal-b:7233"
+    assert "drain" in fleet.calls(0), "its own workers are retired, gracefully"
+
+
+async def test_a_new_queue_starts_workers_on_it(tmp_path: Path) -> None:
+    fleet = Fleet()
+    _, finish = await run_with_edit(tmp_path, fleet, spec(queue="orders"), spec(queue="orders-v2"))
+    await eventually(lambda: len(fleet.built) == 2 and "set_size 1" in fleet.calls(1))
+    await finish()
+    assert fleet.built[1].worker_env.task_queues == ("orders-v2",)
+
+
+async def test_a_provider_of_the_same_claim_takes_the_workers_over_without_a_drain(
+    tmp_path: Path,
+) -> None:
+    """The same Deployment (or state directory) under a new provider spec: draining the old
+    provider would scale the new one's workers to zero. The old one stops sizing before the
+    new one starts, and is closed, not drained."""
+    fleet = Fleet(claim="k8s:cluster:ctx:workers/orders")
+    _, finish = await run_with_edit(tmp_path, fleet, spec(), spec(args=("--v2",)))
+    await eventually(lambda: len(fleet.built) == 2 and "close" in fleet.calls(0))
+    await eventually(lambda: "set_size 1" in fleet.calls(1))
+    await finish()
+    assert "drain" not in fleet.calls(0)
+    assert "set_size 0" not in fleet.calls(0)
+    new_start = fleet.log.index((1, "start"))
+    old_calls = [i for i, (n, call) in enumerate(fleet.log) if n == 0 and call != "close"]
+    assert max(old_calls) < new_start, fleet.log
+
+
+async def test_a_takeover_that_cannot_start_leaves_the_old_provider_running(
+    tmp_path: Path,
+) -> None:
+    fleet = Fleet(claim="aws-ecs:::cluster/orders")
+    controller, finish = await run_with_edit(tmp_path, fleet, spec(), spec(args=("--v2",)))
+    fleet.fail_start = True  # every provider built from now on
+    await eventually(lambda: len(fleet.built) >= 2)
+    await eventually(
+        lambda: any(
+            s.group_id == "g" and (s.provider_validation_error or "").startswith("cannot start")
+            for s in controller.statuses()
+        )
+    )
+    # The old provider still sizes its workers: its next cycles reach it.
+    calls_before = len(fleet.calls(0))
+    fleet.built[0].size = 0  # a worker died
+    await eventually(lambda: len(fleet.calls(0)) > calls_before)
+    await finish()
+    assert "close" not in fleet.calls(0)[:calls_before]
+    assert "set_size 1" in fleet.calls(0)[calls_before:]
