@@ -121,6 +121,44 @@ async def test_sigterm_finishes_in_flight_activity(
     await _wait_exit(successor)
 
 
+async def test_a_draining_worker_keeps_its_report_fresh_until_it_exits(
+    temporal_address: str, tmp_path: Path, unique_name: str
+) -> None:
+    """A drain lasts as long as the task in flight (here 8 s, longer than a report stays
+    fresh): the worker goes on reporting it, so the controller still knows its group's tasks."""
+    status = tmp_path / "status.json"
+    worker = _start_worker(temporal_address, unique_name, status)
+    client = await Client.connect(temporal_address)
+    handle = await client.start_workflow(
+        ProcessItem.run, 8.0, id=unique_name, task_queue=unique_name
+    )
+    deadline = time.monotonic() + 60
+    while (s := read_status(status)) is None or s.in_flight == 0:
+        assert time.monotonic() < deadline, "the activity never started"
+        await asyncio.sleep(0.05)
+    worker.send_signal(signal.SIGTERM)
+    stale: list[float] = []
+    draining_reports = 0
+    while worker.poll() is None:
+        assert time.monotonic() < deadline, "the worker never exited"
+        s = read_status(status)
+        if s is not None and s.state == "draining":
+            draining_reports += 1
+            if not s.is_fresh():
+                stale.append(time.time() - s.updated_at)
+            assert s.in_flight == 1
+        await asyncio.sleep(0.2)
+    assert draining_reports > 20, "the drain lasted the activity's length"
+    assert stale == [], f"the report went stale while draining ({max(stale):.1f} s old)"
+    final = read_status(status)
+    assert final is not None and final.state == "stopped" and final.in_flight == 0
+    successor = _start_worker(
+        temporal_address, unique_name, tmp_path / "next.json", WORKERPLANE_IDLE_EXIT_S="1"
+    )
+    assert await asyncio.wait_for(handle.result(), 60) == "done after 8.0s (attempt 1)"
+    await _wait_exit(successor)
+
+
 async def test_max_lifetime(temporal_address: str, tmp_path: Path, unique_name: str) -> None:
     status = tmp_path / "status.json"
     worker = _start_worker(temporal_address, unique_name, status, WORKERPLANE_MAX_LIFETIME_S="1")

@@ -308,6 +308,9 @@ async def run_worker(
     watcher.cancel()
     state = "draining"
     report()
+    # A drain lasts as long as the tasks in flight: the report stays fresh meanwhile, or the
+    # controller would count the whole group's tasks as unknown until this worker exits.
+    reporting = asyncio.create_task(_report_every(HEARTBEAT_S, report))
     logger.info("worker stopping: %s (in flight %d)", reason, activity.in_flight)
     if gates and reason != "worker_failed":
         await _let_polls_return(gates, activity, options.graceful_shutdown_s)
@@ -315,6 +318,7 @@ async def run_worker(
     for task in run_tasks:
         if task.done() and not task.cancelled() and task.exception():
             logger.error("worker failed: %s", task.exception())
+    reporting.cancel()
     state = "stopped"
     report(exit_reason=reason)
     if pusher is not None:
@@ -324,6 +328,12 @@ async def run_worker(
         "worker exited: %s after %.1fs, %d tasks", reason, result.runtime_s, result.completed
     )
     return result
+
+
+async def _report_every(interval_s: float, report: Callable[[], None]) -> None:
+    while True:
+        await asyncio.sleep(interval_s)
+        report()
 
 
 def _tasks_arriving(activity: WorkTracker) -> bool:
