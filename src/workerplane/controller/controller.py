@@ -328,10 +328,7 @@ class Controller:
         )
         if taken_from is not None:
             logger.info(
-                "%s/%s provider changed: the new one took over %s",
-                version.key,
-                group_id,
-                provider.claim,
+                "%s/%s provider changed: the new one took its workers over", version.key, group_id
             )
             await self._retirements.hand_over(taken_from)
         elif current is not None:
