@@ -74,6 +74,8 @@ class RecordingProvider(Provider):
         self._log = log
         self._fail_start = fail_start
         self.size = 0
+        #: While set (and not yet opened), a drain waits on it: a retirement under way.
+        self.drain_gate: asyncio.Event | None = None
 
     @property
     def claim(self) -> str | None:
@@ -99,6 +101,9 @@ class RecordingProvider(Provider):
 
     async def drain(self, timeout_s: float) -> None:
         self._record("drain")
+        if self.drain_gate is not None:
+            await self.drain_gate.wait()
+        self._record("drained")
         self.size = 0
 
     async def close(self) -> None:
@@ -137,9 +142,10 @@ class Fleet:
 @dataclass
 class EditableSource:
     version: ManagedVersion
+    removed: bool = False
 
     async def snapshot(self) -> list[ManagedVersion]:
-        return [self.version]
+        return [] if self.removed else [self.version]
 
     def edit(self, new_spec: DeploymentSpec) -> None:
         self.version = ManagedVersion(
@@ -252,3 +258,32 @@ async def test_a_takeover_that_cannot_start_leaves_the_old_provider_running(
     await finish()
     assert "close" not in fleet.calls(0)[:calls_before]
     assert "set_size 1" in fleet.calls(0)[calls_before:]
+
+
+async def test_a_group_back_before_its_retirement_ends_keeps_its_workers(tmp_path: Path) -> None:
+    """Removed, then restored while its workers still drain: the restored group's provider
+    takes the workers over, and the retirement stops instead of draining them under it."""
+    fleet = Fleet(claim="k8s:cluster:ctx:workers/orders")
+    source = EditableSource(ManagedVersion(key="orders", spec=spec(), generation=1))
+    controller = Controller(
+        source,
+        RecordingSink(),
+        ControllerSettings(state_dir=tmp_path, refresh_s=0.05, drain_timeout_s=30.0),
+        providers=fleet,
+        metrics=FakeMetrics(0),
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(controller.run(stop))
+    await eventually(lambda: "set_size 1" in fleet.calls(0))
+    fleet.built[0].drain_gate = asyncio.Event()  # its drain will take a while
+    source.removed = True
+    await eventually(lambda: "drain" in fleet.calls(0))
+    source.removed = False
+    await eventually(lambda: len(fleet.built) == 2 and "close" in fleet.calls(0))
+    await eventually(lambda: "set_size 1" in fleet.calls(1))
+    stop.set()
+    await task
+    await controller.shutdown(drain=False)
+    assert "drained" not in fleet.calls(0), "the retirement was stopped before its drain ended"
+    new_start = fleet.log.index((1, "start"))
+    assert fleet.log.index((0, "close")) < new_start

@@ -7,6 +7,10 @@
   :attr:`~workerplane.providers.base.Provider.claim`): the new provider already holds the
   workers, so the old one is only closed.
 * **Stop** (the controller shuts down): drain or not, as asked.
+
+A group being retired whose workers a new provider claims (the group came back to the spec
+before its retirement was over) is not retired further: :meth:`Retirements.reclaim` hands it
+over instead, or its drain would retire the new provider's workers.
 """
 
 from __future__ import annotations
@@ -30,12 +34,35 @@ class Retirements:
         self._runner = runner
         self._drain_timeout_s = drain_timeout_s
         self._tasks: set[asyncio.Task[None]] = set()
+        self._by_claim: dict[str, tuple[GroupRuntime, asyncio.Task[None]]] = {}
 
     def retire_in_background(self, group: GroupRuntime, *, remove: bool = False) -> None:
         """Retire ``group`` once idle (``remove``: delete its provider resources after)."""
         task = asyncio.create_task(self._retire_when_idle(group, remove=remove))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        claim = group.provider.claim
+        if claim is not None:
+            self._by_claim[claim] = (group, task)
+            task.add_done_callback(lambda _: self._forget(claim, task))
+
+    async def reclaim(self, claim: str | None) -> None:
+        """Stop retiring the group whose workers ``claim`` names, if one is being retired, and
+        hand it over: a new provider is about to take its workers on."""
+        entry = self._by_claim.pop(claim, None) if claim is not None else None
+        if entry is None:
+            return
+        group, task = entry
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        logger.info("%s/%s is back: its retirement stops", group.version.key, group.group_id)
+        await self.hand_over(group)
+
+    def _forget(self, claim: str, task: asyncio.Task[None]) -> None:
+        entry = self._by_claim.get(claim)
+        if entry is not None and entry[1] is task:
+            del self._by_claim[claim]
 
     async def hand_over(self, group: GroupRuntime) -> None:
         """Let go of ``group`` whose workers another provider took over: close, never drain."""
