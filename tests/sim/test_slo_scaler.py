@@ -195,8 +195,9 @@ def by_type(
         # Ten activities per workflow: a fan-out, or ten run one by one over a workflow's life;
         # the rates cannot tell, so each waiting workflow task counts for one at most.
         ("ten activities per workflow task", 6.0, 60.0, None, 8),
-        # Workflows that run no activity here need a poller for their workflow tasks, no slots.
-        ("the workflows run no activities", 6.0, 0.0, None, 1),
+        # Workflow tasks run and no activity was added: the activity stats may be a cached
+        # copy from before the first of them ran (see the test below).
+        ("workflow tasks run, no activity added yet: one each", 6.0, 0.0, None, 8),
     ],
 )
 def test_waiting_workflow_tasks_count_for_the_activities_they_will_schedule(
@@ -220,6 +221,26 @@ def test_waiting_workflow_tasks_count_for_the_activities_they_will_schedule(
     )
     _, dec = s.decide(s.initial_state(0.0), metrics, 0.0)
     assert isinstance(dec, SetSize) and dec.size == size, case
+
+
+def test_workflows_that_run_no_activities_need_no_slots_once_the_activity_stats_caught_up() -> None:
+    """The server caches each type's stats on its own clock (5 s by default). At a wave's start
+    the workflow reply can show its first workflow tasks run while the activity reply, older,
+    shows no activity added: that is no evidence of "no activities" until the activity stats
+    have been refreshed since. After that, workflows that run no activity here need a poller
+    for their workflow tasks, no slots."""
+    s = scaler(target_per_worker=4)
+    metrics = by_type(30, 0, workflow_rate=6.0, activity_rate=0.0, desired=0)
+    first, dec = s.decide(s.initial_state(0.0), metrics, 0.0)
+    assert isinstance(dec, SetSize) and dec.size == 8
+    assert first.workflows_since_ms == 0
+    seen_long_enough = replace(s.initial_state(0.0), workflows_since_ms=-6_000)
+    _, dec = s.decide(seen_long_enough, metrics, 0.0)
+    assert isinstance(dec, SetSize) and dec.size == 1
+    # A queue that stops dispatching workflow tasks starts the clock again.
+    idle = by_type(30, 0, workflow_rate=6.0, activity_rate=0.0, workflow_dispatch_rate=0.0)
+    later, _ = s.decide(seen_long_enough, idle, 0.0)
+    assert later.workflows_since_ms is None
 
 
 def test_a_mixed_group_sizes_activity_slots_on_the_activity_backlog() -> None:

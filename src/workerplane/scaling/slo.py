@@ -73,10 +73,12 @@ from workerplane.scaling.slo_model import (
     STEADY_TOLERANCE,
     SloDetails,
     SloState,
+    activity_adds_settled,
     ewma,
     sized_backlog_read_now,
     sizing_stats,
     wait_fraction,
+    workflows_dispatching_since,
 )
 from workerplane.scaling.slo_plan import QueuePlanner
 from workerplane.scaling.types import (
@@ -227,7 +229,10 @@ class SloScaler(QueuePlanner):
         """
         d = self.details
         census = metrics.workers
-        stats, needs_poller = sizing_stats(metrics)
+        since = workflows_dispatching_since(state.workflows_since_ms, metrics, now_ms)
+        state = replace(state, workflows_since_ms=since)
+        settled = activity_adds_settled(since, now_ms, self.poll_interval_s)
+        stats, needs_poller = sizing_stats(metrics, adds_settled=settled)
         # A backlog read uncached while workers poll (every slot busy) is current, lower than
         # the last one or not. (Read while none polls, it only ever shows a storm landing on
         # an idle queue, which raises the backlog: a fresh copy already.)

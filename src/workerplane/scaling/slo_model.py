@@ -216,6 +216,8 @@ class SloState:
             (:mod:`workerplane.planning.prewarm` sets it): a miss then is the warm pool's size.
         lagging_since_ms: since when the census has shown fewer tasks started than left the
             queue (``None``: it has not), while the count of arrivals waits for it.
+        workflows_since_ms: since when the workflow queue has shown workflow tasks dispatched
+            (``None``: it does not now): :func:`activity_adds_settled`.
     """
 
     size: int | None = None
@@ -254,6 +256,7 @@ class SloState:
     young: Cohorts = ()
     warmed: bool = False
     lagging_since_ms: int | None = None
+    workflows_since_ms: int | None = None
 
 
 def wait_fraction(details: SloDetails, state: SloState) -> float:
@@ -270,8 +273,38 @@ def wait_fraction(details: SloDetails, state: SloState) -> float:
 #: task ran lately): a workflow's first task usually schedules its first activity.
 DEFAULT_ACTIVITIES_PER_WORKFLOW_TASK = 1.0
 
+#: How long Temporal caches a task type's stats by default (``matching.TaskQueueInfoByBuildIdTTL``
+#: and its relatives), each type on its own clock: one type's reply may be this much older than
+#: another's.
+SERVER_STATS_CACHE_S = 5.0
 
-def activities_per_workflow_task(activity: QueueStats, workflow: QueueStats) -> float:
+
+def workflows_dispatching_since(
+    since_ms: int | None, metrics: GroupMetrics, now_ms: int
+) -> int | None:
+    """Since when the workflow queue has shown workflow tasks dispatched (kept from ``since_ms``
+    while it still does), or ``None`` when it does not now."""
+    workflow = metrics.by_type.get("WORKFLOW")
+    if workflow is None or workflow.dispatch_rate <= IDLE_RATE_EPSILON:
+        return None
+    return now_ms if since_ms is None else since_ms
+
+
+def activity_adds_settled(since_ms: int | None, now_ms: int, poll_s: float) -> bool:
+    """Whether an activity add rate of zero can be believed: workflow tasks have been seen
+    dispatched for longer than the server caches the activity queue's stats (and a poll).
+
+    Before then, the activity reply may predate the first workflow tasks run: a wave's first
+    workers run its workflow tasks (the workflow reply, fresh, shows them dispatched) while the
+    activity reply, cached a few seconds earlier, shows no activity added yet. Read as "these
+    workflows run no activities", that sized the wave's waiting workflow tasks as no work.
+    """
+    return since_ms is not None and now_ms - since_ms >= 1000.0 * (SERVER_STATS_CACHE_S + poll_s)
+
+
+def activities_per_workflow_task(
+    activity: QueueStats, workflow: QueueStats, *, adds_settled: bool = True
+) -> float:
     """What each waiting workflow task will likely bring to the activity slots once a worker
     runs it: the activities the queue adds per workflow task it dispatches, at most one.
 
@@ -288,13 +321,18 @@ def activities_per_workflow_task(activity: QueueStats, workflow: QueueStats) -> 
     hundreds for a long-lived workflow that runs them one by one. The rates cannot tell the last
     two apart, so one new workflow is never taken for hundreds of activities at once; a fan-out
     shows its activities once a worker has run its first workflow task.
+
+    A zero add rate on the activity queue counts as "no activities" only once ``adds_settled``
+    (:func:`activity_adds_settled`); before that, each waiting workflow task counts for one.
     """
     if workflow.dispatch_rate <= IDLE_RATE_EPSILON:
+        return DEFAULT_ACTIVITIES_PER_WORKFLOW_TASK
+    if activity.add_rate <= IDLE_RATE_EPSILON and not adds_settled:
         return DEFAULT_ACTIVITIES_PER_WORKFLOW_TASK
     return min(1.0, activity.add_rate / workflow.dispatch_rate)
 
 
-def sizing_stats(metrics: GroupMetrics) -> tuple[QueueStats, bool]:
+def sizing_stats(metrics: GroupMetrics, *, adds_settled: bool = True) -> tuple[QueueStats, bool]:
     """The stats that size the group's slots, and whether other task types wait for a poller.
 
     A worker's slots (and the census's ``in_flight``) are activity slots; workflow tasks run in a
@@ -307,7 +345,8 @@ def sizing_stats(metrics: GroupMetrics) -> tuple[QueueStats, bool]:
     (:func:`activities_per_workflow_task`): a burst of new workflows on a group at zero shows
     first as workflow tasks only, and sized as one poller, its activities were seen a cycle or
     two later, once the first worker had run their workflow tasks (p95 3.7 s where sizing the
-    burst at once gave 2.6 s, on a real server).
+    burst at once gave 2.6 s, on a real server). ``adds_settled``: see
+    :func:`activities_per_workflow_task`.
     """
     if not _sizes_activities_alone(metrics):
         return metrics.stats, False
@@ -315,7 +354,8 @@ def sizing_stats(metrics: GroupMetrics) -> tuple[QueueStats, bool]:
     waiting = any(s.backlog_count > 0 for t, s in metrics.by_type.items() if t != "ACTIVITY")
     workflow = metrics.by_type.get("WORKFLOW")
     if workflow is not None and workflow.backlog_count > 0:
-        coming = round(workflow.backlog_count * activities_per_workflow_task(activity, workflow))
+        per_task = activities_per_workflow_task(activity, workflow, adds_settled=adds_settled)
+        coming = round(workflow.backlog_count * per_task)
         activity = replace(activity, backlog_count=activity.backlog_count + coming)
     return activity, waiting
 
