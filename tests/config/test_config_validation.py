@@ -484,3 +484,57 @@ def test_issue_formatting() -> None:
         str(issue)
         == "compute.scaling_groups.wf.scaler.type: invalid scaling algorithm type 'x' (entry wf)"
     )
+
+
+def _k8s(namespace: str = "workers", deployment: str = "orders", **more: Any) -> dict[str, Any]:
+    return {
+        "type": "k8s",
+        "details": {"namespace": namespace, "deployment": deployment, **more},
+    }
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        (_k8s(), _k8s()),
+        (ECS, ECS),
+        (
+            {
+                "type": "gcp-cloud-run",
+                "details": {"project": "p", "region": "r", "worker_pool": "w"},
+            },
+            {
+                "type": "gcp-cloud-run",
+                "details": {"project": "p", "region": "r", "worker_pool": "w"},
+            },
+        ),
+    ],
+)
+def test_two_groups_cannot_size_one_object(first: dict[str, Any], second: dict[str, Any]) -> None:
+    """Each group's provider sets the object's size every cycle: two would undo each other."""
+    issues = issues_of(
+        {"workflows": group(["WORKFLOW"], first), "activities": group(["ACTIVITY"], second)}
+    )
+    assert [(i.path, i.code) for i in issues] == [
+        ("compute.scaling_groups.activities.provider.details", "provider-shared-target")
+    ]
+    assert "scaling group 'workflows'" in issues[0].message
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        _k8s(namespace="other"),
+        _k8s(deployment="payments"),
+        _k8s(context="another-cluster"),
+        {"type": "aws-ecs", "details": {"cluster": "c", "service": "s", "region": "eu-west-1"}},
+    ],
+)
+def test_groups_sizing_different_objects_are_valid(second: dict[str, Any]) -> None:
+    first = ECS if second["type"] == "aws-ecs" else _k8s()
+    assert issues_of({"a": group(["WORKFLOW"], first), "b": group(["ACTIVITY"], second)}) == []
+
+
+def test_groups_of_local_processes_or_invocations_share_nothing() -> None:
+    assert issues_of({"a": group(["WORKFLOW"], LAMBDA), "b": group(["ACTIVITY"], LAMBDA)}) == []
+    assert issues_of({"a": group(["WORKFLOW"]), "b": group(["ACTIVITY"])}) == []

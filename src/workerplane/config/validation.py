@@ -30,6 +30,7 @@ from workerplane.config.model import TASK_QUEUE_TYPES, ComputeConfig, Deployment
 from workerplane.config.nexus_rules import behind_nexus, nexus_rules
 from workerplane.config.proto import payload_envelope_encoding
 from workerplane.errors import ValidationIssue
+from workerplane.providers.fields import SizesAnObject
 from workerplane.providers.registry import PROVIDER_TYPES, provider_strategy
 from workerplane.scaling.registry import DEFAULT_SCALER
 from workerplane.scaling.types import Strategy
@@ -321,6 +322,39 @@ def validate_compute_config(cfg: ComputeConfig) -> list[ValidationIssue]:
         if key:
             issues.extend(behind_nexus(key, group, _details_rules(key, group)))
             issues.extend(nexus_rules(key, group))
+    issues.extend(_one_group_per_object(cfg))
+    return issues
+
+
+def _one_group_per_object(cfg: ComputeConfig) -> list[ValidationIssue]:
+    """Two groups whose providers set the size of one object (a Deployment, an ECS service, a
+    Cloud Run pool) would undo each other's sizes every cycle: the second is refused."""
+    issues: list[ValidationIssue] = []
+    first: dict[tuple[str, str], str] = {}
+    for key, group in cfg.scaling_groups.items():
+        provider = PROVIDER_TYPES.get(group.provider.type)
+        if not key or provider is None:
+            continue
+        try:
+            details = provider.details_model.model_validate(group.provider.details)
+        except (ValidationError, ValueError, TypeError):
+            continue  # reported by the details rules
+        sized = details.sized_object() if isinstance(details, SizesAnObject) else None
+        if sized is None:
+            continue
+        where = (group.provider.nexus_endpoint, sized)  # a Nexus endpoint runs elsewhere
+        if where not in first:
+            first[where] = key
+            continue
+        issues.append(
+            ValidationIssue(
+                f"{group_path(key)}.provider.details",
+                f"names the same {group.provider.type} target as scaling group '{first[where]}': "
+                "both groups would set its size; give each group its own",
+                key,
+                "provider-shared-target",
+            )
+        )
     return issues
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol, runtime_checkable
 from urllib.parse import urlparse
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
@@ -16,10 +16,23 @@ StrategyName = Literal["invoke", "worker-set"]
 _ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
 
 
+@runtime_checkable
+class SizesAnObject(Protocol):
+    """Details that may name an object outside workerplane whose size a provider sets."""
+
+    def sized_object(self) -> str | None: ...
+
+
 class ProviderDetails(BaseModel):
     """Base of the details models: unknown keys are rejected and types are checked strictly."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    def sized_object(self) -> str | None:
+        """The object outside workerplane whose size the group's provider sets (a Deployment, a
+        service, a worker pool), named so that two details naming one object give one name;
+        ``None`` when the group's workers are its own (processes, invocations)."""
+        return None
 
 
 def _non_blank(value: str) -> str:

@@ -11,3 +11,8 @@ class EcsDetails(AwsAccess):
 
     cluster: NonBlank
     service: NonBlank
+
+    def sized_object(self) -> str:
+        """The ECS service, in its region and endpoint."""
+        where = f"{self.endpoint_url or ''}:{self.region or ''}"
+        return f"aws-ecs:{where}:{self.cluster}/{self.service}"

@@ -78,8 +78,7 @@ class EcsProvider(Provider):
     @property
     def claim(self) -> str:
         """The ECS service (a replacement provider sizes the same one)."""
-        d = self.details
-        return f"aws-ecs:{d.endpoint_url or ''}:{d.region or ''}:{d.cluster}/{d.service}"
+        return self.details.sized_object()
 
     async def _call(self, fn: Callable[[], T], what: str) -> T:
         return await retry_async(

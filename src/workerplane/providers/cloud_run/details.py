@@ -26,6 +26,10 @@ class CloudRunDetails(ProviderDetails):
     max_attempts: int = Field(default=6, ge=1, le=100)
     """Tries per API call, the first included (429 and 5xx are retried with backoff)."""
 
+    def sized_object(self) -> str:
+        """The worker pool, at its API endpoint."""
+        return f"gcp-cloud-run:{self.api_endpoint or ''}:{self.name}"
+
     @property
     def name(self) -> str:
         """The worker pool's resource name."""

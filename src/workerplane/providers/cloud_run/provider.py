@@ -130,7 +130,7 @@ class CloudRunProvider(Provider):
     @property
     def claim(self) -> str:
         """The worker pool (a replacement provider sizes the same one)."""
-        return f"gcp-cloud-run:{self.details.api_endpoint or ''}:{self.details.name}"
+        return self.details.sized_object()
 
     async def _call(self, fn: Callable[[], T], what: str) -> T:
         return await retry_async(

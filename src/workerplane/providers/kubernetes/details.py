@@ -21,6 +21,7 @@ This module is pure (pydantic only): the provider registry and the config layer 
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from dataclasses import dataclass
@@ -356,6 +357,13 @@ class K8sDetails(_Model):
     kubeconfig: Secret | None = None
     context: str | None = None
     managed: ManagedDeploymentSpec | None = None
+
+    def sized_object(self) -> str:
+        """The Deployment, in its cluster (the kubeconfig's digest, never its content) and
+        context (:meth:`workerplane.providers.fields.ProviderDetails.sized_object`)."""
+        kubeconfig = self.kubeconfig.get_secret_value() if self.kubeconfig else ""
+        cluster = hashlib.sha256(kubeconfig.encode()).hexdigest()[:16] if kubeconfig else ""
+        return f"k8s:{cluster}:{self.context or ''}:{self.namespace}/{self.deployment}"
 
     @field_validator("namespace")
     @classmethod

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import os
 import time
@@ -131,13 +130,7 @@ class KubernetesProvider(Provider):
     def claim(self) -> str:
         """The Deployment, in its cluster: a replacement provider applies its own template to
         it (a rolling update), so the old one must not scale it down."""
-        kubeconfig = self.details.kubeconfig
-        cluster = (
-            hashlib.sha256(kubeconfig.get_secret_value().encode()).hexdigest()[:16]
-            if kubeconfig
-            else ""
-        )
-        return f"k8s:{cluster}:{self.details.context or ''}:{self.ref.namespace}/{self.ref.name}"
+        return self.details.sized_object()
 
     @property
     def ref(self) -> ObjectRef:
