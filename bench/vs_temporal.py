@@ -31,6 +31,11 @@ stats cache (about 5 s), as production servers and Temporal Cloud run; Temporal'
 settings (``tests.worker.lambda_proxy.TEMPORAL_CONTROLLER_CONFIG``) apply either way.
 
     .venv/bin/python bench/vs_temporal.py [--quick] [--only 40-at-once ...] [--server-defaults]
+        [--repeat 3]
+
+One run per driver and scenario is one draw: Temporal's own controller used 7 invokes for 40
+workflows at once in one run and 12 in another. ``--repeat N`` runs each N times (the drivers
+taking turns going first) and reports the medians, and each run's billed ratio.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ import http.client
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -283,34 +289,67 @@ def report(results: dict[str, dict[str, Row]]) -> str:
     return "\n".join(lines)
 
 
+def median_row(rows: list[Row]) -> Row:
+    """Each figure's median over repeated runs (retry causes summed)."""
+    causes: Counter[str] = Counter()
+    for row in rows:
+        causes.update(row.retry_causes)
+    return Row(
+        first_task_s=statistics.median(r.first_task_s for r in rows),
+        makespan_s=statistics.median(r.makespan_s for r in rows),
+        invokes=round(statistics.median(r.invokes for r in rows)),
+        billed_s=round(statistics.median(r.billed_s for r in rows), 1),
+        retries=round(statistics.median(r.retries for r in rows)),
+        idle_handlers=round(statistics.median(r.idle_handlers for r in rows)),
+        retry_causes=dict(causes),
+    )
+
+
 async def main_async(
     scenarios: dict[str, tuple[Wave, ...]],
     workdir: Path,
     drivers: tuple[str, ...] = DRIVERS,
     scaler_type: str = "backlog",
     fast_stats: bool = True,
-) -> dict[str, Any]:
+    repeat: int = 1,
+) -> dict[str, dict[str, list[Row]]]:
+    """Every run's row, per scenario and driver. With ``repeat`` > 1 the drivers take turns
+    going first, so a drift of the machine over the runs weighs on both alike."""
     proxy = LambdaApiProxy(timeout_s=LAMBDA_TIMEOUT_S)
     proxy.start()
-    results: dict[str, dict[str, Row]] = {}
+    results: dict[str, dict[str, list[Row]]] = {}
     try:
         with temporal_controller_server(proxy, workdir, fast_stats=fast_stats) as server:
             for name, waves in scenarios.items():
-                results[name] = {}
-                for driver in drivers:
-                    rundir = workdir / f"{name}-{driver}"
-                    rundir.mkdir()
-                    if driver == "temporal":
-                        row = await run_temporal(server.address, proxy, waves, rundir)
-                    else:
-                        row = await run_workerplane(
-                            server.address, proxy, waves, rundir, scaler_type
-                        )
-                    results[name][driver] = row
-                    print(f"{name:16} {driver:12} {asdict(row)}", flush=True)
+                results[name] = {driver: [] for driver in drivers}
+                for run in range(repeat):
+                    order = drivers if run % 2 == 0 else tuple(reversed(drivers))
+                    for driver in order:
+                        rundir = workdir / f"{name}-{driver}-{run}"
+                        rundir.mkdir()
+                        if driver == "temporal":
+                            row = await run_temporal(server.address, proxy, waves, rundir)
+                        else:
+                            row = await run_workerplane(
+                                server.address, proxy, waves, rundir, scaler_type
+                            )
+                        results[name][driver].append(row)
+                        print(f"{name:16} {driver:12} {asdict(row)}", flush=True)
     finally:
         proxy.stop()
     return results
+
+
+def billed_ratios(results: dict[str, dict[str, list[Row]]]) -> str:
+    """Each run's billed ratio workerplane / Temporal, per scenario (runs paired in order)."""
+    lines = []
+    for scenario, rows in results.items():
+        if len(rows) == len(DRIVERS):
+            pairs = zip(rows["workerplane"], rows["temporal"], strict=True)
+            lines.append(
+                f"{scenario}: " + ", ".join(_ratio(w.billed_s, t.billed_s) for w, t in pairs)
+            )
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -320,6 +359,9 @@ def main() -> None:
     parser.add_argument("--driver", choices=DRIVERS, help="run only this driver (no ratios)")
     parser.add_argument(
         "--scaler", choices=("backlog", "slo"), default="backlog", help="workerplane's scaler"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs per scenario and driver; medians reported"
     )
     parser.add_argument(
         "--server-defaults",
@@ -335,12 +377,28 @@ def main() -> None:
     drivers = (args.driver,) if args.driver else DRIVERS
     stats = "Temporal's default (5 s cache)" if args.server_defaults else "fast (dev server)"
     print(f"workerplane scaler: {args.scaler}; server stats: {stats}", flush=True)
-    results = asyncio.run(
-        main_async(scenarios, workdir, drivers, args.scaler, fast_stats=not args.server_defaults)
+    runs = asyncio.run(
+        main_async(
+            scenarios,
+            workdir,
+            drivers,
+            args.scaler,
+            fast_stats=not args.server_defaults,
+            repeat=max(1, args.repeat),
+        )
     )
+    results = {s: {d: median_row(rows) for d, rows in by.items()} for s, by in runs.items()}
     print()
+    if args.repeat > 1:
+        print(f"medians of {args.repeat} runs per driver; billed ratio per run:")
+        print(billed_ratios(runs))
+        print()
     print(report(results))
-    print(json.dumps({s: {d: asdict(r) for d, r in rows.items()} for s, rows in results.items()}))
+    print(
+        json.dumps(
+            {s: {d: [asdict(r) for r in rows] for d, rows in by.items()} for s, by in runs.items()}
+        )
+    )
     sys.stdout.flush()
     os._exit(0)  # temporalio can crash at interpreter exit (SDK #300)
 

@@ -355,12 +355,16 @@ async def test_a_replacing_provider_takes_the_workers_over_and_retires_the_stale
     """The spec changed in the controller's run (here a new variable): the new provider adopts
     the old one's workers, retires them gracefully because they run the old launch, and starts
     its own; the old provider, closed without a drain, leaves the lease to the new one."""
-    first = _provider(tmp_path)
+    first = _provider(tmp_path, env={"FINISH_S": "5"})  # a retired worker leaves 5 s later
     await first.start()
     await first.set_size(2)
     old = {pid for _, pid, _ in first.workers()}
 
-    second = _provider(tmp_path, env={"RELEASE": "2"})
+    async def up() -> bool:
+        return (await first.census()).ready == 2  # running their SIGTERM handler
+
+    await _eventually(up)
+    second = _provider(tmp_path, env={"FINISH_S": "5", "RELEASE": "2"})
     assert second.claim == first.claim
     await second.start()
     assert {(pid, retiring) for _, pid, retiring in second.workers()} == {(p, True) for p in old}
@@ -386,17 +390,22 @@ async def test_a_replacing_provider_takes_the_workers_over_and_retires_the_stale
 async def test_a_restart_on_the_same_spec_keeps_its_workers_and_one_on_a_new_spec_replaces_them(
     tmp_path: Path,
 ) -> None:
-    first = _provider(tmp_path)
+    first = _provider(tmp_path, env={"FINISH_S": "5"})
     await first.start()
     await first.set_size(1)
+
+    async def up() -> bool:
+        return (await first.census()).ready == 1  # running its SIGTERM handler
+
+    await _eventually(up)
     await first.close()
 
-    same = _provider(tmp_path)
+    same = _provider(tmp_path, env={"FINISH_S": "5"})
     await same.start()
     assert [retiring for _, _, retiring in same.workers()] == [False]
     await same.close()
 
-    changed = _provider(tmp_path, slots=4)
+    changed = _provider(tmp_path, env={"FINISH_S": "5"}, slots=4)
     await changed.start()
     assert [retiring for _, _, retiring in changed.workers()] == [True]
     await changed.drain(timeout_s=10)
