@@ -160,29 +160,38 @@ async def eventually(check: Callable[[], bool], timeout_s: float = 20.0) -> None
         await asyncio.sleep(0.02)
 
 
-async def run_with_edit(
-    tmp_path: Path, fleet: Fleet, before: DeploymentSpec, after: DeploymentSpec
+async def run_until_a_worker(
+    tmp_path: Path, fleet: Fleet, source: EditableSource, drain_timeout_s: float = 5.0
 ) -> tuple[Controller, Callable[[], Any]]:
-    """Run the controller on ``before`` until its provider holds a worker, then edit the spec to
-    ``after``. Returns the controller and a coroutine function that stops it."""
-    source = EditableSource(ManagedVersion(key="orders", spec=before, generation=1))
+    """Run the controller on ``source`` until its first provider holds a worker. Returns the
+    controller and a coroutine function that stops it."""
     controller = Controller(
         source,
         RecordingSink(),
-        ControllerSettings(state_dir=tmp_path, refresh_s=0.05, drain_timeout_s=5.0),
+        ControllerSettings(state_dir=tmp_path, refresh_s=0.05, drain_timeout_s=drain_timeout_s),
         providers=fleet,
         metrics=FakeMetrics(0),
     )
     stop = asyncio.Event()
     task = asyncio.create_task(controller.run(stop))
     await eventually(lambda: "set_size 1" in fleet.calls(0))
-    source.edit(after)
 
     async def finish() -> None:
         stop.set()
         await task
         await controller.shutdown(drain=False)
 
+    return controller, finish
+
+
+async def run_with_edit(
+    tmp_path: Path, fleet: Fleet, before: DeploymentSpec, after: DeploymentSpec
+) -> tuple[Controller, Callable[[], Any]]:
+    """Run the controller on ``before`` until its provider holds a worker, then edit the spec to
+    ``after``. Returns the controller and a coroutine function that stops it."""
+    source = EditableSource(ManagedVersion(key="orders", spec=before, generation=1))
+    controller, finish = await run_until_a_worker(tmp_path, fleet, source)
+    source.edit(after)
     return controller, finish
 
 
@@ -265,25 +274,14 @@ async def test_a_group_back_before_its_retirement_ends_keeps_its_workers(tmp_pat
     takes the workers over, and the retirement stops instead of draining them under it."""
     fleet = Fleet(claim="k8s:cluster:ctx:workers/orders")
     source = EditableSource(ManagedVersion(key="orders", spec=spec(), generation=1))
-    controller = Controller(
-        source,
-        RecordingSink(),
-        ControllerSettings(state_dir=tmp_path, refresh_s=0.05, drain_timeout_s=30.0),
-        providers=fleet,
-        metrics=FakeMetrics(0),
-    )
-    stop = asyncio.Event()
-    task = asyncio.create_task(controller.run(stop))
-    await eventually(lambda: "set_size 1" in fleet.calls(0))
+    _, finish = await run_until_a_worker(tmp_path, fleet, source, drain_timeout_s=30.0)
     fleet.built[0].drain_gate = asyncio.Event()  # its drain will take a while
     source.removed = True
     await eventually(lambda: "drain" in fleet.calls(0))
     source.removed = False
     await eventually(lambda: len(fleet.built) == 2 and "close" in fleet.calls(0))
     await eventually(lambda: "set_size 1" in fleet.calls(1))
-    stop.set()
-    await task
-    await controller.shutdown(drain=False)
+    await finish()
     assert "drained" not in fleet.calls(0), "the retirement was stopped before its drain ended"
     new_start = fleet.log.index((1, "start"))
     assert fleet.log.index((0, "close")) < new_start
