@@ -4,9 +4,16 @@ tests/sim/test_storm_seeds.py)."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 
-from workerplane.scaling.slo_inflight import advance_cohorts, young_slot_seconds
+from workerplane.scaling.slo_inflight import (
+    advance_cohorts,
+    tasks_started_by,
+    time_to_start,
+    young_slot_seconds,
+)
 
 
 def advance(young, last, now_in_flight, completed, now_ms=10_000, dt_ms=1_000, half_ms=1_000.0):  # type: ignore[no-untyped-def]
@@ -59,3 +66,29 @@ def test_young_tasks_hold_their_slots_beyond_the_fluid_model(
     young = ((10_000 - round(age_s * 1000), 100.0),)
     got = young_slot_seconds(young, now_ms=10_000, duration_s=2.0, horizon_s=horizon_s)
     assert got == pytest.approx(held)
+
+
+def test_a_free_slot_starts_one_task_at_its_poll_and_the_next_when_that_ends() -> None:
+    """One new 4-slot worker polling in 2 s, 35 s tasks: by 3 s its slots have started one task
+    each (the fluid count said 4 x 1 s / 35 s = 0.11 tasks), by 72 s two each; in between they
+    turn over at the fluid rate (the fifth task at 2 + 1.25 x 35 s)."""
+    by = partial(
+        tasks_started_by, duration_s=35.0, slots=4, ready=0, busy=0, starting=0,
+        starting_left_s=0.0, new=1, startup_s=2.0,
+    )  # fmt: skip
+    assert by(1.0) == 0
+    assert by(3.0) == 4
+    assert by(72.0) == 8
+    assert time_to_start(5, by, at_most_s=100.0) == pytest.approx(45.75)
+
+
+def test_busy_slots_start_tasks_as_theirs_end() -> None:
+    """A polling worker with 3 of 4 slots busy on 2 s tasks: its free slot starts one at once;
+    over 4 s the busy ones start 3 x 4 / 2 = 6 and the free one 2."""
+    by = partial(
+        tasks_started_by, duration_s=2.0, slots=4, ready=1, busy=3, starting=0,
+        starting_left_s=0.0, new=0, startup_s=2.0,
+    )  # fmt: skip
+    assert by(0.0) == 1
+    assert by(4.0) == 8
+    assert time_to_start(100, by, at_most_s=10.0) == 10.0  # not by then

@@ -26,8 +26,11 @@ Each observation plans the size by projecting the FIFO queue over ``H = poll int
 time a worker asked for at the next observation would take to help. For a size ``n`` (ready
 workers serve from now, starting ones once started, new ones after ``s``):
 
-    left(n) = max(0, B + lambda*H - slots served by n over H / d)
+    left(n) = max(0, B + lambda*H - tasks n starts over H)
     wait(n) = left(n) * d / (max(n, m) * k)        m = floor(lambda*d / k) + 1
+
+A busy slot starts ``t / d`` tasks by ``t``; a free slot takes one the moment it polls, so
+``max(1, t / d)`` by ``t`` after its poll (``slo_inflight.tasks_started_by``).
 
 ``wait(n)`` is when the newest task would start once capacity that drains the queue (``m``
 workers) is there; the size is the smallest ``n`` with ``wait(n) <= target_wait_fraction * SLO``

@@ -15,6 +15,8 @@ own and are not kept.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 Cohorts = tuple[tuple[int, float], ...]
 """In-flight tasks younger than half a task's length: ``(started at ms, count)``, oldest first."""
 
@@ -102,3 +104,52 @@ def census_lag(came: float, lag_s: float, lagging_since_ms: int | None, now_ms: 
         return None
     since = now_ms if lagging_since_ms is None else lagging_since_ms
     return since if now_ms - since <= CENSUS_LAG_BEATS * 1000.0 * lag_s else None
+
+
+def tasks_started_by(
+    t_s: float,
+    duration_s: float,
+    slots: float,
+    *,
+    ready: int,
+    busy: float,
+    starting: int,
+    starting_left_s: float,
+    new: int,
+    startup_s: float,
+    held_slot_s: float = 0.0,
+) -> float:
+    """How many waiting tasks ``ready`` polling workers (``busy`` of their slots taken),
+    ``starting`` ones (polling in ``starting_left_s``) and ``new`` ones (polling in
+    ``startup_s``) of ``slots`` slots each start within ``t_s``.
+
+    A busy slot starts one per task length once its task ends (the fluid count, less the
+    ``held_slot_s`` its young tasks hold it beyond that). A free slot takes a task the moment it
+    polls and the next once that one ends: by ``t`` after it polls it has started
+    ``max(1, t / d)``. The fluid count alone gave it a fraction of a long task: one 35 s task
+    waiting got 3 new workers, where the first slot to poll starts it. Counting the first task
+    on top of the fluid count (``1 + t / d``) let a fan-out's tail wait on slots that were busy
+    with the tasks they took at their first poll (p95 5.1 s at a 5 s SLO).
+    """
+    busy = min(busy, ready * slots)
+    started = max(0.0, busy * t_s - held_slot_s) / duration_s
+    started += (ready * slots - busy) * max(1.0, t_s / duration_s)
+    for workers, polls_in_s in ((starting, starting_left_s), (new, startup_s)):
+        if workers and polls_in_s <= t_s:
+            started += workers * slots * max(1.0, (t_s - polls_in_s) / duration_s)
+    return started
+
+
+def time_to_start(tasks: float, started_by: Callable[[float], float], at_most_s: float) -> float:
+    """When the ``tasks``-th waiting task starts, given how many have started by a time
+    (:func:`tasks_started_by`, non-decreasing); ``at_most_s`` if not by then."""
+    if started_by(at_most_s) < tasks:
+        return at_most_s
+    lo, hi = 0.0, at_most_s
+    for _ in range(40):
+        mid = (lo + hi) / 2
+        if started_by(mid) >= tasks:
+            hi = mid
+        else:
+            lo = mid
+    return hi

@@ -9,13 +9,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from functools import partial
 
 from workerplane.scaling.slo_arrivals import (
     arrivals_fell_below,
     arrivals_rose_above,
     counted_arrivals,
 )
-from workerplane.scaling.slo_inflight import advance_cohorts, census_lag, young_slot_seconds
+from workerplane.scaling.slo_inflight import (
+    advance_cohorts,
+    census_lag,
+    tasks_started_by,
+    time_to_start,
+    young_slot_seconds,
+)
 from workerplane.scaling.slo_model import (
     ARRIVAL_TAU_S,
     ARRIVED_SOME,
@@ -80,8 +87,7 @@ class QueuePlanner:
         slo_s = d.schedule_to_start_slo_ms / 1000.0
         target = wait_fraction(d, state) * slo_s
         if fresh and ready == 0 and stats.backlog_age_s > target:
-            # A cold group whose queue is already late (a burst after a lull): what the oldest task
-            # has left of the SLO, less a startup, bounds the drain.
+            # A cold group's late queue: the oldest task's SLO left, less a startup, bounds it.
             late = slo_s - stats.backlog_age_s - self.scale_down_delay_ms(state) / 1000.0
             target = max(LATE_MIN_FRACTION * slo_s, min(target, late))
         # Completions since the last observation: counted by the workers when the provider
@@ -202,13 +208,11 @@ class QueuePlanner:
         else:
             if started is None:
                 started = in_flight / dur * dt_s
-            # A surge counted at its start (far above the average of the quiet before it) goes
-            # on arriving unseen until fresh stats: carried at its own rate, not the average's.
-            # (Not projected ahead: how long a surge lasts is not known.)
+            # A surge counted at its start (far above the quiet before it) goes on arriving
+            # unseen until fresh stats: carried at its own rate, not the average's.
             arriving = max(lam, state.surge_rate or 0.0)
             waiting = max(0.0, state.backlog_est + arriving * dt_s - started)
-        if waiting <= 0:
-            state = replace(state, tail_ms=None)
+        state = replace(state, tail_ms=None) if waiting <= 0 else state
         # A storm's tail: once the last fresh count fell far below the rate (the arrivals
         # stopped), the newest waiting task came no later than the last reading that counted
         # arrivals, and the queue ahead of it must drain within what is left of its target
@@ -219,24 +223,25 @@ class QueuePlanner:
         horizon = self.poll_interval_s + startup_s
         since_up = math.inf if state.last_up_ms is None else (now_ms - state.last_up_ms) / 1000.0
         still = max(0.0, startup_s - since_up)
-        # None projected for an invoke group, whose workers start on any cycle (scaling.invoke).
-        ahead = 0.0 if self.strategy is Strategy.INVOKE else lam
+        ahead = 0.0 if self.strategy is Strategy.INVOKE else lam  # invoked on any cycle
         stable = math.floor(load / k) + 1 if ahead else 1
 
         def wait(n: int, horizon: float = horizon, young_held: bool = False) -> float:
             keep_ready = min(ready, n)
             keep_starting = min(starting, n - keep_ready)
             new = n - keep_ready - keep_starting
-            slot_s = k * (
-                keep_ready * horizon
-                + keep_starting * max(0.0, horizon - still)
-                + new * max(0.0, horizon - startup_s)
-            )
+            held = 0.0  # what tasks that started together hold beyond the fluid count
             if young_held and keep_ready:
-                # Tasks that started together free their slots together, a task's length on.
                 held = young_slot_seconds(young, now_ms=now_ms, duration_s=dur, horizon_s=horizon)
-                slot_s -= held * keep_ready / ready
-            left = max(0.0, waiting + ahead * horizon - slot_s / dur)
+                held *= keep_ready / ready
+
+            started_by = partial(
+                tasks_started_by, duration_s=dur, slots=k, ready=keep_ready, busy=in_flight,
+                starting=keep_starting, starting_left_s=still, new=new, startup_s=startup_s,
+                held_slot_s=held,
+            )  # fmt: skip
+            served = started_by(horizon)
+            left = max(0.0, waiting + ahead * horizon - served)
             # A size that keeps up with arrivals (n*k/d >= lambda) is all the capacity that will
             # come: the queue waits on it. A smaller one will be topped up to ``stable`` once
             # the queue it lets grow needs it, so the newest task waits on that.
@@ -246,19 +251,15 @@ class QueuePlanner:
             newest = left * dur / (serving * k)
             if n == 0 or waiting <= 0 or tail_age + horizon >= slo_s:
                 return newest
-            # ``newest`` is the wait of a task that arrives once the horizon is over. The tasks
-            # waiting now start first, and while the queue drains (fewer arrive than start)
-            # the newest of them waits longer: it must start within the target too (a storm
-            # planned on ``newest`` alone: p95 4.94 s at a 5 s SLO). Its age is known once the
-            # arrivals have stopped (``tail_age``), else taken as none.
-            # The tail waits on the workers asked now, not on a top-up a later cycle would
-            # decide once it is older still (1 worker held for 500 waiting tasks for 9 s).
-            # Only while workers asked now can still start it within the SLO: past that, more
-            # of them no longer save it. Once they can no longer start it within the target,
-            # the tail is judged on the SLO itself (a storm's tail 2 s old when its workers
-            # were cut, 54 -> 40 workers: 122 of 500 tasks over a 5 s SLO).
-            behind = max(0.0, waiting - slot_s / dur)
-            tail = tail_age + (horizon + behind * dur / (n * k) if behind > 0 else 0.0)
+            # ``newest`` is the wait of a task that arrives once the horizon is over. The newest
+            # task waiting now must start within the target too (a storm planned on ``newest``
+            # alone: p95 4.94 s at a 5 s SLO), its age known once the arrivals stopped
+            # (``tail_age``), on the workers asked now, not a later top-up (1 worker held for
+            # 500 waiting tasks for 9 s); once past the target, on the SLO itself (a storm's tail
+            # 2 s old when its workers were cut, 54 -> 40: 122 of 500 tasks over a 5 s SLO).
+            tail = tail_age
+            if waiting > served:
+                tail += time_to_start(waiting, started_by, horizon + waiting * dur / (n * k))
             if tail_age + horizon >= target:
                 tail -= slo_s - target
             return max(newest, tail)
@@ -362,9 +363,8 @@ class QueuePlanner:
 
         Keeping a worker warm is worth it only while the expected gap to the next task (``1 /
         lambda``, and at least the time already idle) costs less than a cold start (its billed
-        startup). When a cold start cannot meet the
-        SLO (signal + poll + startup > SLO), ``max_warm_idle_ms`` lets the user pay for a warm
-        worker instead, for that long after the last task.
+        startup). When a cold start cannot meet the SLO (signal + poll + startup > SLO),
+        ``max_warm_idle_ms`` lets the user pay for a warm worker that long after the last task.
         """
         d = self.details
         slo_ms = d.schedule_to_start_slo_ms
