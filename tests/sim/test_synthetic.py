@@ -13,7 +13,7 @@ def test_generators_are_seeded_sorted_and_in_range(name: str) -> None:
     a, b = BUILTIN[name](), BUILTIN[name]()
     assert np.array_equal(a.arrivals, b.arrivals)
     assert np.array_equal(a.durations, b.durations)
-    assert a.n_tasks > (10 if name == "trickle" else 1000)
+    assert a.n_tasks > (10 if name in ("trickle", "sparse-long") else 1000)
     assert np.all(np.diff(a.arrivals) >= 0)
     assert a.arrivals.min() >= 0 and a.arrivals.max() < a.horizon_s
     assert np.all(a.durations > 0)
@@ -22,6 +22,9 @@ def test_generators_are_seeded_sorted_and_in_range(name: str) -> None:
 def test_the_sparse_storm_and_bimodal_traces_have_their_shapes() -> None:
     trickle = BUILTIN["trickle"]()
     assert np.median(np.diff(trickle.arrivals)) > 60.0  # minutes apart
+    sparse_long = BUILTIN["sparse-long"]()
+    assert np.median(np.diff(sparse_long.arrivals)) > 30.0
+    assert np.median(sparse_long.durations) > 30.0  # tasks often overlap the next arrival
     storm = BUILTIN["cron-storm"]()
     per_storm = np.histogram(storm.arrivals, bins=[30, 32, 930, 932, 1830, 1832, 2730, 2732])[0]
     assert list(per_storm) == [500, 0, 500, 0, 500, 0, 500]

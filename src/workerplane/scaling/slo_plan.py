@@ -16,6 +16,8 @@ from workerplane.scaling.slo_arrivals import (
     arrivals_rose_above,
     counted_arrivals,
 )
+from workerplane.scaling.slo_first import oldest_waiting_ms
+from workerplane.scaling.slo_idle import first_worker_deferred, warm_or_release
 from workerplane.scaling.slo_inflight import (
     advance_cohorts,
     census_lag,
@@ -34,7 +36,6 @@ from workerplane.scaling.slo_model import (
     MAX_DELAY_MS,
     MIN_DELAY_MS,
     STANDING_QUEUE_SHARE,
-    STATS_CACHE_MS,
     SloDetails,
     SloState,
     ewma,
@@ -45,7 +46,7 @@ from workerplane.scaling.slo_shrink import (
     standing_queue_spare,
     starting_not_needed,
 )
-from workerplane.scaling.types import IDLE_RATE_EPSILON, GroupMetrics, QueueStats, Strategy
+from workerplane.scaling.types import GroupMetrics, QueueStats, Strategy
 
 
 class QueuePlanner:
@@ -284,9 +285,16 @@ class QueuePlanner:
             release_now=False,
         )
         why_txt = ""
-        if idle and raw <= 1:
+        # A few tasks on a cold group (nothing runs): its first worker may start as late as the
+        # oldest allows. That costs nothing, and tasks that come meanwhile share its start.
+        cold = census.running == 0 and in_flight == 0 and 0 < waiting < k and not needs_poller
+        oldest = oldest_waiting_ms(state, stats, backlog, fresh, now_ms, self.poll_interval_s)
+        state = replace(state, waiting_since_ms=oldest if cold else None)
+        if cold and first_worker_deferred(oldest, now_ms, target, self.poll_interval_s, startup_s):
+            raw, why_txt = 0, "; first worker deferred: the oldest task can wait for more"
+        elif idle and raw <= 1:
             # Sparse load: one worker at most would serve what comes. Ski rental decides.
-            raw, why_txt = self._warm(state, startup_s, now_ms)
+            raw, why_txt = warm_or_release(d, state, startup_s, now_ms)
             state = replace(state, release_now=raw == 0)
         elif raw < current:
             # Shrink only once the queue is empty, and only to a size that holds it for a
@@ -356,34 +364,6 @@ class QueuePlanner:
         if desired != raw:
             txt += f", clamped to {desired}"
         return state, desired, txt
-
-    def _warm(self, state: SloState, startup_s: float, now_ms: int) -> tuple[int, str]:
-        """Ski rental for a group with nothing running or waiting: keep one worker warm, or let
-        the group go to zero at once (without waiting out the scale-down window).
-
-        Keeping a worker warm is worth it only while the expected gap to the next task (``1 /
-        lambda``, and at least the time already idle) costs less than a cold start (its billed
-        startup). When a cold start cannot meet the SLO (signal + poll + startup > SLO),
-        ``max_warm_idle_ms`` lets the user pay for a warm worker that long after the last task.
-        """
-        d = self.details
-        slo_ms = d.schedule_to_start_slo_ms
-        cold_ms = STATS_CACHE_MS + d.metrics_poll_interval_ms + 1000.0 * startup_s
-        idle_ms = 0 if state.idle_since_ms is None else now_ms - state.idle_since_ms
-        if cold_ms > slo_ms and d.max_warm_idle_ms is not None and idle_ms < d.max_warm_idle_ms:
-            return 1, f"; a cold start ({cold_ms / 1000:.1f}s) misses the SLO: kept warm"
-        rate = state.arrival_rate or 0.0
-        if state.count_fell and state.arrival_sample is not None:
-            # The latest fresh count fell far below the average: the arrivals stopped (a storm's
-            # end), and the average only lags behind them.
-            rate = min(rate, state.arrival_sample)
-        # The rate is measured between fresh stats, and an idle queue's stats stop changing: the
-        # time already spent idle is a floor of the gap (so a worker is kept warm for a startup
-        # at most, the break-even of deterministic ski rental).
-        gap_s = max(1.0 / rate if rate > IDLE_RATE_EPSILON else math.inf, idle_ms / 1000.0)
-        if gap_s < startup_s:
-            return 1, f"; next task in ~{gap_s:.1f}s < a {startup_s:.1f}s start: kept warm"
-        return 0, f"; next task in ~{gap_s:.1f}s >= a {startup_s:.1f}s start: released"
 
     def scale_down_delay_ms(self, state: SloState) -> float:
         """The scale-down window: configured, else the learned startup time (clamped)."""

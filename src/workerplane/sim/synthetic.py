@@ -6,6 +6,7 @@
 * ``spikes``   - a light background with a few rare, large spikes (hundreds of tasks in seconds);
 * ``longtail`` - a steady stream whose durations are Pareto-distributed (a few very long tasks);
 * ``trickle``  - sparse load: one task every few minutes, each finding an idle queue;
+* ``sparse-long`` - sparse load of long tasks: a minute-long task every two minutes on average;
 * ``cron-storm`` - 500 tasks within 2 s every 15 minutes, nothing in between;
 * ``scheduled-storm`` - the cron storm, with the schedule's action times known to the policy;
 * ``bimodal``  - 90 % 0.2 s tasks and 10 % 60 s tasks: retiring a worker rarely saves anything;
@@ -179,6 +180,27 @@ def trickle(
     )
 
 
+def sparse_long(
+    seed: int = 11,
+    mean_gap_s: float = 120.0,
+    horizon_s: float = 3600.0,
+    duration: Distribution | None = None,
+) -> Trace:
+    """Sparse load of long tasks: Poisson arrivals ``mean_gap_s`` apart on average, each task
+    running about a minute (one waiting task is one free slot's work, not a queue to drain; a
+    task often lands while another runs, beside its worker's free slots)."""
+    rng = np.random.default_rng(seed)
+    dur = duration or Distribution.lognormal(60.0, 0.5)
+    arr = _poisson_times(rng, 1.0 / mean_gap_s, 0.0, horizon_s)
+    return Trace(
+        "sparse-long",
+        arr,
+        dur.sample(rng, len(arr)),
+        horizon_s,
+        f"one task every {mean_gap_s:g}s on average (Poisson), durations {dur.describe()}",
+    )
+
+
 def cron_storm(
     seed: int = 7,
     storm_size: int = 500,
@@ -276,6 +298,7 @@ BUILTIN: dict[str, Callable[[], Trace]] = {
     "spikes": spikes,
     "longtail": longtail,
     "trickle": trickle,
+    "sparse-long": sparse_long,
     "cron-storm": cron_storm,
     "scheduled-storm": scheduled_storm,
     "bimodal": bimodal,

@@ -1,0 +1,62 @@
+"""What ``slo`` does with a group that runs nothing: keep one worker warm or let it go (ski
+rental), and when a few tasks land on it, how late its first worker may start.
+
+Pure rules of :class:`workerplane.scaling.slo_plan.QueuePlanner`.
+"""
+
+from __future__ import annotations
+
+import math
+
+from workerplane.scaling.slo_first import deadline_passed
+from workerplane.scaling.slo_model import STATS_CACHE_MS, SloDetails, SloState
+from workerplane.scaling.types import IDLE_RATE_EPSILON
+
+
+def warm_or_release(
+    details: SloDetails, state: SloState, startup_s: float, now_ms: int
+) -> tuple[int, str]:
+    """Ski rental for a group with nothing running or waiting: keep one worker warm, or let
+    the group go to zero at once (without waiting out the scale-down window), with the reason.
+
+    Keeping a worker warm is worth it only while the expected gap to the next task (``1 /
+    lambda``, and at least the time already idle) costs less than a cold start (its billed
+    startup). When a cold start cannot meet the SLO (signal + poll + startup > SLO),
+    ``max_warm_idle_ms`` lets the user pay for a warm worker that long after the last task.
+    """
+    slo_ms = details.schedule_to_start_slo_ms
+    cold_ms = STATS_CACHE_MS + details.metrics_poll_interval_ms + 1000.0 * startup_s
+    idle_ms = 0 if state.idle_since_ms is None else now_ms - state.idle_since_ms
+    if (
+        cold_ms > slo_ms
+        and details.max_warm_idle_ms is not None
+        and idle_ms < details.max_warm_idle_ms
+    ):
+        return 1, f"; a cold start ({cold_ms / 1000:.1f}s) misses the SLO: kept warm"
+    rate = state.arrival_rate or 0.0
+    if state.count_fell and state.arrival_sample is not None:
+        # The latest fresh count fell far below the average: the arrivals stopped (a storm's
+        # end), and the average only lags behind them.
+        rate = min(rate, state.arrival_sample)
+    # The rate is measured between fresh stats, and an idle queue's stats stop changing: the
+    # time already spent idle is a floor of the gap (so a worker is kept warm for a startup
+    # at most, the break-even of deterministic ski rental).
+    gap_s = max(1.0 / rate if rate > IDLE_RATE_EPSILON else math.inf, idle_ms / 1000.0)
+    if gap_s < startup_s:
+        return 1, f"; next task in ~{gap_s:.1f}s < a {startup_s:.1f}s start: kept warm"
+    return 0, f"; next task in ~{gap_s:.1f}s >= a {startup_s:.1f}s start: released"
+
+
+def first_worker_deferred(
+    oldest_ms: int | None, now_ms: int, target_s: float, poll_s: float, startup_s: float
+) -> bool:
+    """Whether a cold group with fewer tasks waiting than one worker's slots (the oldest seen
+    waiting since ``oldest_ms``) starts its first worker at a later observation.
+
+    It may start it as late as the oldest task's wait target allows (a worker asked at the next
+    observation still polls in time for it). Waiting costs nothing, the worker bills from its
+    launch, and the tasks that come meanwhile share its start: sparse minute-long tasks at a
+    30 s SLO cost 3 % less. At SLOs a cold start barely meets, the deadline has passed at once
+    and nothing is deferred. A storm is not deferred: more tasks must then start in less time.
+    """
+    return not deadline_passed(oldest_ms, now_ms, target_s, poll_s, startup_s)
