@@ -94,8 +94,9 @@ BUSY_RISE_SIGMAS = 1.0
 #: an idle queue may show in the stats.
 STATS_CACHE_MS = 5_000
 
-#: Scale-down window before any worker startup has been timed.
-DEFAULT_STARTUP_MS = 5_000.0
+#: Scale-down window before any worker startup has been timed (not a startup guess: those are
+#: :data:`workerplane.scaling.slo_floor.DEFAULT_STARTUP_MS`, per strategy).
+DEFAULT_SCALE_DOWN_DELAY_MS = 5_000.0
 
 #: Bounds of the learned scale-down window.
 MIN_DELAY_MS = 1_000.0
@@ -133,7 +134,7 @@ class SloDetails(ScalerDetails):
     scale_down_delay_ms: Annotated[int | None, temporal_int(0)] = None
     """Scale down to the highest size asked for during this window. Unset: the learned worker
     startup time (ski rental: an idle worker is kept as long as a replacement takes to start),
-    ``DEFAULT_STARTUP_MS`` until a startup has been observed."""
+    5 s until a startup has been observed."""
 
     metrics_poll_interval_ms: Annotated[int, temporal_int(100)] = 1_000
     """How often the controller observes the group."""

@@ -29,7 +29,7 @@ from workerplane.scaling.slo_model import (
     ARRIVAL_TAU_S,
     ARRIVED_SOME,
     BUSY_RISE_SIGMAS,
-    DEFAULT_STARTUP_MS,
+    DEFAULT_SCALE_DOWN_DELAY_MS,
     DOWN_HORIZON,
     KEEPS_UP_TOLERANCE,
     LATE_MIN_FRACTION,
@@ -375,6 +375,6 @@ class QueuePlanner:
             if state.startup_ms is not None
             else float(hint)
             if hint is not None
-            else DEFAULT_STARTUP_MS
+            else DEFAULT_SCALE_DOWN_DELAY_MS
         )
         return min(max(learned, MIN_DELAY_MS), MAX_DELAY_MS)
