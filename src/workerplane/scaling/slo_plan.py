@@ -288,8 +288,12 @@ class QueuePlanner:
         # A few tasks on a cold group (nothing runs): its first worker may start as late as the
         # oldest allows. That costs nothing, and tasks that come meanwhile share its start.
         cold = census.running == 0 and in_flight == 0 and 0 < waiting < k and not needs_poller
-        oldest = oldest_waiting_ms(state, stats, backlog, fresh, now_ms, self.poll_interval_s)
-        state = replace(state, waiting_since_ms=oldest if cold else None)
+        oldest = (
+            oldest_waiting_ms(state, stats, backlog, fresh, now_ms, self.poll_interval_s)
+            if cold
+            else None
+        )
+        state = replace(state, waiting_since_ms=oldest)
         if cold and first_worker_deferred(oldest, now_ms, target, self.poll_interval_s, startup_s):
             raw, why_txt = 0, "; first worker deferred: the oldest task can wait for more"
         elif idle and raw <= 1:

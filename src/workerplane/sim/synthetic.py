@@ -186,19 +186,11 @@ def sparse_long(
     horizon_s: float = 3600.0,
     duration: Distribution | None = None,
 ) -> Trace:
-    """Sparse load of long tasks: Poisson arrivals ``mean_gap_s`` apart on average, each task
-    running about a minute (one waiting task is one free slot's work, not a queue to drain; a
-    task often lands while another runs, beside its worker's free slots)."""
-    rng = np.random.default_rng(seed)
+    """Sparse load of long tasks: the trickle's Poisson arrivals, each task running about a
+    minute (one waiting task is one free slot's work, not a queue to drain; a task often lands
+    while another runs, beside its worker's free slots)."""
     dur = duration or Distribution.lognormal(60.0, 0.5)
-    arr = _poisson_times(rng, 1.0 / mean_gap_s, 0.0, horizon_s)
-    return Trace(
-        "sparse-long",
-        arr,
-        dur.sample(rng, len(arr)),
-        horizon_s,
-        f"one task every {mean_gap_s:g}s on average (Poisson), durations {dur.describe()}",
-    )
+    return dataclasses.replace(trickle(seed, mean_gap_s, horizon_s, dur), name="sparse-long")
 
 
 def cron_storm(
