@@ -4,15 +4,11 @@ tests/sim/test_storm_seeds.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import partial
-
 import pytest
 
 from workerplane.scaling.slo_inflight import (
+    SlotSupply,
     advance_cohorts,
-    tasks_started_by,
-    time_to_start,
     young_slot_seconds,
 )
 
@@ -69,10 +65,10 @@ def test_young_tasks_hold_their_slots_beyond_the_fluid_model(
     assert got == pytest.approx(held)
 
 
-def started_by(duration_s: float, ready: int, busy: int, new: int) -> Callable[[float], float]:
-    """Tasks started by a time, by 4-slot workers: ``ready`` polling, ``new`` polling in 2 s."""
-    return partial(
-        tasks_started_by, duration_s=duration_s, slots=4, ready=ready, busy=busy, starting=0,
+def supply(duration_s: float, ready: int, busy: int, new: int) -> SlotSupply:
+    """4-slot workers: ``ready`` polling, ``new`` polling in 2 s."""
+    return SlotSupply(
+        duration_s=duration_s, slots=4, ready=ready, busy=busy, starting=0,
         starting_left_s=0.0, new=new, startup_s=2.0,
     )  # fmt: skip
 
@@ -81,17 +77,19 @@ def test_a_free_slot_starts_one_task_at_its_poll_and_the_next_when_that_ends() -
     """One new 4-slot worker polling in 2 s, 35 s tasks: by 3 s its slots have started one task
     each (the fluid count said 4 x 1 s / 35 s = 0.11 tasks), by 72 s two each; in between they
     turn over at the fluid rate (the fifth task at 2 + 1.25 x 35 s)."""
-    by = started_by(duration_s=35.0, ready=0, busy=0, new=1)
+    pool = supply(duration_s=35.0, ready=0, busy=0, new=1)
+    by = pool.started_by
     assert by(1.0) == 0
     assert by(3.0) == 4
     assert by(72.0) == 8
-    assert time_to_start(5, by, at_most_s=100.0) == pytest.approx(45.75)
+    assert pool.time_to_start(5, at_most_s=100.0) == pytest.approx(45.75)
 
 
 def test_busy_slots_start_tasks_as_theirs_end() -> None:
     """A polling worker with 3 of 4 slots busy on 2 s tasks: its free slot starts one at once;
     over 4 s the busy ones start 3 x 4 / 2 = 6 and the free one 2."""
-    by = started_by(duration_s=2.0, ready=1, busy=3, new=0)
+    pool = supply(duration_s=2.0, ready=1, busy=3, new=0)
+    by = pool.started_by
     assert by(0.0) == 1
     assert by(4.0) == 8
-    assert time_to_start(100, by, at_most_s=10.0) == 10.0  # not by then
+    assert pool.time_to_start(100, at_most_s=10.0) == 10.0  # not by then

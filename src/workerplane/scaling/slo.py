@@ -30,7 +30,7 @@ workers serve from now, starting ones once started, new ones after ``s``):
     wait(n) = left(n) * d / (max(n, m) * k)        m = floor(lambda*d / k) + 1
 
 A busy slot starts ``t / d`` tasks by ``t``; a free slot takes one the moment it polls, so
-``max(1, t / d)`` by ``t`` after its poll (``slo_inflight.tasks_started_by``).
+``max(1, t / d)`` by ``t`` after its poll (``slo_inflight.SlotSupply``).
 
 ``wait(n)`` is when the newest task would start once capacity that drains the queue (``m``
 workers) is there; the size is the smallest ``n`` with ``wait(n) <= target_wait_fraction * SLO``

@@ -15,7 +15,8 @@ own and are not kept.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import dataclass
+from itertools import pairwise
 
 Cohorts = tuple[tuple[int, float], ...]
 """In-flight tasks younger than half a task's length: ``(started at ms, count)``, oldest first."""
@@ -106,22 +107,12 @@ def census_lag(came: float, lag_s: float, lagging_since_ms: int | None, now_ms: 
     return since if now_ms - since <= CENSUS_LAG_BEATS * 1000.0 * lag_s else None
 
 
-def tasks_started_by(
-    t_s: float,
-    duration_s: float,
-    slots: float,
-    *,
-    ready: int,
-    busy: float,
-    starting: int,
-    starting_left_s: float,
-    new: int,
-    startup_s: float,
-    held_slot_s: float = 0.0,
-) -> float:
-    """How many waiting tasks ``ready`` polling workers (``busy`` of their slots taken),
-    ``starting`` ones (polling in ``starting_left_s``) and ``new`` ones (polling in
-    ``startup_s``) of ``slots`` slots each start within ``t_s``.
+@dataclass(frozen=True)
+class SlotSupply:
+    """The slots a size of the group brings and when they take waiting tasks: ``ready`` polling
+    workers (``busy`` of their slots taken), ``starting`` ones (polling in ``starting_left_s``)
+    and ``new`` ones (polling in ``startup_s``), of ``slots`` slots each, for tasks of
+    ``duration_s``.
 
     A busy slot starts one per task length once its task ends (the fluid count, less the
     ``held_slot_s`` its young tasks hold it beyond that). A free slot takes a task the moment it
@@ -131,25 +122,51 @@ def tasks_started_by(
     on top of the fluid count (``1 + t / d``) let a fan-out's tail wait on slots that were busy
     with the tasks they took at their first poll (p95 5.1 s at a 5 s SLO).
     """
-    busy = min(busy, ready * slots)
-    started = max(0.0, busy * t_s - held_slot_s) / duration_s
-    started += (ready * slots - busy) * max(1.0, t_s / duration_s)
-    for workers, polls_in_s in ((starting, starting_left_s), (new, startup_s)):
-        if workers and polls_in_s <= t_s:
-            started += workers * slots * max(1.0, (t_s - polls_in_s) / duration_s)
-    return started
 
+    duration_s: float
+    slots: float
+    ready: int
+    busy: float
+    starting: int
+    starting_left_s: float
+    new: int
+    startup_s: float
+    held_slot_s: float = 0.0
 
-def time_to_start(tasks: float, started_by: Callable[[float], float], at_most_s: float) -> float:
-    """When the ``tasks``-th waiting task starts, given how many have started by a time
-    (:func:`tasks_started_by`, non-decreasing); ``at_most_s`` if not by then."""
-    if started_by(at_most_s) < tasks:
+    def started_by(self, t_s: float) -> float:
+        """How many waiting tasks these slots start within ``t_s``."""
+        d = self.duration_s
+        busy = min(self.busy, self.ready * self.slots)
+        started = max(0.0, busy * t_s - self.held_slot_s) / d
+        started += (self.ready * self.slots - busy) * max(1.0, t_s / d)
+        for workers, polls_in_s in self._polling_later():
+            if workers and polls_in_s <= t_s:
+                started += workers * self.slots * max(1.0, (t_s - polls_in_s) / d)
+        return started
+
+    def time_to_start(self, tasks: float, at_most_s: float) -> float:
+        """When the ``tasks``-th waiting task starts; ``at_most_s`` if not by then. Exact: the
+        count is linear between the times a worker polls or a slot's first task ends."""
+        d = self.duration_s
+        busy = min(self.busy, self.ready * self.slots)
+        kinks = {0.0, d, at_most_s}
+        if busy > 0:
+            kinks.add(self.held_slot_s / busy)
+        for _, polls_in_s in self._polling_later():
+            kinks.update((polls_in_s, polls_in_s + d))
+        points = sorted(t for t in kinks if 0.0 <= t <= at_most_s)
+        before = self.started_by(points[0])
+        if before >= tasks:
+            return points[0]
+        for lo, hi in pairwise(points):
+            mid = (lo + hi) / 2
+            slope = (self.started_by(mid) - before) / (mid - lo)
+            if slope > 0 and before + slope * (hi - lo) >= tasks:
+                return lo + (tasks - before) / slope
+            before = self.started_by(hi)
+            if before >= tasks:
+                return hi  # reached by a worker's first poll
         return at_most_s
-    lo, hi = 0.0, at_most_s
-    for _ in range(40):
-        mid = (lo + hi) / 2
-        if started_by(mid) >= tasks:
-            hi = mid
-        else:
-            lo = mid
-    return hi
+
+    def _polling_later(self) -> tuple[tuple[int, float], ...]:
+        return ((self.starting, self.starting_left_s), (self.new, self.startup_s))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from functools import partial
 
 from workerplane.scaling.slo_arrivals import (
     arrivals_fell_below,
@@ -19,10 +18,9 @@ from workerplane.scaling.slo_arrivals import (
 from workerplane.scaling.slo_first import oldest_waiting_ms
 from workerplane.scaling.slo_idle import first_worker_deferred, warm_or_release
 from workerplane.scaling.slo_inflight import (
+    SlotSupply,
     advance_cohorts,
     census_lag,
-    tasks_started_by,
-    time_to_start,
     young_slot_seconds,
 )
 from workerplane.scaling.slo_model import (
@@ -236,12 +234,11 @@ class QueuePlanner:
                 held = young_slot_seconds(young, now_ms=now_ms, duration_s=dur, horizon_s=horizon)
                 held *= keep_ready / ready
 
-            started_by = partial(
-                tasks_started_by, duration_s=dur, slots=k, ready=keep_ready, busy=in_flight,
-                starting=keep_starting, starting_left_s=still, new=new, startup_s=startup_s,
-                held_slot_s=held,
+            supply = SlotSupply(
+                duration_s=dur, slots=k, ready=keep_ready, busy=in_flight, starting=keep_starting,
+                starting_left_s=still, new=new, startup_s=startup_s, held_slot_s=held,
             )  # fmt: skip
-            served = started_by(horizon)
+            served = supply.started_by(horizon)
             left = max(0.0, waiting + ahead * horizon - served)
             # A size that keeps up with arrivals (n*k/d >= lambda) is all the capacity that will
             # come: the queue waits on it. A smaller one will be topped up to ``stable`` once
@@ -260,7 +257,7 @@ class QueuePlanner:
             # 2 s old when its workers were cut, 54 -> 40: 122 of 500 tasks over a 5 s SLO).
             tail = tail_age
             if waiting > served:
-                tail += time_to_start(waiting, started_by, horizon + waiting * dur / (n * k))
+                tail += supply.time_to_start(waiting, horizon + waiting * dur / (n * k))
             if tail_age + horizon >= target:
                 tail -= slo_s - target
             return max(newest, tail)
