@@ -163,6 +163,37 @@ async def test_scale_down_retires_idle_workers_first(tmp_path: Path) -> None:
     await provider.drain(timeout_s=10)
 
 
+async def test_scale_down_keeps_the_worker_whose_tasks_ran_longest(tmp_path: Path) -> None:
+    """Counted by tasks, the worker with three young tasks would stay; the one with a single
+    task that has run two minutes goes, and bills on until it ends. Retired by how long their
+    tasks ran, the young tasks' worker goes (scaling.retire); the census lists each polling
+    worker's load in that order."""
+    provider = _provider(tmp_path)
+    await provider.start()
+    for in_flight, running_s in (("1", "120"), ("3", "1.5")):
+        os.environ.update(IN_FLIGHT=in_flight, RUNNING_S=running_s)
+        try:
+            await provider.set_size(len(provider.workers()) + 1)
+        finally:
+            del os.environ["IN_FLIGHT"], os.environ["RUNNING_S"]
+    held_pid = provider.workers()[0][1]
+
+    async def both_ready() -> bool:
+        return (await provider.census()).ready == 2
+
+    await _eventually(both_ready)
+    loads = (await provider.census()).loads
+    assert loads is not None and [load.in_flight for load in loads] == [3, 1]
+    await provider.set_size(1)
+
+    async def shrunk() -> bool:
+        return len(provider.workers()) == 1
+
+    await _eventually(shrunk)
+    assert provider.workers()[0][1] == held_pid, "the worker holding the long task must be kept"
+    await provider.drain(timeout_s=10)
+
+
 async def test_sigkill_after_grace_period(tmp_path: Path) -> None:
     provider = _provider(tmp_path, grace_period_s=2.0, env={"IGNORE_TERM": "1"})
     await provider.start()

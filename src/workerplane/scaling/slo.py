@@ -36,20 +36,17 @@ A busy slot starts ``t / d`` tasks by ``t``; a free slot takes one the moment it
 workers) is there; the size is the smallest ``n`` with ``wait(n) <= target_wait_fraction * SLO``
 (the fraction as the achieved p95 the workers report adjusted it, unless ``feedback: false``:
 :mod:`workerplane.scaling.slo_feedback`).
-A size below ``m`` is allowed while the queue can hold the overflow: this duty-cycles the
-fractional worker (1.5 workers of load alternate 1 and 2 workers), as the clairvoyant oracle does,
-instead of rounding it up. A spike is sized the same way: its backlog is spread over the wait the
-target allows, counting the workers already starting.
+A size below ``m`` is allowed while the queue can hold the overflow: the fractional worker is
+duty-cycled (1.5 workers of load alternate 1 and 2), as the clairvoyant oracle does.
 
 Scale-up is immediate. The group shrinks only once nothing waits, only to a size that holds the
-queue for a further ``DOWN_HORIZON * s`` (ski rental: a worker let go must stay gone as long as
-its relaunch is billed), never below ``floor(load / k)`` nor the workers the tasks in flight
-fill (``floor(in_flight / k)``: a retired busy worker saves nothing until its tasks end), and to
-the highest size asked for during the last ``scale_down_delay_ms`` (the learned startup). A
-worker-set provider retires the idlest workers and lets them finish, so scaling down never cancels
-work; the group never scales to zero while anything runs or waits. Until ``d`` is known, the
-waiting tasks get a slot each for a share of them, and all of them once the oldest's target nears
-(:mod:`workerplane.scaling.slo_first`).
+queue for a further ``DOWN_HORIZON * s`` (ski rental), never below ``floor(load / k)`` nor the
+workers the tasks in flight fill, and to the highest size asked for during the last
+``scale_down_delay_ms`` (the learned startup); a worker whose tasks ran far past ``d`` goes only
+once the smaller size was wanted that long (:mod:`workerplane.scaling.retire`). Retired workers
+finish their tasks; the group never scales to zero while anything runs or waits. Until ``d`` is
+known, the waiting tasks get a slot each for a share of them, and all of them once the oldest's
+target nears (:mod:`workerplane.scaling.slo_first`).
 
 Invoke strategy: ``StartWorkers(desired - running)`` when positive; idle workers exit by themselves.
 """
@@ -62,6 +59,7 @@ from dataclasses import replace
 from workerplane.scaling.invoke import invoke_target
 from workerplane.scaling.latency import GroupFacts
 from workerplane.scaling.no_sync import to_ms
+from workerplane.scaling.retire import MAX_HOLD_S, largest_over, remember_size, shrink_to
 from workerplane.scaling.slo_feedback import observe
 from workerplane.scaling.slo_first import first_sizing, rounded
 from workerplane.scaling.slo_floor import reachable_slo
@@ -360,9 +358,9 @@ class SloScaler(QueuePlanner):
         inputs += state.feedback.describe(wait_fraction(d, state))
         state = self._time_startup(state, metrics, now_ms)
         delay = self.scale_down_delay_ms(state)
-        kept = [(t, v) for t, v in state.window if t >= now_ms - delay and v > desired]
-        kept.append((now_ms, desired))
-        state = replace(state, window=tuple(kept))
+        # Kept longer than the window: a worker holding long tasks goes after its own span.
+        window = remember_size(state.window, now_ms, desired, max(delay, MAX_HOLD_S * 1000.0))
+        state = replace(state, window=window)
         running = metrics.workers.running
         if self.strategy is Strategy.INVOKE:
             k = self._given_slots(metrics.workers) or state.slots or 1.0
@@ -378,8 +376,12 @@ class SloScaler(QueuePlanner):
         current = metrics.workers.desired
         if current is None:
             current = state.size if state.size is not None else running
-        window_max = desired if state.release_now else kept[0][1]
-        target = desired if desired >= current else min(current, window_max)
+        window_max = desired if state.release_now else largest_over(window, now_ms, delay / 1000.0)
+        wanted = desired if desired >= current else min(current, window_max)
+        loads = metrics.workers.loads
+        target = shrink_to(wanted, current, loads, window, now_ms, state.duration_s, delay / 1000)
+        if target > wanted:
+            inputs += f"; {target - wanted} kept: their tasks ran long, retiring saves nothing yet"
         if current > d.max_count:
             target = min(target, d.max_count)
         state = replace(state, size=target)

@@ -85,6 +85,19 @@ class QueueStats:
 
 
 @dataclass(frozen=True)
+class WorkerLoad:
+    """One polling worker's tasks in flight, as it reports them.
+
+    Attributes:
+        in_flight: the tasks it runs now.
+        running_s: how long they have run so far, summed (0 for an idle worker).
+    """
+
+    in_flight: int = 0
+    running_s: float = 0.0
+
+
+@dataclass(frozen=True)
 class WorkerCensus:
     """What a provider knows about the workers it runs for one scaling group.
 
@@ -117,6 +130,9 @@ class WorkerCensus:
         in_flight_lag_s: how old ``in_flight`` may be: the workers' heartbeat interval when it is
             counted from their heartbeats to Temporal, 0 when it is read as it is (status
             files). Tasks may leave the queue that much before the count shows them started.
+        loads: each polling worker's tasks in flight, in the order a shrink retires them
+            (:func:`workerplane.scaling.retire.retire_order`), or ``None`` when the provider
+            cannot tell them apart.
     """
 
     running: int = 0
@@ -131,6 +147,7 @@ class WorkerCensus:
     last_worker_exit: str | None = None
     schedule_to_start: LatencySketch | None = None
     in_flight_lag_s: float = 0.0
+    loads: tuple[WorkerLoad, ...] | None = None
 
     @property
     def polling(self) -> int:

@@ -4,8 +4,9 @@ Tasks wait in a FIFO backlog (with ``ServerModel.partitions`` > 1, on random par
 :mod:`workerplane.sim.partitions`); free worker slots take them in the order they became free
 (Temporal's matcher, :mod:`workerplane.sim.matching`). Workers start after a random delay
 (:class:`~workerplane.sim.models.WorkerModel`); invoke workers exit when idle or old, worker-set
-workers are retired when the size drops (starting ones first, then those whose tasks end first) and
-finish their in-flight tasks. The server's stats are cached for ``stats_ttl_s``, its rates are
+workers are retired when the size drops (starting ones first, then idle ones, then those whose
+tasks end first, or as a real provider orders them: ``SimOptions.retire_as_reported``) and finish
+their in-flight tasks. The server's stats are cached for ``stats_ttl_s``, its rates are
 sliding windows (:mod:`workerplane.sim.server_rates`), and pollers stay listed for
 ``poller_history_ttl_s`` (:class:`~workerplane.sim.models.ServerModel`). Every
 ``scaler.poll_interval_s`` the REAL controller's plan runs
@@ -30,7 +31,15 @@ import numpy as np
 from workerplane.planning.actions import Action, GroupState, Invoke, NoAction, Reconcile, Resize
 from workerplane.planning.observe import Observation, needs_fresh_backlog
 from workerplane.planning.plan import GroupIntent, action_for, advance, plan_cycle
-from workerplane.scaling.types import Decision, GroupMetrics, Hold, QueueStats, WorkerCensus
+from workerplane.scaling.retire import retire_key, retire_order
+from workerplane.scaling.types import (
+    Decision,
+    GroupMetrics,
+    Hold,
+    QueueStats,
+    WorkerCensus,
+    WorkerLoad,
+)
 from workerplane.sim.fleet import EXITED, READY, RETIRING, STARTING, SimWorker, bill
 from workerplane.sim.matching import Matcher
 from workerplane.sim.models import ServerModel, SimOptions, SimResult, SimScaler, WorkerModel
@@ -192,6 +201,7 @@ class Simulation:
     def census(self) -> WorkerCensus:
         running = ready = in_flight = finished = 0
         task_seconds = running_seconds = 0.0
+        polling: list[WorkerLoad] = []
         for wid in self.alive:
             w = self.workers[wid]
             in_flight += w.in_flight
@@ -202,6 +212,7 @@ class Simulation:
                 running += 1
             if w.state == READY:
                 ready += 1
+                polling.append(WorkerLoad(w.in_flight, w.running_seconds(self.now)))
         reports = self.wm.reports_status
         return WorkerCensus(
             running=running,
@@ -214,6 +225,7 @@ class Simulation:
             in_flight_s=running_seconds if reports else None,
             tasks_completed=self.done_count if reports else None,
             schedule_to_start=self.reports.sketch(self.now) if self.reports else None,
+            loads=retire_order(polling) if reports else None,
         )
 
     def metrics(self) -> GroupMetrics:
@@ -249,18 +261,17 @@ class Simulation:
             for _ in range(target - len(active)):
                 self._launch()
         elif target < len(active):
-            # Retire workers still starting first (newest first), then those whose tasks end
-            # first (idle ones, then the least remaining work): a retired worker bills until
-            # its last task ends, so this is the order in which retiring saves the most.
+            # Retire workers still starting first (newest first), then idle ones, then either
+            # those whose tasks end first (the least remaining work: only the simulator knows
+            # it) or, as a real provider can, those whose tasks have run the least.
+            def busy_key(w: SimWorker) -> tuple[bool, float]:
+                if self.opt.retire_as_reported:
+                    return retire_key(w.in_flight, w.running_seconds(self.now))
+                return (w.in_flight > 0, w.ends_at)
+
             order = sorted(
                 active,
-                key=lambda w: (
-                    w.state != STARTING,
-                    w.in_flight > 0,
-                    w.ends_at,
-                    -w.launched_at,
-                    -w.wid,
-                ),
+                key=lambda w: (w.state != STARTING, *busy_key(w), -w.launched_at, -w.wid),
             )
             for w in order[: len(active) - target]:
                 self._stop_polling(w)

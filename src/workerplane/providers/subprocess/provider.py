@@ -43,7 +43,8 @@ from workerplane.providers.subprocess.records import (
     launch_fingerprint,
 )
 from workerplane.scaling.latency import LatencySketch
-from workerplane.scaling.types import Strategy, WorkerCensus
+from workerplane.scaling.retire import pick_retirees, retire_order
+from workerplane.scaling.types import Strategy, WorkerCensus, WorkerLoad
 from workerplane.security.redact import register_secret
 from workerplane.worker.runtime import (
     CONTROLLER_LEASE_ENV,
@@ -187,6 +188,7 @@ class SubprocessProvider(Provider):
         in_flight_known = True
         slots: int | None = None
         finished, task_seconds, running_seconds = 0, 0.0, 0.0
+        loads: list[WorkerLoad] = []
         completed = self._completed_by_exited
         waited = self._waited_by_exited
         now = time.time()
@@ -212,6 +214,7 @@ class SubprocessProvider(Provider):
             if status.polling and worker.retiring_since is None:
                 self._crash_loop.record_healthy(worker.started_at)
                 ready += 1
+                loads.append(WorkerLoad(status.in_flight, status.running_seconds_at(now)))
                 if status.slots is not None:
                     slots = status.slots if slots is None else min(slots, status.slots)
         return WorkerCensus(
@@ -226,6 +229,7 @@ class SubprocessProvider(Provider):
             tasks_completed=completed,
             last_worker_exit=self._crash_loop.last_exit,
             schedule_to_start=waited,
+            loads=retire_order(loads) if in_flight_known else None,
         )
 
     async def drain(self, timeout_s: float) -> None:
@@ -331,14 +335,18 @@ class SubprocessProvider(Provider):
         return worker
 
     def _pick_victims(self, active: list[WorkerProcess], count: int) -> list[WorkerProcess]:
-        """Retire the idlest workers first, then the newest (they hold the least warm cache)."""
+        """Retire idle workers first, then those whose tasks have run the least
+        (:mod:`workerplane.scaling.retire`); among equals the newest (the least warm cache)."""
+        now = time.time()
 
-        def cost(worker: WorkerProcess) -> tuple[int, float]:
+        def load_of(worker: WorkerProcess) -> WorkerLoad:
             status = self._status(worker.worker_id)
-            in_flight = status.in_flight if status is not None else 0
-            return (in_flight, -worker.started_at)
+            if status is None:
+                return WorkerLoad()
+            return WorkerLoad(status.in_flight, status.running_seconds_at(now))
 
-        return sorted(active, key=cost)[:count]
+        newest_first = sorted(active, key=lambda worker: -worker.started_at)
+        return pick_retirees(newest_first, count, load_of)
 
     def _retire(self, worker: WorkerProcess) -> None:
         worker.retiring_since = time.monotonic()
