@@ -118,7 +118,11 @@ async def k8s(tmp_path: Path) -> AsyncIterator[Env]:
 
 
 def polling(
-    path: Path, in_flight: int = 0, state: str = "polling", slots: int | None = None
+    path: Path,
+    in_flight: int = 0,
+    state: str = "polling",
+    slots: int | None = None,
+    running_s: float = 0.0,
 ) -> None:
     import os
     import time
@@ -126,9 +130,10 @@ def polling(
     write_status(
         path,
         WorkerStatus(
-            pid=os.getpid(), state=state, in_flight=in_flight, updated_at=time.time(), slots=slots
+            pid=os.getpid(), state=state, in_flight=in_flight, updated_at=time.time(),
+            slots=slots, running_seconds=running_s,
         ),
-    )
+    )  # fmt: skip
 
 
 # -- user-owned Deployment --------------------------------------------------------------------
@@ -229,18 +234,21 @@ async def test_persistent_5xx_surfaces_the_status(k8s: Env) -> None:
     await provider.close()
 
 
-async def test_scale_down_removes_idle_pods_first(k8s: Env) -> None:
-    """Pods publish in-flight counts (the sidecar's real code); shrinking keeps the busiest."""
+async def test_scale_down_removes_idle_pods_first_then_those_whose_tasks_ran_least(
+    k8s: Env,
+) -> None:
+    """Pods publish their tasks in flight and since when they run (the sidecar's real code);
+    shrinking keeps the pod whose tasks ran longest: retired, it would bill on until they end."""
     await k8s.api.create(ObjectRef("Deployment", NS, "web"), deployment_manifest("web", NS))
     provider = k8s.provider({"deployment": "web"})
     await provider.set_size(3)
     pods = [p["metadata"]["name"] for p in await k8s.cluster.reconcile("web")]
-    # Oldest pod busy with 2, middle idle, newest busy with 5: a naive "newest first" policy
-    # would kill the pod holding the most work.
-    loads = dict(zip(pods, [2, 0, 5], strict=True))
-    for pod, load in loads.items():
+    # Oldest pod: 2 tasks that have run 200 s together; middle idle; newest: 5 tasks just
+    # started. Counted by tasks, the newest would stay and the one with the long tasks go.
+    loads = dict(zip(pods, [(2, 200.0), (0, 0.0), (5, 2.5)], strict=True))
+    for pod, (in_flight, running_s) in loads.items():
         status = k8s.cluster.status_file(pod)
-        polling(status, in_flight=load, slots=8)
+        polling(status, in_flight=in_flight, slots=8, running_s=running_s)
         reporter = PodReporter(k8s.api, NS, pod, status)
         assert await reporter.publish_once()
         assert not await reporter.publish_once()  # unchanged: no second write
@@ -248,21 +256,26 @@ async def test_scale_down_removes_idle_pods_first(k8s: Env) -> None:
     census = await provider.census()
     assert census.in_flight == 7 and census.ready == 3
     assert census.slots == 8  # as the pods' workers report them, for the scaler
+    # Each polling pod's load, in the order a shrink retires them.
+    assert census.loads is not None
+    assert [load.in_flight for load in census.loads] == [0, 5, 2]
+    assert 199 <= census.loads[-1].running_s < 260
 
     await provider.set_size(1)
-    for pod, load in loads.items():
+    costs = {}
+    for pod, (in_flight, _) in loads.items():
         live = await k8s.get("Pod", pod)
         assert live is not None
-        assert live["metadata"]["annotations"][ANN_IN_FLIGHT] == str(load)
-        assert live["metadata"]["annotations"][ANN_DELETION_COST] == str(load)
+        assert live["metadata"]["annotations"][ANN_IN_FLIGHT] == str(in_flight)
+        costs[pod] = live["metadata"]["annotations"][ANN_DELETION_COST]
+    assert list(costs.values()) == ["2", "0", "1"]
     # Refresh the worker reports: on a loaded machine the probes above can take long enough for
     # the reports to go stale, and a not-ready pod is (rightly) deleted before any ready one.
-    for pod, load in loads.items():
-        polling(k8s.cluster.status_file(pod), in_flight=load)
+    for pod, (in_flight, running_s) in loads.items():
+        polling(k8s.cluster.status_file(pod), in_flight=in_flight, running_s=running_s)
     remaining = [p["metadata"]["name"] for p in await k8s.cluster.reconcile("web")]
-    busiest = max(loads, key=lambda p: loads[p])
-    assert remaining == [busiest]
-    assert sorted(k8s.cluster.deleted) == sorted(p for p in pods if p != busiest)
+    assert remaining == [pods[0]]
+    assert sorted(k8s.cluster.deleted) == sorted(pods[1:])
     await provider.close()
 
 

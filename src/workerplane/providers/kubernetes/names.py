@@ -18,6 +18,9 @@ ANN_SPEC_HASH = "workerplane.dev/spec-hash"
 ANN_LAST_APPLIED = "workerplane.dev/last-applied"
 #: Published by each pod's sidecar: tasks the pod's worker is executing now.
 ANN_IN_FLIGHT = "workerplane.dev/in-flight"
+#: Published by each pod's sidecar while tasks run: when they started, on average (epoch
+#: seconds), so their run time is known between patches without a patch per second.
+ANN_RUNNING_SINCE = "workerplane.dev/running-since"
 #: Published by each pod's sidecar: the worker's state ("polling", "draining", ...).
 ANN_WORKER_STATE = "workerplane.dev/worker-state"
 #: Published by each pod's sidecar: the task slots ``in-flight`` counts against, if limited.

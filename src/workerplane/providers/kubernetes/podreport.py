@@ -5,9 +5,11 @@ shares its status directory. Whenever the worker's ``in_flight`` or ``state`` ch
 the pod (``$POD_NAMESPACE``/``$POD_NAME``, from the downward API) with::
 
     workerplane.dev/in-flight: "<tasks executing now>"
+    workerplane.dev/running-since: "<when they started, on average: epoch seconds>"
     workerplane.dev/worker-state: "polling" | "draining" | ...
 
-The provider reads these right before a scale-down and turns them into pod-deletion-costs. Writes
+The provider reads these right before a scale-down and turns them into pod-deletion-costs (idle
+pods first, then those whose tasks have run the least: :mod:`workerplane.scaling.retire`). Writes
 happen only on change and at most every ``--min-interval`` seconds, so a busy worker does not
 flood the apiserver. RBAC: ``get`` and ``patch`` on pods in the namespace (the Role the managed
 mode renders).
@@ -25,7 +27,12 @@ import sys
 from pathlib import Path
 
 from workerplane.providers.kubernetes.api import KubeApi, KubeApiError, ObjectRef
-from workerplane.providers.kubernetes.names import ANN_IN_FLIGHT, ANN_SLOTS, ANN_WORKER_STATE
+from workerplane.providers.kubernetes.names import (
+    ANN_IN_FLIGHT,
+    ANN_RUNNING_SINCE,
+    ANN_SLOTS,
+    ANN_WORKER_STATE,
+)
 from workerplane.worker.status import read_status
 
 log = logging.getLogger(__name__)
@@ -49,24 +56,33 @@ class PodReporter:
         self.status_file = status_file
         self.min_interval_s = min_interval_s
         self.max_age_s = max_age_s
-        self.published: tuple[str, str, str | None] | None = None
+        self.published: tuple[str, str, str | None, str | None] | None = None
 
-    def observe(self) -> tuple[str, str, str | None] | None:
-        """What the pod should say now, or ``None`` while the worker has not reported yet."""
+    def observe(self) -> tuple[str, str, str | None, str | None] | None:
+        """What the pod should say now (in flight, state, slots, running since), or ``None``
+        while the worker has not reported yet."""
         status = read_status(self.status_file)
         if status is None:
             return None
         state = status.state if status.is_fresh(max_age_s=self.max_age_s) else "unknown"
         slots = str(status.slots) if status.slots is not None else None
-        return str(max(0, status.in_flight)), state, slots
+        since = None
+        if status.in_flight > 0:
+            # Whole seconds: the report's rounding would otherwise read as a change.
+            since = str(round(status.updated_at - status.running_seconds / status.in_flight))
+        return str(max(0, status.in_flight)), state, slots, since
 
     async def publish_once(self) -> bool:
         """Publish if something changed; returns whether a patch was sent."""
         now = self.observe()
         if now is None or now == self.published:
             return False
-        in_flight, state, slots = now
-        annotations = {ANN_IN_FLIGHT: in_flight, ANN_WORKER_STATE: state}
+        in_flight, state, slots, since = now
+        annotations: dict[str, str | None] = {
+            ANN_IN_FLIGHT: in_flight,
+            ANN_WORKER_STATE: state,
+            ANN_RUNNING_SINCE: since,  # None removes it (a merge patch): nothing runs
+        }
         if slots is not None:
             annotations[ANN_SLOTS] = slots
         await self.api.patch(self.ref, {"metadata": {"annotations": annotations}})

@@ -39,7 +39,9 @@ from workerplane.providers.kubernetes.names import (
     ANN_DELETION_COST,
     ANN_IN_FLIGHT,
     ANN_OWNER,
+    ANN_RUNNING_SINCE,
     ANN_SLOTS,
+    ANN_WORKER_STATE,
     version_object_name,
 )
 from workerplane.providers.kubernetes.render import (
@@ -47,7 +49,8 @@ from workerplane.providers.kubernetes.render import (
     owner_value,
     render_managed,
 )
-from workerplane.scaling.types import Strategy, WorkerCensus
+from workerplane.scaling.retire import pick_retirees, retire_order
+from workerplane.scaling.types import Strategy, WorkerCensus, WorkerLoad
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +82,27 @@ def _count_annotation(pod: dict[str, Any], key: str) -> int | None:
 def in_flight_of(pod: dict[str, Any]) -> int | None:
     """The in-flight count a pod published, or ``None`` if it published none (or garbage)."""
     return _count_annotation(pod, ANN_IN_FLIGHT)
+
+
+def load_of(pod: dict[str, Any], now: float) -> WorkerLoad | None:
+    """A pod's tasks in flight and how long they have run, or ``None`` if it published no
+    count. Without a start time (an older sidecar, or garbage) its tasks count as just started."""
+    in_flight = in_flight_of(pod)
+    if in_flight is None:
+        return None
+    try:
+        since = float(annotations_of(pod).get(ANN_RUNNING_SINCE) or now)
+    except ValueError:
+        since = now
+    return WorkerLoad(in_flight, in_flight * max(0.0, now - since) if in_flight else 0.0)
+
+
+def polling(pod: dict[str, Any]) -> bool:
+    """Whether a pod's worker says it polls (and the pod is not being deleted)."""
+    meta = pod.get("metadata") or {}
+    return not meta.get("deletionTimestamp") and (
+        annotations_of(pod).get(ANN_WORKER_STATE) == "polling"
+    )
 
 
 class KubernetesProvider(Provider):
@@ -234,12 +258,15 @@ class KubernetesProvider(Provider):
         known = [r for r in reports if r is not None]
         in_flight: int | None = sum(known) if known or not pods else None
         slots = [s for p in pods if (s := _count_annotation(p, ANN_SLOTS))]
+        now = time.time()
+        loads = [load_of(p, now) for p in pods if polling(p)]
         return WorkerCensus(
             running=int(status.get("replicas") or 0),
             ready=int(status.get("readyReplicas") or 0),
             in_flight=in_flight,
             desired=int(spec.get("replicas") or 0),
             slots=min(slots) if slots else None,
+            loads=None if None in loads else retire_order([x for x in loads if x is not None]),
         )
 
     async def drain(self, timeout_s: float) -> None:
@@ -273,20 +300,26 @@ class KubernetesProvider(Provider):
         return await self.api.list("Pod", self.details.namespace, self._selector)
 
     async def mark_deletion_costs(self) -> int:
-        """Copy each pod's published in-flight count into its pod-deletion-cost.
+        """Rank the pods by what retiring them saves into their pod-deletion-costs: 0 for an idle
+        pod, then 1, 2, ... by how long their tasks have run (:mod:`workerplane.scaling.retire`:
+        a pod whose tasks ran longest goes last, as its tasks are the likeliest to run on).
 
         Returns how many pods were updated. Pods that published nothing keep their cost, and a pod
         that vanished meanwhile is skipped (it is no candidate any more).
         """
-        updated = 0
+        now = time.time()
+        loads: list[tuple[dict[str, Any], WorkerLoad]] = []
         for pod in await self._pods():
+            load = load_of(pod, now)
+            if load is not None and not (pod.get("metadata") or {}).get("deletionTimestamp"):
+                loads.append((pod, load))
+        ranked = pick_retirees(loads, len(loads), lambda pair: pair[1])
+        updated = 0
+        busy_rank = 0
+        for pod, load in ranked:
             meta = pod.get("metadata") or {}
-            if meta.get("deletionTimestamp"):
-                continue
-            in_flight = in_flight_of(pod)
-            if in_flight is None:
-                continue
-            cost = str(in_flight)
+            busy_rank += load.in_flight > 0
+            cost = str(busy_rank if load.in_flight > 0 else 0)
             if annotations_of(pod).get(ANN_DELETION_COST) == cost:
                 continue
             ref = ObjectRef("Pod", self.details.namespace, meta.get("name", ""))
