@@ -285,3 +285,88 @@ async def test_a_group_back_before_its_retirement_ends_keeps_its_workers(tmp_pat
     assert "drained" not in fleet.calls(0), "the retirement was stopped before its drain ended"
     new_start = fleet.log.index((1, "start"))
     assert fleet.log.index((0, "close")) < new_start
+
+
+def webhook_spec(url: str, secret: str) -> DeploymentSpec:
+    group = {
+        "provider": {
+            "type": "webhook",
+            "details": {"url": url, "secret": secret, "strategy": "worker-set", "timeout_s": 2.0},
+        },
+        "scaler": {"type": "backlog", "details": {"min_count": 1, "metrics_poll_interval_ms": 100}},
+    }
+    return DeploymentSpec.model_validate(
+        {
+            "name": "orders",
+            "task_queues": ["orders"],
+            "temporal": {"address": "temporal-a:7233", "namespace": "default"},
+            "compute": {"scaling_groups": {"g": group}},
+        }
+    )
+
+
+async def test_a_rotated_webhook_secret_hands_the_receivers_workers_over(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """A real webhook provider and a real receiver on loopback: rotating the secret builds a new
+    provider for the same receiver and group (the same claim), and the receiver is never told
+    to hold 0 workers in between, which retired its workers for a cycle before."""
+    import json
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from threading import Thread
+
+    from workerplane.providers.webhook.egress import ALLOW_PRIVATE_ENV
+    from workerplane.providers.webhook.signature import SIGNATURE_HEADER, verify_signature
+
+    monkeypatch.setenv(ALLOW_PRIVATE_ENV, "1")
+    old_secret, new_secret = "old-secret-0123456789abcdef", "new-secret-0123456789abcdef"
+    received: list[tuple[str, int, str]] = []  # (action, count, the secret that signed it)
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            signed_by = "?"
+            for secret in (old_secret, new_secret):
+                try:
+                    verify_signature(secret, self.headers[SIGNATURE_HEADER], body)
+                    signed_by = secret
+                except ValueError:
+                    pass
+            request = json.loads(body)
+            received.append((request["action"], request["count"], signed_by))
+            reply = json.dumps({"running": request["count"]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/workers"
+    source = EditableSource(
+        ManagedVersion(key="orders", spec=webhook_spec(url, old_secret), generation=1)
+    )
+    controller = Controller(
+        source,
+        RecordingSink(),
+        ControllerSettings(state_dir=tmp_path, refresh_s=0.05, drain_timeout_s=5.0),
+        metrics=FakeMetrics(0),
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(controller.run(stop))
+    try:
+        await eventually(lambda: ("set_size", 1, old_secret) in received)
+        source.edit(webhook_spec(url, new_secret))
+        await eventually(lambda: any(signed == new_secret for _, _, signed in received))
+    finally:
+        stop.set()
+        await task
+        await controller.shutdown(drain=False)
+        server.shutdown()
+        server.server_close()
+    sizes = [(count, signed) for action, count, signed in received if action == "set_size"]
+    assert (0, old_secret) not in sizes, received
+    assert sizes[-1] == (1, new_secret), received

@@ -246,6 +246,25 @@ async def test_worker_set_strategy_reports_receiver_census(receiver: Receiver) -
     await provider.close()
 
 
+async def test_a_worker_set_is_claimed_by_its_receiver_and_group(receiver: Receiver) -> None:
+    """A provider built anew for the same receiver and group (a rotated secret, a new timeout)
+    claims the same workers, so the controller hands them over instead of draining the receiver
+    to zero for a cycle (controller tests: test_spec_changes). Another URL is another receiver;
+    invocations are their own."""
+    provider = _provider(receiver, strategy="worker-set")
+    rotated = _provider(receiver, strategy="worker-set", secret="another-secret-0123456789")
+    moved = _provider(receiver, strategy="worker-set", url=receiver.url + "/v2")
+    invoking = _provider(receiver)
+    try:
+        assert provider.claim is not None and provider.claim == rotated.claim
+        assert moved.claim != provider.claim
+        assert invoking.claim is None
+        assert receiver.url not in provider.claim  # the URL may carry a token
+    finally:
+        for p in (provider, rotated, moved, invoking):
+            await p.close()
+
+
 async def test_validate_and_registry(receiver: Receiver, tmp_path: Any) -> None:
     ctx = dict(
         deployment="shop",

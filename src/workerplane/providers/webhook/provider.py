@@ -36,6 +36,7 @@ exponential backoff and jitter.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -92,6 +93,18 @@ class WebhookProvider(Provider):
         self._egress = egress or EgressPolicy.from_environment()
         # Redirects are not followed: a redirect would lead past the egress check.
         self._client = httpx.AsyncClient(timeout=details.timeout_s, follow_redirects=False)
+
+    @property
+    def claim(self) -> str | None:
+        """Worker-set: the receiver's workers of this group (its URL, with the deployment and the
+        group every request names). A provider built anew for a rotated secret or a new timeout
+        posts to the same workers, so the old one hands them over instead of sizing them to zero
+        for a cycle. The URL is digested: it may carry a token. Invoke: ``None``, the
+        invocations are its own."""
+        if self.strategy is not Strategy.WORKER_SET:
+            return None
+        url = hashlib.sha256(str(self.details.url).encode()).hexdigest()[:16]
+        return f"webhook:{url}:{self._deployment}/{self._group_id}"
 
     def _body(self, action: str, count: int, delivery_id: str, attempt: int) -> dict[str, Any]:
         env = self._env
