@@ -84,6 +84,16 @@ VARIANTS: dict[str, Callable[[], Trace]] = {
         ),
         "sched-short",
     ),
+    # 1 % of tasks run ten minutes, the rest half a second: nearly every worker holds one
+    "bimodal-10min": lambda: _named(
+        synthetic.bimodal(seed=44, rate=3.0, duration=Distribution.bimodal(0.5, 600.0, 0.01)),
+        "bimodal-10min",
+    ),
+    # a steady stream of Pareto-tailed tasks (mean 3 s, alpha 1.3, capped at 10 min)
+    "pareto-steady": lambda: _named(
+        synthetic.steady(seed=41, rate=6.0, duration=Distribution.pareto(3.0, 1.3, cap=600.0)),
+        "pareto-steady",
+    ),
 }
 
 
