@@ -160,27 +160,36 @@ async def eventually(check: Callable[[], bool], timeout_s: float = 20.0) -> None
         await asyncio.sleep(0.02)
 
 
-async def run_until_a_worker(
-    tmp_path: Path, fleet: Fleet, source: EditableSource, drain_timeout_s: float = 5.0
+def run_controller(
+    tmp_path: Path, source: EditableSource, drain_timeout_s: float = 5.0, **extra: Any
 ) -> tuple[Controller, Callable[[], Any]]:
-    """Run the controller on ``source`` until its first provider holds a worker. Returns the
-    controller and a coroutine function that stops it."""
+    """Run the controller on ``source`` (``extra``: its providers, ...). Returns the controller
+    and a coroutine function that stops it."""
     controller = Controller(
         source,
         RecordingSink(),
         ControllerSettings(state_dir=tmp_path, refresh_s=0.05, drain_timeout_s=drain_timeout_s),
-        providers=fleet,
         metrics=FakeMetrics(0),
+        **extra,
     )
     stop = asyncio.Event()
     task = asyncio.create_task(controller.run(stop))
-    await eventually(lambda: "set_size 1" in fleet.calls(0))
 
     async def finish() -> None:
         stop.set()
         await task
         await controller.shutdown(drain=False)
 
+    return controller, finish
+
+
+async def run_until_a_worker(
+    tmp_path: Path, fleet: Fleet, source: EditableSource, drain_timeout_s: float = 5.0
+) -> tuple[Controller, Callable[[], Any]]:
+    """Run the controller on ``source`` until its first provider holds a worker. Returns the
+    controller and a coroutine function that stops it."""
+    controller, finish = run_controller(tmp_path, source, drain_timeout_s, providers=fleet)
+    await eventually(lambda: "set_size 1" in fleet.calls(0))
     return controller, finish
 
 
@@ -349,22 +358,13 @@ async def test_a_rotated_webhook_secret_hands_the_receivers_workers_over(
     source = EditableSource(
         ManagedVersion(key="orders", spec=webhook_spec(url, old_secret), generation=1)
     )
-    controller = Controller(
-        source,
-        RecordingSink(),
-        ControllerSettings(state_dir=tmp_path, refresh_s=0.05, drain_timeout_s=5.0),
-        metrics=FakeMetrics(0),
-    )
-    stop = asyncio.Event()
-    task = asyncio.create_task(controller.run(stop))
+    _, finish = run_controller(tmp_path, source)  # the real providers
     try:
         await eventually(lambda: ("set_size", 1, old_secret) in received)
         source.edit(webhook_spec(url, new_secret))
         await eventually(lambda: any(signed == new_secret for _, _, signed in received))
     finally:
-        stop.set()
-        await task
-        await controller.shutdown(drain=False)
+        await finish()
         server.shutdown()
         server.server_close()
     sizes = [(count, signed) for action, count, signed in received if action == "set_size"]
