@@ -52,3 +52,13 @@ def test_parse_duration() -> None:
     assert parse_duration("500ms") == 0.5
     assert parse_duration("1m") == 60.0
     assert parse_duration("2.5") == 2.5
+
+
+def test_policies_can_retire_as_a_real_provider_does(tmp_path: Path) -> None:
+    """``--retire-as-reported``: the run says so, and its report names the command that made it
+    (the effect on cost: tests/sim/test_long_tasks_held.py)."""
+    out = tmp_path / "results"
+    args = ["policies", "--traces", f"azure:{AZURE_SAMPLE}:600:5", "--no-plots", "--out", str(out)]
+    result = CliRunner().invoke(app, [*args, "--retire-as-reported"])
+    assert result.exit_code == 0, result.output
+    assert "--retire-as-reported" in (out / "summary.md").read_text()

@@ -13,31 +13,21 @@ from __future__ import annotations
 import pytest
 
 from workerplane.sim.distributions import Distribution
-from workerplane.sim.engine import simulate
-from workerplane.sim.models import SimOptions, WorkerModel
+from workerplane.sim.models import WorkerModel
 from workerplane.sim.policies import builtin_policies, fixed_policy
 from workerplane.sim.synthetic import bimodal
 
 SLO_S = 5.0
+RIVAL = "temporal-rate-based"
 
 
 @pytest.mark.parametrize("as_reported", [False, True], ids=["known-ends", "as-reported"])
 def test_slo_costs_less_than_rate_based_and_fixed_replicas(as_reported: bool) -> None:
     trace = bimodal(seed=31, duration=Distribution.bimodal(0.5, 300.0, 0.02))
     policies = {p.name: p for p in builtin_policies(SLO_S, 100)}
-    workers = WorkerModel()
-    runs = {}
-    for name in ("workerplane-slo", "temporal-rate-based"):
-        policy = policies[name]
-        runs[name] = simulate(
-            trace,
-            policy.make(workers.slots),
-            policy.worker_model(workers),
-            None,
-            SimOptions(signal_task_adds=policy.signal_task_adds, retire_as_reported=as_reported),
-            policy_name=name,
-        )
-    mine, rival = runs["workerplane-slo"], runs["temporal-rate-based"]
+    workers = WorkerModel(retire_as_reported=as_reported)
+    runs = {name: policies[name].run(trace, workers) for name in ("workerplane-slo", RIVAL)}
+    mine, rival = runs["workerplane-slo"], runs[RIVAL]
     assert mine.unfinished == 0 and mine.percentile(95) <= SLO_S
     assert rival.percentile(95) <= SLO_S
     assert mine.worker_seconds < rival.worker_seconds, (mine.worker_seconds, rival.worker_seconds)

@@ -22,6 +22,7 @@ from workerplane.lab.calibration import CalibrationConfig, calibration_trace
 from workerplane.lab.report import DEFAULT_POLICY, render_tables, run_benchmark, write_outputs
 from workerplane.lab.trace_files import resolve_traces
 from workerplane.sim.azure import TraceFormatError
+from workerplane.sim.models import WorkerModel
 from workerplane.sim.synthetic import BUILTIN
 
 app = typer.Typer(
@@ -74,6 +75,16 @@ def policies(
     ] = Path("bench/results"),
     seed: Annotated[int, typer.Option("--seed", help="Simulation seed (startup delays).")] = 0,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Write PNG plots.")] = True,
+    retire_as_reported: Annotated[
+        bool,
+        typer.Option(
+            "--retire-as-reported",
+            help=(
+                "Retire busy workers as a real provider can (those whose tasks ran least), "
+                "not those whose tasks end first, which only the simulator knows."
+            ),
+        ),
+    ] = False,
 ) -> None:
     """Compare workerplane's scalers with KEDA+HPA, Temporal's no-sync and rate-based, fixed
     replicas and the oracle, per trace: p50/p95/p99 schedule-to-start, worker-seconds, scale
@@ -87,11 +98,14 @@ def policies(
         console.print(f"[red]error:[/red] --traces: {exc}")
         raise typer.Exit(2) from None
     started = time.monotonic()
-    reports = run_benchmark(loaded, slo_s=slo_s, seed=seed)
+    workers = WorkerModel(retire_as_reported=retire_as_reported)
+    reports = run_benchmark(loaded, slo_s=slo_s, seed=seed, workers=workers)
     for item in render_tables(reports):
         console.print(item)
     args = " ".join(f"--traces {s}" for s in specs) if traces else ""
-    command = f"workerplane bench policies {args} --slo {slo} --out {out}".replace("  ", " ")
+    reported = " --retire-as-reported" if retire_as_reported else ""
+    command = f"workerplane bench policies {args} --slo {slo}{reported} --out {out}"
+    command = command.replace("  ", " ")
     write_outputs(reports, out, command, plots=plots)
     ok = all(all(rep.verdict(DEFAULT_POLICY).values()) for rep in reports)
     console.print(

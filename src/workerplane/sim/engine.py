@@ -5,7 +5,7 @@ Tasks wait in a FIFO backlog (with ``ServerModel.partitions`` > 1, on random par
 (Temporal's matcher, :mod:`workerplane.sim.matching`). Workers start after a random delay
 (:class:`~workerplane.sim.models.WorkerModel`); invoke workers exit when idle or old, worker-set
 workers are retired when the size drops (starting ones first, then idle ones, then those whose
-tasks end first, or as a real provider orders them: ``SimOptions.retire_as_reported``) and finish
+tasks end first, or as a real provider orders them: ``WorkerModel.retire_as_reported``) and finish
 their in-flight tasks. The server's stats are cached for ``stats_ttl_s``, its rates are
 sliding windows (:mod:`workerplane.sim.server_rates`), and pollers stay listed for
 ``poller_history_ttl_s`` (:class:`~workerplane.sim.models.ServerModel`). Every
@@ -265,7 +265,7 @@ class Simulation:
             # those whose tasks end first (the least remaining work: only the simulator knows
             # it) or, as a real provider can, those whose tasks have run the least.
             def busy_key(w: SimWorker) -> tuple[bool, float]:
-                if self.opt.retire_as_reported:
+                if self.wm.retire_as_reported:
                     return retire_key(w.in_flight, w.running_seconds(self.now))
                 return (w.in_flight > 0, w.ends_at)
 

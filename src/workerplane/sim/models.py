@@ -53,6 +53,10 @@ class WorkerModel:
         report_interval_s: how often a worker rewrites its status file, which carries the
             schedule-to-start it measured (:mod:`workerplane.sim.reports`); ``None``: workers
             report no latency (a provider that collects none).
+        retire_as_reported: a shrink retires busy workers as a real provider can, those whose
+            tasks have run the least (:mod:`workerplane.scaling.retire`), instead of those whose
+            tasks end first, which only the simulator knows (the lab's default, an optimistic
+            assumption: 2 % five-minute tasks cost every policy 6-12 % more without it).
     """
 
     startup: Distribution = field(default_factory=lambda: Distribution.lognormal(2.0, 0.4))
@@ -62,6 +66,7 @@ class WorkerModel:
     reports_status: bool = True
     slot_turnaround_s: float = 0.0
     report_interval_s: float | None = 1.0
+    retire_as_reported: bool = False
 
 
 @dataclass(frozen=True)
@@ -105,10 +110,6 @@ class SimOptions:
         max_workers: a safety cap on alive workers (a runaway policy is stopped, not the machine).
         signal_task_adds: also call the scaler's ``task_added`` hook (if it has one) for every
             arriving task, as Temporal's matching service does for its server-side controller.
-        retire_as_reported: a shrink retires busy workers as a real provider can, those whose
-            tasks have run the least (:mod:`workerplane.scaling.retire`), instead of those whose
-            tasks end first, which only the simulator knows (the lab's default, an optimistic
-            assumption: 2 % five-minute tasks cost every policy 6-12 % more without it).
     """
 
     seed: int = 0
@@ -116,7 +117,6 @@ class SimOptions:
     max_drain_s: float = 3600.0
     max_workers: int = 2000
     signal_task_adds: bool = False
-    retire_as_reported: bool = False
 
 
 @dataclass
