@@ -36,11 +36,21 @@ def test_a_worker_is_held_only_once_its_tasks_ran_past_the_window_and_the_mean()
     assert hold_s(IDLE, duration_s=2.0, window_s=5.0) == 0.0
     assert hold_s(YOUNG, duration_s=2.0, window_s=5.0) == 0.0
     assert hold_s(HELD, duration_s=None, window_s=5.0) == 0.0  # nothing learned: no opinion
-    assert hold_s(HELD, duration_s=2.0, window_s=5.0) == 120.0
-    # Tasks that average a minute: two minutes in is not the tail yet.
-    assert hold_s(HELD, duration_s=120.0 / HELD_DURATIONS, window_s=5.0) == 0.0
+    # Held for as long as its task ran past what a mean-length task would have.
+    assert hold_s(HELD, duration_s=2.0, window_s=5.0) == 118.0
+    # Tasks that average a minute: two minutes in is not far enough past the mean yet.
+    assert hold_s(HELD, duration_s=120.0 / (1 + HELD_DURATIONS), window_s=5.0) == 0.0
     ancient = WorkerLoad(in_flight=2, running_s=10_000.0)
     assert hold_s(ancient, duration_s=2.0, window_s=5.0) == MAX_HOLD_S
+
+
+def test_a_worker_with_many_slots_of_short_tasks_is_not_held() -> None:
+    # 100 slots of 1 s tasks: their ages sum to about 50 s, which is no long task.
+    busy = WorkerLoad(in_flight=100, running_s=50.0)
+    assert hold_s(busy, duration_s=1.0, window_s=2.0) == 0.0
+    # One task ten minutes in among 99 young ones is.
+    stuck = WorkerLoad(in_flight=100, running_s=600.0 + 49.5)
+    assert hold_s(stuck, duration_s=1.0, window_s=2.0) == 549.5
 
 
 def test_the_window_keeps_only_sizes_above_every_later_one() -> None:
