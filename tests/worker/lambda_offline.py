@@ -148,8 +148,9 @@ def lambda_offline(
 class FaultProxy:
     """A real HTTP proxy in front of the Invoke API that can throttle or go away.
 
-    * ``throttle_every``: answer every N-th invoke with 429 ``TooManyRequestsException`` (the
-      Lambda error shape) instead of forwarding it; 2 throttles half of the calls.
+    * ``throttle_every``: answer every N-th invoke, starting with the first, with 429
+      ``TooManyRequestsException`` (the Lambda error shape) instead of forwarding it; 2
+      throttles half of the calls.
     * :meth:`go_down`: stop listening (connections are refused) until :meth:`come_back`.
 
     It counts invokes forwarded upstream and accepted (``forwarded``), with their payload's
@@ -192,7 +193,11 @@ class FaultProxy:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 with proxy._lock:
                     proxy._calls += 1
-                    throttle = proxy.throttle_every and proxy._calls % proxy.throttle_every == 0
+                    # The first call is one of them: a run that needs a single invoke (a
+                    # burst one handler drains) still meets a throttle.
+                    throttle = (
+                        proxy.throttle_every and (proxy._calls - 1) % proxy.throttle_every == 0
+                    )
                     if throttle:
                         proxy.throttled += 1
                 if throttle:
