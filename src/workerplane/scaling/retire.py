@@ -100,21 +100,21 @@ def shrink_to(
     """The size a shrink from ``current`` towards ``target`` goes to now.
 
     The workers not polling yet go first (``current`` minus the polling ones: they hold no
-    task), then the polling ones in :func:`retire_order`, each only once no size above the one
-    without it was asked for (``window``, :func:`remember_size`) over its :func:`hold_s`. It
-    stops at the first worker that must stay, as the provider would retire that one next.
+    task), then the polling ones in the census's order (:func:`retire_order`), each only once
+    no size above the one without it was asked for (``window``, :func:`remember_size`) over its
+    :func:`hold_s`. It stops at the first worker that must stay, as the provider would retire
+    that one next.
     """
     if loads is None or target >= current:
         return target
     size = current
-    queued = retire_order(loads)
-    not_polling = max(0, current - len(queued))
+    not_polling = max(0, current - len(loads))
     for i in range(current - target):
         if i >= not_polling:
             rank = i - not_polling
-            if rank >= len(queued):
+            if rank >= len(loads):
                 break
-            held = hold_s(queued[rank], duration_s, window_s)
+            held = hold_s(loads[rank], duration_s, window_s)
             if held > 0 and largest_over(window, now_ms, held) > size - 1:
                 break
         size -= 1

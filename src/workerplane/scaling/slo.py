@@ -358,8 +358,11 @@ class SloScaler(QueuePlanner):
         inputs += state.feedback.describe(wait_fraction(d, state))
         state = self._time_startup(state, metrics, now_ms)
         delay = self.scale_down_delay_ms(state)
-        # Kept longer than the window: a worker holding long tasks goes after its own span.
-        window = remember_size(state.window, now_ms, desired, max(delay, MAX_HOLD_S * 1000.0))
+        # Kept longer than the window when the census says which workers hold long tasks: such
+        # a worker goes after its own span.
+        loads = metrics.workers.loads
+        keep_ms = delay if loads is None else max(delay, MAX_HOLD_S * 1000.0)
+        window = remember_size(state.window, now_ms, desired, keep_ms)
         state = replace(state, window=window)
         running = metrics.workers.running
         if self.strategy is Strategy.INVOKE:
@@ -378,7 +381,6 @@ class SloScaler(QueuePlanner):
             current = state.size if state.size is not None else running
         window_max = desired if state.release_now else largest_over(window, now_ms, delay / 1000.0)
         wanted = desired if desired >= current else min(current, window_max)
-        loads = metrics.workers.loads
         target = shrink_to(wanted, current, loads, window, now_ms, state.duration_s, delay / 1000)
         if target > wanted:
             inputs += f"; {target - wanted} kept: their tasks ran long, retiring saves nothing yet"

@@ -31,16 +31,9 @@ import numpy as np
 from workerplane.planning.actions import Action, GroupState, Invoke, NoAction, Reconcile, Resize
 from workerplane.planning.observe import Observation, needs_fresh_backlog
 from workerplane.planning.plan import GroupIntent, action_for, advance, plan_cycle
-from workerplane.scaling.retire import retire_key, retire_order
-from workerplane.scaling.types import (
-    Decision,
-    GroupMetrics,
-    Hold,
-    QueueStats,
-    WorkerCensus,
-    WorkerLoad,
-)
-from workerplane.sim.fleet import EXITED, READY, RETIRING, STARTING, SimWorker, bill
+from workerplane.scaling.retire import retire_order
+from workerplane.scaling.types import Decision, GroupMetrics, Hold, QueueStats, WorkerCensus
+from workerplane.sim.fleet import EXITED, READY, RETIRING, STARTING, SimWorker, bill, retirees
 from workerplane.sim.matching import Matcher
 from workerplane.sim.models import ServerModel, SimOptions, SimResult, SimScaler, WorkerModel
 from workerplane.sim.partitions import PartitionedBacklog
@@ -201,7 +194,7 @@ class Simulation:
     def census(self) -> WorkerCensus:
         running = ready = in_flight = finished = 0
         task_seconds = running_seconds = 0.0
-        polling: list[WorkerLoad] = []
+        polling = []
         for wid in self.alive:
             w = self.workers[wid]
             in_flight += w.in_flight
@@ -212,7 +205,7 @@ class Simulation:
                 running += 1
             if w.state == READY:
                 ready += 1
-                polling.append(WorkerLoad(w.in_flight, w.running_seconds(self.now)))
+                polling.append(w.load(self.now))
         reports = self.wm.reports_status
         return WorkerCensus(
             running=running,
@@ -261,19 +254,8 @@ class Simulation:
             for _ in range(target - len(active)):
                 self._launch()
         elif target < len(active):
-            # Retire workers still starting first (newest first), then idle ones, then either
-            # those whose tasks end first (the least remaining work: only the simulator knows
-            # it) or, as a real provider can, those whose tasks have run the least.
-            def busy_key(w: SimWorker) -> tuple[bool, float]:
-                if self.wm.retire_as_reported:
-                    return retire_key(w.in_flight, w.running_seconds(self.now))
-                return (w.in_flight > 0, w.ends_at)
-
-            order = sorted(
-                active,
-                key=lambda w: (w.state != STARTING, *busy_key(w), -w.launched_at, -w.wid),
-            )
-            for w in order[: len(active) - target]:
+            count = len(active) - target
+            for w in retirees(active, count, self.now, self.wm.retire_as_reported):
                 self._stop_polling(w)
 
     def _fresh_backlog(self, metrics: GroupMetrics) -> dict[str, int]:

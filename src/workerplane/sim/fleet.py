@@ -3,13 +3,16 @@
 A worker is billed from its launch until it exits: its startup (launch to first poll), the time
 it polls, and, once retired, the time it finishes its in-flight tasks. The engine
 (:mod:`workerplane.sim.engine`) moves workers through their states; this module holds a worker's
-record and adds up the bill.
+record, picks the workers a shrink retires, and adds up the bill.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from workerplane.scaling.retire import retire_key
+from workerplane.scaling.types import WorkerLoad
 
 STARTING, READY, RETIRING, EXITED = range(4)
 
@@ -57,6 +60,29 @@ class SimWorker:
     def running_seconds(self, now: float) -> float:
         """How long its tasks in flight have run so far, summed."""
         return max(0.0, self.in_flight * now - self.started_sum)
+
+    def load(self, now: float) -> WorkerLoad:
+        """Its tasks in flight, as it reports them to the census."""
+        return WorkerLoad(self.in_flight, self.running_seconds(now))
+
+
+def retirees(
+    workers: Sequence[SimWorker], count: int, now: float, as_reported: bool
+) -> list[SimWorker]:
+    """The ``count`` workers (starting or polling) a shrink retires: those still starting first
+    (newest first), then idle ones, then either those whose tasks end first (the least remaining
+    work: only the simulator knows it) or, ``as_reported``, as a real provider can, those whose
+    tasks have run the least (:mod:`workerplane.scaling.retire`)."""
+
+    def busy_key(w: SimWorker) -> tuple[bool, float]:
+        if as_reported:
+            return retire_key(w.in_flight, w.running_seconds(now))
+        return (w.in_flight > 0, w.ends_at)
+
+    order = sorted(
+        workers, key=lambda w: (w.state != STARTING, *busy_key(w), -w.launched_at, -w.wid)
+    )
+    return order[: max(0, count)]
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from workerplane.scaling.latency import LatencySketch
+from workerplane.scaling.types import WorkerLoad
 
 STATUS_FILE_ENV = "WORKERPLANE_STATUS_FILE"
 HEARTBEAT_S = 1.0
@@ -63,6 +64,10 @@ class WorkerStatus:
     def running_seconds_at(self, now: float) -> float:
         """:attr:`running_seconds` aged to ``now``: each task in flight has run on since."""
         return self.running_seconds + self.in_flight * max(0.0, now - self.updated_at)
+
+    def load(self, now: float) -> WorkerLoad:
+        """Its tasks in flight at ``now``, as the census and a shrink's retire order take them."""
+        return WorkerLoad(self.in_flight, self.running_seconds_at(now))
 
     def waited(self) -> LatencySketch | None:
         """:attr:`schedule_to_start` as a sketch (``None`` when absent or malformed)."""

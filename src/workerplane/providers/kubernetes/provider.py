@@ -97,12 +97,14 @@ def load_of(pod: dict[str, Any], now: float) -> WorkerLoad | None:
     return WorkerLoad(in_flight, in_flight * max(0.0, now - since) if in_flight else 0.0)
 
 
+def deleting(pod: dict[str, Any]) -> bool:
+    """Whether a pod is being deleted (no candidate for the census or a scale-down)."""
+    return bool((pod.get("metadata") or {}).get("deletionTimestamp"))
+
+
 def polling(pod: dict[str, Any]) -> bool:
     """Whether a pod's worker says it polls (and the pod is not being deleted)."""
-    meta = pod.get("metadata") or {}
-    return not meta.get("deletionTimestamp") and (
-        annotations_of(pod).get(ANN_WORKER_STATE) == "polling"
-    )
+    return not deleting(pod) and annotations_of(pod).get(ANN_WORKER_STATE) == "polling"
 
 
 class KubernetesProvider(Provider):
@@ -311,7 +313,7 @@ class KubernetesProvider(Provider):
         loads: list[tuple[dict[str, Any], WorkerLoad]] = []
         for pod in await self._pods():
             load = load_of(pod, now)
-            if load is not None and not (pod.get("metadata") or {}).get("deletionTimestamp"):
+            if load is not None and not deleting(pod):
                 loads.append((pod, load))
         ranked = pick_retirees(loads, len(loads), lambda pair: pair[1])
         updated = 0

@@ -214,7 +214,7 @@ class SubprocessProvider(Provider):
             if status.polling and worker.retiring_since is None:
                 self._crash_loop.record_healthy(worker.started_at)
                 ready += 1
-                loads.append(WorkerLoad(status.in_flight, status.running_seconds_at(now)))
+                loads.append(status.load(now))
                 if status.slots is not None:
                     slots = status.slots if slots is None else min(slots, status.slots)
         return WorkerCensus(
@@ -341,9 +341,7 @@ class SubprocessProvider(Provider):
 
         def load_of(worker: WorkerProcess) -> WorkerLoad:
             status = self._status(worker.worker_id)
-            if status is None:
-                return WorkerLoad()
-            return WorkerLoad(status.in_flight, status.running_seconds_at(now))
+            return status.load(now) if status is not None else WorkerLoad()
 
         newest_first = sorted(active, key=lambda worker: -worker.started_at)
         return pick_retirees(newest_first, count, load_of)
