@@ -16,9 +16,11 @@ What is real and what is emulated:
     pods the ReplicaSet controller would pick: not-ready first, then the lowest
     ``controller.kubernetes.io/pod-deletion-cost``, then the newest;
   - for each pod it starts one local process per container with the container's ``command`` +
-    ``args`` and resolved ``env``; an ``emptyDir`` mount is a per-pod directory (paths under the
-    mount are rewritten), the "image" is this repository with the venv's ``python`` first on
-    ``PATH``, and the service-account token is stood in for by a ``KUBECONFIG`` for kmock;
+    ``args`` and resolved ``env``, under a shim that records its exit code as a container
+    runtime does (``container_shim.py``); an ``emptyDir`` mount is a per-pod directory (paths
+    under the mount are rewritten), the "image" is this repository with the venv's ``python``
+    first on ``PATH``, and the service-account token is stood in for by a ``KUBECONFIG`` for
+    kmock;
   - it runs the readiness probe every ``periodSeconds`` and writes the pod's Ready condition and
     the Deployment's ``status`` through the API;
   - graceful deletion: kmock deletes at once unless an object has finalizers, so pods are
@@ -84,6 +86,8 @@ NS = "workers"
 DEPLOYMENT = "orders-worker"
 GROUP = "workers"
 REPO_ROOT = Path(__file__).resolve().parents[2]
+#: Runs each container's command and records its exit code, as containerd's shim does.
+SHIM = Path(__file__).with_name("container_shim.py")
 #: Stands in for the apiserver's graceful pod deletion, which kmock does not implement.
 FINALIZER = "e2e.workerplane.dev/kubelet"
 
@@ -117,6 +121,22 @@ class Container:
     @property
     def running(self) -> bool:
         return self.proc is not None and self.proc.returncode is None
+
+    @property
+    def exit_file(self) -> Path:
+        """Where the shim records how the command exited (see ``container_shim.py``)."""
+        return self.log.with_suffix(".exit")
+
+    def exit_code(self) -> int:
+        """The command's exit code, as the runtime recorded it (negative for a signal).
+
+        Only a shim killed outright (SIGKILL of the group) leaves no record; its own code is then
+        the container's, as when a real runtime's process dies with its shim.
+        """
+        assert self.proc is not None and self.proc.returncode is not None
+        with contextlib.suppress(FileNotFoundError, ValueError):
+            return int(self.exit_file.read_text())
+        return self.proc.returncode
 
     def host_path(self, value: str) -> str:
         """``value`` as seen from outside the container (mount paths -> per-pod directories)."""
@@ -356,8 +376,13 @@ class ProcessKubelet:
         return env
 
     async def _start(self, container: Container) -> None:
+        container.exit_file.unlink(missing_ok=True)
         with container.log.open("ab") as log:
             container.proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                str(SHIM),
+                str(container.exit_file),
+                "--",
                 *container.argv,
                 env=container.env,
                 cwd=REPO_ROOT,
@@ -399,11 +424,11 @@ class ProcessKubelet:
         """restartPolicy Always: a container that exits in a live pod is restarted (and counted)."""
         for container in pod.containers.values():
             if container.proc is not None and container.proc.returncode is not None:
-                container.exit_codes.append(container.proc.returncode)
+                container.exit_codes.append(container.exit_code())
                 container.restarts += 1
                 print(
                     f"kubelet: {pod.name}/{container.name} exited "
-                    f"{container.proc.returncode}; restarting",
+                    f"{container.exit_codes[-1]}; restarting",
                     file=sys.stderr,
                 )
                 await self._start(container)
@@ -463,8 +488,7 @@ class ProcessKubelet:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(container.proc.pid, signal.SIGKILL)
                 await container.proc.wait()
-            assert container.proc.returncode is not None
-            container.exit_codes.append(container.proc.returncode)
+            container.exit_codes.append(container.exit_code())
 
         await asyncio.gather(*(stop(c) for c in pod.containers.values()))
         pod.terminated = True
