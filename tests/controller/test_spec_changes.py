@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.controller.test_controller_unit import FakeMetrics, RecordingSink
+from tests.controller.test_controller_unit import BeatingMetrics, FakeMetrics, RecordingSink
 from workerplane.config.model import DeploymentSpec
 from workerplane.controller.controller import Controller
+from workerplane.controller.cycle import CycleReport
 from workerplane.controller.settings import ControllerSettings
 from workerplane.planning.status import ManagedVersion
 from workerplane.providers.base import Provider, ProviderCheck, ProviderError, WorkerEnvironment
@@ -161,7 +162,11 @@ async def eventually(check: Callable[[], bool], timeout_s: float = 20.0) -> None
 
 
 def run_controller(
-    tmp_path: Path, source: EditableSource, drain_timeout_s: float = 5.0, **extra: Any
+    tmp_path: Path,
+    source: EditableSource,
+    drain_timeout_s: float = 5.0,
+    metrics: FakeMetrics | None = None,
+    **extra: Any,
 ) -> tuple[Controller, Callable[[], Any]]:
     """Run the controller on ``source`` (``extra``: its providers, ...). Returns the controller
     and a coroutine function that stops it."""
@@ -169,7 +174,7 @@ def run_controller(
         source,
         RecordingSink(),
         ControllerSettings(state_dir=tmp_path, refresh_s=0.05, drain_timeout_s=drain_timeout_s),
-        metrics=FakeMetrics(0),
+        metrics=metrics or FakeMetrics(0),
         **extra,
     )
     stop = asyncio.Event()
@@ -319,7 +324,9 @@ async def test_a_rotated_webhook_secret_hands_the_receivers_workers_over(
 ) -> None:
     """A real webhook provider and a real receiver on loopback: rotating the secret builds a new
     provider for the same receiver and group (the same claim), and the receiver is never told
-    to hold 0 workers in between, which retired its workers for a cycle before."""
+    to hold 0 workers in between, which retired its workers for a cycle before. The new
+    provider takes over what the old one knew of the receiver's workers, so no cycle counts
+    none (the receiver has no list API: before, the new provider's first census said 0)."""
     import json
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
     from threading import Thread
@@ -358,15 +365,26 @@ async def test_a_rotated_webhook_secret_hands_the_receivers_workers_over(
     source = EditableSource(
         ManagedVersion(key="orders", spec=webhook_spec(url, old_secret), generation=1)
     )
-    _, finish = run_controller(tmp_path, source)  # the real providers
+    running: list[int] = []  # each cycle's census, once the receiver ran a worker
+
+    class Censuses:
+        def on_cycle(self, report: CycleReport) -> None:
+            if running or report.status.workers_running:
+                running.append(report.status.workers_running)
+
+    # The real providers; the receiver's workers send no heartbeats (an empty ListWorkers).
+    _, finish = run_controller(tmp_path, source, metrics=BeatingMetrics(0), observers=[Censuses()])
     try:
-        await eventually(lambda: ("set_size", 1, old_secret) in received)
+        await eventually(lambda: ("set_size", 1, old_secret) in received and bool(running))
         source.edit(webhook_spec(url, new_secret))
         await eventually(lambda: any(signed == new_secret for _, _, signed in received))
+        seen = len(running)
+        await eventually(lambda: len(running) >= seen + 5)  # the new provider's cycles
     finally:
         await finish()
         server.shutdown()
         server.server_close()
     sizes = [(count, signed) for action, count, signed in received if action == "set_size"]
-    assert (0, old_secret) not in sizes, received
-    assert sizes[-1] == (1, new_secret), received
+    # Held at 1 throughout: the new provider knew the receiver held 1, so it had nothing to ask.
+    assert sizes and all(count == 1 for count, _ in sizes), received
+    assert running and 0 not in running, running

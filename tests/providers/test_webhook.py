@@ -265,6 +265,25 @@ async def test_a_worker_set_is_claimed_by_its_receiver_and_group(receiver: Recei
             await p.close()
 
 
+async def test_a_provider_taking_over_counts_the_receivers_workers(receiver: Receiver) -> None:
+    """The receiver has no list API, so a provider built anew for it (a rotated secret) starts
+    from what the one it replaces last asked for and heard, not from no workers. A provider of
+    another receiver takes nothing over."""
+    provider = _provider(receiver, strategy="worker-set")
+    rotated = _provider(receiver, strategy="worker-set", secret="another-secret-0123456789")
+    moved = _provider(receiver, strategy="worker-set", url=receiver.url + "/v2")
+    try:
+        await provider.set_size(3)
+        before = await provider.census()
+        rotated.take_over(provider)
+        moved.take_over(provider)
+        assert await rotated.census() == before and before.running == 3
+        assert (await moved.census()).running == 0
+    finally:
+        for p in (provider, rotated, moved):
+            await p.close()
+
+
 async def test_validate_and_registry(receiver: Receiver, tmp_path: Any) -> None:
     ctx = dict(
         deployment="shop",

@@ -298,10 +298,13 @@ class Controller:
         )
         # The new provider may hold the very workers of the old one (the same Deployment, the
         # same state directory): then the old one stops sizing them before the new one starts.
-        await self._retirements.reclaim(provider.claim)
+        reclaimed = await self._retirements.reclaim(provider.claim)
+        if reclaimed is not None:
+            provider.take_over(reclaimed.provider)
         taken_from = current if current and _same_claim(current.provider, provider) else None
         if taken_from is not None:
             await self._runner.remove(taken_from)
+            provider.take_over(taken_from.provider)
         try:
             await provider.start()
             check = await provider.validate()

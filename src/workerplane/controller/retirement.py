@@ -46,18 +46,19 @@ class Retirements:
             self._by_claim[claim] = (group, task)
             task.add_done_callback(lambda _: self._forget(claim, task))
 
-    async def reclaim(self, claim: str | None) -> None:
+    async def reclaim(self, claim: str | None) -> GroupRuntime | None:
         """Stop retiring the group whose workers ``claim`` names, if one is being retired, and
-        hand it over: a new provider is about to take its workers on."""
+        hand it over: a new provider is about to take its workers on. Returns that group."""
         entry = self._by_claim.pop(claim, None) if claim is not None else None
         if entry is None:
-            return
+            return None
         group, task = entry
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
         logger.info("%s/%s is back: its retirement stops", group.version.key, group.group_id)
         await self.hand_over(group)
+        return group
 
     def _forget(self, claim: str, task: asyncio.Task[None]) -> None:
         entry = self._by_claim.get(claim)

@@ -175,6 +175,13 @@ class Provider(abc.ABC):
         """
         return None
 
+    def take_over(self, previous: Provider) -> None:  # noqa: B027 - optional hook
+        """Before :meth:`start`: carry over what ``previous``, the provider of the same
+        :attr:`claim` this one replaces, knew of the workers and cannot be read back. A provider
+        that reads its workers (a Deployment, a service) needs nothing; one that only remembers
+        what it asked for (a webhook receiver without a list API) would otherwise count no
+        workers until its first request."""
+
     async def start(self) -> None:  # noqa: B027 - optional hook
         """Begin managing: adopt or stop workers left from an earlier controller run, or by the
         provider this one replaces (:attr:`claim`)."""

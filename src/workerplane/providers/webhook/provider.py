@@ -231,6 +231,13 @@ class WebhookProvider(Provider):
             self._reported_running = int(reply["running"])
         log.info("webhook set_size: %d", size)
 
+    def take_over(self, previous: Provider) -> None:
+        """The receiver has no list API: the size the provider replaced last asked for, and the
+        running count the receiver last reported, stand until this one's first request."""
+        if isinstance(previous, WebhookProvider) and previous.claim == self.claim:
+            self._desired = previous._desired
+            self._reported_running = previous._reported_running
+
     async def census(self) -> WorkerCensus:
         """What we know without a list API.
 
