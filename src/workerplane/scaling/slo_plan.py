@@ -41,6 +41,7 @@ from workerplane.scaling.slo_model import (
 )
 from workerplane.scaling.slo_shrink import (
     busy_worker_floor,
+    load_worker_floor,
     standing_queue_spare,
     starting_not_needed,
 )
@@ -334,7 +335,7 @@ class QueuePlanner:
             busy_workers = 0 if standing else busy_worker_floor(in_flight, k, rising)
             if busy_workers > busy_worker_floor(in_flight, k, rising=False):
                 why_txt = "; partly busy workers kept: more tasks started than the load says"
-            raw = max(raw, min(current, math.floor(load / k)), busy_workers)
+            raw = max(raw, min(current, load_worker_floor(load / k)), busy_workers)
             # Once the counted starts say the arrivals have fallen and nothing waits, the idle
             # workers go now: the scale-down window guards against a load that comes back
             # within a startup, and this one has gone (a storm's workers idled through the

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import math
 
-from workerplane.scaling.slo_model import CUT_MIN_SHARE, STANDING_QUEUE_TASK_STARTUPS
+from workerplane.scaling.slo_model import (
+    CUT_MIN_SHARE,
+    DOWN_HYSTERESIS,
+    STANDING_QUEUE_TASK_STARTUPS,
+)
 
 
 def busy_worker_floor(in_flight: float, slots: float, rising: bool) -> int:
@@ -18,6 +22,16 @@ def busy_worker_floor(in_flight: float, slots: float, rising: bool) -> int:
     they fill in part."""
     busy = in_flight / slots
     return math.ceil(busy - 1e-9) if rising else math.floor(busy)
+
+
+def load_worker_floor(load_workers: float) -> int:
+    """The fewest workers a shrink keeps for the load: those it fills, and the one it fills in
+    part unless at most ``DOWN_HYSTERESIS`` of it is used (as a rounded size shrinks only when
+    that much of a worker would still be spare). A group cut below its load relies on a top-up
+    once its queue grows, and on a partitioned server a standing queue is not served first-in,
+    first-out: a real run cut 3 -> 1 workers with 1.9 workers of load (8 tasks/s of 1 s tasks),
+    and tasks on the starved partitions waited over 5 s where the queue's mean wait was 2 s."""
+    return max(0, math.ceil(load_workers - DOWN_HYSTERESIS - 1e-9))
 
 
 def standing_queue_spare(current: int, load_workers: float, dur_s: float, startup_s: float) -> bool:
