@@ -7,6 +7,7 @@ Pure rules of :class:`workerplane.scaling.slo_plan.QueuePlanner`.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from workerplane.scaling.slo_first import deadline_passed
 from workerplane.scaling.slo_model import STATS_CACHE_MS, SloDetails, SloState
@@ -33,18 +34,49 @@ def warm_or_release(
         and idle_ms < details.max_warm_idle_ms
     ):
         return 1, f"; a cold start ({cold_ms / 1000:.1f}s) misses the SLO: kept warm"
-    rate = state.arrival_rate or 0.0
-    if state.count_fell and state.arrival_sample is not None:
-        # The latest fresh count fell far below the average: the arrivals stopped (a storm's
-        # end), and the average only lags behind them.
-        rate = min(rate, state.arrival_sample)
+    if state.idle_gaps >= MIN_IDLE_GAPS and state.idle_gap_s is not None:
+        # The group's own idle stretches say when its next task comes. The arrival rate cannot
+        # when tasks come in clusters: after a storm of 40 tasks a minute its average says the
+        # next is a second or two away, where it is a minute away.
+        expected_s = state.idle_gap_s
+    else:
+        rate = state.arrival_rate or 0.0
+        if state.count_fell and state.arrival_sample is not None:
+            # The latest fresh count fell far below the average: the arrivals stopped (a
+            # storm's end), and the average only lags behind them.
+            rate = min(rate, state.arrival_sample)
+        expected_s = 1.0 / rate if rate > IDLE_RATE_EPSILON else math.inf
     # The rate is measured between fresh stats, and an idle queue's stats stop changing: the
     # time already spent idle is a floor of the gap (so a worker is kept warm for a startup
     # at most, the break-even of deterministic ski rental).
-    gap_s = max(1.0 / rate if rate > IDLE_RATE_EPSILON else math.inf, idle_ms / 1000.0)
+    gap_s = max(expected_s, idle_ms / 1000.0)
     if gap_s < startup_s:
         return 1, f"; next task in ~{gap_s:.1f}s < a {startup_s:.1f}s start: kept warm"
     return 0, f"; next task in ~{gap_s:.1f}s >= a {startup_s:.1f}s start: released"
+
+
+#: Idle stretches a group must have ended before their average replaces the arrival rate, and
+#: how many the average remembers (each new one weighs at least ``1 / IDLE_GAP_MEMORY``).
+MIN_IDLE_GAPS = 2
+IDLE_GAP_MEMORY = 4
+
+
+def learn_idle_gap(state: SloState, idle: bool, now_ms: int) -> SloState:
+    """``state`` with its idle stretch tracked: begun when nothing runs or waits, and, when a
+    task ends it, its length added to the average of the last few (``idle_gap_s``)."""
+    if idle:
+        return state if state.idle_since_ms is not None else replace(state, idle_since_ms=now_ms)
+    if state.idle_since_ms is None:
+        return state
+    gap_s = max(0.0, (now_ms - state.idle_since_ms) / 1000.0)
+    gaps = min(state.idle_gaps + 1, IDLE_GAP_MEMORY)
+    previous = state.idle_gap_s if state.idle_gap_s is not None else gap_s
+    return replace(
+        state,
+        idle_since_ms=None,
+        idle_gap_s=previous + (gap_s - previous) / gaps,
+        idle_gaps=gaps,
+    )
 
 
 def first_worker_deferred(

@@ -16,7 +16,7 @@ from workerplane.scaling.slo_arrivals import (
     counted_arrivals,
 )
 from workerplane.scaling.slo_first import oldest_waiting_ms
-from workerplane.scaling.slo_idle import first_worker_deferred, warm_or_release
+from workerplane.scaling.slo_idle import first_worker_deferred, learn_idle_gap, warm_or_release
 from workerplane.scaling.slo_inflight import (
     SlotSupply,
     advance_cohorts,
@@ -277,11 +277,7 @@ class QueuePlanner:
 
         raw = smallest(horizon)
         idle = floor == 0
-        state = replace(
-            state,
-            idle_since_ms=(state.idle_since_ms or now_ms) if idle else None,
-            release_now=False,
-        )
+        state = replace(learn_idle_gap(state, idle, now_ms), release_now=False)
         why_txt = ""
         # A few tasks on a cold group (nothing runs): its first worker may start as late as the
         # oldest allows. That costs nothing, and tasks that come meanwhile share its start.

@@ -1,0 +1,96 @@
+"""``slo``'s ski rental on an idle group: keep one worker warm, or let the group go to zero.
+
+The expected gap to the next task decides. A Poisson stream's arrival rate gives it, but tasks
+that come in clusters do not: after a storm of 40 tasks a minute, the average rate says the
+next task is a second or two away, when it is most of a minute away. So once a group has
+ended a few idle stretches, their average length is the gap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from workerplane.scaling.registry import build_scaler
+from workerplane.scaling.slo import SloScaler, SloState
+from workerplane.scaling.slo_idle import (
+    IDLE_GAP_MEMORY,
+    MIN_IDLE_GAPS,
+    learn_idle_gap,
+    warm_or_release,
+)
+
+NOW_MS = 1_000_000
+
+
+def idle_group(arrival_rate: float) -> tuple[SloScaler, SloState]:
+    """A 5 s SLO group whose tasks arrived at ``arrival_rate`` on average, idle for 1 s."""
+    s = build_scaler("slo", {"max_count": 100, "schedule_to_start_slo_ms": 5_000}, "worker-set")
+    assert isinstance(s, SloScaler)
+    state = replace(
+        s.initial_state(0.0),
+        arrival_rate=arrival_rate,
+        arrival_sample=arrival_rate,
+        idle_since_ms=NOW_MS - 1_000,
+    )
+    return s, state
+
+
+def stretches(state: SloState, *gaps_s: float) -> SloState:
+    """``state`` after idle stretches of ``gaps_s``, each ended by a task."""
+    now = NOW_MS
+    for gap_s in gaps_s:
+        state = learn_idle_gap(replace(state, idle_since_ms=None), True, now)
+        now += round(1000 * gap_s)
+        state = learn_idle_gap(state, False, now)
+        now += 5_000
+    return state
+
+
+def test_an_idle_stretch_begins_once_and_ends_with_its_length_learned() -> None:
+    state = SloState()
+    state = learn_idle_gap(state, True, NOW_MS)
+    assert learn_idle_gap(state, True, NOW_MS + 3_000).idle_since_ms == NOW_MS
+    ended = learn_idle_gap(state, False, NOW_MS + 30_000)
+    assert ended.idle_since_ms is None
+    assert ended.idle_gap_s == 30.0 and ended.idle_gaps == 1
+    # A busy group with no stretch open learns nothing.
+    assert learn_idle_gap(ended, False, NOW_MS + 31_000) == ended
+
+
+def test_the_average_follows_the_last_few_stretches() -> None:
+    state = stretches(SloState(), *[60.0] * 10, *[1.0] * IDLE_GAP_MEMORY * 3)
+    assert state.idle_gaps == IDLE_GAP_MEMORY
+    # Each new stretch weighs a quarter: a minute's habit is mostly forgotten after a dozen.
+    assert state.idle_gap_s is not None and state.idle_gap_s < 3.0
+
+
+def test_after_storms_a_minute_apart_the_group_goes_to_zero() -> None:
+    # 40 tasks a minute: 0.67 tasks/s on average, "the next in 1.5 s", under a 2 s start.
+    s, state = idle_group(arrival_rate=40 / 60)
+    kept, why = warm_or_release(s.details, state, startup_s=2.0, now_ms=NOW_MS)
+    assert kept == 1, why  # the control: the rate alone keeps a worker warm
+    learned = replace(stretches(state, 50.0, 52.0), idle_since_ms=NOW_MS - 1_000)
+    released, why = warm_or_release(s.details, learned, startup_s=2.0, now_ms=NOW_MS)
+    assert released == 0 and "next task in ~51.0s" in why
+
+
+def test_short_idle_stretches_keep_a_worker_warm_whatever_the_rate_says() -> None:
+    s, state = idle_group(arrival_rate=1 / 120)
+    learned = replace(stretches(state, 0.5, 1.0, 1.5), idle_since_ms=NOW_MS - 500)
+    kept, why = warm_or_release(s.details, learned, startup_s=2.0, now_ms=NOW_MS)
+    assert kept == 1, why
+
+
+def test_one_stretch_is_not_enough_to_overrule_the_rate() -> None:
+    s, state = idle_group(arrival_rate=40 / 60)
+    learned = replace(stretches(state, *[50.0] * (MIN_IDLE_GAPS - 1)), idle_since_ms=NOW_MS - 1_000)
+    kept, _ = warm_or_release(s.details, learned, startup_s=2.0, now_ms=NOW_MS)
+    assert kept == 1
+
+
+def test_the_time_already_idle_still_bounds_a_warm_worker() -> None:
+    # Short stretches learned, but this one has lasted longer than a start: let it go.
+    s, state = idle_group(arrival_rate=1.0)
+    learned = replace(stretches(state, 0.5, 0.5), idle_since_ms=NOW_MS - 3_000)
+    released, _ = warm_or_release(s.details, learned, startup_s=2.0, now_ms=NOW_MS)
+    assert released == 0
