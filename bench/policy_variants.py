@@ -89,6 +89,10 @@ VARIANTS: dict[str, Callable[[], Trace]] = {
         synthetic.bimodal(seed=44, rate=3.0, duration=Distribution.bimodal(0.5, 600.0, 0.01)),
         "bimodal-10min",
     ),
+    # 40 tasks every minute: a storm the mean arrival rate blurs into a steady 0.67 tasks/s
+    "minute-storms": lambda: _named(
+        synthetic.cron_storm(seed=4, storm_size=40, storm_s=1.0, every_s=60.0), "minute-storms"
+    ),
     # a steady stream of Pareto-tailed tasks (mean 3 s, alpha 1.3, capped at 10 min)
     "pareto-steady": lambda: _named(
         synthetic.steady(seed=41, rate=6.0, duration=Distribution.pareto(3.0, 1.3, cap=600.0)),
