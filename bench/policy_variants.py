@@ -93,6 +93,15 @@ VARIANTS: dict[str, Callable[[], Trace]] = {
     "minute-storms": lambda: _named(
         synthetic.cron_storm(seed=4, storm_size=40, storm_s=1.0, every_s=60.0), "minute-storms"
     ),
+    # bursts of a minute every five, 5 % of their tasks half a minute long
+    "bursts-bimodal": lambda: _named(
+        synthetic.bursts(seed=8, duration=Distribution.bimodal(0.5, 30.0, 0.05)),
+        "bursts-bimodal",
+    ),
+    # 20 s on at 10/s, 40 s off: gaps of a few startups between bursts
+    "short-bursts": lambda: _named(
+        synthetic.bursts(seed=9, on_rate=10.0, on_s=20.0, off_s=40.0), "short-bursts"
+    ),
     # a steady stream of Pareto-tailed tasks (mean 3 s, alpha 1.3, capped at 10 min)
     "pareto-steady": lambda: _named(
         synthetic.steady(seed=41, rate=6.0, duration=Distribution.pareto(3.0, 1.3, cap=600.0)),
