@@ -3,7 +3,7 @@
 The expected gap to the next task decides. A Poisson stream's arrival rate gives it, but tasks
 that come in clusters do not: after a storm of 40 tasks a minute, the average rate says the
 next task is a second or two away, when it is most of a minute away. So once a group has
-ended a few idle stretches, their average length is the gap.
+ended a few idle stretches, their mean length is the gap.
 """
 
 from __future__ import annotations
@@ -13,13 +13,16 @@ from dataclasses import replace
 from workerplane.scaling.registry import build_scaler
 from workerplane.scaling.slo import SloScaler, SloState
 from workerplane.scaling.slo_idle import (
+    IDLE_GAP_CAP_STARTUPS,
     IDLE_GAP_MEMORY,
     MIN_IDLE_GAPS,
+    expected_idle_gap,
     learn_idle_gap,
     warm_or_release,
 )
 
 NOW_MS = 1_000_000
+STARTUP_S = 2.0
 
 
 def idle_group(arrival_rate: float) -> tuple[SloScaler, SloState]:
@@ -39,29 +42,38 @@ def stretches(state: SloState, *gaps_s: float) -> SloState:
     """``state`` after idle stretches of ``gaps_s``, each ended by a task."""
     now = NOW_MS
     for gap_s in gaps_s:
-        state = learn_idle_gap(replace(state, idle_since_ms=None), True, now)
+        state = learn_idle_gap(replace(state, idle_since_ms=None), True, now, STARTUP_S)
         now += round(1000 * gap_s)
-        state = learn_idle_gap(state, False, now)
+        state = learn_idle_gap(state, False, now, STARTUP_S)
         now += 5_000
     return state
 
 
 def test_an_idle_stretch_begins_once_and_ends_with_its_length_learned() -> None:
     state = SloState()
-    state = learn_idle_gap(state, True, NOW_MS)
-    assert learn_idle_gap(state, True, NOW_MS + 3_000).idle_since_ms == NOW_MS
-    ended = learn_idle_gap(state, False, NOW_MS + 30_000)
+    state = learn_idle_gap(state, True, NOW_MS, STARTUP_S)
+    assert learn_idle_gap(state, True, NOW_MS + 3_000, STARTUP_S).idle_since_ms == NOW_MS
+    ended = learn_idle_gap(state, False, NOW_MS + 5_000, STARTUP_S)
     assert ended.idle_since_ms is None
-    assert ended.idle_gap_s == 30.0 and ended.idle_gaps == 1
+    assert ended.idle_gaps == (5.0,)
     # A busy group with no stretch open learns nothing.
-    assert learn_idle_gap(ended, False, NOW_MS + 31_000) == ended
+    assert learn_idle_gap(ended, False, NOW_MS + 6_000, STARTUP_S) == ended
+    # Beyond a few startups every stretch gives the same answer: it counts as that long.
+    longer = learn_idle_gap(state, False, NOW_MS + 30_000, STARTUP_S)
+    assert longer.idle_gaps == (IDLE_GAP_CAP_STARTUPS * STARTUP_S,)
 
 
-def test_the_average_follows_the_last_few_stretches() -> None:
-    state = stretches(SloState(), *[60.0] * 10, *[1.0] * IDLE_GAP_MEMORY * 3)
-    assert state.idle_gaps == IDLE_GAP_MEMORY
-    # Each new stretch weighs a quarter: a minute's habit is mostly forgotten after a dozen.
-    assert state.idle_gap_s is not None and state.idle_gap_s < 3.0
+def test_the_estimate_follows_the_last_few_stretches() -> None:
+    state = stretches(SloState(), *[60.0] * 10, *[1.0] * IDLE_GAP_MEMORY)
+    assert len(state.idle_gaps) == IDLE_GAP_MEMORY
+    assert expected_idle_gap(state) == 1.0
+
+
+def test_one_night_idle_does_not_hold_the_estimate_up() -> None:
+    # Uncapped, a 3-hour stretch among five would make the mean over half an hour.
+    state = stretches(SloState(), 3 * 3600.0, 1.0, 1.0, 1.0, 1.0)
+    estimate = expected_idle_gap(state)
+    assert estimate is not None and estimate < 2 * STARTUP_S
 
 
 def test_after_storms_a_minute_apart_the_group_goes_to_zero() -> None:
@@ -71,7 +83,7 @@ def test_after_storms_a_minute_apart_the_group_goes_to_zero() -> None:
     assert kept == 1, why  # the control: the rate alone keeps a worker warm
     learned = replace(stretches(state, 50.0, 52.0), idle_since_ms=NOW_MS - 1_000)
     released, why = warm_or_release(s.details, learned, startup_s=2.0, now_ms=NOW_MS)
-    assert released == 0 and "next task in ~51.0s" in why
+    assert released == 0 and "next task in ~8.0s" in why
 
 
 def test_short_idle_stretches_keep_a_worker_warm_whatever_the_rate_says() -> None:

@@ -7,6 +7,7 @@ Pure rules of :class:`workerplane.scaling.slo_plan.QueuePlanner`.
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import replace
 
 from workerplane.scaling.slo_first import deadline_passed
@@ -34,11 +35,12 @@ def warm_or_release(
         and idle_ms < details.max_warm_idle_ms
     ):
         return 1, f"; a cold start ({cold_ms / 1000:.1f}s) misses the SLO: kept warm"
-    if state.idle_gaps >= MIN_IDLE_GAPS and state.idle_gap_s is not None:
+    learned = expected_idle_gap(state)
+    if learned is not None:
         # The group's own idle stretches say when its next task comes. The arrival rate cannot
         # when tasks come in clusters: after a storm of 40 tasks a minute its average says the
         # next is a second or two away, where it is a minute away.
-        expected_s = state.idle_gap_s
+        expected_s = learned
     else:
         rate = state.arrival_rate or 0.0
         if state.count_fell and state.arrival_sample is not None:
@@ -55,28 +57,39 @@ def warm_or_release(
     return 0, f"; next task in ~{gap_s:.1f}s >= a {startup_s:.1f}s start: released"
 
 
-#: Idle stretches a group must have ended before their average replaces the arrival rate, and
-#: how many the average remembers (each new one weighs at least ``1 / IDLE_GAP_MEMORY``).
+#: Idle stretches a group must have ended before they replace the arrival rate, and how many
+#: of the latest it keeps.
 MIN_IDLE_GAPS = 2
-IDLE_GAP_MEMORY = 4
+IDLE_GAP_MEMORY = 5
+
+#: An idle stretch is counted at most this many worker startups long. Ski rental only asks
+#: whether the next task comes within a startup, and beyond a few startups every answer is the
+#: same; uncapped, one night's idle stretch would hold the mean high through dozens of short
+#: ones after it.
+IDLE_GAP_CAP_STARTUPS = 4.0
 
 
-def learn_idle_gap(state: SloState, idle: bool, now_ms: int) -> SloState:
+def learn_idle_gap(state: SloState, idle: bool, now_ms: int, startup_s: float) -> SloState:
     """``state`` with its idle stretch tracked: begun when nothing runs or waits, and, when a
-    task ends it, its length added to the average of the last few (``idle_gap_s``)."""
+    task ends it, its length (capped at ``IDLE_GAP_CAP_STARTUPS`` startups) kept among the last
+    ``IDLE_GAP_MEMORY`` (``idle_gaps``)."""
     if idle:
         return state if state.idle_since_ms is not None else replace(state, idle_since_ms=now_ms)
     if state.idle_since_ms is None:
         return state
-    gap_s = max(0.0, (now_ms - state.idle_since_ms) / 1000.0)
-    gaps = min(state.idle_gaps + 1, IDLE_GAP_MEMORY)
-    previous = state.idle_gap_s if state.idle_gap_s is not None else gap_s
-    return replace(
-        state,
-        idle_since_ms=None,
-        idle_gap_s=previous + (gap_s - previous) / gaps,
-        idle_gaps=gaps,
+    gap_s = min(
+        max(0.0, (now_ms - state.idle_since_ms) / 1000.0), IDLE_GAP_CAP_STARTUPS * startup_s
     )
+    return replace(
+        state, idle_since_ms=None, idle_gaps=(*state.idle_gaps, gap_s)[-IDLE_GAP_MEMORY:]
+    )
+
+
+def expected_idle_gap(state: SloState) -> float | None:
+    """The mean of the group's last idle stretches, once it has ended ``MIN_IDLE_GAPS``."""
+    if len(state.idle_gaps) < MIN_IDLE_GAPS:
+        return None
+    return statistics.fmean(state.idle_gaps)
 
 
 def first_worker_deferred(

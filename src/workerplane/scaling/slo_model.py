@@ -203,10 +203,9 @@ class SloState:
         reported_s: the last task duration the workers reported that was trusted.
         reported_n: the finished tasks behind ``reported_s``, decayed over ``REPORTED_TAU_S``.
         idle_since_ms: since when nothing has run or waited (``None``: something does).
-        idle_gap_s: how long the group's idle stretches last, from its last task done to its next
-            task seen, averaged over the last few (``None`` until one ended):
+        idle_gaps: how long the group's last few idle stretches lasted (seconds, oldest
+            first, capped), each from its last task done to its next task seen:
             :func:`workerplane.scaling.slo_idle.learn_idle_gap`.
-        idle_gaps: the idle stretches behind ``idle_gap_s`` (capped at its memory).
         release_now: scale down without the window: ski rental let the idle group go, or the
             counted starts say the arrivals have fallen and nothing waits.
         feedback: what the achieved schedule-to-start taught (:func:`wait_fraction`).
@@ -253,8 +252,7 @@ class SloState:
     reported_s: float | None = None
     reported_n: float = 0.0
     idle_since_ms: int | None = None
-    idle_gap_s: float | None = None
-    idle_gaps: int = 0
+    idle_gaps: tuple[float, ...] = ()
     release_now: bool = False
     feedback: Feedback = field(default_factory=Feedback)
     waiting_since_ms: int | None = None

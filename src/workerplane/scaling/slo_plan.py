@@ -277,7 +277,7 @@ class QueuePlanner:
 
         raw = smallest(horizon)
         idle = floor == 0
-        state = replace(learn_idle_gap(state, idle, now_ms), release_now=False)
+        state = replace(learn_idle_gap(state, idle, now_ms, startup_s), release_now=False)
         why_txt = ""
         # A few tasks on a cold group (nothing runs): its first worker may start as late as the
         # oldest allows. That costs nothing, and tasks that come meanwhile share its start.
