@@ -83,7 +83,7 @@ def test_after_storms_a_minute_apart_the_group_goes_to_zero() -> None:
     assert kept == 1, why  # the control: the rate alone keeps a worker warm
     learned = replace(stretches(state, 50.0, 52.0), idle_since_ms=NOW_MS - 1_000)
     released, why = warm_or_release(s.details, learned, startup_s=2.0, now_ms=NOW_MS)
-    assert released == 0 and "next task in ~8.0s" in why
+    assert released == 0 and "next task in ~8.0s (its last 2 idle stretches)" in why
 
 
 def test_short_idle_stretches_keep_a_worker_warm_whatever_the_rate_says() -> None:

@@ -41,7 +41,9 @@ def warm_or_release(
         # when tasks come in clusters: after a storm of 40 tasks a minute its average says the
         # next is a second or two away, where it is a minute away.
         expected_s = learned
+        source = f" (its last {len(state.idle_gaps)} idle stretches)"
     else:
+        source = ""
         rate = state.arrival_rate or 0.0
         if state.count_fell and state.arrival_sample is not None:
             # The latest fresh count fell far below the average: the arrivals stopped (a
@@ -53,8 +55,8 @@ def warm_or_release(
     # at most, the break-even of deterministic ski rental).
     gap_s = max(expected_s, idle_ms / 1000.0)
     if gap_s < startup_s:
-        return 1, f"; next task in ~{gap_s:.1f}s < a {startup_s:.1f}s start: kept warm"
-    return 0, f"; next task in ~{gap_s:.1f}s >= a {startup_s:.1f}s start: released"
+        return 1, f"; next task in ~{gap_s:.1f}s{source} < a {startup_s:.1f}s start: kept warm"
+    return 0, f"; next task in ~{gap_s:.1f}s{source} >= a {startup_s:.1f}s start: released"
 
 
 #: Idle stretches a group must have ended before they replace the arrival rate, and how many
