@@ -72,8 +72,8 @@ def test_surges_are_counted_from_the_readings() -> None:
     assert [r.at for r in rec.upcoming(300.0, TOLERANCE)] == [330.5]
 
 
-def _intent(prewarm: dict[str, Any]) -> GroupIntent:
-    details = {"schedule_to_start_slo_ms": 2000, "max_count": 8, "target_per_worker": 4,
+def _intent(prewarm: dict[str, Any], slo_ms: int = 2000) -> GroupIntent:
+    details = {"schedule_to_start_slo_ms": slo_ms, "max_count": 8, "target_per_worker": 4,
                "worker_startup_ms": 2000, "prewarm": prewarm}  # fmt: skip
     return GroupIntent(
         version_key="v", group_id="g", provider_type="k8s", scaler_type="slo",
@@ -165,3 +165,14 @@ def test_a_fan_out_counted_across_two_readings_is_one_surge() -> None:
         rec = rec.observe(observed(float(t), *counts).with_fresh_backlog(), duration_s=None)
     # Timed from the workflow task; its 11 activities (the workflow task came before the rise).
     assert [(s.onset_at, s.tasks) for s in rec.surges] == [(9.5, 11)]
+
+
+def test_storms_that_recur_within_a_long_slo_are_batched_not_warmed_for() -> None:
+    """Storms every 10 s at a 30 s SLO (target 18 s): a cold group may wait 12 s with one for
+    the next (the scaler's deferral), so no worker is warmed for each; at 2 s each is."""
+    readings = _storms([30.2, 40.2, 50.2], until=61.0, size=10)
+    state, status = _run(_intent({}, slo_ms=30_000), readings)
+    assert isinstance(state.recurrence, Recurrence) and len(state.recurrence.surges) == 3
+    assert status.warmups == ()
+    _, status = _run(_intent({}, slo_ms=2_000), readings)
+    assert [(w.schedule_id, w.action_at) for w in status.warmups] == [(INFERRED_ID, 60.5)]

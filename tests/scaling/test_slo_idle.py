@@ -17,7 +17,9 @@ from workerplane.scaling.slo_idle import (
     IDLE_GAP_MEMORY,
     MIN_IDLE_GAPS,
     expected_idle_gap,
+    first_worker_deferred,
     learn_idle_gap,
+    mean_idle_gap,
     warm_or_release,
 )
 
@@ -42,37 +44,44 @@ def stretches(state: SloState, *gaps_s: float) -> SloState:
     """``state`` after idle stretches of ``gaps_s``, each ended by a task."""
     now = NOW_MS
     for gap_s in gaps_s:
-        state = learn_idle_gap(replace(state, idle_since_ms=None), True, now, STARTUP_S)
+        state = learn_idle_gap(replace(state, idle_since_ms=None), True, now)
         now += round(1000 * gap_s)
-        state = learn_idle_gap(state, False, now, STARTUP_S)
+        state = learn_idle_gap(state, False, now)
         now += 5_000
     return state
 
 
 def test_an_idle_stretch_begins_once_and_ends_with_its_length_learned() -> None:
     state = SloState()
-    state = learn_idle_gap(state, True, NOW_MS, STARTUP_S)
-    assert learn_idle_gap(state, True, NOW_MS + 3_000, STARTUP_S).idle_since_ms == NOW_MS
-    ended = learn_idle_gap(state, False, NOW_MS + 5_000, STARTUP_S)
+    state = learn_idle_gap(state, True, NOW_MS)
+    assert learn_idle_gap(state, True, NOW_MS + 3_000).idle_since_ms == NOW_MS
+    ended = learn_idle_gap(state, False, NOW_MS + 5_000)
     assert ended.idle_since_ms is None
     assert ended.idle_gaps == (5.0,)
     # A busy group with no stretch open learns nothing.
-    assert learn_idle_gap(ended, False, NOW_MS + 6_000, STARTUP_S) == ended
-    # Beyond a few startups every stretch gives the same answer: it counts as that long.
-    longer = learn_idle_gap(state, False, NOW_MS + 30_000, STARTUP_S)
-    assert longer.idle_gaps == (IDLE_GAP_CAP_STARTUPS * STARTUP_S,)
+    assert learn_idle_gap(ended, False, NOW_MS + 6_000) == ended
+    # Kept as it was: ski rental caps it, the deferral of a storm reads it whole.
+    longer = learn_idle_gap(state, False, NOW_MS + 30_000)
+    assert longer.idle_gaps == (30.0,)
+
+
+def test_ski_rental_counts_a_long_stretch_as_a_few_startups() -> None:
+    # Beyond a few startups every stretch gives ski rental the same answer.
+    state = stretches(SloState(), 30.0, 30.0)
+    assert expected_idle_gap(state, STARTUP_S) == IDLE_GAP_CAP_STARTUPS * STARTUP_S
+    assert mean_idle_gap(state) == 30.0
 
 
 def test_the_estimate_follows_the_last_few_stretches() -> None:
     state = stretches(SloState(), *[60.0] * 10, *[1.0] * IDLE_GAP_MEMORY)
     assert len(state.idle_gaps) == IDLE_GAP_MEMORY
-    assert expected_idle_gap(state) == 1.0
+    assert expected_idle_gap(state, STARTUP_S) == 1.0
 
 
 def test_one_night_idle_does_not_hold_the_estimate_up() -> None:
     # Uncapped, a 3-hour stretch among five would make the mean over half an hour.
     state = stretches(SloState(), 3 * 3600.0, 1.0, 1.0, 1.0, 1.0)
-    estimate = expected_idle_gap(state)
+    estimate = expected_idle_gap(state, STARTUP_S)
     assert estimate is not None and estimate < 2 * STARTUP_S
 
 
@@ -106,3 +115,34 @@ def test_the_time_already_idle_still_bounds_a_warm_worker() -> None:
     learned = replace(stretches(state, 0.5, 0.5), idle_since_ms=NOW_MS - 3_000)
     released, _ = warm_or_release(s.details, learned, startup_s=2.0, now_ms=NOW_MS)
     assert released == 0
+
+
+def deferred(waiting: float, workers: int, age_s: float, **rule: float) -> bool:
+    """A cold group of 4-slot workers with 2 s tasks at a 30 s SLO (target 25.5 s), whose
+    tasks come back 6 s after it runs dry."""
+    given: dict[str, float] = dict(
+        slots=4, duration_s=2.0, next_task_in_s=6.0, target_s=25.5, slo_s=30.0, poll_s=1.0,
+        startup_s=STARTUP_S,
+    )  # fmt: skip
+    given.update(rule)
+    return first_worker_deferred(
+        NOW_MS - round(1000 * age_s), NOW_MS, waiting=waiting, workers=workers, **given
+    )
+
+
+def test_a_storm_waits_only_while_its_planned_workers_drain_it_in_time() -> None:
+    assert deferred(waiting=40, workers=2, age_s=1.0)
+    # 2 workers asked a poll later drain 200 tasks in 48 s: they are asked now.
+    assert not deferred(waiting=200, workers=2, age_s=1.0)
+
+
+def test_a_storm_keeps_a_startup_s_margin_where_the_slo_beyond_the_target_is_short() -> None:
+    # Target 25.5 s of 30: 4.5 s beyond it cover a startup; the oldest may wait up to 21.5 s.
+    assert deferred(waiting=8, workers=1, age_s=21.0)
+    assert not deferred(waiting=8, workers=1, age_s=22.0)
+    # Target 27.5 s of 28.5: the margin is a second startup less the 1 s beyond the target, so
+    # the oldest may wait up to 27.5 - (2 polls + 2 s + 1 s) = 22.5 s.
+    assert deferred(waiting=8, workers=1, age_s=22.5, target_s=27.5, slo_s=28.5)
+    assert not deferred(waiting=8, workers=1, age_s=23.0, target_s=27.5, slo_s=28.5)
+    # A lone task keeps none (few tasks wait on a late worker): up to 23.5 s.
+    assert deferred(waiting=1, workers=1, age_s=23.0, target_s=27.5, slo_s=28.5)

@@ -4,7 +4,8 @@
   it polls. Counted as slot-seconds over the task length alone, a slot served a fraction of a
   long task within the horizon, and one long task waiting looked like a queue that several
   workers must drain.
-* A cold group's first worker for a few tasks starts as late as the oldest task's target allows.
+* A cold group's first worker for a few tasks starts as late as the oldest task's target allows,
+  and so do a storm's workers when the group's tasks come back within that time.
 """
 
 from __future__ import annotations
@@ -104,3 +105,28 @@ def test_a_storm_on_a_cold_group_is_not_deferred() -> None:
     in less time (a fan-out at 30 s cost 46 % more)."""
     s, state = learned(duration_s=35.0, workers=0, in_flight=0, slo_ms=30_000)
     assert arrived(s, state, waiting=20, workers=0, in_flight=0, age_s=0.5) >= 5
+
+
+def test_a_storm_waits_for_the_tasks_that_come_back_within_its_target() -> None:
+    """Twenty 2 s tasks on a cold group at a 30 s SLO whose idle stretches last 6-7 s: the next
+    storm comes while these can still wait, and shares their workers' start. Until the oldest
+    task's target leaves no more time."""
+    s, state = learned(duration_s=2.0, workers=0, in_flight=0, slo_ms=30_000)
+    state = replace(state, idle_gaps=(6.0, 7.0))
+    assert arrived(s, state, waiting=20, workers=0, in_flight=0, age_s=0.5) == 0
+    assert arrived(s, state, waiting=20, workers=0, in_flight=0, age_s=17.0) >= 1
+
+
+def test_a_storm_nothing_follows_is_not_deferred() -> None:
+    """The same storm on a group idle for minutes between storms: waiting only has more tasks
+    start in less time."""
+    s, state = learned(duration_s=2.0, workers=0, in_flight=0, slo_ms=30_000)
+    state = replace(state, idle_gaps=(120.0, 180.0))
+    assert arrived(s, state, waiting=20, workers=0, in_flight=0, age_s=0.5) >= 1
+
+
+def test_no_storm_waits_where_the_slo_leaves_no_margin_for_a_late_start() -> None:
+    """At 5 s a storm is not deferred, however soon its tasks come back."""
+    s, state = learned(duration_s=2.0, workers=0, in_flight=0)
+    state = replace(state, idle_gaps=(1.0, 1.0))
+    assert arrived(s, state, waiting=20, workers=0, in_flight=0, age_s=0.0) >= 1

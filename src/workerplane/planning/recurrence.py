@@ -44,7 +44,8 @@ from workerplane.planning.prewarm import WarmTiming, sizing_of, typical_startup_
 from workerplane.planning.warmups import UpcomingRun, learn_run_work
 from workerplane.scaling.slo import SloScaler
 from workerplane.scaling.slo_arrivals import arrivals_rose_above
-from workerplane.scaling.slo_model import SloState, ewma, sizing_stats
+from workerplane.scaling.slo_idle import storm_wait_span_s
+from workerplane.scaling.slo_model import SloState, ewma, sizing_stats, wait_fraction
 from workerplane.scaling.types import QueueStats
 
 if TYPE_CHECKING:  # observe.py imports prewarm, which this module imports
@@ -258,11 +259,14 @@ class Recurrence:
                 return kept.spread_s
         return math.inf
 
-    def upcoming(self, now: float, tolerance_s: float) -> tuple[UpcomingRun, ...]:
+    def upcoming(
+        self, now: float, tolerance_s: float, batched_within_s: float = 0.0
+    ) -> tuple[UpcomingRun, ...]:
         """The runs the period predicts: the last surge's while it lands (when the period had
-        predicted it) and the next slot's."""
+        predicted it) and the next slot's; none for a period within ``batched_within_s`` (the
+        scaler serves such runs together)."""
         period = find_period(self.surges, tolerance_s, now)
-        if period is None:
+        if period is None or period.period_s <= batched_within_s:
             return ()
         learned = learn_run_work([s.past_run() for s in period.surges])
         # A surge is seen no earlier than it lands (sparse readings while no slot is free): every
@@ -317,9 +321,15 @@ def infer_runs(
     sizing = sizing_of(scaler, learned, timing, observed.census, typical_startup_ms(intent))
     tolerance = max(JITTER_FLOOR_S, JITTER_POLLS * sizing.poll_s)
     scheduled = observed.upcoming_runs
+    # Storms that recur within the time a cold group may wait with one are served together by
+    # the scaler (:func:`~workerplane.scaling.slo_idle.first_worker_deferred`): warming for each
+    # would pay a worker's lead per storm (10 tasks every 10 s at a 30 s SLO: a third dearer).
+    slo_s = scaler.details.schedule_to_start_slo_ms / 1000.0
+    target_s = wait_fraction(scaler.details, learned) * slo_s
+    batched_s = storm_wait_span_s(target_s, slo_s, sizing.poll_s, sizing.startup_s)
     inferred = [
         run
-        for run in recurrence.upcoming(observed.wall_time, tolerance)
+        for run in recurrence.upcoming(observed.wall_time, tolerance, batched_s)
         if run.work is not None
         and run.work.spread_s <= STORM_LEADS * sizing.lead_s
         and not any(abs(run.at - s.at) <= tolerance + covered(s) for s in scheduled)

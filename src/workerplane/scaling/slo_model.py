@@ -204,7 +204,7 @@ class SloState:
         reported_n: the finished tasks behind ``reported_s``, decayed over ``REPORTED_TAU_S``.
         idle_since_ms: since when nothing has run or waited (``None``: something does).
         idle_gaps: how long the group's last few idle stretches lasted (seconds, oldest
-            first, capped), each from its last task done to its next task seen:
+            first), each from its last task done to its next task seen:
             :func:`workerplane.scaling.slo_idle.learn_idle_gap`.
         release_now: scale down without the window: ski rental let the idle group go, or the
             counted starts say the arrivals have fallen and nothing waits.

@@ -16,7 +16,12 @@ from workerplane.scaling.slo_arrivals import (
     counted_arrivals,
 )
 from workerplane.scaling.slo_first import oldest_waiting_ms
-from workerplane.scaling.slo_idle import first_worker_deferred, learn_idle_gap, warm_or_release
+from workerplane.scaling.slo_idle import (
+    first_worker_deferred,
+    learn_idle_gap,
+    mean_idle_gap,
+    warm_or_release,
+)
 from workerplane.scaling.slo_inflight import (
     SlotSupply,
     advance_cohorts,
@@ -277,19 +282,31 @@ class QueuePlanner:
 
         raw = smallest(horizon)
         idle = floor == 0
-        state = replace(learn_idle_gap(state, idle, now_ms, startup_s), release_now=False)
+        state = replace(learn_idle_gap(state, idle, now_ms), release_now=False)
         why_txt = ""
         # A few tasks on a cold group (nothing runs): its first worker may start as late as the
         # oldest allows. That costs nothing, and tasks that come meanwhile share its start.
-        cold = census.running == 0 and in_flight == 0 and 0 < waiting < k and not needs_poller
+        cold = census.running == 0 and in_flight == 0 and waiting > 0 and not needs_poller
         oldest = (
             oldest_waiting_ms(state, stats, backlog, fresh, now_ms, self.poll_interval_s)
             if cold
             else None
         )
         state = replace(state, waiting_since_ms=oldest)
-        if cold and first_worker_deferred(oldest, now_ms, target, self.poll_interval_s, startup_s):
-            raw, why_txt = 0, "; first worker deferred: the oldest task can wait for more"
+        if cold and first_worker_deferred(
+            oldest,
+            now_ms,
+            waiting=waiting,
+            workers=raw,
+            slots=k,
+            duration_s=dur,
+            next_task_in_s=mean_idle_gap(state),
+            target_s=target,
+            slo_s=slo_s,
+            poll_s=self.poll_interval_s,
+            startup_s=startup_s,
+        ):
+            raw, why_txt = 0, f"; {raw} workers deferred: the oldest task can wait for more"
         elif idle and raw <= 1:
             # Sparse load: one worker at most would serve what comes. Ski rental decides.
             raw, why_txt = warm_or_release(d, state, startup_s, now_ms)
