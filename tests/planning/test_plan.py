@@ -331,3 +331,21 @@ def test_a_retiring_group_stops_once_its_open_work_is_done(seen: Observation, do
     _, status = plan_cycle(seen, intent(Hold("r"), retiring=True), GroupState(0), 1.0)
     assert open_work_done(status) is done
     assert open_work_done(None) is False
+
+
+def test_a_hold_asks_for_the_size_a_provider_cannot_tell_it_holds() -> None:
+    """A webhook receiver has no list API: until asked, its census counts none of the workers
+    an earlier controller run may have left it holding, so the first hold asks for the size."""
+    unknown = WorkerCensus(running=0, size_unknown=True)
+    seen = dataclasses.replace(
+        IDLE, census=unknown, metrics=dataclasses.replace(IDLE.metrics, workers=unknown)
+    )
+    plan, _ = plan_cycle(seen, intent(Hold("r")), GroupState(scaler_state=0), 1.0)
+    assert isinstance(plan.action, Resize) and plan.action.size == 0
+    assert plan.decision.reason.startswith("r; the provider cannot tell the size it holds")
+    # A size the scaler asks for is asked as it is; without metrics nothing is asked.
+    plan, _ = plan_cycle(seen, intent(SetSize(2, "r")), GroupState(scaler_state=0), 1.0)
+    assert plan.action == Resize(2, "r")
+    blind = dataclasses.replace(NO_METRICS, census=unknown)
+    plan, _ = plan_cycle(blind, intent(Hold("r")), GroupState(scaler_state=0), 1.0)
+    assert plan.action == NoAction()

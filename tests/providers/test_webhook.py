@@ -21,6 +21,10 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
+from workerplane.controller.cycle import execute
+from workerplane.planning.actions import GroupState, Resize
+from workerplane.planning.observe import Observation
+from workerplane.planning.plan import GroupIntent, plan_cycle
 from workerplane.providers._retry import Backoff
 from workerplane.providers.base import ProviderError, WorkerEnvironment
 from workerplane.providers.factory import build_provider
@@ -33,7 +37,8 @@ from workerplane.providers.webhook.signature import (
     sign,
     verify_signature,
 )
-from workerplane.scaling.types import Strategy
+from workerplane.scaling.registry import build_scaler
+from workerplane.scaling.types import GroupMetrics, QueueStats, Strategy
 
 SECRET = "s3cret-for-tests"
 TOLERANCE_S = 300
@@ -282,6 +287,44 @@ async def test_a_provider_taking_over_counts_the_receivers_workers(receiver: Rec
     finally:
         for p in (provider, rotated, moved):
             await p.close()
+
+
+async def test_a_restarted_controller_asks_the_receiver_for_a_size_at_once(
+    receiver: Receiver,
+) -> None:
+    """A controller run asked the receiver for 3 workers, then stopped. The next run cannot ask
+    the receiver what it holds, and the queue is idle: its first cycle asks for the scaler's
+    size (0) instead of counting no workers and holding, which left the 3 workers running until
+    work came. Once asked, it holds as usual."""
+    before = _provider(receiver, strategy="worker-set")
+    restarted = _provider(receiver, strategy="worker-set")
+    scaler = build_scaler("backlog", {"max_count": 5}, Strategy.WORKER_SET)
+    group = GroupIntent(
+        version_key="shop", group_id="acts", provider_type="webhook", scaler_type="backlog",
+        strategy=Strategy.WORKER_SET, scaler=scaler,
+    )  # fmt: skip
+    state = GroupState(scaler_state=scaler.initial_state(0.0))
+    try:
+        receiver.reply = {"running": 3}
+        await before.set_size(3)
+        receiver.reply = {"running": 0}  # what it says once asked for none
+        for now in (1.0, 2.0):
+            census = await restarted.census()
+            stats = QueueStats(backlog_count=0)
+            seen = Observation(census, GroupMetrics(stats, census, observed_at=now), wall_time=now)
+            plan, _ = plan_cycle(seen, group, state, now)
+            state = plan.state
+            assert await execute(plan.action, restarted, "shop/acts") is None
+            if now == 1.0:
+                assert plan.action == Resize(0, plan.decision.reason), plan.decision
+                assert "cannot tell the size it holds" in plan.decision.reason
+        assert [(r["action"], r["count"]) for r in receiver.accepted] == [
+            ("set_size", 3),
+            ("set_size", 0),
+        ]
+    finally:
+        await before.close()
+        await restarted.close()
 
 
 async def test_validate_and_registry(receiver: Receiver, tmp_path: Any) -> None:

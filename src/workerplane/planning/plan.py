@@ -124,7 +124,7 @@ def plan_cycle(
     inferred, recurrence = infer_runs(exact, intent, scaler_state, state)
     observed = dataclasses.replace(observed, upcoming_runs=inferred.upcoming_runs)
     warm = prewarm(decision, intent, observed, scaler_state, state)
-    decision = warm.decision
+    decision = ask_unknown_size(warm.decision, observed)
     next_state = dataclasses.replace(
         advance(state, warm.scaler_state, decision),
         prewarm=warm.timing,
@@ -187,6 +187,22 @@ def apply_rules(
     if not intent.retiring and idle_for_s < intent.idle_cooldown_s:
         return Hold(COOLING_REASON)
     return SetSize(0, DRAINED_REASON)
+
+
+def ask_unknown_size(decision: Decision, observed: Observation) -> Decision:
+    """A hold, made a request for the size the scaler holds, while the provider cannot tell the
+    size it holds (``WorkerCensus.size_unknown``: a webhook receiver has no list API). A
+    receiver left holding workers by an earlier controller run would otherwise keep them, idle
+    and billed, until the size next changes. Not without metrics: then nothing is known of the
+    work they may be doing."""
+    census = observed.census
+    if not census.size_unknown or observed.metrics is None or not isinstance(decision, Hold):
+        return decision
+    return SetSize(
+        census.running,
+        f"{decision.reason}; the provider cannot tell the size it holds: asking for"
+        f" {census.running}",
+    )
 
 
 def advance(state: GroupState, scaler_state: Any, decision: Decision) -> GroupState:

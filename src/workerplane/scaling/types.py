@@ -133,6 +133,9 @@ class WorkerCensus:
         loads: each polling worker's tasks in flight, in the order a shrink retires them
             (:func:`workerplane.scaling.retire.retire_order`), or ``None`` when the provider
             cannot tell them apart.
+        size_unknown: the provider cannot read the workers it may hold (a webhook receiver
+            without a list API) and has not asked for a size since it started: ``running``
+            counts none that an earlier controller run left.
     """
 
     running: int = 0
@@ -148,6 +151,7 @@ class WorkerCensus:
     schedule_to_start: LatencySketch | None = None
     in_flight_lag_s: float = 0.0
     loads: tuple[WorkerLoad, ...] | None = None
+    size_unknown: bool = False
 
     @property
     def polling(self) -> int:

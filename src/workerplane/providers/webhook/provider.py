@@ -243,12 +243,15 @@ class WebhookProvider(Provider):
 
         Invoke strategy: workers started within ``worker_ttl_s`` (our own count, an upper bound).
         Worker-set strategy: the ``running`` count the receiver last reported, else the desired
-        size.
+        size; before the first request, ``size_unknown`` (an earlier controller run may have
+        left the receiver holding workers), so the plan asks for a size at once.
         """
         if self.strategy is Strategy.INVOKE:
             return WorkerCensus(running=self._ledger.count())
         running = self._reported_running if self._reported_running is not None else self._desired
-        return WorkerCensus(running=running or 0, desired=self._desired)
+        return WorkerCensus(
+            running=running or 0, desired=self._desired, size_unknown=self._desired is None
+        )
 
     async def close(self) -> None:
         await self._client.aclose()
