@@ -86,3 +86,31 @@ async def test_a_trickle_is_served_task_by_task(
     # last one still exits, and on a loaded machine exits take seconds.
     assert running.peak_desired("workers") <= 2, "a trickle never needs more than a worker or two"
     await running.wait_for(lambda: running.workers() == 0, timeout_s=120)
+
+
+async def test_small_storms_that_recur_within_a_long_slo_share_a_start(
+    temporal_address: str, tmp_path: Path, unique_name: str, run_controller
+) -> None:
+    """Storms of 8 workflows every 8 s at a 20 s SLO: once the group has learned that its tasks
+    come back within the time a storm may wait, a storm that finds it at zero waits for the
+    next, and both share one start (``slo_idle.first_worker_deferred``)."""
+    group = subprocess_group(slots=4)
+    details = {**SLO_SCALER, "schedule_to_start_slo_ms": 20_000, "min_count": 0, "max_count": 6}
+    group["scaler"] = {"type": "slo", "details": details}
+    spec = write_spec(
+        tmp_path / "deploy.yaml", name=unique_name, task_queue=unique_name, groups={"workers": group}
+    )
+    running = await run_controller(spec)
+    client = await Client.connect(temporal_address)
+    storms, pending = 7, []
+    for _ in range(storms):
+        pending += [asyncio.ensure_future(_run(client, unique_name, 0.3)) for _ in range(8)]
+        await asyncio.sleep(8.0)
+    results = await asyncio.wait_for(asyncio.gather(*pending), 180)
+    assert len(results) == 8 * storms and all(r.startswith("done") for r in results)
+    sizes = [s.desired or 0 for cycle in running.history for s in cycle if s.group_id == "workers"]
+    starts = sum(1 for before, after in zip(sizes, sizes[1:], strict=False) if before == 0 < after)
+    reasons = [s.last_reason for cycle in running.history for s in cycle]
+    assert any("deferred: the oldest task can wait for more" in r for r in reasons)
+    assert starts < storms, f"{starts} starts for {storms} storms"
+    await running.wait_for(lambda: running.workers() == 0, timeout_s=120)

@@ -284,9 +284,11 @@ class QueuePlanner:
         idle = floor == 0
         state = replace(learn_idle_gap(state, idle, now_ms), release_now=False)
         why_txt = ""
-        # A few tasks on a cold group (nothing runs): its first worker may start as late as the
-        # oldest allows. That costs nothing, and tasks that come meanwhile share its start.
-        cold = census.running == 0 and in_flight == 0 and waiting > 0 and not needs_poller
+        # Tasks on a cold group (nothing runs): its workers may start as late as the oldest
+        # allows. That costs nothing, and tasks that come meanwhile share their start. Workflow
+        # tasks waiting for a poller wait as activities do: new workflows on a group that runs
+        # both show first as workflow tasks.
+        cold = census.running == 0 and in_flight == 0 and waiting > 0
         oldest = (
             oldest_waiting_ms(state, stats, backlog, fresh, now_ms, self.poll_interval_s)
             if cold
