@@ -11,6 +11,7 @@ timing: ``bench/scale_core.py --server-defaults`` measures the latency.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import uuid
 from pathlib import Path
 
@@ -97,8 +98,9 @@ async def test_small_storms_that_recur_within_a_long_slo_share_a_start(
     group = subprocess_group(slots=4)
     details = {**SLO_SCALER, "schedule_to_start_slo_ms": 20_000, "min_count": 0, "max_count": 6}
     group["scaler"] = {"type": "slo", "details": details}
+    groups = {"workers": group}
     spec = write_spec(
-        tmp_path / "deploy.yaml", name=unique_name, task_queue=unique_name, groups={"workers": group}
+        tmp_path / "deploy.yaml", name=unique_name, task_queue=unique_name, groups=groups
     )
     running = await run_controller(spec)
     client = await Client.connect(temporal_address)
@@ -109,7 +111,7 @@ async def test_small_storms_that_recur_within_a_long_slo_share_a_start(
     results = await asyncio.wait_for(asyncio.gather(*pending), 180)
     assert len(results) == 8 * storms and all(r.startswith("done") for r in results)
     sizes = [s.desired or 0 for cycle in running.history for s in cycle if s.group_id == "workers"]
-    starts = sum(1 for before, after in zip(sizes, sizes[1:], strict=False) if before == 0 < after)
+    starts = sum(1 for before, after in itertools.pairwise(sizes) if before == 0 < after)
     reasons = [s.last_reason for cycle in running.history for s in cycle]
     assert any("deferred: the oldest task can wait for more" in r for r in reasons)
     assert starts < storms, f"{starts} starts for {storms} storms"
