@@ -126,7 +126,12 @@ def deferred(waiting: float, workers: int, age_s: float, **rule: float) -> bool:
     )  # fmt: skip
     given.update(rule)
     return first_worker_deferred(
-        NOW_MS - round(1000 * age_s), NOW_MS, waiting=waiting, workers=workers, **given
+        NOW_MS - round(1000 * age_s),
+        NOW_MS,
+        waiting=waiting,
+        workers=workers,
+        still_arriving=False,
+        **given,
     )
 
 

@@ -130,3 +130,29 @@ def test_no_storm_waits_where_the_slo_leaves_no_margin_for_a_late_start() -> Non
     s, state = learned(duration_s=2.0, workers=0, in_flight=0)
     state = replace(state, idle_gaps=(1.0, 1.0))
     assert arrived(s, state, waiting=20, workers=0, in_flight=0, age_s=0.0) >= 1
+
+
+def test_a_storm_that_goes_on_arriving_is_not_deferred_past_its_first_reading() -> None:
+    """The same group, but the tasks go on arriving: 20 waiting, then 40 a second later. The
+    first reading cannot tell a storm from a stream and waits; the second starts workers. A
+    storm that stood still for a reading waits, and so does the next storm that lands on it."""
+    s, state = learned(duration_s=2.0, workers=0, in_flight=0, slo_ms=30_000)
+    state = replace(state, idle_gaps=(6.0, 7.0))
+
+    def observe(state: SloState, waiting: int, age_s: float, now_ms: int) -> tuple[SloState, int]:
+        stats = QueueStats(
+            backlog_count=waiting, backlog_age_s=age_s, add_rate=0.0, dispatch_rate=0.0
+        )
+        census = WorkerCensus(
+            running=0, ready=0, in_flight=0, desired=0, slots=4, tasks_completed=20
+        )
+        next_state, size, _ = s.desired(state, GroupMetrics(stats, census, 1000.0), now_ms, 0)
+        return next_state, size
+
+    streaming, size = observe(state, 20, 0.5, NOW_MS)
+    assert size == 0
+    _, size = observe(streaming, 40, 1.5, NOW_MS + 1000)
+    assert size >= 1
+    landed, _ = observe(streaming, 20, 1.5, NOW_MS + 1000)
+    _, size = observe(landed, 40, 2.5, NOW_MS + 2000)
+    assert size == 0

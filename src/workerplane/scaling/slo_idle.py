@@ -110,6 +110,7 @@ def first_worker_deferred(
     slots: float,
     duration_s: float,
     next_task_in_s: float | None,
+    still_arriving: bool,
     target_s: float,
     slo_s: float,
     poll_s: float,
@@ -129,10 +130,16 @@ def first_worker_deferred(
     A storm (more tasks than one worker's slots) waits only for tasks that come back within
     the time it could wait (``next_task_in_s``: the group's mean idle stretch): a fan-out that
     nothing follows would only have more tasks start in less time (46 % dearer at a 30 s SLO).
+    And not while its tasks go on arriving (``still_arriving``: the wait is older than its
+    first reading, and has grown at every reading since): a burst that goes on arriving only needs
+    more workers later than now (20 s bursts at 10 tasks/s: 7 % dearer). Its first reading
+    cannot tell a storm that landed from a stream that began, and waiting one costs nothing.
     """
     if waiting >= slots:
         span_s = storm_wait_span_s(target_s, slo_s, poll_s, startup_s)
         if next_task_in_s is None or next_task_in_s > span_s:
+            return False
+        if still_arriving:
             return False
         startup_s = storm_startup_s(startup_s, target_s, slo_s)
     if deadline_passed(oldest_ms, now_ms, target_s, poll_s, startup_s):

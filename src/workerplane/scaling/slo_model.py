@@ -209,8 +209,12 @@ class SloState:
         release_now: scale down without the window: ski rental let the idle group go, or the
             counted starts say the arrivals have fallen and nothing waits.
         feedback: what the achieved schedule-to-start taught (:func:`wait_fraction`).
-        waiting_since_ms: before the duration is known, when the oldest waiting task arrived
-            (``None`` once nothing waits): :mod:`workerplane.scaling.slo_first`.
+        waiting_since_ms: when the oldest waiting task arrived, while the group has no worker
+            (before the duration is known, while anything waits; ``None`` otherwise):
+            :mod:`workerplane.scaling.slo_first`, :func:`~workerplane.scaling.slo_idle.
+            first_worker_deferred`.
+        wait_paused: since ``waiting_since_ms``, what waits has stood still for a reading: it
+            landed and stopped, as a storm does, where a stream goes on arriving.
         tail_ms: by when the newest waiting task had arrived: the last reading that counted
             arrivals (``None`` when nothing waits). A storm's tail ages while it waits.
         count_fell: the last count between fresh readings was far below the rate before it.
@@ -256,6 +260,7 @@ class SloState:
     release_now: bool = False
     feedback: Feedback = field(default_factory=Feedback)
     waiting_since_ms: int | None = None
+    wait_paused: bool = False
     tail_ms: int | None = None
     count_fell: bool = False
     young: Cohorts = ()

@@ -294,7 +294,15 @@ class QueuePlanner:
             if cold
             else None
         )
-        state = replace(state, waiting_since_ms=oldest)
+        # A wait older than its first reading that has grown at every reading is a stream; one
+        # that stood still for a reading landed and stopped (nothing starts on a cold group:
+        # what waits grows only by arrivals). ``backlog_est`` is the last reading's.
+        seen_before = state.waiting_since_ms is not None
+        paused = oldest is not None and (
+            state.wait_paused or (seen_before and waiting <= state.backlog_est)
+        )
+        still_arriving = seen_before and not paused
+        state = replace(state, waiting_since_ms=oldest, wait_paused=paused)
         if cold and first_worker_deferred(
             oldest,
             now_ms,
@@ -303,6 +311,7 @@ class QueuePlanner:
             slots=k,
             duration_s=dur,
             next_task_in_s=mean_idle_gap(state),
+            still_arriving=still_arriving,
             target_s=target,
             slo_s=slo_s,
             poll_s=self.poll_interval_s,
