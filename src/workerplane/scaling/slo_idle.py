@@ -10,9 +10,9 @@ import math
 import statistics
 from dataclasses import replace
 
-from workerplane.scaling.slo_first import deadline_passed
+from workerplane.scaling.slo_first import deadline_passed, oldest_waiting_ms
 from workerplane.scaling.slo_model import STATS_CACHE_MS, SloDetails, SloState
-from workerplane.scaling.types import IDLE_RATE_EPSILON
+from workerplane.scaling.types import IDLE_RATE_EPSILON, QueueStats
 
 
 def warm_or_release(
@@ -99,6 +99,30 @@ def mean_idle_gap(state: SloState) -> float | None:
     if len(state.idle_gaps) < MIN_IDLE_GAPS:
         return None
     return statistics.fmean(state.idle_gaps)
+
+
+def track_cold_wait(
+    state: SloState,
+    stats: QueueStats,
+    *,
+    cold: bool,
+    backlog: int,
+    waiting: float,
+    fresh: bool,
+    now_ms: int,
+    poll_s: float,
+) -> tuple[SloState, bool]:
+    """``state`` with a cold group's wait tracked (``waiting_since_ms``, ``wait_paused``), and
+    whether its tasks still arrive: the wait is older than its first reading and has grown at
+    every reading since. One that stood still for a reading landed and stopped, as a storm
+    does (nothing starts on a cold group: what waits grows only by arrivals; ``backlog_est``
+    is the last reading's)."""
+    oldest = oldest_waiting_ms(state, stats, backlog, fresh, now_ms, poll_s) if cold else None
+    seen_before = state.waiting_since_ms is not None
+    paused = oldest is not None and (
+        state.wait_paused or (seen_before and waiting <= state.backlog_est)
+    )
+    return replace(state, waiting_since_ms=oldest, wait_paused=paused), seen_before and not paused
 
 
 def first_worker_deferred(

@@ -15,11 +15,11 @@ from workerplane.scaling.slo_arrivals import (
     arrivals_rose_above,
     counted_arrivals,
 )
-from workerplane.scaling.slo_first import oldest_waiting_ms
 from workerplane.scaling.slo_idle import (
     first_worker_deferred,
     learn_idle_gap,
     mean_idle_gap,
+    track_cold_wait,
     warm_or_release,
 )
 from workerplane.scaling.slo_inflight import (
@@ -285,26 +285,17 @@ class QueuePlanner:
         state = replace(learn_idle_gap(state, idle, now_ms), release_now=False)
         why_txt = ""
         # Tasks on a cold group (nothing runs): its workers may start as late as the oldest
-        # allows. That costs nothing, and tasks that come meanwhile share their start. Workflow
-        # tasks waiting for a poller wait as activities do: new workflows on a group that runs
-        # both show first as workflow tasks.
+        # allows (:func:`first_worker_deferred`). A storm of workflow tasks waiting for a poller
+        # waits as one of activities does; a few do not: a workflow's first task on an idle
+        # queue is what its caller waits on (half a second more to scale from zero at 5 s).
         cold = census.running == 0 and in_flight == 0 and waiting > 0
-        oldest = (
-            oldest_waiting_ms(state, stats, backlog, fresh, now_ms, self.poll_interval_s)
-            if cold
-            else None
-        )
-        # A wait older than its first reading that has grown at every reading is a stream; one
-        # that stood still for a reading landed and stopped (nothing starts on a cold group:
-        # what waits grows only by arrivals). ``backlog_est`` is the last reading's.
-        seen_before = state.waiting_since_ms is not None
-        paused = oldest is not None and (
-            state.wait_paused or (seen_before and waiting <= state.backlog_est)
-        )
-        still_arriving = seen_before and not paused
-        state = replace(state, waiting_since_ms=oldest, wait_paused=paused)
+        cold = cold and (waiting >= k or not needs_poller)
+        state, still_arriving = track_cold_wait(
+            state, stats, cold=cold, backlog=backlog, waiting=waiting, fresh=fresh,
+            now_ms=now_ms, poll_s=self.poll_interval_s,
+        )  # fmt: skip
         if cold and first_worker_deferred(
-            oldest,
+            state.waiting_since_ms,
             now_ms,
             waiting=waiting,
             workers=raw,
