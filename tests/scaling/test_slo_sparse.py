@@ -108,13 +108,16 @@ def test_a_storm_on_a_cold_group_is_not_deferred() -> None:
 
 
 def test_a_storm_waits_for_the_tasks_that_come_back_within_its_target() -> None:
-    """Twenty 2 s tasks on a cold group at a 30 s SLO whose idle stretches last 6-7 s: the next
-    storm comes while these can still wait, and shares their workers' start. Until the oldest
-    task's target leaves no more time."""
+    """Eight 2 s tasks on a cold group at a 30 s SLO (target 18 s) whose idle stretches last
+    6-7 s: a worker started now would serve them in 6 s, so the next storm lands about 12.5 s
+    on, while these can still wait (14 s), and shares its start. Until the oldest task's
+    target leaves no more time. Twenty tasks take one worker 12 s: the next storm would land
+    after the wait, and nothing is deferred."""
     s, state = learned(duration_s=2.0, workers=0, in_flight=0, slo_ms=30_000)
     state = replace(state, idle_gaps=(6.0, 7.0))
-    assert arrived(s, state, waiting=20, workers=0, in_flight=0, age_s=0.5) == 0
-    assert arrived(s, state, waiting=20, workers=0, in_flight=0, age_s=17.0) >= 1
+    assert arrived(s, state, waiting=8, workers=0, in_flight=0, age_s=0.5) == 0
+    assert arrived(s, state, waiting=8, workers=0, in_flight=0, age_s=17.0) >= 1
+    assert arrived(s, state, waiting=20, workers=0, in_flight=0, age_s=0.5) >= 1
 
 
 def test_a_storm_nothing_follows_is_not_deferred() -> None:
@@ -122,7 +125,7 @@ def test_a_storm_nothing_follows_is_not_deferred() -> None:
     start in less time."""
     s, state = learned(duration_s=2.0, workers=0, in_flight=0, slo_ms=30_000)
     state = replace(state, idle_gaps=(120.0, 180.0))
-    assert arrived(s, state, waiting=20, workers=0, in_flight=0, age_s=0.5) >= 1
+    assert arrived(s, state, waiting=8, workers=0, in_flight=0, age_s=0.5) >= 1
 
 
 def test_no_storm_waits_where_the_slo_leaves_no_margin_for_a_late_start() -> None:
@@ -133,11 +136,11 @@ def test_no_storm_waits_where_the_slo_leaves_no_margin_for_a_late_start() -> Non
 
 
 def test_a_storm_that_goes_on_arriving_is_not_deferred_past_its_first_reading() -> None:
-    """The same group, but the tasks go on arriving: 20 waiting, then 40 a second later. The
+    """The same group, but the tasks go on arriving: 8 waiting, then 12 a second later. The
     first reading cannot tell a storm from a stream and waits; the second starts workers. A
     storm that stood still for a reading waits, and so does the next storm that lands on it."""
     s, state = learned(duration_s=2.0, workers=0, in_flight=0, slo_ms=30_000)
-    state = replace(state, idle_gaps=(6.0, 7.0))
+    state = replace(state, idle_gaps=(2.0, 3.0))
 
     def observe(state: SloState, waiting: int, age_s: float, now_ms: int) -> tuple[SloState, int]:
         stats = QueueStats(
@@ -149,10 +152,10 @@ def test_a_storm_that_goes_on_arriving_is_not_deferred_past_its_first_reading() 
         next_state, size, _ = s.desired(state, GroupMetrics(stats, census, 1000.0), now_ms, 0)
         return next_state, size
 
-    streaming, size = observe(state, 20, 0.5, NOW_MS)
+    streaming, size = observe(state, 8, 0.5, NOW_MS)
     assert size == 0
-    _, size = observe(streaming, 40, 1.5, NOW_MS + 1000)
+    _, size = observe(streaming, 12, 1.5, NOW_MS + 1000)
     assert size >= 1
-    landed, _ = observe(streaming, 20, 1.5, NOW_MS + 1000)
-    _, size = observe(landed, 40, 2.5, NOW_MS + 2000)
+    landed, _ = observe(streaming, 8, 1.5, NOW_MS + 1000)
+    _, size = observe(landed, 12, 2.5, NOW_MS + 2000)
     assert size == 0

@@ -152,24 +152,27 @@ def first_worker_deferred(
     the deadline has passed at once.
 
     A storm (more tasks than one worker's slots) waits only for tasks that come back within
-    the time it could wait (``next_task_in_s``: the group's mean idle stretch): a fan-out that
-    nothing follows would only have more tasks start in less time (46 % dearer at a 30 s SLO).
+    the time it could wait: the next lands about the group's mean idle stretch
+    (``next_task_in_s``) after this one is served. A fan-out that nothing follows would only
+    have more tasks start in less time (46 % dearer at a 30 s SLO), and a storm the next one
+    would not find waiting only waits (storms every 10 s at a 15 s SLO: 5 % dearer).
     And not while its tasks go on arriving (``still_arriving``: the wait is older than its
     first reading, and has grown at every reading since): a burst that goes on arriving only needs
     more workers later than now (20 s bursts at 10 tasks/s: 7 % dearer). Its first reading
     cannot tell a storm that landed from a stream that began, and waiting one costs nothing.
     """
+    capacity = max(1, workers) * slots
     if waiting >= slots:
+        # The next storm lands about an idle stretch after this one is served (its workers
+        # start, and run what waits): only if that is within the wait does waiting gather it.
+        served_s = startup_s + waiting * duration_s / capacity
         span_s = storm_wait_span_s(target_s, slo_s, poll_s, startup_s)
-        if next_task_in_s is None or next_task_in_s > span_s:
-            return False
-        if still_arriving:
+        if next_task_in_s is None or served_s + next_task_in_s > span_s or still_arriving:
             return False
         startup_s = storm_startup_s(startup_s, target_s, slo_s)
     if deadline_passed(oldest_ms, now_ms, target_s, poll_s, startup_s):
         return False
     ready_in_s = 2 * poll_s + startup_s
-    capacity = max(1, workers) * slots
     drain_s = max(0.0, waiting - capacity) * duration_s / capacity
     return ready_in_s + drain_s <= target_s
 
