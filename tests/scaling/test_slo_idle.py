@@ -16,7 +16,6 @@ from workerplane.scaling.slo_idle import (
     IDLE_GAP_CAP_STARTUPS,
     IDLE_GAP_MEMORY,
     MIN_IDLE_GAPS,
-    expected_idle_gap,
     first_worker_deferred,
     learn_idle_gap,
     mean_idle_gap,
@@ -68,20 +67,21 @@ def test_an_idle_stretch_begins_once_and_ends_with_its_length_learned() -> None:
 def test_ski_rental_counts_a_long_stretch_as_a_few_startups() -> None:
     # Beyond a few startups every stretch gives ski rental the same answer.
     state = stretches(SloState(), 30.0, 30.0)
-    assert expected_idle_gap(state, STARTUP_S) == IDLE_GAP_CAP_STARTUPS * STARTUP_S
+    cap_s = IDLE_GAP_CAP_STARTUPS * STARTUP_S
+    assert mean_idle_gap(state, cap_s) == cap_s
     assert mean_idle_gap(state) == 30.0
 
 
 def test_the_estimate_follows_the_last_few_stretches() -> None:
     state = stretches(SloState(), *[60.0] * 10, *[1.0] * IDLE_GAP_MEMORY)
     assert len(state.idle_gaps) == IDLE_GAP_MEMORY
-    assert expected_idle_gap(state, STARTUP_S) == 1.0
+    assert mean_idle_gap(state, IDLE_GAP_CAP_STARTUPS * STARTUP_S) == 1.0
 
 
 def test_one_night_idle_does_not_hold_the_estimate_up() -> None:
     # Uncapped, a 3-hour stretch among five would make the mean over half an hour.
     state = stretches(SloState(), 3 * 3600.0, 1.0, 1.0, 1.0, 1.0)
-    estimate = expected_idle_gap(state, STARTUP_S)
+    estimate = mean_idle_gap(state, IDLE_GAP_CAP_STARTUPS * STARTUP_S)
     assert estimate is not None and estimate < 2 * STARTUP_S
 
 

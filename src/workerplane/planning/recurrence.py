@@ -45,7 +45,7 @@ from workerplane.planning.warmups import UpcomingRun, learn_run_work
 from workerplane.scaling.slo import SloScaler
 from workerplane.scaling.slo_arrivals import arrivals_rose_above
 from workerplane.scaling.slo_idle import storm_wait_span_s
-from workerplane.scaling.slo_model import SloState, ewma, sizing_stats, wait_fraction
+from workerplane.scaling.slo_model import SloState, ewma, sizing_stats
 from workerplane.scaling.types import QueueStats
 
 if TYPE_CHECKING:  # observe.py imports prewarm, which this module imports
@@ -325,8 +325,7 @@ def infer_runs(
     # the scaler (:func:`~workerplane.scaling.slo_idle.first_worker_deferred`): warming for each
     # would pay a worker's lead per storm (10 tasks every 10 s at a 30 s SLO: a third dearer).
     slo_s = scaler.details.schedule_to_start_slo_ms / 1000.0
-    target_s = wait_fraction(scaler.details, learned) * slo_s
-    batched_s = storm_wait_span_s(target_s, slo_s, sizing.poll_s, sizing.startup_s)
+    batched_s = storm_wait_span_s(sizing.target_wait_s, slo_s, sizing.poll_s, sizing.startup_s)
     inferred = [
         run
         for run in recurrence.upcoming(observed.wall_time, tolerance, batched_s)

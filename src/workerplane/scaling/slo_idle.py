@@ -1,5 +1,5 @@
 """What ``slo`` does with a group that runs nothing: keep one worker warm or let it go (ski
-rental), and when a few tasks land on it, how late its first worker may start.
+rental), and when tasks land on it, how late its workers may start.
 
 Pure rules of :class:`workerplane.scaling.slo_plan.QueuePlanner`.
 """
@@ -35,7 +35,7 @@ def warm_or_release(
         and idle_ms < details.max_warm_idle_ms
     ):
         return 1, f"; a cold start ({cold_ms / 1000:.1f}s) misses the SLO: kept warm"
-    learned = expected_idle_gap(state, startup_s)
+    learned = mean_idle_gap(state, IDLE_GAP_CAP_STARTUPS * startup_s)
     if learned is not None:
         # The group's own idle stretches say when its next task comes. The arrival rate cannot
         # when tasks come in clusters: after a storm of 40 tasks a minute its average says the
@@ -84,21 +84,12 @@ def learn_idle_gap(state: SloState, idle: bool, now_ms: int) -> SloState:
     )
 
 
-def expected_idle_gap(state: SloState, startup_s: float) -> float | None:
-    """What ski rental takes for the gap to the next task: the mean of the group's last idle
-    stretches, each counted at most ``IDLE_GAP_CAP_STARTUPS`` startups long, once it has ended
-    ``MIN_IDLE_GAPS``."""
+def mean_idle_gap(state: SloState, cap_s: float = math.inf) -> float | None:
+    """The mean of the group's last idle stretches, each counted at most ``cap_s`` long, once
+    it has ended ``MIN_IDLE_GAPS``: how soon its tasks come back after it runs dry."""
     if len(state.idle_gaps) < MIN_IDLE_GAPS:
         return None
-    return statistics.fmean(min(gap, IDLE_GAP_CAP_STARTUPS * startup_s) for gap in state.idle_gaps)
-
-
-def mean_idle_gap(state: SloState) -> float | None:
-    """The mean of the group's last idle stretches as they were, once it has ended
-    ``MIN_IDLE_GAPS``: how soon its tasks come back after it runs dry."""
-    if len(state.idle_gaps) < MIN_IDLE_GAPS:
-        return None
-    return statistics.fmean(state.idle_gaps)
+    return statistics.fmean(min(gap, cap_s) for gap in state.idle_gaps)
 
 
 def track_cold_wait(
